@@ -1,0 +1,77 @@
+#include "common/channel_rules.h"
+
+namespace webim {
+
+namespace {
+
+constexpr std::string_view kUserPrefix = "user:";
+constexpr std::string_view kDmPrefix = "dm:";
+constexpr std::string_view kRoomPrefix = "room:";
+constexpr std::string_view kPubPrefix = "pub:";
+
+bool isChannelChar(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.' || c == ':' || c == '-';
+}
+
+bool anyMatch(const std::vector<std::string>& patterns, std::string_view ch) noexcept {
+  for (const auto& p : patterns) {
+    if (matchChannelPattern(p, ch)) return true;
+  }
+  return false;
+}
+
+// Is `sub` one of the two members of a well-formed dm channel?
+bool isDmMember(std::string_view sub, std::string_view ch) noexcept {
+  const std::string_view rest = ch.substr(kDmPrefix.size());
+  const size_t colon = rest.find(':');
+  if (colon == std::string_view::npos) return false;
+  const std::string_view a = rest.substr(0, colon);
+  const std::string_view b = rest.substr(colon + 1);
+  if (a.empty() || b.empty() || b.find(':') != std::string_view::npos || !(a < b)) return false;
+  return sub == a || sub == b;
+}
+
+}  // namespace
+
+bool isValidChannelName(std::string_view ch) noexcept {
+  if (ch.empty() || ch.size() > kMaxChannelBytes) return false;
+  for (char c : ch) {
+    if (!isChannelChar(c)) return false;
+  }
+  return true;
+}
+
+ChannelKind channelKind(std::string_view ch) noexcept {
+  if (ch.starts_with(kUserPrefix)) return ChannelKind::User;
+  if (ch.starts_with(kDmPrefix)) return ChannelKind::Dm;
+  if (ch.starts_with(kRoomPrefix)) return ChannelKind::Room;
+  if (ch.starts_with(kPubPrefix)) return ChannelKind::Pub;
+  return ChannelKind::Other;
+}
+
+bool canSubscribe(const TokenClaims& claims, std::string_view ch) noexcept {
+  if (claims.sub.empty() || !isValidChannelName(ch)) return false;
+  switch (channelKind(ch)) {
+    case ChannelKind::User: return ch.substr(kUserPrefix.size()) == claims.sub;
+    case ChannelKind::Dm: return isDmMember(claims.sub, ch);
+    case ChannelKind::Room:
+    case ChannelKind::Pub:
+    case ChannelKind::Other: return anyMatch(claims.subscribe, ch);
+  }
+  return false;
+}
+
+bool canPublish(const TokenClaims& claims, std::string_view ch) noexcept {
+  if (claims.sub.empty() || !isValidChannelName(ch)) return false;
+  switch (channelKind(ch)) {
+    case ChannelKind::User: return anyMatch(claims.publish, ch);
+    case ChannelKind::Dm: return isDmMember(claims.sub, ch);
+    case ChannelKind::Pub: return false;
+    case ChannelKind::Room:
+    case ChannelKind::Other: return anyMatch(claims.publish, ch);
+  }
+  return false;
+}
+
+}  // namespace webim

@@ -1,0 +1,30 @@
+// Channel names and who may subscribe or publish to them (PROTOCOL.md section 1 "Channels").
+// Pure functions of the channel name and the verified token claims.
+#pragma once
+
+#include <string_view>
+
+#include "common/token.h"
+
+namespace webim {
+
+inline constexpr size_t kMaxChannelBytes = 128;
+
+bool isValidChannelName(std::string_view ch) noexcept;  // [A-Za-z0-9_.:-]{1,128}
+
+// Classified by prefix only ("user:", "dm:", "room:", "pub:"); says nothing about validity.
+enum class ChannelKind { User, Dm, Room, Pub, Other };
+ChannelKind channelKind(std::string_view ch) noexcept;
+
+// Both return false for invalid channel names and for claims with an empty subject.
+// user:<id>: only <id> subscribes (no grant needed, and no grant lets anyone else in);
+//            publishing needs a match in claims.publish.
+// dm:<a>:<b>: valid only with non-empty a < b (string order) and no further ':'; only a and b may
+//            subscribe/publish, no grant needed (and no grant lets anyone else in).
+// room:<id> and other names: subscribe needs a match in claims.subscribe, publish a match in
+//            claims.publish.
+// pub:<id>: subscribe needs a match in claims.subscribe; clients never publish.
+bool canSubscribe(const TokenClaims& claims, std::string_view ch) noexcept;
+bool canPublish(const TokenClaims& claims, std::string_view ch) noexcept;
+
+}  // namespace webim

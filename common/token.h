@@ -1,0 +1,65 @@
+// HS256 JWT verification and issuing (PROTOCOL.md section 3). Pure: OpenSSL for HMAC, simdjson for
+// the header and claims; no I/O and no clock (callers pass the time in).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace webim {
+
+struct TokenClaims {
+  std::string sub;
+  int64_t exp = 0, nbf = 0, iat = 0;  // nbf/iat are 0 when the token does not carry them
+  std::vector<std::string> subscribe;  // "ch" claim: patterns (exact name or prefix ending in '*')
+  std::vector<std::string> publish;    // "pub" claim; when the claim is absent it equals `subscribe`
+};
+
+// Error classes, checked in this order:
+//   Malformed     token larger than kMaxTokenBytes, not exactly three base64url parts, header or
+//                 payload not a JSON object, duplicate header/claim keys, claims of the wrong type
+//                 (sub not a string or longer than kMaxSubjectBytes, exp/nbf/iat not 64-bit integers,
+//                 ch/pub not arrays of strings), typ present but not "JWT". Header and claims are
+//                 parsed with simdjson's DOM, which also refuses integers beyond 64 bits anywhere.
+//   BadAlgorithm  header "alg" missing, not a string, or anything but "HS256".
+//   BadSignature  the signature matches none of the configured secrets.
+//   MissingClaim  "sub" absent or empty, or "exp" absent.
+//   Expired       exp + leeway <= now.
+//   NotYetValid   nbf - leeway > now.
+// The payload is only parsed after the signature has been verified.
+enum class TokenError { None, Malformed, BadAlgorithm, BadSignature, Expired, NotYetValid, MissingClaim };
+const char* toString(TokenError e) noexcept;
+
+struct TokenResult {
+  TokenError error = TokenError::None;
+  TokenClaims claims;  // filled only when error == None
+};
+
+inline constexpr size_t kMaxTokenBytes = 8 * 1024;   // bounds the work spent on any input
+inline constexpr size_t kMinSecretBytes = 32;        // PROTOCOL.md section 3
+inline constexpr size_t kMaxSubjectBytes = 128;
+
+class TokenVerifier {
+ public:
+  // Several secrets may be active at once (rotation); each must be >= 32 bytes, and at least one
+  // must be given; a negative leeway is rejected too (all throw std::invalid_argument).
+  explicit TokenVerifier(std::vector<std::string> secrets, int64_t leewaySeconds = 30);
+
+  // Thread-safe (const; the JSON parser it uses is thread_local).
+  TokenResult verify(std::string_view token, int64_t nowSeconds) const;
+
+ private:
+  std::vector<std::string> secrets_;
+  int64_t leewaySeconds_;
+};
+
+// For tools and tests: header {"alg":"HS256","typ":"JWT"}, claims in the order sub, exp, nbf, iat,
+// ch, pub; nbf and iat only when non-zero, ch always, pub only if it differs from ch.
+std::string issueToken(const TokenClaims& claims, std::string_view secret);
+
+// A pattern is an exact channel name, or a prefix followed by a final '*' ("room:*"; "*" matches
+// every channel). A '*' anywhere else is literal, so it never matches a valid channel name.
+bool matchChannelPattern(std::string_view pattern, std::string_view channel) noexcept;
+
+}  // namespace webim

@@ -1,0 +1,300 @@
+#include "common/token.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <catch2/catch.hpp>
+
+#include <stdexcept>
+#include <string>
+
+#include "common/base64.h"
+
+using namespace webim;
+
+namespace {
+
+const std::string kSecret = "0123456789abcdef0123456789abcdef";  // 32 bytes
+const std::string kOtherSecret = "another-secret-of-at-least-32-bytes!";
+constexpr int64_t kNow = 1'800'000'000;
+
+// Signs arbitrary header/payload JSON, so tests can build tokens issueToken never would.
+std::string sign(std::string_view header, std::string_view payload, const std::string& secret = kSecret) {
+  std::string input = base64UrlEncode(header) + "." + base64UrlEncode(payload);
+  unsigned char mac[32];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &len);
+  return input + "." + base64UrlEncode(std::string_view(reinterpret_cast<const char*>(mac), len));
+}
+
+std::string signPayload(std::string_view payload) { return sign(R"({"alg":"HS256","typ":"JWT"})", payload); }
+
+TokenClaims sampleClaims() {
+  TokenClaims c;
+  c.sub = "42";
+  c.exp = kNow + 3600;
+  c.iat = kNow - 10;
+  c.subscribe = {"room:*", "user:42"};
+  c.publish = c.subscribe;
+  return c;
+}
+
+TokenError verifyError(std::string_view token, int64_t now = kNow) {
+  return TokenVerifier({kSecret}).verify(token, now).error;
+}
+
+}  // namespace
+
+TEST_CASE("a token made by issueToken verifies and yields its claims", "[token]") {
+  TokenVerifier verifier({kSecret});
+  const TokenClaims claims = sampleClaims();
+  const TokenResult r = verifier.verify(issueToken(claims, kSecret), kNow);
+  REQUIRE(r.error == TokenError::None);
+  CHECK(r.claims.sub == "42");
+  CHECK(r.claims.exp == kNow + 3600);
+  CHECK(r.claims.iat == kNow - 10);
+  CHECK(r.claims.nbf == 0);
+  CHECK(r.claims.subscribe == std::vector<std::string>{"room:*", "user:42"});
+  CHECK(r.claims.publish == std::vector<std::string>{"room:*", "user:42"});
+}
+
+TEST_CASE("issueToken emits pub only when it differs from ch", "[token]") {
+  TokenClaims claims = sampleClaims();
+  const std::string same = issueToken(claims, kSecret);
+  const auto samePayload = base64UrlDecode(same.substr(same.find('.') + 1, same.rfind('.') - same.find('.') - 1));
+  REQUIRE(samePayload);
+  CHECK(*samePayload == R"({"sub":"42","exp":1800003600,"iat":1799999990,"ch":["room:*","user:42"]})");
+
+  claims.publish = {"room:1"};
+  claims.nbf = kNow - 5;
+  const std::string differs = issueToken(claims, kSecret);
+  const auto payload = base64UrlDecode(differs.substr(differs.find('.') + 1, differs.rfind('.') - differs.find('.') - 1));
+  REQUIRE(payload);
+  CHECK(*payload ==
+        R"({"sub":"42","exp":1800003600,"nbf":1799999995,"iat":1799999990,"ch":["room:*","user:42"],"pub":["room:1"]})");
+  const TokenResult r = TokenVerifier({kSecret}).verify(differs, kNow);
+  REQUIRE(r.error == TokenError::None);
+  CHECK(r.claims.publish == std::vector<std::string>{"room:1"});
+  CHECK(r.claims.nbf == kNow - 5);
+}
+
+TEST_CASE("known-answer vectors computed independently (Python hmac, openssl dgst)", "[token]") {
+  TokenVerifier verifier({kSecret});
+  // {"alg":"HS256","typ":"JWT"} . {"sub":"42","exp":2000000000,"iat":1700000000,"ch":["room:*","user:42"]}
+  const std::string kCompact =
+      "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+      "eyJzdWIiOiI0MiIsImV4cCI6MjAwMDAwMDAwMCwiaWF0IjoxNzAwMDAwMDAwLCJjaCI6WyJyb29tOioiLCJ1c2VyOjQyIl19."
+      "8i6Wo5_Q2oXI-e50X7THFU07rEIH822Odt2BKPQghPQ";
+  TokenClaims claims;
+  claims.sub = "42";
+  claims.exp = 2'000'000'000;
+  claims.iat = 1'700'000'000;
+  claims.subscribe = {"room:*", "user:42"};
+  claims.publish = claims.subscribe;
+  CHECK(issueToken(claims, kSecret) == kCompact);
+  const TokenResult r1 = verifier.verify(kCompact, kNow);
+  REQUIRE(r1.error == TokenError::None);
+  CHECK(r1.claims.sub == "42");
+  CHECK(r1.claims.publish == claims.subscribe);
+
+  // Python json.dumps spacing, header without typ, an empty "pub":
+  // {"alg": "HS256"} . {"sub": "alice", "exp": 2000000000, "nbf": 1600000000, "ch": ["room:1"], "pub": []}
+  const std::string kSpaced =
+      "eyJhbGciOiAiSFMyNTYifQ."
+      "eyJzdWIiOiAiYWxpY2UiLCAiZXhwIjogMjAwMDAwMDAwMCwgIm5iZiI6IDE2MDAwMDAwMDAsICJjaCI6IFsicm9vbToxIl0sICJwdWIiOiBbXX0."
+      "UbhzKfOo_sfHMPwGTj2OKsa9TCp63m-vI7B5wMtnFAI";
+  const TokenResult r2 = verifier.verify(kSpaced, kNow);
+  REQUIRE(r2.error == TokenError::None);
+  CHECK(r2.claims.sub == "alice");
+  CHECK(r2.claims.exp == 2'000'000'000);
+  CHECK(r2.claims.nbf == 1'600'000'000);
+  CHECK(r2.claims.subscribe == std::vector<std::string>{"room:1"});
+  CHECK(r2.claims.publish.empty());
+}
+
+TEST_CASE("tampered tokens fail with BadSignature", "[token]") {
+  const std::string good = issueToken(sampleClaims(), kSecret);
+  const size_t dot1 = good.find('.'), dot2 = good.rfind('.');
+
+  SECTION("payload swapped for another validly encoded payload") {
+    TokenClaims evil = sampleClaims();
+    evil.subscribe = {"*"};
+    const std::string other = issueToken(evil, kSecret);
+    const std::string otherPayload = other.substr(other.find('.') + 1, other.rfind('.') - other.find('.') - 1);
+    const std::string forged = good.substr(0, dot1 + 1) + otherPayload + good.substr(dot2);
+    CHECK(verifyError(forged) == TokenError::BadSignature);
+  }
+  SECTION("one signature character changed") {
+    std::string forged = good;
+    forged[dot2 + 1] = forged[dot2 + 1] == 'A' ? 'B' : 'A';
+    CHECK(verifyError(forged) == TokenError::BadSignature);
+  }
+  SECTION("signature of the wrong length") {
+    CHECK(verifyError(good.substr(0, dot2 + 1) + base64UrlEncode("short")) == TokenError::BadSignature);
+    CHECK(verifyError(good.substr(0, dot2 + 1)) == TokenError::BadSignature);
+  }
+  SECTION("signed with an unknown secret") {
+    CHECK(verifyError(issueToken(sampleClaims(), kOtherSecret)) == TokenError::BadSignature);
+  }
+}
+
+TEST_CASE("expiry and not-before honour the leeway", "[token]") {
+  TokenVerifier verifier({kSecret}, 30);
+  TokenClaims c = sampleClaims();
+  c.exp = kNow;
+  const std::string expiresNow = issueToken(c, kSecret);
+  CHECK(verifier.verify(expiresNow, kNow).error == TokenError::None);        // within leeway
+  CHECK(verifier.verify(expiresNow, kNow + 29).error == TokenError::None);
+  CHECK(verifier.verify(expiresNow, kNow + 30).error == TokenError::Expired);  // exp + leeway <= now
+  CHECK(verifier.verify(expiresNow, kNow + 100000).error == TokenError::Expired);
+  CHECK(TokenVerifier({kSecret}, 0).verify(expiresNow, kNow).error == TokenError::Expired);
+  CHECK(TokenVerifier({kSecret}, 0).verify(expiresNow, kNow - 1).error == TokenError::None);
+
+  c = sampleClaims();
+  c.nbf = kNow + 100;
+  const std::string future = issueToken(c, kSecret);
+  CHECK(verifier.verify(future, kNow).error == TokenError::NotYetValid);
+  CHECK(verifier.verify(future, kNow + 69).error == TokenError::NotYetValid);  // nbf - leeway > now
+  CHECK(verifier.verify(future, kNow + 70).error == TokenError::None);
+
+  // Extreme values saturate instead of overflowing.
+  CHECK(verifyError(signPayload(R"({"sub":"1","exp":9223372036854775807})")) == TokenError::None);
+  CHECK(verifyError(signPayload(R"({"sub":"1","exp":-9223372036854775808})")) == TokenError::Expired);
+  CHECK(verifyError(signPayload(R"({"sub":"1","exp":9223372036854775807,"nbf":-9223372036854775808})")) ==
+        TokenError::None);
+}
+
+TEST_CASE("only HS256 is accepted", "[token]") {
+  const std::string payload = R"({"sub":"42","exp":1900000000})";
+  CHECK(verifyError(sign(R"({"alg":"HS256","typ":"JWT"})", payload)) == TokenError::None);
+  CHECK(verifyError(sign(R"({"alg":"HS256"})", payload)) == TokenError::None);
+  CHECK(verifyError(sign(R"({"alg":"none","typ":"JWT"})", payload)) == TokenError::BadAlgorithm);
+  CHECK(verifyError(sign(R"({"alg":"HS384","typ":"JWT"})", payload)) == TokenError::BadAlgorithm);
+  CHECK(verifyError(sign(R"({"alg":"RS256"})", payload)) == TokenError::BadAlgorithm);
+  CHECK(verifyError(sign(R"({"alg":"hs256"})", payload)) == TokenError::BadAlgorithm);
+  CHECK(verifyError(sign(R"({"typ":"JWT"})", payload)) == TokenError::BadAlgorithm);
+  CHECK(verifyError(sign(R"({"alg":256})", payload)) == TokenError::BadAlgorithm);
+  CHECK(verifyError(sign(R"({"alg":null})", payload)) == TokenError::BadAlgorithm);
+  // The classic alg:none attack: unsigned token with an empty signature.
+  const std::string unsigned_ = base64UrlEncode(R"({"alg":"none","typ":"JWT"})") + "." + base64UrlEncode(payload) + ".";
+  CHECK(verifyError(unsigned_) == TokenError::BadAlgorithm);
+  // typ, when present, must be "JWT"; duplicate header keys are refused.
+  CHECK(verifyError(sign(R"({"alg":"HS256","typ":"JWE"})", payload)) == TokenError::Malformed);
+  CHECK(verifyError(sign(R"({"alg":"HS256","typ":1})", payload)) == TokenError::Malformed);
+  CHECK(verifyError(sign(R"({"alg":"HS256","alg":"none"})", payload)) == TokenError::Malformed);
+  CHECK(verifyError(sign(R"(["HS256"])", payload)) == TokenError::Malformed);
+  CHECK(verifyError(sign(R"({"alg":"HS256")", payload)) == TokenError::Malformed);
+}
+
+TEST_CASE("missing and ill-typed claims", "[token]") {
+  CHECK(verifyError(signPayload(R"({"exp":1900000000})")) == TokenError::MissingClaim);
+  CHECK(verifyError(signPayload(R"({"sub":"","exp":1900000000})")) == TokenError::MissingClaim);
+  CHECK(verifyError(signPayload(R"({"sub":"42"})")) == TokenError::MissingClaim);
+  CHECK(verifyError(signPayload(R"({})")) == TokenError::MissingClaim);
+
+  CHECK(verifyError(signPayload(R"({"sub":42,"exp":1900000000})")) == TokenError::Malformed);
+  CHECK(verifyError(signPayload(R"({"sub":"42","exp":"1900000000"})")) == TokenError::Malformed);
+  CHECK(verifyError(signPayload(R"({"sub":"42","exp":1900000000.5})")) == TokenError::Malformed);
+  CHECK(verifyError(signPayload(R"({"sub":"42","exp":1.9e9})")) == TokenError::Malformed);
+  CHECK(verifyError(signPayload(R"({"sub":"42","exp":18446744073709551615})")) == TokenError::Malformed);
+  CHECK(verifyError(signPayload(R"({"sub":"42","exp":null})")) == TokenError::Malformed);
+  CHECK(verifyError(signPayload(R"({"sub":"42","exp":1900000000,"nbf":"0"})")) == TokenError::Malformed);
+  CHECK(verifyError(signPayload(R"({"sub":"42","exp":1900000000,"iat":true})")) == TokenError::Malformed);
+  CHECK(verifyError(signPayload(R"({"sub":"42","exp":1900000000,"ch":"room:1"})")) == TokenError::Malformed);
+  CHECK(verifyError(signPayload(R"({"sub":"42","exp":1900000000,"ch":["room:1",2]})")) == TokenError::Malformed);
+  CHECK(verifyError(signPayload(R"({"sub":"42","exp":1900000000,"pub":{"a":1}})")) == TokenError::Malformed);
+  CHECK(verifyError(signPayload(R"({"sub":"42","sub":"43","exp":1900000000})")) == TokenError::Malformed);
+  CHECK(verifyError(signPayload(R"(["sub","42"])")) == TokenError::Malformed);
+  CHECK(verifyError(signPayload(R"({"sub":"42","exp":1900000000} x)")) == TokenError::Malformed);
+  CHECK(verifyError(signPayload("{\"sub\":\"\xff\",\"exp\":1900000000}")) == TokenError::Malformed);  // bad UTF-8
+
+  // sub length limit: 128 bytes pass, 129 do not.
+  CHECK(verifyError(signPayload(R"({"sub":")" + std::string(128, 'u') + R"(","exp":1900000000})")) == TokenError::None);
+  CHECK(verifyError(signPayload(R"({"sub":")" + std::string(129, 'u') + R"(","exp":1900000000})")) == TokenError::Malformed);
+
+  // Unknown claims are ignored; escaped keys are read unescaped; ch absent means no grants.
+  const TokenResult r = TokenVerifier({kSecret}).verify(
+      signPayload(R"({"s\u0075b":"7","exp":1900000000,"aud":"x","extra":{"nested":[1,2]}})"), kNow);
+  REQUIRE(r.error == TokenError::None);
+  CHECK(r.claims.sub == "7");
+  CHECK(r.claims.subscribe.empty());
+  CHECK(r.claims.publish.empty());
+}
+
+TEST_CASE("several secrets allow rotation", "[token]") {
+  TokenVerifier verifier({kSecret, kOtherSecret});
+  const TokenResult a = verifier.verify(issueToken(sampleClaims(), kSecret), kNow);
+  const TokenResult b = verifier.verify(issueToken(sampleClaims(), kOtherSecret), kNow);
+  CHECK(a.error == TokenError::None);
+  CHECK(b.error == TokenError::None);
+  CHECK(b.claims.sub == "42");
+  CHECK(TokenVerifier({kSecret}).verify(issueToken(sampleClaims(), kOtherSecret), kNow).error ==
+        TokenError::BadSignature);
+}
+
+TEST_CASE("the verifier refuses weak configuration", "[token]") {
+  CHECK_THROWS_AS(TokenVerifier({std::string(31, 'k')}), std::invalid_argument);
+  CHECK_THROWS_AS(TokenVerifier({kSecret, "short"}), std::invalid_argument);
+  CHECK_THROWS_AS(TokenVerifier({}), std::invalid_argument);
+  CHECK_THROWS_AS(TokenVerifier({kSecret}, -1), std::invalid_argument);
+  CHECK_NOTHROW(TokenVerifier({std::string(32, 'k')}));
+}
+
+TEST_CASE("garbage and huge inputs are Malformed", "[token]") {
+  CHECK(verifyError("") == TokenError::Malformed);
+  CHECK(verifyError(".") == TokenError::Malformed);
+  CHECK(verifyError("..") == TokenError::Malformed);
+  CHECK(verifyError("abc") == TokenError::Malformed);
+  CHECK(verifyError("a.b") == TokenError::Malformed);
+  CHECK(verifyError("a.b.c.d") == TokenError::Malformed);
+  CHECK(verifyError("not a token at all") == TokenError::Malformed);
+  CHECK(verifyError(std::string("\0\0\0", 3)) == TokenError::Malformed);
+
+  const std::string good = issueToken(sampleClaims(), kSecret);
+  CHECK(verifyError(good + ".") == TokenError::Malformed);
+  CHECK(verifyError(good + "=") == TokenError::Malformed);   // padding is not base64url
+  CHECK(verifyError(" " + good) == TokenError::Malformed);
+  std::string badChar = good;
+  badChar[good.find('.') + 3] = '+';
+  CHECK(verifyError(badChar) == TokenError::Malformed);
+  // A valid header with a payload that is not JSON, correctly signed: Malformed, not accepted.
+  CHECK(verifyError(signPayload("not json")) == TokenError::Malformed);
+  CHECK(verifyError(signPayload("")) == TokenError::Malformed);
+
+  // Tokens above 8 KiB are refused before any decoding, even when correctly signed.
+  const std::string bigSub = std::string(100, 'x');
+  std::string bigPayload = R"({"sub":"42","exp":1900000000,"ch":[)";
+  for (int i = 0; i < 200; ++i) bigPayload += (i ? ",\"" : "\"") + bigSub + "\"";
+  bigPayload += "]}";
+  const std::string big = signPayload(bigPayload);
+  REQUIRE(big.size() > kMaxTokenBytes);
+  CHECK(verifyError(big) == TokenError::Malformed);
+  CHECK(verifyError(std::string(1 << 20, 'A')) == TokenError::Malformed);
+  CHECK(verifyError(std::string(kMaxTokenBytes + 1, '.')) == TokenError::Malformed);
+}
+
+TEST_CASE("toString names every error", "[token]") {
+  CHECK(std::string(toString(TokenError::None)) == "none");
+  CHECK(std::string(toString(TokenError::Malformed)) == "malformed token");
+  CHECK(std::string(toString(TokenError::BadAlgorithm)) == "unsupported algorithm");
+  CHECK(std::string(toString(TokenError::BadSignature)) == "bad signature");
+  CHECK(std::string(toString(TokenError::Expired)) == "token expired");
+  CHECK(std::string(toString(TokenError::NotYetValid)) == "token not yet valid");
+  CHECK(std::string(toString(TokenError::MissingClaim)) == "missing claim");
+}
+
+TEST_CASE("matchChannelPattern: exact names and trailing-star prefixes", "[token]") {
+  CHECK(matchChannelPattern("room:1", "room:1"));
+  CHECK_FALSE(matchChannelPattern("room:1", "room:10"));
+  CHECK_FALSE(matchChannelPattern("room:10", "room:1"));
+  CHECK(matchChannelPattern("room:*", "room:1"));
+  CHECK(matchChannelPattern("room:*", "room:abc:def"));
+  CHECK_FALSE(matchChannelPattern("room:*", "roo"));
+  CHECK_FALSE(matchChannelPattern("room:*", "pub:1"));
+  CHECK(matchChannelPattern("room:1*", "room:10"));
+  CHECK(matchChannelPattern("*", "anything"));
+  CHECK_FALSE(matchChannelPattern("", "room:1"));
+  CHECK_FALSE(matchChannelPattern("room:*:x", "room:1:x"));  // '*' only counts at the end
+  CHECK(matchChannelPattern("room:*:x", "room:*:x"));
+}
