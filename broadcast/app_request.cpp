@@ -1,0 +1,238 @@
+#include "broadcast/app_request.h"
+
+#include <simdjson.h>
+
+#include "common/channel_rules.h"
+#include "common/json_codec.h"
+
+namespace webim::hub {
+
+namespace {
+
+AppDecodeError badRequest(std::string message) { return {"bad_request", std::move(message)}; }
+
+// The fields this decoder reads; each may appear at most once.
+struct Fields {
+  std::optional<simdjson::dom::element> op, ch, data, from, cid, before, after, limit;
+};
+
+std::optional<simdjson::dom::element>* fieldSlot(Fields& f, std::string_view key) {
+  if (key == "op") return &f.op;
+  if (key == "ch") return &f.ch;
+  if (key == "data") return &f.data;
+  if (key == "from") return &f.from;
+  if (key == "cid") return &f.cid;
+  if (key == "before") return &f.before;
+  if (key == "after") return &f.after;
+  if (key == "limit") return &f.limit;
+  return nullptr;
+}
+
+bool present(const std::optional<simdjson::dom::element>& e) { return e && !e->is_null(); }
+
+// Reads an optional string field; returns false (and sets error) on a wrong type.
+bool readString(const std::optional<simdjson::dom::element>& e, std::string_view name,
+                std::string& out, AppDecodeError& error) {
+  if (!present(e)) return true;
+  std::string_view sv;
+  if (e->get_string().get(sv)) {
+    error = badRequest(std::string(name) + " must be a string");
+    return false;
+  }
+  out.assign(sv);
+  return true;
+}
+
+bool readUnsigned(const std::optional<simdjson::dom::element>& e, std::string_view name,
+                  uint64_t& out, AppDecodeError& error) {
+  if (!present(e)) return true;
+  if (e->get_uint64().get(out)) {
+    error = badRequest(std::string(name) + " must be an unsigned integer");
+    return false;
+  }
+  return true;
+}
+
+bool validChannel(const std::string& ch, AppDecodeError& error) {
+  if (ch.empty()) {
+    error = badRequest("ch is required");
+    return false;
+  }
+  if (!isValidChannelName(ch)) {
+    error = badRequest("invalid channel name");
+    return false;
+  }
+  return true;
+}
+
+std::string_view trimTrailingSpace(std::string_view s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+struct AppRequestDecoder::Impl {
+  simdjson::dom::parser dom;
+  simdjson::ondemand::parser ondemand;
+
+  // The raw bytes of the top-level "data" member. The DOM has no raw-bytes accessor, so the
+  // already-validated frame is walked again with On-Demand, which points into the input.
+  // simdjson 3.0.1: objects/arrays have raw_json(); scalars only raw_json_token(), which may carry
+  // trailing whitespace.
+  bool rawData(const simdjson::padded_string& padded, std::string& out) {
+    simdjson::ondemand::document doc;
+    if (ondemand.iterate(padded).get(doc)) return false;
+    simdjson::ondemand::object obj;
+    if (doc.get_object().get(obj)) return false;
+    for (auto field : obj) {
+      std::string_view key;
+      if (field.unescaped_key().get(key)) return false;
+      if (key != "data") continue;
+      simdjson::ondemand::value value;
+      if (field.value().get(value)) return false;
+      simdjson::ondemand::json_type type;
+      if (value.type().get(type)) return false;
+      std::string_view raw;
+      if (type == simdjson::ondemand::json_type::object) {
+        simdjson::ondemand::object inner;
+        if (value.get_object().get(inner) || inner.raw_json().get(raw)) return false;
+      } else if (type == simdjson::ondemand::json_type::array) {
+        simdjson::ondemand::array inner;
+        if (value.get_array().get(inner) || inner.raw_json().get(raw)) return false;
+      } else {
+        raw = trimTrailingSpace(value.raw_json_token());
+      }
+      out.assign(raw);
+      return true;
+    }
+    return false;
+  }
+};
+
+AppRequestDecoder::AppRequestDecoder(size_t maxDataBytes)
+    : impl_(std::make_unique<Impl>()), maxDataBytes_(maxDataBytes) {}
+
+AppRequestDecoder::~AppRequestDecoder() = default;
+
+AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out) {
+  const simdjson::padded_string padded(frame);
+  simdjson::dom::element root;
+  if (auto err = impl_->dom.parse(padded).get(root))
+    return badRequest(std::string("invalid JSON: ") + simdjson::error_message(err));
+  simdjson::dom::object obj;
+  if (root.get_object().get(obj)) return badRequest("request must be a JSON object");
+
+  Fields f;
+  for (simdjson::dom::key_value_pair kv : obj) {
+    auto* slot = fieldSlot(f, kv.key);
+    if (!slot) continue;  // unknown fields are ignored (forward compatibility)
+    if (*slot) return badRequest("duplicate field " + std::string(kv.key));
+    *slot = kv.value;
+  }
+
+  AppDecodeError error;
+  std::string op;
+  if (!present(f.op)) return badRequest("op is required");
+  if (!readString(f.op, "op", op, error)) return error;
+
+  if (op == "pub") {
+    AppPublish pub;
+    if (!readString(f.ch, "ch", pub.channel, error) || !validChannel(pub.channel, error)) return error;
+    if (!readString(f.from, "from", pub.from, error)) return error;
+    if (!present(f.from)) pub.from = kDefaultAppSender;
+    if (pub.from.empty() || pub.from.size() > kMaxSenderBytes ||
+        pub.from.find('\0') != std::string::npos)
+      return badRequest("from must be 1.." + std::to_string(kMaxSenderBytes) +
+                        " bytes without NUL");
+    if (!readString(f.cid, "cid", pub.cid, error)) return error;
+    if (present(f.cid) && (pub.cid.empty() || pub.cid.size() > kMaxCidBytes))
+      return badRequest("cid must be 1.." + std::to_string(kMaxCidBytes) + " bytes");
+    if (!f.data) return badRequest("data is required");
+    if (!impl_->rawData(padded, pub.data)) return badRequest("data could not be read");
+    if (pub.data.size() > maxDataBytes_)
+      return {"too_large", "data exceeds " + std::to_string(maxDataBytes_) + " bytes"};
+    out = std::move(pub);
+    return {};
+  }
+  if (op == "hist") {
+    AppHistory hist;
+    if (!readString(f.ch, "ch", hist.channel, error) || !validChannel(hist.channel, error))
+      return error;
+    if (!readUnsigned(f.before, "before", hist.before, error)) return error;
+    if (!readUnsigned(f.after, "after", hist.after, error)) return error;
+    if (present(f.before) && present(f.after)) return badRequest("give before or after, not both");
+    if (present(f.before) && hist.before == 0) return badRequest("before must be >= 1");
+    uint64_t limit = kDefaultHistLimit;
+    if (!readUnsigned(f.limit, "limit", limit, error)) return error;
+    if (limit < 1 || limit > kMaxHistLimit)
+      return badRequest("limit must be 1.." + std::to_string(kMaxHistLimit));
+    hist.limit = static_cast<uint32_t>(limit);
+    out = std::move(hist);
+    return {};
+  }
+  if (op == "stats") {
+    out = AppStats{};
+    return {};
+  }
+  return badRequest("unknown op");
+}
+
+std::string encodeAppError(std::string_view code, std::string_view message) {
+  std::string out;
+  JsonWriter w(out);
+  w.beginObject().key("ok").boolean(false).key("code").string(code).key("msg").string(message);
+  w.endObject();
+  return out;
+}
+
+std::string encodePublishOk(uint64_t epoch, uint64_t seq) {
+  std::string out;
+  JsonWriter w(out);
+  w.beginObject().key("ok").boolean(true).key("epoch").string(formatEpoch(epoch));
+  w.key("seq").uinteger(seq).endObject();
+  return out;
+}
+
+void appendDeliveryJson(std::string& out, const StoredMessage& msg) {
+  JsonWriter w(out);
+  w.beginObject().key("op").string("msg").key("ch").string(msg.channel);
+  w.key("epoch").string(formatEpoch(msg.epoch)).key("seq").uinteger(msg.seq);
+  w.key("from").string(msg.from).key("ts").integer(msg.tsMs);
+  w.key("data").raw(msg.data).endObject();
+}
+
+std::string encodeHistoryOk(const HistoryPage& page) {
+  std::string out;
+  out.reserve(64);
+  out += "{\"ok\":true,\"epoch\":";
+  appendJsonString(out, formatEpoch(page.epoch));
+  out += ",\"last\":" + std::to_string(page.lastSeq) + ",\"msgs\":[";
+  for (size_t i = 0; i < page.msgs.size(); ++i) {
+    if (i) out += ',';
+    appendDeliveryJson(out, page.msgs[i]);
+  }
+  out += "],\"more\":";
+  out += page.more ? "true}" : "false}";
+  return out;
+}
+
+std::string encodeStatsOk(const HubStats& s) {
+  std::string out;
+  JsonWriter w(out);
+  w.beginObject().key("ok").boolean(true);
+  w.key("channels").uinteger(s.channels).key("published").uinteger(s.published);
+  w.key("duplicates").uinteger(s.duplicates).key("frontends").uinteger(s.frontends);
+  w.key("uptime_s").uinteger(s.uptimeS).key("commits").uinteger(s.commits);
+  w.key("commit_failures").uinteger(s.commitFailures);
+  w.key("subscribed_topics").uinteger(s.subscribedTopics);
+  w.key("subscribes").uinteger(s.subscribes).key("unsubscribes").uinteger(s.unsubscribes);
+  w.key("app_requests").uinteger(s.appRequests);
+  w.key("frontend_requests").uinteger(s.frontendRequests);
+  w.key("bad_requests").uinteger(s.badRequests);
+  w.endObject();
+  return out;
+}
+
+}  // namespace webim::hub

@@ -1,0 +1,89 @@
+// App ingress requests (PROTOCOL.md section 4): one JSON object per ZeroMQ frame from the PHP app
+// or operator tools, answered with one JSON object. Pure: no ZeroMQ, no store.
+//
+//   {"op":"pub","ch":C,"data":<any JSON>,"from":"system","cid":"..."}  from, cid optional
+//   {"op":"hist","ch":C,"before"|"after":S,"limit":L}                  limit 1..200, default 50
+//   {"op":"stats"}
+// Anything else (including "kick", a later issue) is bad_request. `data` is kept byte for byte.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "broadcast/history_store.h"
+
+namespace webim::hub {
+
+inline constexpr std::string_view kDefaultAppSender = "system";
+inline constexpr size_t kMaxSenderBytes = 128;
+
+struct AppPublish {
+  std::string channel;
+  std::string from;
+  std::string cid;   // empty when the app sent none (the publish is then not idempotent)
+  std::string data;  // raw JSON bytes exactly as sent (surrounding whitespace trimmed)
+};
+
+struct AppHistory {
+  std::string channel;
+  uint64_t before = 0;  // 0 = absent
+  uint64_t after = 0;
+  uint32_t limit = 0;
+};
+
+struct AppStats {};
+
+using AppRequest = std::variant<AppPublish, AppHistory, AppStats>;
+
+struct AppDecodeError {
+  std::string code;  // "" on success, else a PROTOCOL.md error code (bad_request, too_large)
+  std::string message;
+  bool ok() const { return code.empty(); }
+};
+
+class AppRequestDecoder {
+ public:
+  explicit AppRequestDecoder(size_t maxDataBytes);
+  ~AppRequestDecoder();
+  AppRequestDecoder(const AppRequestDecoder&) = delete;
+  AppRequestDecoder& operator=(const AppRequestDecoder&) = delete;
+
+  // Validates the whole frame as JSON (simdjson DOM parse, UTF-8 included), then the fields.
+  // A known field given twice is bad_request; unknown fields are ignored; null = absent.
+  AppDecodeError decode(std::string_view frame, AppRequest& out);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  size_t maxDataBytes_;
+};
+
+// Counters reported by {"op":"stats"}.
+struct HubStats {
+  uint64_t channels = 0;        // channels with a meta record
+  uint64_t published = 0;       // messages sequenced, stored and published since start
+  uint64_t duplicates = 0;      // publishes answered from a dedup record
+  uint64_t frontends = 0;       // frontends heard from within the frontend timeout
+  uint64_t uptimeS = 0;
+  uint64_t commits = 0;         // successful group commits
+  uint64_t commitFailures = 0;
+  uint64_t subscribedTopics = 0;  // topics with at least one subscriber on the XPUB
+  uint64_t subscribes = 0;
+  uint64_t unsubscribes = 0;
+  uint64_t appRequests = 0;
+  uint64_t frontendRequests = 0;
+  uint64_t badRequests = 0;
+};
+
+std::string encodeAppError(std::string_view code, std::string_view message);
+std::string encodePublishOk(uint64_t epoch, uint64_t seq);
+std::string encodeHistoryOk(const HistoryPage& page);
+std::string encodeStatsOk(const HubStats& stats);
+// One delivery object {"op":"msg",...} (PROTOCOL.md section 1), appended to out.
+void appendDeliveryJson(std::string& out, const StoredMessage& msg);
+
+}  // namespace webim::hub

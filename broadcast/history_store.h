@@ -1,0 +1,102 @@
+// The hub's durable state behind one abstract interface: per-channel meta, the message log and
+// the idempotency (dedup) records. The RocksDB adapter (rocksdb_store.h) is the embedded default;
+// a PostgreSQL one can follow without touching the sequencer or the loop.
+//
+// Contract for every implementation:
+//  - commit() is atomic: either every record of the WriteSet is stored or none is. With sync=true
+//    it returns only after the batch is on stable storage (the hub acks only after that).
+//  - Read errors (I/O, corruption) throw HistoryStoreError; "not found" is a value (nullopt).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace webim::hub {
+
+class HistoryStoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Per-channel meta record. epoch is random, created once when the channel is first written and
+// kept forever (retention never erases it); lastSeq is the last durable seq.
+struct ChannelMeta {
+  uint64_t epoch = 0;
+  uint64_t lastSeq = 0;
+  bool operator==(const ChannelMeta&) const = default;
+};
+
+// The first result of a publish identified by (from, cid).
+struct DedupRecord {
+  std::string channel;
+  uint64_t epoch = 0;
+  uint64_t seq = 0;
+  int64_t tsMs = 0;  // when the first publish was sequenced; used for the TTL
+  bool operator==(const DedupRecord&) const = default;
+};
+
+// One stored message (the Delivery a subscriber receives). data is the JSON value, verbatim.
+struct StoredMessage {
+  std::string channel;
+  uint64_t epoch = 0;
+  uint64_t seq = 0;
+  std::string from;
+  int64_t tsMs = 0;
+  std::string data;
+  bool operator==(const StoredMessage&) const = default;
+};
+
+struct DedupEntry {
+  std::string from;
+  std::string cid;
+  DedupRecord record;
+};
+
+struct MetaEntry {
+  std::string channel;
+  ChannelMeta meta;
+};
+
+// Everything one group commit writes.
+struct WriteSet {
+  std::vector<StoredMessage> messages;
+  std::vector<MetaEntry> metas;
+  std::vector<DedupEntry> dedups;
+  bool empty() const { return messages.empty() && metas.empty() && dedups.empty(); }
+};
+
+// A page request: before/after are exclusive seq bounds; before == 0 means "no upper bound".
+// When before != 0 the page holds the newest `limit` messages below it; otherwise the oldest
+// `limit` messages above `after`. Pages are always returned ascending by seq.
+struct HistoryQuery {
+  uint64_t before = 0;
+  uint64_t after = 0;
+  uint32_t limit = 0;
+  size_t maxBytes = 0;  // bound on the stored bytes of a page; a page always holds >= 1 message
+};
+
+struct HistoryPage {
+  uint64_t epoch = 0;    // 0 when the channel has never been written
+  uint64_t lastSeq = 0;  // the channel's last durable seq
+  std::vector<StoredMessage> msgs;
+  bool more = false;   // more messages exist beyond the page in the paging direction
+};
+
+class HistoryStore {
+ public:
+  virtual ~HistoryStore() = default;
+
+  virtual std::optional<ChannelMeta> loadMeta(std::string_view channel) = 0;
+  virtual std::optional<DedupRecord> loadDedup(std::string_view from, std::string_view cid) = 0;
+  // Returns an empty string on success, else a description of the failure (nothing was stored).
+  virtual std::string commit(const WriteSet& batch, bool sync) = 0;
+  virtual HistoryPage readPage(std::string_view channel, const HistoryQuery& query) = 0;
+  // Number of channels with a meta record (may scan; call at start, not per request).
+  virtual uint64_t countChannels() = 0;
+};
+
+}  // namespace webim::hub

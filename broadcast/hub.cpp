@@ -1,0 +1,474 @@
+#include "broadcast/hub.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <random>
+#include <zmq_addon.hpp>
+
+#include "common/channel_rules.h"
+#include "common/json_codec.h"
+#include "proto/webim.pb.h"
+
+namespace webim::hub {
+
+namespace {
+
+constexpr std::chrono::milliseconds kPollTimeout{250};  // bounds shutdown latency after a signal
+constexpr int kLingerMs = 100;            // replies/publishes in flight at exit get this long
+constexpr int64_t kEnvelopeSlack = 65536; // request bytes beyond `data` (fields, JSON, envelope)
+constexpr size_t kMaxPageBytes = 1 << 20; // PROTOCOL.md: a history page is at most 1 MiB
+constexpr size_t kMaxSubscriptionDrain = 65536;  // per iteration, so requests are never starved
+constexpr uint8_t kSubscribe = 1;
+constexpr uint8_t kUnsubscribe = 0;
+
+Sequencer::EpochSource randomEpochs() {
+  std::random_device device;
+  std::seed_seq seed{device(), device(), device(), device(), device(), device(), device(), device()};
+  auto engine = std::make_shared<std::mt19937_64>(seed);
+  return [engine] { return (*engine)(); };
+}
+
+bool validSender(const std::string& from) {
+  return !from.empty() && from.size() <= kMaxSenderBytes && from.find('\0') == std::string::npos;
+}
+
+std::string endpointOf(const zmq::socket_t& s) { return s.get(zmq::sockopt::last_endpoint); }
+
+}  // namespace
+
+struct Hub::Request {
+  enum class Kind { Error, Publish, AppHistory, FrontendHistory, Stats, Hello };
+  bool fromApp = false;
+  std::vector<zmq::message_t> envelope;  // every frame before the body, echoed in the reply
+  Kind kind = Kind::Error;
+  std::string errorCode;
+  std::string errorMessage;
+  uint64_t reqId = 0;  // frontend requests only
+  PublishOutcome outcome;
+  std::string channel;
+  uint64_t before = 0;
+  uint64_t after = 0;
+  uint32_t limit = 0;
+};
+
+Hub::Hub(const HubConfig& config, HistoryStore& store, zmq::context_t& context)
+    : config_(config),
+      store_(store),
+      app_(context, zmq::socket_type::router),
+      frontend_(context, zmq::socket_type::router),
+      pub_(context, zmq::socket_type::xpub),
+      sequencer_(store, randomEpochs(), config.dedupTtl * 1000),
+      appDecoder_(static_cast<size_t>(config.maxDataBytes)),
+      started_(std::chrono::steady_clock::now()) {
+  configureSockets();
+  storedChannelsAtStart_ = store_.countChannels();
+}
+
+void Hub::configureSockets() {
+  const int ingressHwm = static_cast<int>(config_.ingressHwm);
+  const int64_t maxMessage = config_.maxDataBytes + kEnvelopeSlack;
+  for (zmq::socket_t* s : {&app_, &frontend_}) {
+    s->set(zmq::sockopt::linger, kLingerMs);
+    s->set(zmq::sockopt::sndhwm, ingressHwm);
+    s->set(zmq::sockopt::rcvhwm, ingressHwm);
+    s->set(zmq::sockopt::maxmsgsize, maxMessage);  // a peer sending more is disconnected
+  }
+  pub_.set(zmq::sockopt::linger, kLingerMs);
+  pub_.set(zmq::sockopt::sndhwm, static_cast<int>(config_.pubHwm));  // see HubConfig::pubHwm
+  pub_.set(zmq::sockopt::rcvhwm, ingressHwm);  // subscription messages from frontends
+  // Every subscribe reaches us (not only the first per topic), so each gets its own sync.
+  pub_.set(zmq::sockopt::xpub_verbose, 1);
+}
+
+void Hub::bindAppIngress() { app_.bind(config_.appIngress); }
+void Hub::bindHubIngress() { frontend_.bind(config_.hubIngress); }
+void Hub::bindHubPub() { pub_.bind(config_.hubPub); }
+
+std::string Hub::boundEndpoints() const {
+  return "app-ingress=" + endpointOf(app_) + " hub-ingress=" + endpointOf(frontend_) +
+         " hub-pub=" + endpointOf(pub_);
+}
+
+int64_t Hub::nowMs() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void Hub::run(const volatile std::sig_atomic_t* stop) {
+  zmq::pollitem_t items[] = {{app_.handle(), 0, ZMQ_POLLIN, 0},
+                             {frontend_.handle(), 0, ZMQ_POLLIN, 0},
+                             {pub_.handle(), 0, ZMQ_POLLIN, 0}};
+  const size_t maxBatch = static_cast<size_t>(config_.maxBatch);
+  std::vector<Request> batch;
+  batch.reserve(maxBatch);
+  bool appFirst = true;
+  while (!*stop) {
+    try {
+      zmq::poll(items, 3, kPollTimeout);
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      throw;
+    }
+    // Keep going while there is work, one bounded batch (one group commit) at a time.
+    while (!*stop) {
+      drainSubscriptions();
+      batch.clear();
+      // Alternate which ingress goes first so neither can starve the other.
+      zmq::socket_ref first = appFirst ? zmq::socket_ref(app_) : zmq::socket_ref(frontend_);
+      zmq::socket_ref second = appFirst ? zmq::socket_ref(frontend_) : zmq::socket_ref(app_);
+      size_t n = receive(first, appFirst, batch, std::max<size_t>(1, maxBatch / 2));
+      n += receive(second, !appFirst, batch, maxBatch - n);
+      if (n < maxBatch) n += receive(first, appFirst, batch, maxBatch - n);
+      appFirst = !appFirst;
+      if (batch.empty()) break;
+      processBatch(batch);
+    }
+  }
+  spdlog::info("webim-broadcast stopping: {} messages published", stats_.published);
+}
+
+void Hub::drainSubscriptions() {
+  std::vector<std::string> toSync;
+  for (size_t i = 0; i < kMaxSubscriptionDrain; ++i) {
+    zmq::message_t msg;
+    zmq::recv_result_t got;
+    try {
+      got = pub_.recv(msg, zmq::recv_flags::dontwait);
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) break;
+      throw;
+    }
+    if (!got) break;
+    if (msg.size() < 1) continue;
+    const auto* bytes = static_cast<const uint8_t*>(msg.data());
+    std::string topic(reinterpret_cast<const char*>(bytes + 1), msg.size() - 1);
+    if (bytes[0] == kSubscribe) {
+      ++stats_.subscribes;
+      ++subscribers_[topic];
+      if (!topic.empty() && topic.back() == '\0') toSync.push_back(topic.substr(0, topic.size() - 1));
+    } else if (bytes[0] == kUnsubscribe) {
+      ++stats_.unsubscribes;
+      auto it = subscribers_.find(topic);
+      if (it != subscribers_.end() && --it->second == 0) subscribers_.erase(it);
+    }
+  }
+  if (!toSync.empty()) publishSyncs(toSync);
+}
+
+// Answers subscribes with sync{epoch, last}. Called between batches only, so each channel's
+// in-memory seq is its durable seq. A channel never written gets its epoch now, made durable in
+// one group commit for all such channels before any sync goes out: the epoch a subscriber is told
+// is the one its first message will carry, even across a hub restart.
+void Hub::publishSyncs(const std::vector<std::string>& channels) {
+  std::vector<std::pair<std::string, ChannelMeta>> syncs;
+  syncs.reserve(channels.size());
+  for (const std::string& channel : channels) {
+    if (!isValidChannelName(channel)) continue;
+    std::string error;
+    std::optional<ChannelMeta> meta = sequencer_.ensureChannel(channel, error);
+    if (!meta) {
+      spdlog::warn("sync for {} skipped: {}", channel, error);
+      continue;
+    }
+    syncs.emplace_back(channel, *meta);
+  }
+  if (sequencer_.hasPending()) {
+    std::string error = store_.commit(sequencer_.pending(), config_.sync);
+    if (!error.empty()) {
+      ++stats_.commitFailures;
+      spdlog::error("creating {} channels failed: {}", sequencer_.pending().metas.size(), error);
+      sequencer_.commitFailed();
+      return;  // the joining frontends time out and answer `unavailable`
+    }
+    ++stats_.commits;
+    sequencer_.commitSucceeded();
+  }
+  for (const auto& [channel, meta] : syncs) {
+    wire::Delivery sync;
+    sync.set_channel(channel);
+    sync.set_sync(true);
+    sync.set_epoch(meta.epoch);
+    sync.set_seq(meta.lastSeq);
+    publish(channel, sync.SerializeAsString());
+  }
+}
+
+size_t Hub::receive(zmq::socket_ref socket, bool fromApp, std::vector<Request>& batch, size_t room) {
+  size_t n = 0;
+  while (n < room) {
+    std::vector<zmq::message_t> frames;
+    zmq::recv_result_t got;
+    try {
+      got = zmq::recv_multipart(socket, std::back_inserter(frames), zmq::recv_flags::dontwait);
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) break;
+      throw;
+    }
+    if (!got) break;
+    if (frames.size() < 2) continue;  // a ROUTER always prepends the peer identity
+    Request& r = batch.emplace_back();
+    r.fromApp = fromApp;
+    zmq::message_t body = std::move(frames.back());
+    frames.pop_back();
+    r.envelope = std::move(frames);
+    if (fromApp) {
+      ++stats_.appRequests;
+      decodeApp(r, body.to_string_view());
+    } else {
+      ++stats_.frontendRequests;
+      decodeFrontend(r, body.to_string_view());
+    }
+    ++n;
+  }
+  return n;
+}
+
+void Hub::decodeApp(Request& r, std::string_view body) {
+  AppRequest request;
+  AppDecodeError error = appDecoder_.decode(body, request);
+  if (!error.ok()) {
+    r.kind = Request::Kind::Error;
+    r.errorCode = error.code;
+    r.errorMessage = error.message;
+    return;
+  }
+  if (auto* pub = std::get_if<AppPublish>(&request)) {
+    r.kind = Request::Kind::Publish;
+    r.outcome = sequencer_.sequence(
+        PublishInput{std::move(pub->channel), std::move(pub->from), std::move(pub->cid),
+                     std::move(pub->data)},
+        nowMs());
+  } else if (auto* hist = std::get_if<AppHistory>(&request)) {
+    r.kind = Request::Kind::AppHistory;
+    r.channel = std::move(hist->channel);
+    r.before = hist->before;
+    r.after = hist->after;
+    r.limit = hist->limit;
+  } else {
+    r.kind = Request::Kind::Stats;
+  }
+}
+
+void Hub::decodeFrontend(Request& r, std::string_view body) {
+  wire::FrontendRequest request;
+  auto fail = [&r](std::string code, std::string message) {
+    r.kind = Request::Kind::Error;
+    r.errorCode = std::move(code);
+    r.errorMessage = std::move(message);
+  };
+  if (!request.ParseFromArray(body.data(), static_cast<int>(body.size())))
+    return fail("bad_request", "not a FrontendRequest");
+  r.reqId = request.req_id();
+  switch (request.body_case()) {
+    case wire::FrontendRequest::kPublish: {
+      wire::Publish* pub = request.mutable_publish();
+      if (!isValidChannelName(pub->channel())) return fail("bad_request", "invalid channel name");
+      if (!validSender(pub->from())) return fail("bad_request", "invalid from");
+      if (pub->cid().size() > kMaxCidBytes) return fail("bad_request", "cid too long");
+      if (pub->data().empty()) return fail("bad_request", "data is required");
+      if (pub->data().size() > static_cast<size_t>(config_.maxDataBytes))
+        return fail("too_large", "data too large");
+      r.kind = Request::Kind::Publish;
+      r.outcome = sequencer_.sequence(
+          PublishInput{std::move(*pub->mutable_channel()), std::move(*pub->mutable_from()),
+                       std::move(*pub->mutable_cid()), std::move(*pub->mutable_data())},
+          nowMs());
+      return;
+    }
+    case wire::FrontendRequest::kHistory: {
+      const wire::History& h = request.history();
+      if (!isValidChannelName(h.channel())) return fail("bad_request", "invalid channel name");
+      if (h.before() != 0 && h.after() != 0) return fail("bad_request", "before and after both set");
+      if (h.limit() > kMaxHistLimit) return fail("bad_request", "limit too large");
+      r.kind = Request::Kind::FrontendHistory;
+      r.channel = h.channel();
+      r.before = h.before();
+      r.after = h.after();
+      r.limit = h.limit() == 0 ? kDefaultHistLimit : h.limit();
+      return;
+    }
+    case wire::FrontendRequest::kHello: {
+      const std::string& id = request.hello().frontend_id();
+      if (id.empty()) return fail("bad_request", "frontend_id is required");
+      auto [it, added] = frontendsSeen_.insert_or_assign(id, std::chrono::steady_clock::now());
+      if (added) spdlog::info("frontend {} connected", id);
+      r.kind = Request::Kind::Hello;
+      return;
+    }
+    default:
+      return fail("bad_request", "empty request");
+  }
+}
+
+void Hub::processBatch(std::vector<Request>& batch) {
+  bool committed = true;
+  if (sequencer_.hasPending()) {
+    std::string error = store_.commit(sequencer_.pending(), config_.sync);
+    committed = error.empty();
+    if (committed) {
+      ++stats_.commits;
+    } else {
+      ++stats_.commitFailures;
+      spdlog::error("group commit of {} messages failed: {}", sequencer_.pending().messages.size(),
+                    error);
+    }
+  }
+  // Replies first (acks only now that the batch is durable), then publishes.
+  for (Request& r : batch) reply(r, committed);
+  if (!committed) {
+    sequencer_.commitFailed();
+    return;
+  }
+  for (const StoredMessage& m : sequencer_.pending().messages) {
+    wire::Delivery d;
+    d.set_channel(m.channel);
+    d.set_epoch(m.epoch);
+    d.set_seq(m.seq);
+    d.set_from(m.from);
+    d.set_ts_ms(m.tsMs);
+    d.set_data(m.data);
+    publish(m.channel, d.SerializeAsString());
+    ++stats_.published;
+  }
+  sequencer_.commitSucceeded();
+}
+
+void Hub::reply(Request& r, bool committed) {
+  std::string code = r.errorCode, message = r.errorMessage;
+  if (r.kind == Request::Kind::Publish) {
+    const PublishOutcome& o = r.outcome;
+    if (o.status == PublishStatus::BadRequest) {
+      code = "bad_request";
+      message = o.message;
+    } else if (o.status == PublishStatus::Unavailable || (o.pending && !committed)) {
+      code = "unavailable";
+      message = o.status == PublishStatus::Unavailable ? o.message : "store write failed";
+    } else if (o.status == PublishStatus::Duplicate) {
+      ++stats_.duplicates;
+    }
+  }
+  if (r.kind == Request::Kind::Error || !code.empty()) {
+    if (code == "bad_request") ++stats_.badRequests;
+    if (r.fromApp) {
+      send(app_, r.envelope, encodeAppError(code, message));
+    } else {
+      wire::HubReply reply;
+      reply.set_req_id(r.reqId);
+      reply.mutable_error()->set_code(code);
+      reply.mutable_error()->set_message(message);
+      send(frontend_, r.envelope, reply.SerializeAsString());
+    }
+    return;
+  }
+  switch (r.kind) {
+    case Request::Kind::Publish:
+      if (r.fromApp) {
+        send(app_, r.envelope, encodePublishOk(r.outcome.epoch, r.outcome.seq));
+      } else {
+        wire::HubReply reply;
+        reply.set_req_id(r.reqId);
+        reply.mutable_publish_ack()->set_epoch(r.outcome.epoch);
+        reply.mutable_publish_ack()->set_seq(r.outcome.seq);
+        send(frontend_, r.envelope, reply.SerializeAsString());
+      }
+      return;
+    case Request::Kind::AppHistory:
+      return replyAppHistory(r);
+    case Request::Kind::FrontendHistory:
+      return replyFrontendHistory(r);
+    case Request::Kind::Stats:
+      send(app_, r.envelope, encodeStatsOk(snapshotStats()));
+      return;
+    case Request::Kind::Hello:
+      if (r.reqId != 0) {
+        wire::HubReply reply;
+        reply.set_req_id(r.reqId);
+        send(frontend_, r.envelope, reply.SerializeAsString());
+      }
+      return;
+    case Request::Kind::Error:
+      return;
+  }
+}
+
+void Hub::replyAppHistory(Request& r) {
+  try {
+    HistoryPage page = store_.readPage(r.channel, {r.before, r.after, r.limit, kMaxPageBytes});
+    send(app_, r.envelope, encodeHistoryOk(page));
+  } catch (const HistoryStoreError& e) {
+    send(app_, r.envelope, encodeAppError("unavailable", e.what()));
+  }
+}
+
+void Hub::replyFrontendHistory(Request& r) {
+  wire::HubReply reply;
+  reply.set_req_id(r.reqId);
+  try {
+    HistoryPage page = store_.readPage(r.channel, {r.before, r.after, r.limit, kMaxPageBytes});
+    wire::HistoryPage* out = reply.mutable_history();
+    out->set_epoch(page.epoch);
+    out->set_last_seq(page.lastSeq);
+    out->set_more(page.more);
+    for (StoredMessage& m : page.msgs) {
+      wire::Delivery* d = out->add_msgs();
+      d->set_channel(std::move(m.channel));
+      d->set_epoch(m.epoch);
+      d->set_seq(m.seq);
+      d->set_from(std::move(m.from));
+      d->set_ts_ms(m.tsMs);
+      d->set_data(std::move(m.data));
+    }
+  } catch (const HistoryStoreError& e) {
+    reply.clear_history();
+    reply.mutable_error()->set_code("unavailable");
+    reply.mutable_error()->set_message(e.what());
+  }
+  send(frontend_, r.envelope, reply.SerializeAsString());
+}
+
+// A frame that failed with EINTR was not consumed, so it is retried as is; giving up halfway
+// would leave a partial multipart message that the next send would complete with wrong frames.
+template <typename Frame>
+void sendFrame(zmq::socket_ref socket, Frame&& frame, zmq::send_flags flags) {
+  for (;;) {
+    try {
+      socket.send(std::forward<Frame>(frame), flags | zmq::send_flags::dontwait);
+      return;
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+    }
+  }
+}
+
+// ROUTER replies to a peer that is gone, or past its HWM, are dropped by ZeroMQ: the client
+// retries with the same cid and gets the same result.
+void Hub::send(zmq::socket_ref socket, std::vector<zmq::message_t>& envelope, const std::string& body) {
+  for (zmq::message_t& frame : envelope) sendFrame(socket, frame, zmq::send_flags::sndmore);
+  sendFrame(socket, zmq::buffer(body), zmq::send_flags::none);
+}
+
+// [channel '\0'][payload]; XPUB drops (never blocks) for a subscriber past its HWM, and the
+// frontend refills the gap from history.
+void Hub::publish(const std::string& channel, const std::string& payload) {
+  std::string topic = channel;
+  topic.push_back('\0');
+  sendFrame(pub_, zmq::buffer(topic), zmq::send_flags::sndmore);
+  sendFrame(pub_, zmq::buffer(payload), zmq::send_flags::none);
+}
+
+HubStats Hub::snapshotStats() {
+  const auto now = std::chrono::steady_clock::now();
+  const auto timeout = std::chrono::seconds(config_.frontendTimeout);
+  std::erase_if(frontendsSeen_, [&](const auto& entry) { return now - entry.second > timeout; });
+  HubStats s = stats_;
+  s.channels = storedChannelsAtStart_ + sequencer_.createdChannels();
+  s.frontends = frontendsSeen_.size();
+  s.uptimeS = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(now - started_).count());
+  s.subscribedTopics = subscribers_.size();
+  return s;
+}
+
+}  // namespace webim::hub

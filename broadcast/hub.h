@@ -1,0 +1,73 @@
+// The hub's event loop: one thread, one zmq_poll over the app ingress (ROUTER, JSON), the
+// frontend ingress (ROUTER, protobuf) and the publish socket (XPUB).
+//
+// One iteration: drain subscription messages (answering each subscribe with a sync marker), take
+// up to max_batch requests from both ingresses, sequence every publish of the batch, write ONE
+// store batch (group commit), and only after it succeeded reply and publish. When the write
+// fails every publish of the batch is answered `unavailable` and the sequencer rolls back, so
+// nothing past the durable seq is ever acked or published. Non-publish requests of the batch are
+// answered after the commit, in arrival order, so a client's history read sees its own publish.
+#pragma once
+
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+#include <zmq.hpp>
+
+#include "broadcast/app_request.h"
+#include "broadcast/history_store.h"
+#include "broadcast/hub_config.h"
+#include "broadcast/sequencer.h"
+
+namespace webim::hub {
+
+class Hub {
+ public:
+  Hub(const HubConfig& config, HistoryStore& store, zmq::context_t& context);
+
+  // Binds the three sockets; throws zmq::error_t (the caller names the endpoint).
+  void bindAppIngress();
+  void bindHubIngress();
+  void bindHubPub();
+  // The endpoints actually bound (tcp port 0 / '*' resolved).
+  std::string boundEndpoints() const;
+
+  // Runs until *stop becomes non-zero (set from a signal handler); finishes the current batch.
+  void run(const volatile std::sig_atomic_t* stop);
+
+ private:
+  struct Request;
+
+  void configureSockets();
+  void drainSubscriptions();
+  size_t receive(zmq::socket_ref socket, bool fromApp, std::vector<Request>& batch, size_t room);
+  void decodeApp(Request& r, std::string_view body);
+  void decodeFrontend(Request& r, std::string_view body);
+  void processBatch(std::vector<Request>& batch);
+  void reply(Request& r, bool committed);
+  void replyFrontendHistory(Request& r);
+  void replyAppHistory(Request& r);
+  void send(zmq::socket_ref socket, std::vector<zmq::message_t>& envelope, const std::string& body);
+  void publish(const std::string& channel, const std::string& payload);
+  void publishSyncs(const std::vector<std::string>& channels);
+  HubStats snapshotStats();
+  int64_t nowMs() const;
+
+  const HubConfig& config_;
+  HistoryStore& store_;
+  zmq::socket_t app_;
+  zmq::socket_t frontend_;
+  zmq::socket_t pub_;
+  Sequencer sequencer_;
+  AppRequestDecoder appDecoder_;
+  std::chrono::steady_clock::time_point started_;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> frontendsSeen_;
+  std::unordered_map<std::string, uint64_t> subscribers_;  // topic -> subscribe count
+  uint64_t storedChannelsAtStart_ = 0;
+  HubStats stats_;
+};
+
+}  // namespace webim::hub

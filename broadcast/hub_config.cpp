@@ -1,0 +1,179 @@
+#include "broadcast/hub_config.h"
+
+#include <CLI/CLI.hpp>
+#include <toml++/toml.h>
+
+#include <array>
+#include <functional>
+#include <iostream>
+#include <vector>
+
+namespace webim::hub {
+
+namespace {
+
+constexpr int64_t kMaxDataBytesLimit = 1 << 20;  // a history page is at most 1 MiB
+constexpr int64_t kMaxBatchLimit = 1000000;
+
+// One configurable setting: its flag/TOML name and how to bind it. Both the CLI and the TOML
+// reader walk this table, so a setting cannot exist in one and not the other.
+struct Setting {
+  const char* name;  // TOML key; the flag is "--" + name with '_' -> '-'
+  const char* help;
+  std::function<std::string*(HubConfig&)> text;
+  std::function<int64_t*(HubConfig&)> number;
+  std::function<bool*(HubConfig&)> flag;
+};
+
+const std::vector<Setting>& settings() {
+  static const std::vector<Setting> table = {
+      {"app_ingress", "app ingress endpoint (ROUTER, JSON)", [](HubConfig& c) { return &c.appIngress; }, {}, {}},
+      {"hub_ingress", "frontend ingress endpoint (ROUTER, protobuf)", [](HubConfig& c) { return &c.hubIngress; }, {}, {}},
+      {"hub_pub", "publish endpoint (XPUB)", [](HubConfig& c) { return &c.hubPub; }, {}, {}},
+      {"data", "store directory (RocksDB)", [](HubConfig& c) { return &c.data; }, {}, {}},
+      {"log_level", "trace|debug|info|warn|error|critical|off", [](HubConfig& c) { return &c.logLevel; }, {}, {}},
+      {"sync", "fsync every group commit (--no-sync or --sync=false to disable)", {}, {}, [](HubConfig& c) { return &c.sync; }},
+      {"dedup_ttl", "seconds a (from, cid) pair is remembered", {}, [](HubConfig& c) { return &c.dedupTtl; }, {}},
+      {"max_batch", "requests per loop iteration / group commit", {}, [](HubConfig& c) { return &c.maxBatch; }, {}},
+      {"max_data_bytes", "largest data of one publish", {}, [](HubConfig& c) { return &c.maxDataBytes; }, {}},
+      {"frontend_timeout", "seconds without hello before a frontend is gone", {}, [](HubConfig& c) { return &c.frontendTimeout; }, {}},
+      {"pub_hwm", "XPUB send high-water mark (messages)", {}, [](HubConfig& c) { return &c.pubHwm; }, {}},
+      {"ingress_hwm", "ROUTER high-water marks (messages)", {}, [](HubConfig& c) { return &c.ingressHwm; }, {}},
+  };
+  return table;
+}
+
+std::string flagName(const char* key) {
+  std::string name = std::string("--") + key;
+  for (char& ch : name)
+    if (ch == '_') ch = '-';
+  return name;
+}
+
+bool validEndpoint(const std::string& ep) {
+  for (std::string_view scheme : {"tcp://", "ipc://"})
+    if (ep.size() > scheme.size() && ep.compare(0, scheme.size(), scheme) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+std::string loadTomlConfig(const std::string& path, HubConfig& config) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return "config " + path + ": " + std::string(e.description());
+  }
+  for (const auto& [key, node] : table) {
+    const Setting* setting = nullptr;
+    for (const Setting& s : settings())
+      if (key.str() == s.name) setting = &s;
+    if (!setting) return "config " + path + ": unknown key '" + std::string(key.str()) + "'";
+    const std::string where = "config " + path + ": key '" + std::string(key.str()) + "' must be ";
+    if (setting->text) {
+      if (!node.is_string()) return where + "a string";
+      *setting->text(config) = *node.value<std::string>();
+    } else if (setting->number) {
+      if (!node.is_integer()) return where + "an integer";
+      *setting->number(config) = *node.value<int64_t>();
+    } else {
+      if (!node.is_boolean()) return where + "a boolean";
+      *setting->flag(config) = *node.value<bool>();
+    }
+  }
+  return {};
+}
+
+std::string validateConfig(const HubConfig& c) {
+  for (auto [name, ep] : std::array<std::pair<const char*, const std::string*>, 3>{
+           {{"app_ingress", &c.appIngress}, {"hub_ingress", &c.hubIngress}, {"hub_pub", &c.hubPub}}})
+    if (!validEndpoint(*ep))
+      return std::string(name) + ": '" + *ep + "' is not a tcp:// or ipc:// endpoint";
+  if (c.data.empty()) return "data: must not be empty";
+  static const std::array<const char*, 7> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  bool levelOk = false;
+  for (const char* l : levels) levelOk |= c.logLevel == l;
+  if (!levelOk) return "log_level: '" + c.logLevel + "' is not one of trace|debug|info|warn|error|critical|off";
+  if (c.dedupTtl < 1) return "dedup_ttl: must be >= 1 second";
+  if (c.maxBatch < 1 || c.maxBatch > kMaxBatchLimit) return "max_batch: must be 1..1000000";
+  if (c.maxDataBytes < 1 || c.maxDataBytes > kMaxDataBytesLimit) return "max_data_bytes: must be 1..1048576";
+  if (c.frontendTimeout < 1) return "frontend_timeout: must be >= 1 second";
+  if (c.pubHwm < 1 || c.pubHwm > INT32_MAX) return "pub_hwm: must be 1..2147483647";
+  if (c.ingressHwm < 1 || c.ingressHwm > INT32_MAX) return "ingress_hwm: must be 1..2147483647";
+  return {};
+}
+
+CommandLine parseCommandLine(int argc, char** argv) {
+  CommandLine result;
+  CLI::App app{"webim-broadcast: the webim broadcast hub (sequences, stores, publishes)", "webim-broadcast"};
+  std::string configPath;
+  app.add_option("--config", configPath, "TOML file; keys are the flag names with '_'");
+  HubConfig flags;  // values given on the command line; applied over the file's
+  std::vector<std::pair<CLI::Option*, const Setting*>> options;
+  for (const Setting& s : settings()) {
+    CLI::Option* opt = nullptr;
+    if (s.text) {
+      opt = app.add_option(flagName(s.name), *s.text(flags), s.help);
+    } else if (s.number) {
+      opt = app.add_option(flagName(s.name), *s.number(flags), s.help);
+    } else {
+      opt = app.add_flag(flagName(s.name) + ",!--no-" + std::string(s.name), *s.flag(flags), s.help);
+    }
+    options.emplace_back(opt, &s);
+  }
+
+  CLI::App* request = app.add_subcommand("request", "send one JSON request to a hub's app ingress, print the reply");
+  request->add_option("--app-ingress", result.request.appIngress, "app ingress endpoint")->required();
+  request->add_option("--timeout-ms", result.request.timeoutMs, "reply deadline (exit 1 when exceeded)");
+  request->add_option("json", result.request.json, "the request, one JSON object")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    result.exitCode = app.exit(e);
+    return result;
+  } catch (const CLI::CallForAllHelp& e) {
+    result.exitCode = app.exit(e);
+    return result;
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "webim-broadcast: " << e.what() << "\n";
+    result.exitCode = kExitBadConfig;
+    return result;
+  }
+
+  if (request->parsed()) {
+    if (result.request.timeoutMs < 1) {
+      std::cerr << "webim-broadcast request: --timeout-ms must be >= 1\n";
+      result.exitCode = kExitBadConfig;
+      return result;
+    }
+    result.mode = CommandLine::Mode::Request;
+    return result;
+  }
+
+  HubConfig config;
+  if (!configPath.empty()) {
+    if (std::string error = loadTomlConfig(configPath, config); !error.empty()) {
+      std::cerr << "webim-broadcast: " << error << "\n";
+      result.exitCode = kExitBadConfig;
+      return result;
+    }
+  }
+  for (auto [opt, s] : options) {
+    if (opt->count() == 0) continue;
+    if (s->text) *s->text(config) = *s->text(flags);
+    else if (s->number) *s->number(config) = *s->number(flags);
+    else *s->flag(config) = *s->flag(flags);
+  }
+  if (std::string error = validateConfig(config); !error.empty()) {
+    std::cerr << "webim-broadcast: bad config: " << error << "\n";
+    result.exitCode = kExitBadConfig;
+    return result;
+  }
+  result.config = std::move(config);
+  result.mode = CommandLine::Mode::Serve;
+  return result;
+}
+
+}  // namespace webim::hub

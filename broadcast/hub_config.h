@@ -1,0 +1,52 @@
+// The hub's configuration: one struct with defaults, read from an optional TOML file
+// (--config; keys are the flag names with '_' for '-') and then from flags (flags win),
+// validated once at start. A bad configuration is one line on stderr and exit code 2.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace webim::hub {
+
+inline constexpr int kExitBadConfig = 2;
+
+struct HubConfig {
+  std::string appIngress = "tcp://127.0.0.1:5560";  // ROUTER, JSON (PROTOCOL.md section 4)
+  std::string hubIngress = "tcp://127.0.0.1:5561";  // ROUTER, protobuf FrontendRequest/HubReply
+  std::string hubPub = "tcp://127.0.0.1:5562";      // XPUB, [channel '\0'][Delivery]
+  std::string data = "./var/hub";                   // RocksDB directory
+  std::string logLevel = "info";
+  bool sync = true;               // fsync every group commit before acking
+  int64_t dedupTtl = 86400;       // seconds a (from, cid) pair is remembered (>= 24 h by contract)
+  int64_t maxBatch = 1024;        // requests per loop iteration (= per group commit)
+  int64_t maxDataBytes = 65536;   // largest `data` of one publish (too_large beyond)
+  int64_t frontendTimeout = 30;   // seconds without a hello before a frontend counts as gone
+  // XPUB send HWM, in messages per subscriber pipe. Large on purpose: a frontend that stalls for
+  // a moment (burst, GC-like pause) should not lose messages to the HWM; what is dropped beyond it
+  // is refilled from history by the frontend's gap detection. Memory bound: HWM x message size per
+  // frontend, so keep maxDataBytes modest.
+  int64_t pubHwm = 1000000;
+  int64_t ingressHwm = 100000;    // ROUTER send/receive HWM per peer
+};
+
+struct RequestOptions {  // `webim-broadcast request`
+  std::string appIngress;
+  int64_t timeoutMs = 3000;
+  std::string json;
+};
+
+struct CommandLine {
+  enum class Mode { Serve, Request, Exit } mode = Mode::Exit;
+  int exitCode = 0;  // for Mode::Exit (help: 0, bad flags or config: 2)
+  HubConfig config;
+  RequestOptions request;
+};
+
+// Parses flags, reads --config, validates. Prints help / the error itself for Mode::Exit.
+CommandLine parseCommandLine(int argc, char** argv);
+
+// Exposed for tests: read a TOML file over `config`; "" on success, else the error line.
+std::string loadTomlConfig(const std::string& path, HubConfig& config);
+std::string validateConfig(const HubConfig& config);
+
+}  // namespace webim::hub

@@ -1,0 +1,99 @@
+// Sequencer: the hub's per-channel (epoch, seq) state machine and idempotency check. Pure logic:
+// it reads from a HistoryStore (meta and dedup records on first use) but never writes; the loop
+// commits pending() and then reports the outcome with commitSucceeded() / commitFailed().
+//
+// Contract:
+//  - seq starts at 1 per channel and increases by exactly 1 per sequenced publish.
+//  - The epoch of a channel is random (never 0), created once when the channel is first written.
+//  - (from, cid) already durable -> the first result; already in the current batch -> the same
+//    pending result (valid only if the batch commits); for another channel -> BadRequest.
+//    An empty cid means "not idempotent": no lookup and no dedup record.
+//  - commitFailed() rolls every channel of the batch back to its last durable seq (channels never
+//    made durable are forgotten and reloaded from the store on next use), so nothing past the
+//    durable seq is ever acked or published.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "broadcast/history_store.h"
+
+namespace webim::hub {
+
+struct PublishInput {
+  std::string channel;
+  std::string from;
+  std::string cid;   // empty: no idempotency
+  std::string data;  // JSON value, verbatim
+};
+
+enum class PublishStatus {
+  Sequenced,    // new message in the current batch (ack after commit)
+  Duplicate,    // (from, cid) seen before: reply epoch/seq; if pending, only after commit
+  BadRequest,   // same cid for another channel
+  Unavailable,  // the store could not be read; outcome unknown, client retries with same cid
+};
+
+struct PublishOutcome {
+  PublishStatus status = PublishStatus::Unavailable;
+  uint64_t epoch = 0;
+  uint64_t seq = 0;
+  bool pending = false;  // depends on the current batch being committed
+  std::string message;   // for BadRequest / Unavailable
+};
+
+class Sequencer {
+ public:
+  using EpochSource = std::function<uint64_t()>;
+
+  // dedupTtlMs: dedup records older than this are ignored (the cid may be reused).
+  Sequencer(HistoryStore& store, EpochSource epochs, int64_t dedupTtlMs);
+
+  PublishOutcome sequence(PublishInput input, int64_t nowMs);
+
+  // Records to commit for the current batch (messages in sequencing order, one meta per channel).
+  const WriteSet& pending() const { return batch_; }
+  bool hasPending() const { return !batch_.empty(); }
+
+  void commitSucceeded();
+  void commitFailed();
+
+  // Channels whose meta was first written by this process (for stats).
+  uint64_t createdChannels() const { return createdChannels_; }
+  // Loads the channel, or creates it (new epoch, seq 0) as a meta record in the current batch, so
+  // a subscriber learns the epoch before the first message (the sync answering a subscribe).
+  // Call between batches; nullopt (with `error`) when the store cannot be read.
+  std::optional<ChannelMeta> ensureChannel(const std::string& channel, std::string& error);
+  // In-memory state of a channel, if loaded: last sequenced (maybe not yet durable) seq.
+  std::optional<ChannelMeta> channelState(std::string_view channel) const;
+
+ private:
+  struct ChannelState {
+    uint64_t epoch = 0;
+    uint64_t durableSeq = 0;
+    uint64_t lastSeq = 0;
+    bool durable = false;  // a meta record exists in the store
+    size_t metaIndex = 0;  // index into batch_.metas while touched by the current batch
+    bool touched = false;
+  };
+
+  static std::string dedupKey(std::string_view from, std::string_view cid);
+  ChannelState* loadChannel(const std::string& channel, std::string& error);
+  uint64_t newEpoch();
+  void clearBatch();
+
+  HistoryStore& store_;
+  EpochSource epochs_;
+  int64_t dedupTtlMs_;
+  std::unordered_map<std::string, ChannelState> channels_;
+  WriteSet batch_;
+  std::vector<std::string> touched_;
+  std::unordered_map<std::string, DedupRecord> pendingDedup_;
+  uint64_t createdChannels_ = 0;
+};
+
+}  // namespace webim::hub

@@ -1,0 +1,13 @@
+# Integration tests of the broadcast hub (included by tests/integration/CMakeLists.txt).
+#
+# hub/e2e: a real webim-broadcast on ipc:// endpoints in a temp dir, driven through its app ingress
+# with `webim-broadcast request` and through its frontend ingress + XPUB with hub_frontend_probe
+# (see hub_e2e.sh for the checks). `timeout` bounds a hung hub.
+if(TARGET webim-broadcast)
+  add_executable(hub_frontend_probe ${CMAKE_CURRENT_LIST_DIR}/hub_frontend_probe.cpp)
+  target_link_libraries(hub_frontend_probe PRIVATE webim_proto cppzmq PkgConfig::LIBZMQ)
+  add_test(NAME hub/e2e
+           COMMAND timeout 60 bash ${CMAKE_CURRENT_LIST_DIR}/hub_e2e.sh
+                   $<TARGET_FILE:webim-broadcast> $<TARGET_FILE:hub_frontend_probe>)
+  set_tests_properties(hub/e2e PROPERTIES TIMEOUT 90 LABELS "hub;integration")
+endif()

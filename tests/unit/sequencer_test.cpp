@@ -1,0 +1,197 @@
+#include <catch2/catch.hpp>
+
+#include <map>
+
+#include "broadcast/sequencer.h"
+
+using namespace webim::hub;
+
+namespace {
+
+// In-memory HistoryStore: enough for the sequencer (meta, dedup, commit), with failure injection.
+class MemoryStore final : public HistoryStore {
+ public:
+  std::map<std::string, ChannelMeta> metas;
+  std::map<std::pair<std::string, std::string>, DedupRecord> dedups;
+  std::vector<StoredMessage> messages;
+  bool failCommit = false;
+  bool failReads = false;
+
+  std::optional<ChannelMeta> loadMeta(std::string_view channel) override {
+    if (failReads) throw HistoryStoreError("read failed");
+    auto it = metas.find(std::string(channel));
+    if (it == metas.end()) return std::nullopt;
+    return it->second;
+  }
+  std::optional<DedupRecord> loadDedup(std::string_view from, std::string_view cid) override {
+    if (failReads) throw HistoryStoreError("read failed");
+    auto it = dedups.find({std::string(from), std::string(cid)});
+    if (it == dedups.end()) return std::nullopt;
+    return it->second;
+  }
+  std::string commit(const WriteSet& batch, bool) override {
+    if (failCommit) return "disk full";
+    for (const auto& m : batch.messages) messages.push_back(m);
+    for (const auto& e : batch.metas) metas[e.channel] = e.meta;
+    for (const auto& e : batch.dedups) dedups[{e.from, e.cid}] = e.record;
+    return {};
+  }
+  HistoryPage readPage(std::string_view, const HistoryQuery&) override { return {}; }
+  uint64_t countChannels() override { return metas.size(); }
+};
+
+struct Fixture {
+  MemoryStore store;
+  uint64_t nextEpoch = 100;
+  static constexpr int64_t kTtlMs = 86400 * 1000;
+  Sequencer seq{store, [this] { return nextEpoch++; }, kTtlMs};
+
+  PublishOutcome pub(std::string ch, std::string cid, int64_t now = 1000, std::string from = "u1") {
+    return seq.sequence({std::move(ch), std::move(from), std::move(cid), "{\"a\":1}"}, now);
+  }
+  void commit() {
+    REQUIRE(store.commit(seq.pending(), true).empty());
+    seq.commitSucceeded();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("seq starts at 1 and increases by one per channel", "[sequencer]") {
+  Fixture f;
+  auto a1 = f.pub("room:a", "c1");
+  auto a2 = f.pub("room:a", "c2");
+  auto b1 = f.pub("room:b", "c3");
+  CHECK(a1.status == PublishStatus::Sequenced);
+  CHECK(a1.seq == 1);
+  CHECK(a2.seq == 2);
+  CHECK(b1.seq == 1);
+  CHECK(a1.epoch == a2.epoch);
+  CHECK(a1.epoch != b1.epoch);  // one random epoch per channel
+  CHECK(a1.pending);
+  REQUIRE(f.seq.pending().messages.size() == 3);
+  REQUIRE(f.seq.pending().metas.size() == 2);  // one meta per channel, carrying the last seq
+  CHECK(f.seq.pending().metas[0].meta == ChannelMeta{a1.epoch, 2});
+  CHECK(f.seq.pending().dedups.size() == 3);
+  f.commit();
+  CHECK_FALSE(f.seq.hasPending());
+  CHECK(f.seq.createdChannels() == 2);
+  auto a3 = f.pub("room:a", "c4");
+  CHECK(a3.seq == 3);
+  CHECK(a3.epoch == a1.epoch);
+}
+
+TEST_CASE("a channel's state is loaded from the store on first use", "[sequencer]") {
+  Fixture f;
+  f.store.metas["room:x"] = ChannelMeta{77, 41};
+  auto out = f.pub("room:x", "c1");
+  CHECK(out.epoch == 77);
+  CHECK(out.seq == 42);
+  f.commit();
+  CHECK(f.seq.createdChannels() == 0);
+}
+
+TEST_CASE("epoch 0 is never used", "[sequencer]") {
+  MemoryStore store;
+  std::vector<uint64_t> epochs{0, 0, 9};
+  size_t i = 0;
+  Sequencer seq(store, [&] { return epochs[i++]; }, 1000);
+  CHECK(seq.sequence({"room:a", "u", "c", "1"}, 0).epoch == 9);
+}
+
+TEST_CASE("a durable (from, cid) returns the first result and stores nothing", "[sequencer][dedup]") {
+  Fixture f;
+  auto first = f.pub("room:a", "c1");
+  f.commit();
+  auto again = f.pub("room:a", "c1");
+  CHECK(again.status == PublishStatus::Duplicate);
+  CHECK(again.seq == first.seq);
+  CHECK(again.epoch == first.epoch);
+  CHECK_FALSE(again.pending);
+  CHECK_FALSE(f.seq.hasPending());
+  // The same cid from another sender is another publish.
+  auto other = f.pub("room:a", "c1", 1000, "u2");
+  CHECK(other.status == PublishStatus::Sequenced);
+  CHECK(other.seq == 2);
+}
+
+TEST_CASE("the same cid for another channel is bad_request", "[sequencer][dedup]") {
+  Fixture f;
+  f.pub("room:a", "c1");
+  SECTION("in the same batch") {
+    CHECK(f.pub("room:b", "c1").status == PublishStatus::BadRequest);
+  }
+  SECTION("after commit") {
+    f.commit();
+    CHECK(f.pub("room:b", "c1").status == PublishStatus::BadRequest);
+    CHECK_FALSE(f.seq.hasPending());
+  }
+}
+
+TEST_CASE("a duplicate within one batch gets the one pending result", "[sequencer][dedup]") {
+  Fixture f;
+  auto first = f.pub("room:a", "c1");
+  auto second = f.pub("room:a", "c1");
+  CHECK(second.status == PublishStatus::Duplicate);
+  CHECK(second.pending);
+  CHECK(second.seq == first.seq);
+  CHECK(f.seq.pending().messages.size() == 1);
+  CHECK(f.seq.pending().dedups.size() == 1);
+}
+
+TEST_CASE("an empty cid is not deduplicated", "[sequencer][dedup]") {
+  Fixture f;
+  CHECK(f.pub("room:a", "").seq == 1);
+  CHECK(f.pub("room:a", "").seq == 2);
+  CHECK(f.seq.pending().dedups.empty());
+}
+
+TEST_CASE("dedup records older than the TTL are ignored", "[sequencer][dedup]") {
+  Fixture f;
+  f.pub("room:a", "c1", 1000);
+  f.commit();
+  auto late = f.pub("room:a", "c1", 1000 + Fixture::kTtlMs + 1);
+  CHECK(late.status == PublishStatus::Sequenced);
+  CHECK(late.seq == 2);
+  auto inTime = f.pub("room:b", "c9", 5000);
+  f.commit();
+  CHECK(f.pub("room:b", "c9", 5000 + Fixture::kTtlMs).status == PublishStatus::Duplicate);
+  (void)inTime;
+}
+
+TEST_CASE("a failed commit rolls back to the last durable seq", "[sequencer][rollback]") {
+  Fixture f;
+  auto a1 = f.pub("room:a", "c1");
+  f.commit();
+  f.pub("room:a", "c2");
+  f.pub("room:a", "c3");
+  auto newChannel = f.pub("room:new", "c4");
+  f.store.failCommit = true;
+  REQUIRE_FALSE(f.store.commit(f.seq.pending(), true).empty());
+  f.seq.commitFailed();
+  CHECK_FALSE(f.seq.hasPending());
+  CHECK(f.seq.channelState("room:a") == ChannelMeta{a1.epoch, 1});
+  CHECK_FALSE(f.seq.channelState("room:new"));  // never durable: forgotten
+  f.store.failCommit = false;
+
+  // The retries (same cids) are sequenced again from the durable seq.
+  auto retry = f.pub("room:a", "c2");
+  CHECK(retry.status == PublishStatus::Sequenced);
+  CHECK(retry.seq == 2);
+  auto retryNew = f.pub("room:new", "c4");
+  CHECK(retryNew.seq == 1);
+  CHECK(retryNew.epoch != newChannel.epoch);  // a fresh epoch: the first was never seen
+  f.commit();
+  CHECK(f.store.metas["room:a"] == ChannelMeta{a1.epoch, 2});
+  CHECK(f.store.messages.size() == 3);
+}
+
+TEST_CASE("store read errors are unavailable and change nothing", "[sequencer]") {
+  Fixture f;
+  f.store.failReads = true;
+  CHECK(f.pub("room:a", "c1").status == PublishStatus::Unavailable);
+  CHECK(f.pub("room:a", "").status == PublishStatus::Unavailable);
+  CHECK_FALSE(f.seq.hasPending());
+  f.store.failReads = false;
+  CHECK(f.pub("room:a", "c1").seq == 1);
+}
