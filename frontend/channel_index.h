@@ -1,0 +1,49 @@
+// The frontend's local channel -> subscribers index, with each channel's position in its stream.
+//
+// A channel enters the index with its first local subscriber; the frontend then subscribes its topic
+// upstream and the channel is "joining" until the hub's sync says where the stream starts (epoch,
+// last seq). Deliveries before that are dropped: they are at or before the sync's seq, which the
+// joining clients' `ok` reports as their starting point. When the last local subscriber leaves, the
+// channel leaves the index and the topic is unsubscribed.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace webim {
+
+class Connection;
+class JoinWait;
+
+struct Channel {
+  std::string name;
+  std::vector<Connection*> subscribers;
+  std::vector<JoinWait*> joiners;  // subscribe requests waiting for the sync
+  uint64_t epoch = 0;
+  uint64_t lastSeq = 0;
+  bool live = false;
+};
+
+class ChannelIndex {
+ public:
+  // Adds `subscriber`; returns the channel and whether it is new (the caller subscribes upstream).
+  std::pair<Channel*, bool> add(std::string_view name, Connection* subscriber);
+  // Removes `subscriber`; returns true when the channel became empty and was erased (the caller
+  // unsubscribes upstream). `channel` is invalid after a true return.
+  bool remove(Channel* channel, Connection* subscriber);
+  Channel* find(std::string_view name);
+  size_t size() const noexcept { return channels_.size(); }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::unique_ptr<Channel>, Hash, std::equal_to<>> channels_;
+};
+
+}  // namespace webim

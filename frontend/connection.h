@@ -1,0 +1,138 @@
+// One client connection: HTTP request head -> WebSocket upgrade (or a plain HTTP answer) -> the
+// client protocol of PROTOCOL.md section 1.
+//
+// Memory while idle: the uv_tcp_t, the frame parser's few bytes, one deadline node, the session and
+// the list of subscribed channels. No read buffer (the loop's is shared), no write queue unless the
+// socket is backed up, no coroutine frame unless a request is in flight.
+//
+// Lifetime: destroy() cancels every waiting coroutine, leaves every channel and closes the handle;
+// the object is freed in the close callback only (house style 3). Closing twice is safe.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/http_request_parser.h"
+#include "common/json_codec.h"
+#include "common/token.h"
+#include "common/ws_frame.h"
+#include "frontend/task.h"
+
+namespace webim {
+
+class Frontend;
+struct Channel;
+
+// Frame bytes shared by every subscriber of one delivery (serialized once per frontend).
+using SharedFrame = std::shared_ptr<const std::string>;
+
+// A subscribe request waiting for its channel's sync (ARCHITECTURE.md "Joining a stream").
+class JoinWait final : public PendingOp {
+ public:
+  JoinWait(Channel& channel, PendingOp*& ownerList, TimerWheel& wheel, uint64_t deadlineMs);
+  WaitStatus await_resume() const noexcept { return status_; }
+  void joined() { complete(WaitStatus::Done); }
+
+ private:
+  void detach() noexcept override;
+  Channel* channel_;
+};
+
+class Connection final : public WsFrameHandler {
+ public:
+  // Accepts one pending connection from `server`; returns nullptr if accept failed.
+  static Connection* accept(Frontend& frontend, uv_stream_t* server);
+
+  // Queues bytes for the client; flushed at the end of the loop iteration.
+  void send(SharedFrame frame);
+  void sendText(std::string_view json);
+  // Starts the close handshake with `code` (or, before the upgrade, just closes after flushing).
+  void close(uint16_t code, std::string_view reason);
+  // Closes the socket now (no close frame). Idempotent.
+  void destroy();
+  void flush();
+
+  bool open() const noexcept { return phase_ != Phase::Closing && phase_ != Phase::Closed; }
+  bool flushQueued = false;  // in the frontend's dirty list
+  Connection* prevInList = nullptr;
+  Connection* nextInList = nullptr;
+
+  // WsFrameHandler
+  void onMessage(WsOpcode opcode, std::string_view payload) override;
+  void onPing(std::string_view payload) override;
+  void onPong(std::string_view payload) override;
+  void onClose(uint16_t code, std::string_view reason) override;
+  void onProtocolError(uint16_t closeCode, const char* why) override;
+
+ private:
+  enum class Phase : uint8_t { Http, WebSocket, Closing, Closed };
+  struct Session {
+    TokenClaims claims;
+    std::string connId;
+  };
+  struct Chunk {
+    SharedFrame frame;
+    size_t offset = 0;
+  };
+  struct WriteRequest {
+    uv_write_t req;
+    std::vector<Chunk> chunks;
+  };
+  struct DeadlineNode : TimerNode {
+    Connection* connection = nullptr;
+  };
+
+  explicit Connection(Frontend& frontend);
+  ~Connection() = default;
+
+  void onRead(ssize_t nread, const uv_buf_t* buf);
+  void onHttpBytes(std::string_view bytes);
+  void serveHttp(const HttpRequest& request, std::string_view rest);
+  void finishHttp(std::string response);
+  void onWritten(WriteRequest* request, int status);
+  void afterFlushed();
+  void setDeadline(uint64_t deadlineMs);
+  void onDeadline();
+  void handleRequest(std::string_view payload);
+  void handleAuth(const ClientRequest& request);
+  void handleSub(const ClientRequest& request);
+  void handleUnsub(const ClientRequest& request);
+  void replyOk(int64_t id);
+  void replyError(const ClientRequest& request, std::string_view code, std::string_view message);
+  void replyError(int64_t id, bool hasId, std::string_view code, std::string_view message);
+  Channel* findSubscription(std::string_view name) const;
+  void leaveAll();
+
+  Task subscribe(int64_t id, std::string channel, bool sentSince);
+  Task publish(int64_t id, std::string channel, std::string cid, std::string data);
+  Task history(int64_t id, std::string channel, uint64_t before, uint64_t after, uint32_t limit);
+
+  static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void onReadCb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void onWriteCb(uv_write_t* req, int status);
+  static void onShutdownCb(uv_shutdown_t* req, int status);
+  static void onCloseCb(uv_handle_t* handle);
+
+  uv_tcp_t tcp_{};
+  Frontend& frontend_;
+  Phase phase_ = Phase::Http;
+  bool shutdownAfterFlush_ = false;
+  bool closeSent_ = false;
+  bool countedWebSocket_ = false;
+  bool tooSlow_ = false;
+  uint16_t closeCode_ = 1006;
+  WsFrameParser ws_;
+  DeadlineNode deadline_;
+  std::unique_ptr<HttpRequestParser> http_;  // only until the request head is parsed
+  std::unique_ptr<Session> session_;         // after auth
+  std::vector<Channel*> channels_;
+  PendingOp* pending_ = nullptr;             // waiting coroutines (hub calls, joins)
+  std::vector<Chunk> queue_;                 // not yet handed to libuv
+  WriteRequest* inflight_ = nullptr;         // handed to libuv, not yet written
+  size_t backlogBytes_ = 0;
+};
+
+}  // namespace webim

@@ -1,0 +1,286 @@
+#include "frontend/frontend.h"
+
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "frontend/connection.h"
+#include "frontend/listen_address.h"
+
+namespace webim {
+
+namespace {
+constexpr int kListenBacklog = 4096;
+constexpr uint32_t kTickMs = 50;                  // timer wheel resolution
+constexpr uintmax_t kMaxStaticFileBytes = 4 << 20;  // the demo page's files are small
+
+std::string contentTypeFor(const std::filesystem::path& path) {
+  std::string ext = path.extension().string();
+  if (ext == ".html") return "text/html; charset=utf-8";
+  if (ext == ".js" || ext == ".mjs") return "text/javascript; charset=utf-8";
+  if (ext == ".css") return "text/css; charset=utf-8";
+  if (ext == ".json") return "application/json";
+  if (ext == ".svg") return "image/svg+xml";
+  if (ext == ".png") return "image/png";
+  if (ext == ".ico") return "image/x-icon";
+  if (ext == ".txt" || ext == ".md") return "text/plain; charset=utf-8";
+  return "application/octet-stream";
+}
+}  // namespace
+
+Frontend::Frontend(const FrontendConfig& config)
+    : config_(config),
+      wheel_((uv_loop_init(&loop_), uv_now(&loop_)), kTickMs),
+      hub_(&loop_, wheel_, config, [this](const wire::Delivery& d) { onDelivery(d); }),
+      verifier_(config.secrets),
+      readBuffer_(new char[kReadBufferBytes]) {
+  wsLimits_.maxMessageBytes = config.maxMessageBytes;
+  handshakePolicy_.allowedOrigins = config.allowedOrigins;
+  handshakePolicy_.allowMissingOrigin = config.allowMissingOrigin;
+  handshakePolicy_.allowAnyOrigin = config.allowAnyOrigin;
+  shutdownTimer_.frontend = this;
+}
+
+Frontend::~Frontend() { uv_loop_close(&loop_); }
+
+int64_t Frontend::wallSeconds() const noexcept {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int Frontend::run() {
+  try {
+    loadStaticFiles();
+    listen();
+    hub_.start();
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot start: {}", e.what());
+    return 1;
+  }
+  uv_signal_init(&loop_, &sigint_);
+  uv_signal_init(&loop_, &sigterm_);
+  sigint_.data = sigterm_.data = this;
+  uv_signal_start(&sigint_, onSignal, SIGINT);
+  uv_signal_start(&sigterm_, onSignal, SIGTERM);
+  uv_timer_init(&loop_, &tick_);
+  tick_.data = this;
+  uv_timer_start(&tick_, onTick, kTickMs, kTickMs);
+  uv_check_init(&loop_, &check_);
+  check_.data = this;
+  uv_check_start(&check_, onCheck);
+  uv_idle_init(&loop_, &flushIdle_);
+  flushIdle_.data = this;
+
+  sockaddr_storage bound{};
+  int length = sizeof(bound);
+  uv_tcp_getsockname(&listener_, reinterpret_cast<sockaddr*>(&bound), &length);
+  spdlog::info("webim-frontend ready: id {} listening on {} hub {} / {}", config_.id,
+               formatAddress(reinterpret_cast<sockaddr*>(&bound)), config_.hubIngress, config_.hubPub);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  spdlog::info("webim-frontend {} stopped", config_.id);
+  return 0;
+}
+
+void Frontend::listen() {
+  std::optional<ListenAddress> address = parseListenAddress(config_.listen);
+  if (!address) throw std::runtime_error("bad listen address " + config_.listen);
+  // libuv 1.44 has no UV_TCP_REUSEPORT: make the socket ourselves so every frontend process can
+  // bind the same port and the kernel spreads connections among them.
+  int fd = ::socket(address->storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error(std::string("socket: ") + strerror(errno));
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+      ::bind(fd, reinterpret_cast<const sockaddr*>(&address->storage), address->length) != 0) {
+    std::string why = strerror(errno);
+    ::close(fd);
+    throw std::runtime_error("cannot listen on " + config_.listen + ": " + why);
+  }
+  uv_tcp_init(&loop_, &listener_);
+  listener_.data = this;
+  int rc = uv_tcp_open(&listener_, fd);
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), kListenBacklog, onAccept);
+  if (rc != 0) throw std::runtime_error("cannot listen on " + config_.listen + ": " + uv_strerror(rc));
+}
+
+void Frontend::loadStaticFiles() {
+  if (config_.staticDir.empty()) return;
+  namespace fs = std::filesystem;
+  fs::path root(config_.staticDir);
+  if (!fs::is_directory(root)) throw std::runtime_error("--static-dir '" + config_.staticDir + "' is not a directory");
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    if (!entry.is_regular_file() || entry.file_size() > kMaxStaticFileBytes) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::ostringstream body;
+    body << in.rdbuf();
+    std::string url = "/" + fs::relative(entry.path(), root).generic_string();
+    staticFiles_[url] = StaticFile{contentTypeFor(entry.path()), body.str()};
+  }
+  spdlog::info("serving {} static files from {}", staticFiles_.size(), config_.staticDir);
+}
+
+const StaticFile* Frontend::staticFile(std::string_view path) const {
+  auto it = staticFiles_.find(path == "/" ? std::string_view("/index.html") : path);
+  return it == staticFiles_.end() ? nullptr : &it->second;
+}
+
+std::string Frontend::renderMetrics() const {
+  return metrics_.render(config_.id, channels_.size(), hub_.subscriptions());
+}
+
+std::string Frontend::nextConnectionId() { return config_.id + "-" + std::to_string(++connectionCounter_); }
+
+void Frontend::onAccept(uv_stream_t* server, int status) {
+  auto* self = static_cast<Frontend*>(server->data);
+  if (status < 0) {
+    spdlog::warn("accept: {}", uv_strerror(status));
+    return;
+  }
+  if (self->stopping_) return;
+  Connection* connection = Connection::accept(*self, server);
+  if (connection != nullptr && self->metrics_.connectionsOpen > self->config_.maxConnections) {
+    self->metrics_.connectionsRefused++;
+    connection->destroy();
+  }
+}
+
+void Frontend::link(Connection* connection) {
+  connection->prevInList = nullptr;
+  connection->nextInList = connections_;
+  if (connections_ != nullptr) connections_->prevInList = connection;
+  connections_ = connection;
+}
+
+void Frontend::unlink(Connection* connection) {
+  if (connection->prevInList != nullptr) {
+    connection->prevInList->nextInList = connection->nextInList;
+  } else if (connections_ == connection) {
+    connections_ = connection->nextInList;
+  }
+  if (connection->nextInList != nullptr) connection->nextInList->prevInList = connection->prevInList;
+  connection->prevInList = connection->nextInList = nullptr;
+}
+
+void Frontend::markDirty(Connection* connection) {
+  if (connection->flushQueued) return;
+  connection->flushQueued = true;
+  dirty_.push_back(connection);
+  uv_idle_start(&flushIdle_, [](uv_idle_t*) {});  // an active idle handle makes poll non-blocking
+}
+
+void Frontend::flushDirty() {
+  // A flush may queue more (a close frame); loop until nothing is left. Connections are freed
+  // only in close callbacks, which run after this check phase, so the pointers stay valid.
+  while (!dirty_.empty()) {
+    std::vector<Connection*> batch;
+    batch.swap(dirty_);
+    for (Connection* connection : batch) connection->flush();
+  }
+  uv_idle_stop(&flushIdle_);
+}
+
+void Frontend::onCheck(uv_check_t* handle) { static_cast<Frontend*>(handle->data)->flushDirty(); }
+
+void Frontend::onTick(uv_timer_t* handle) {
+  auto* self = static_cast<Frontend*>(handle->data);
+  self->wheel_.advance(uv_now(&self->loop_));
+}
+
+Channel* Frontend::joinChannel(std::string_view name, Connection* connection) {
+  auto [channel, created] = channels_.add(name, connection);
+  if (created) hub_.subscribe(name);
+  return channel;
+}
+
+void Frontend::leaveChannel(Channel* channel, Connection* connection) {
+  std::string name = channel->name;
+  if (channels_.remove(channel, connection)) hub_.unsubscribe(name);
+}
+
+void Frontend::onDelivery(const wire::Delivery& delivery) {
+  Channel* channel = channels_.find(delivery.channel());
+  if (channel == nullptr) return;  // the last local subscriber left meanwhile
+  if (delivery.sync()) {
+    if (!channel->live) {
+      channel->live = true;
+      channel->epoch = delivery.epoch();
+      channel->lastSeq = delivery.seq();
+      while (!channel->joiners.empty()) channel->joiners.front()->joined();
+    } else if (delivery.epoch() == channel->epoch && delivery.seq() > channel->lastSeq) {
+      metrics_.gaps++;  // a message we never saw; history backfill closes this (hub issue)
+      channel->lastSeq = delivery.seq();
+    }
+    return;
+  }
+  // Before the sync, deliveries are at or before the point the joining clients start from.
+  if (!channel->live) return;
+  if (delivery.epoch() == channel->epoch) {
+    if (delivery.seq() <= channel->lastSeq) return;  // already delivered
+    if (delivery.seq() > channel->lastSeq + 1) metrics_.gaps++;
+  }
+  channel->epoch = delivery.epoch();
+  channel->lastSeq = delivery.seq();
+  if (channel->subscribers.empty()) return;
+
+  // Serialize once per frontend; every subscriber shares the same frame bytes.
+  deliveryScratch_.clear();
+  JsonWriter(deliveryScratch_)
+      .beginObject()
+      .key("op").string("msg")
+      .key("ch").string(delivery.channel())
+      .key("epoch").string(formatEpoch(delivery.epoch()))
+      .key("seq").uinteger(delivery.seq())
+      .key("from").string(delivery.from())
+      .key("ts").integer(delivery.ts_ms())
+      .key("data").raw(delivery.data())
+      .endObject();
+  auto frame = std::make_shared<std::string>();
+  frame->resize(10 + deliveryScratch_.size());
+  size_t header = writeFrameHeader(reinterpret_cast<uint8_t*>(frame->data()), WsOpcode::Text,
+                                   deliveryScratch_.size());
+  std::copy(deliveryScratch_.begin(), deliveryScratch_.end(), frame->begin() + static_cast<std::ptrdiff_t>(header));
+  frame->resize(header + deliveryScratch_.size());
+  SharedFrame shared = std::move(frame);
+  for (Connection* subscriber : channel->subscribers) subscriber->send(shared);
+  metrics_.deliveries += channel->subscribers.size();
+}
+
+void Frontend::onSignal(uv_signal_t* handle, int signum) {
+  auto* self = static_cast<Frontend*>(handle->data);
+  spdlog::info("signal {}: shutting down", signum);
+  self->shutdown();
+}
+
+void Frontend::shutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+  // Tell WebSocket clients to come back after a jittered delay (1012); they reconnect elsewhere.
+  for (Connection* c = connections_; c != nullptr;) {
+    Connection* next = c->nextInList;
+    c->close(1012, "service restart");
+    c = next;
+  }
+  shutdownTimer_.fire = [](TimerNode* node) {
+    Frontend* self = static_cast<ShutdownTimer*>(node)->frontend;
+    while (self->connections_ != nullptr) self->connections_->destroy();
+    self->hub_.close();
+    uv_close(reinterpret_cast<uv_handle_t*>(&self->sigint_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&self->sigterm_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&self->tick_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&self->check_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&self->flushIdle_), nullptr);
+  };
+  // Give the close frames a moment to go out (bounded by the close timeout).
+  uint64_t grace = connections_ == nullptr ? 0 : std::min<uint64_t>(config_.closeTimeoutMs, 1000);
+  wheel_.schedule(shutdownTimer_, uv_now(&loop_) + grace);
+}
+
+}  // namespace webim

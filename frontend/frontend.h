@@ -1,0 +1,114 @@
+// One frontend process: one libuv loop that accepts browsers, speaks the client protocol through
+// Connection objects, and relays to the hub through HubLink. Owns everything shared by the
+// connections of the loop: the read buffer, the timer wheel, the JSON decoder, the channel index.
+#pragma once
+
+#include <uv.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/json_codec.h"
+#include "common/timer_wheel.h"
+#include "common/token.h"
+#include "common/websocket_handshake.h"
+#include "common/ws_frame.h"
+#include "frontend/channel_index.h"
+#include "frontend/frontend_config.h"
+#include "frontend/hub_link.h"
+#include "frontend/metrics.h"
+
+namespace webim {
+
+class Connection;
+
+struct StaticFile {
+  std::string contentType;
+  std::string body;
+};
+
+class Frontend {
+ public:
+  explicit Frontend(const FrontendConfig& config);
+  Frontend(const Frontend&) = delete;
+  Frontend& operator=(const Frontend&) = delete;
+  ~Frontend();
+
+  // Runs until SIGINT/SIGTERM; returns the process exit code.
+  int run();
+
+  uv_loop_t* loop() noexcept { return &loop_; }
+  uint64_t nowMs() const noexcept { return uv_now(const_cast<uv_loop_t*>(&loop_)); }
+  int64_t wallSeconds() const noexcept;
+  const FrontendConfig& config() const noexcept { return config_; }
+  TimerWheel& wheel() noexcept { return wheel_; }
+  HubLink& hub() noexcept { return hub_; }
+  RequestDecoder& decoder() noexcept { return decoder_; }
+  const TokenVerifier& verifier() const noexcept { return verifier_; }
+  ChannelIndex& channels() noexcept { return channels_; }
+  Metrics& metrics() noexcept { return metrics_; }
+  const WsLimits& wsLimits() const noexcept { return wsLimits_; }
+  const HandshakePolicy& handshakePolicy() const noexcept { return handshakePolicy_; }
+  const StaticFile* staticFile(std::string_view path) const;
+  std::string renderMetrics() const;
+
+  // The one read buffer of the loop (no per-connection read buffer while idle).
+  uv_buf_t readBuffer() noexcept { return uv_buf_init(readBuffer_.get(), kReadBufferBytes); }
+  // Queues `connection` to be flushed at the end of this loop iteration (one writev per socket).
+  void markDirty(Connection* connection);
+
+  // Connection registry (intrusive list), for shutdown.
+  void link(Connection* connection);
+  void unlink(Connection* connection);
+
+  // Leaves `channel` for `connection`; unsubscribes upstream when it was the last local subscriber.
+  void leaveChannel(Channel* channel, Connection* connection);
+  // Subscribes upstream when `connection` is the channel's first local subscriber.
+  Channel* joinChannel(std::string_view name, Connection* connection);
+
+  std::string nextConnectionId();
+
+ private:
+  static constexpr size_t kReadBufferBytes = 64 * 1024;
+
+  void listen();
+  void loadStaticFiles();
+  void onDelivery(const wire::Delivery& delivery);
+  void shutdown();
+  void flushDirty();
+  static void onAccept(uv_stream_t* server, int status);
+  static void onSignal(uv_signal_t* handle, int signum);
+  static void onTick(uv_timer_t* handle);
+  static void onCheck(uv_check_t* handle);
+
+  const FrontendConfig& config_;
+  uv_loop_t loop_{};
+  uv_tcp_t listener_{};
+  uv_signal_t sigint_{};
+  uv_signal_t sigterm_{};
+  uv_timer_t tick_{};
+  uv_check_t check_{};
+  uv_idle_t flushIdle_{};  // keeps the loop from blocking in poll while writes are queued
+  TimerWheel wheel_;
+  HubLink hub_;
+  RequestDecoder decoder_;
+  TokenVerifier verifier_;
+  ChannelIndex channels_;
+  Metrics metrics_;
+  WsLimits wsLimits_;
+  HandshakePolicy handshakePolicy_;
+  std::unique_ptr<char[]> readBuffer_;
+  std::vector<Connection*> dirty_;
+  Connection* connections_ = nullptr;
+  std::map<std::string, StaticFile, std::less<>> staticFiles_;
+  std::string deliveryScratch_;
+  uint64_t connectionCounter_ = 0;
+  bool stopping_ = false;
+  struct ShutdownTimer : TimerNode {
+    Frontend* frontend = nullptr;
+  } shutdownTimer_;
+};
+
+}  // namespace webim

@@ -1,0 +1,249 @@
+#include "frontend/frontend_config.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "common/token.h"
+#include "frontend/listen_address.h"
+
+namespace webim {
+namespace {
+
+// Binds each setting once to a flag (--hub-ingress) and a TOML key (hub_ingress), so the two
+// can never drift apart. File values are applied first, then the flags that were given.
+class ConfigBinder {
+ public:
+  ConfigBinder(CLI::App& app, FrontendConfig& config) : app_(app), config_(config) {}
+
+  template <class T>
+  void bind(const std::string& flag, T FrontendConfig::*member, const std::string& help) {
+    std::string key = flag.substr(2);
+    for (char& c : key) {
+      if (c == '-') c = '_';
+    }
+    CLI::Option* option = app_.add_option(flag, flags_.*member, help);
+    if constexpr (!std::is_same_v<T, std::vector<std::string>>) {
+      std::ostringstream def;
+      if constexpr (std::is_same_v<T, bool>) {
+        def << ((config_.*member) ? "true" : "false");
+      } else {
+        def << config_.*member;
+      }
+      option->default_str(def.str());
+    }
+    keys_.insert(key);
+    fromFile_.push_back([this, key, member](const toml::table& table) {
+      const toml::node* node = table.get(key);
+      if (node == nullptr) return;
+      if (!readNode(*node, config_.*member)) {
+        throw std::runtime_error("config key '" + key + "' has the wrong type");
+      }
+    });
+    fromFlags_.push_back([this, option, member] {
+      if (option->count() > 0) config_.*member = flags_.*member;
+    });
+  }
+
+  void applyFile(const std::string& path) {
+    toml::table table;
+    try {
+      table = toml::parse_file(path);
+    } catch (const toml::parse_error& e) {
+      std::ostringstream msg;
+      msg << path << ": " << e.description() << " (line " << e.source().begin.line << ")";
+      throw std::runtime_error(msg.str());
+    }
+    for (const auto& [key, value] : table) {
+      (void)value;
+      if (keys_.count(std::string(key.str())) == 0) {
+        throw std::runtime_error(path + ": unknown config key '" + std::string(key.str()) + "'");
+      }
+    }
+    for (auto& apply : fromFile_) apply(table);
+  }
+
+  void applyFlags() {
+    for (auto& apply : fromFlags_) apply();
+  }
+
+ private:
+  static bool readNode(const toml::node& node, std::string& out) {
+    if (auto v = node.value<std::string>()) {
+      out = *v;
+      return true;
+    }
+    return false;
+  }
+  static bool readNode(const toml::node& node, bool& out) {
+    if (auto v = node.value<bool>()) {
+      out = *v;
+      return true;
+    }
+    return false;
+  }
+  template <class Int>
+    requires std::is_integral_v<Int>
+  static bool readNode(const toml::node& node, Int& out) {
+    auto v = node.value<int64_t>();
+    if (!v || *v < 0 || static_cast<uint64_t>(*v) > std::numeric_limits<Int>::max()) return false;
+    out = static_cast<Int>(*v);
+    return true;
+  }
+  static bool readNode(const toml::node& node, std::vector<std::string>& out) {
+    const toml::array* array = node.as_array();
+    if (array == nullptr) return false;
+    out.clear();
+    for (const toml::node& item : *array) {
+      auto v = item.value<std::string>();
+      if (!v) return false;
+      out.push_back(*v);
+    }
+    return true;
+  }
+
+  CLI::App& app_;
+  FrontendConfig& config_;
+  FrontendConfig flags_;
+  std::set<std::string> keys_;
+  std::vector<std::function<void(const toml::table&)>> fromFile_;
+  std::vector<std::function<void()>> fromFlags_;
+};
+
+std::vector<std::string> readSecrets(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read secret file '" + path + "'");
+  std::vector<std::string> secrets;
+  std::string line;
+  while (std::getline(in, line)) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    if (line.size() < 32) {
+      throw std::runtime_error("secret file '" + path + "': every secret must be at least 32 bytes");
+    }
+    secrets.push_back(line);
+  }
+  if (secrets.empty()) throw std::runtime_error("secret file '" + path + "' holds no secret");
+  return secrets;
+}
+
+bool validZmqEndpoint(const std::string& endpoint) {
+  return endpoint.rfind("tcp://", 0) == 0 || endpoint.rfind("ipc://", 0) == 0 ||
+         endpoint.rfind("inproc://", 0) == 0;
+}
+
+void validate(FrontendConfig& config) {
+  if (!parseListenAddress(config.listen)) {
+    throw std::runtime_error("--listen '" + config.listen + "' is not HOST:PORT (e.g. 0.0.0.0:8080 or [::]:8080)");
+  }
+  for (const std::string* endpoint : {&config.hubIngress, &config.hubPub}) {
+    if (!validZmqEndpoint(*endpoint)) {
+      throw std::runtime_error("hub endpoint '" + *endpoint + "' must start with tcp://, ipc:// or inproc://");
+    }
+  }
+  if (config.secretFile.empty()) throw std::runtime_error("--secret-file is required");
+  config.secrets = readSecrets(config.secretFile);
+  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  if (kLevels.count(config.logLevel) == 0) {
+    throw std::runtime_error("--log-level must be one of trace, debug, info, warn, error, critical, off");
+  }
+  for (uint32_t* ms : {&config.handshakeTimeoutMs, &config.authTimeoutMs, &config.hubTimeoutMs,
+                       &config.closeTimeoutMs, &config.heartbeatMs}) {
+    if (*ms == 0) throw std::runtime_error("timeouts must be positive");
+  }
+  if (config.maxMessageBytes < 1024) throw std::runtime_error("--max-message-bytes must be at least 1024");
+  if (config.maxBacklogBytes < config.maxMessageBytes) {
+    throw std::runtime_error("--max-backlog-bytes must be at least --max-message-bytes");
+  }
+  if (config.maxConnections == 0) throw std::runtime_error("--max-connections must be positive");
+  if (config.id.empty()) config.id = "fe-" + std::to_string(::getpid());
+}
+
+}  // namespace
+
+ConfigOutcome loadFrontendConfig(int argc, char** argv, FrontendConfig& config) {
+  CLI::App app{"webim-frontend: serves browsers over WebSocket and relays to the webim hub.\n"
+               "Subcommand: webim-frontend token --help (issue a test token)."};
+  app.set_version_flag("--version", "webim-frontend 0.1.0");
+  std::string configFile;
+  app.add_option("--config", configFile, "TOML file; keys are the flag names with '_' (flags win)");
+  ConfigBinder binder(app, config);
+  binder.bind("--listen", &FrontendConfig::listen, "HOST:PORT to accept browsers on (SO_REUSEPORT)");
+  binder.bind("--hub-ingress", &FrontendConfig::hubIngress, "hub's frontend ingress endpoint");
+  binder.bind("--hub-pub", &FrontendConfig::hubPub, "hub's publish endpoint");
+  binder.bind("--secret-file", &FrontendConfig::secretFile, "token secrets, one per line (>= 32 bytes each)");
+  binder.bind("--id", &FrontendConfig::id, "this frontend's id (default fe-<pid>)");
+  binder.bind("--static-dir", &FrontendConfig::staticDir, "serve files from this directory at /");
+  binder.bind("--log-level", &FrontendConfig::logLevel, "trace|debug|info|warn|error|critical|off");
+  binder.bind("--handshake-timeout-ms", &FrontendConfig::handshakeTimeoutMs, "HTTP head must arrive within");
+  binder.bind("--auth-timeout-ms", &FrontendConfig::authTimeoutMs, "first frame must be auth within");
+  binder.bind("--hub-timeout-ms", &FrontendConfig::hubTimeoutMs, "hub request deadline (then 'unavailable')");
+  binder.bind("--close-timeout-ms", &FrontendConfig::closeTimeoutMs, "wait for the peer's close this long");
+  binder.bind("--heartbeat-ms", &FrontendConfig::heartbeatMs, "hello to the hub every");
+  binder.bind("--max-message-bytes", &FrontendConfig::maxMessageBytes, "largest client message (1009 beyond)");
+  binder.bind("--max-connections", &FrontendConfig::maxConnections, "connections held by this process");
+  binder.bind("--max-backlog-bytes", &FrontendConfig::maxBacklogBytes, "unsent bytes per connection (4009 beyond)");
+  binder.bind("--allowed-origins", &FrontendConfig::allowedOrigins, "extra allowed Origins (scheme://host[:port])");
+  binder.bind("--allow-missing-origin", &FrontendConfig::allowMissingOrigin, "accept handshakes without Origin");
+  binder.bind("--allow-any-origin", &FrontendConfig::allowAnyOrigin, "accept every Origin");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return {false, code == 0 ? 0 : 2};
+  }
+  try {
+    if (!configFile.empty()) binder.applyFile(configFile);
+    binder.applyFlags();
+    validate(config);
+  } catch (const std::exception& e) {
+    std::cerr << "webim-frontend: bad configuration: " << e.what() << "\n";
+    return {false, 2};
+  }
+  return {true, 0};
+}
+
+int runTokenCommand(int argc, char** argv) {
+  CLI::App app{"webim-frontend token: prints an HS256 token for testing (the PHP app issues real ones)"};
+  std::string secretFile, user;
+  std::vector<std::string> subscribe, publish;
+  int64_t ttl = 3600;
+  app.add_option("--secret-file", secretFile, "token secrets file (the first secret signs)")->required();
+  app.add_option("--user", user, "user id (sub)")->required();
+  app.add_option("--ch", subscribe, "channel pattern the user may subscribe to (repeatable)");
+  app.add_option("--pub", publish, "channel pattern the user may publish to (default: --ch)");
+  app.add_option("--ttl", ttl, "seconds until expiry")->default_str("3600");
+  try {
+    app.parse(argc - 1, argv + 1);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  try {
+    std::vector<std::string> secrets = readSecrets(secretFile);
+    TokenClaims claims;
+    claims.sub = user;
+    int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    claims.iat = now;
+    claims.exp = now + ttl;
+    claims.subscribe = subscribe;
+    claims.publish = publish.empty() ? subscribe : publish;
+    std::cout << issueToken(claims, secrets.front()) << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << "webim-frontend token: " << e.what() << "\n";
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace webim

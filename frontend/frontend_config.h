@@ -1,0 +1,52 @@
+// The frontend's configuration: one struct with defaults, read from a TOML file (--config) and
+// overridden by flags, validated once at start (ARCHITECTURE.md, house style 6).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace webim {
+
+struct FrontendConfig {
+  // Where browsers connect. Several processes may listen on the same port (SO_REUSEPORT).
+  std::string listen = "0.0.0.0:8080";
+  // The hub's frontend ingress (ROUTER, we connect a DEALER) and its publish socket (XPUB, we SUB).
+  std::string hubIngress = "tcp://127.0.0.1:5561";
+  std::string hubPub = "tcp://127.0.0.1:5562";
+  // Token secrets, one per line (several lines = rotation); each at least 32 bytes.
+  std::string secretFile;
+  // This frontend's id, unique among the frontends of one deployment (default: "fe-<pid>").
+  std::string id;
+  // Static files served at "/" (the demo page); empty = none.
+  std::string staticDir;
+  std::string logLevel = "info";
+
+  uint32_t handshakeTimeoutMs = 10'000;
+  uint32_t authTimeoutMs = 10'000;
+  uint32_t hubTimeoutMs = 5'000;
+  uint32_t closeTimeoutMs = 2'000;  // how long a closing connection waits for the peer's close
+  uint32_t heartbeatMs = 2'000;     // hello to the hub
+  uint32_t maxMessageBytes = 64 * 1024;
+  uint32_t maxConnections = 1'000'000;
+  uint64_t maxBacklogBytes = 1024 * 1024;  // per connection; beyond it the client is closed 4009
+  std::vector<std::string> allowedOrigins;
+  bool allowMissingOrigin = true;
+  bool allowAnyOrigin = false;
+
+  // Derived by validation.
+  std::vector<std::string> secrets;
+};
+
+struct ConfigOutcome {
+  bool run = false;   // false: exit with exitCode (help printed, or an error reported)
+  int exitCode = 0;
+};
+
+// Parses flags and the optional TOML file into `config`; prints --help or one clear error line.
+ConfigOutcome loadFrontendConfig(int argc, char** argv, FrontendConfig& config);
+
+// `webim-frontend token ...`: prints a signed test token (for scripts/run and tests).
+int runTokenCommand(int argc, char** argv);
+
+}  // namespace webim

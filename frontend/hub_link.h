@@ -1,0 +1,106 @@
+// The frontend's two ZeroMQ sockets to the hub, driven from the libuv loop:
+//  - a DEALER to the hub's frontend ingress for requests (publish, history, hello) and their replies;
+//  - a SUB to the hub's XPUB, subscribed to exactly the channels that have local subscribers.
+// ZMQ_FD is edge-triggered: after every send and on every wakeup we drain while ZMQ_EVENTS says
+// POLLIN, in bounded batches, continuing from a uv_idle when more is left (ARCHITECTURE.md).
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <string_view>
+#include <unordered_map>
+#include <zmq.hpp>
+
+#include "common/timer_wheel.h"
+#include "frontend/frontend_config.h"
+#include "frontend/task.h"
+#include "proto/webim.pb.h"
+
+namespace webim {
+
+class HubLink;
+
+struct HubResult {
+  WaitStatus status = WaitStatus::Failed;
+  wire::HubReply reply;
+};
+
+// One request to the hub, awaited by a coroutine: `HubResult r = co_await call;`.
+// Completes with Done (reply arrived), TimedOut (no reply by the deadline), Failed (could not be
+// sent) or Cancelled (the owner closed). The request is sent in the constructor.
+class HubCall final : public PendingOp {
+ public:
+  HubCall(HubLink& hub, PendingOp*& ownerList, wire::FrontendRequest& request, uint64_t deadlineMs);
+  bool await_ready() const noexcept { return sendFailed_; }
+  HubResult await_resume() { return {sendFailed_ ? WaitStatus::Failed : status_, std::move(reply_)}; }
+
+ private:
+  friend class HubLink;
+  void detach() noexcept override;
+
+  HubLink& hub_;
+  uint64_t reqId_ = 0;
+  bool sendFailed_ = false;
+  wire::HubReply reply_;
+};
+
+class HubLink {
+ public:
+  using DeliveryHandler = std::function<void(const wire::Delivery&)>;
+
+  HubLink(uv_loop_t* loop, TimerWheel& wheel, const FrontendConfig& config, DeliveryHandler onDelivery);
+  HubLink(const HubLink&) = delete;
+  HubLink& operator=(const HubLink&) = delete;
+  ~HubLink();
+
+  // Connects both sockets and starts polling. Throws zmq::error_t on a bad endpoint.
+  void start();
+  // Stops polling and closes the sockets; the handles are closed through the loop.
+  void close();
+
+  void subscribe(std::string_view channel);
+  void unsubscribe(std::string_view channel);
+
+  size_t subscriptions() const noexcept { return subscriptions_; }
+  uint64_t repliesReceived() const noexcept { return replies_; }
+  uint64_t deliveriesReceived() const noexcept { return deliveries_; }
+
+ private:
+  friend class HubCall;
+  static constexpr int kDrainBatch = 1024;
+
+  bool send(wire::FrontendRequest& request);
+  void sendHello();
+  void scheduleDrain();
+  void drain();
+  bool drainDealer();
+  bool drainSub();
+  static void onPoll(uv_poll_t* handle, int status, int events);
+  static void onIdle(uv_idle_t* handle);
+
+  uv_loop_t* loop_;
+  TimerWheel& wheel_;
+  const FrontendConfig& config_;
+  DeliveryHandler onDelivery_;
+  zmq::context_t context_{1};
+  zmq::socket_t dealer_;
+  zmq::socket_t sub_;
+  uv_poll_t dealerPoll_{};
+  uv_poll_t subPoll_{};
+  uv_idle_t idle_{};
+  bool started_ = false;
+  bool closed_ = false;
+  struct HelloTimer : TimerNode {
+    HubLink* link = nullptr;
+  } helloTimer_;
+  uint64_t nextReqId_ = 1;
+  std::unordered_map<uint64_t, HubCall*> pending_;
+  std::string topic_;  // scratch for building "channel\0"
+  wire::Delivery delivery_;
+  size_t subscriptions_ = 0;
+  uint64_t replies_ = 0;
+  uint64_t deliveries_ = 0;
+};
+
+}  // namespace webim

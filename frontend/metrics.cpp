@@ -1,0 +1,44 @@
+#include "frontend/metrics.h"
+
+#include <sstream>
+
+namespace webim {
+
+namespace {
+void counter(std::ostringstream& out, const char* name, const char* help, const char* type, uint64_t value,
+             const std::string& labels) {
+  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
+      << name << '{' << labels << "} " << value << '\n';
+}
+}  // namespace
+
+std::string Metrics::render(const std::string& frontendId, size_t channels, size_t subscriptions) const {
+  std::ostringstream out;
+  std::string labels = "frontend=\"" + frontendId + "\"";
+  counter(out, "webim_connections_accepted_total", "TCP connections accepted", "counter", connectionsAccepted, labels);
+  counter(out, "webim_connections", "TCP connections open", "gauge", connectionsOpen, labels);
+  counter(out, "webim_connections_refused_total", "connections refused at the cap", "counter", connectionsRefused,
+          labels);
+  counter(out, "webim_websockets", "WebSocket connections open", "gauge", websocketsOpen, labels);
+  counter(out, "webim_authenticated", "authenticated connections open", "gauge", authenticated, labels);
+  counter(out, "webim_messages_in_total", "client requests received", "counter", messagesIn, labels);
+  counter(out, "webim_messages_out_total", "frames queued to clients", "counter", messagesOut, labels);
+  counter(out, "webim_deliveries_total", "msg frames queued to subscribers", "counter", deliveries, labels);
+  counter(out, "webim_bytes_out_total", "bytes queued to clients", "counter", bytesOut, labels);
+  counter(out, "webim_publishes_total", "client publishes acknowledged", "counter", publishes, labels);
+  counter(out, "webim_publish_errors_total", "client publishes answered with an error", "counter", publishErrors,
+          labels);
+  counter(out, "webim_hub_timeouts_total", "hub requests past their deadline", "counter", hubTimeouts, labels);
+  counter(out, "webim_gaps_total", "seq gaps seen in the hub's stream", "counter", gaps, labels);
+  counter(out, "webim_http_requests_total", "plain HTTP requests served", "counter", httpRequests, labels);
+  counter(out, "webim_channels", "channels with local subscribers", "gauge", channels, labels);
+  counter(out, "webim_hub_subscriptions", "topics subscribed at the hub", "gauge", subscriptions, labels);
+  out << "# HELP webim_closes_total connections closed, by close code (1006: dropped without a close)\n"
+      << "# TYPE webim_closes_total counter\n";
+  for (const auto& [code, count] : closesByCode) {
+    out << "webim_closes_total{" << labels << ",code=\"" << code << "\"} " << count << '\n';
+  }
+  return out.str();
+}
+
+}  // namespace webim

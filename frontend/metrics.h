@@ -1,0 +1,31 @@
+// Counters of one frontend process, rendered as Prometheus text at GET /metrics.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace webim {
+
+struct Metrics {
+  uint64_t connectionsAccepted = 0;
+  uint64_t connectionsOpen = 0;
+  uint64_t connectionsRefused = 0;
+  uint64_t websocketsOpen = 0;
+  uint64_t authenticated = 0;
+  uint64_t messagesIn = 0;    // client frames carrying a request
+  uint64_t messagesOut = 0;   // frames queued to clients (replies and deliveries)
+  uint64_t deliveries = 0;    // msg frames queued to subscribers
+  uint64_t bytesOut = 0;
+  uint64_t publishes = 0;
+  uint64_t publishErrors = 0;
+  uint64_t hubTimeouts = 0;
+  uint64_t gaps = 0;
+  uint64_t httpRequests = 0;
+  std::map<uint16_t, uint64_t> closesByCode;
+
+  // `channels` and `subscriptions` are read from the live index when rendering.
+  std::string render(const std::string& frontendId, size_t channels, size_t subscriptions) const;
+};
+
+}  // namespace webim

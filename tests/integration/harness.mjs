@@ -1,0 +1,202 @@
+// Test harness: starts a real hub and real frontends on ephemeral endpoints in a temp dir, issues
+// tokens the way the PHP app does (HS256 with Node's crypto, independent of our C++ code), and
+// drives real WebSocket clients (Node's `ws`, a strict RFC 6455 client).
+import { spawn } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const require = createRequire(new URL('../node/package.json', import.meta.url));
+export const WebSocket = require('ws');
+
+export const FRONTEND = process.env.WEBIM_FRONTEND;
+export const BROADCAST = process.env.WEBIM_BROADCAST;
+if (!FRONTEND || !BROADCAST) throw new Error('set WEBIM_FRONTEND and WEBIM_BROADCAST to the built binaries');
+
+const b64url = (buf) => Buffer.from(buf).toString('base64url');
+
+export function makeToken(secret, claims, header = { alg: 'HS256', typ: 'JWT' }) {
+  const now = Math.floor(Date.now() / 1000);
+  const body = { iat: now, exp: now + 3600, ...claims };
+  const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(body))}`;
+  const signature = createHmac('sha256', secret).update(signingInput).digest();
+  return `${signingInput}.${b64url(signature)}`;
+}
+
+// Resolves with the first stderr line matching `pattern` (the process's readiness line).
+function waitForLine(child, pattern, what, timeoutMs = 15000) {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`${what} not ready in ${timeoutMs} ms:\n${seen}`)), timeoutMs);
+    const onData = (chunk) => {
+      seen += chunk.toString();
+      const m = seen.match(pattern);
+      if (m) {
+        clearTimeout(timer);
+        child.stderr.off('data', onData);
+        resolve(m);
+      }
+    };
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited with ${code} before it was ready:\n${seen}`));
+    });
+  });
+}
+
+export class Process {
+  constructor(name, bin, args) {
+    this.name = name;
+    this.log = '';
+    this.child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stderr.on('data', (d) => { this.log += d.toString(); });
+    this.child.stdout.on('data', (d) => { this.log += d.toString(); });
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+  async stop(signal = 'SIGTERM', timeoutMs = 10000) {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
+    this.child.kill(signal);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    const result = await this.exited;
+    clearTimeout(timer);
+    return result;
+  }
+}
+
+export class Cluster {
+  constructor() {
+    this.dir = mkdtempSync(join(tmpdir(), 'webim-it-'));
+    this.secret = randomBytes(32).toString('hex');
+    this.secretFile = join(this.dir, 'secret');
+    writeFileSync(this.secretFile, this.secret + '\n');
+    this.endpoints = {
+      app: `ipc://${this.dir}/app`,
+      ingress: `ipc://${this.dir}/ingress`,
+      pub: `ipc://${this.dir}/pub`,
+    };
+    this.frontends = [];
+    this.hub = null;
+  }
+
+  async startHub() {
+    this.hub = new Process('hub', BROADCAST, [
+      '--app-ingress', this.endpoints.app, '--hub-ingress', this.endpoints.ingress,
+      '--hub-pub', this.endpoints.pub, '--data', join(this.dir, 'hub'), '--log-level', 'info',
+    ]);
+    await waitForLine(this.hub.child, /webim-broadcast ready/, 'hub');
+    return this.hub;
+  }
+
+  async startFrontend(extraArgs = []) {
+    const id = `fe${this.frontends.length + 1}`;
+    const fe = new Process(id, FRONTEND, [
+      '--listen', '127.0.0.1:0', '--hub-ingress', this.endpoints.ingress, '--hub-pub', this.endpoints.pub,
+      '--secret-file', this.secretFile, '--id', id, '--log-level', 'info', ...extraArgs,
+    ]);
+    const m = await waitForLine(fe.child, /webim-frontend ready.* listening on 127\.0\.0\.1:(\d+)/, id);
+    fe.port = Number(m[1]);
+    fe.url = `ws://127.0.0.1:${fe.port}/ws`;
+    this.frontends.push(fe);
+    return fe;
+  }
+
+  token(sub, ch = [], extra = {}) {
+    return makeToken(this.secret, { sub, ch, ...extra });
+  }
+
+  // Stops everything with SIGTERM and returns each process's exit status (all must be clean).
+  async stop() {
+    const results = {};
+    for (const fe of this.frontends) results[fe.name] = await fe.stop();
+    if (this.hub) results.hub = await this.hub.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+    return results;
+  }
+
+  logs() {
+    return [this.hub, ...this.frontends].filter(Boolean).map((p) => `--- ${p.name}\n${p.log}`).join('\n');
+  }
+}
+
+// A protocol client: request() resolves with the reply carrying the same id; messages are queued.
+export class Client {
+  static async connect(url, options = {}) {
+    const client = new Client(new WebSocket(url, options));
+    await new Promise((resolve, reject) => {
+      client.ws.once('open', resolve);
+      client.ws.once('error', reject);
+      client.ws.once('unexpected-response', (req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    });
+    return client;
+  }
+
+  constructor(ws) {
+    this.ws = ws;
+    this.nextId = 1;
+    this.waiting = new Map();
+    this.msgs = [];
+    this.msgWaiters = [];
+    this.closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    ws.on('error', () => {});
+    ws.on('message', (data, isBinary) => {
+      const obj = JSON.parse(data.toString());
+      if (obj.op === 'msg' || obj.op === 'resync') {
+        this.msgs.push(obj);
+        this.msgWaiters = this.msgWaiters.filter((w) => !w());
+      } else if (this.waiting.has(obj.id)) {
+        this.waiting.get(obj.id)(obj);
+        this.waiting.delete(obj.id);
+      }
+    });
+  }
+
+  request(op, fields = {}, timeoutMs = 5000) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no reply to ${op} #${id}`)), timeoutMs);
+      this.waiting.set(id, (reply) => { clearTimeout(timer); resolve(reply); });
+      this.ws.send(JSON.stringify({ op, id, ...fields }));
+    });
+  }
+
+  async auth(token) {
+    const reply = await this.request('auth', { token });
+    if (reply.op !== 'ok') throw new Error(`auth failed: ${JSON.stringify(reply)}`);
+    return reply;
+  }
+
+  // Waits until `count` msgs matching `filter` have arrived; resolves with them.
+  waitForMsgs(count, filter = () => true, timeoutMs = 5000) {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const got = this.msgs.filter(filter);
+        if (got.length >= count) {
+          clearTimeout(timer);
+          resolve(got);
+          return true;
+        }
+        return false;
+      };
+      const timer = setTimeout(() => {
+        this.msgWaiters = this.msgWaiters.filter((w) => w !== check);
+        reject(new Error(`got ${this.msgs.filter(filter).length}/${count} msgs: ${JSON.stringify(this.msgs)}`));
+      }, timeoutMs);
+      if (!check()) this.msgWaiters.push(check);
+    });
+  }
+
+  close() {
+    this.ws.close(1000);
+    return this.closed;
+  }
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export async function httpGet(port, path) {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: res.status, body: await res.text() };
+}
