@@ -1,6 +1,6 @@
 #include "broadcast/app_request.h"
 
-#include <simdjson.h>
+#include <optional>
 
 #include "common/channel_rules.h"
 #include "common/json_codec.h"
@@ -11,12 +11,14 @@ namespace {
 
 AppDecodeError badRequest(std::string message) { return {"bad_request", std::move(message)}; }
 
-// The fields this decoder reads; each may appear at most once.
+// The fields this decoder reads; each may appear at most once. nullptr = absent. The values point
+// into the reader's member list (valid until its next read()).
 struct Fields {
-  std::optional<simdjson::dom::element> op, ch, data, from, cid, before, after, limit;
+  const JsonValue *op = nullptr, *ch = nullptr, *data = nullptr, *from = nullptr, *cid = nullptr,
+                  *before = nullptr, *after = nullptr, *limit = nullptr;
 };
 
-std::optional<simdjson::dom::element>* fieldSlot(Fields& f, std::string_view key) {
+const JsonValue** fieldSlot(Fields& f, std::string_view key) {
   if (key == "op") return &f.op;
   if (key == "ch") return &f.ch;
   if (key == "data") return &f.data;
@@ -28,25 +30,22 @@ std::optional<simdjson::dom::element>* fieldSlot(Fields& f, std::string_view key
   return nullptr;
 }
 
-bool present(const std::optional<simdjson::dom::element>& e) { return e && !e->is_null(); }
+bool present(const JsonValue* v) { return v != nullptr && v->type != JsonType::Null; }
 
 // Reads an optional string field; returns false (and sets error) on a wrong type.
-bool readString(const std::optional<simdjson::dom::element>& e, std::string_view name,
-                std::string& out, AppDecodeError& error) {
-  if (!present(e)) return true;
-  std::string_view sv;
-  if (e->get_string().get(sv)) {
+bool readString(const JsonValue* v, std::string_view name, std::string& out, AppDecodeError& error) {
+  if (!present(v)) return true;
+  if (v->type != JsonType::String) {
     error = badRequest(std::string(name) + " must be a string");
     return false;
   }
-  out.assign(sv);
+  out.assign(v->str);
   return true;
 }
 
-bool readUnsigned(const std::optional<simdjson::dom::element>& e, std::string_view name,
-                  uint64_t& out, AppDecodeError& error) {
-  if (!present(e)) return true;
-  if (e->get_uint64().get(out)) {
+bool readUnsigned(const JsonValue* v, std::string_view name, uint64_t& out, AppDecodeError& error) {
+  if (!present(v)) return true;
+  if (!v->getUnsigned(out)) {
     error = badRequest(std::string(name) + " must be an unsigned integer");
     return false;
   }
@@ -65,50 +64,10 @@ bool validChannel(const std::string& ch, AppDecodeError& error) {
   return true;
 }
 
-std::string_view trimTrailingSpace(std::string_view s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
-
 }  // namespace
 
 struct AppRequestDecoder::Impl {
-  simdjson::dom::parser dom;
-  simdjson::ondemand::parser ondemand;
-
-  // The raw bytes of the top-level "data" member. The DOM has no raw-bytes accessor, so the
-  // already-validated frame is walked again with On-Demand, which points into the input.
-  // simdjson 3.0.1: objects/arrays have raw_json(); scalars only raw_json_token(), which may carry
-  // trailing whitespace.
-  bool rawData(const simdjson::padded_string& padded, std::string& out) {
-    simdjson::ondemand::document doc;
-    if (ondemand.iterate(padded).get(doc)) return false;
-    simdjson::ondemand::object obj;
-    if (doc.get_object().get(obj)) return false;
-    for (auto field : obj) {
-      std::string_view key;
-      if (field.unescaped_key().get(key)) return false;
-      if (key != "data") continue;
-      simdjson::ondemand::value value;
-      if (field.value().get(value)) return false;
-      simdjson::ondemand::json_type type;
-      if (value.type().get(type)) return false;
-      std::string_view raw;
-      if (type == simdjson::ondemand::json_type::object) {
-        simdjson::ondemand::object inner;
-        if (value.get_object().get(inner) || inner.raw_json().get(raw)) return false;
-      } else if (type == simdjson::ondemand::json_type::array) {
-        simdjson::ondemand::array inner;
-        if (value.get_array().get(inner) || inner.raw_json().get(raw)) return false;
-      } else {
-        raw = trimTrailingSpace(value.raw_json_token());
-      }
-      out.assign(raw);
-      return true;
-    }
-    return false;
-  }
+  JsonObjectReader reader;  // the same validating On-Demand walk as the client request decoder
 };
 
 AppRequestDecoder::AppRequestDecoder(size_t maxDataBytes)
@@ -117,21 +76,18 @@ AppRequestDecoder::AppRequestDecoder(size_t maxDataBytes)
 AppRequestDecoder::~AppRequestDecoder() = default;
 
 AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out) {
-  const simdjson::padded_string padded(frame);
-  simdjson::dom::element root;
-  if (auto err = impl_->dom.parse(padded).get(root))
-    return badRequest(std::string("invalid JSON: ") + simdjson::error_message(err));
-  simdjson::dom::object obj;
-  if (root.get_object().get(obj)) return badRequest("request must be a JSON object");
+  JsonObjectReader& reader = impl_->reader;
+  const JsonReadStatus status = reader.read(frame);
+  if (status.code == JsonReadStatus::NotAnObject) return badRequest("request must be a JSON object");
+  if (!status.ok()) return badRequest("invalid JSON: " + std::string(status.detail));
 
   Fields f;
-  for (simdjson::dom::key_value_pair kv : obj) {
-    auto* slot = fieldSlot(f, kv.key);
+  for (const JsonMember& m : reader.members()) {
+    const JsonValue** slot = fieldSlot(f, m.key);
     if (!slot) continue;  // unknown fields are ignored (forward compatibility)
-    if (*slot) return badRequest("duplicate field " + std::string(kv.key));
-    *slot = kv.value;
+    if (*slot) return badRequest("duplicate field " + std::string(m.key));
+    *slot = &m.value;
   }
-
   AppDecodeError error;
   std::string op;
   if (!present(f.op)) return badRequest("op is required");
@@ -150,7 +106,7 @@ AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out
     if (present(f.cid) && (pub.cid.empty() || pub.cid.size() > kMaxCidBytes))
       return badRequest("cid must be 1.." + std::to_string(kMaxCidBytes) + " bytes");
     if (!f.data) return badRequest("data is required");
-    if (!impl_->rawData(padded, pub.data)) return badRequest("data could not be read");
+    pub.data.assign(f.data->raw);  // byte for byte: big integers, key order, inner whitespace
     if (pub.data.size() > maxDataBytes_)
       return {"too_large", "data exceeds " + std::to_string(maxDataBytes_) + " bytes"};
     out = std::move(pub);

@@ -52,7 +52,8 @@ class AppRequestDecoder {
   AppRequestDecoder(const AppRequestDecoder&) = delete;
   AppRequestDecoder& operator=(const AppRequestDecoder&) = delete;
 
-  // Validates the whole frame as JSON (simdjson DOM parse, UTF-8 included), then the fields.
+  // Validates the whole frame as JSON (JsonObjectReader: one simdjson On-Demand pass, UTF-8 and
+  // numbers of any size included), then the fields.
   // A known field given twice is bad_request; unknown fields are ignored; null = absent.
   AppDecodeError decode(std::string_view frame, AppRequest& out);
 

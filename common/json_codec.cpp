@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstring>
@@ -10,30 +11,31 @@
 namespace webim {
 
 // ---------------------------------------------------------------------------------------------
-// RequestDecoder
+// JsonObjectReader
 //
 // One simdjson On-Demand pass that visits every value: each is fully validated (numbers, atoms,
-// string escapes; stage 1 already checked UTF-8 and unescaped control characters), and the known
-// fields are captured on the way. The DOM API is not used because simdjson 3.0.1's DOM rejects
-// integers beyond 64 bits, which "data" must relay unchanged. "data" is delimited by the position
-// of its first token and the iterator's position after validating it, so its bytes come straight
-// from the input buffer.
+// string escapes; stage 1 already checked UTF-8 and unescaped control characters), and each
+// member's kind and scalar content are recorded on the way. The DOM API is not used because
+// simdjson 3.0.1's DOM rejects integers beyond 64 bits, which "data" must relay unchanged. A
+// member's raw bytes are delimited by the position of its value's first token and the iterator's
+// position after validating it, so they come straight from the input buffer.
 
 namespace od = simdjson::ondemand;
 
-struct RequestDecoder::Impl {
+struct JsonObjectReader::Impl {
   od::parser parser;
   std::unique_ptr<char[]> buffer;
   size_t capacity = 0;  // usable bytes in `buffer`, excluding SIMDJSON_PADDING
+  std::vector<JsonMember> members;
 
-  // Copies the frame into the padded buffer, growing it (never shrinking: one decoder per loop).
-  void load(std::string_view frame) {
-    if (!buffer || frame.size() > capacity) {
-      buffer = std::make_unique<char[]>(frame.size() + simdjson::SIMDJSON_PADDING);
-      capacity = frame.size();
+  // Copies the input into the padded buffer, growing it (never shrinking: one reader per loop).
+  void load(std::string_view json) {
+    if (!buffer || json.size() > capacity) {
+      buffer = std::make_unique<char[]>(json.size() + simdjson::SIMDJSON_PADDING);
+      capacity = json.size();
     }
-    if (!frame.empty()) std::memcpy(buffer.get(), frame.data(), frame.size());
-    std::memset(buffer.get() + frame.size(), 0, simdjson::SIMDJSON_PADDING);
+    if (!json.empty()) std::memcpy(buffer.get(), json.data(), json.size());
+    std::memset(buffer.get() + json.size(), 0, simdjson::SIMDJSON_PADDING);
   }
 };
 
@@ -42,10 +44,6 @@ namespace {
 using simdjson::error_code;
 using simdjson::SUCCESS;
 
-// Bounds the validator's recursion (the stack), whatever a 64 KiB frame nests. Depth 1 is the
-// top-level object, 2 its members' values, and so on.
-constexpr int kMaxJsonDepth = 128;
-
 bool isJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 std::string_view trimRight(std::string_view s) {
@@ -53,16 +51,7 @@ std::string_view trimRight(std::string_view s) {
   return s;
 }
 
-// What a visited value was, with its scalar content when the decoder may need it.
-enum class Kind : uint8_t { Absent, String, Int64, Uint64, Double, Bool, Null, Object, Array };
-struct Captured {
-  Kind kind = Kind::Absent;
-  std::string_view str;  // String: unescaped, in the parser's string buffer
-  int64_t i = 0;         // Int64
-  uint64_t u = 0;        // Uint64
-};
-
-error_code capture(od::value& v, Captured& out, int depth);
+error_code validateValue(od::value& v, JsonValue& out, int depth);
 
 error_code validateObject(od::value& v, int depth) {
   od::object obj;
@@ -72,8 +61,8 @@ error_code validateObject(od::value& v, int depth) {
     if (error_code e = std::move(result).get(field)) return e;
     std::string_view key;
     if (error_code e = field.unescaped_key().get(key)) return e;
-    Captured ignored;
-    if (error_code e = capture(field.value(), ignored, depth + 1)) return e;
+    JsonValue ignored;
+    if (error_code e = validateValue(field.value(), ignored, depth + 1)) return e;
   }
   return SUCCESS;
 }
@@ -84,60 +73,148 @@ error_code validateArray(od::value& v, int depth) {
   for (auto result : arr) {
     od::value item;
     if (error_code e = std::move(result).get(item)) return e;
-    Captured ignored;
-    if (error_code e = capture(item, ignored, depth + 1)) return e;
+    JsonValue ignored;
+    if (error_code e = validateValue(item, ignored, depth + 1)) return e;
   }
   return SUCCESS;
 }
 
-// Validates `v` completely (recursively) and records its kind and scalar content.
-error_code capture(od::value& v, Captured& out, int depth) {
+// Validates `v` completely (recursively) and records its type and scalar content (not `raw`).
+error_code validateValue(od::value& v, JsonValue& out, int depth) {
   if (depth > kMaxJsonDepth) return simdjson::DEPTH_ERROR;
   od::json_type type;
   if (error_code e = v.type().get(type)) return e;
   switch (type) {
     case od::json_type::object:
-      out.kind = Kind::Object;
+      out.type = JsonType::Object;
       return validateObject(v, depth);
     case od::json_type::array:
-      out.kind = Kind::Array;
+      out.type = JsonType::Array;
       return validateArray(v, depth);
     case od::json_type::string:
-      out.kind = Kind::String;
+      out.type = JsonType::String;
       return v.get_string().get(out.str);
     case od::json_type::number: {
       // Scalar getters only consume the value on success, so the next one may be tried.
       if (v.get_int64().get(out.i) == SUCCESS) {
-        out.kind = Kind::Int64;
+        out.type = JsonType::Int64;
         return SUCCESS;
       }
       if (v.get_uint64().get(out.u) == SUCCESS) {
-        out.kind = Kind::Uint64;
+        out.type = JsonType::Uint64;
         return SUCCESS;
       }
       double ignored = 0;  // any other valid number, e.g. 1.5 or an integer beyond 64 bits
-      out.kind = Kind::Double;
+      out.type = JsonType::Number;
       return v.get_double().get(ignored);
     }
-    case od::json_type::boolean: {
-      bool ignored = false;
-      out.kind = Kind::Bool;
-      return v.get_bool().get(ignored);
-    }
+    case od::json_type::boolean:
+      out.type = JsonType::Bool;
+      return v.get_bool().get(out.b);
     case od::json_type::null: {
       bool isNull = false;
       if (error_code e = v.is_null().get(isNull)) return e;
-      out.kind = Kind::Null;
+      out.type = JsonType::Null;
       return isNull ? SUCCESS : simdjson::N_ATOM_ERROR;
     }
   }
   return simdjson::TAPE_ERROR;
 }
 
+// Reads one member (key and value, fully validated) into `members`; a top-level member whose key is
+// in `expand` and whose value is an object gets that object's members listed after it.
+error_code readMember(od::document& doc, od::field& field, std::vector<JsonMember>& members, size_t parent,
+                      int depth, std::span<const std::string_view> expand) {
+  std::string_view key;
+  if (error_code e = field.unescaped_key().get(key)) return e;
+  od::value& value = field.value();
+  const char* begin = value.raw_json_token().data();
+  const size_t index = members.size();
+  members.push_back(JsonMember{key, {}, parent});
+
+  bool expanded = false;
+  if (parent == kJsonTopLevel && std::find(expand.begin(), expand.end(), key) != expand.end()) {
+    od::json_type type;
+    if (error_code e = value.type().get(type)) return e;
+    if (type == od::json_type::object) {
+      expanded = true;
+      members[index].value.type = JsonType::Object;
+      od::object obj;
+      if (error_code e = value.get_object().get(obj)) return e;
+      for (auto result : obj) {
+        od::field child;
+        if (error_code e = std::move(result).get(child)) return e;
+        if (error_code e = readMember(doc, child, members, index, depth + 1, {})) return e;
+      }
+    }
+  }
+  if (!expanded) {
+    if (error_code e = validateValue(value, members[index].value, depth)) return e;
+  }
+  // The iterator now stands on the ',' or '}' after the value.
+  const char* end = nullptr;
+  if (error_code e = doc.current_location().get(end)) return e;
+  members[index].value.raw = trimRight(std::string_view(begin, static_cast<size_t>(end - begin)));
+  return SUCCESS;
+}
+
+// Walks the whole document (a top-level object) into `members`.
+error_code walkObject(od::document& doc, std::vector<JsonMember>& members, std::span<const std::string_view> expand) {
+  od::object obj;
+  if (error_code e = doc.get_object().get(obj)) return e;
+  for (auto result : obj) {
+    od::field field;
+    if (error_code e = std::move(result).get(field)) return e;
+    if (error_code e = readMember(doc, field, members, kJsonTopLevel, 2, expand)) return e;
+  }
+  // The object must be the whole document.
+  const char* trailing = nullptr;
+  if (doc.current_location().get(trailing) == SUCCESS) return simdjson::TRAILING_CONTENT;
+  return SUCCESS;
+}
+
+}  // namespace
+
+JsonObjectReader::JsonObjectReader() : impl_(std::make_unique<Impl>()) {}
+JsonObjectReader::~JsonObjectReader() = default;
+JsonObjectReader::JsonObjectReader(JsonObjectReader&&) noexcept = default;
+JsonObjectReader& JsonObjectReader::operator=(JsonObjectReader&&) noexcept = default;
+
+JsonReadStatus JsonObjectReader::read(std::string_view json, std::span<const std::string_view> expand) {
+  Impl& im = *impl_;
+  im.members.clear();
+  im.load(json);
+  const auto invalid = [&im](error_code e) {
+    im.members.clear();
+    return JsonReadStatus{JsonReadStatus::InvalidJson, simdjson::error_message(e)};
+  };
+
+  od::document doc;
+  const simdjson::padded_string_view input(im.buffer.get(), json.size(), json.size() + simdjson::SIMDJSON_PADDING);
+  if (error_code e = im.parser.iterate(input).get(doc)) return invalid(e);
+  od::json_type rootType;
+  if (error_code e = doc.type().get(rootType)) return invalid(e);
+  if (rootType != od::json_type::object) return {JsonReadStatus::NotAnObject, {}};
+  if (error_code e = walkObject(doc, im.members, expand)) return invalid(e);
+  return {};
+}
+
+std::span<const JsonMember> JsonObjectReader::members() const noexcept { return impl_->members; }
+
+// ---------------------------------------------------------------------------------------------
+// RequestDecoder: the client request fields on top of JsonObjectReader.
+
+struct RequestDecoder::Impl {
+  JsonObjectReader reader;
+};
+
+namespace {
+
 // The request fields the decoder knows; each may appear at most once.
 enum Field { kOp, kId, kToken, kCh, kCid, kData, kSince, kBefore, kAfter, kLimit, kFieldCount };
 constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
     "op", "id", "token", "ch", "cid", "data", "since", "before", "after", "limit"};
+constexpr std::array<std::string_view, 1> kExpanded = {"since"};
 
 int fieldIndex(std::string_view key) {
   for (size_t i = 0; i < kFieldCount; ++i) {
@@ -147,92 +224,42 @@ int fieldIndex(std::string_view key) {
 }
 
 struct Fields {
-  std::array<Captured, kFieldCount> value;
-  Captured sinceEpoch, sinceSeq;
-  std::string_view rawData;
+  std::array<const JsonValue*, kFieldCount> value{};  // nullptr = absent
+  const JsonValue* sinceEpoch = nullptr;
+  const JsonValue* sinceSeq = nullptr;
   int duplicate = -1;  // first known field seen twice
   bool sinceDuplicate = false;
 
-  const Captured& operator[](Field f) const { return value[f]; }
+  const JsonValue* operator[](Field f) const { return value[f]; }
   // Optional fields given as null are treated as absent.
-  bool present(Field f) const { return value[f].kind != Kind::Absent && value[f].kind != Kind::Null; }
+  bool present(Field f) const { return value[f] != nullptr && value[f]->type != JsonType::Null; }
 };
 
-// "since": {"epoch": ..., "seq": ...}; other members are validated and ignored.
-error_code captureSince(od::value& v, Fields& f) {
-  od::json_type type;
-  if (error_code e = v.type().get(type)) return e;
-  if (type != od::json_type::object) return capture(v, f.value[kSince], 2);
-  f.value[kSince].kind = Kind::Object;
-  od::object obj;
-  if (error_code e = v.get_object().get(obj)) return e;
-  for (auto result : obj) {
-    od::field field;
-    if (error_code e = std::move(result).get(field)) return e;
-    std::string_view key;
-    if (error_code e = field.unescaped_key().get(key)) return e;
-    Captured* slot = key == "epoch" ? &f.sinceEpoch : key == "seq" ? &f.sinceSeq : nullptr;
-    Captured ignored;
-    if (slot != nullptr && slot->kind != Kind::Absent) {
-      f.sinceDuplicate = true;
-      slot = nullptr;
-    }
-    if (error_code e = capture(field.value(), slot != nullptr ? *slot : ignored, 3)) return e;
-  }
-  return SUCCESS;
-}
-
-// Walks the whole document (a top-level object), filling `f`.
-error_code walkRequest(od::document& doc, Fields& f) {
-  od::object obj;
-  if (error_code e = doc.get_object().get(obj)) return e;
-  for (auto result : obj) {
-    od::field field;
-    if (error_code e = std::move(result).get(field)) return e;
-    std::string_view key;
-    if (error_code e = field.unescaped_key().get(key)) return e;
-    od::value& value = field.value();
-    const int idx = fieldIndex(key);
-    Captured ignored;
-    if (idx < 0) {
-      if (error_code e = capture(value, ignored, 2)) return e;
+// Sorts the reader's members into the known fields (the members of the first "since" included).
+void collectFields(std::span<const JsonMember> members, Fields& f) {
+  size_t sinceIndex = kJsonTopLevel;
+  for (size_t i = 0; i < members.size(); ++i) {
+    const JsonMember& m = members[i];
+    if (m.parent != kJsonTopLevel) {
+      if (m.parent != sinceIndex) continue;  // a later, duplicate "since"
+      const JsonValue** slot = m.key == "epoch" ? &f.sinceEpoch : m.key == "seq" ? &f.sinceSeq : nullptr;
+      if (slot == nullptr) continue;  // other members of "since" are ignored
+      if (*slot != nullptr) {
+        f.sinceDuplicate = true;
+      } else {
+        *slot = &m.value;
+      }
       continue;
     }
-    if (f.value[idx].kind != Kind::Absent) {
+    const int idx = fieldIndex(m.key);
+    if (idx < 0) continue;
+    if (f.value[idx] != nullptr) {
       if (f.duplicate < 0) f.duplicate = idx;
-      if (error_code e = capture(value, ignored, 2)) return e;
       continue;
     }
-    if (idx == kSince) {
-      if (error_code e = captureSince(value, f)) return e;
-    } else if (idx == kData) {
-      // Delimit the raw bytes: from the value's first token to the iterator's position after it
-      // (the ',' or '}' that follows), minus whitespace.
-      const char* begin = value.raw_json_token().data();
-      if (error_code e = capture(value, f.value[kData], 2)) return e;
-      const char* end = nullptr;
-      if (error_code e = doc.current_location().get(end)) return e;
-      f.rawData = trimRight(std::string_view(begin, static_cast<size_t>(end - begin)));
-    } else {
-      if (error_code e = capture(value, f.value[idx], 2)) return e;
-    }
+    f.value[idx] = &m.value;
+    if (idx == kSince) sinceIndex = i;
   }
-  // The object must be the whole document.
-  const char* trailing = nullptr;
-  if (doc.current_location().get(trailing) == SUCCESS) return simdjson::TRAILING_CONTENT;
-  return SUCCESS;
-}
-
-bool readUnsigned(const Captured& c, uint64_t& out) {
-  if (c.kind == Kind::Uint64) {
-    out = c.u;
-    return true;
-  }
-  if (c.kind == Kind::Int64 && c.i >= 0) {
-    out = static_cast<uint64_t>(c.i);
-    return true;
-  }
-  return false;
 }
 
 // Built by appending: g++ 12 -O3 reports a false -Wrestrict on `"literal" + std::string(...)`.
@@ -243,10 +270,10 @@ DecodeError message(std::string_view a, std::string_view b, std::string_view c =
   return e;
 }
 
-DecodeError needString(const Captured& c, std::string_view name, std::string_view& out) {
-  if (c.kind == Kind::Absent) return message("missing \"", name, "\"");
-  if (c.kind != Kind::String) return message("\"", name, "\" must be a string");
-  out = c.str;
+DecodeError needString(const JsonValue* v, std::string_view name, std::string_view& out) {
+  if (v == nullptr) return message("missing \"", name, "\"");
+  if (v->type != JsonType::String) return message("\"", name, "\" must be a string");
+  out = v->str;
   return {};
 }
 
@@ -255,16 +282,14 @@ DecodeError needString(const Fields& f, Field which, std::string_view& out) {
 }
 
 DecodeError decodeSince(const Fields& f, ClientRequest& out) {
-  if (f[kSince].kind != Kind::Object) return {"\"since\" must be an object"};
+  if (f[kSince]->type != JsonType::Object) return {"\"since\" must be an object"};
   if (f.sinceDuplicate) return {"duplicate field in \"since\""};
-  if (f.sinceEpoch.kind == Kind::Absent || f.sinceSeq.kind == Kind::Absent) {
-    return {"\"since\" needs \"epoch\" and \"seq\""};
-  }
-  if (f.sinceEpoch.kind != Kind::String || !parseEpoch(f.sinceEpoch.str)) {
+  if (f.sinceEpoch == nullptr || f.sinceSeq == nullptr) return {"\"since\" needs \"epoch\" and \"seq\""};
+  if (f.sinceEpoch->type != JsonType::String || !parseEpoch(f.sinceEpoch->str)) {
     return {"\"since.epoch\" must be 16 lowercase hex digits"};
   }
-  if (!readUnsigned(f.sinceSeq, out.sinceSeq)) return {"\"since.seq\" must be an unsigned integer"};
-  out.sinceEpoch = f.sinceEpoch.str;
+  if (!f.sinceSeq->getUnsigned(out.sinceSeq)) return {"\"since.seq\" must be an unsigned integer"};
+  out.sinceEpoch = f.sinceEpoch->str;
   out.hasSince = true;
   return {};
 }
@@ -272,16 +297,16 @@ DecodeError decodeSince(const Fields& f, ClientRequest& out) {
 DecodeError decodeHistRange(const Fields& f, ClientRequest& out) {
   uint64_t v = 0;
   if (f.present(kBefore)) {
-    if (!readUnsigned(f[kBefore], v)) return {"\"before\" must be an unsigned integer"};
+    if (!f[kBefore]->getUnsigned(v)) return {"\"before\" must be an unsigned integer"};
     out.before = v;
   }
   if (f.present(kAfter)) {
-    if (!readUnsigned(f[kAfter], v)) return {"\"after\" must be an unsigned integer"};
+    if (!f[kAfter]->getUnsigned(v)) return {"\"after\" must be an unsigned integer"};
     out.after = v;
   }
   if (out.before && out.after) return {"\"before\" and \"after\" are exclusive"};
   if (f.present(kLimit)) {
-    if (!readUnsigned(f[kLimit], v) || v < 1 || v > kMaxHistLimit) {
+    if (!f[kLimit]->getUnsigned(v) || v < 1 || v > kMaxHistLimit) {
       return {"\"limit\" must be an integer from 1 to 200"};
     }
     out.limit = static_cast<uint32_t>(v);
@@ -298,8 +323,6 @@ ClientOp opFromName(std::string_view name) {
   return ClientOp::Unknown;
 }
 
-DecodeError invalidJson(error_code e) { return message("invalid JSON: ", simdjson::error_message(e)); }
-
 }  // namespace
 
 RequestDecoder::RequestDecoder() : impl_(std::make_unique<Impl>()) {}
@@ -309,27 +332,22 @@ RequestDecoder& RequestDecoder::operator=(RequestDecoder&&) noexcept = default;
 
 DecodeError RequestDecoder::decode(std::string_view frame, ClientRequest& out) {
   out = ClientRequest{};
-  Impl& im = *impl_;
-  im.load(frame);
-
-  od::document doc;
-  const simdjson::padded_string_view input(im.buffer.get(), frame.size(), frame.size() + simdjson::SIMDJSON_PADDING);
-  if (error_code e = im.parser.iterate(input).get(doc)) return invalidJson(e);
-  od::json_type rootType;
-  if (error_code e = doc.type().get(rootType)) return invalidJson(e);
-  if (rootType != od::json_type::object) return {"request must be a JSON object"};
-  Fields f;
+  JsonObjectReader& reader = impl_->reader;
   // Nothing is reported from a frame that is not valid JSON, not even its id.
-  if (error_code e = walkRequest(doc, f)) return invalidJson(e);
+  const JsonReadStatus status = reader.read(frame, kExpanded);
+  if (status.code == JsonReadStatus::NotAnObject) return {"request must be a JSON object"};
+  if (!status.ok()) return message("invalid JSON: ", status.detail);
+  Fields f;
+  collectFields(reader.members(), f);
 
   // id first, so even a failed request can be answered with its id. A duplicated id is ambiguous.
-  if (f.duplicate != kId && f[kId].kind == Kind::Int64) {
-    out.id = f[kId].i;
+  if (f.duplicate != kId && f[kId] != nullptr && f[kId]->type == JsonType::Int64) {
+    out.id = f[kId]->i;
     out.hasId = true;
   }
   if (f.duplicate >= 0) return message("duplicate field \"", kFieldNames[f.duplicate], "\"");
   if (DecodeError e = needString(f, kOp, out.opName); !e.ok()) return e;
-  if (f[kId].kind == Kind::Absent) return {"missing \"id\""};
+  if (f[kId] == nullptr) return {"missing \"id\""};
   if (!out.hasId) return {"\"id\" must be an integer"};
 
   out.op = opFromName(out.opName);
@@ -344,10 +362,10 @@ DecodeError RequestDecoder::decode(std::string_view frame, ClientRequest& out) {
       return needString(f, kCh, out.ch);
     case ClientOp::Pub:
       if (DecodeError e = needString(f, kCh, out.ch); !e.ok()) return e;
-      if (f[kData].kind == Kind::Absent) return {"missing \"data\""};
+      if (f[kData] == nullptr) return {"missing \"data\""};
       if (DecodeError e = needString(f, kCid, out.cid); !e.ok()) return e;
       if (out.cid.empty() || out.cid.size() > kMaxCidBytes) return {"\"cid\" must be 1 to 64 bytes"};
-      out.data = f.rawData;
+      out.data = f[kData]->raw;
       return {};
     case ClientOp::Hist:
       if (DecodeError e = needString(f, kCh, out.ch); !e.ok()) return e;

@@ -46,6 +46,45 @@ TEST_CASE("pub data may be any JSON value", "[app_request]") {
   CHECK(decodePub(R"({"data":-7,"op":"pub","ch":"a"})").data == "-7");
 }
 
+TEST_CASE("pub data keeps integers beyond 64 bits, exponents and -0 verbatim", "[app_request]") {
+  // The PHP push from the issue: the DOM parser used to answer "Problem while parsing a number".
+  auto p = decodePub(R"({"op":"pub","ch":"room:a","data":{"n":12345678901234567890123},"cid":"x"})");
+  CHECK(p.data == R"({"n":12345678901234567890123})");
+  CHECK(p.cid == "x");
+  // A bare big integer, negative or positive, and the 64-bit edges around it.
+  CHECK(decodePub(R"({"op":"pub","ch":"a","data":123456789012345678901234567890})").data ==
+        "123456789012345678901234567890");
+  CHECK(decodePub(R"({"op":"pub","ch":"a","data":-123456789012345678901234567890 })").data ==
+        "-123456789012345678901234567890");
+  CHECK(decodePub(R"({"op":"pub","ch":"a","data":18446744073709551616})").data == "18446744073709551616");
+  CHECK(decodePub(R"({"op":"pub","ch":"a","data":-9223372036854775809})").data == "-9223372036854775809");
+  // Nested big integers, with key order and inner whitespace kept.
+  const std::string nested =
+      R"({ "z" : [ 1, {"deep": [99999999999999999999999999, -88888888888888888888888]} ],"a":{"b":{"c":340282366920938463463374607431768211456}} })";
+  CHECK(decodePub(R"({"op":"pub","ch":"a","data":)" + nested + R"(,"cid":"n1"})").data == nested);
+  // Exponent and fraction forms are not normalised.
+  for (const char* number : {"1e2", "1E2", "1e+2", "1E-2", "-1.5e-300", "2.50E+10", "0e0", "1e308",
+                             "123456789012345678901234567890e-5", "0.000000000000000000000000001"}) {
+    INFO(number);
+    CHECK(decodePub(std::string(R"({"op":"pub","ch":"a","data":)") + number + "}").data == number);
+    CHECK(decodePub(std::string(R"({"op":"pub","ch":"a","data":[)") + number + "]}").data ==
+          std::string("[") + number + "]");
+  }
+  // -0 stays -0 (not 0), alone and inside.
+  CHECK(decodePub(R"({"op":"pub","ch":"a","data":-0})").data == "-0");
+  CHECK(decodePub(R"({"op":"pub","ch":"a","data":-0.0})").data == "-0.0");
+  CHECK(decodePub(R"({"op":"pub","ch":"a","data":{"x":-0,"y":[-0.0e-0]}})").data == R"({"x":-0,"y":[-0.0e-0]})");
+}
+
+TEST_CASE("pub keeps key order, duplicate keys and whitespace inside data", "[app_request]") {
+  // data is opaque: duplicates and odd spacing inside it are relayed, only its surroundings are trimmed.
+  auto p = decodePub("{\"op\":\"pub\",\"ch\":\"a\",\"data\" : \n\t{ \"b\" :1 ,\"a\":2,\"b\":3 }\r\n ,\"cid\":\"c\"}");
+  CHECK(p.data == "{ \"b\" :1 ,\"a\":2,\"b\":3 }");
+  // A "data" key elsewhere is not the request's data; an escaped top-level key is.
+  auto q = decodePub(R"({"op":"pub","x":{"data":0},"ch":"a","d\u0061ta":[3]})");
+  CHECK(q.data == "[3]");
+}
+
 TEST_CASE("pub defaults: from is system, no cid", "[app_request]") {
   auto p = decodePub(R"({"op":"pub","ch":"room:a","data":1,"extra":"ignored"})");
   CHECK(p.from == "system");
@@ -79,6 +118,51 @@ TEST_CASE("malformed requests are bad_request", "[app_request]") {
   CHECK(errorCode(R"({"op":"hist","ch":"a","after":1.5})") == "bad_request");
 }
 
+TEST_CASE("bad_request messages say what is wrong", "[app_request]") {
+  const auto message = [](std::string_view json) {
+    AppRequest req;
+    const AppDecodeError err = decode(json, req);
+    CHECK(err.code == "bad_request");
+    return err.message;
+  };
+  CHECK(message("").rfind("invalid JSON: ", 0) == 0);
+  CHECK(message(R"({"op":"pub","ch":"a","data":01})").rfind("invalid JSON: ", 0) == 0);
+  CHECK(message(R"({"op":"pub","ch":"a","data":1e})").rfind("invalid JSON: ", 0) == 0);
+  CHECK(message(R"({"op":"pub","ch":"a","data":-})").rfind("invalid JSON: ", 0) == 0);
+  CHECK(message(R"({"op":"pub","ch":"a","data":[1,]})").rfind("invalid JSON: ", 0) == 0);
+  CHECK(message(R"({"op":"pub","ch":"a","data":1,"x":tru})").rfind("invalid JSON: ", 0) == 0);  // ignored fields too
+  CHECK(message(R"({"op":"stats"} {})").rfind("invalid JSON: ", 0) == 0);
+  CHECK(message(R"({"op":"stats"}})").rfind("invalid JSON: ", 0) == 0);
+  const auto nested = [](int levels) {  // the request object is level 1
+    return R"({"op":"pub","ch":"a","data":)" + std::string(levels - 1, '[') + std::string(levels - 1, ']') + "}";
+  };
+  CHECK(message(nested(129)).rfind("invalid JSON: ", 0) == 0);
+  CHECK(decodePub(nested(128)).data.size() == 2 * 127);
+  CHECK(message("[1,2]") == "request must be a JSON object");
+  CHECK(message("12345678901234567890123") == "request must be a JSON object");
+  CHECK(message(R"({"op":"pub","ch":"a","data":1,"data":2})") == "duplicate field data");
+  CHECK(message(R"({"op":"pub","ch":"a","ch":"b","data":1})") == "duplicate field ch");
+  CHECK(message(R"({"op":"pub","ch":"a","data":1,"cid":"x","cid":"x"})") == "duplicate field cid");
+  CHECK(message(R"({"op":"hist","ch":"a","limit":5,"limit":5})") == "duplicate field limit");
+  CHECK(message(R"({"op":5})") == "op must be a string");
+  CHECK(message(R"({"op":"pub","ch":["a"],"data":1})") == "ch must be a string");
+  CHECK(message(R"({"op":"pub","ch":"a","data":1,"from":7})") == "from must be a string");
+  CHECK(message(R"({"op":"pub","ch":"a","data":1,"cid":12345678901234567890123})") == "cid must be a string");
+  CHECK(message(R"({"op":"hist","ch":"a","before":12345678901234567890123})") == "before must be an unsigned integer");
+  CHECK(message(R"({"op":"hist","ch":"a","after":1e2})") == "after must be an unsigned integer");
+  CHECK(message(R"({"op":"hist","ch":"a","limit":"5"})") == "limit must be an unsigned integer");
+}
+
+TEST_CASE("hist accepts the 64-bit integer edges and null as absent", "[app_request]") {
+  AppRequest req;
+  REQUIRE(decode(R"({"op":"hist","ch":"a","after":18446744073709551615,"before":null,"limit":null})", req).ok());
+  CHECK(std::get<AppHistory>(req).after == UINT64_MAX);
+  CHECK(std::get<AppHistory>(req).before == 0);
+  CHECK(std::get<AppHistory>(req).limit == 50);
+  REQUIRE(decode(R"({"op":"hist","ch":"a","after":-0})", req).ok());
+  CHECK(std::get<AppHistory>(req).after == 0);
+}
+
 TEST_CASE("data larger than the limit is too_large", "[app_request]") {
   std::string big = R"({"op":"pub","ch":"a","data":")" + std::string(kMaxData, 'x') + "\"}";
   CHECK(errorCode(big) == "too_large");
@@ -105,6 +189,14 @@ TEST_CASE("a decoder serves request after request", "[app_request]") {
   CHECK_FALSE(decoder.decode("{", req).ok());
   REQUIRE(decoder.decode(R"({"op":"pub","ch":"a","data":{"k":[1]}})", req).ok());
   CHECK(std::get<AppPublish>(req).data == R"({"k":[1]})");
+  // The reused buffer grows for a big frame and still serves small ones after it.
+  const std::string bigData = "[\"" + std::string(600, 'x') + "\",1" + std::string(300, '0') + "]";
+  REQUIRE(decoder.decode(R"({"op":"pub","ch":"a","data":)" + bigData + "}", req).ok());
+  CHECK(std::get<AppPublish>(req).data == bigData);
+  CHECK_FALSE(decoder.decode(R"({"op":"pub","ch":"a","data":[1,2})", req).ok());
+  REQUIRE(decoder.decode(R"({"op":"pub","ch":"b","data":-0})", req).ok());
+  CHECK(std::get<AppPublish>(req).channel == "b");
+  CHECK(std::get<AppPublish>(req).data == "-0");
 }
 
 TEST_CASE("replies are encoded as PROTOCOL.md section 4 says", "[app_request]") {
