@@ -71,6 +71,7 @@ void Connection::onRead(ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   std::string_view bytes(buf->base, static_cast<size_t>(nread));
+  lastReadMs_ = frontend_.nowMs();
   switch (phase_) {
     case Phase::Http:
       onHttpBytes(bytes);
@@ -117,7 +118,11 @@ void Connection::serveHttp(const HttpRequest& request, std::string_view rest) {
     countedWebSocket_ = true;
     frontend_.metrics().websocketsOpen++;
     send(std::make_shared<const std::string>(std::move(handshake.response)));
-    setDeadline(frontend_.nowMs() + frontend_.config().authTimeoutMs);
+    lastReadMs_ = frontend_.nowMs();
+    authOrExpiryMs_ = lastReadMs_ + frontend_.config().authTimeoutMs;
+    rateRefillMs_ = lastReadMs_;
+    rateTokensMilli_ = frontend_.config().rateBurst * 1000;
+    armWebSocketDeadline();
     // Frames pipelined behind the request head belong to the WebSocket.
     if (!rest.empty()) ws_.consume(rest, *this);
     return;
@@ -140,6 +145,11 @@ void Connection::serveHttp(const HttpRequest& request, std::string_view rest) {
     return;
   }
   finishHttp(httpResponse(404, "text/plain", "not found\n"));
+}
+
+void Connection::refuse() {
+  // Over the connection cap: a clear answer, then close (browsers back off on 503).
+  finishHttp(httpResponse(503, "text/plain", "too many connections, retry later\n"));
 }
 
 // A plain HTTP exchange ends with the response: write it, then close.
@@ -233,6 +243,10 @@ void Connection::flush() {
                                   static_cast<unsigned>(chunk.frame->size() - chunk.offset)));
   }
   inflight_ = request;
+  if (writeStalledSinceMs_ == 0) {
+    writeStalledSinceMs_ = frontend_.nowMs();
+    if (phase_ == Phase::WebSocket) armWebSocketDeadline();
+  }
   int rc = uv_write(&request->req, reinterpret_cast<uv_stream_t*>(&tcp_), pending.data(),
                     static_cast<unsigned>(pending.size()), onWriteCb);
   if (rc != 0) {
@@ -255,6 +269,7 @@ void Connection::onWritten(WriteRequest* request, int status) {
     destroy();  // no-op when the handle is already closing (UV_ECANCELED)
     return;
   }
+  writeStalledSinceMs_ = 0;  // libuv drained what it held; a new stall starts its own clock
   if (!queue_.empty()) {
     flush();
   } else {
@@ -326,16 +341,66 @@ void Connection::onDeadline() {
   switch (phase_) {
     case Phase::Http:
       destroy();  // the request head did not arrive in time
-      break;
-    case Phase::WebSocket:
-      // Before auth: the auth deadline; after: the token's expiry (a fresh auth moves it).
-      close(4001, session_ ? "token expired" : "auth timeout");
-      break;
+      return;
     case Phase::Closing:
     case Phase::Closed:
-      destroy();
+      destroy();  // the peer did not answer our close in time
+      return;
+    case Phase::WebSocket:
       break;
   }
+  const FrontendConfig& config = frontend_.config();
+  uint64_t now = frontend_.nowMs();
+  if (now >= authOrExpiryMs_) {
+    // Before auth: the auth deadline; after: the token's expiry (a fresh auth moves it).
+    close(4001, session_ ? "token expired" : "auth timeout");
+    return;
+  }
+  if (writeStalledSinceMs_ != 0 && now >= writeStalledSinceMs_ + config.writeTimeoutMs) {
+    // A close frame would wait behind the stalled bytes: drop the connection, counted as too slow.
+    closeCode_ = 4009;
+    destroy();
+    return;
+  }
+  if (pongDeadlineMs_ != 0) {
+    if (lastReadMs_ + config.pongTimeoutMs >= pongDeadlineMs_) {
+      pongDeadlineMs_ = 0;  // something arrived after the ping: alive
+    } else if (now >= pongDeadlineMs_) {
+      spdlog::debug("connection {} did not answer a ping", session_ ? session_->claims.sub : "-");
+      destroy();  // gone silent; it cannot read a close frame either
+      return;
+    }
+  }
+  if (pongDeadlineMs_ == 0 && now >= lastReadMs_ + config.pingIntervalMs) {
+    send(std::make_shared<const std::string>(encodeFrame(WsOpcode::Ping, {})));
+    pongDeadlineMs_ = now + config.pongTimeoutMs;
+  }
+  armWebSocketDeadline();
+}
+
+void Connection::armWebSocketDeadline() {
+  const FrontendConfig& config = frontend_.config();
+  uint64_t next = authOrExpiryMs_;
+  next = std::min(next, pongDeadlineMs_ != 0 ? pongDeadlineMs_ : lastReadMs_ + config.pingIntervalMs);
+  if (writeStalledSinceMs_ != 0) next = std::min(next, writeStalledSinceMs_ + config.writeTimeoutMs);
+  setDeadline(next);
+}
+
+// Token bucket in thousandths of a request, refilled lazily from the elapsed time.
+bool Connection::takeRateToken() {
+  const FrontendConfig& config = frontend_.config();
+  uint64_t now = frontend_.nowMs();
+  uint64_t refill = (now - rateRefillMs_) * config.rateLimit;  // ms * req/s = thousandths
+  uint64_t cap = uint64_t{config.rateBurst} * 1000;
+  rateTokensMilli_ = static_cast<uint32_t>(std::min<uint64_t>(cap, rateTokensMilli_ + refill));
+  rateRefillMs_ = now;
+  if (rateTokensMilli_ < 1000) return false;
+  rateTokensMilli_ -= 1000;
+  return true;
+}
+
+void Connection::countForbidden() {
+  if (++forbidden_ >= frontend_.config().maxForbidden) close(4003, "too many forbidden requests");
 }
 
 void Connection::leaveAll() {
@@ -353,6 +418,10 @@ void Connection::onMessage(WsOpcode opcode, std::string_view payload) {
     return;
   }
   frontend_.metrics().messagesIn++;
+  if (!takeRateToken()) {
+    close(4008, "rate limited");
+    return;
+  }
   handleRequest(payload);
 }
 
@@ -404,6 +473,7 @@ void Connection::handleRequest(std::string_view payload) {
         replyError(request, "bad_request", "invalid channel name");
       } else if (!canPublish(session_->claims, request.ch)) {
         replyError(request, "forbidden", "no publish grant for this channel");
+        countForbidden();
       } else {
         publish(request.id, std::string(request.ch), std::string(request.cid), std::string(request.data));
       }
@@ -413,6 +483,7 @@ void Connection::handleRequest(std::string_view payload) {
         replyError(request, "bad_request", "invalid channel name");
       } else if (!canSubscribe(session_->claims, request.ch)) {
         replyError(request, "forbidden", "no grant for this channel");
+        countForbidden();
       } else if (request.before && request.after) {
         replyError(request, "bad_request", "give before or after, not both");
       } else {
@@ -444,7 +515,8 @@ void Connection::handleAuth(const ClientRequest& request) {
   session_->claims = std::move(result.claims);
   // The token's expiry is the connection's deadline until a fresh auth moves it.
   int64_t msLeft = (session_->claims.exp - frontend_.wallSeconds()) * 1000;
-  setDeadline(frontend_.nowMs() + static_cast<uint64_t>(std::max<int64_t>(msLeft, 0)));
+  authOrExpiryMs_ = frontend_.nowMs() + static_cast<uint64_t>(std::max<int64_t>(msLeft, 0));
+  armWebSocketDeadline();
   std::string out;
   JsonWriter(out)
       .beginObject()
@@ -470,6 +542,7 @@ void Connection::handleSub(const ClientRequest& request) {
   }
   if (!canSubscribe(session_->claims, request.ch)) {
     replyError(request, "forbidden", "no grant for this channel");
+    countForbidden();
     return;
   }
   subscribe(request.id, std::string(request.ch), request.hasSince);

@@ -51,6 +51,8 @@ class Connection final : public WsFrameHandler {
   void sendText(std::string_view json);
   // Starts the close handshake with `code` (or, before the upgrade, just closes after flushing).
   void close(uint16_t code, std::string_view reason);
+  // Answers 503 and closes (the process holds its maximum of connections).
+  void refuse();
   // Closes the socket now (no close frame). Idempotent.
   void destroy();
   void flush();
@@ -96,6 +98,9 @@ class Connection final : public WsFrameHandler {
   void afterFlushed();
   void setDeadline(uint64_t deadlineMs);
   void onDeadline();
+  void armWebSocketDeadline();
+  bool takeRateToken();
+  void countForbidden();
   void handleRequest(std::string_view payload);
   void handleAuth(const ClientRequest& request);
   void handleSub(const ClientRequest& request);
@@ -133,6 +138,16 @@ class Connection final : public WsFrameHandler {
   std::vector<Chunk> queue_;                 // not yet handed to libuv
   WriteRequest* inflight_ = nullptr;         // handed to libuv, not yet written
   size_t backlogBytes_ = 0;
+  // Liveness and pacing. The one deadline node serves them all: it is set to the earliest of the
+  // auth deadline / token expiry, the next idle check, the pong deadline and the write deadline,
+  // and re-evaluated when it fires (reads only record the time; they never touch the wheel).
+  uint64_t authOrExpiryMs_ = 0;
+  uint64_t lastReadMs_ = 0;
+  uint64_t pongDeadlineMs_ = 0;     // 0: no ping outstanding
+  uint64_t writeStalledSinceMs_ = 0;  // 0: nothing waiting in libuv
+  uint64_t rateRefillMs_ = 0;
+  uint32_t rateTokensMilli_ = 0;    // token bucket, in thousandths of a request
+  uint32_t forbidden_ = 0;
 };
 
 }  // namespace webim

@@ -42,6 +42,7 @@ Frontend::Frontend(const FrontendConfig& config)
       verifier_(config.secrets),
       readBuffer_(new char[kReadBufferBytes]) {
   wsLimits_.maxMessageBytes = config.maxMessageBytes;
+  wsLimits_.maxFragments = config.maxFragments;
   handshakePolicy_.allowedOrigins = config.allowedOrigins;
   handshakePolicy_.allowMissingOrigin = config.allowMissingOrigin;
   handshakePolicy_.allowAnyOrigin = config.allowAnyOrigin;
@@ -111,23 +112,37 @@ void Frontend::listen() {
 }
 
 void Frontend::loadStaticFiles() {
-  if (config_.staticDir.empty()) return;
   namespace fs = std::filesystem;
-  fs::path root(config_.staticDir);
-  if (!fs::is_directory(root)) throw std::runtime_error("--static-dir '" + config_.staticDir + "' is not a directory");
-  for (const auto& entry : fs::recursive_directory_iterator(root)) {
-    if (!entry.is_regular_file() || entry.file_size() > kMaxStaticFileBytes) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::ostringstream body;
-    body << in.rdbuf();
-    std::string url = "/" + fs::relative(entry.path(), root).generic_string();
-    staticFiles_[url] = StaticFile{contentTypeFor(entry.path()), body.str()};
+  for (const std::string& mount : config_.staticDirs) {
+    std::string prefix = "/";
+    std::string dir = mount;
+    if (size_t eq = mount.find('='); !mount.empty() && mount[0] == '/' && eq != std::string::npos) {
+      prefix = mount.substr(0, eq);
+      dir = mount.substr(eq + 1);
+      if (prefix.back() != '/') prefix.push_back('/');
+    }
+    fs::path root(dir);
+    if (!fs::is_directory(root)) throw std::runtime_error("--static-dir '" + dir + "' is not a directory");
+    size_t count = 0;
+    for (const auto& entry : fs::recursive_directory_iterator(root)) {
+      if (!entry.is_regular_file() || entry.file_size() > kMaxStaticFileBytes) continue;
+      std::ifstream in(entry.path(), std::ios::binary);
+      std::ostringstream body;
+      body << in.rdbuf();
+      std::string url = prefix + fs::relative(entry.path(), root).generic_string();
+      staticFiles_[url] = StaticFile{contentTypeFor(entry.path()), body.str()};
+      ++count;
+    }
+    spdlog::info("serving {} static files from {} at {}", count, dir, prefix);
   }
-  spdlog::info("serving {} static files from {}", staticFiles_.size(), config_.staticDir);
 }
 
 const StaticFile* Frontend::staticFile(std::string_view path) const {
-  auto it = staticFiles_.find(path == "/" ? std::string_view("/index.html") : path);
+  if (!path.empty() && path.back() == '/') {
+    auto index = staticFiles_.find(std::string(path) + "index.html");
+    return index == staticFiles_.end() ? nullptr : &index->second;
+  }
+  auto it = staticFiles_.find(path);
   return it == staticFiles_.end() ? nullptr : &it->second;
 }
 
@@ -140,14 +155,21 @@ std::string Frontend::nextConnectionId() { return config_.id + "-" + std::to_str
 void Frontend::onAccept(uv_stream_t* server, int status) {
   auto* self = static_cast<Frontend*>(server->data);
   if (status < 0) {
-    spdlog::warn("accept: {}", uv_strerror(status));
+    // EMFILE/ENFILE: libuv already accepted and closed the pending connection with its reserve
+    // fd, so we do not spin; say so at most once a second.
+    uint64_t now = uv_now(&self->loop_);
+    if (now >= self->nextAcceptWarnMs_) {
+      spdlog::warn("accept: {} (connections open: {})", uv_strerror(status), self->metrics_.connectionsOpen);
+      self->nextAcceptWarnMs_ = now + 1000;
+    }
+    self->metrics_.acceptErrors++;
     return;
   }
   if (self->stopping_) return;
   Connection* connection = Connection::accept(*self, server);
   if (connection != nullptr && self->metrics_.connectionsOpen > self->config_.maxConnections) {
     self->metrics_.connectionsRefused++;
-    connection->destroy();
+    connection->refuse();
   }
 }
 

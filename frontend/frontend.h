@@ -105,6 +105,7 @@ class Frontend {
   std::map<std::string, StaticFile, std::less<>> staticFiles_;
   std::string deliveryScratch_;
   uint64_t connectionCounter_ = 0;
+  uint64_t nextAcceptWarnMs_ = 0;
   bool stopping_ = false;
   struct ShutdownTimer : TimerNode {
     Frontend* frontend = nullptr;

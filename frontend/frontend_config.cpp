@@ -156,7 +156,8 @@ void validate(FrontendConfig& config) {
     throw std::runtime_error("--log-level must be one of trace, debug, info, warn, error, critical, off");
   }
   for (uint32_t* ms : {&config.handshakeTimeoutMs, &config.authTimeoutMs, &config.hubTimeoutMs,
-                       &config.closeTimeoutMs, &config.heartbeatMs}) {
+                       &config.closeTimeoutMs, &config.heartbeatMs, &config.pingIntervalMs,
+                       &config.pongTimeoutMs, &config.writeTimeoutMs}) {
     if (*ms == 0) throw std::runtime_error("timeouts must be positive");
   }
   if (config.maxMessageBytes < 1024) throw std::runtime_error("--max-message-bytes must be at least 1024");
@@ -164,6 +165,10 @@ void validate(FrontendConfig& config) {
     throw std::runtime_error("--max-backlog-bytes must be at least --max-message-bytes");
   }
   if (config.maxConnections == 0) throw std::runtime_error("--max-connections must be positive");
+  if (config.rateLimit == 0 || config.rateBurst == 0) {
+    throw std::runtime_error("--rate-limit and --rate-burst must be positive");
+  }
+  if (config.maxFragments == 0) throw std::runtime_error("--max-fragments must be positive");
   if (config.id.empty()) config.id = "fe-" + std::to_string(::getpid());
 }
 
@@ -181,13 +186,20 @@ ConfigOutcome loadFrontendConfig(int argc, char** argv, FrontendConfig& config) 
   binder.bind("--hub-pub", &FrontendConfig::hubPub, "hub's publish endpoint");
   binder.bind("--secret-file", &FrontendConfig::secretFile, "token secrets, one per line (>= 32 bytes each)");
   binder.bind("--id", &FrontendConfig::id, "this frontend's id (default fe-<pid>)");
-  binder.bind("--static-dir", &FrontendConfig::staticDir, "serve files from this directory at /");
+  binder.bind("--static-dir", &FrontendConfig::staticDirs, "serve files: DIR (at /) or /prefix/=DIR; repeatable");
   binder.bind("--log-level", &FrontendConfig::logLevel, "trace|debug|info|warn|error|critical|off");
   binder.bind("--handshake-timeout-ms", &FrontendConfig::handshakeTimeoutMs, "HTTP head must arrive within");
   binder.bind("--auth-timeout-ms", &FrontendConfig::authTimeoutMs, "first frame must be auth within");
   binder.bind("--hub-timeout-ms", &FrontendConfig::hubTimeoutMs, "hub request deadline (then 'unavailable')");
   binder.bind("--close-timeout-ms", &FrontendConfig::closeTimeoutMs, "wait for the peer's close this long");
   binder.bind("--heartbeat-ms", &FrontendConfig::heartbeatMs, "hello to the hub every");
+  binder.bind("--ping-interval-ms", &FrontendConfig::pingIntervalMs, "ping a connection silent this long");
+  binder.bind("--pong-timeout-ms", &FrontendConfig::pongTimeoutMs, "drop it if nothing arrives this long after a ping");
+  binder.bind("--write-timeout-ms", &FrontendConfig::writeTimeoutMs, "a write stalled this long closes the connection");
+  binder.bind("--rate-limit", &FrontendConfig::rateLimit, "requests per second per connection (4008 beyond)");
+  binder.bind("--rate-burst", &FrontendConfig::rateBurst, "request burst per connection");
+  binder.bind("--max-forbidden", &FrontendConfig::maxForbidden, "denied requests before closing 4003");
+  binder.bind("--max-fragments", &FrontendConfig::maxFragments, "frames per message (1009 beyond)");
   binder.bind("--max-message-bytes", &FrontendConfig::maxMessageBytes, "largest client message (1009 beyond)");
   binder.bind("--max-connections", &FrontendConfig::maxConnections, "connections held by this process");
   binder.bind("--max-backlog-bytes", &FrontendConfig::maxBacklogBytes, "unsent bytes per connection (4009 beyond)");

@@ -18,8 +18,9 @@ struct FrontendConfig {
   std::string secretFile;
   // This frontend's id, unique among the frontends of one deployment (default: "fe-<pid>").
   std::string id;
-  // Static files served at "/" (the demo page); empty = none.
-  std::string staticDir;
+  // Static file mounts: "DIR" (served at /) or "/prefix/=DIR" (served under /prefix/); e.g. the
+  // demo page at / and the JS client at /js/. Files are read once at start.
+  std::vector<std::string> staticDirs;
   std::string logLevel = "info";
 
   uint32_t handshakeTimeoutMs = 10'000;
@@ -27,6 +28,13 @@ struct FrontendConfig {
   uint32_t hubTimeoutMs = 5'000;
   uint32_t closeTimeoutMs = 2'000;  // how long a closing connection waits for the peer's close
   uint32_t heartbeatMs = 2'000;     // hello to the hub
+  uint32_t pingIntervalMs = 30'000;  // a connection silent this long gets a ping...
+  uint32_t pongTimeoutMs = 10'000;   // ...and is dropped if nothing arrives this long after it
+  uint32_t writeTimeoutMs = 10'000;  // a write that cannot complete this long closes the connection
+  uint32_t rateLimit = 20;           // requests per second per connection (token bucket), 4008 beyond
+  uint32_t rateBurst = 40;           // bucket size
+  uint32_t maxForbidden = 10;        // denied requests per connection before it is closed 4003
+  uint32_t maxFragments = 1024;      // frames per message (1009 beyond)
   uint32_t maxMessageBytes = 64 * 1024;
   uint32_t maxConnections = 1'000'000;
   uint64_t maxBacklogBytes = 1024 * 1024;  // per connection; beyond it the client is closed 4009

@@ -19,6 +19,7 @@ std::string Metrics::render(const std::string& frontendId, size_t channels, size
   counter(out, "webim_connections", "TCP connections open", "gauge", connectionsOpen, labels);
   counter(out, "webim_connections_refused_total", "connections refused at the cap", "counter", connectionsRefused,
           labels);
+  counter(out, "webim_accept_errors_total", "accept failures (EMFILE, ...)", "counter", acceptErrors, labels);
   counter(out, "webim_websockets", "WebSocket connections open", "gauge", websocketsOpen, labels);
   counter(out, "webim_authenticated", "authenticated connections open", "gauge", authenticated, labels);
   counter(out, "webim_messages_in_total", "client requests received", "counter", messagesIn, labels);

@@ -11,6 +11,7 @@ struct Metrics {
   uint64_t connectionsAccepted = 0;
   uint64_t connectionsOpen = 0;
   uint64_t connectionsRefused = 0;
+  uint64_t acceptErrors = 0;
   uint64_t websocketsOpen = 0;
   uint64_t authenticated = 0;
   uint64_t messagesIn = 0;    // client frames carrying a request

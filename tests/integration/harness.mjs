@@ -182,7 +182,9 @@ export class Client {
       };
       const timer = setTimeout(() => {
         this.msgWaiters = this.msgWaiters.filter((w) => w !== check);
-        reject(new Error(`got ${this.msgs.filter(filter).length}/${count} msgs: ${JSON.stringify(this.msgs)}`));
+        const got = this.msgs.filter(filter);
+        const seqs = got.map((m) => m.seq).join(',').slice(0, 300);
+        reject(new Error(`got ${got.length}/${count} msgs (seqs ${seqs})`));
       }, timeoutMs);
       if (!check()) this.msgWaiters.push(check);
     });
