@@ -15,7 +15,8 @@ AppDecodeError badRequest(std::string message) { return {"bad_request", std::mov
 // into the reader's member list (valid until its next read()).
 struct Fields {
   const JsonValue *op = nullptr, *ch = nullptr, *data = nullptr, *from = nullptr, *cid = nullptr,
-                  *before = nullptr, *after = nullptr, *limit = nullptr;
+                  *before = nullptr, *after = nullptr, *limit = nullptr, *user = nullptr, *code = nullptr,
+                  *reason = nullptr;
 };
 
 const JsonValue** fieldSlot(Fields& f, std::string_view key) {
@@ -27,6 +28,9 @@ const JsonValue** fieldSlot(Fields& f, std::string_view key) {
   if (key == "before") return &f.before;
   if (key == "after") return &f.after;
   if (key == "limit") return &f.limit;
+  if (key == "user") return &f.user;
+  if (key == "code") return &f.code;
+  if (key == "reason") return &f.reason;
   return nullptr;
 }
 
@@ -75,7 +79,7 @@ AppRequestDecoder::AppRequestDecoder(size_t maxDataBytes)
 
 AppRequestDecoder::~AppRequestDecoder() = default;
 
-AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out) {
+AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out, std::string_view impliedOp) {
   JsonObjectReader& reader = impl_->reader;
   const JsonReadStatus status = reader.read(frame);
   if (status.code == JsonReadStatus::NotAnObject) return badRequest("request must be a JSON object");
@@ -90,8 +94,12 @@ AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out
   }
   AppDecodeError error;
   std::string op;
-  if (!present(f.op)) return badRequest("op is required");
+  if (!present(f.op) && impliedOp.empty()) return badRequest("op is required");
   if (!readString(f.op, "op", op, error)) return error;
+  if (!impliedOp.empty()) {
+    if (present(f.op) && op != impliedOp) return badRequest("op does not match the URL");
+    op = impliedOp;
+  }
 
   if (op == "pub") {
     AppPublish pub;
@@ -132,8 +140,26 @@ AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out
     out = AppStats{};
     return {};
   }
+  if (op == "kick") {
+    AppKick kick;
+    if (!present(f.user)) return badRequest("user is required");
+    if (!readString(f.user, "user", kick.user, error)) return error;
+    if (kick.user.empty() || kick.user.size() > kMaxSenderBytes || kick.user.find('\0') != std::string::npos)
+      return badRequest("user must be 1.." + std::to_string(kMaxSenderBytes) + " bytes without NUL");
+    uint64_t code = kick.code;
+    if (!readUnsigned(f.code, "code", code, error)) return error;
+    if (code < 4000 || code > 4999) return badRequest("code must be 4000..4999");
+    kick.code = static_cast<uint32_t>(code);
+    if (!readString(f.reason, "reason", kick.reason, error)) return error;
+    if (kick.reason.size() > kMaxKickReasonBytes)
+      return badRequest("reason must be at most " + std::to_string(kMaxKickReasonBytes) + " bytes");
+    out = std::move(kick);
+    return {};
+  }
   return badRequest("unknown op");
 }
+
+std::string encodeAppOk() { return R"({"ok":true})"; }
 
 std::string encodeAppError(std::string_view code, std::string_view message) {
   std::string out;
@@ -187,6 +213,7 @@ std::string encodeStatsOk(const HubStats& s) {
   w.key("app_requests").uinteger(s.appRequests);
   w.key("frontend_requests").uinteger(s.frontendRequests);
   w.key("bad_requests").uinteger(s.badRequests);
+  w.key("kicks").uinteger(s.kicks);
   w.endObject();
   return out;
 }

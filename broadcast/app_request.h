@@ -3,8 +3,9 @@
 //
 //   {"op":"pub","ch":C,"data":<any JSON>,"from":"system","cid":"..."}  from, cid optional
 //   {"op":"hist","ch":C,"before"|"after":S,"limit":L}                  limit 1..200, default 50
+//   {"op":"kick","user":U,"code":4003,"reason":"..."}                  code 4000..4999, reason <= 123 bytes
 //   {"op":"stats"}
-// Anything else (including "kick", a later issue) is bad_request. `data` is kept byte for byte.
+// Anything else is bad_request. `data` is kept byte for byte.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +38,15 @@ struct AppHistory {
 
 struct AppStats {};
 
-using AppRequest = std::variant<AppPublish, AppHistory, AppStats>;
+struct AppKick {
+  std::string user;
+  uint32_t code = 4003;
+  std::string reason;
+};
+
+inline constexpr size_t kMaxKickReasonBytes = 123;  // what fits a close frame
+
+using AppRequest = std::variant<AppPublish, AppHistory, AppStats, AppKick>;
 
 struct AppDecodeError {
   std::string code;  // "" on success, else a PROTOCOL.md error code (bad_request, too_large)
@@ -55,7 +64,8 @@ class AppRequestDecoder {
   // Validates the whole frame as JSON (JsonObjectReader: one simdjson On-Demand pass, UTF-8 and
   // numbers of any size included), then the fields.
   // A known field given twice is bad_request; unknown fields are ignored; null = absent.
-  AppDecodeError decode(std::string_view frame, AppRequest& out);
+  // impliedOp: the op named by an HTTP API path; the body may omit "op" or must name the same one.
+  AppDecodeError decode(std::string_view frame, AppRequest& out, std::string_view impliedOp = {});
 
  private:
   struct Impl;
@@ -78,12 +88,14 @@ struct HubStats {
   uint64_t appRequests = 0;
   uint64_t frontendRequests = 0;
   uint64_t badRequests = 0;
+  uint64_t kicks = 0;
 };
 
 std::string encodeAppError(std::string_view code, std::string_view message);
 std::string encodePublishOk(uint64_t epoch, uint64_t seq);
 std::string encodeHistoryOk(const HistoryPage& page);
 std::string encodeStatsOk(const HubStats& stats);
+std::string encodeAppOk();  // {"ok":true}
 // One delivery object {"op":"msg",...} (PROTOCOL.md section 1), appended to out.
 void appendDeliveryJson(std::string& out, const StoredMessage& msg);
 

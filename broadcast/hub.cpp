@@ -8,6 +8,7 @@
 
 #include "common/channel_rules.h"
 #include "common/json_codec.h"
+#include "common/topics.h"
 #include "proto/webim.pb.h"
 
 namespace webim::hub {
@@ -38,9 +39,11 @@ std::string endpointOf(const zmq::socket_t& s) { return s.get(zmq::sockopt::last
 }  // namespace
 
 struct Hub::Request {
-  enum class Kind { Error, Publish, AppHistory, FrontendHistory, Stats, Hello };
-  bool fromApp = false;
+  enum class Kind { Error, Publish, AppHistory, FrontendHistory, Stats, Hello, Kick };
+  bool fromApp = false;        // answered with app JSON...
+  bool appViaFrontend = false;  // ...wrapped in a HubReply to a frontend's HTTP API call
   std::vector<zmq::message_t> envelope;  // every frame before the body, echoed in the reply
+  wire::Kick kick;  // Kind::Kick
   Kind kind = Kind::Error;
   std::string errorCode;
   std::string errorMessage;
@@ -225,9 +228,9 @@ size_t Hub::receive(zmq::socket_ref socket, bool fromApp, std::vector<Request>& 
   return n;
 }
 
-void Hub::decodeApp(Request& r, std::string_view body) {
+void Hub::decodeApp(Request& r, std::string_view body, std::string_view impliedOp) {
   AppRequest request;
-  AppDecodeError error = appDecoder_.decode(body, request);
+  AppDecodeError error = appDecoder_.decode(body, request, impliedOp);
   if (!error.ok()) {
     r.kind = Request::Kind::Error;
     r.errorCode = error.code;
@@ -246,6 +249,11 @@ void Hub::decodeApp(Request& r, std::string_view body) {
     r.before = hist->before;
     r.after = hist->after;
     r.limit = hist->limit;
+  } else if (auto* kick = std::get_if<AppKick>(&request)) {
+    r.kind = Request::Kind::Kick;
+    r.kick.set_user(std::move(kick->user));
+    r.kick.set_code(kick->code);
+    r.kick.set_reason(std::move(kick->reason));
   } else {
     r.kind = Request::Kind::Stats;
   }
@@ -297,6 +305,19 @@ void Hub::decodeFrontend(Request& r, std::string_view body) {
       r.kind = Request::Kind::Hello;
       return;
     }
+    case wire::FrontendRequest::kKick: {
+      const wire::Kick& kick = request.kick();
+      if (kick.user().empty()) return fail("bad_request", "user is required");
+      if (kick.code() < 4000 || kick.code() > 4999) return fail("bad_request", "code must be 4000..4999");
+      if (kick.reason().size() > kMaxKickReasonBytes) return fail("bad_request", "reason is too long");
+      r.kind = Request::Kind::Kick;
+      r.kick = kick;
+      return;
+    }
+    case wire::FrontendRequest::kApp:
+      r.fromApp = true;
+      r.appViaFrontend = true;
+      return decodeApp(r, request.app().json(), request.app().op());
     default:
       return fail("bad_request", "empty request");
   }
@@ -352,7 +373,7 @@ void Hub::reply(Request& r, bool committed) {
   if (r.kind == Request::Kind::Error || !code.empty()) {
     if (code == "bad_request") ++stats_.badRequests;
     if (r.fromApp) {
-      send(app_, r.envelope, encodeAppError(code, message));
+      replyApp(r, encodeAppError(code, message));
     } else {
       wire::HubReply reply;
       reply.set_req_id(r.reqId);
@@ -365,7 +386,7 @@ void Hub::reply(Request& r, bool committed) {
   switch (r.kind) {
     case Request::Kind::Publish:
       if (r.fromApp) {
-        send(app_, r.envelope, encodePublishOk(r.outcome.epoch, r.outcome.seq));
+        replyApp(r, encodePublishOk(r.outcome.epoch, r.outcome.seq));
       } else {
         wire::HubReply reply;
         reply.set_req_id(r.reqId);
@@ -379,7 +400,19 @@ void Hub::reply(Request& r, bool committed) {
     case Request::Kind::FrontendHistory:
       return replyFrontendHistory(r);
     case Request::Kind::Stats:
-      send(app_, r.envelope, encodeStatsOk(snapshotStats()));
+      replyApp(r, encodeStatsOk(snapshotStats()));
+      return;
+    case Request::Kind::Kick:
+      // Every frontend subscribes the control topic and closes that user's connections.
+      publish(std::string(kKickControl), r.kick.SerializeAsString());
+      ++stats_.kicks;
+      if (r.fromApp) {
+        replyApp(r, encodeAppOk());
+      } else {
+        wire::HubReply reply;
+        reply.set_req_id(r.reqId);
+        send(frontend_, r.envelope, reply.SerializeAsString());
+      }
       return;
     case Request::Kind::Hello:
       if (r.reqId != 0) {
@@ -393,12 +426,23 @@ void Hub::reply(Request& r, bool committed) {
   }
 }
 
+void Hub::replyApp(Request& r, const std::string& json) {
+  if (!r.appViaFrontend) {
+    send(app_, r.envelope, json);
+    return;
+  }
+  wire::HubReply reply;
+  reply.set_req_id(r.reqId);
+  reply.set_app_json(json);
+  send(frontend_, r.envelope, reply.SerializeAsString());
+}
+
 void Hub::replyAppHistory(Request& r) {
   try {
     HistoryPage page = store_.readPage(r.channel, {r.before, r.after, r.limit, kMaxPageBytes});
-    send(app_, r.envelope, encodeHistoryOk(page));
+    replyApp(r, encodeHistoryOk(page));
   } catch (const HistoryStoreError& e) {
-    send(app_, r.envelope, encodeAppError("unavailable", e.what()));
+    replyApp(r, encodeAppError("unavailable", e.what()));
   }
 }
 

@@ -44,7 +44,8 @@ class Hub {
   void configureSockets();
   void drainSubscriptions();
   size_t receive(zmq::socket_ref socket, bool fromApp, std::vector<Request>& batch, size_t room);
-  void decodeApp(Request& r, std::string_view body);
+  void decodeApp(Request& r, std::string_view body, std::string_view impliedOp = {});
+  void replyApp(Request& r, const std::string& json);
   void decodeFrontend(Request& r, std::string_view body);
   void processBatch(std::vector<Request>& batch);
   void reply(Request& r, bool committed);

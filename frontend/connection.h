@@ -57,6 +57,8 @@ class Connection final : public WsFrameHandler {
   void destroy();
   void flush();
 
+  // The authenticated user, or empty before auth.
+  std::string_view user() const noexcept { return session_ ? std::string_view(session_->claims.sub) : std::string_view(); }
   bool open() const noexcept { return phase_ != Phase::Closing && phase_ != Phase::Closed; }
   bool flushQueued = false;  // in the frontend's dirty list
   Connection* prevInList = nullptr;

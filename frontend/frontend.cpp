@@ -38,7 +38,8 @@ std::string contentTypeFor(const std::filesystem::path& path) {
 Frontend::Frontend(const FrontendConfig& config)
     : config_(config),
       wheel_((uv_loop_init(&loop_), uv_now(&loop_)), kTickMs),
-      hub_(&loop_, wheel_, config, [this](const wire::Delivery& d) { onDelivery(d); }),
+      hub_(&loop_, wheel_, config, [this](const wire::Delivery& d) { onDelivery(d); },
+           [this](const wire::Kick& k) { onKick(k); }),
       verifier_(config.secrets),
       readBuffer_(new char[kReadBufferBytes]) {
   wsLimits_.maxMessageBytes = config.maxMessageBytes;
@@ -272,6 +273,20 @@ void Frontend::onDelivery(const wire::Delivery& delivery) {
   SharedFrame shared = std::move(frame);
   for (Connection* subscriber : channel->subscribers) subscriber->send(shared);
   metrics_.deliveries += channel->subscribers.size();
+}
+
+void Frontend::onKick(const wire::Kick& kick) {
+  // Kicks are rare: a scan of the connections costs no memory per connection.
+  size_t closed = 0;
+  for (Connection* c = connections_; c != nullptr;) {
+    Connection* next = c->nextInList;
+    if (c->user() == kick.user()) {
+      c->close(static_cast<uint16_t>(kick.code()), kick.reason());
+      ++closed;
+    }
+    c = next;
+  }
+  if (closed > 0) spdlog::info("kicked {} ({} connections, code {})", kick.user(), closed, kick.code());
 }
 
 void Frontend::onSignal(uv_signal_t* handle, int signum) {

@@ -76,6 +76,7 @@ class Frontend {
   void listen();
   void loadStaticFiles();
   void onDelivery(const wire::Delivery& delivery);
+  void onKick(const wire::Kick& kick);
   void shutdown();
   void flushDirty();
   static void onAccept(uv_stream_t* server, int status);

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/topics.h"
+
 namespace webim {
 
 namespace {
@@ -27,8 +29,9 @@ HubCall::HubCall(HubLink& hub, PendingOp*& ownerList, wire::FrontendRequest& req
 
 void HubCall::detach() noexcept { hub_.pending_.erase(reqId_); }
 
-HubLink::HubLink(uv_loop_t* loop, TimerWheel& wheel, const FrontendConfig& config, DeliveryHandler onDelivery)
-    : loop_(loop), wheel_(wheel), config_(config), onDelivery_(std::move(onDelivery)) {}
+HubLink::HubLink(uv_loop_t* loop, TimerWheel& wheel, const FrontendConfig& config, DeliveryHandler onDelivery,
+                 KickHandler onKick)
+    : loop_(loop), wheel_(wheel), config_(config), onDelivery_(std::move(onDelivery)), onKick_(std::move(onKick)) {}
 
 HubLink::~HubLink() { close(); }
 
@@ -51,6 +54,7 @@ void HubLink::start() {
   sub_.set(zmq::sockopt::reconnect_ivl, 100);
   sub_.set(zmq::sockopt::reconnect_ivl_max, 2000);
   sub_.connect(config_.hubPub);
+  sub_.set(zmq::sockopt::subscribe, topicFor(kKickControl));  // kicks reach every frontend
 
   uv_poll_init(loop_, &dealerPoll_, dealer_.get(zmq::sockopt::fd));
   uv_poll_init(loop_, &subPoll_, sub_.get(zmq::sockopt::fd));
@@ -174,6 +178,13 @@ bool HubLink::drainSub() {
     if (!sub_.recv(payload, zmq::recv_flags::dontwait)) return false;
     while (payload.more()) {  // extra frames are not ours; skip them
       if (!sub_.recv(payload, zmq::recv_flags::dontwait)) return false;
+    }
+    if (isControlTopic(topic.to_string_view())) {
+      if (topic.to_string_view() == topicFor(kKickControl) &&
+          kick_.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+        onKick_(kick_);
+      }
+      continue;
     }
     if (!delivery_.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
       spdlog::warn("hub published an unparsable message on '{}'", topic.to_string_view());

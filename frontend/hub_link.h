@@ -48,8 +48,10 @@ class HubCall final : public PendingOp {
 class HubLink {
  public:
   using DeliveryHandler = std::function<void(const wire::Delivery&)>;
+  using KickHandler = std::function<void(const wire::Kick&)>;
 
-  HubLink(uv_loop_t* loop, TimerWheel& wheel, const FrontendConfig& config, DeliveryHandler onDelivery);
+  HubLink(uv_loop_t* loop, TimerWheel& wheel, const FrontendConfig& config, DeliveryHandler onDelivery,
+          KickHandler onKick);
   HubLink(const HubLink&) = delete;
   HubLink& operator=(const HubLink&) = delete;
   ~HubLink();
@@ -83,6 +85,8 @@ class HubLink {
   TimerWheel& wheel_;
   const FrontendConfig& config_;
   DeliveryHandler onDelivery_;
+  KickHandler onKick_;
+  wire::Kick kick_;
   zmq::context_t context_{1};
   zmq::socket_t dealer_;
   zmq::socket_t sub_;

@@ -1,7 +1,7 @@
 // Test harness: starts a real hub and real frontends on ephemeral endpoints in a temp dir, issues
 // tokens the way the PHP app does (HS256 with Node's crypto, independent of our C++ code), and
 // drives real WebSocket clients (Node's `ws`, a strict RFC 6455 client).
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -101,6 +101,17 @@ export class Cluster {
     fe.url = `ws://127.0.0.1:${fe.port}/ws`;
     this.frontends.push(fe);
     return fe;
+  }
+
+  // One request on the hub's app ingress (as the PHP app sends it), through `webim-broadcast request`.
+  appRequest(request, timeoutMs = 5000) {
+    return new Promise((resolve, reject) => {
+      execFile(BROADCAST, ['request', '--app-ingress', this.endpoints.app, '--timeout-ms', String(timeoutMs),
+        JSON.stringify(request)], (error, stdout, stderr) => {
+        if (error) reject(new Error(`app request failed: ${stderr || error.message}`));
+        else resolve(JSON.parse(stdout));
+      });
+    });
   }
 
   token(sub, ch = [], extra = {}) {

@@ -75,8 +75,10 @@ check "stats duplicates" "$(field duplicates "$s")" 1
 
 bad=$(req '{"op":"pub","ch":"room:a","data":')
 check "malformed JSON is bad_request" "$(field code "$bad")" bad_request
-bad=$(req '{"op":"kick","user":"42"}')
-check "kick is not implemented yet" "$(field code "$bad")" bad_request
+kicked=$(req '{"op":"kick","user":"42","reason":"test"}')
+check "kick is accepted" "$kicked" '{"ok":true}'
+bad=$(req '{"op":"kick","user":"42","code":1000}')
+check "kick with a non-4xxx code is refused" "$(field code "$bad")" bad_request
 ok=$(req '{"op":"stats"}')
 check "hub still serves after malformed requests" "$(field ok "$ok")" true
 

@@ -160,6 +160,39 @@ describe('two frontends through the hub', () => {
     await c.close();
   });
 
+  test('kick from the app closes the user\'s connections on every frontend', async () => {
+    const k1 = await Client.connect(fe1.url);
+    const k2 = await Client.connect(fe2.url);
+    const other = await Client.connect(fe2.url);
+    await k1.auth(cluster.token('kim', []));
+    await k2.auth(cluster.token('kim', []));
+    await other.auth(cluster.token('lee', []));
+    assert.deepEqual(await cluster.appRequest({ op: 'kick', user: 'kim', reason: 'banned' }), { ok: true });
+    assert.deepEqual(await k1.closed, { code: 4003, reason: 'banned' });
+    assert.deepEqual(await k2.closed, { code: 4003, reason: 'banned' });
+    await sleep(100);
+    assert.equal(other.ws.readyState, 1, 'other users stay');
+    await other.close();
+  });
+
+  test('a push from the app reaches subscribers on both frontends', async () => {
+    const a = await Client.connect(fe1.url);
+    const b = await Client.connect(fe2.url);
+    await a.auth(cluster.token('mia', ['pub:news']));
+    await b.auth(cluster.token('ned', ['pub:news']));
+    await a.request('sub', { ch: 'pub:news' });
+    await b.request('sub', { ch: 'pub:news' });
+    const pushed = await cluster.appRequest({ op: 'pub', ch: 'pub:news', data: { n: 12345678901234567890123 }, cid: 'p1' });
+    assert.equal(pushed.ok, true);
+    const [ma] = await a.waitForMsgs(1);
+    const [mb] = await b.waitForMsgs(1);
+    assert.equal(ma.seq, pushed.seq);
+    assert.equal(mb.seq, pushed.seq);
+    assert.equal(ma.from, 'system');
+    await a.close();
+    await b.close();
+  });
+
   test('healthz and metrics answer on the frontend', async () => {
     assert.deepEqual(await httpGet(fe1.port, '/healthz'), { status: 200, body: 'ok\n' });
     const metrics = await httpGet(fe1.port, '/metrics');

@@ -99,7 +99,11 @@ TEST_CASE("malformed requests are bad_request", "[app_request]") {
   CHECK(errorCode(R"({"op":"pub","ch":"a","data":1)") == "bad_request");
   CHECK(errorCode(R"({"ch":"a"})") == "bad_request");
   CHECK(errorCode(R"({"op":5})") == "bad_request");
-  CHECK(errorCode(R"({"op":"kick","user":"42"})") == "bad_request");
+  CHECK(errorCode(R"({"op":"kick"})") == "bad_request");                        // no user
+  CHECK(errorCode(R"({"op":"kick","user":""})") == "bad_request");
+  CHECK(errorCode(R"({"op":"kick","user":"42","code":1000})") == "bad_request");  // not 4000..4999
+  CHECK(errorCode(R"({"op":"kick","user":"42","code":5000})") == "bad_request");
+  CHECK(errorCode(R"({"op":"kick","user":"42","code":"x"})") == "bad_request");
   CHECK(errorCode(R"({"op":"what"})") == "bad_request");
   CHECK(errorCode(R"({"op":"pub","ch":"a"})") == "bad_request");            // no data
   CHECK(errorCode(R"({"op":"pub","data":1})") == "bad_request");            // no ch
@@ -216,4 +220,31 @@ TEST_CASE("replies are encoded as PROTOCOL.md section 4 says", "[app_request]") 
   std::string s = encodeStatsOk(stats);
   CHECK(s.rfind(R"({"ok":true,"channels":3,"published":4,)", 0) == 0);
   CHECK(s.find(R"("uptime_s":0)") != std::string::npos);
+}
+
+TEST_CASE("kick decodes user, code (default 4003) and reason", "[app_request]") {
+  AppRequestDecoder decoder(1024);
+  AppRequest request;
+  REQUIRE(decoder.decode(R"({"op":"kick","user":"42"})", request).ok());
+  const AppKick* kick = std::get_if<AppKick>(&request);
+  REQUIRE(kick != nullptr);
+  CHECK(kick->user == "42");
+  CHECK(kick->code == 4003);
+  CHECK(kick->reason.empty());
+  REQUIRE(decoder.decode(R"({"op":"kick","user":"7","code":4100,"reason":"banned"})", request).ok());
+  kick = std::get_if<AppKick>(&request);
+  REQUIRE(kick != nullptr);
+  CHECK(kick->code == 4100);
+  CHECK(kick->reason == "banned");
+  CHECK(decoder.decode(R"({"op":"kick","user":"7","reason":")" + std::string(124, 'r') + R"("})", request).code ==
+        "bad_request");
+}
+
+TEST_CASE("an HTTP API path implies the op", "[app_request]") {
+  AppRequestDecoder decoder(1024);
+  AppRequest request;
+  REQUIRE(decoder.decode(R"({"ch":"room:a","data":1})", request, "pub").ok());
+  CHECK(std::holds_alternative<AppPublish>(request));
+  CHECK(decoder.decode(R"({"op":"hist","ch":"room:a"})", request, "pub").code == "bad_request");
+  REQUIRE(decoder.decode(R"({"op":"pub","ch":"room:a","data":1})", request, "pub").ok());
 }
