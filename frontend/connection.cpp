@@ -3,11 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "common/channel_rules.h"
 #include "common/websocket_handshake.h"
 #include "frontend/channel_index.h"
 #include "frontend/frontend.h"
+#include "frontend/http_api.h"
 
 namespace webim {
 
@@ -91,6 +93,11 @@ void Connection::onRead(ssize_t nread, const uv_buf_t* buf) {
 }
 
 void Connection::onHttpBytes(std::string_view bytes) {
+  if (api_) {
+    onApiBody(bytes);
+    return;
+  }
+  if (!http_) return;  // answered; waiting for the peer to go
   HttpRequestParser::Result result = http_->consume(bytes);
   switch (result.status) {
     case HttpRequestParser::Status::NeedMore:
@@ -128,6 +135,10 @@ void Connection::serveHttp(const HttpRequest& request, std::string_view rest) {
     return;
   }
   frontend_.metrics().httpRequests++;
+  if (path.substr(0, 5) == "/api/") {
+    startApi(request, rest);
+    return;
+  }
   if (request.method != "GET" && request.method != "HEAD") {
     finishHttp(httpResponse(405, "text/plain", "method not allowed\n"));
     return;
@@ -150,6 +161,91 @@ void Connection::serveHttp(const HttpRequest& request, std::string_view rest) {
 void Connection::refuse() {
   // Over the connection cap: a clear answer, then close (browsers back off on 503).
   finishHttp(httpResponse(503, "text/plain", "too many connections, retry later\n"));
+}
+
+namespace {
+std::string apiError(std::string_view code, std::string_view message) {
+  std::string out;
+  JsonWriter(out).beginObject().key("ok").boolean(false).key("code").string(code).key("msg").string(message).endObject();
+  return out;
+}
+}  // namespace
+
+void Connection::startApi(const HttpRequest& request, std::string_view rest) {
+  const char* kJson = "application/json";
+  std::optional<std::string_view> op = apiOpForPath(request.path());
+  if (!op) {
+    finishHttp(httpResponse(404, kJson, apiError("not_found", "unknown API path")));
+    return;
+  }
+  if (!frontend_.apiKeys().enabled()) {
+    finishHttp(httpResponse(404, kJson, apiError("not_found", "the HTTP API is off (no --api-key-file)")));
+    return;
+  }
+  if (request.method != "POST") {
+    finishHttp(httpResponse(405, kJson, apiError("bad_request", "use POST")));
+    return;
+  }
+  std::optional<std::string_view> authorization = request.header("Authorization");
+  if (!authorization || !frontend_.apiKeys().accepts(*authorization)) {
+    finishHttp(httpResponse(401, kJson, apiError("unauthorized", "missing or wrong API key")));
+    return;
+  }
+  if (request.header("Transfer-Encoding")) {
+    finishHttp(httpResponse(411, kJson, apiError("bad_request", "send Content-Length, not chunked")));
+    return;
+  }
+  std::optional<std::string_view> lengthText = request.header("Content-Length");
+  size_t length = 0;
+  auto [end, ec] = lengthText ? std::from_chars(lengthText->data(), lengthText->data() + lengthText->size(), length)
+                              : std::from_chars_result{nullptr, std::errc::invalid_argument};
+  if (!lengthText || ec != std::errc() || end != lengthText->data() + lengthText->size()) {
+    finishHttp(httpResponse(411, kJson, apiError("bad_request", "Content-Length is required")));
+    return;
+  }
+  // The body is an app request whose data is at most a client message.
+  if (length > frontend_.config().maxMessageBytes + 4096) {
+    finishHttp(httpResponse(413, kJson, apiError("too_large", "request body too large")));
+    return;
+  }
+  api_ = std::make_unique<ApiRequest>();
+  api_->op.assign(*op);
+  api_->length = length;
+  api_->body.reserve(length);
+  http_.reset();
+  onApiBody(rest);
+}
+
+void Connection::onApiBody(std::string_view bytes) {
+  if (!api_ || api_->body.size() >= api_->length) return;
+  api_->body.append(bytes.substr(0, api_->length - api_->body.size()));
+  if (api_->body.size() < api_->length) return;
+  std::unique_ptr<ApiRequest> api = std::move(api_);
+  api_ = std::make_unique<ApiRequest>();  // marks the body as read: later bytes are ignored
+  api_->length = 0;
+  apiCall(std::move(api->op), std::move(api->body));
+}
+
+Task Connection::apiCall(std::string op, std::string body) {
+  wire::FrontendRequest request;
+  request.mutable_app()->set_op(std::move(op));
+  request.mutable_app()->set_json(std::move(body));
+  HubCall call(frontend_.hub(), pending_, request, frontend_.nowMs() + frontend_.config().hubTimeoutMs);
+  HubResult result = co_await call;
+  if (result.status == WaitStatus::Cancelled) co_return;
+  const char* kJson = "application/json";
+  if (result.status != WaitStatus::Done) {
+    finishHttp(httpResponse(503, kJson, apiError("unavailable", "the hub did not answer in time; retry with the same cid")));
+    co_return;
+  }
+  if (result.reply.has_error()) {
+    const wire::Error& e = result.reply.error();
+    std::string json = apiError(e.code(), e.message());
+    finishHttp(httpResponse(apiStatusForReply(json), kJson, json));
+    co_return;
+  }
+  const std::string& json = result.reply.app_json();
+  finishHttp(httpResponse(apiStatusForReply(json), kJson, json));
 }
 
 // A plain HTTP exchange ends with the response: write it, then close.

@@ -96,6 +96,9 @@ class Connection final : public WsFrameHandler {
   void onHttpBytes(std::string_view bytes);
   void serveHttp(const HttpRequest& request, std::string_view rest);
   void finishHttp(std::string response);
+  void startApi(const HttpRequest& request, std::string_view rest);
+  void onApiBody(std::string_view bytes);
+  Task apiCall(std::string op, std::string body);
   void onWritten(WriteRequest* request, int status);
   void afterFlushed();
   void setDeadline(uint64_t deadlineMs);
@@ -135,6 +138,12 @@ class Connection final : public WsFrameHandler {
   DeadlineNode deadline_;
   std::unique_ptr<HttpRequestParser> http_;  // only until the request head is parsed
   std::unique_ptr<Session> session_;         // after auth
+  struct ApiRequest {
+    std::string op;
+    std::string body;
+    size_t length = 0;
+  };
+  std::unique_ptr<ApiRequest> api_;          // an HTTP API request while its body arrives
   std::vector<Channel*> channels_;
   PendingOp* pending_ = nullptr;             // waiting coroutines (hub calls, joins)
   std::vector<Chunk> queue_;                 // not yet handed to libuv

@@ -41,6 +41,7 @@ Frontend::Frontend(const FrontendConfig& config)
       hub_(&loop_, wheel_, config, [this](const wire::Delivery& d) { onDelivery(d); },
            [this](const wire::Kick& k) { onKick(k); }),
       verifier_(config.secrets),
+      apiKeys_(config.apiKeys),
       readBuffer_(new char[kReadBufferBytes]) {
   wsLimits_.maxMessageBytes = config.maxMessageBytes;
   wsLimits_.maxFragments = config.maxFragments;

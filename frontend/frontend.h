@@ -17,6 +17,7 @@
 #include "common/ws_frame.h"
 #include "frontend/channel_index.h"
 #include "frontend/frontend_config.h"
+#include "frontend/http_api.h"
 #include "frontend/hub_link.h"
 #include "frontend/metrics.h"
 
@@ -51,6 +52,7 @@ class Frontend {
   Metrics& metrics() noexcept { return metrics_; }
   const WsLimits& wsLimits() const noexcept { return wsLimits_; }
   const HandshakePolicy& handshakePolicy() const noexcept { return handshakePolicy_; }
+  const ApiKeys& apiKeys() const noexcept { return apiKeys_; }
   const StaticFile* staticFile(std::string_view path) const;
   std::string renderMetrics() const;
 
@@ -100,6 +102,7 @@ class Frontend {
   Metrics metrics_;
   WsLimits wsLimits_;
   HandshakePolicy handshakePolicy_;
+  ApiKeys apiKeys_;
   std::unique_ptr<char[]> readBuffer_;
   std::vector<Connection*> dirty_;
   Connection* connections_ = nullptr;

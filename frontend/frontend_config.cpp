@@ -118,7 +118,7 @@ class ConfigBinder {
   std::vector<std::function<void()>> fromFlags_;
 };
 
-std::vector<std::string> readSecrets(const std::string& path) {
+std::vector<std::string> readSecrets(const std::string& path, size_t minBytes) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read secret file '" + path + "'");
   std::vector<std::string> secrets;
@@ -126,8 +126,8 @@ std::vector<std::string> readSecrets(const std::string& path) {
   while (std::getline(in, line)) {
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
     if (line.empty() || line[0] == '#') continue;
-    if (line.size() < 32) {
-      throw std::runtime_error("secret file '" + path + "': every secret must be at least 32 bytes");
+    if (line.size() < minBytes) {
+      throw std::runtime_error("'" + path + "': every line must be at least " + std::to_string(minBytes) + " bytes");
     }
     secrets.push_back(line);
   }
@@ -150,7 +150,8 @@ void validate(FrontendConfig& config) {
     }
   }
   if (config.secretFile.empty()) throw std::runtime_error("--secret-file is required");
-  config.secrets = readSecrets(config.secretFile);
+  config.secrets = readSecrets(config.secretFile, 32);
+  if (!config.apiKeyFile.empty()) config.apiKeys = readSecrets(config.apiKeyFile, 16);
   static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   if (kLevels.count(config.logLevel) == 0) {
     throw std::runtime_error("--log-level must be one of trace, debug, info, warn, error, critical, off");
@@ -185,6 +186,7 @@ ConfigOutcome loadFrontendConfig(int argc, char** argv, FrontendConfig& config) 
   binder.bind("--hub-ingress", &FrontendConfig::hubIngress, "hub's frontend ingress endpoint");
   binder.bind("--hub-pub", &FrontendConfig::hubPub, "hub's publish endpoint");
   binder.bind("--secret-file", &FrontendConfig::secretFile, "token secrets, one per line (>= 32 bytes each)");
+  binder.bind("--api-key-file", &FrontendConfig::apiKeyFile, "HTTP API keys, one per line (>= 16 bytes); off if unset");
   binder.bind("--id", &FrontendConfig::id, "this frontend's id (default fe-<pid>)");
   binder.bind("--static-dir", &FrontendConfig::staticDirs, "serve files: DIR (at /) or /prefix/=DIR; repeatable");
   binder.bind("--log-level", &FrontendConfig::logLevel, "trace|debug|info|warn|error|critical|off");
@@ -240,7 +242,7 @@ int runTokenCommand(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   try {
-    std::vector<std::string> secrets = readSecrets(secretFile);
+    std::vector<std::string> secrets = readSecrets(secretFile, 32);
     TokenClaims claims;
     claims.sub = user;
     int64_t now = std::chrono::duration_cast<std::chrono::seconds>(

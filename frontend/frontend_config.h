@@ -16,6 +16,8 @@ struct FrontendConfig {
   std::string hubPub = "tcp://127.0.0.1:5562";
   // Token secrets, one per line (several lines = rotation); each at least 32 bytes.
   std::string secretFile;
+  // HTTP API keys (POST /api/...), one per line; empty = the HTTP API is off.
+  std::string apiKeyFile;
   // This frontend's id, unique among the frontends of one deployment (default: "fe-<pid>").
   std::string id;
   // Static file mounts: "DIR" (served at /) or "/prefix/=DIR" (served under /prefix/); e.g. the
@@ -44,6 +46,7 @@ struct FrontendConfig {
 
   // Derived by validation.
   std::vector<std::string> secrets;
+  std::vector<std::string> apiKeys;
 };
 
 struct ConfigOutcome {

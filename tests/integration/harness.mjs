@@ -72,6 +72,9 @@ export class Cluster {
     this.secret = randomBytes(32).toString('hex');
     this.secretFile = join(this.dir, 'secret');
     writeFileSync(this.secretFile, this.secret + '\n');
+    this.apiKey = randomBytes(24).toString('hex');
+    this.apiKeyFile = join(this.dir, 'api-keys');
+    writeFileSync(this.apiKeyFile, this.apiKey + '\n');
     this.endpoints = {
       app: `ipc://${this.dir}/app`,
       ingress: `ipc://${this.dir}/ingress`,
@@ -94,7 +97,8 @@ export class Cluster {
     const id = `fe${this.frontends.length + 1}`;
     const fe = new Process(id, FRONTEND, [
       '--listen', '127.0.0.1:0', '--hub-ingress', this.endpoints.ingress, '--hub-pub', this.endpoints.pub,
-      '--secret-file', this.secretFile, '--id', id, '--log-level', 'info', ...extraArgs,
+      '--secret-file', this.secretFile, '--api-key-file', this.apiKeyFile, '--id', id, '--log-level', 'info',
+      ...extraArgs,
     ]);
     const m = await waitForLine(fe.child, /webim-frontend ready.* listening on 127\.0\.0\.1:(\d+)/, id);
     fe.port = Number(m[1]);
@@ -205,6 +209,19 @@ export class Client {
     this.ws.close(1000);
     return this.closed;
   }
+}
+
+// POST /api/<path> on a frontend with the cluster's API key (or `key`); resolves {status, body}.
+export async function apiPost(port, path, body, key) {
+  const res = await fetch(`http://127.0.0.1:${port}/api/${path}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...(key === null ? {} : { Authorization: `Bearer ${key}` }) },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = text; }
+  return { status: res.status, body: json };
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { Client, Cluster, httpGet, makeToken, sleep } from './harness.mjs';
+import { apiPost, Client, Cluster, httpGet, makeToken, sleep } from './harness.mjs';
 
 describe('two frontends through the hub', () => {
   let cluster;
@@ -190,6 +190,46 @@ describe('two frontends through the hub', () => {
     assert.equal(mb.seq, pushed.seq);
     assert.equal(ma.from, 'system');
     await a.close();
+    await b.close();
+  });
+
+  test('the HTTP API publishes, reads history and kicks, with a Bearer key', async () => {
+    const a = await Client.connect(fe1.url);
+    const b = await Client.connect(fe2.url);
+    await a.auth(cluster.token('ola', ['room:api']));
+    await b.auth(cluster.token('pia', ['room:api']));
+    await a.request('sub', { ch: 'room:api' });
+    await b.request('sub', { ch: 'room:api' });
+
+    const wrong = await apiPost(fe1.port, 'publish', { ch: 'room:api', data: 1 }, 'not-the-key');
+    assert.deepEqual([wrong.status, wrong.body.code], [401, 'unauthorized']);
+    const missing = await apiPost(fe1.port, 'publish', { ch: 'room:api', data: 1 }, null);
+    assert.equal(missing.status, 401);
+    assert.equal((await apiPost(fe1.port, 'nope', {}, cluster.apiKey)).status, 404);
+
+    const raw = '{"ch":"room:api","data":{"big":12345678901234567890123},"from":"app","cid":"http-1"}';
+    const pub = await apiPost(fe1.port, 'publish', raw, cluster.apiKey);
+    assert.equal(pub.status, 200, JSON.stringify(pub.body));
+    assert.equal(pub.body.ok, true);
+    const [ma] = await a.waitForMsgs(1);
+    const [mb] = await b.waitForMsgs(1);
+    assert.equal(ma.seq, pub.body.seq);
+    assert.equal(mb.seq, pub.body.seq);
+    assert.equal(ma.from, 'app');
+    const again = await apiPost(fe2.port, 'publish', raw, cluster.apiKey);
+    assert.deepEqual(again.body, pub.body, 'a retry with the same cid returns the first result');
+
+    const hist = await apiPost(fe2.port, 'hist', { ch: 'room:api', after: 0, limit: 10 }, cluster.apiKey);
+    assert.equal(hist.status, 200);
+    assert.deepEqual(hist.body.msgs.map((m) => m.seq), [pub.body.seq]);
+    const bad = await apiPost(fe1.port, 'publish', { ch: 'bad name', data: 1 }, cluster.apiKey);
+    assert.deepEqual([bad.status, bad.body.code], [400, 'bad_request']);
+    const stats = await apiPost(fe1.port, 'stats', {}, cluster.apiKey);
+    assert.equal(stats.body.ok, true);
+
+    const kick = await apiPost(fe2.port, 'kick', { user: 'ola', code: 4003, reason: 'bye' }, cluster.apiKey);
+    assert.deepEqual([kick.status, kick.body], [200, { ok: true }]);
+    assert.equal((await a.closed).code, 4003);
     await b.close();
   });
 
