@@ -1,0 +1,384 @@
+// webim demo chat page: rooms, direct conversations, inbox notices, history scroll-back.
+//
+// Choices (kept simple on purpose):
+// - The token comes from the URL fragment (#token=...; the server never sees fragments) or the paste
+//   box, and is kept in this tab's sessionStorage so a reload keeps you signed in. The fragment is
+//   then removed from the address bar. `#...&ws=url1,url2` overrides the WebSocket URLs (tests use
+//   it to give two frontends); by default the URL is ws(s)://<this host>/ws.
+// - Every conversation in the sidebar stays subscribed while the page is open (unread counts on the
+//   others), and the list is remembered per user in localStorage. So a DM arrives whenever the page
+//   has that conversation, whether or not it is the one on screen.
+// - Starting a DM: the first message you send in a DM in this page session also publishes a small
+//   notice {type:'dm', ch, text} to the peer's inbox `user:<peer>`, which makes the peer's page add
+//   and subscribe the conversation. That needs a `pub` grant for user:* in your token; without one
+//   the notice is refused, and the page says the peer will see the message when they open the DM.
+// - Messages are {text} objects; anything else the app pushes is shown as JSON.
+import { WebimClient } from '/js/webim.js';
+
+const $ = (sel) => document.querySelector(sel);
+const CHANNEL = /^[A-Za-z0-9_.:-]{1,128}$/;
+const PAGE = 30; // messages per history page
+
+// ---- token and URLs ----------------------------------------------------------------------------
+
+const fragment = new URLSearchParams(location.hash.slice(1));
+if (fragment.get('token')) sessionStorage.setItem('webim-token', fragment.get('token'));
+if (fragment.get('ws')) sessionStorage.setItem('webim-ws', fragment.get('ws'));
+if (location.hash) history.replaceState(null, '', location.pathname + location.search);
+
+const defaultUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+const urls = (sessionStorage.getItem('webim-ws') || defaultUrl).split(',').filter(Boolean);
+
+function tokenSubject(token) {
+  try {
+    return JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).sub;
+  } catch {
+    return null;
+  }
+}
+
+// ---- page state --------------------------------------------------------------------------------
+
+let client = null;
+let me = null;
+let active = null; // the conversation on screen
+/** @type {Map<string, Conversation>} */
+const convs = new Map();
+const noticed = new Set(); // DMs whose peer got an inbox notice in this page session
+
+/**
+ * @typedef {object} Conversation
+ * @property {string} ch
+ * @property {string} title
+ * @property {HTMLOListElement} list  its messages, kept while another conversation is shown
+ * @property {HTMLLIElement} item  its sidebar entry
+ * @property {Map<number, HTMLLIElement>} bySeq  rendered messages
+ * @property {number} oldest  lowest seq loaded (history before it is fetched by "Load older")
+ * @property {boolean} more  history has older messages
+ * @property {number} unread
+ */
+
+function titleOf(ch) {
+  if (ch.startsWith('room:')) return `# ${ch.slice(5)}`;
+  if (ch.startsWith('dm:')) return `@ ${ch.split(':').slice(1).find((u) => u !== me) ?? me}`;
+  return ch;
+}
+
+const dmChannel = (a, b) => (a < b ? `dm:${a}:${b}` : `dm:${b}:${a}`); // PROTOCOL.md: dm:<a>:<b>, a < b
+
+function saveConversations() {
+  const list = [...convs.keys()].filter((ch) => !ch.startsWith('user:'));
+  localStorage.setItem(`webim-convs:${me}`, JSON.stringify(list));
+}
+
+// ---- rendering ---------------------------------------------------------------------------------
+
+function formatTime(ts) {
+  const d = new Date(ts);
+  const sameDay = d.toDateString() === new Date().toDateString();
+  return sameDay
+    ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+    : d.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+}
+
+const textOf = (data) => (typeof data === 'string' ? data : typeof data?.text === 'string' ? data.text : JSON.stringify(data));
+
+// One message element; everything user-provided goes in as textContent.
+function messageElement({ from, ts, data, seq }) {
+  const li = document.createElement('li');
+  li.className = 'msg';
+  if (from === me) li.classList.add('mine');
+  if (seq !== undefined) li.dataset.seq = String(seq);
+  li.innerHTML = '<div class="meta"><span class="from"></span><time></time><span class="send-state"></span></div><div class="text"></div>';
+  li.querySelector('.from').textContent = from;
+  const time = li.querySelector('time');
+  time.textContent = formatTime(ts);
+  time.dateTime = new Date(ts).toISOString();
+  time.title = new Date(ts).toLocaleString();
+  li.querySelector('.text').textContent = textOf(data);
+  return li;
+}
+
+// Inserts by seq; pending messages (no seq yet) stay at the bottom.
+function insertOrdered(conv, li, seq) {
+  for (const other of conv.list.children) {
+    if (other.dataset.seq === undefined || Number(other.dataset.seq) > seq) {
+      conv.list.insertBefore(li, other);
+      return;
+    }
+  }
+  conv.list.append(li);
+}
+
+function nearBottom() {
+  const s = $('#scroller');
+  return s.scrollHeight - s.scrollTop - s.clientHeight < 80;
+}
+
+function scrollToBottom() {
+  const s = $('#scroller');
+  s.scrollTop = s.scrollHeight;
+}
+
+function setSendState(li, state, label) {
+  li.classList.remove('pending', 'stored', 'failed');
+  li.classList.add(state);
+  li.querySelector('.send-state').textContent = label;
+}
+
+function onMessage(conv, msg) {
+  const existing = conv.bySeq.get(msg.seq);
+  if (existing) return; // our own message, already placed by its ack
+  const stick = conv === active && nearBottom();
+  const li = messageElement(msg);
+  conv.bySeq.set(msg.seq, li);
+  insertOrdered(conv, li, msg.seq);
+  if (msg.from === me) setSendState(li, 'stored', '✓ stored');
+  if (conv !== active || document.hidden) {
+    conv.unread++;
+    conv.item.querySelector('.unread').textContent = String(conv.unread);
+  }
+  if (stick) scrollToBottom();
+}
+
+function note(conv, text) {
+  const li = document.createElement('li');
+  li.className = 'note';
+  li.textContent = text;
+  conv.list.append(li);
+  if (conv === active) scrollToBottom();
+}
+
+function toast(text, onClick) {
+  const div = document.createElement('div');
+  div.className = 'toast';
+  div.textContent = text;
+  div.onclick = () => { div.remove(); onClick?.(); };
+  $('#toasts').append(div);
+  setTimeout(() => div.remove(), 6000);
+}
+
+// ---- conversations -----------------------------------------------------------------------------
+
+async function openConversation(ch, { show = true } = {}) {
+  let conv = convs.get(ch);
+  if (!conv) {
+    conv = {
+      ch, title: titleOf(ch), list: document.createElement('ol'), item: document.createElement('li'),
+      bySeq: new Map(), oldest: Infinity, more: false, unread: 0, loading: false,
+    };
+    conv.list.className = 'list';
+    conv.list.dataset.ch = ch;
+    conv.list.hidden = true;
+    $('#lists').append(conv.list);
+    conv.item.dataset.ch = ch;
+    conv.item.innerHTML = '<span class="name"></span><span class="unread"></span>';
+    conv.item.querySelector('.name').textContent = conv.title;
+    conv.item.onclick = () => show_(conv);
+    $('#convs').append(conv.item);
+    convs.set(ch, conv);
+    saveConversations();
+    const unsubscribe = client.subscribe(ch, (msg) => onMessage(conv, msg));
+    unsubscribe.ready.then(({ seq }) => loadOlder(conv, seq + 1)).catch((e) => {
+      note(conv, `Cannot join ${ch}: ${e.code ?? e.message}`);
+      convs.delete(ch);
+      saveConversations();
+    });
+  }
+  if (show) show_(conv);
+  return conv;
+}
+
+function show_(conv) {
+  if (active) {
+    active.list.hidden = true;
+    active.item.classList.remove('active');
+  }
+  active = conv;
+  conv.list.hidden = false;
+  conv.item.classList.add('active');
+  conv.unread = 0;
+  conv.item.querySelector('.unread').textContent = '';
+  $('#chat-title').textContent = conv.title;
+  $('#older').hidden = !conv.more;
+  for (const el of document.querySelectorAll('#composer input, #composer button')) el.disabled = false;
+  $('#composer input').focus();
+  scrollToBottom();
+}
+
+// Prepends one page of history older than `before`, keeping the view where it was.
+async function loadOlder(conv, before = conv.oldest) {
+  if (conv.loading) return;
+  conv.loading = true;
+  let page;
+  try {
+    page = await client.history(conv.ch, { before, limit: PAGE });
+  } catch (e) {
+    note(conv, `Could not load history: ${e.code ?? e.message}`);
+    return;
+  } finally {
+    conv.loading = false;
+  }
+  const scroller = $('#scroller');
+  const fromBottom = scroller.scrollHeight - scroller.scrollTop;
+  const first = conv.list.firstChild;
+  for (const msg of page.msgs) {
+    conv.oldest = Math.min(conv.oldest, msg.seq);
+    if (conv.bySeq.has(msg.seq)) continue;
+    const li = messageElement(msg);
+    if (msg.from === me) setSendState(li, 'stored', '✓ stored');
+    conv.bySeq.set(msg.seq, li);
+    conv.list.insertBefore(li, first);
+  }
+  if (!page.msgs.length) conv.oldest = Math.min(conv.oldest, before);
+  conv.more = page.more;
+  if (conv === active) {
+    $('#older').hidden = !conv.more;
+    scroller.scrollTop = scroller.scrollHeight - fromBottom;
+  }
+}
+
+async function send(conv, text) {
+  const li = messageElement({ from: me, ts: Date.now(), data: { text } });
+  setSendState(li, 'pending', 'sending…');
+  conv.list.append(li);
+  scrollToBottom();
+  try {
+    const { seq } = await client.publish(conv.ch, { text });
+    const live = conv.bySeq.get(seq);
+    if (live) {
+      li.remove(); // the delivery came first and is already in place
+      setSendState(live, 'stored', '✓ stored');
+    } else {
+      li.dataset.seq = String(seq);
+      conv.bySeq.set(seq, li);
+      insertOrdered(conv, li, seq); // moves it among messages that arrived meanwhile
+      setSendState(li, 'stored', '✓ stored');
+    }
+  } catch (e) {
+    setSendState(li, 'failed', `failed: ${e.code ?? e.message}`);
+    return;
+  }
+  if (conv.ch.startsWith('dm:') && !noticed.has(conv.ch)) {
+    noticed.add(conv.ch);
+    const peer = conv.ch.split(':').slice(1).find((u) => u !== me) ?? me;
+    client.publish(`user:${peer}`, { type: 'dm', ch: conv.ch, text: text.slice(0, 140) }).catch((e) => {
+      note(conv, `${peer} was not notified (${e.code ?? e.message}); they will see this when they open the conversation.`);
+    });
+  }
+}
+
+// The own inbox: DM notices open the conversation; anything else is shown as a toast.
+function onInbox(msg) {
+  const d = msg.data;
+  if (d && d.type === 'dm' && typeof d.ch === 'string' && CHANNEL.test(d.ch) && d.ch.split(':').includes(me)) {
+    const isNew = !convs.has(d.ch);
+    openConversation(d.ch, { show: false });
+    if (isNew) toast(`New conversation from ${msg.from}: ${d.text ?? ''}`, () => show_(convs.get(d.ch)));
+    return;
+  }
+  toast(`${msg.from}: ${textOf(d)}`);
+}
+
+// ---- connection --------------------------------------------------------------------------------
+
+function showState(state, detail) {
+  const badge = $('#state');
+  badge.dataset.state = state;
+  badge.textContent = { idle: 'offline', connecting: 'connecting…', open: 'online', reconnecting: 'reconnecting…', closed: 'disconnected' }[state];
+  const banner = $('#banner');
+  banner.classList.toggle('bad', state === 'closed');
+  if (state === 'reconnecting') {
+    banner.textContent = 'Connection lost. Reconnecting… Messages you send now are delivered once it is back.';
+    banner.hidden = false;
+  } else if (state === 'closed') {
+    banner.textContent = `Disconnected${detail ? `: ${detail}` : ''}. Reload the page or paste a new token.`;
+    banner.hidden = false;
+  } else {
+    banner.hidden = true;
+  }
+}
+
+function start(token) {
+  me = tokenSubject(token);
+  if (!me) {
+    $('#login').hidden = false;
+    toast('That does not look like a token.');
+    return;
+  }
+  $('#login').hidden = true;
+  $('#app').hidden = false;
+  $('#me').textContent = `signed in as ${me}`;
+
+  client = new WebimClient({ urls, token });
+  client.on('state', (s) => {
+    showState(s, s === 'closed' ? client.closeError?.message : '');
+    if (s === 'closed' && ['auth', 'kicked'].includes(client.closeError?.code)) {
+      sessionStorage.removeItem('webim-token');
+      $('#login').hidden = false;
+    }
+  });
+  client.on('resync', ({ ch }) => {
+    // History was lost or reset: start this conversation's view over from what history has.
+    const conv = convs.get(ch);
+    if (!conv) return;
+    conv.list.replaceChildren();
+    conv.bySeq.clear();
+    note(conv, 'Some messages could not be recovered; showing the latest history.');
+  });
+  client.connect().catch(() => {});
+
+  client.subscribe(`user:${me}`, onInbox);
+  const saved = JSON.parse(localStorage.getItem(`webim-convs:${me}`) || '[]');
+  for (const ch of saved) if (CHANNEL.test(ch)) openConversation(ch, { show: false });
+  if (convs.size) show_(convs.values().next().value);
+}
+
+// ---- wiring ------------------------------------------------------------------------------------
+
+$('#login-form').onsubmit = (e) => {
+  e.preventDefault();
+  const token = e.target.token.value.trim();
+  sessionStorage.setItem('webim-token', token);
+  start(token);
+};
+
+$('#join-room').onsubmit = (e) => {
+  e.preventDefault();
+  const name = e.target.room.value.trim();
+  if (!CHANNEL.test(`room:${name}`)) return toast('Room names: letters, digits, _ . -');
+  openConversation(`room:${name}`);
+  e.target.reset();
+};
+
+$('#open-dm').onsubmit = (e) => {
+  e.preventDefault();
+  const peer = e.target.peer.value.trim();
+  if (!peer || peer === me) return toast('Enter another user id');
+  openConversation(dmChannel(me, peer));
+  e.target.reset();
+};
+
+$('#composer').onsubmit = (e) => {
+  e.preventDefault();
+  const input = e.target.text;
+  const text = input.value.trim();
+  if (!text || !active) return;
+  input.value = '';
+  send(active, text);
+};
+
+$('#older').onclick = () => active && loadOlder(active);
+$('#scroller').addEventListener('scroll', () => {
+  if (active?.more && $('#scroller').scrollTop === 0) loadOlder(active);
+});
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden && active) {
+    active.unread = 0;
+    active.item.querySelector('.unread').textContent = '';
+  }
+});
+
+const saved = sessionStorage.getItem('webim-token');
+if (saved) start(saved);
+else $('#login').hidden = false;
