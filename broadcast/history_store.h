@@ -6,6 +6,8 @@
 //  - commit() is atomic: either every record of the WriteSet is stored or none is. With sync=true
 //    it returns only after the batch is on stable storage (the hub acks only after that).
 //  - Read errors (I/O, corruption) throw HistoryStoreError; "not found" is a value (nullopt).
+//  - loadDedup() may report a record older than the hub's dedup TTL as absent (the sequencer
+//    ignores such records anyway; the PostgreSQL store's filter only knows younger keys).
 #pragma once
 
 #include <cstdint>

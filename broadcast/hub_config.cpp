@@ -30,7 +30,9 @@ const std::vector<Setting>& settings() {
       {"app_ingress", "app ingress endpoint (ROUTER, JSON)", [](HubConfig& c) { return &c.appIngress; }, {}, {}},
       {"hub_ingress", "frontend ingress endpoint (ROUTER, protobuf)", [](HubConfig& c) { return &c.hubIngress; }, {}, {}},
       {"hub_pub", "publish endpoint (XPUB)", [](HubConfig& c) { return &c.hubPub; }, {}, {}},
+      {"store", "history store: rocksdb (embedded, --data) | postgres (--pg-dsn)", [](HubConfig& c) { return &c.store; }, {}, {}},
       {"data", "store directory (RocksDB)", [](HubConfig& c) { return &c.data; }, {}, {}},
+      {"pg_dsn", "PostgreSQL connection string for --store postgres, e.g. \"host=/run/postgresql dbname=webim\"", [](HubConfig& c) { return &c.pgDsn; }, {}, {}},
       {"log_level", "trace|debug|info|warn|error|critical|off", [](HubConfig& c) { return &c.logLevel; }, {}, {}},
       {"sync", "fsync every group commit (--no-sync or --sync=false to disable)", {}, {}, [](HubConfig& c) { return &c.sync; }},
       {"dedup_ttl", "seconds a (from, cid) pair is remembered", {}, [](HubConfig& c) { return &c.dedupTtl; }, {}},
@@ -90,7 +92,11 @@ std::string validateConfig(const HubConfig& c) {
            {{"app_ingress", &c.appIngress}, {"hub_ingress", &c.hubIngress}, {"hub_pub", &c.hubPub}}})
     if (!validEndpoint(*ep))
       return std::string(name) + ": '" + *ep + "' is not a tcp:// or ipc:// endpoint";
-  if (c.data.empty()) return "data: must not be empty";
+  if (c.store != "rocksdb" && c.store != "postgres")
+    return "store: '" + c.store + "' is not one of rocksdb|postgres";
+  if (c.store == "rocksdb" && c.data.empty()) return "data: must not be empty";
+  if (c.store == "postgres" && c.pgDsn.empty())
+    return "pg_dsn: required with store = postgres (a libpq connection string, e.g. \"host=/run/postgresql dbname=webim\")";
   static const std::array<const char*, 7> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   bool levelOk = false;
   for (const char* l : levels) levelOk |= c.logLevel == l;

@@ -14,7 +14,9 @@ struct HubConfig {
   std::string appIngress = "tcp://127.0.0.1:5560";  // ROUTER, JSON (PROTOCOL.md section 4)
   std::string hubIngress = "tcp://127.0.0.1:5561";  // ROUTER, protobuf FrontendRequest/HubReply
   std::string hubPub = "tcp://127.0.0.1:5562";      // XPUB, [channel '\0'][Delivery]
+  std::string store = "rocksdb";                    // rocksdb (embedded, --data) | postgres (--pg-dsn)
   std::string data = "./var/hub";                   // RocksDB directory
+  std::string pgDsn;                                // libpq connection string, for store = postgres
   std::string logLevel = "info";
   bool sync = true;               // fsync every group commit before acking
   int64_t dedupTtl = 86400;       // seconds a (from, cid) pair is remembered (>= 24 h by contract)

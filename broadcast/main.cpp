@@ -9,6 +9,7 @@
 
 #include "broadcast/hub.h"
 #include "broadcast/hub_config.h"
+#include "broadcast/postgres_store.h"
 #include "broadcast/request_client.h"
 #include "broadcast/rocksdb_store.h"
 
@@ -38,11 +39,20 @@ int serve(const webim::hub::HubConfig& config) {
   spdlog::set_level(spdlog::level::from_str(config.logLevel));
   installSignalHandlers();
 
-  std::unique_ptr<webim::hub::RocksDbHistoryStore> store;
+  // The store is opened once at start; a store that cannot be opened/reached is a bad config.
+  std::unique_ptr<webim::hub::HistoryStore> store;
+  std::string storeDescription;
   try {
-    store = std::make_unique<webim::hub::RocksDbHistoryStore>(config.data);
+    if (config.store == "postgres") {
+      store = std::make_unique<webim::hub::PostgresHistoryStore>(
+          webim::hub::PostgresStoreOptions{config.pgDsn, config.dedupTtl * 1000});
+      storeDescription = "store=postgres";
+    } else {
+      store = std::make_unique<webim::hub::RocksDbHistoryStore>(config.data);
+      storeDescription = "store=rocksdb data=" + config.data;
+    }
   } catch (const webim::hub::HistoryStoreError& e) {
-    return badConfig(std::string("data: ") + e.what());
+    return badConfig(std::string(config.store == "postgres" ? "pg_dsn: " : "data: ") + e.what());
   }
   int code = 0;
   {
@@ -59,7 +69,7 @@ int serve(const webim::hub::HubConfig& config) {
         return badConfig(std::string(name) + ": cannot bind: " + e.what());
       }
     }
-    spdlog::info("webim-broadcast ready {} data={} sync={}", hub.boundEndpoints(), config.data,
+    spdlog::info("webim-broadcast ready {} {} sync={}", hub.boundEndpoints(), storeDescription,
                  config.sync);
     try {
       hub.run(&gStop);
@@ -68,7 +78,7 @@ int serve(const webim::hub::HubConfig& config) {
       code = 1;
     }
   }  // sockets close, then the context terminates
-  store.reset();  // closes RocksDB
+  store.reset();  // closes RocksDB / the PostgreSQL connection
   spdlog::info("webim-broadcast stopped");
   return code;
 }

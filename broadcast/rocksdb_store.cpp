@@ -21,7 +21,8 @@ constexpr char kDedupPrefix = 'd';
 constexpr char kRecordVersion = 1;
 constexpr size_t kMetaSize = 1 + 8 + 8;
 constexpr size_t kDedupFixedSize = 1 + 8 + 8 + 8;
-constexpr int kBloomBitsPerKey = 10;  // point lookups (meta, dedup) mostly miss on new cids
+constexpr int kBloomBitsPerKey = 10;
+constexpr size_t kRecycledWalFiles = 4;  // point lookups (meta, dedup) mostly miss on new cids
 
 void putBigEndian(std::string& out, uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
@@ -114,6 +115,9 @@ RocksDbHistoryStore::RocksDbHistoryStore(const std::string& path) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.paranoid_checks = true;
+  // Reuse WAL files instead of growing new ones: a sync then has no file-size metadata to journal
+  // (fdatasync of an extending file costs a filesystem journal commit, ~4 ms here; ~0.3 ms without).
+  options.recycle_log_file_num = kRecycledWalFiles;
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(kBloomBitsPerKey));
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));

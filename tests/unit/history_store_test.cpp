@@ -1,9 +1,24 @@
+// Store contract tests, run against both HistoryStore backends: every STORE_TEST body runs once
+// on RocksDB ("rocksdb: ..." cases, tag [rocksdb]) and once on PostgreSQL ("postgres: ..." cases,
+// tag [postgres], hidden from the default run: tests/integration/postgres.cmake runs them under a
+// CTest fixture that starts a throwaway server). Run standalone (`unit_history_store_test
+// "[postgres]"`), the test starts its own server with tests/integration/pg_server.sh and stops it
+// at exit; without PostgreSQL binaries each PG case says "postgres binaries not found" (a CTest
+// skip) instead of passing silently.
 #include <catch2/catch.hpp>
+#include <libpq-fe.h>
 
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
+#include <sstream>
+#include <thread>
 
+#include "broadcast/postgres_store.h"
 #include "broadcast/rocksdb_store.h"
 
 using namespace webim::hub;
@@ -11,12 +26,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
+std::string randomSuffix() {
+  std::random_device rd;
+  return std::to_string(rd()) + std::to_string(rd());
+}
+
 // A fresh directory under the system temp dir, removed at the end of the test.
 struct TempDir {
   fs::path path;
   TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("webim-store-test-" + std::to_string(rd()) + std::to_string(rd()));
+    path = fs::temp_directory_path() / ("webim-store-test-" + randomSuffix());
     fs::create_directories(path);
   }
   ~TempDir() {
@@ -25,7 +44,139 @@ struct TempDir {
   }
 };
 
+// ----- the PostgreSQL server for this process -----
+
+constexpr const char* kPgSkip = "postgres binaries not found: PostgreSQL cases skipped";
+
+std::string readFile(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+fs::path pgServerScript() {
+  if (const char* env = std::getenv("WEBIM_PG_SERVER_SCRIPT")) return env;
+  return fs::path(__FILE__).parent_path().parent_path() / "integration" / "pg_server.sh";
+}
+
+// WEBIM_TEST_PG_DIR (set by the CTest fixture): a server started by `pg_server.sh start DIR`
+// (DIR/dsn missing: binaries absent). Otherwise this process starts one and stops it at exit.
+class PgServer {
+ public:
+  static PgServer& get() {
+    static PgServer server;
+    return server;
+  }
+  const std::string& dsn() const { return dsn_; }  // empty: no server, skip
+  ~PgServer() {
+    if (!ownDir_.empty()) {
+      std::string cmd = "'" + pgServerScript().string() + "' stop '" + ownDir_ + "' >/dev/null 2>&1";
+      [[maybe_unused]] int rc = std::system(cmd.c_str());
+    }
+  }
+
+ private:
+  PgServer() {
+    if (const char* dir = std::getenv("WEBIM_TEST_PG_DIR")) {
+      if (fs::exists(fs::path(dir) / "dsn")) dsn_ = readFile(fs::path(dir) / "dsn");
+      return;
+    }
+    const std::string dir = (fs::temp_directory_path() / ("webim-pg-test-" + randomSuffix())).string();
+    std::string cmd = "'" + pgServerScript().string() + "' start '" + dir + "' >/dev/null";
+    int rc = std::system(cmd.c_str());
+    if (WIFEXITED(rc) && WEXITSTATUS(rc) == 77) return;  // binaries absent
+    ownDir_ = dir;
+    if (rc != 0) throw std::runtime_error("pg_server.sh start failed (exit " + std::to_string(rc) + ")");
+    dsn_ = readFile(fs::path(dir) / "dsn");
+  }
+  std::string dsn_;
+  std::string ownDir_;
+};
+
+// An admin connection to the test server (schemas, killing backends).
+void pgAdmin(const std::string& sql) {
+  PGconn* c = PQconnectdb(PgServer::get().dsn().c_str());
+  REQUIRE(PQstatus(c) == CONNECTION_OK);
+  PQclear(PQexec(c, "SET client_min_messages TO warning"));
+  PGresult* r = PQexec(c, sql.c_str());
+  INFO(PQresultErrorMessage(r));
+  CHECK((PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK));
+  PQclear(r);
+  PQfinish(c);
+}
+
+// ----- the two backends, behind one fixture interface -----
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual bool available() const { return true; }
+  // Opens the test's store (the same one again on every call, like reopening after a restart).
+  virtual std::unique_ptr<HistoryStore> open() = 0;
+};
+
+class RocksBackend final : public Backend {
+ public:
+  std::unique_ptr<HistoryStore> open() override {
+    return std::make_unique<RocksDbHistoryStore>(dir_.path.string());
+  }
+
+ private:
+  TempDir dir_;
+};
+
+// Each test case gets a schema of its own in the shared server.
+class PgBackend final : public Backend {
+ public:
+  PgBackend() {
+    if (!available()) return;
+    schema_ = "t" + randomSuffix();
+    pgAdmin("CREATE SCHEMA " + schema_);
+  }
+  ~PgBackend() override {
+    if (available()) pgAdmin("DROP SCHEMA " + schema_ + " CASCADE");
+  }
+  bool available() const override { return !PgServer::get().dsn().empty(); }
+  std::string dsn() const {
+    return PgServer::get().dsn() + " application_name=" + schema_ + " options='-c search_path=" + schema_ + "'";
+  }
+  const std::string& schema() const { return schema_; }
+  std::unique_ptr<HistoryStore> open() override {
+    return std::make_unique<PostgresHistoryStore>(PostgresStoreOptions{dsn()});
+  }
+
+ private:
+  std::string schema_;
+};
+
+// STORE_TEST("name") { ... body using `backend` ... } defines "rocksdb: name" and "postgres: name".
+#define STORE_TEST_CONCAT2(a, b) a##b
+#define STORE_TEST_CONCAT(a, b) STORE_TEST_CONCAT2(a, b)
+#define STORE_TEST_IMPL(name, fn)                                          \
+  static void fn(Backend& backend);                                        \
+  TEST_CASE("rocksdb: " name, "[history_store][rocksdb]") {                \
+    RocksBackend backend;                                                  \
+    fn(backend);                                                           \
+  }                                                                        \
+  TEST_CASE("postgres: " name, "[history_store][.postgres]") {             \
+    PgBackend backend;                                                     \
+    if (!backend.available()) {                                            \
+      WARN(kPgSkip);                                                       \
+      return;                                                              \
+    }                                                                      \
+    fn(backend);                                                           \
+  }                                                                        \
+  static void fn([[maybe_unused]] Backend& backend)
+#define STORE_TEST(name) STORE_TEST_IMPL(name, STORE_TEST_CONCAT(storeTestBody, __LINE__))
+
 constexpr uint64_t kEpoch = 0x1122334455667788ull;
+// Dedup timestamps are "now": a store may treat records older than the dedup TTL as gone.
+const int64_t kNow = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
 constexpr size_t kPageBytes = 1 << 20;
 
 StoredMessage msg(const std::string& ch, uint64_t seq, std::string data = "") {
@@ -38,7 +189,7 @@ WriteSet batchOf(const std::string& ch, uint64_t from, uint64_t to) {
   WriteSet ws;
   for (uint64_t s = from; s <= to; ++s) {
     ws.messages.push_back(msg(ch, s));
-    ws.dedups.push_back({"u", ch + "-" + std::to_string(s), {ch, kEpoch, s, 5}});
+    ws.dedups.push_back({"u", ch + "-" + std::to_string(s), {ch, kEpoch, s, kNow}});
   }
   ws.metas.push_back({ch, {kEpoch, to}});
   return ws;
@@ -52,9 +203,9 @@ std::vector<uint64_t> seqs(const HistoryPage& page) {
 
 }  // namespace
 
-TEST_CASE("an empty store knows nothing", "[history_store]") {
-  TempDir dir;
-  RocksDbHistoryStore store(dir.path.string());
+STORE_TEST("an empty store knows nothing") {
+  auto opened = backend.open();
+  HistoryStore& store = *opened;
   CHECK_FALSE(store.loadMeta("room:a"));
   CHECK_FALSE(store.loadDedup("u", "c"));
   auto page = store.readPage("room:a", {0, 0, 10, kPageBytes});
@@ -64,23 +215,23 @@ TEST_CASE("an empty store knows nothing", "[history_store]") {
   CHECK(store.countChannels() == 0);
 }
 
-TEST_CASE("meta and dedup records round-trip", "[history_store]") {
-  TempDir dir;
-  RocksDbHistoryStore store(dir.path.string());
+STORE_TEST("meta and dedup records round-trip") {
+  auto opened = backend.open();
+  HistoryStore& store = *opened;
   WriteSet ws;
   ws.metas.push_back({"room:a", {kEpoch, 42}});
-  ws.dedups.push_back({"user-1", "cid:7", {"room:a", kEpoch, 42, 1764250000123}});
+  ws.dedups.push_back({"user-1", "cid:7", {"room:a", kEpoch, 42, kNow}});
   REQUIRE(store.commit(ws, true).empty());
   CHECK(store.loadMeta("room:a") == ChannelMeta{kEpoch, 42});
-  CHECK(store.loadDedup("user-1", "cid:7") == DedupRecord{"room:a", kEpoch, 42, 1764250000123});
+  CHECK(store.loadDedup("user-1", "cid:7") == DedupRecord{"room:a", kEpoch, 42, kNow});
   CHECK_FALSE(store.loadDedup("user-1", "cid:8"));
   CHECK_FALSE(store.loadDedup("user-", "1cid:7"));
   CHECK_FALSE(store.loadMeta("room:"));
 }
 
-TEST_CASE("pages after/before/limit/more, ascending by seq", "[history_store]") {
-  TempDir dir;
-  RocksDbHistoryStore store(dir.path.string());
+STORE_TEST("pages after/before/limit/more, ascending by seq") {
+  auto opened = backend.open();
+  HistoryStore& store = *opened;
   REQUIRE(store.commit(batchOf("room:1", 1, 10), true).empty());
   REQUIRE(store.commit(batchOf("room:10", 1, 3), false).empty());  // must never leak into room:1
   REQUIRE(store.commit(batchOf("room:1", 11, 12), true).empty());
@@ -114,9 +265,9 @@ TEST_CASE("pages after/before/limit/more, ascending by seq", "[history_store]") 
   CHECK(store.countChannels() == 2);
 }
 
-TEST_CASE("a page stops at the byte bound but holds at least one message", "[history_store]") {
-  TempDir dir;
-  RocksDbHistoryStore store(dir.path.string());
+STORE_TEST("a page stops at the byte bound but holds at least one message") {
+  auto opened = backend.open();
+  HistoryStore& store = *opened;
   WriteSet ws;
   for (uint64_t s = 1; s <= 4; ++s) ws.messages.push_back(msg("room:big", s, "\"" + std::string(1000, 'x') + "\""));
   ws.metas.push_back({"room:big", {kEpoch, 4}});
@@ -129,15 +280,12 @@ TEST_CASE("a page stops at the byte bound but holds at least one message", "[his
   CHECK(tiny.more);
 }
 
-TEST_CASE("reopening keeps everything", "[history_store]") {
-  TempDir dir;
-  {
-    RocksDbHistoryStore store(dir.path.string());
-    REQUIRE(store.commit(batchOf("room:a", 1, 5), true).empty());
-  }
-  RocksDbHistoryStore store(dir.path.string());
+STORE_TEST("reopening keeps everything") {
+  REQUIRE(backend.open()->commit(batchOf("room:a", 1, 5), true).empty());
+  auto opened = backend.open();
+  HistoryStore& store = *opened;
   CHECK(store.loadMeta("room:a") == ChannelMeta{kEpoch, 5});
-  CHECK(store.loadDedup("u", "room:a-3") == DedupRecord{"room:a", kEpoch, 3, 5});
+  CHECK(store.loadDedup("u", "room:a-3") == DedupRecord{"room:a", kEpoch, 3, kNow});
   CHECK(seqs(store.readPage("room:a", {0, 0, 200, kPageBytes})) == std::vector<uint64_t>{1, 2, 3, 4, 5});
   CHECK(store.countChannels() == 1);
 }
@@ -149,4 +297,141 @@ TEST_CASE("opening an unusable directory throws HistoryStoreError", "[history_st
   CHECK_THROWS_AS(RocksDbHistoryStore((file / "db").string()), HistoryStoreError);
   RocksDbHistoryStore first(dir.path.string());
   CHECK_THROWS_AS(RocksDbHistoryStore(dir.path.string()), HistoryStoreError);  // LOCK held
+}
+
+STORE_TEST("a rewrite of a key replaces it, the last write of a batch wins") {
+  auto opened = backend.open();
+  HistoryStore& store = *opened;
+  WriteSet ws = batchOf("room:r", 1, 2);
+  ws.metas.push_back({"room:r", {kEpoch, 7}});  // a second meta for the channel in the same batch
+  REQUIRE(store.commit(ws, true).empty());
+  CHECK(store.loadMeta("room:r") == ChannelMeta{kEpoch, 7});
+  WriteSet again;
+  again.messages.push_back(msg("room:r", 2, "\"replaced\""));
+  again.dedups.push_back({"u", "room:r-1", {"room:r", kEpoch, 9, kNow + 77}});  // an expired cid reused
+  again.metas.push_back({"room:r", {kEpoch, 2}});
+  REQUIRE(store.commit(again, false).empty());
+  CHECK(store.loadDedup("u", "room:r-1") == DedupRecord{"room:r", kEpoch, 9, kNow + 77});
+  auto page = store.readPage("room:r", {0, 0, 10, kPageBytes});
+  REQUIRE(seqs(page) == std::vector<uint64_t>{1, 2});
+  CHECK(page.msgs[1].data == "\"replaced\"");
+  CHECK(page.lastSeq == 2);
+}
+
+STORE_TEST("bytes are kept verbatim, 64-bit epochs and timestamps survive") {
+  auto opened = backend.open();
+  HistoryStore& store = *opened;
+  const uint64_t bigEpoch = 0xfedcba9876543210ull;
+  const std::string data = "{\"t\":\"h\xc3\xa9llo \\u0000 \\\"q\\\" \xf0\x9f\x98\x80\",\"n\":123456789012345678901234567890}";
+  const std::string from = "us\xc3\xa9r 'x\"";
+  WriteSet ws;
+  ws.messages.push_back({"room:bytes", bigEpoch, 1, from, -5, data});
+  ws.metas.push_back({"room:bytes", {bigEpoch, 1}});
+  ws.dedups.push_back({from, std::string("c\x01\xff", 3), {"room:bytes", bigEpoch, 1, INT64_MAX}});
+  REQUIRE(store.commit(ws, true).empty());
+  CHECK(store.loadMeta("room:bytes") == ChannelMeta{bigEpoch, 1});
+  CHECK(store.loadDedup(from, std::string("c\x01\xff", 3)) == DedupRecord{"room:bytes", bigEpoch, 1, INT64_MAX});
+  auto page = store.readPage("room:bytes", {0, 0, 10, kPageBytes});
+  REQUIRE(page.msgs.size() == 1);
+  CHECK(page.msgs[0] == StoredMessage{"room:bytes", bigEpoch, 1, from, -5, data});
+  CHECK(page.epoch == bigEpoch);
+  CHECK(store.readPage("room:bytes", {0, UINT64_MAX, 10, kPageBytes}).msgs.empty());
+}
+
+STORE_TEST("many channels and large batches") {
+  auto opened = backend.open();
+  HistoryStore& store = *opened;
+  WriteSet ws;
+  for (int c = 0; c < 50; ++c) {
+    const std::string ch = "room:m" + std::to_string(c);
+    for (uint64_t s = 1; s <= 40; ++s) {
+      ws.messages.push_back(msg(ch, s));
+      ws.dedups.push_back({"u", ch + "/" + std::to_string(s), {ch, kEpoch, s, kNow}});
+    }
+    ws.metas.push_back({ch, {kEpoch, 40}});
+  }
+  REQUIRE(store.commit(ws, true).empty());
+  CHECK(store.countChannels() == 50);
+  CHECK(store.loadDedup("u", "room:m49/40") == DedupRecord{"room:m49", kEpoch, 40, kNow});
+  CHECK_FALSE(store.loadDedup("u", "room:m49/41"));
+  auto page = store.readPage("room:m7", {0, 0, 200, kPageBytes});
+  CHECK(page.msgs.size() == 40);
+  CHECK(page.lastSeq == 40);
+}
+
+// ----- PostgreSQL only -----
+
+TEST_CASE("postgres: an unreachable server throws HistoryStoreError", "[history_store][.postgres]") {
+  TempDir dir;  // nobody listens on a socket in an empty directory
+  CHECK_THROWS_AS(PostgresHistoryStore(PostgresStoreOptions{"host=" + dir.path.string() + " connect_timeout=2"}),
+                  HistoryStoreError);
+}
+
+TEST_CASE("postgres: a killed connection is replaced on the next call", "[history_store][.postgres]") {
+  PgBackend backend;
+  if (!backend.available()) {
+    WARN(kPgSkip);
+    return;
+  }
+  auto store = backend.open();
+  REQUIRE(store->commit(batchOf("room:k", 1, 3), true).empty());
+  const std::string kill = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '" +
+                           backend.schema() + "' AND pid <> pg_backend_pid()";
+  pgAdmin(kill);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(store->loadMeta("room:k") == ChannelMeta{kEpoch, 3});  // reconnected transparently
+  pgAdmin(kill);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(store->commit(batchOf("room:k", 4, 5), true).empty());  // noticed before sending
+  CHECK(seqs(store->readPage("room:k", {0, 0, 10, kPageBytes})) == std::vector<uint64_t>{1, 2, 3, 4, 5});
+}
+
+TEST_CASE("postgres: a commit cut off in flight fails, and the store recovers by itself",
+          "[history_store][.postgres]") {
+  PgBackend backend;
+  if (!backend.available()) {
+    WARN(kPgSkip);
+    return;
+  }
+  auto store = backend.open();
+  REQUIRE(store->commit(batchOf("room:cut", 1, 2), true).empty());
+  // Hold a lock so the next commit blocks on the server, then kill its connection mid-commit.
+  PGconn* locker = PQconnectdb(backend.dsn().c_str());
+  REQUIRE(PQstatus(locker) == CONNECTION_OK);
+  PQclear(PQexec(locker, "BEGIN"));
+  PQclear(PQexec(locker, "LOCK TABLE webim_message IN ACCESS EXCLUSIVE MODE"));
+  std::string error;
+  std::thread committer([&] { error = store->commit(batchOf("room:cut", 3, 4), true); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  pgAdmin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '" + backend.schema() +
+          "' AND pid <> pg_backend_pid() AND pid <> " + std::to_string(PQbackendPID(locker)));
+  committer.join();
+  PQclear(PQexec(locker, "ROLLBACK"));
+  PQfinish(locker);
+  CHECK_FALSE(error.empty());
+  // The hub rolls back to seq 2 and sequences 3, 4 again with other content: that must stick.
+  WriteSet retry = batchOf("room:cut", 3, 4);
+  retry.messages[0].data = "\"second try\"";
+  CHECK(store->commit(retry, true).empty());
+  auto page = store->readPage("room:cut", {0, 0, 10, kPageBytes});
+  REQUIRE(seqs(page) == std::vector<uint64_t>{1, 2, 3, 4});
+  CHECK(page.msgs[2].data == "\"second try\"");
+  CHECK(store->loadMeta("room:cut") == ChannelMeta{kEpoch, 4});
+}
+
+TEST_CASE("postgres: the dedup filter answers new cids without a query", "[history_store][.postgres]") {
+  PgBackend backend;
+  if (!backend.available()) {
+    WARN(kPgSkip);
+    return;
+  }
+  REQUIRE(backend.open()->commit(batchOf("room:f", 1, 100), true).empty());
+  PostgresHistoryStore store(PostgresStoreOptions{backend.dsn()});  // loads the filter
+  for (int i = 1; i <= 100; ++i)
+    CHECK(store.loadDedup("u", "room:f-" + std::to_string(i)) == DedupRecord{"room:f", kEpoch, static_cast<uint64_t>(i), kNow});
+  REQUIRE(store.commit(batchOf("room:f", 101, 110), true).empty());
+  CHECK(store.loadDedup("u", "room:f-105") == DedupRecord{"room:f", kEpoch, 105, kNow});
+  CHECK(store.dedupQueries() == 101);
+  for (int i = 0; i < 1000; ++i) CHECK_FALSE(store.loadDedup("u", "new-" + std::to_string(i)));
+  CHECK(store.dedupFilterSkips() >= 950);  // ~1% false positives go to the server
 }

@@ -1,0 +1,32 @@
+# PostgreSQL tests (included by tests/integration/CMakeLists.txt). One throwaway server for all of
+# them: the CTest fixture `postgres` runs pg_server.sh start/stop on ${CMAKE_BINARY_DIR}/pg-test
+# (initdb + pg_ctl, as the `postgres` user when run as root, unix socket only).
+# Without the PostgreSQL server binaries the setup still passes and every PG test prints
+# "postgres binaries not found", which CTest reports as skipped (not passed).
+set(WEBIM_PG_TEST_DIR ${CMAKE_BINARY_DIR}/pg-test)
+set(WEBIM_PG_SERVER ${CMAKE_CURRENT_LIST_DIR}/pg_server.sh)
+add_test(NAME postgres/server-start
+         COMMAND bash -c "'${WEBIM_PG_SERVER}' start '${WEBIM_PG_TEST_DIR}'; rc=$?; [ $rc = 77 ] && exit 0; exit $rc")
+add_test(NAME postgres/server-stop COMMAND bash ${WEBIM_PG_SERVER} stop ${WEBIM_PG_TEST_DIR})
+set_tests_properties(postgres/server-start PROPERTIES FIXTURES_SETUP postgres TIMEOUT 120 LABELS postgres)
+set_tests_properties(postgres/server-stop PROPERTIES FIXTURES_CLEANUP postgres TIMEOUT 60 LABELS postgres)
+
+function(webim_pg_test name)
+  set_tests_properties("${name}" PROPERTIES FIXTURES_REQUIRED postgres RESOURCE_LOCK postgres TIMEOUT 120
+    SKIP_REGULAR_EXPRESSION "postgres binaries not found" LABELS "postgres;hub")
+  set_property(TEST "${name}" PROPERTY ENVIRONMENT
+    "WEBIM_TEST_PG_DIR=${WEBIM_PG_TEST_DIR}" "WEBIM_PG_SERVER_SCRIPT=${WEBIM_PG_SERVER}")
+endfunction()
+
+# The store contract tests on PostgreSQL: the hidden [postgres] cases of unit_history_store_test.
+if(TARGET unit_history_store_test)
+  add_test(NAME "unit/history_store_test: postgres" COMMAND unit_history_store_test "[postgres]")
+  webim_pg_test("unit/history_store_test: postgres")
+endif()
+
+# The hub on PostgreSQL: publish, kill -9, restart, seq continues, history complete.
+if(TARGET webim-broadcast)
+  add_test(NAME hub/postgres-e2e
+           COMMAND timeout 100 bash ${CMAKE_CURRENT_LIST_DIR}/hub_postgres_e2e.sh $<TARGET_FILE:webim-broadcast>)
+  webim_pg_test(hub/postgres-e2e)
+endif()
