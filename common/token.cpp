@@ -106,6 +106,13 @@ TokenError readClaims(const std::string& payloadJson, TokenClaims& claims) {
     } else if (key == "iat") {
       if (seenIat || !readInt(field.value, claims.iat)) return TokenError::Malformed;
       seenIat = true;
+    } else if (key == "jti") {
+      std::string_view jti;
+      if (!claims.jti.empty() || field.value.get_string().get(jti) != simdjson::SUCCESS || jti.empty() ||
+          jti.size() > kMaxSubjectBytes) {
+        return TokenError::Malformed;
+      }
+      claims.jti.assign(jti);
     } else if (key == "ch") {
       if (seenCh || !readPatterns(field.value, claims.subscribe)) return TokenError::Malformed;
       seenCh = true;
@@ -191,6 +198,7 @@ std::string issueToken(const TokenClaims& claims, std::string_view secret) {
   w.beginObject().key("sub").string(claims.sub).key("exp").integer(claims.exp);
   if (claims.nbf != 0) w.key("nbf").integer(claims.nbf);
   if (claims.iat != 0) w.key("iat").integer(claims.iat);
+  if (!claims.jti.empty()) w.key("jti").string(claims.jti);
   w.key("ch").beginArray();
   for (const auto& p : claims.subscribe) w.string(p);
   w.endArray();

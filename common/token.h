@@ -14,6 +14,7 @@ struct TokenClaims {
   int64_t exp = 0, nbf = 0, iat = 0;  // nbf/iat are 0 when the token does not carry them
   std::vector<std::string> subscribe;  // "ch" claim: patterns (exact name or prefix ending in '*')
   std::vector<std::string> publish;    // "pub" claim; when the claim is absent it equals `subscribe`
+  std::string jti;                     // optional unique id (the HTTP fallback's session ids carry one)
 };
 
 // Error classes, checked in this order:

@@ -69,6 +69,8 @@ bool isSameOrigin(std::string_view origin, std::string_view host) noexcept {
   return (originPort.empty() ? fallback : originPort) == (hostPort.empty() ? fallback : hostPort);
 }
 
+}  // namespace
+
 bool isOriginAllowed(const HttpRequest& request, const HandshakePolicy& policy) {
   const auto origin = request.header("Origin");
   if (!origin) return policy.allowMissingOrigin;
@@ -81,14 +83,19 @@ bool isOriginAllowed(const HttpRequest& request, const HandshakePolicy& policy) 
   return host && isSameOrigin(*origin, *host);
 }
 
-// Error response with extra header lines (each "Name: value\r\n") before the blank line.
-HandshakeResult reject(int status, std::string_view body, std::string_view extraHeaders = {}) {
-  std::string response = httpResponse(status, "text/plain; charset=utf-8", body);
+std::string withHeaders(std::string response, std::string_view extraHeaders) {
   if (!extraHeaders.empty()) {
     const size_t headEnd = response.find("\r\n\r\n");
-    response.insert(headEnd + 2, extraHeaders);
+    if (headEnd != std::string::npos) response.insert(headEnd + 2, extraHeaders);
   }
-  return {status, std::move(response)};
+  return response;
+}
+
+namespace {
+
+// Error response with extra header lines (each "Name: value\r\n") before the blank line.
+HandshakeResult reject(int status, std::string_view body, std::string_view extraHeaders = {}) {
+  return {status, withHeaders(httpResponse(status, "text/plain; charset=utf-8", body), extraHeaders)};
 }
 
 }  // namespace

@@ -28,6 +28,10 @@ struct HandshakeResult {
 // version not 13: "Sec-WebSocket-Version: 13"), 403 (Origin denied). No subprotocol or extension is
 // negotiated, so Sec-WebSocket-Protocol / -Extensions are ignored and never echoed.
 HandshakeResult acceptWebSocket(const HttpRequest& request, const HandshakePolicy& policy);
+// The Origin policy alone (also used for CORS on the HTTP fallback).
+bool isOriginAllowed(const HttpRequest& request, const HandshakePolicy& policy);
+// Inserts header lines (each "Name: value\r\n") into a complete response, before the blank line.
+std::string withHeaders(std::string response, std::string_view extraHeaders);
 
 std::string computeAcceptKey(std::string_view secWebSocketKey);  // base64(SHA-1(key + GUID)) via OpenSSL
 

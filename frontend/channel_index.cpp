@@ -4,7 +4,7 @@
 
 namespace webim {
 
-std::pair<Channel*, bool> ChannelIndex::add(std::string_view name, Connection* subscriber) {
+std::pair<Channel*, bool> ChannelIndex::acquire(std::string_view name) {
   auto it = channels_.find(name);
   bool created = false;
   if (it == channels_.end()) {
@@ -14,9 +14,7 @@ std::pair<Channel*, bool> ChannelIndex::add(std::string_view name, Connection* s
     created = true;
   }
   Channel* channel = it->second.get();
-  if (std::find(channel->subscribers.begin(), channel->subscribers.end(), subscriber) == channel->subscribers.end()) {
-    channel->subscribers.push_back(subscriber);
-  }
+  channel->pendingJoins++;
   return {channel, created};
 }
 
@@ -27,7 +25,7 @@ bool ChannelIndex::remove(Channel* channel, Connection* subscriber) {
     *it = subs.back();  // order among subscribers does not matter
     subs.pop_back();
   }
-  if (!subs.empty() || !channel->joiners.empty()) return false;
+  if (!subs.empty() || !channel->joiners.empty() || channel->pendingJoins != 0) return false;
   channels_.erase(channel->name);
   return true;
 }

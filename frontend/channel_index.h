@@ -23,6 +23,7 @@ struct Channel {
   std::string name;
   std::vector<Connection*> subscribers;
   std::vector<JoinWait*> joiners;  // subscribe requests waiting for the sync
+  uint32_t pendingJoins = 0;       // subscribers catching up (sync, recovery) before they go live
   uint64_t epoch = 0;
   uint64_t lastSeq = 0;
   bool live = false;
@@ -30,10 +31,13 @@ struct Channel {
 
 class ChannelIndex {
  public:
-  // Adds `subscriber`; returns the channel and whether it is new (the caller subscribes upstream).
-  std::pair<Channel*, bool> add(std::string_view name, Connection* subscriber);
-  // Removes `subscriber`; returns true when the channel became empty and was erased (the caller
-  // unsubscribes upstream). `channel` is invalid after a true return.
+  // Finds or creates the channel for a subscriber that is about to catch up, counting it in
+  // pendingJoins (which keeps the channel alive); returns whether it is new (the caller subscribes
+  // upstream). The subscriber goes live with `channel->subscribers.push_back` once it caught up.
+  std::pair<Channel*, bool> acquire(std::string_view name);
+  // Removes `subscriber` (if live); returns true when the channel has no subscriber, joiner or
+  // pending join left and was erased (the caller unsubscribes upstream). `channel` is invalid after
+  // a true return.
   bool remove(Channel* channel, Connection* subscriber);
   Channel* find(std::string_view name);
   size_t size() const noexcept { return channels_.size(); }

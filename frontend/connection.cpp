@@ -3,13 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
 
-#include "common/channel_rules.h"
 #include "common/websocket_handshake.h"
 #include "frontend/channel_index.h"
 #include "frontend/frontend.h"
-#include "frontend/http_api.h"
 
 namespace webim {
 
@@ -82,6 +79,8 @@ void Connection::onRead(ssize_t nread, const uv_buf_t* buf) {
       ws_.consume(bytes, *this);
       if (phase_ == Phase::WebSocket && ws_.idle()) ws_.releaseBuffers();
       break;
+    case Phase::Stream:
+      break;  // an event stream only sends; whatever the client writes is ignored
     case Phase::Closing:
       // Waiting for the peer's close frame or EOF; a close frame ends the wait early.
       if (!closeSent_) break;
@@ -92,164 +91,15 @@ void Connection::onRead(ssize_t nread, const uv_buf_t* buf) {
   }
 }
 
-void Connection::onHttpBytes(std::string_view bytes) {
-  if (api_) {
-    onApiBody(bytes);
-    return;
-  }
-  if (!http_) return;  // answered; waiting for the peer to go
-  HttpRequestParser::Result result = http_->consume(bytes);
-  switch (result.status) {
-    case HttpRequestParser::Status::NeedMore:
-      return;
-    case HttpRequestParser::Status::Error:
-      spdlog::debug("bad HTTP request: {}", http_->errorReason());
-      finishHttp(httpResponse(http_->errorStatus(), "text/plain", std::string(http_->errorReason()) + "\n"));
-      return;
-    case HttpRequestParser::Status::Done:
-      serveHttp(http_->request(), bytes.substr(result.consumed));
-      return;
-  }
-}
-
-void Connection::serveHttp(const HttpRequest& request, std::string_view rest) {
-  std::string_view path = request.path();
-  if (path == "/ws") {
-    HandshakeResult handshake = acceptWebSocket(request, frontend_.handshakePolicy());
-    if (handshake.status != 101) {
-      finishHttp(std::move(handshake.response));
-      return;
-    }
-    http_.reset();
-    phase_ = Phase::WebSocket;
-    countedWebSocket_ = true;
-    frontend_.metrics().websocketsOpen++;
-    send(std::make_shared<const std::string>(std::move(handshake.response)));
-    lastReadMs_ = frontend_.nowMs();
-    authOrExpiryMs_ = lastReadMs_ + frontend_.config().authTimeoutMs;
-    rateRefillMs_ = lastReadMs_;
-    rateTokensMilli_ = frontend_.config().rateBurst * 1000;
-    armWebSocketDeadline();
-    // Frames pipelined behind the request head belong to the WebSocket.
-    if (!rest.empty()) ws_.consume(rest, *this);
-    return;
-  }
-  frontend_.metrics().httpRequests++;
-  if (path.substr(0, 5) == "/api/") {
-    startApi(request, rest);
-    return;
-  }
-  if (request.method != "GET" && request.method != "HEAD") {
-    finishHttp(httpResponse(405, "text/plain", "method not allowed\n"));
-    return;
-  }
-  if (path == "/healthz") {
-    finishHttp(httpResponse(200, "text/plain", "ok\n"));
-    return;
-  }
-  if (path == "/metrics") {
-    finishHttp(httpResponse(200, "text/plain; version=0.0.4", frontend_.renderMetrics()));
-    return;
-  }
-  if (const StaticFile* file = frontend_.staticFile(path)) {
-    finishHttp(httpResponse(200, file->contentType, file->body));
-    return;
-  }
-  finishHttp(httpResponse(404, "text/plain", "not found\n"));
-}
-
 void Connection::refuse() {
   // Over the connection cap: a clear answer, then close (browsers back off on 503).
   finishHttp(httpResponse(503, "text/plain", "too many connections, retry later\n"));
 }
 
-namespace {
-std::string apiError(std::string_view code, std::string_view message) {
-  std::string out;
-  JsonWriter(out).beginObject().key("ok").boolean(false).key("code").string(code).key("msg").string(message).endObject();
-  return out;
-}
-}  // namespace
-
-void Connection::startApi(const HttpRequest& request, std::string_view rest) {
-  const char* kJson = "application/json";
-  std::optional<std::string_view> op = apiOpForPath(request.path());
-  if (!op) {
-    finishHttp(httpResponse(404, kJson, apiError("not_found", "unknown API path")));
-    return;
-  }
-  if (!frontend_.apiKeys().enabled()) {
-    finishHttp(httpResponse(404, kJson, apiError("not_found", "the HTTP API is off (no --api-key-file)")));
-    return;
-  }
-  if (request.method != "POST") {
-    finishHttp(httpResponse(405, kJson, apiError("bad_request", "use POST")));
-    return;
-  }
-  std::optional<std::string_view> authorization = request.header("Authorization");
-  if (!authorization || !frontend_.apiKeys().accepts(*authorization)) {
-    finishHttp(httpResponse(401, kJson, apiError("unauthorized", "missing or wrong API key")));
-    return;
-  }
-  if (request.header("Transfer-Encoding")) {
-    finishHttp(httpResponse(411, kJson, apiError("bad_request", "send Content-Length, not chunked")));
-    return;
-  }
-  std::optional<std::string_view> lengthText = request.header("Content-Length");
-  size_t length = 0;
-  auto [end, ec] = lengthText ? std::from_chars(lengthText->data(), lengthText->data() + lengthText->size(), length)
-                              : std::from_chars_result{nullptr, std::errc::invalid_argument};
-  if (!lengthText || ec != std::errc() || end != lengthText->data() + lengthText->size()) {
-    finishHttp(httpResponse(411, kJson, apiError("bad_request", "Content-Length is required")));
-    return;
-  }
-  // The body is an app request whose data is at most a client message.
-  if (length > frontend_.config().maxMessageBytes + 4096) {
-    finishHttp(httpResponse(413, kJson, apiError("too_large", "request body too large")));
-    return;
-  }
-  api_ = std::make_unique<ApiRequest>();
-  api_->op.assign(*op);
-  api_->length = length;
-  api_->body.reserve(length);
-  http_.reset();
-  onApiBody(rest);
-}
-
-void Connection::onApiBody(std::string_view bytes) {
-  if (!api_ || api_->body.size() >= api_->length) return;
-  api_->body.append(bytes.substr(0, api_->length - api_->body.size()));
-  if (api_->body.size() < api_->length) return;
-  std::unique_ptr<ApiRequest> api = std::move(api_);
-  api_ = std::make_unique<ApiRequest>();  // marks the body as read: later bytes are ignored
-  api_->length = 0;
-  apiCall(std::move(api->op), std::move(api->body));
-}
-
-Task Connection::apiCall(std::string op, std::string body) {
-  wire::FrontendRequest request;
-  request.mutable_app()->set_op(std::move(op));
-  request.mutable_app()->set_json(std::move(body));
-  HubCall call(frontend_.hub(), pending_, request, frontend_.nowMs() + frontend_.config().hubTimeoutMs);
-  HubResult result = co_await call;
-  if (result.status == WaitStatus::Cancelled) co_return;
-  const char* kJson = "application/json";
-  if (result.status != WaitStatus::Done) {
-    finishHttp(httpResponse(503, kJson, apiError("unavailable", "the hub did not answer in time; retry with the same cid")));
-    co_return;
-  }
-  if (result.reply.has_error()) {
-    const wire::Error& e = result.reply.error();
-    std::string json = apiError(e.code(), e.message());
-    finishHttp(httpResponse(apiStatusForReply(json), kJson, json));
-    co_return;
-  }
-  const std::string& json = result.reply.app_json();
-  finishHttp(httpResponse(apiStatusForReply(json), kJson, json));
-}
-
-// A plain HTTP exchange ends with the response: write it, then close.
 void Connection::finishHttp(std::string response) {
+  // An answered exchange holds no subscription and waits for nothing.
+  PendingOp::cancelAll(pending_);
+  leaveAll();
   http_.reset();
   send(std::make_shared<const std::string>(std::move(response)));
   phase_ = Phase::Closing;
@@ -277,18 +127,46 @@ void Connection::send(SharedFrame frame) {
   frontend_.markDirty(this);
 }
 
+void Connection::deliver(DeliveryFrames& frames) {
+  switch (phase_) {
+    case Phase::WebSocket:
+      send(frames.webSocket());
+      break;
+    case Phase::Stream:
+      if (stream_->eventStream) {
+        send(frames.eventStream());
+      } else {
+        if (!stream_->poll.empty()) stream_->poll.push_back(',');
+        stream_->poll.append(frames.json());
+        frontend_.markDirty(this);  // answered at the end of this loop iteration
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+void Connection::deliverOwn(std::string_view channel, uint64_t epoch, uint64_t seq, std::string_view json) {
+  DeliveryFrames frames(channel, epoch, seq, json);
+  deliver(frames);
+}
+
+void Connection::sendReply(std::string_view json) {
+  if (phase_ == Phase::WebSocket) {
+    sendText(json);
+  } else if (command_ && phase_ == Phase::Http) {
+    finishHttp(withHeaders(httpResponse(200, "application/json", json), corsReply_));
+  }
+}
+
 void Connection::sendText(std::string_view json) {
   if (json.empty()) return;
-  auto frame = std::make_shared<std::string>();
-  frame->resize(10 + json.size());
-  size_t header = writeFrameHeader(reinterpret_cast<uint8_t*>(frame->data()), WsOpcode::Text, json.size());
-  std::copy(json.begin(), json.end(), frame->begin() + static_cast<std::ptrdiff_t>(header));
-  frame->resize(header + json.size());
-  send(std::move(frame));
+  send(webSocketTextFrame(json));
 }
 
 void Connection::flush() {
   flushQueued = false;
+  if (stream_ && !stream_->eventStream && !stream_->poll.empty()) finishPoll();
   if (tooSlow_ && phase_ == Phase::WebSocket) {
     for (const Chunk& chunk : queue_) backlogBytes_ -= chunk.frame->size() - chunk.offset;
     queue_.clear();
@@ -395,6 +273,19 @@ void Connection::close(uint16_t code, std::string_view reason) {
     destroy();
     return;
   }
+  if (phase_ == Phase::Stream) {  // the HTTP fallback's stream: end it (the client reconnects)
+    closeCode_ = code;
+    finishPoll();
+    if (phase_ == Phase::Stream) {
+      phase_ = Phase::Closing;
+      PendingOp::cancelAll(pending_);
+      leaveAll();
+      shutdownAfterFlush_ = true;
+      frontend_.markDirty(this);
+      setDeadline(frontend_.nowMs() + frontend_.config().closeTimeoutMs);
+    }
+    return;
+  }
   spdlog::debug("closing connection {} with {} ({})", session_ ? session_->claims.sub : "-", code, reason);
   closeCode_ = code;
   phase_ = Phase::Closing;
@@ -442,6 +333,16 @@ void Connection::onDeadline() {
     case Phase::Closed:
       destroy();  // the peer did not answer our close in time
       return;
+    case Phase::Stream: {
+      uint64_t now = frontend_.nowMs();
+      if (now >= authOrExpiryMs_) {
+        close(1000, "session expired or poll timeout");  // a long-poll answers what it has: []
+        return;
+      }
+      send(std::make_shared<const std::string>(": keepalive\n\n"));  // SSE comment line
+      setDeadline(std::min(authOrExpiryMs_, now + frontend_.config().sseKeepaliveMs));
+      return;
+    }
     case Phase::WebSocket:
       break;
   }
@@ -540,250 +441,5 @@ void Connection::onClose(uint16_t code, std::string_view /*reason*/) {
 }
 
 void Connection::onProtocolError(uint16_t closeCode, const char* why) { close(closeCode, why); }
-
-// ---- requests ---------------------------------------------------------------------------------
-
-void Connection::handleRequest(std::string_view payload) {
-  ClientRequest request;
-  DecodeError error = frontend_.decoder().decode(payload, request);
-  if (!session_ && (!error.ok() || request.op != ClientOp::Auth)) {
-    close(4001, "the first request must be auth");
-    return;
-  }
-  if (!error.ok()) {
-    replyError(request, "bad_request", error.message);
-    return;
-  }
-  switch (request.op) {
-    case ClientOp::Auth:
-      handleAuth(request);
-      break;
-    case ClientOp::Sub:
-      handleSub(request);
-      break;
-    case ClientOp::Unsub:
-      handleUnsub(request);
-      break;
-    case ClientOp::Pub:
-      if (!isValidChannelName(request.ch)) {
-        replyError(request, "bad_request", "invalid channel name");
-      } else if (!canPublish(session_->claims, request.ch)) {
-        replyError(request, "forbidden", "no publish grant for this channel");
-        countForbidden();
-      } else {
-        publish(request.id, std::string(request.ch), std::string(request.cid), std::string(request.data));
-      }
-      break;
-    case ClientOp::Hist:
-      if (!isValidChannelName(request.ch)) {
-        replyError(request, "bad_request", "invalid channel name");
-      } else if (!canSubscribe(session_->claims, request.ch)) {
-        replyError(request, "forbidden", "no grant for this channel");
-        countForbidden();
-      } else if (request.before && request.after) {
-        replyError(request, "bad_request", "give before or after, not both");
-      } else {
-        history(request.id, std::string(request.ch), request.before.value_or(0), request.after.value_or(0),
-                request.limit);
-      }
-      break;
-    case ClientOp::Unknown:
-      replyError(request, "bad_request", "unknown op");
-      break;
-  }
-}
-
-void Connection::handleAuth(const ClientRequest& request) {
-  TokenResult result = frontend_.verifier().verify(request.token, frontend_.wallSeconds());
-  if (result.error != TokenError::None) {
-    close(4001, toString(result.error));
-    return;
-  }
-  if (session_ && result.claims.sub != session_->claims.sub) {
-    replyError(request, "bad_request", "a refreshed token must be for the same user");
-    return;
-  }
-  if (!session_) {
-    session_ = std::make_unique<Session>();
-    session_->connId = frontend_.nextConnectionId();
-    frontend_.metrics().authenticated++;
-  }
-  session_->claims = std::move(result.claims);
-  // The token's expiry is the connection's deadline until a fresh auth moves it.
-  int64_t msLeft = (session_->claims.exp - frontend_.wallSeconds()) * 1000;
-  authOrExpiryMs_ = frontend_.nowMs() + static_cast<uint64_t>(std::max<int64_t>(msLeft, 0));
-  armWebSocketDeadline();
-  std::string out;
-  JsonWriter(out)
-      .beginObject()
-      .key("op").string("ok")
-      .key("id").integer(request.id)
-      .key("user").string(session_->claims.sub)
-      .key("conn").string(session_->connId)
-      .endObject();
-  sendText(out);
-}
-
-Channel* Connection::findSubscription(std::string_view name) const {
-  for (Channel* channel : channels_) {
-    if (channel->name == name) return channel;
-  }
-  return nullptr;
-}
-
-void Connection::handleSub(const ClientRequest& request) {
-  if (!isValidChannelName(request.ch)) {
-    replyError(request, "bad_request", "invalid channel name");
-    return;
-  }
-  if (!canSubscribe(session_->claims, request.ch)) {
-    replyError(request, "forbidden", "no grant for this channel");
-    countForbidden();
-    return;
-  }
-  subscribe(request.id, std::string(request.ch), request.hasSince);
-}
-
-void Connection::handleUnsub(const ClientRequest& request) {
-  if (!isValidChannelName(request.ch)) {
-    replyError(request, "bad_request", "invalid channel name");
-    return;
-  }
-  if (Channel* channel = findSubscription(request.ch)) {
-    channels_.erase(std::find(channels_.begin(), channels_.end(), channel));
-    frontend_.leaveChannel(channel, this);
-  }
-  replyOk(request.id);
-}
-
-void Connection::replyOk(int64_t id) {
-  std::string out;
-  JsonWriter(out).beginObject().key("op").string("ok").key("id").integer(id).endObject();
-  sendText(out);
-}
-
-void Connection::replyError(const ClientRequest& request, std::string_view code, std::string_view message) {
-  replyError(request.id, request.hasId, code, message);
-}
-
-void Connection::replyError(int64_t id, bool hasId, std::string_view code, std::string_view message) {
-  std::string out;
-  JsonWriter writer(out);
-  writer.beginObject().key("op").string("err");
-  if (hasId) writer.key("id").integer(id);
-  writer.key("code").string(code).key("msg").string(message).endObject();
-  sendText(out);
-}
-
-// ---- request flows (coroutines) ---------------------------------------------------------------
-
-Task Connection::subscribe(int64_t id, std::string name, bool sentSince) {
-  Channel* channel = findSubscription(name);
-  if (channel == nullptr) {
-    channel = frontend_.joinChannel(name, this);
-    channels_.push_back(channel);
-  }
-  if (!channel->live) {
-    JoinWait join(*channel, pending_, frontend_.wheel(), frontend_.nowMs() + frontend_.config().hubTimeoutMs);
-    WaitStatus status = co_await join;
-    if (status == WaitStatus::Cancelled) co_return;  // closing: touch nothing
-    if (status != WaitStatus::Done) {
-      frontend_.metrics().hubTimeouts++;
-      channels_.erase(std::find(channels_.begin(), channels_.end(), channel));
-      frontend_.leaveChannel(channel, this);
-      replyError(id, true, "unavailable", "the hub did not confirm the subscription in time");
-      co_return;
-    }
-  }
-  std::string out;
-  JsonWriter writer(out);
-  writer.beginObject()
-      .key("op").string("ok")
-      .key("id").integer(id)
-      .key("epoch").string(formatEpoch(channel->epoch))
-      .key("seq").uinteger(channel->lastSeq);
-  // Recovery from `since` comes with the history-backed join; until then say nothing was recovered,
-  // so the client reloads from hist (PROTOCOL.md: recovered:false).
-  if (sentSince) writer.key("recovered").boolean(false);
-  writer.endObject();
-  sendText(out);
-}
-
-Task Connection::publish(int64_t id, std::string channel, std::string cid, std::string data) {
-  wire::FrontendRequest request;
-  wire::Publish* body = request.mutable_publish();
-  body->set_channel(std::move(channel));
-  body->set_from(session_->claims.sub);
-  body->set_cid(std::move(cid));
-  body->set_data(std::move(data));
-  HubCall call(frontend_.hub(), pending_, request, frontend_.nowMs() + frontend_.config().hubTimeoutMs);
-  HubResult result = co_await call;
-  if (result.status == WaitStatus::Cancelled) co_return;
-  Metrics& metrics = frontend_.metrics();
-  if (result.status != WaitStatus::Done) {
-    if (result.status == WaitStatus::TimedOut) metrics.hubTimeouts++;
-    metrics.publishErrors++;
-    // Outcome unknown: the client retries with the same cid (PROTOCOL.md).
-    replyError(id, true, "unavailable", "the hub did not acknowledge in time; retry with the same cid");
-    co_return;
-  }
-  if (result.reply.has_error()) {
-    metrics.publishErrors++;
-    replyError(id, true, result.reply.error().code(), result.reply.error().message());
-    co_return;
-  }
-  metrics.publishes++;
-  std::string out;
-  JsonWriter(out)
-      .beginObject()
-      .key("op").string("ok")
-      .key("id").integer(id)
-      .key("epoch").string(formatEpoch(result.reply.publish_ack().epoch()))
-      .key("seq").uinteger(result.reply.publish_ack().seq())
-      .endObject();
-  sendText(out);
-}
-
-Task Connection::history(int64_t id, std::string channel, uint64_t before, uint64_t after, uint32_t limit) {
-  wire::FrontendRequest request;
-  wire::History* body = request.mutable_history();
-  body->set_channel(std::move(channel));
-  body->set_before(before);
-  body->set_after(after);
-  body->set_limit(limit);
-  HubCall call(frontend_.hub(), pending_, request, frontend_.nowMs() + frontend_.config().hubTimeoutMs);
-  HubResult result = co_await call;
-  if (result.status == WaitStatus::Cancelled) co_return;
-  if (result.status != WaitStatus::Done) {
-    if (result.status == WaitStatus::TimedOut) frontend_.metrics().hubTimeouts++;
-    replyError(id, true, "unavailable", "the hub did not answer in time");
-    co_return;
-  }
-  if (result.reply.has_error()) {
-    replyError(id, true, result.reply.error().code(), result.reply.error().message());
-    co_return;
-  }
-  const wire::HistoryPage& page = result.reply.history();
-  std::string out;
-  JsonWriter writer(out);
-  writer.beginObject()
-      .key("op").string("ok")
-      .key("id").integer(id)
-      .key("epoch").string(formatEpoch(page.epoch()))
-      .key("msgs").beginArray();
-  for (const wire::Delivery& m : page.msgs()) {
-    writer.beginObject()
-        .key("op").string("msg")
-        .key("ch").string(m.channel())
-        .key("epoch").string(formatEpoch(m.epoch()))
-        .key("seq").uinteger(m.seq())
-        .key("from").string(m.from())
-        .key("ts").integer(m.ts_ms())
-        .key("data").raw(m.data())
-        .endObject();
-  }
-  writer.endArray().key("more").boolean(page.more()).endObject();
-  sendText(out);
-}
 
 }  // namespace webim

@@ -19,6 +19,7 @@
 #include "common/json_codec.h"
 #include "common/token.h"
 #include "common/ws_frame.h"
+#include "frontend/delivery.h"
 #include "frontend/task.h"
 
 namespace webim {
@@ -26,8 +27,6 @@ namespace webim {
 class Frontend;
 struct Channel;
 
-// Frame bytes shared by every subscriber of one delivery (serialized once per frontend).
-using SharedFrame = std::shared_ptr<const std::string>;
 
 // A subscribe request waiting for its channel's sync (ARCHITECTURE.md "Joining a stream").
 class JoinWait final : public PendingOp {
@@ -49,6 +48,9 @@ class Connection final : public WsFrameHandler {
   // Queues bytes for the client; flushed at the end of the loop iteration.
   void send(SharedFrame frame);
   void sendText(std::string_view json);
+  // A live message for this subscriber, in its transport's encoding (WebSocket frame, SSE event,
+  // or an element of the long-poll answer).
+  void deliver(DeliveryFrames& frames);
   // Starts the close handshake with `code` (or, before the upgrade, just closes after flushing).
   void close(uint16_t code, std::string_view reason);
   // Answers 503 and closes (the process holds its maximum of connections).
@@ -72,7 +74,26 @@ class Connection final : public WsFrameHandler {
   void onProtocolError(uint16_t closeCode, const char* why) override;
 
  private:
-  enum class Phase : uint8_t { Http, WebSocket, Closing, Closed };
+  // Http: reading a request (or waiting on the hub for an HTTP API / fallback command).
+  // Stream: the HTTP fallback's GET /events (SSE or long-poll) holding subscriptions.
+  enum class Phase : uint8_t { Http, WebSocket, Stream, Closing, Closed };
+  enum class BodyUse : uint8_t { Api, Session, Command };
+  struct Since {
+    uint64_t epoch = 0;
+    uint64_t seq = 0;
+  };
+  struct PendingBody {  // a POST body while it arrives
+    BodyUse use = BodyUse::Api;
+    std::string op;       // Api: the app op named by the path
+    std::string body;
+    size_t length = 0;
+    bool done = false;    // read; later bytes are ignored
+  };
+  struct StreamState {    // GET /events
+    bool eventStream = false;  // SSE; else long-poll
+    std::string poll;          // long-poll: msgs gathered for the answer (a JSON array's elements)
+    std::string cors;          // CORS header lines for the long-poll answer
+  };
   struct Session {
     TokenClaims claims;
     std::string connId;
@@ -96,9 +117,20 @@ class Connection final : public WsFrameHandler {
   void onHttpBytes(std::string_view bytes);
   void serveHttp(const HttpRequest& request, std::string_view rest);
   void finishHttp(std::string response);
-  void startApi(const HttpRequest& request, std::string_view rest);
-  void onApiBody(std::string_view bytes);
+  void startBody(const HttpRequest& request, std::string_view rest, BodyUse use, std::string op);
+  void onBody(std::string_view bytes);
+  void serveApi(const HttpRequest& request, std::string_view rest);
   Task apiCall(std::string op, std::string body);
+  std::string corsHeaders(const HttpRequest& request) const;
+  bool adoptSession(std::string_view sid);
+  void createSession(std::string_view body);
+  void runCommand(std::string_view body);
+  void openEvents(const HttpRequest& request);
+  void finishPoll();
+  // A reply to a request: a text frame on a WebSocket, the HTTP response of a /cmd.
+  void sendReply(std::string_view json);
+  // A message or resync object for this connection only (recovery, HTTP fallback).
+  void deliverOwn(std::string_view channel, uint64_t epoch, uint64_t seq, std::string_view json);
   void onWritten(WriteRequest* request, int status);
   void afterFlushed();
   void setDeadline(uint64_t deadlineMs);
@@ -116,7 +148,10 @@ class Connection final : public WsFrameHandler {
   Channel* findSubscription(std::string_view name) const;
   void leaveAll();
 
-  Task subscribe(int64_t id, std::string channel, bool sentSince);
+  void replySubscribed(int64_t id, const Channel& channel, std::optional<bool> recovered);
+  void abandonJoin(Channel* channel);
+
+  Task subscribe(int64_t id, std::string channel, std::optional<Since> since);
   Task publish(int64_t id, std::string channel, std::string cid, std::string data);
   Task history(int64_t id, std::string channel, uint64_t before, uint64_t after, uint32_t limit);
 
@@ -138,12 +173,10 @@ class Connection final : public WsFrameHandler {
   DeadlineNode deadline_;
   std::unique_ptr<HttpRequestParser> http_;  // only until the request head is parsed
   std::unique_ptr<Session> session_;         // after auth
-  struct ApiRequest {
-    std::string op;
-    std::string body;
-    size_t length = 0;
-  };
-  std::unique_ptr<ApiRequest> api_;          // an HTTP API request while its body arrives
+  std::unique_ptr<PendingBody> body_;        // a POST body while it arrives
+  std::unique_ptr<StreamState> stream_;      // GET /events
+  std::string corsReply_;                    // CORS header lines for a /cmd or /session answer
+  bool command_ = false;                     // a /cmd request: its reply is the HTTP response
   std::vector<Channel*> channels_;
   PendingOp* pending_ = nullptr;             // waiting coroutines (hub calls, joins)
   std::vector<Chunk> queue_;                 // not yet handed to libuv

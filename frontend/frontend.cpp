@@ -41,6 +41,7 @@ Frontend::Frontend(const FrontendConfig& config)
       hub_(&loop_, wheel_, config, [this](const wire::Delivery& d) { onDelivery(d); },
            [this](const wire::Kick& k) { onKick(k); }),
       verifier_(config.secrets),
+      sessionIds_(config.secrets),
       apiKeys_(config.apiKeys),
       readBuffer_(new char[kReadBufferBytes]) {
   wsLimits_.maxMessageBytes = config.maxMessageBytes;
@@ -217,8 +218,8 @@ void Frontend::onTick(uv_timer_t* handle) {
   self->wheel_.advance(uv_now(&self->loop_));
 }
 
-Channel* Frontend::joinChannel(std::string_view name, Connection* connection) {
-  auto [channel, created] = channels_.add(name, connection);
+Channel* Frontend::acquireChannel(std::string_view name) {
+  auto [channel, created] = channels_.acquire(name);
   if (created) hub_.subscribe(name);
   return channel;
 }
@@ -255,24 +256,10 @@ void Frontend::onDelivery(const wire::Delivery& delivery) {
 
   // Serialize once per frontend; every subscriber shares the same frame bytes.
   deliveryScratch_.clear();
-  JsonWriter(deliveryScratch_)
-      .beginObject()
-      .key("op").string("msg")
-      .key("ch").string(delivery.channel())
-      .key("epoch").string(formatEpoch(delivery.epoch()))
-      .key("seq").uinteger(delivery.seq())
-      .key("from").string(delivery.from())
-      .key("ts").integer(delivery.ts_ms())
-      .key("data").raw(delivery.data())
-      .endObject();
-  auto frame = std::make_shared<std::string>();
-  frame->resize(10 + deliveryScratch_.size());
-  size_t header = writeFrameHeader(reinterpret_cast<uint8_t*>(frame->data()), WsOpcode::Text,
-                                   deliveryScratch_.size());
-  std::copy(deliveryScratch_.begin(), deliveryScratch_.end(), frame->begin() + static_cast<std::ptrdiff_t>(header));
-  frame->resize(header + deliveryScratch_.size());
-  SharedFrame shared = std::move(frame);
-  for (Connection* subscriber : channel->subscribers) subscriber->send(shared);
+  JsonWriter writer(deliveryScratch_);
+  writeMessage(writer, delivery);
+  DeliveryFrames frames(delivery.channel(), delivery.epoch(), delivery.seq(), deliveryScratch_);
+  for (Connection* subscriber : channel->subscribers) subscriber->deliver(frames);
   metrics_.deliveries += channel->subscribers.size();
 }
 

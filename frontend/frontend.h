@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/json_codec.h"
+#include "common/session_id.h"
 #include "common/timer_wheel.h"
 #include "common/token.h"
 #include "common/websocket_handshake.h"
@@ -48,6 +49,7 @@ class Frontend {
   HubLink& hub() noexcept { return hub_; }
   RequestDecoder& decoder() noexcept { return decoder_; }
   const TokenVerifier& verifier() const noexcept { return verifier_; }
+  const SessionIds& sessionIds() const noexcept { return sessionIds_; }
   ChannelIndex& channels() noexcept { return channels_; }
   Metrics& metrics() noexcept { return metrics_; }
   const WsLimits& wsLimits() const noexcept { return wsLimits_; }
@@ -67,8 +69,11 @@ class Frontend {
 
   // Leaves `channel` for `connection`; unsubscribes upstream when it was the last local subscriber.
   void leaveChannel(Channel* channel, Connection* connection);
-  // Subscribes upstream when `connection` is the channel's first local subscriber.
-  Channel* joinChannel(std::string_view name, Connection* connection);
+  // A subscriber starts catching up on `name` (pendingJoins + 1); subscribes upstream when the
+  // channel is new here. Pair with channel->pendingJoins - 1, then going live or leaveChannel.
+  Channel* acquireChannel(std::string_view name);
+  // Drops the channel if nobody subscribes, joins or catches up on it any more.
+  void releaseChannel(Channel* channel) { leaveChannel(channel, nullptr); }
 
   std::string nextConnectionId();
 
@@ -98,6 +103,7 @@ class Frontend {
   HubLink hub_;
   RequestDecoder decoder_;
   TokenVerifier verifier_;
+  SessionIds sessionIds_;
   ChannelIndex channels_;
   Metrics metrics_;
   WsLimits wsLimits_;

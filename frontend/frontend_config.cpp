@@ -158,7 +158,8 @@ void validate(FrontendConfig& config) {
   }
   for (uint32_t* ms : {&config.handshakeTimeoutMs, &config.authTimeoutMs, &config.hubTimeoutMs,
                        &config.closeTimeoutMs, &config.heartbeatMs, &config.pingIntervalMs,
-                       &config.pongTimeoutMs, &config.writeTimeoutMs}) {
+                       &config.pongTimeoutMs, &config.writeTimeoutMs, &config.pollTimeoutMs,
+                       &config.sseKeepaliveMs}) {
     if (*ms == 0) throw std::runtime_error("timeouts must be positive");
   }
   if (config.maxMessageBytes < 1024) throw std::runtime_error("--max-message-bytes must be at least 1024");
@@ -202,6 +203,10 @@ ConfigOutcome loadFrontendConfig(int argc, char** argv, FrontendConfig& config) 
   binder.bind("--rate-burst", &FrontendConfig::rateBurst, "request burst per connection");
   binder.bind("--max-forbidden", &FrontendConfig::maxForbidden, "denied requests before closing 4003");
   binder.bind("--max-fragments", &FrontendConfig::maxFragments, "frames per message (1009 beyond)");
+  binder.bind("--recovery-max-messages", &FrontendConfig::recoveryMaxMessages, "sub with since: recover at most");
+  binder.bind("--recovery-max-bytes", &FrontendConfig::recoveryMaxBytes, "sub with since: recover at most (bytes)");
+  binder.bind("--poll-timeout-ms", &FrontendConfig::pollTimeoutMs, "HTTP fallback long-poll answers [] after");
+  binder.bind("--sse-keepalive-ms", &FrontendConfig::sseKeepaliveMs, "HTTP fallback SSE comment line every");
   binder.bind("--max-message-bytes", &FrontendConfig::maxMessageBytes, "largest client message (1009 beyond)");
   binder.bind("--max-connections", &FrontendConfig::maxConnections, "connections held by this process");
   binder.bind("--max-backlog-bytes", &FrontendConfig::maxBacklogBytes, "unsent bytes per connection (4009 beyond)");

@@ -37,6 +37,10 @@ struct FrontendConfig {
   uint32_t rateBurst = 40;           // bucket size
   uint32_t maxForbidden = 10;        // denied requests per connection before it is closed 4003
   uint32_t maxFragments = 1024;      // frames per message (1009 beyond)
+  uint32_t recoveryMaxMessages = 500;      // sub with `since`: recover at most this many...
+  uint32_t recoveryMaxBytes = 1024 * 1024;  // ...or bytes, else recovered:false (PROTOCOL.md)
+  uint32_t pollTimeoutMs = 25'000;   // HTTP fallback long-poll: answer [] after this long
+  uint32_t sseKeepaliveMs = 15'000;  // HTTP fallback SSE: a comment line this often (proxies, dead peers)
   uint32_t maxMessageBytes = 64 * 1024;
   uint32_t maxConnections = 1'000'000;
   uint64_t maxBacklogBytes = 1024 * 1024;  // per connection; beyond it the client is closed 4009

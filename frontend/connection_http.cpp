@@ -1,0 +1,410 @@
+// The plain-HTTP side of a connection: routing of the request head, the health and metrics
+// endpoints, static files, the HTTP API for apps (PROTOCOL.md section 4) and the HTTP fallback
+// for browsers whose network blocks WebSocket (PROTOCOL.md section 2):
+//   POST /session {"token"}          -> {"sid","user"}   (sid verifiable by every frontend)
+//   GET  /events?sid=&ch=&since=     -> SSE (Accept: text/event-stream) or one long-poll answer
+//   POST /cmd?sid=  {pub|hist}       -> the request's reply
+// Each exchange answers once and closes (no keep-alive), except the SSE stream.
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "common/channel_rules.h"
+#include "common/websocket_handshake.h"
+#include "frontend/channel_index.h"
+#include "frontend/connection.h"
+#include "frontend/frontend.h"
+#include "frontend/http_api.h"
+
+namespace webim {
+
+namespace {
+constexpr const char* kJson = "application/json";
+
+std::string apiError(std::string_view code, std::string_view message) {
+  std::string out;
+  JsonWriter(out).beginObject().key("ok").boolean(false).key("code").string(code).key("msg").string(message).endObject();
+  return out;
+}
+
+// The value of `name` in a query string ("a=1&b=2"); no percent-decoding: every value we read
+// (sid: base64url and '.', channel names, epochs, seqs, ',' and ':') is plain.
+std::string_view queryParam(std::string_view target, std::string_view name) {
+  size_t q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  std::string_view query = target.substr(q + 1);
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    if (amp == std::string_view::npos) break;
+    query = query.substr(amp + 1);
+  }
+  return {};
+}
+
+std::vector<std::string_view> splitList(std::string_view list, char sep) {
+  std::vector<std::string_view> out;
+  while (!list.empty()) {
+    size_t at = list.find(sep);
+    if (at != 0) out.push_back(list.substr(0, at));
+    if (at == std::string_view::npos) break;
+    list = list.substr(at + 1);
+  }
+  return out;
+}
+
+// "ch:epoch:seq" (the SSE event id, and each element of since=); the channel may contain ':'.
+bool parsePosition(std::string_view text, std::string_view& channel, uint64_t& epoch, uint64_t& seq) {
+  size_t last = text.rfind(':');
+  if (last == std::string_view::npos || last == 0) return false;
+  size_t mid = text.rfind(':', last - 1);
+  if (mid == std::string_view::npos) return false;
+  std::optional<uint64_t> e = parseEpoch(text.substr(mid + 1, last - mid - 1));
+  std::string_view seqText = text.substr(last + 1);
+  auto [end, ec] = std::from_chars(seqText.data(), seqText.data() + seqText.size(), seq);
+  if (!e || ec != std::errc() || end != seqText.data() + seqText.size()) return false;
+  channel = text.substr(0, mid);
+  epoch = *e;
+  return true;
+}
+}  // namespace
+
+void Connection::onHttpBytes(std::string_view bytes) {
+  if (body_) {
+    onBody(bytes);
+    return;
+  }
+  if (!http_) return;  // answered; waiting for the peer to go
+  HttpRequestParser::Result result = http_->consume(bytes);
+  switch (result.status) {
+    case HttpRequestParser::Status::NeedMore:
+      return;
+    case HttpRequestParser::Status::Error:
+      spdlog::debug("bad HTTP request: {}", http_->errorReason());
+      finishHttp(httpResponse(http_->errorStatus(), "text/plain", std::string(http_->errorReason()) + "\n"));
+      return;
+    case HttpRequestParser::Status::Done:
+      serveHttp(http_->request(), bytes.substr(result.consumed));
+      return;
+  }
+}
+
+void Connection::serveHttp(const HttpRequest& request, std::string_view rest) {
+  std::string_view path = request.path();
+  if (path == "/ws") {
+    HandshakeResult handshake = acceptWebSocket(request, frontend_.handshakePolicy());
+    if (handshake.status != 101) {
+      finishHttp(std::move(handshake.response));
+      return;
+    }
+    http_.reset();
+    phase_ = Phase::WebSocket;
+    countedWebSocket_ = true;
+    frontend_.metrics().websocketsOpen++;
+    send(std::make_shared<const std::string>(std::move(handshake.response)));
+    lastReadMs_ = frontend_.nowMs();
+    authOrExpiryMs_ = lastReadMs_ + frontend_.config().authTimeoutMs;
+    rateRefillMs_ = lastReadMs_;
+    rateTokensMilli_ = frontend_.config().rateBurst * 1000;
+    armWebSocketDeadline();
+    // Frames pipelined behind the request head belong to the WebSocket.
+    if (!rest.empty()) ws_.consume(rest, *this);
+    return;
+  }
+  frontend_.metrics().httpRequests++;
+  if (path.substr(0, 5) == "/api/") {
+    serveApi(request, rest);
+    return;
+  }
+  if (path == "/session" || path == "/events" || path == "/cmd") {
+    if (!isOriginAllowed(request, frontend_.handshakePolicy())) {
+      finishHttp(httpResponse(403, kJson, apiError("forbidden", "origin not allowed")));
+      return;
+    }
+    std::string cors = corsHeaders(request);
+    if (request.method == "OPTIONS") {  // CORS preflight
+      finishHttp(withHeaders(httpResponse(204, {}, {}),
+                             cors + "Access-Control-Allow-Methods: GET, POST\r\n"
+                                    "Access-Control-Allow-Headers: Content-Type, Last-Event-ID\r\n"
+                                    "Access-Control-Max-Age: 600\r\n"));
+      return;
+    }
+    if (path == "/events") {
+      if (request.method != "GET") {
+        finishHttp(withHeaders(httpResponse(405, kJson, apiError("bad_request", "use GET")), cors));
+        return;
+      }
+      openEvents(request);
+      return;
+    }
+    if (request.method != "POST") {
+      finishHttp(withHeaders(httpResponse(405, kJson, apiError("bad_request", "use POST")), cors));
+      return;
+    }
+    corsReply_ = std::move(cors);
+    if (path == "/cmd" && !adoptSession(queryParam(request.target, "sid"))) {
+      finishHttp(withHeaders(httpResponse(401, kJson, apiError("unauthorized", "missing, bad or expired sid")),
+                             corsReply_));
+      return;
+    }
+    startBody(request, rest, path == "/cmd" ? BodyUse::Command : BodyUse::Session, {});
+    return;
+  }
+  if (request.method != "GET" && request.method != "HEAD") {
+    finishHttp(httpResponse(405, "text/plain", "method not allowed\n"));
+    return;
+  }
+  if (path == "/healthz") {
+    finishHttp(httpResponse(200, "text/plain", "ok\n"));
+    return;
+  }
+  if (path == "/metrics") {
+    finishHttp(httpResponse(200, "text/plain; version=0.0.4", frontend_.renderMetrics()));
+    return;
+  }
+  if (const StaticFile* file = frontend_.staticFile(path)) {
+    finishHttp(httpResponse(200, file->contentType, file->body));
+    return;
+  }
+  finishHttp(httpResponse(404, "text/plain", "not found\n"));
+}
+
+// CORS for the allowed origins (the same policy as the WebSocket endpoint).
+std::string Connection::corsHeaders(const HttpRequest& request) const {
+  std::optional<std::string_view> origin = request.header("Origin");
+  if (!origin) return {};
+  return "Access-Control-Allow-Origin: " + std::string(*origin) + "\r\nVary: Origin\r\n";
+}
+
+// ---- request bodies ---------------------------------------------------------------------------
+
+void Connection::startBody(const HttpRequest& request, std::string_view rest, BodyUse use, std::string op) {
+  std::string cors = use == BodyUse::Api ? std::string() : corsReply_;
+  if (request.header("Transfer-Encoding")) {
+    finishHttp(withHeaders(httpResponse(411, kJson, apiError("bad_request", "send Content-Length, not chunked")), cors));
+    return;
+  }
+  std::optional<std::string_view> lengthText = request.header("Content-Length");
+  size_t length = 0;
+  bool valid = false;
+  if (lengthText) {
+    auto [end, ec] = std::from_chars(lengthText->data(), lengthText->data() + lengthText->size(), length);
+    valid = ec == std::errc() && end == lengthText->data() + lengthText->size();
+  }
+  if (!valid) {
+    finishHttp(withHeaders(httpResponse(411, kJson, apiError("bad_request", "Content-Length is required")), cors));
+    return;
+  }
+  // A body is one request whose data is at most a client message.
+  if (length > frontend_.config().maxMessageBytes + 4096) {
+    finishHttp(withHeaders(httpResponse(413, kJson, apiError("too_large", "request body too large")), cors));
+    return;
+  }
+  body_ = std::make_unique<PendingBody>();
+  body_->use = use;
+  body_->op = std::move(op);
+  body_->length = length;
+  body_->body.reserve(length);
+  http_.reset();
+  onBody(rest);
+}
+
+void Connection::onBody(std::string_view bytes) {
+  if (!body_ || body_->done) return;
+  body_->body.append(bytes.substr(0, body_->length - body_->body.size()));
+  if (body_->body.size() < body_->length) return;
+  body_->done = true;  // later bytes are ignored (no keep-alive)
+  std::string body = std::move(body_->body);
+  switch (body_->use) {
+    case BodyUse::Api:
+      apiCall(std::move(body_->op), std::move(body));
+      break;
+    case BodyUse::Session:
+      createSession(body);
+      break;
+    case BodyUse::Command:
+      runCommand(body);
+      break;
+  }
+}
+
+// ---- HTTP API (for apps) ----------------------------------------------------------------------
+
+void Connection::serveApi(const HttpRequest& request, std::string_view rest) {
+  std::optional<std::string_view> op = apiOpForPath(request.path());
+  if (!op) {
+    finishHttp(httpResponse(404, kJson, apiError("not_found", "unknown API path")));
+    return;
+  }
+  if (!frontend_.apiKeys().enabled()) {
+    finishHttp(httpResponse(404, kJson, apiError("not_found", "the HTTP API is off (no --api-key-file)")));
+    return;
+  }
+  if (request.method != "POST") {
+    finishHttp(httpResponse(405, kJson, apiError("bad_request", "use POST")));
+    return;
+  }
+  std::optional<std::string_view> authorization = request.header("Authorization");
+  if (!authorization || !frontend_.apiKeys().accepts(*authorization)) {
+    finishHttp(httpResponse(401, kJson, apiError("unauthorized", "missing or wrong API key")));
+    return;
+  }
+  startBody(request, rest, BodyUse::Api, std::string(*op));
+}
+
+Task Connection::apiCall(std::string op, std::string body) {
+  wire::FrontendRequest request;
+  request.mutable_app()->set_op(std::move(op));
+  request.mutable_app()->set_json(std::move(body));
+  HubCall call(frontend_.hub(), pending_, request, frontend_.nowMs() + frontend_.config().hubTimeoutMs);
+  HubResult result = co_await call;
+  if (result.status == WaitStatus::Cancelled) co_return;
+  if (result.status != WaitStatus::Done) {
+    finishHttp(httpResponse(503, kJson, apiError("unavailable", "the hub did not answer in time; retry with the same cid")));
+    co_return;
+  }
+  if (result.reply.has_error()) {
+    const wire::Error& e = result.reply.error();
+    std::string json = apiError(e.code(), e.message());
+    finishHttp(httpResponse(apiStatusForReply(json), kJson, json));
+    co_return;
+  }
+  const std::string& json = result.reply.app_json();
+  finishHttp(httpResponse(apiStatusForReply(json), kJson, json));
+}
+
+// ---- HTTP fallback (for browsers) -------------------------------------------------------------
+
+bool Connection::adoptSession(std::string_view sid) {
+  if (sid.empty()) return false;
+  TokenResult result = frontend_.sessionIds().verify(sid, frontend_.wallSeconds());
+  if (result.error != TokenError::None) return false;
+  session_ = std::make_unique<Session>();
+  session_->claims = std::move(result.claims);
+  session_->connId = frontend_.nextConnectionId();
+  frontend_.metrics().authenticated++;
+  return true;
+}
+
+void Connection::createSession(std::string_view body) {
+  JsonObjectReader reader;
+  std::string_view token;
+  if (reader.read(body).ok()) {
+    for (const JsonMember& m : reader.members()) {
+      if (m.parent == kJsonTopLevel && m.key == "token" && m.value.type == JsonType::String) token = m.value.str;
+    }
+  }
+  if (token.empty()) {
+    finishHttp(withHeaders(httpResponse(400, kJson, apiError("bad_request", "body must be {\"token\":...}")), corsReply_));
+    return;
+  }
+  TokenResult result = frontend_.verifier().verify(token, frontend_.wallSeconds());
+  if (result.error != TokenError::None) {
+    finishHttp(withHeaders(httpResponse(401, kJson, apiError("unauthorized", toString(result.error))), corsReply_));
+    return;
+  }
+  unsigned char nonce[16];
+  if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
+    finishHttp(withHeaders(httpResponse(503, kJson, apiError("unavailable", "no randomness")), corsReply_));
+    return;
+  }
+  std::string sid = frontend_.sessionIds().issue(result.claims,
+                                                 std::string_view(reinterpret_cast<char*>(nonce), sizeof(nonce)));
+  std::string out;
+  JsonWriter(out).beginObject().key("sid").string(sid).key("user").string(result.claims.sub).endObject();
+  finishHttp(withHeaders(httpResponse(200, kJson, out), corsReply_));
+}
+
+// One pub or hist request, answered as the HTTP response (sendReply), through the same flows as
+// on a WebSocket.
+void Connection::runCommand(std::string_view body) {
+  command_ = true;
+  frontend_.metrics().messagesIn++;
+  handleRequest(body);
+}
+
+void Connection::openEvents(const HttpRequest& request) {
+  std::string cors = corsHeaders(request);
+  if (!adoptSession(queryParam(request.target, "sid"))) {
+    finishHttp(withHeaders(httpResponse(401, kJson, apiError("unauthorized", "missing, bad or expired sid")), cors));
+    return;
+  }
+  std::vector<std::string_view> names = splitList(queryParam(request.target, "ch"), ',');
+  if (names.empty() || names.size() > 64) {
+    finishHttp(withHeaders(httpResponse(400, kJson, apiError("bad_request", "ch must list 1..64 channels")), cors));
+    return;
+  }
+  for (std::string_view name : names) {
+    if (!isValidChannelName(name)) {
+      finishHttp(withHeaders(httpResponse(400, kJson, apiError("bad_request", "invalid channel name")), cors));
+      return;
+    }
+    if (!canSubscribe(session_->claims, name)) {
+      finishHttp(withHeaders(httpResponse(403, kJson, apiError("forbidden", "no grant for " + std::string(name))), cors));
+      return;
+    }
+  }
+  // Positions: since=ch:E:S,... and, for SSE reconnects, Last-Event-ID (the last event seen).
+  std::vector<std::pair<std::string_view, Since>> positions;
+  for (std::string_view item : splitList(queryParam(request.target, "since"), ',')) {
+    std::string_view ch;
+    Since since;
+    if (!parsePosition(item, ch, since.epoch, since.seq)) {
+      finishHttp(withHeaders(httpResponse(400, kJson, apiError("bad_request", "since must be ch:epoch:seq,...")), cors));
+      return;
+    }
+    positions.emplace_back(ch, since);
+  }
+  if (std::optional<std::string_view> last = request.header("Last-Event-ID")) {
+    std::string_view ch;
+    Since since;
+    if (parsePosition(*last, ch, since.epoch, since.seq)) {
+      auto it = std::find_if(positions.begin(), positions.end(), [&](const auto& p) { return p.first == ch; });
+      if (it != positions.end()) {
+        it->second = since;
+      } else {
+        positions.emplace_back(ch, since);
+      }
+    }
+  }
+  std::optional<std::string_view> accept = request.header("Accept");
+  stream_ = std::make_unique<StreamState>();
+  stream_->eventStream = accept && accept->find("text/event-stream") != std::string_view::npos;
+  stream_->cors = cors;
+  std::vector<std::string> channels(names.begin(), names.end());
+  std::vector<std::optional<Since>> sinces;
+  for (const std::string& name : channels) {
+    auto it = std::find_if(positions.begin(), positions.end(), [&](const auto& p) { return p.first == name; });
+    sinces.push_back(it == positions.end() ? std::nullopt : std::optional<Since>(it->second));
+  }
+  http_.reset();
+  phase_ = Phase::Stream;
+  uint64_t now = frontend_.nowMs();
+  if (stream_->eventStream) {
+    send(std::make_shared<const std::string>(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+        "Connection: keep-alive\r\nX-Accel-Buffering: no\r\n" + cors + "\r\n"));
+    // The stream ends when the session expires (the client makes a new one with a fresh token).
+    authOrExpiryMs_ = now + static_cast<uint64_t>(std::max<int64_t>(
+                                (session_->claims.exp - frontend_.wallSeconds()) * 1000, 0));
+    setDeadline(std::min(authOrExpiryMs_, now + frontend_.config().sseKeepaliveMs));
+  } else {
+    authOrExpiryMs_ = now + frontend_.config().pollTimeoutMs;
+    setDeadline(authOrExpiryMs_);
+  }
+  for (size_t i = 0; i < channels.size(); ++i) subscribe(0, std::move(channels[i]), sinces[i]);
+}
+
+// Long-poll: answers with what was gathered (at the end of the loop iteration it arrived in).
+void Connection::finishPoll() {
+  if (!stream_ || stream_->eventStream || phase_ != Phase::Stream) return;
+  std::string body = "[" + stream_->poll + "]";
+  std::string cors = stream_->cors;
+  finishHttp(withHeaders(httpResponse(200, kJson, body), cors));
+}
+
+}  // namespace webim

@@ -1,0 +1,357 @@
+// The client protocol's requests (PROTOCOL.md section 1) and their flows, written as coroutines
+// with deadlines: auth, sub (with gap-free join and recovery), unsub, pub, hist. The same flows
+// serve the HTTP fallback's /cmd and /events (replies go through sendReply / deliverOwn).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "common/channel_rules.h"
+#include "frontend/channel_index.h"
+#include "frontend/connection.h"
+#include "frontend/frontend.h"
+
+namespace webim {
+
+void Connection::handleRequest(std::string_view payload) {
+  ClientRequest request;
+  DecodeError error = frontend_.decoder().decode(payload, request);
+  if (!session_ && (!error.ok() || request.op != ClientOp::Auth)) {
+    close(4001, "the first request must be auth");
+    return;
+  }
+  if (!error.ok()) {
+    replyError(request, "bad_request", error.message);
+    return;
+  }
+  if (command_ && request.op != ClientOp::Pub && request.op != ClientOp::Hist) {
+    replyError(request, "bad_request", "POST /cmd takes one pub or hist request");
+    return;
+  }
+  switch (request.op) {
+    case ClientOp::Auth:
+      handleAuth(request);
+      break;
+    case ClientOp::Sub:
+      handleSub(request);
+      break;
+    case ClientOp::Unsub:
+      handleUnsub(request);
+      break;
+    case ClientOp::Pub:
+      if (!isValidChannelName(request.ch)) {
+        replyError(request, "bad_request", "invalid channel name");
+      } else if (!canPublish(session_->claims, request.ch)) {
+        replyError(request, "forbidden", "no publish grant for this channel");
+        countForbidden();
+      } else {
+        publish(request.id, std::string(request.ch), std::string(request.cid), std::string(request.data));
+      }
+      break;
+    case ClientOp::Hist:
+      if (!isValidChannelName(request.ch)) {
+        replyError(request, "bad_request", "invalid channel name");
+      } else if (!canSubscribe(session_->claims, request.ch)) {
+        replyError(request, "forbidden", "no grant for this channel");
+        countForbidden();
+      } else if (request.before && request.after) {
+        replyError(request, "bad_request", "give before or after, not both");
+      } else {
+        history(request.id, std::string(request.ch), request.before.value_or(0), request.after.value_or(0),
+                request.limit);
+      }
+      break;
+    case ClientOp::Unknown:
+      replyError(request, "bad_request", "unknown op");
+      break;
+  }
+}
+
+void Connection::handleAuth(const ClientRequest& request) {
+  TokenResult result = frontend_.verifier().verify(request.token, frontend_.wallSeconds());
+  if (result.error != TokenError::None) {
+    close(4001, toString(result.error));
+    return;
+  }
+  if (session_ && result.claims.sub != session_->claims.sub) {
+    replyError(request, "bad_request", "a refreshed token must be for the same user");
+    return;
+  }
+  if (!session_) {
+    session_ = std::make_unique<Session>();
+    session_->connId = frontend_.nextConnectionId();
+    frontend_.metrics().authenticated++;
+  }
+  session_->claims = std::move(result.claims);
+  // The token's expiry is the connection's deadline until a fresh auth moves it.
+  int64_t msLeft = (session_->claims.exp - frontend_.wallSeconds()) * 1000;
+  authOrExpiryMs_ = frontend_.nowMs() + static_cast<uint64_t>(std::max<int64_t>(msLeft, 0));
+  armWebSocketDeadline();
+  std::string out;
+  JsonWriter(out)
+      .beginObject()
+      .key("op").string("ok")
+      .key("id").integer(request.id)
+      .key("user").string(session_->claims.sub)
+      .key("conn").string(session_->connId)
+      .endObject();
+  sendReply(out);
+}
+
+Channel* Connection::findSubscription(std::string_view name) const {
+  for (Channel* channel : channels_) {
+    if (channel->name == name) return channel;
+  }
+  return nullptr;
+}
+
+void Connection::handleSub(const ClientRequest& request) {
+  if (!isValidChannelName(request.ch)) {
+    replyError(request, "bad_request", "invalid channel name");
+    return;
+  }
+  if (!canSubscribe(session_->claims, request.ch)) {
+    replyError(request, "forbidden", "no grant for this channel");
+    countForbidden();
+    return;
+  }
+  std::optional<Since> since;
+  if (request.hasSince) {
+    std::optional<uint64_t> epoch = parseEpoch(request.sinceEpoch);
+    if (!epoch) {
+      replyError(request, "bad_request", "since.epoch must be 16 hex digits");
+      return;
+    }
+    since = Since{*epoch, request.sinceSeq};
+  }
+  subscribe(request.id, std::string(request.ch), since);
+}
+
+void Connection::handleUnsub(const ClientRequest& request) {
+  if (!isValidChannelName(request.ch)) {
+    replyError(request, "bad_request", "invalid channel name");
+    return;
+  }
+  if (Channel* channel = findSubscription(request.ch)) {
+    channels_.erase(std::find(channels_.begin(), channels_.end(), channel));
+    frontend_.leaveChannel(channel, this);
+  }
+  replyOk(request.id);
+}
+
+void Connection::replyOk(int64_t id) {
+  std::string out;
+  JsonWriter(out).beginObject().key("op").string("ok").key("id").integer(id).endObject();
+  sendReply(out);
+}
+
+void Connection::replyError(const ClientRequest& request, std::string_view code, std::string_view message) {
+  replyError(request.id, request.hasId, code, message);
+}
+
+void Connection::replyError(int64_t id, bool hasId, std::string_view code, std::string_view message) {
+  std::string out;
+  JsonWriter writer(out);
+  writer.beginObject().key("op").string("err");
+  if (hasId) writer.key("id").integer(id);
+  writer.key("code").string(code).key("msg").string(message).endObject();
+  sendReply(out);
+}
+
+// ---- request flows (coroutines) ---------------------------------------------------------------
+
+// Joins a channel without a gap or a duplicate (ARCHITECTURE.md, "Joining a stream"):
+//  1. the channel must be live here (the hub's sync says where its stream starts);
+//  2. with `since`, the messages after it are read from history, page by page, until the cursor
+//     reaches what this frontend has delivered live so far (bounded by the recovery window);
+//  3. then, in one step of the loop, the ok (WebSocket) goes out, the recovered messages, and the
+//     connection becomes a live subscriber: every later message has a higher seq.
+// While catching up the connection is not in `subscribers`; pendingJoins keeps the channel alive.
+Task Connection::subscribe(int64_t id, std::string name, std::optional<Since> since) {
+  if (Channel* existing = findSubscription(name)) {
+    // Already subscribed (or joining): answer with where the stream is now.
+    if (phase_ == Phase::WebSocket) replySubscribed(id, *existing, since ? std::optional<bool>(false) : std::nullopt);
+    co_return;
+  }
+  Channel* channel = frontend_.acquireChannel(name);
+  channels_.push_back(channel);
+  const FrontendConfig& config = frontend_.config();
+  if (!channel->live) {
+    JoinWait join(*channel, pending_, frontend_.wheel(), frontend_.nowMs() + config.hubTimeoutMs);
+    WaitStatus status = co_await join;
+    if (status == WaitStatus::Cancelled) {
+      channel->pendingJoins--;  // the closing connection leaves the channel itself
+      co_return;
+    }
+    if (status != WaitStatus::Done) {
+      frontend_.metrics().hubTimeouts++;
+      abandonJoin(channel);
+      replyError(id, true, "unavailable", "the hub did not confirm the subscription in time");
+      co_return;
+    }
+  }
+
+  // Recovery: messages after `since`, in order, within the window.
+  std::vector<wire::Delivery> missed;
+  std::optional<bool> recovered;
+  if (since) {
+    recovered = false;
+    if (since->epoch == channel->epoch && since->seq >= channel->lastSeq) {
+      recovered = true;  // nothing missed
+    } else if (since->epoch == channel->epoch) {
+      uint64_t cursor = since->seq;
+      size_t bytes = 0;
+      bool withinWindow = true;
+      while (withinWindow && cursor < channel->lastSeq) {
+        wire::FrontendRequest request;
+        wire::History* body = request.mutable_history();
+        body->set_channel(name);
+        body->set_after(cursor);
+        body->set_limit(kMaxHistLimit);
+        HubCall call(frontend_.hub(), pending_, request, frontend_.nowMs() + config.hubTimeoutMs);
+        HubResult result = co_await call;
+        if (result.status == WaitStatus::Cancelled) {
+          channel->pendingJoins--;
+          co_return;
+        }
+        if (result.status != WaitStatus::Done || result.reply.has_error()) break;  // recovered:false
+        const wire::HistoryPage& page = result.reply.history();
+        if (page.epoch() != channel->epoch || page.msgs().empty()) break;
+        for (const wire::Delivery& m : page.msgs()) {
+          if (m.seq() != cursor + 1) {  // history lost this range: a gap we cannot fill
+            withinWindow = false;
+            break;
+          }
+          if (m.seq() > channel->lastSeq) break;  // arrives live (or already did, in order)
+          bytes += m.data().size() + m.channel().size() + 64;
+          if (missed.size() >= config.recoveryMaxMessages || bytes > config.recoveryMaxBytes) {
+            withinWindow = false;
+            break;
+          }
+          missed.push_back(m);
+          cursor = m.seq();
+        }
+        if (!page.more() && cursor < channel->lastSeq && withinWindow) {
+          // History ends before what we delivered live: it lost messages.
+          withinWindow = false;
+        }
+      }
+      recovered = withinWindow && cursor >= channel->lastSeq;
+      if (!*recovered) missed.clear();
+    }
+  }
+
+  channel->pendingJoins--;
+  if (std::find(channels_.begin(), channels_.end(), channel) == channels_.end() || !open()) {
+    frontend_.releaseChannel(channel);  // unsubscribed while catching up
+    co_return;
+  }
+  if (phase_ == Phase::WebSocket) {
+    replySubscribed(id, *channel, recovered);
+  } else if (recovered && !*recovered) {
+    // The HTTP fallback has no reply: tell the client to reload this channel from hist.
+    std::string out;
+    JsonWriter(out)
+        .beginObject()
+        .key("op").string("resync")
+        .key("ch").string(channel->name)
+        .key("epoch").string(formatEpoch(channel->epoch))
+        .key("seq").uinteger(channel->lastSeq)
+        .endObject();
+    deliverOwn(channel->name, channel->epoch, channel->lastSeq, out);
+  }
+  for (const wire::Delivery& m : missed) {
+    std::string json = encodeMessage(m);
+    deliverOwn(m.channel(), m.epoch(), m.seq(), json);
+  }
+  channel->subscribers.push_back(this);
+  if (frontend_.config().logLevel == "trace") spdlog::trace("{} live on {}", user(), channel->name);
+}
+
+void Connection::replySubscribed(int64_t id, const Channel& channel, std::optional<bool> recovered) {
+  std::string out;
+  JsonWriter writer(out);
+  writer.beginObject()
+      .key("op").string("ok")
+      .key("id").integer(id)
+      .key("epoch").string(formatEpoch(channel.epoch))
+      .key("seq").uinteger(channel.lastSeq);
+  if (recovered) writer.key("recovered").boolean(*recovered);  // only when `since` was sent
+  writer.endObject();
+  sendText(out);
+}
+
+void Connection::abandonJoin(Channel* channel) {
+  channel->pendingJoins--;
+  auto it = std::find(channels_.begin(), channels_.end(), channel);
+  if (it != channels_.end()) channels_.erase(it);
+  frontend_.releaseChannel(channel);
+}
+
+Task Connection::publish(int64_t id, std::string channel, std::string cid, std::string data) {
+  wire::FrontendRequest request;
+  wire::Publish* body = request.mutable_publish();
+  body->set_channel(std::move(channel));
+  body->set_from(session_->claims.sub);
+  body->set_cid(std::move(cid));
+  body->set_data(std::move(data));
+  HubCall call(frontend_.hub(), pending_, request, frontend_.nowMs() + frontend_.config().hubTimeoutMs);
+  HubResult result = co_await call;
+  if (result.status == WaitStatus::Cancelled) co_return;
+  Metrics& metrics = frontend_.metrics();
+  if (result.status != WaitStatus::Done) {
+    if (result.status == WaitStatus::TimedOut) metrics.hubTimeouts++;
+    metrics.publishErrors++;
+    // Outcome unknown: the client retries with the same cid (PROTOCOL.md).
+    replyError(id, true, "unavailable", "the hub did not acknowledge in time; retry with the same cid");
+    co_return;
+  }
+  if (result.reply.has_error()) {
+    metrics.publishErrors++;
+    replyError(id, true, result.reply.error().code(), result.reply.error().message());
+    co_return;
+  }
+  metrics.publishes++;
+  std::string out;
+  JsonWriter(out)
+      .beginObject()
+      .key("op").string("ok")
+      .key("id").integer(id)
+      .key("epoch").string(formatEpoch(result.reply.publish_ack().epoch()))
+      .key("seq").uinteger(result.reply.publish_ack().seq())
+      .endObject();
+  sendReply(out);
+}
+
+Task Connection::history(int64_t id, std::string channel, uint64_t before, uint64_t after, uint32_t limit) {
+  wire::FrontendRequest request;
+  wire::History* body = request.mutable_history();
+  body->set_channel(std::move(channel));
+  body->set_before(before);
+  body->set_after(after);
+  body->set_limit(limit);
+  HubCall call(frontend_.hub(), pending_, request, frontend_.nowMs() + frontend_.config().hubTimeoutMs);
+  HubResult result = co_await call;
+  if (result.status == WaitStatus::Cancelled) co_return;
+  if (result.status != WaitStatus::Done) {
+    if (result.status == WaitStatus::TimedOut) frontend_.metrics().hubTimeouts++;
+    replyError(id, true, "unavailable", "the hub did not answer in time");
+    co_return;
+  }
+  if (result.reply.has_error()) {
+    replyError(id, true, result.reply.error().code(), result.reply.error().message());
+    co_return;
+  }
+  const wire::HistoryPage& page = result.reply.history();
+  std::string out;
+  JsonWriter writer(out);
+  writer.beginObject()
+      .key("op").string("ok")
+      .key("id").integer(id)
+      .key("epoch").string(formatEpoch(page.epoch()))
+      .key("msgs").beginArray();
+  for (const wire::Delivery& m : page.msgs()) writeMessage(writer, m);
+  writer.endArray().key("more").boolean(page.more()).endObject();
+  sendReply(out);
+}
+
+}  // namespace webim

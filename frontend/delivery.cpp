@@ -1,0 +1,47 @@
+#include "frontend/delivery.h"
+
+#include <algorithm>
+
+#include "common/ws_frame.h"
+
+namespace webim {
+
+void writeMessage(JsonWriter& writer, const wire::Delivery& m) {
+  writer.beginObject()
+      .key("op").string("msg")
+      .key("ch").string(m.channel())
+      .key("epoch").string(formatEpoch(m.epoch()))
+      .key("seq").uinteger(m.seq())
+      .key("from").string(m.from())
+      .key("ts").integer(m.ts_ms())
+      .key("data").raw(m.data())
+      .endObject();
+}
+
+std::string encodeMessage(const wire::Delivery& delivery) {
+  std::string out;
+  JsonWriter writer(out);
+  writeMessage(writer, delivery);
+  return out;
+}
+
+SharedFrame webSocketTextFrame(std::string_view json) {
+  auto frame = std::make_shared<std::string>();
+  frame->resize(kWsMaxFrameHeader + json.size());
+  size_t header = writeFrameHeader(reinterpret_cast<uint8_t*>(frame->data()), WsOpcode::Text, json.size());
+  std::copy(json.begin(), json.end(), frame->begin() + static_cast<std::ptrdiff_t>(header));
+  frame->resize(header + json.size());
+  return frame;
+}
+
+SharedFrame eventStreamFrame(std::string_view channel, uint64_t epoch, uint64_t seq, std::string_view json) {
+  // The JSON writer escapes every control character, so `json` holds no newline and fits one
+  // data: line.
+  auto frame = std::make_shared<std::string>();
+  frame->reserve(json.size() + channel.size() + 48);
+  frame->append("id: ").append(channel).append(":").append(formatEpoch(epoch)).append(":");
+  frame->append(std::to_string(seq)).append("\ndata: ").append(json).append("\n\n");
+  return frame;
+}
+
+}  // namespace webim

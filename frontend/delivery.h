@@ -1,0 +1,49 @@
+// One message's bytes for the clients of one frontend: the `msg` JSON is built once, and its
+// transport encodings (a WebSocket text frame, a Server-Sent Event) are built at most once each and
+// shared by every subscriber (ARCHITECTURE.md: serialize once per frontend, no copy per delivery).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/json_codec.h"
+#include "proto/webim.pb.h"
+
+namespace webim {
+
+using SharedFrame = std::shared_ptr<const std::string>;
+
+// {"op":"msg","ch":..,"epoch":..,"seq":..,"from":..,"ts":..,"data":<verbatim>}
+void writeMessage(JsonWriter& writer, const wire::Delivery& delivery);
+std::string encodeMessage(const wire::Delivery& delivery);
+
+// A WebSocket text frame carrying `json` (server frames are unmasked).
+SharedFrame webSocketTextFrame(std::string_view json);
+// A Server-Sent Event: "id: ch:epoch:seq" (so Last-Event-ID resumes) and the JSON as data.
+SharedFrame eventStreamFrame(std::string_view channel, uint64_t epoch, uint64_t seq, std::string_view json);
+
+class DeliveryFrames {
+ public:
+  DeliveryFrames(std::string_view channel, uint64_t epoch, uint64_t seq, std::string_view json)
+      : channel_(channel), epoch_(epoch), seq_(seq), json_(json) {}
+  std::string_view json() const noexcept { return json_; }
+  const SharedFrame& webSocket() {
+    if (!webSocket_) webSocket_ = webSocketTextFrame(json_);
+    return webSocket_;
+  }
+  const SharedFrame& eventStream() {
+    if (!eventStream_) eventStream_ = eventStreamFrame(channel_, epoch_, seq_, json_);
+    return eventStream_;
+  }
+
+ private:
+  std::string_view channel_;
+  uint64_t epoch_;
+  uint64_t seq_;
+  std::string_view json_;
+  SharedFrame webSocket_;
+  SharedFrame eventStream_;
+};
+
+}  // namespace webim
