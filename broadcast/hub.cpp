@@ -19,6 +19,7 @@ constexpr std::chrono::milliseconds kPollTimeout{250};  // bounds shutdown laten
 constexpr int kLingerMs = 100;            // replies/publishes in flight at exit get this long
 constexpr int64_t kEnvelopeSlack = 65536; // request bytes beyond `data` (fields, JSON, envelope)
 constexpr size_t kMaxPageBytes = 1 << 20; // PROTOCOL.md: a history page is at most 1 MiB
+constexpr int kSyncRounds = 3;  // sync rounds for a channel after its last write
 constexpr size_t kMaxSubscriptionDrain = 65536;  // per iteration, so requests are never starved
 constexpr uint8_t kSubscribe = 1;
 constexpr uint8_t kUnsubscribe = 0;
@@ -117,6 +118,7 @@ void Hub::run(const volatile std::sig_atomic_t* stop) {
     // Keep going while there is work, one bounded batch (one group commit) at a time.
     while (!*stop) {
       drainSubscriptions();
+      if (std::chrono::steady_clock::now() >= nextSync_) syncWritten();
       batch.clear();
       // Alternate which ingress goes first so neither can starve the other.
       zmq::socket_ref first = appFirst ? zmq::socket_ref(app_) : zmq::socket_ref(frontend_);
@@ -158,6 +160,28 @@ void Hub::drainSubscriptions() {
     }
   }
   if (!toSync.empty()) publishSyncs(toSync);
+}
+
+// Repeats sync{epoch, last} for the channels written since the last round (between batches, so
+// the in-memory seq is durable and published): a frontend that lost the tail of a burst fills it.
+void Hub::syncWritten() {
+  nextSync_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.syncIntervalMs);
+  // A sync can be dropped like any message: repeat it for kSyncRounds rounds after the last write.
+  for (auto it = written_.begin(); it != written_.end();) {
+    if (std::optional<ChannelMeta> meta = sequencer_.channelState(it->first)) {
+      wire::Delivery sync;
+      sync.set_channel(it->first);
+      sync.set_sync(true);
+      sync.set_epoch(meta->epoch);
+      sync.set_seq(meta->lastSeq);
+      publish(it->first, sync.SerializeAsString());
+    }
+    if (--it->second <= 0) {
+      it = written_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 // Answers subscribes with sync{epoch, last}. Called between batches only, so each channel's
@@ -351,6 +375,7 @@ void Hub::processBatch(std::vector<Request>& batch) {
     d.set_ts_ms(m.tsMs);
     d.set_data(m.data);
     publish(m.channel, d.SerializeAsString());
+    written_[m.channel] = kSyncRounds;
     ++stats_.published;
   }
   sequencer_.commitSucceeded();

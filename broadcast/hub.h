@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 #include <zmq.hpp>
 
@@ -54,9 +55,12 @@ class Hub {
   void send(zmq::socket_ref socket, std::vector<zmq::message_t>& envelope, const std::string& body);
   void publish(const std::string& channel, const std::string& payload);
   void publishSyncs(const std::vector<std::string>& channels);
+  void syncWritten();
   HubStats snapshotStats();
   int64_t nowMs() const;
 
+  std::unordered_map<std::string, int> written_;  // recently written channels -> sync rounds left
+  std::chrono::steady_clock::time_point nextSync_{};
   const HubConfig& config_;
   HistoryStore& store_;
   zmq::socket_t app_;

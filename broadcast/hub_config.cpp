@@ -41,6 +41,7 @@ const std::vector<Setting>& settings() {
       {"frontend_timeout", "seconds without hello before a frontend is gone", {}, [](HubConfig& c) { return &c.frontendTimeout; }, {}},
       {"pub_hwm", "XPUB send high-water mark (messages)", {}, [](HubConfig& c) { return &c.pubHwm; }, {}},
       {"ingress_hwm", "ROUTER high-water marks (messages)", {}, [](HubConfig& c) { return &c.ingressHwm; }, {}},
+      {"sync_interval_ms", "sync recently written channels every (ms)", {}, [](HubConfig& c) { return &c.syncIntervalMs; }, {}},
   };
   return table;
 }
@@ -105,6 +106,7 @@ std::string validateConfig(const HubConfig& c) {
   if (c.maxBatch < 1 || c.maxBatch > kMaxBatchLimit) return "max_batch: must be 1..1000000";
   if (c.maxDataBytes < 1 || c.maxDataBytes > kMaxDataBytesLimit) return "max_data_bytes: must be 1..1048576";
   if (c.frontendTimeout < 1) return "frontend_timeout: must be >= 1 second";
+  if (c.syncIntervalMs < 10 || c.syncIntervalMs > 3600000) return "sync_interval_ms: must be 10..3600000";
   if (c.pubHwm < 1 || c.pubHwm > INT32_MAX) return "pub_hwm: must be 1..2147483647";
   if (c.ingressHwm < 1 || c.ingressHwm > INT32_MAX) return "ingress_hwm: must be 1..2147483647";
   return {};

@@ -29,6 +29,10 @@ struct HubConfig {
   // frontend, so keep maxDataBytes modest.
   int64_t pubHwm = 1000000;
   int64_t ingressHwm = 100000;    // ROUTER send/receive HWM per peer
+  // Every this many ms the hub publishes sync{epoch,last} on each channel written since the last
+  // time, so a frontend that lost the last message of a burst (and the channel then went quiet)
+  // notices the hole and fills it from history.
+  int64_t syncIntervalMs = 2000;
 };
 
 struct RequestOptions {  // `webim-broadcast request`

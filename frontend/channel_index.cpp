@@ -25,7 +25,7 @@ bool ChannelIndex::remove(Channel* channel, Connection* subscriber) {
     *it = subs.back();  // order among subscribers does not matter
     subs.pop_back();
   }
-  if (!subs.empty() || !channel->joiners.empty() || channel->pendingJoins != 0) return false;
+  if (!subs.empty() || !channel->joiners.empty() || channel->pendingJoins != 0 || channel->filling) return false;
   channels_.erase(channel->name);
   return true;
 }

@@ -14,6 +14,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "proto/webim.pb.h"
+
 namespace webim {
 
 class Connection;
@@ -24,6 +26,10 @@ struct Channel {
   std::vector<Connection*> subscribers;
   std::vector<JoinWait*> joiners;  // subscribe requests waiting for the sync
   uint32_t pendingJoins = 0;       // subscribers catching up (sync, recovery) before they go live
+  // Gap filling (ARCHITECTURE.md): messages after a hole are held until history fills it.
+  bool filling = false;
+  uint64_t fillTarget = 0;             // fill from history up to this seq
+  std::vector<wire::Delivery> held;    // live messages that arrived after the hole, by arrival
   uint64_t epoch = 0;
   uint64_t lastSeq = 0;
   bool live = false;

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "common/channel_rules.h"
 #include "frontend/channel_index.h"
@@ -11,6 +12,10 @@
 #include "frontend/frontend.h"
 
 namespace webim {
+
+namespace {
+constexpr uint64_t kSyncWaitMs = 1000;  // then the join asks the hub on the request path
+}  // namespace
 
 void Connection::handleRequest(std::string_view payload) {
   ClientRequest request;
@@ -176,17 +181,36 @@ Task Connection::subscribe(int64_t id, std::string name, std::optional<Since> si
   channels_.push_back(channel);
   const FrontendConfig& config = frontend_.config();
   if (!channel->live) {
-    JoinWait join(*channel, pending_, frontend_.wheel(), frontend_.nowMs() + config.hubTimeoutMs);
+    // The sync answering our subscribe travels on the publish socket and can be dropped like any
+    // message there (HWM): after a short wait, ask for the stream's position on the request path.
+    uint64_t syncWaitMs = std::min<uint64_t>(config.hubTimeoutMs, kSyncWaitMs);
+    JoinWait join(*channel, pending_, frontend_.wheel(), frontend_.nowMs() + syncWaitMs);
     WaitStatus status = co_await join;
     if (status == WaitStatus::Cancelled) {
       channel->pendingJoins--;  // the closing connection leaves the channel itself
       co_return;
     }
-    if (status != WaitStatus::Done) {
-      frontend_.metrics().hubTimeouts++;
-      abandonJoin(channel);
-      replyError(id, true, "unavailable", "the hub did not confirm the subscription in time");
-      co_return;
+    if (status != WaitStatus::Done && !channel->live) {
+      wire::FrontendRequest request;
+      wire::History* body = request.mutable_history();
+      body->set_channel(name);
+      body->set_after(std::numeric_limits<int64_t>::max());  // no messages: epoch and last seq only
+      body->set_limit(1);
+      HubCall call(frontend_.hub(), pending_, request, frontend_.nowMs() + config.hubTimeoutMs);
+      HubResult result = co_await call;
+      if (result.status == WaitStatus::Cancelled) {
+        channel->pendingJoins--;
+        co_return;
+      }
+      if (result.status != WaitStatus::Done || result.reply.has_error()) {
+        frontend_.metrics().hubTimeouts++;
+        abandonJoin(channel);
+        replyError(id, true, "unavailable", "the hub did not confirm the subscription in time");
+        co_return;
+      }
+      // Anything published before our subscription reached the hub but after this position shows
+      // up as a hole later (seq jump or periodic sync) and is filled from history.
+      if (!channel->live) frontend_.goLive(channel, result.reply.history().epoch(), result.reply.history().last_seq());
     }
   }
 

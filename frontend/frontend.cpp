@@ -229,40 +229,6 @@ void Frontend::leaveChannel(Channel* channel, Connection* connection) {
   if (channels_.remove(channel, connection)) hub_.unsubscribe(name);
 }
 
-void Frontend::onDelivery(const wire::Delivery& delivery) {
-  Channel* channel = channels_.find(delivery.channel());
-  if (channel == nullptr) return;  // the last local subscriber left meanwhile
-  if (delivery.sync()) {
-    if (!channel->live) {
-      channel->live = true;
-      channel->epoch = delivery.epoch();
-      channel->lastSeq = delivery.seq();
-      while (!channel->joiners.empty()) channel->joiners.front()->joined();
-    } else if (delivery.epoch() == channel->epoch && delivery.seq() > channel->lastSeq) {
-      metrics_.gaps++;  // a message we never saw; history backfill closes this (hub issue)
-      channel->lastSeq = delivery.seq();
-    }
-    return;
-  }
-  // Before the sync, deliveries are at or before the point the joining clients start from.
-  if (!channel->live) return;
-  if (delivery.epoch() == channel->epoch) {
-    if (delivery.seq() <= channel->lastSeq) return;  // already delivered
-    if (delivery.seq() > channel->lastSeq + 1) metrics_.gaps++;
-  }
-  channel->epoch = delivery.epoch();
-  channel->lastSeq = delivery.seq();
-  if (channel->subscribers.empty()) return;
-
-  // Serialize once per frontend; every subscriber shares the same frame bytes.
-  deliveryScratch_.clear();
-  JsonWriter writer(deliveryScratch_);
-  writeMessage(writer, delivery);
-  DeliveryFrames frames(delivery.channel(), delivery.epoch(), delivery.seq(), deliveryScratch_);
-  for (Connection* subscriber : channel->subscribers) subscriber->deliver(frames);
-  metrics_.deliveries += channel->subscribers.size();
-}
-
 void Frontend::onKick(const wire::Kick& kick) {
   // Kicks are rare: a scan of the connections costs no memory per connection.
   size_t closed = 0;

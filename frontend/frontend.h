@@ -76,13 +76,23 @@ class Frontend {
   void releaseChannel(Channel* channel) { leaveChannel(channel, nullptr); }
 
   std::string nextConnectionId();
+  // The channel's stream position is known (sync, or asked on the request path): joiners go on.
+  void goLive(Channel* channel, uint64_t epoch, uint64_t lastSeq);
+
 
  private:
   static constexpr size_t kReadBufferBytes = 64 * 1024;
 
   void listen();
   void loadStaticFiles();
+  // channel_stream.cpp: the hub's stream per channel, in order and without a gap.
   void onDelivery(const wire::Delivery& delivery);
+  void onSync(Channel* channel, const wire::Delivery& sync);
+  void deliverToChannel(Channel* channel, const wire::Delivery& delivery);
+  void resyncChannel(Channel* channel, uint64_t epoch, uint64_t seq);
+  void startFill(Channel* channel, uint64_t target);
+  void holdForFill(Channel* channel, const wire::Delivery& delivery);
+  Task fillGap(Channel* channel);
   void onKick(const wire::Kick& kick);
   void shutdown();
   void flushDirty();
@@ -114,6 +124,7 @@ class Frontend {
   Connection* connections_ = nullptr;
   std::map<std::string, StaticFile, std::less<>> staticFiles_;
   std::string deliveryScratch_;
+  PendingOp* fills_ = nullptr;  // history requests of gap fills
   uint64_t connectionCounter_ = 0;
   uint64_t nextAcceptWarnMs_ = 0;
   bool stopping_ = false;

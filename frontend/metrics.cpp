@@ -31,6 +31,10 @@ std::string Metrics::render(const std::string& frontendId, size_t channels, size
           labels);
   counter(out, "webim_hub_timeouts_total", "hub requests past their deadline", "counter", hubTimeouts, labels);
   counter(out, "webim_gaps_total", "seq gaps seen in the hub's stream", "counter", gaps, labels);
+  counter(out, "webim_gap_messages_filled_total", "messages fetched from history to fill gaps", "counter",
+          gapMessagesFilled, labels);
+  counter(out, "webim_resyncs_total", "gaps history could not fill (resync sent to clients)", "counter", resyncs,
+          labels);
   counter(out, "webim_http_requests_total", "plain HTTP requests served", "counter", httpRequests, labels);
   counter(out, "webim_channels", "channels with local subscribers", "gauge", channels, labels);
   counter(out, "webim_hub_subscriptions", "topics subscribed at the hub", "gauge", subscriptions, labels);

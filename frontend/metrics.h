@@ -22,6 +22,8 @@ struct Metrics {
   uint64_t publishErrors = 0;
   uint64_t hubTimeouts = 0;
   uint64_t gaps = 0;
+  uint64_t gapMessagesFilled = 0;
+  uint64_t resyncs = 0;
   uint64_t httpRequests = 0;
   std::map<uint16_t, uint64_t> closesByCode;
 

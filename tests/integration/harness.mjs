@@ -84,10 +84,11 @@ export class Cluster {
     this.hub = null;
   }
 
-  async startHub() {
+  async startHub(extraArgs = []) {
+    this.hubArgs = extraArgs;
     this.hub = new Process('hub', BROADCAST, [
       '--app-ingress', this.endpoints.app, '--hub-ingress', this.endpoints.ingress,
-      '--hub-pub', this.endpoints.pub, '--data', join(this.dir, 'hub'), '--log-level', 'info',
+      '--hub-pub', this.endpoints.pub, '--data', join(this.dir, 'hub'), '--log-level', 'info', ...extraArgs,
     ]);
     await waitForLine(this.hub.child, /webim-broadcast ready/, 'hub');
     return this.hub;
