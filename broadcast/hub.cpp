@@ -40,11 +40,12 @@ std::string endpointOf(const zmq::socket_t& s) { return s.get(zmq::sockopt::last
 }  // namespace
 
 struct Hub::Request {
-  enum class Kind { Error, Publish, AppHistory, FrontendHistory, Stats, Hello, Kick };
+  enum class Kind { Error, Publish, AppHistory, FrontendHistory, Stats, Hello, Kick, Attach };
   bool fromApp = false;        // answered with app JSON...
   bool appViaFrontend = false;  // ...wrapped in a HubReply to a frontend's HTTP API call
   std::vector<zmq::message_t> envelope;  // every frame before the body, echoed in the reply
   wire::Kick kick;  // Kind::Kick
+  std::vector<std::string> users;  // Kind::Attach
   Kind kind = Kind::Error;
   std::string errorCode;
   std::string errorMessage;
@@ -67,6 +68,8 @@ Hub::Hub(const HubConfig& config, HistoryStore& store, zmq::context_t& context)
       started_(std::chrono::steady_clock::now()) {
   configureSockets();
   storedChannelsAtStart_ = store_.countChannels();
+  std::random_device random;
+  while (bootId_ == 0) bootId_ = (uint64_t{random()} << 32) | random();
 }
 
 void Hub::configureSockets() {
@@ -152,7 +155,15 @@ void Hub::drainSubscriptions() {
     if (bytes[0] == kSubscribe) {
       ++stats_.subscribes;
       ++subscribers_[topic];
-      if (!topic.empty() && topic.back() == '\0') toSync.push_back(topic.substr(0, topic.size() - 1));
+      if (topic.substr(0, kFrontendTopicPrefix.size()) == kFrontendTopicPrefix && topic.back() == '\0') {
+        // A frontend (re)connected: our boot id tells it whether to attach its inboxes again.
+        wire::Delivery boot;
+        boot.set_sync(true);
+        boot.set_epoch(bootId_);
+        publish(topic.substr(0, topic.size() - 1), boot.SerializeAsString());
+      } else if (!topic.empty() && topic.back() == '\0') {
+        toSync.push_back(topic.substr(0, topic.size() - 1));
+      }
     } else if (bytes[0] == kUnsubscribe) {
       ++stats_.unsubscribes;
       auto it = subscribers_.find(topic);
@@ -166,6 +177,7 @@ void Hub::drainSubscriptions() {
 // the in-memory seq is durable and published): a frontend that lost the tail of a burst fills it.
 void Hub::syncWritten() {
   nextSync_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.syncIntervalMs);
+  expireFrontends();
   // A sync can be dropped like any message: repeat it for kSyncRounds rounds after the last write.
   for (auto it = written_.begin(); it != written_.end();) {
     if (std::optional<ChannelMeta> meta = sequencer_.channelState(it->first)) {
@@ -174,7 +186,7 @@ void Hub::syncWritten() {
       sync.set_sync(true);
       sync.set_epoch(meta->epoch);
       sync.set_seq(meta->lastSeq);
-      publish(it->first, sync.SerializeAsString());
+      publishRouted(it->first, sync.SerializeAsString());
     }
     if (--it->second <= 0) {
       it = written_.erase(it);
@@ -338,6 +350,28 @@ void Hub::decodeFrontend(Request& r, std::string_view body) {
       r.kick = kick;
       return;
     }
+    case wire::FrontendRequest::kAttach: {
+      const wire::Attach& attach = request.attach();
+      if (attach.frontend_id().empty()) return fail("bad_request", "frontend_id is required");
+      for (const std::string& user : attach.users()) {
+        std::string inbox = std::string(kInboxPrefix) + user;
+        if (!isValidChannelName(inbox)) return fail("bad_request", "invalid user id");
+        std::string error;
+        // Creates the inbox's epoch if it has none (made durable by this batch's commit).
+        if (!sequencer_.ensureChannel(inbox, error)) return fail("unavailable", error);
+      }
+      for (const std::string& user : attach.users()) inboxes_.attach(attach.frontend_id(), user);
+      frontendsSeen_.insert_or_assign(attach.frontend_id(), std::chrono::steady_clock::now());
+      r.kind = Request::Kind::Attach;
+      r.users.assign(attach.users().begin(), attach.users().end());
+      return;
+    }
+    case wire::FrontendRequest::kDetach: {
+      const wire::Detach& detach = request.detach();
+      for (const std::string& user : detach.users()) inboxes_.detach(detach.frontend_id(), user);
+      r.kind = Request::Kind::Hello;  // no reply (req_id 0)
+      return;
+    }
     case wire::FrontendRequest::kApp:
       r.fromApp = true;
       r.appViaFrontend = true;
@@ -374,7 +408,7 @@ void Hub::processBatch(std::vector<Request>& batch) {
     d.set_from(m.from);
     d.set_ts_ms(m.tsMs);
     d.set_data(m.data);
-    publish(m.channel, d.SerializeAsString());
+    publishRouted(m.channel, d.SerializeAsString());
     written_[m.channel] = kSyncRounds;
     ++stats_.published;
   }
@@ -439,6 +473,21 @@ void Hub::reply(Request& r, bool committed) {
         send(frontend_, r.envelope, reply.SerializeAsString());
       }
       return;
+    case Request::Kind::Attach: {
+      // After the commit: the positions a frontend's joining inbox subscribers start from.
+      wire::HubReply reply;
+      reply.set_req_id(r.reqId);
+      wire::AttachAck* ack = reply.mutable_attached();
+      for (const std::string& user : r.users) {
+        std::optional<ChannelMeta> meta = sequencer_.channelState(std::string(kInboxPrefix) + user);
+        wire::InboxState* state = ack->add_inboxes();
+        state->set_user(user);
+        state->set_epoch(meta ? meta->epoch : 0);
+        state->set_last_seq(meta ? meta->lastSeq : 0);
+      }
+      send(frontend_, r.envelope, reply.SerializeAsString());
+      return;
+    }
     case Request::Kind::Hello:
       if (r.reqId != 0) {
         wire::HubReply reply;
@@ -520,6 +569,29 @@ void Hub::send(zmq::socket_ref socket, std::vector<zmq::message_t>& envelope, co
 
 // [channel '\0'][payload]; XPUB drops (never blocks) for a subscriber past its HWM, and the
 // frontend refills the gap from history.
+// Inbox messages go once to each frontend holding the user, on its own topic; everything else on
+// the channel's topic (ZeroMQ filters by subscription).
+void Hub::publishRouted(const std::string& channel, const std::string& payload) {
+  if (!isInboxChannel(channel)) {
+    publish(channel, payload);
+    return;
+  }
+  for (const std::string& frontend : inboxes_.holders(channel.substr(kInboxPrefix.size()))) {
+    publish(frontendControl(frontend), payload);
+  }
+}
+
+void Hub::expireFrontends() {
+  const auto now = std::chrono::steady_clock::now();
+  const auto timeout = std::chrono::seconds(config_.frontendTimeout);
+  std::erase_if(frontendsSeen_, [&](const auto& entry) {
+    if (now - entry.second <= timeout) return false;
+    spdlog::info("frontend {} gone (no hello for {} s): forgetting its inboxes", entry.first, config_.frontendTimeout);
+    inboxes_.forgetFrontend(entry.first);
+    return true;
+  });
+}
+
 void Hub::publish(const std::string& channel, const std::string& payload) {
   std::string topic = channel;
   topic.push_back('\0');
@@ -529,8 +601,7 @@ void Hub::publish(const std::string& channel, const std::string& payload) {
 
 HubStats Hub::snapshotStats() {
   const auto now = std::chrono::steady_clock::now();
-  const auto timeout = std::chrono::seconds(config_.frontendTimeout);
-  std::erase_if(frontendsSeen_, [&](const auto& entry) { return now - entry.second > timeout; });
+  expireFrontends();
   HubStats s = stats_;
   s.channels = storedChannelsAtStart_ + sequencer_.createdChannels();
   s.frontends = frontendsSeen_.size();

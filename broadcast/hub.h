@@ -20,6 +20,7 @@
 
 #include "broadcast/app_request.h"
 #include "broadcast/history_store.h"
+#include "broadcast/inbox_router.h"
 #include "broadcast/hub_config.h"
 #include "broadcast/sequencer.h"
 
@@ -54,6 +55,8 @@ class Hub {
   void replyAppHistory(Request& r);
   void send(zmq::socket_ref socket, std::vector<zmq::message_t>& envelope, const std::string& body);
   void publish(const std::string& channel, const std::string& payload);
+  void publishRouted(const std::string& channel, const std::string& payload);
+  void expireFrontends();
   void publishSyncs(const std::vector<std::string>& channels);
   void syncWritten();
   HubStats snapshotStats();
@@ -70,6 +73,8 @@ class Hub {
   AppRequestDecoder appDecoder_;
   std::chrono::steady_clock::time_point started_;
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> frontendsSeen_;
+  InboxRouter inboxes_;
+  uint64_t bootId_ = 0;  // random per start: frontends re-attach their inboxes when it changes
   std::unordered_map<std::string, uint64_t> subscribers_;  // topic -> subscribe count
   uint64_t storedChannelsAtStart_ = 0;
   HubStats stats_;

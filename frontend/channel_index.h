@@ -46,6 +46,10 @@ class ChannelIndex {
   // a true return.
   bool remove(Channel* channel, Connection* subscriber);
   Channel* find(std::string_view name);
+  template <class F>
+  void forEach(F&& f) {
+    for (auto& [name, channel] : channels_) f(channel.get());
+  }
   size_t size() const noexcept { return channels_.size(); }
 
  private:

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "frontend/connection.h"
+#include "common/topics.h"
 #include "frontend/listen_address.h"
 
 namespace webim {
@@ -39,7 +40,7 @@ Frontend::Frontend(const FrontendConfig& config)
     : config_(config),
       wheel_((uv_loop_init(&loop_), uv_now(&loop_)), kTickMs),
       hub_(&loop_, wheel_, config, [this](const wire::Delivery& d) { onDelivery(d); },
-           [this](const wire::Kick& k) { onKick(k); }),
+           [this](const wire::Kick& k) { onKick(k); }, [this](uint64_t boot) { onHubBoot(boot); }),
       verifier_(config.secrets),
       sessionIds_(config.secrets),
       apiKeys_(config.apiKeys),
@@ -201,6 +202,7 @@ void Frontend::markDirty(Connection* connection) {
 }
 
 void Frontend::flushDirty() {
+  flushInboxChanges();
   // A flush may queue more (a close frame); loop until nothing is left. Connections are freed
   // only in close callbacks, which run after this check phase, so the pointers stay valid.
   while (!dirty_.empty()) {
@@ -220,13 +222,80 @@ void Frontend::onTick(uv_timer_t* handle) {
 
 Channel* Frontend::acquireChannel(std::string_view name) {
   auto [channel, created] = channels_.acquire(name);
-  if (created) hub_.subscribe(name);
+  if (created) {
+    if (isInboxChannel(name)) {
+      toAttach_.emplace_back(name.substr(kInboxPrefix.size()));
+      uv_idle_start(&flushIdle_, [](uv_idle_t*) {});  // sent at the end of this iteration
+    } else {
+      hub_.subscribe(name);
+    }
+  }
   return channel;
 }
 
 void Frontend::leaveChannel(Channel* channel, Connection* connection) {
   std::string name = channel->name;
-  if (channels_.remove(channel, connection)) hub_.unsubscribe(name);
+  if (!channels_.remove(channel, connection)) return;
+  if (isInboxChannel(name)) {
+    toDetach_.emplace_back(name.substr(kInboxPrefix.size()));
+  } else {
+    hub_.unsubscribe(name);
+  }
+}
+
+void Frontend::onHubBoot(uint64_t bootId) {
+  if (bootId == hubBootId_) return;
+  if (hubBootId_ != 0) spdlog::info("the hub restarted: attaching this frontend's inboxes again");
+  hubBootId_ = bootId;
+  channels_.forEach([this](Channel* channel) {
+    if (isInboxChannel(channel->name)) toAttach_.push_back(channel->name.substr(kInboxPrefix.size()));
+  });
+}
+
+void Frontend::flushInboxChanges() {
+  if (!toDetach_.empty()) {
+    wire::FrontendRequest request;
+    wire::Detach* detach = request.mutable_detach();
+    detach->set_frontend_id(config_.id);
+    for (std::string& user : toDetach_) detach->add_users(std::move(user));
+    hub_.post(request);
+    toDetach_.clear();
+  }
+  if (!toAttach_.empty()) {
+    std::vector<std::string> users;
+    users.swap(toAttach_);
+    attachInboxes(std::move(users));
+  }
+}
+
+Task Frontend::attachInboxes(std::vector<std::string> users) {
+  wire::FrontendRequest request;
+  wire::Attach* attach = request.mutable_attach();
+  attach->set_frontend_id(config_.id);
+  for (const std::string& user : users) attach->add_users(user);
+  HubCall call(hub_, fills_, request, nowMs() + config_.hubTimeoutMs);
+  HubResult result = co_await call;
+  if (result.status == WaitStatus::Cancelled) co_return;
+  if (result.status != WaitStatus::Done || result.reply.has_error()) {
+    // Joining subscribers fall back to asking for the position; the attach is retried when the
+    // hub's boot sync arrives (it restarted) or by the next subscriber of these inboxes.
+    spdlog::warn("attaching {} inboxes failed: {}", users.size(),
+                 result.reply.has_error() ? result.reply.error().message() : "no answer in time");
+    if (result.status != WaitStatus::Done) metrics_.hubTimeouts++;
+    co_return;
+  }
+  for (const wire::InboxState& state : result.reply.attached().inboxes()) {
+    Channel* channel = channels_.find(std::string(kInboxPrefix) + state.user());
+    if (channel == nullptr) continue;
+    if (!channel->live) {
+      goLive(channel, state.epoch(), state.last_seq());
+    } else if (state.epoch() != channel->epoch) {
+      resyncChannel(channel, state.epoch(), state.last_seq());
+    } else if (state.last_seq() > channel->lastSeq) {
+      metrics_.gaps++;
+      startFill(channel, state.last_seq());  // published while we were not attached
+    }
+  }
 }
 
 void Frontend::onKick(const wire::Kick& kick) {

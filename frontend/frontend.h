@@ -94,6 +94,11 @@ class Frontend {
   void holdForFill(Channel* channel, const wire::Delivery& delivery);
   Task fillGap(Channel* channel);
   void onKick(const wire::Kick& kick);
+  // Inboxes (user:<id>) are routed by the hub to this frontend's own topic: attach/detach the
+  // users held here, batched per loop iteration; attach everything again when the hub restarts.
+  void onHubBoot(uint64_t bootId);
+  void flushInboxChanges();
+  Task attachInboxes(std::vector<std::string> users);
   void shutdown();
   void flushDirty();
   static void onAccept(uv_stream_t* server, int status);
@@ -124,7 +129,10 @@ class Frontend {
   Connection* connections_ = nullptr;
   std::map<std::string, StaticFile, std::less<>> staticFiles_;
   std::string deliveryScratch_;
-  PendingOp* fills_ = nullptr;  // history requests of gap fills
+  PendingOp* fills_ = nullptr;  // frontend-level hub requests: gap fills, inbox attaches
+  std::vector<std::string> toAttach_;
+  std::vector<std::string> toDetach_;
+  uint64_t hubBootId_ = 0;
   uint64_t connectionCounter_ = 0;
   uint64_t nextAcceptWarnMs_ = 0;
   bool stopping_ = false;

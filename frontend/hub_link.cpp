@@ -30,8 +30,14 @@ HubCall::HubCall(HubLink& hub, PendingOp*& ownerList, wire::FrontendRequest& req
 void HubCall::detach() noexcept { hub_.pending_.erase(reqId_); }
 
 HubLink::HubLink(uv_loop_t* loop, TimerWheel& wheel, const FrontendConfig& config, DeliveryHandler onDelivery,
-                 KickHandler onKick)
-    : loop_(loop), wheel_(wheel), config_(config), onDelivery_(std::move(onDelivery)), onKick_(std::move(onKick)) {}
+                 KickHandler onKick, BootHandler onHubBoot)
+    : loop_(loop),
+      wheel_(wheel),
+      config_(config),
+      onDelivery_(std::move(onDelivery)),
+      onKick_(std::move(onKick)),
+      onHubBoot_(std::move(onHubBoot)),
+      ownTopic_(topicFor(frontendControl(config.id))) {}
 
 HubLink::~HubLink() { close(); }
 
@@ -55,6 +61,7 @@ void HubLink::start() {
   sub_.set(zmq::sockopt::reconnect_ivl_max, 2000);
   sub_.connect(config_.hubPub);
   sub_.set(zmq::sockopt::subscribe, topicFor(kKickControl));  // kicks reach every frontend
+  sub_.set(zmq::sockopt::subscribe, ownTopic_);                // routed inboxes, hub boot syncs
 
   uv_poll_init(loop_, &dealerPoll_, dealer_.get(zmq::sockopt::fd));
   uv_poll_init(loop_, &subPoll_, sub_.get(zmq::sockopt::fd));
@@ -98,6 +105,11 @@ void HubLink::unsubscribe(std::string_view channel) {
   sub_.set(zmq::sockopt::unsubscribe, topic_);
   --subscriptions_;
   scheduleDrain();
+}
+
+bool HubLink::post(wire::FrontendRequest& request) {
+  request.set_req_id(0);
+  return send(request);
 }
 
 bool HubLink::send(wire::FrontendRequest& request) {
@@ -178,6 +190,17 @@ bool HubLink::drainSub() {
     if (!sub_.recv(payload, zmq::recv_flags::dontwait)) return false;
     while (payload.more()) {  // extra frames are not ours; skip them
       if (!sub_.recv(payload, zmq::recv_flags::dontwait)) return false;
+    }
+    if (topic.to_string_view() == ownTopic_) {
+      if (delivery_.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+        ++deliveries_;
+        if (delivery_.sync() && delivery_.channel().empty()) {
+          onHubBoot_(delivery_.epoch());
+        } else {
+          onDelivery_(delivery_);
+        }
+      }
+      continue;
     }
     if (isControlTopic(topic.to_string_view())) {
       if (topic.to_string_view() == topicFor(kKickControl) &&

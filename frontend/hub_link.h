@@ -49,9 +49,10 @@ class HubLink {
  public:
   using DeliveryHandler = std::function<void(const wire::Delivery&)>;
   using KickHandler = std::function<void(const wire::Kick&)>;
+  using BootHandler = std::function<void(uint64_t bootId)>;
 
   HubLink(uv_loop_t* loop, TimerWheel& wheel, const FrontendConfig& config, DeliveryHandler onDelivery,
-          KickHandler onKick);
+          KickHandler onKick, BootHandler onHubBoot);
   HubLink(const HubLink&) = delete;
   HubLink& operator=(const HubLink&) = delete;
   ~HubLink();
@@ -63,6 +64,8 @@ class HubLink {
 
   void subscribe(std::string_view channel);
   void unsubscribe(std::string_view channel);
+  // A request without a reply (req_id 0); false if it could not be queued.
+  bool post(wire::FrontendRequest& request);
 
   size_t subscriptions() const noexcept { return subscriptions_; }
   uint64_t repliesReceived() const noexcept { return replies_; }
@@ -86,6 +89,8 @@ class HubLink {
   const FrontendConfig& config_;
   DeliveryHandler onDelivery_;
   KickHandler onKick_;
+  BootHandler onHubBoot_;
+  std::string ownTopic_;  // "!fe:<id>\0": routed inbox messages and the hub's boot syncs
   wire::Kick kick_;
   zmq::context_t context_{1};
   zmq::socket_t dealer_;
