@@ -1,0 +1,93 @@
+<?php
+declare(strict_types=1);
+
+namespace Webim;
+
+/**
+ * Builds the JSON request bodies of PROTOCOL.md section 4, shared by {@see Hub} (one ZeroMQ frame)
+ * and {@see HttpApi} (one POST body), and decodes replies. Public so apps and tests can see exactly
+ * what goes on the wire.
+ */
+final class Request
+{
+    /** json_encode() flags for everything this library encodes. */
+    public const JSON_FLAGS = JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES | JSON_THROW_ON_ERROR;
+
+    private function __construct()
+    {
+    }
+
+    /** A fresh client message id: "php-" + 24 hex digits (96 random bits). */
+    public static function newCid(): string
+    {
+        return 'php-' . bin2hex(random_bytes(12));
+    }
+
+    /** `data` as JSON text: a RawJson verbatim, anything else through json_encode(). */
+    public static function encodeData(mixed $data): string
+    {
+        if ($data instanceof RawJson) {
+            return $data->json;
+        }
+        try {
+            return json_encode($data, self::JSON_FLAGS);
+        } catch (\JsonException $e) {
+            throw new \InvalidArgumentException('data cannot be encoded as JSON: ' . $e->getMessage(), 0, $e);
+        }
+    }
+
+    public static function publish(string $channel, mixed $data, string $cid, string $from = 'system'): string
+    {
+        $head = json_encode(['op' => 'pub', 'ch' => $channel, 'from' => $from, 'cid' => $cid], self::JSON_FLAGS);
+        // `data` goes last, spliced in as text so a RawJson is never re-encoded.
+        return substr($head, 0, -1) . ',"data":' . self::encodeData($data) . '}';
+    }
+
+    public static function history(string $channel, ?int $before = null, ?int $after = null, int $limit = 50): string
+    {
+        $request = ['op' => 'hist', 'ch' => $channel];
+        if ($before !== null) {
+            $request['before'] = $before;
+        }
+        if ($after !== null) {
+            $request['after'] = $after;
+        }
+        $request['limit'] = $limit;
+        return json_encode($request, self::JSON_FLAGS);
+    }
+
+    public static function kick(string $userId, int $code = 4003, string $reason = ''): string
+    {
+        return json_encode(['op' => 'kick', 'user' => $userId, 'code' => $code, 'reason' => $reason], self::JSON_FLAGS);
+    }
+
+    public static function stats(): string
+    {
+        return '{"op":"stats"}';
+    }
+
+    /**
+     * Decodes a reply `{"ok":true,...}` into an array without `ok`; throws HubException for
+     * `{"ok":false,"code":...,"msg":...}` and for anything that is not a reply object. Integers
+     * that do not fit PHP's int (e.g. in history `data`) come back as strings, never as floats.
+     *
+     * @return array<string, mixed>
+     */
+    public static function decodeReply(string $reply): array
+    {
+        try {
+            $decoded = json_decode($reply, true, 512, JSON_BIGINT_AS_STRING | JSON_THROW_ON_ERROR);
+        } catch (\JsonException $e) {
+            throw new HubException('bad_reply', 'reply is not JSON: ' . substr($reply, 0, 200), $e);
+        }
+        if (!\is_array($decoded) || !\array_key_exists('ok', $decoded)) {
+            throw new HubException('bad_reply', 'reply is not a webim reply object: ' . substr($reply, 0, 200));
+        }
+        if ($decoded['ok'] !== true) {
+            $code = \is_string($decoded['code'] ?? null) && $decoded['code'] !== '' ? $decoded['code'] : 'unavailable';
+            throw new HubException($code, \is_string($decoded['msg'] ?? null) ? $decoded['msg'] : '');
+        }
+        unset($decoded['ok']);
+        return $decoded;
+    }
+}
