@@ -4,7 +4,8 @@
 // - The token comes from the URL fragment (#token=...; the server never sees fragments) or the paste
 //   box, and is kept in this tab's sessionStorage so a reload keeps you signed in. The fragment is
 //   then removed from the address bar. `#...&ws=url1,url2` overrides the WebSocket URLs (tests use
-//   it to give two frontends); by default the URL is ws(s)://<this host>/ws.
+//   it to give two frontends); by default the URL is ws(s)://<this host>/ws. Where WebSocket is
+//   blocked, the library falls back to HTTP (SSE, then long-poll) on the same hosts by itself.
 // - Every conversation in the sidebar stays subscribed while the page is open (unread counts on the
 //   others), and the list is remembered per user in localStorage. So a DM arrives whenever the page
 //   has that conversation, whether or not it is the one on screen.
@@ -282,10 +283,17 @@ function onInbox(msg) {
 
 // ---- connection --------------------------------------------------------------------------------
 
-function showState(state, detail) {
+// The badge shows the connection state and, once online, the transport: WebSocket, or the HTTP
+// fallback (SSE or long-poll) when the network blocks WebSocket.
+const TRANSPORT_LABELS = { websocket: 'WebSocket', sse: 'SSE', longpoll: 'long-poll' };
+
+function showState(state, detail, transport) {
   const badge = $('#state');
   badge.dataset.state = state;
+  badge.dataset.transport = transport ?? '';
   badge.textContent = { idle: 'offline', connecting: 'connecting…', open: 'online', reconnecting: 'reconnecting…', closed: 'disconnected' }[state];
+  if (state === 'open' && transport) badge.textContent += ` · ${TRANSPORT_LABELS[transport] ?? transport}`;
+  badge.title = transport ? `transport: ${TRANSPORT_LABELS[transport] ?? transport}` : '';
   const banner = $('#banner');
   banner.classList.toggle('bad', state === 'closed');
   if (state === 'reconnecting') {
@@ -311,8 +319,8 @@ function start(token) {
   $('#me').textContent = `signed in as ${me}`;
 
   client = new WebimClient({ urls, token });
-  client.on('state', (s) => {
-    showState(s, s === 'closed' ? client.closeError?.message : '');
+  client.on('state', (s, { transport }) => {
+    showState(s, s === 'closed' ? client.closeError?.message : '', transport);
     if (s === 'closed' && ['auth', 'kicked'].includes(client.closeError?.code)) {
       sessionStorage.removeItem('webim-token');
       $('#login').hidden = false;

@@ -1,4 +1,4 @@
-// Types for webim.js, the webim client library (PROTOCOL.md section 1).
+// Types for webim.js, the webim client library (PROTOCOL.md sections 1 and 2).
 
 export interface Position {
   epoch: string;
@@ -20,6 +20,27 @@ export type MessageHandler<T = unknown> = (msg: Message<T>) => void;
 
 export type State = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
+/** 'custom' when options.transport replaces the built-in ones. */
+export type TransportName = 'websocket' | 'sse' | 'longpoll' | 'custom';
+
+/** The second argument of 'state' listeners. */
+export interface StateInfo {
+  state: State;
+  /** The transport of the connection (being) made. */
+  transport: TransportName;
+}
+
+export interface FallbackOptions {
+  /** Consecutive failed connections (never authenticated, or unusable) before the next transport is tried (default 2). */
+  after?: number;
+  /** A WebSocket handshake not open by then moves on to the next transport at once, ms (default 5000). */
+  openTimeoutMs?: number;
+  /** While on a fallback, the preferred transport is probed after a delay in [cap/2, cap), cap = min(probeMaxMs,
+   * probeBaseMs * 2^n) (defaults 5000 and 60000); when it connects and authenticates, the client switches back. */
+  probeBaseMs?: number;
+  probeMaxMs?: number;
+}
+
 export interface BackoffOptions {
   /** First retry delay cap, ms (default 500). */
   baseMs?: number;
@@ -31,7 +52,7 @@ export interface BackoffOptions {
   restartMs?: number;
 }
 
-/** A connection as the client sees it. The WebSocket transport is the default; the HTTP fallback will be another. */
+/** A connection as the client sees it: the WebSocket, or the HTTP fallback speaking the same request/reply objects. */
 export interface Transport {
   send(request: object): void;
   close(code?: number, reason?: string): void;
@@ -40,8 +61,8 @@ export interface Transport {
 export interface TransportHandlers {
   onOpen(): void;
   onMessage(frame: any): void;
-  /** Called once, also when opening failed. */
-  onClose(ev: { code: number; reason: string }): void;
+  /** Called once, also when opening failed. `unusable`: this kind of transport does not work here. */
+  onClose(ev: { code: number; reason: string; unusable?: boolean }): void;
 }
 
 export type TransportFactory = (url: string, handlers: TransportHandlers) => Transport;
@@ -56,6 +77,14 @@ export interface ClientOptions {
   getToken?: () => string | Promise<string>;
   /** WebSocket constructor (default globalThis.WebSocket); in Node pass the `ws` package. */
   WebSocket?: any;
+  /** Transports in order of preference (default all three); unavailable ones are left out. One entry forces it. */
+  transports?: Array<'websocket' | 'sse' | 'longpoll'>;
+  /** fetch for the HTTP fallback (default globalThis.fetch). */
+  fetch?: typeof fetch;
+  /** EventSource for SSE (default globalThis.EventSource; without one, the event stream is read with fetch). */
+  EventSource?: any;
+  fallback?: FallbackOptions;
+  /** Replaces the built-in transports (no switching). */
   transport?: TransportFactory;
   backoff?: BackoffOptions;
   /** Reply deadline per request, ms (default 10000). A timed-out publish is re-sent with its cid. */
@@ -74,7 +103,8 @@ export interface RecoveredEvent {
   ch: string;
   /** true: every missed message was (or is about to be) delivered; false: history was lost, see 'resync'. */
   recovered: boolean;
-  /** The server recovered from `since` itself. */
+  /** The server recovered from `since` itself. Over the HTTP fallback this is reported when the stream is
+   * resumed; if the server then cannot recover, a second event follows with server:false and `filled`. */
   server: boolean;
   /** Messages the client fetched from history to fill the gap. */
   filled: number;
@@ -111,10 +141,14 @@ export type Unsubscribe = (() => void) & {
 export class WebimClient {
   constructor(options: ClientOptions);
   readonly state: State;
+  /** The transport in use (or being tried). */
+  readonly transportName: TransportName;
   /** The authenticated user id (the token's `sub`), once open. */
   readonly user: string | null;
   connect(): Promise<void>;
   close(): void;
+  /** 'state' listeners also get {state, transport}. */
+  on(event: 'state', fn: (state: State, info: StateInfo) => void): () => void;
   on<K extends keyof EventMap>(event: K, fn: (payload: EventMap[K]) => void): () => void;
   subscribe<T = unknown>(ch: string, handler: MessageHandler<T>, options?: { since?: Position }): Unsubscribe;
   publish(ch: string, data: unknown, options?: { cid?: string }): Promise<Position & { cid: string }>;
@@ -130,3 +164,11 @@ export function backoffDelay(attempt: number, options?: BackoffOptions, random?:
 /** The `exp` claim (seconds) of a JWT, unverified. */
 export function tokenExpiry(token: string): number | undefined;
 export function createWebSocketTransport(WebSocketImpl: any): TransportFactory;
+/** The HTTP fallback (PROTOCOL.md section 2) as a transport; `url` may be the frontend's ws(s):// URL. */
+export function createHttpTransport(options?: {
+  mode?: 'sse' | 'longpoll';
+  fetch?: typeof fetch;
+  EventSource?: any;
+}): TransportFactory;
+/** `ws(s)://host/prefix/ws` -> `http(s)://host/prefix`. */
+export function httpBaseUrl(url: string): string;

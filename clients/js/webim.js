@@ -1,29 +1,35 @@
-// webim client library: one WebSocket to a webim frontend (PROTOCOL.md section 1), with
-// reconnection, resumable subscriptions (no gap, no duplicate, in order per channel), publishes
-// that are retried with the same `cid` until durably stored, and token refresh.
+// webim client library: one connection to a webim frontend, with reconnection, resumable
+// subscriptions (no gap, no duplicate, in order per channel), publishes that are retried with the
+// same `cid` until durably stored, and token refresh.
 //
-// An ES module with no build step and no runtime dependencies. Browsers use their WebSocket;
-// Node passes one (e.g. the `ws` package) as `options.WebSocket`.
+// An ES module with no build step and no runtime dependencies. Browsers use their WebSocket, fetch
+// and EventSource; Node passes a WebSocket (e.g. the `ws` package) as `options.WebSocket` and uses
+// its built-in fetch for the HTTP fallback.
 //
-// The connection is a swappable transport (see `createWebSocketTransport`): the HTTP fallback of
-// PROTOCOL.md section 2 will be another transport with the same four members, so everything above
-// it (requests, subscriptions, recovery) is shared.
-
+// The connection is a swappable transport (`(url, {onOpen, onMessage, onClose}) => {send, close}`):
+// the WebSocket (PROTOCOL.md section 1) or the HTTP fallback (section 2: SSE or long-poll for
+// delivery, POST for commands), which speaks the same request/reply objects, so everything above it
+// (requests, subscriptions, recovery) is shared. The client starts with the first of
+// `options.transports`, moves to the next after repeated failures, and, while on a fallback, probes
+// the first one with backoff and switches back when it works.
 /**
  * @typedef {{epoch: string, seq: number}} Position
  * @typedef {{op: 'msg', ch: string, epoch: string, seq: number, from: string, ts: number, data: any}} Message
  * @typedef {(msg: Message) => void} MessageHandler
  * @typedef {'idle'|'connecting'|'open'|'reconnecting'|'closed'} State
+ * @typedef {'websocket'|'sse'|'longpoll'|'custom'} TransportName
  * @typedef {{baseMs?: number, maxMs?: number, stableMs?: number, restartMs?: number}} BackoffOptions
+ * @typedef {{after?: number, openTimeoutMs?: number, probeBaseMs?: number, probeMaxMs?: number}} FallbackOptions
  *
- * @typedef {object} Transport  What the client needs from a connection; the HTTP fallback will be one too.
+ * @typedef {object} Transport  What the client needs from a connection.
  * @property {(obj: object) => void} send  sends one request object
  * @property {(code?: number, reason?: string) => void} close
  *
  * @typedef {object} TransportHandlers
  * @property {() => void} onOpen
  * @property {(obj: any) => void} onMessage  one parsed server frame
- * @property {(ev: {code: number, reason: string}) => void} onClose  called once, also when opening failed
+ * @property {(ev: {code: number, reason: string, unusable?: boolean}) => void} onClose  called once, also when
+ *   opening failed; `unusable`: this kind of transport does not work here (counts towards switching)
  *
  * @typedef {(url: string, handlers: TransportHandlers) => Transport} TransportFactory
  *
@@ -33,7 +39,12 @@
  * @property {string} [token]  a JWT; without `getToken` it cannot be refreshed
  * @property {() => Promise<string>|string} [getToken]  fetches a fresh JWT (at start, before `exp`, after close 4001)
  * @property {any} [WebSocket]  WebSocket constructor (default: globalThis.WebSocket)
- * @property {TransportFactory} [transport]  replaces the WebSocket transport
+ * @property {Array<'websocket'|'sse'|'longpoll'>} [transports]  in order of preference (default all three;
+ *   the unavailable ones are left out: no WebSocket, no fetch)
+ * @property {typeof fetch} [fetch]  for the HTTP fallback (default: globalThis.fetch)
+ * @property {any} [EventSource]  for SSE (default: globalThis.EventSource; without one, SSE is read with fetch)
+ * @property {FallbackOptions} [fallback]  when to switch transports and how often to probe the preferred one
+ * @property {TransportFactory} [transport]  replaces the built-in transports (no switching)
  * @property {BackoffOptions} [backoff]  reconnect delays: full jitter in [0, min(maxMs, baseMs * 2^attempt))
  * @property {number} [requestTimeoutMs]  reply deadline per request (default 10000); a timed-out publish is re-sent
  * @property {number} [connectTimeoutMs]  deadline for open + auth (default 10000)
@@ -114,6 +125,249 @@ export function createWebSocketTransport(WebSocketImpl) {
   };
 }
 
+/** The HTTP base of a frontend for the fallback: `ws(s)://host/prefix/ws` -> `http(s)://host/prefix`. */
+export function httpBaseUrl(url) {
+  return url.replace(/^ws(s?):\/\//i, 'http$1://').replace(/\/ws\/?$/, '').replace(/\/$/, '');
+}
+
+// No channel ever has this epoch, so `since=ch:NO_EPOCH:0` makes the server answer with a `resync`
+// carrying the channel's current position: the fallback's equivalent of the `sub` reply.
+const NO_EPOCH = '0000000000000000';
+
+/**
+ * The HTTP fallback (PROTOCOL.md section 2) behind the transport interface. It takes the same request
+ * objects as the WebSocket and answers with the same replies:
+ * - `auth` -> POST /session (a fresh token later makes a new sid, and the event stream is reopened);
+ * - `pub`, `hist` -> POST /cmd?sid=...;
+ * - `sub`, `unsub` -> (re)open GET /events with every subscribed channel and its position as `since`.
+ *   A new subscription asks for `ch:NO_EPOCH:0`; the server's `resync` with the position becomes its
+ *   reply. A resumed one is answered at once; if the server cannot recover its `since`, its `resync` is
+ *   passed on with `notRecovered: true` (the client then fills the gap from hist, as after `recovered:false`).
+ * Events come as SSE (EventSource, or read from a fetch stream) or, in 'longpoll' mode, as one JSON array
+ * per request. A network failure ends the transport (the client reconnects and resumes, like after a
+ * dropped WebSocket); HTTP 401 ends it as the WebSocket's close 4001 would.
+ * @param {{mode?: 'sse'|'longpoll', fetch?: typeof fetch, EventSource?: any}} [options]
+ * @returns {TransportFactory}
+ */
+export function createHttpTransport({ mode = 'sse', fetch: fetchImpl = globalThis.fetch?.bind(globalThis),
+  EventSource: EventSourceImpl = globalThis.EventSource } = {}) {
+  if (!fetchImpl) throw new TypeError('createHttpTransport: no fetch');
+  return (url, handlers) =>
+    new HttpSession(httpBaseUrl(url), mode, fetchImpl, mode === 'sse' ? EventSourceImpl : undefined, handlers);
+}
+
+class HttpSession {
+  constructor(base, mode, fetchImpl, EventSourceImpl, handlers) {
+    Object.assign(this, { base, mode, fetch: fetchImpl, EventSource: EventSourceImpl, handlers });
+    this.sid = null;
+    this.closed = false;
+    this.aborter = new AbortController(); // every request of this session
+    /** @type {Map<string, Position|null>} subscribed channels: how far the event stream got (null: not yet known) */
+    this.channels = new Map();
+    /** @type {Map<string, number>} new subscriptions waiting for their position: channel -> `sub` id */
+    this.pending = new Map();
+    this.stream = null; // the open GET /events: {stop()}
+    this.streamOpened = false; // an event stream ever opened in this session
+    this.reopenQueued = false;
+    setTimeout(() => { if (!this.closed) handlers.onOpen(); }, 0);
+  }
+
+  send(req) {
+    if (this.closed) return;
+    if (req.op === 'auth') return void this.auth(req);
+    if (req.op === 'sub') {
+      this.channels.set(req.ch, req.since ?? null);
+      if (req.since) this.reply({ op: 'ok', id: req.id, epoch: req.since.epoch, seq: req.since.seq, recovered: true });
+      else this.pending.set(req.ch, req.id);
+      return this.reopen();
+    }
+    if (req.op === 'unsub') {
+      this.channels.delete(req.ch);
+      this.pending.delete(req.ch);
+      this.reply({ op: 'ok', id: req.id });
+      return this.reopen();
+    }
+    this.guard(async () => this.reply(await this.command(req)));
+  }
+
+  close(code = 1000, reason = '') {
+    this.fail(code, reason);
+  }
+
+  fail(code, reason, unusable = false) {
+    if (this.closed) return;
+    this.closed = true;
+    this.stream?.stop();
+    this.aborter.abort();
+    this.handlers.onClose({ code, reason, unusable });
+  }
+
+  reply(obj) {
+    if (!this.closed && obj) this.handlers.onMessage(obj);
+  }
+
+  // Runs `fn`; a network failure ends the session (the client resends with the same cids elsewhere).
+  async guard(fn, unusable = () => false) {
+    try {
+      await fn();
+    } catch (e) {
+      if (!this.closed) this.fail(1006, `${e?.message ?? e}`, unusable());
+    }
+  }
+
+  async post(path, body) {
+    // A string body goes as text/plain: a "simple" cross-origin request, no CORS preflight.
+    const res = await this.fetch(this.base + path, { method: 'POST', body: JSON.stringify(body), signal: this.aborter.signal });
+    return { status: res.status, json: await res.json().catch(() => null) };
+  }
+
+  auth(req) {
+    return this.guard(async () => {
+      const { status, json } = await this.post('/session', { token: req.token });
+      if (status === 401) return this.fail(4001, json?.msg ?? 'token rejected');
+      if (status !== 200 || !json?.sid) throw new Error(`POST /session: HTTP ${status}`);
+      const refresh = this.sid !== null;
+      this.sid = json.sid;
+      this.reply({ op: 'ok', id: req.id, user: json.user });
+      if (refresh) this.reopen(); // the old stream ends at the old sid's expiry
+    });
+  }
+
+  // One pub or hist through POST /cmd; resolves with its reply (undefined once the session is over).
+  async command(req) {
+    const { status, json } = await this.post(`/cmd?sid=${this.sid}`, req);
+    if (status === 401) return void this.fail(4001, 'session expired');
+    if (json?.op) return json;
+    return { op: 'err', id: req.id, code: status === 413 ? 'too_large' : 'unavailable', msg: `POST /cmd: HTTP ${status}` };
+  }
+
+  // Subscriptions changed: reopen the event stream once, after the requests sent in this tick.
+  reopen() {
+    if (this.reopenQueued) return;
+    this.reopenQueued = true;
+    queueMicrotask(() => {
+      this.reopenQueued = false;
+      if (!this.closed) this.openStream();
+    });
+  }
+
+  eventsUrl() {
+    const names = [...this.channels.keys()];
+    const since = names.map((ch) => {
+      const p = this.channels.get(ch);
+      return p ? `${ch}:${p.epoch}:${p.seq}` : `${ch}:${NO_EPOCH}:0`;
+    });
+    // sid (base64url and '.'), channel names, epochs and seqs are URL-safe as they are.
+    return `${this.base}/events?sid=${this.sid}&ch=${names.join(',')}&since=${since.join(',')}`;
+  }
+
+  openStream() {
+    this.stream?.stop();
+    this.stream = null;
+    if (!this.channels.size) return;
+    const controller = new AbortController();
+    const stream = { stopped: false, signal: controller.signal, es: null };
+    stream.stop = () => { stream.stopped = true; controller.abort(); stream.es?.close(); };
+    this.stream = stream;
+    const run = this.mode === 'longpoll' ? this.poll(stream) : this.EventSource ? this.eventSource(stream) : this.fetchEvents(stream);
+    this.guard(() => run.catch((e) => { if (!stream.stopped) throw e; }),
+      () => this.mode === 'sse' && !this.streamOpened); // SSE that never opened: try long-poll
+  }
+
+  async poll(stream) {
+    while (!stream.stopped) {
+      const res = await this.fetch(this.eventsUrl(), { signal: stream.signal });
+      if (res.status !== 200) return this.refused(stream, res.status);
+      const events = await res.json();
+      this.streamOpened = true;
+      for (const obj of events) if (!stream.stopped) this.onEvent(obj);
+    }
+  }
+
+  async fetchEvents(stream) {
+    const res = await this.fetch(this.eventsUrl(), { headers: { Accept: 'text/event-stream' }, signal: stream.signal });
+    if (res.status !== 200) return this.refused(stream, res.status);
+    this.streamOpened = true;
+    await readEventStream(res.body, (data) => { if (!stream.stopped) this.onEvent(parseJson(data)); });
+    throw new Error('event stream ended'); // the sid expired, or the frontend went away
+  }
+
+  eventSource(stream) {
+    return new Promise((resolve, reject) => {
+      let opened = false;
+      const es = new this.EventSource(this.eventsUrl());
+      stream.es = es;
+      es.onopen = () => { opened = this.streamOpened = true; };
+      es.onmessage = (ev) => { if (!stream.stopped) this.onEvent(parseJson(ev.data)); };
+      es.onerror = () => {
+        // No automatic reconnect: it would resume every channel but one from stale positions.
+        es.close();
+        if (opened) reject(new Error('event stream failed'));
+        else resolve(this.refused(stream, 0)); // EventSource hides the status: find out below
+      };
+    });
+  }
+
+  // GET /events was refused (`status` 0: unknown). 401: the sid expired. 400/403: a channel is invalid
+  // or not granted; a one-message hist per channel finds which, their subscriptions fail, and the rest
+  // continue. Anything else is a failure of the stream.
+  async refused(stream, status) {
+    if (status === 401) return this.fail(4001, 'session expired');
+    if (status !== 0 && status !== 400 && status !== 403) throw new Error(`GET /events: HTTP ${status}`);
+    let dropped = 0;
+    await Promise.all([...this.channels.keys()].map(async (ch) => {
+      const reply = await this.command({ op: 'hist', id: 0, ch, after: 0, limit: 1 });
+      if (reply?.op !== 'err' || reply.code === 'unavailable' || stream.stopped) return;
+      dropped++;
+      this.channels.delete(ch);
+      const id = this.pending.get(ch);
+      this.pending.delete(ch);
+      if (id !== undefined) this.reply({ op: 'err', id, code: reply.code, msg: reply.msg });
+    }));
+    if (stream.stopped || this.closed) return;
+    if (!dropped) throw new Error(`GET /events: ${status ? `HTTP ${status}` : 'failed'}`);
+    this.openStream();
+  }
+
+  onEvent(obj) {
+    const position = this.channels.get(obj?.ch);
+    if (position === undefined) return; // not subscribed (any more)
+    if (obj.op === 'resync') {
+      this.channels.set(obj.ch, { epoch: obj.epoch, seq: obj.seq });
+      const id = this.pending.get(obj.ch);
+      if (id === undefined) return this.reply({ ...obj, notRecovered: true });
+      this.pending.delete(obj.ch);
+      return this.reply({ op: 'ok', id, epoch: obj.epoch, seq: obj.seq }); // where the new subscription starts
+    }
+    if (obj.op !== 'msg' || position === null) return;
+    if (obj.epoch !== position.epoch || obj.seq > position.seq) this.channels.set(obj.ch, { epoch: obj.epoch, seq: obj.seq });
+    this.reply(obj);
+  }
+}
+
+function parseJson(text) {
+  try { return JSON.parse(text); } catch { return undefined; }
+}
+
+// Reads a text/event-stream body, calling `onData` with each event's data (comments are skipped).
+async function readEventStream(body, onData) {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    buffer += decoder.decode(value, { stream: true }).replace(/\r\n/g, '\n');
+    let end;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const lines = buffer.slice(0, end).split('\n');
+      buffer = buffer.slice(end + 2);
+      const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(l[5] === ' ' ? 6 : 5));
+      if (data.length) onData(data.join('\n'));
+    }
+  }
+}
+
 const randomId = () =>
   globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 
@@ -146,6 +400,26 @@ function deferred() {
   return { promise, resolve, reject };
 }
 
+// The built-in transports that can work here, in the order of `options.transports`.
+function transportFactories(options) {
+  if (options.transport) return { custom: options.transport };
+  const WS = options.WebSocket ?? globalThis.WebSocket;
+  const fetchImpl = options.fetch ?? globalThis.fetch?.bind(globalThis);
+  const EventSourceImpl = options.EventSource ?? globalThis.EventSource;
+  const streams = EventSourceImpl || typeof ReadableStream !== 'undefined';
+  const make = {
+    websocket: WS && (() => createWebSocketTransport(WS)),
+    sse: fetchImpl && streams && (() => createHttpTransport({ mode: 'sse', fetch: fetchImpl, EventSource: EventSourceImpl })),
+    longpoll: fetchImpl && (() => createHttpTransport({ mode: 'longpoll', fetch: fetchImpl })),
+  };
+  const factories = {};
+  for (const kind of options.transports ?? ['websocket', 'sse', 'longpoll']) {
+    if (!(kind in make)) throw new TypeError(`WebimClient: unknown transport ${kind}`);
+    if (make[kind]) factories[kind] = make[kind]();
+  }
+  return factories;
+}
+
 export class WebimClient {
   /** @param {ClientOptions} options */
   constructor(options) {
@@ -158,9 +432,17 @@ export class WebimClient {
       ...options,
     };
     this.backoff = { baseMs: 500, maxMs: 30000, stableMs: 10000, restartMs: 2000, ...options.backoff };
-    const WS = options.WebSocket ?? globalThis.WebSocket;
-    if (!options.transport && !WS) throw new TypeError('WebimClient: no WebSocket; pass options.WebSocket');
-    this.makeTransport = options.transport ?? createWebSocketTransport(WS);
+    this.fallback = { after: 2, openTimeoutMs: 5000, probeBaseMs: 5000, probeMaxMs: 60000, ...options.fallback };
+    /** @type {Record<string, TransportFactory>} the usable transports, in order of preference */
+    this.factories = transportFactories(options);
+    this.kinds = Object.keys(this.factories);
+    if (!this.kinds.length) throw new TypeError('WebimClient: no usable transport (pass options.WebSocket or fetch)');
+    this.kindIndex = 0; // the transport in use: kinds[kindIndex]
+    /** @type {TransportName} */
+    this.transportName = this.kinds[0];
+    this.failures = 0; // consecutive failed connections with this transport
+    this.probes = 0; // probes of kinds[0] since it last worked
+    this.probing = null;
 
     /** @type {State} */
     this.state = 'idle';
@@ -183,14 +465,14 @@ export class WebimClient {
     this.channels = new Map();
     /** @type {Map<string, Set<Function>>} */
     this.listeners = new Map();
-    this.timers = { retry: null, refresh: null, connect: null, stable: null };
+    this.timers = { retry: null, refresh: null, connect: null, open: null, stable: null, probe: null };
   }
 
   // ---- events --------------------------------------------------------------------------------
 
   /**
-   * Events: 'state' (State), 'recovered' ({ch, recovered, server, filled}), 'resync' ({ch, epoch, seq, reason}),
-   * 'error' (Error), 'subscribed' ({ch, epoch, seq}).
+   * Events: 'state' (State, {state, transport}), 'recovered' ({ch, recovered, server, filled}),
+   * 'resync' ({ch, epoch, seq, reason}), 'error' (Error), 'subscribed' ({ch, epoch, seq}).
    * @param {string} event @param {Function} fn @returns {() => void} removes the listener
    */
   on(event, fn) {
@@ -199,16 +481,16 @@ export class WebimClient {
     return () => this.listeners.get(event)?.delete(fn);
   }
 
-  emit(event, payload) {
+  emit(event, payload, extra) {
     for (const fn of this.listeners.get(event) ?? []) {
-      try { fn(payload); } catch (e) { if (event !== 'error') this.emit('error', e); }
+      try { fn(payload, extra); } catch (e) { if (event !== 'error') this.emit('error', e); }
     }
   }
 
   setState(state) {
     if (this.state === state) return;
     this.state = state;
-    this.emit('state', state);
+    this.emit('state', state, { state, transport: this.transportName });
   }
 
   // ---- connection ----------------------------------------------------------------------------
@@ -238,6 +520,7 @@ export class WebimClient {
     this.stopped = true;
     this.closeError = error;
     for (const t of Object.keys(this.timers)) this.clearTimer(t);
+    this.stopProbe();
     const transport = this.transport;
     this.transport = null;
     transport?.close(1000);
@@ -266,22 +549,41 @@ export class WebimClient {
     this.urlIndex = (this.urlIndex + 1) % this.urls.length;
     const url = this.urls[this.urlIndex];
     this.authed = false;
-    let transport;
-    transport = this.makeTransport(url, {
-      onOpen: () => { if (this.transport === transport) this.sendAuth(this.token, true); },
+    this.transportName = this.kinds[this.kindIndex];
+    this.openTimedOut = false;
+    let transport = null;
+    const handlers = {
+      onOpen: () => {
+        if (this.transport !== transport) return;
+        this.clearTimer('open');
+        this.sendAuth(this.token, true);
+      },
       onMessage: (obj) => { if (this.transport === transport) this.onFrame(obj); },
       onClose: (ev) => { if (this.transport === transport) this.onClose(ev); },
-    });
+    };
+    try {
+      transport = this.factories[this.transportName](url, handlers);
+    } catch (e) { // e.g. a malformed URL
+      this.emit('error', e);
+      return this.onClose({ code: 1006, reason: String(e), unusable: true });
+    }
     this.transport = transport;
     this.timers.connect = setTimeout(() => transport.close(4000, 'connect timeout'), this.options.connectTimeoutMs);
+    if (this.kindIndex < this.kinds.length - 1) {
+      // A handshake that hangs (some proxies hold WebSocket upgrades) moves on to the next transport at once.
+      this.timers.open = setTimeout(() => {
+        this.openTimedOut = true;
+        transport.close(4000, 'open timeout');
+      }, this.fallback.openTimeoutMs);
+    }
   }
 
-  onClose({ code }) {
+  onClose({ code, unusable = false }) {
+    const wasAuthed = this.authed;
     this.transport = null;
     this.authed = false;
-    this.clearTimer('connect');
-    this.clearTimer('refresh');
-    this.clearTimer('stable');
+    for (const t of ['connect', 'open', 'refresh', 'stable', 'probe']) this.clearTimer(t);
+    this.stopProbe();
     // Requests sent on this connection go back to the queue, in their original order; publishes
     // keep their cid, so the server stores each at most once.
     const resend = [...this.inflight.values()].filter((r) => r.op !== 'sub' && r.op !== 'auth');
@@ -301,8 +603,71 @@ export class WebimClient {
       if (!this.options.getToken) return this.shutdown(new WebimError('auth', 'token rejected or expired (4001)'));
       this.needFreshToken = true;
     }
+    let delay = code === 1012 ? Math.floor(Math.random() * this.backoff.restartMs) : undefined;
+    if (this.switchTo !== undefined) {
+      // The preferred transport works again: reconnect with it now, to the same frontend.
+      this.kindIndex = this.switchTo;
+      this.switchTo = undefined;
+      this.failures = 0;
+      this.urlIndex--;
+      delay = 0;
+    } else if (code !== 4001 && (!wasAuthed || unusable)) {
+      // A connection that never worked counts towards moving on to the next transport.
+      this.failures += this.openTimedOut ? this.fallback.after : 1;
+      if (this.failures >= this.fallback.after && this.kindIndex < this.kinds.length - 1) {
+        this.kindIndex++;
+        this.failures = 0;
+        delay = 0;
+      }
+    } else {
+      this.failures = 0;
+    }
     this.setState('reconnecting');
-    this.scheduleReconnect(code === 1012 ? Math.floor(Math.random() * this.backoff.restartMs) : undefined);
+    this.scheduleReconnect(delay);
+  }
+
+  // ---- transport switching -------------------------------------------------------------------
+
+  // While on a fallback, tries the preferred transport now and then (exponential backoff with
+  // jitter); when it connects and authenticates, the client reconnects with it.
+  scheduleProbe() {
+    const cap = Math.min(this.fallback.probeMaxMs, this.fallback.probeBaseMs * 2 ** Math.min(this.probes, 20));
+    this.probes++;
+    this.clearTimer('probe');
+    this.timers.probe = setTimeout(() => this.probe(), cap / 2 + Math.random() * (cap / 2));
+  }
+
+  probe() {
+    if (!this.authed || this.kindIndex === 0) return;
+    const probing = { transport: null, timer: null };
+    const finish = (works) => {
+      if (this.probing !== probing) return;
+      this.stopProbe();
+      if (!works) return this.scheduleProbe();
+      if (!this.authed || !this.transport) return;
+      this.probes = 0;
+      this.switchTo = 0;
+      this.transport.close(1000, 'switching transport');
+    };
+    this.probing = probing;
+    probing.timer = setTimeout(() => finish(false), this.fallback.openTimeoutMs + this.options.requestTimeoutMs);
+    try {
+      probing.transport = this.factories[this.kinds[0]](this.urls[this.urlIndex], {
+        onOpen: () => probing.transport.send({ op: 'auth', id: 1, token: this.token }),
+        onMessage: (obj) => { if (obj.id === 1) finish(obj.op === 'ok'); },
+        onClose: () => finish(false),
+      });
+    } catch {
+      finish(false);
+    }
+  }
+
+  stopProbe() {
+    const probing = this.probing;
+    if (!probing) return;
+    this.probing = null;
+    clearTimeout(probing.timer);
+    probing.transport?.close(1000);
   }
 
   scheduleReconnect(delay) {
@@ -337,6 +702,7 @@ export class WebimClient {
     this.user = reply.user;
     // Reset the backoff only once the connection has proved stable (not on every brief success).
     this.timers.stable = setTimeout(() => { this.attempt = 0; }, this.backoff.stableMs);
+    if (this.kindIndex > 0) this.scheduleProbe();
     this.setState('open');
     for (const ch of this.channels.values()) this.sendSub(ch);
     const queued = this.queue;
@@ -606,10 +972,18 @@ export class WebimClient {
     if (channel.live && !channel.filling) this.fill(channel, channel.generation, msg.seq);
   }
 
-  onResync({ ch, epoch, seq }) {
+  onResync({ ch, epoch, seq, notRecovered }) {
     const channel = this.channels.get(ch);
     if (!channel || channel.epoch === null) return;
     if (epoch !== channel.epoch) return void this.reload(channel, { epoch, seq }, 'epoch');
+    if (notRecovered) {
+      // The HTTP fallback could not resume from `since` (beyond the recovery window): what the
+      // WebSocket's `recovered:false` says. Fill (lastSeq, seq] from history, holding live messages.
+      if (channel.filling) return;
+      return void this.fill(channel, channel.generation, seq).then((filled) => {
+        if (filled !== null) this.emit('recovered', { ch, recovered: true, server: false, filled });
+      });
+    }
     // Same epoch, a gap the server could not fill: deliver what history still has, skip the rest.
     this.emit('resync', { ch, epoch, seq, reason: 'server' });
     if (!channel.filling) this.fill(channel, channel.generation, seq, true);

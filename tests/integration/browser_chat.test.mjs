@@ -1,6 +1,8 @@
 // The demo chat page (clients/demo) in headless Chromium, served by the frontends themselves
 // (--static-dir mounts), two users on two frontend processes. The frontend serving page 1 is
 // SIGKILLed; page 1 reconnects to the other one and shows every message sent meanwhile, once, in order.
+// Then pages whose WebSocket is blocked chat through the HTTP fallback (SSE, and long-poll when SSE
+// is blocked too) with a page on WebSocket.
 //
 // Skips (prints "skipped: chromium not installed") when /usr/bin/chromium is absent.
 import assert from 'node:assert/strict';
@@ -25,12 +27,12 @@ describe('demo chat page in Chromium', { skip: !haveChromium && 'chromium not in
   let fe1;
   let fe2;
   let browser;
+  const mounts = ['--static-dir', `/=${join(REPO, 'clients/demo')}`, '--static-dir', `/js/=${join(REPO, 'clients/js')}`];
 
   before(async () => {
     const { chromium } = require('playwright-core');
     cluster = new Cluster();
     await cluster.startHub();
-    const mounts = ['--static-dir', `/=${join(REPO, 'clients/demo')}`, '--static-dir', `/js/=${join(REPO, 'clients/js')}`];
     fe1 = await cluster.startFrontend(mounts);
     // Page 1 is loaded from fe1 and falls back to fe2: a different port is a different origin.
     fe2 = await cluster.startFrontend([...mounts, '--allowed-origins', `http://127.0.0.1:${fe1.port}`]);
@@ -50,10 +52,12 @@ describe('demo chat page in Chromium', { skip: !haveChromium && 'chromium not in
     }
   });
 
-  // Opens the page from `fe` as `user`, talking to `wsUrls` (in order of preference).
-  async function openPage(user, fe, wsUrls, viewport) {
+  // Opens the page from `fe` as `user`, talking to `wsUrls` (in order of preference); `setup(page)`
+  // runs before it loads (routes).
+  async function openPage(user, fe, wsUrls, viewport, setup) {
     const context = await browser.newContext({ viewport });
     const page = await context.newPage();
+    await setup?.(page);
     const errors = [];
     page.log = [];
     page.on('console', (m) => page.log.push(`${m.type()}: ${m.text()}`));
@@ -144,5 +148,66 @@ describe('demo chat page in Chromium', { skip: !haveChromium && 'chromium not in
     await bob.click('#convs li[data-ch="dm:alice:bob"]');
     await bob.waitForSelector('ol.list[data-ch="dm:alice:bob"] li.msg:has-text("psst, bob")');
     assert.deepEqual([...alice.errors, ...bob.errors], [], 'no page errors');
+  });
+
+  test('pages with WebSocket blocked chat through the HTTP fallback: SSE, and long-poll when SSE is blocked too', async () => {
+    const fe3 = await cluster.startFrontend(mounts);
+    // page.route() never sees WebSocket upgrades in Chromium (route.abort() on '**/ws' blocks nothing);
+    // routeWebSocket does: every WebSocket to /ws is closed before it opens.
+    const blockWebSocket = (page) => page.routeWebSocket('**/ws', (ws) => ws.close());
+    const blockSse = (page) => page.route((url) => url.pathname === '/events', (route) =>
+      (route.request().headers().accept ?? '').includes('text/event-stream') ? route.abort() : route.continue());
+
+    const dave = await openPage('dave', fe3, [fe3.url], { width: 900, height: 650 });
+    const joinRoom = async (page) => {
+      await page.fill('#join-room input', 'detour');
+      await page.press('#join-room input', 'Enter');
+      await page.waitForSelector('#chat-title:has-text("# detour")');
+    };
+    await joinRoom(dave);
+    for (let i = 1; i <= 3; i++) await say(dave, `before ${i}`); // history for the others
+    await dave.waitForFunction(() => document.querySelectorAll('li.msg.mine.stored').length === 3);
+
+    const carol = await openPage('carol', fe3, [fe3.url], { width: 900, height: 650 }, blockWebSocket);
+    await carol.waitForSelector('#state[data-state="open"][data-transport="sse"]');
+    const erin = await openPage('erin', fe3, [fe3.url], { width: 390, height: 760 },
+      async (page) => { await blockWebSocket(page); await blockSse(page); });
+    await erin.waitForSelector('#state[data-state="open"][data-transport="longpoll"]', { timeout: 20000 });
+    assert.match(await carol.textContent('#state'), /online · SSE/);
+    assert.match(await erin.textContent('#state'), /online · long-poll/);
+
+    for (const page of [carol, erin]) {
+      await joinRoom(page);
+      await page.waitForSelector('ol.list[data-ch="room:detour"] li.msg:has-text("before 3")'); // history via POST /cmd
+    }
+    await say(carol, 'carol via sse');
+    await erin.waitForSelector('li.msg:has-text("carol via sse")');
+    await say(erin, 'erin via long-poll');
+    await carol.waitForSelector('li.msg:has-text("erin via long-poll")');
+    await say(dave, 'dave via websocket');
+    await say(carol, 'carol again');
+    await say(erin, 'erin again');
+    for (const [page, text] of [[dave, 'dave via websocket'], [carol, 'carol again'], [erin, 'erin again']]) {
+      await page.waitForSelector(`li.msg.mine.stored:has-text("${text}")`); // acked: durably stored
+    }
+
+    const probe = await Client.connect(fe3.url);
+    await probe.auth(cluster.token('probe3', ['room:*']));
+    const stored = (await probe.request('hist', { ch: 'room:detour', after: 0, limit: 200 })).msgs;
+    await probe.close();
+    assert.deepEqual(stored.map((m) => m.data.text), ['before 1', 'before 2', 'before 3', 'carol via sse',
+      'erin via long-poll', 'dave via websocket', 'carol again', 'erin again'], 'each stored once, in order');
+    const expected = stored.map((m) => [m.seq, m.from, m.data.text]);
+    for (const page of [dave, carol, erin]) {
+      await page.waitForFunction((n) => document.querySelectorAll('ol.list[data-ch="room:detour"] li.msg.stored, ol.list[data-ch="room:detour"] li.msg:not(.mine)').length === n, stored.length);
+      const seen = await shown(page, 'room:detour');
+      assert.deepEqual(seen.map((m) => m.slice(0, 3)), expected, 'every message once, in seq order');
+      for (const m of seen) assert.ok(m[3] === '' || m[3] === 'mine stored', `send state: ${JSON.stringify(m)}`);
+    }
+    assert.equal((await carol.evaluate(() => document.querySelector('#state').dataset.transport)), 'sse', 'carol stayed on SSE');
+    const shot = join(SHOT_DIR, 'browser_chat_fallback_sse.png');
+    await carol.screenshot({ path: shot, fullPage: true });
+    console.log(`screenshot: ${shot}`);
+    assert.deepEqual([...dave.errors, ...carol.errors, ...erin.errors], [], 'no page errors');
   });
 });

@@ -213,7 +213,7 @@ describe('WebimClient against a real hub and frontends', () => {
     }
     // Nothing listens there: every attempt fails at once, so the gaps are the backoff delays.
     const backoff = { baseMs: 40, maxMs: 320, stableMs: 60000 };
-    const c = open({ url: 'ws://127.0.0.1:1/ws', token: 't', WebSocket: CountingWebSocket, backoff });
+    const c = open({ url: 'ws://127.0.0.1:1/ws', token: 't', WebSocket: CountingWebSocket, backoff, transports: ['websocket'] });
     c.connect().catch(() => {});
     await until(() => attempts.length >= 9, 'attempts', 10000);
     c.close();
