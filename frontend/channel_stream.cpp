@@ -142,7 +142,7 @@ Task Frontend::fillGap(Channel* channel) {
       body->set_channel(channel->name);
       body->set_after(channel->lastSeq);
       body->set_limit(kMaxHistLimit);
-      HubCall call(hub_, fills_, request, nowMs() + config_.hubTimeoutMs);
+      HubCall call(hubFor(channel->name), fills_, request, nowMs() + config_.hubTimeoutMs);
       HubResult result = co_await call;
       if (result.status == WaitStatus::Cancelled) co_return;  // shutting down: touch nothing
       if (result.status != WaitStatus::Done || result.reply.has_error()) {

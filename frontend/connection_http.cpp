@@ -147,7 +147,7 @@ void Connection::serveHttp(const HttpRequest& request, std::string_view rest) {
     }
     corsReply_ = std::move(cors);
     if (path == "/cmd" && !adoptSession(queryParam(request.target, "sid"))) {
-      finishHttp(withHeaders(httpResponse(401, kJson, apiError("unauthorized", "missing, bad or expired sid")),
+      finishHttp(withHeaders(httpResponse(401, kJson, apiError("forbidden", "missing, bad or expired sid")),
                              corsReply_));
       return;
     }
@@ -250,7 +250,7 @@ void Connection::serveApi(const HttpRequest& request, std::string_view rest) {
   }
   std::optional<std::string_view> authorization = request.header("Authorization");
   if (!authorization || !frontend_.apiKeys().accepts(*authorization)) {
-    finishHttp(httpResponse(401, kJson, apiError("unauthorized", "missing or wrong API key")));
+    finishHttp(httpResponse(401, kJson, apiError("forbidden", "missing or wrong API key")));
     return;
   }
   startBody(request, rest, BodyUse::Api, std::string(*op));
@@ -260,7 +260,18 @@ Task Connection::apiCall(std::string op, std::string body) {
   wire::FrontendRequest request;
   request.mutable_app()->set_op(std::move(op));
   request.mutable_app()->set_json(std::move(body));
-  HubCall call(frontend_.hub(), pending_, request, frontend_.nowMs() + frontend_.config().hubTimeoutMs);
+  // pub and hist go to the hub owning their channel; kick and stats to any hub (a kick is
+  // published to every frontend by whichever hub takes it).
+  HubLink* hub = &frontend_.anyHub();
+  JsonObjectReader reader;
+  if (reader.read(request.app().json()).ok()) {
+    for (const JsonMember& m : reader.members()) {
+      if (m.parent == kJsonTopLevel && m.key == "ch" && m.value.type == JsonType::String) {
+        hub = &frontend_.hubFor(m.value.str);
+      }
+    }
+  }
+  HubCall call(*hub, pending_, request, frontend_.nowMs() + frontend_.config().hubTimeoutMs);
   HubResult result = co_await call;
   if (result.status == WaitStatus::Cancelled) co_return;
   if (result.status != WaitStatus::Done) {
@@ -304,7 +315,7 @@ void Connection::createSession(std::string_view body) {
   }
   TokenResult result = frontend_.verifier().verify(token, frontend_.wallSeconds());
   if (result.error != TokenError::None) {
-    finishHttp(withHeaders(httpResponse(401, kJson, apiError("unauthorized", toString(result.error))), corsReply_));
+    finishHttp(withHeaders(httpResponse(401, kJson, apiError("forbidden", toString(result.error))), corsReply_));
     return;
   }
   unsigned char nonce[16];
@@ -330,7 +341,7 @@ void Connection::runCommand(std::string_view body) {
 void Connection::openEvents(const HttpRequest& request) {
   std::string cors = corsHeaders(request);
   if (!adoptSession(queryParam(request.target, "sid"))) {
-    finishHttp(withHeaders(httpResponse(401, kJson, apiError("unauthorized", "missing, bad or expired sid")), cors));
+    finishHttp(withHeaders(httpResponse(401, kJson, apiError("forbidden", "missing, bad or expired sid")), cors));
     return;
   }
   std::vector<std::string_view> names = splitList(queryParam(request.target, "ch"), ',');

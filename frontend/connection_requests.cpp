@@ -196,7 +196,7 @@ Task Connection::subscribe(int64_t id, std::string name, std::optional<Since> si
       body->set_channel(name);
       body->set_after(std::numeric_limits<int64_t>::max());  // no messages: epoch and last seq only
       body->set_limit(1);
-      HubCall call(frontend_.hub(), pending_, request, frontend_.nowMs() + config.hubTimeoutMs);
+      HubCall call(frontend_.hubFor(name), pending_, request, frontend_.nowMs() + config.hubTimeoutMs);
       HubResult result = co_await call;
       if (result.status == WaitStatus::Cancelled) {
         channel->pendingJoins--;
@@ -231,7 +231,7 @@ Task Connection::subscribe(int64_t id, std::string name, std::optional<Since> si
         body->set_channel(name);
         body->set_after(cursor);
         body->set_limit(kMaxHistLimit);
-        HubCall call(frontend_.hub(), pending_, request, frontend_.nowMs() + config.hubTimeoutMs);
+        HubCall call(frontend_.hubFor(name), pending_, request, frontend_.nowMs() + config.hubTimeoutMs);
         HubResult result = co_await call;
         if (result.status == WaitStatus::Cancelled) {
           channel->pendingJoins--;
@@ -318,7 +318,8 @@ Task Connection::publish(int64_t id, std::string channel, std::string cid, std::
   body->set_from(session_->claims.sub);
   body->set_cid(std::move(cid));
   body->set_data(std::move(data));
-  HubCall call(frontend_.hub(), pending_, request, frontend_.nowMs() + frontend_.config().hubTimeoutMs);
+  HubCall call(frontend_.hubFor(request.publish().channel()), pending_, request,
+               frontend_.nowMs() + frontend_.config().hubTimeoutMs);
   HubResult result = co_await call;
   if (result.status == WaitStatus::Cancelled) co_return;
   Metrics& metrics = frontend_.metrics();
@@ -353,7 +354,8 @@ Task Connection::history(int64_t id, std::string channel, uint64_t before, uint6
   body->set_before(before);
   body->set_after(after);
   body->set_limit(limit);
-  HubCall call(frontend_.hub(), pending_, request, frontend_.nowMs() + frontend_.config().hubTimeoutMs);
+  HubCall call(frontend_.hubFor(request.history().channel()), pending_, request,
+               frontend_.nowMs() + frontend_.config().hubTimeoutMs);
   HubResult result = co_await call;
   if (result.status == WaitStatus::Cancelled) co_return;
   if (result.status != WaitStatus::Done) {

@@ -39,8 +39,6 @@ std::string contentTypeFor(const std::filesystem::path& path) {
 Frontend::Frontend(const FrontendConfig& config)
     : config_(config),
       wheel_((uv_loop_init(&loop_), uv_now(&loop_)), kTickMs),
-      hub_(&loop_, wheel_, config, [this](const wire::Delivery& d) { onDelivery(d); },
-           [this](const wire::Kick& k) { onKick(k); }, [this](uint64_t boot) { onHubBoot(boot); }),
       verifier_(config.secrets),
       sessionIds_(config.secrets),
       apiKeys_(config.apiKeys),
@@ -51,6 +49,14 @@ Frontend::Frontend(const FrontendConfig& config)
   handshakePolicy_.allowMissingOrigin = config.allowMissingOrigin;
   handshakePolicy_.allowAnyOrigin = config.allowAnyOrigin;
   shutdownTimer_.frontend = this;
+  const std::vector<Shard>& shards = config.slotMap->shards();
+  for (size_t i = 0; i < shards.size(); ++i) {
+    hubs_.push_back(std::make_unique<HubLink>(
+        &loop_, wheel_, config, shards[i].hubIngress, shards[i].hubPub,
+        [this](const wire::Delivery& d) { onDelivery(d); }, [this](const wire::Kick& k) { onKick(k); },
+        [this, i](uint64_t boot) { onHubBoot(i, boot); }));
+  }
+  hubBootIds_.assign(shards.size(), 0);
 }
 
 Frontend::~Frontend() { uv_loop_close(&loop_); }
@@ -64,7 +70,7 @@ int Frontend::run() {
   try {
     loadStaticFiles();
     listen();
-    hub_.start();
+    for (auto& hub : hubs_) hub->start();
   } catch (const std::exception& e) {
     spdlog::critical("cannot start: {}", e.what());
     return 1;
@@ -151,7 +157,9 @@ const StaticFile* Frontend::staticFile(std::string_view path) const {
 }
 
 std::string Frontend::renderMetrics() const {
-  return metrics_.render(config_.id, channels_.size(), hub_.subscriptions());
+  size_t subscriptions = 0;
+  for (const auto& hub : hubs_) subscriptions += hub->subscriptions();
+  return metrics_.render(config_.id, channels_.size(), subscriptions);
 }
 
 std::string Frontend::nextConnectionId() { return config_.id + "-" + std::to_string(++connectionCounter_); }
@@ -227,7 +235,7 @@ Channel* Frontend::acquireChannel(std::string_view name) {
       toAttach_.emplace_back(name.substr(kInboxPrefix.size()));
       uv_idle_start(&flushIdle_, [](uv_idle_t*) {});  // sent at the end of this iteration
     } else {
-      hub_.subscribe(name);
+      hubFor(name).subscribe(name);
     }
   }
   return channel;
@@ -239,41 +247,56 @@ void Frontend::leaveChannel(Channel* channel, Connection* connection) {
   if (isInboxChannel(name)) {
     toDetach_.emplace_back(name.substr(kInboxPrefix.size()));
   } else {
-    hub_.unsubscribe(name);
+    hubFor(name).unsubscribe(name);
   }
 }
 
-void Frontend::onHubBoot(uint64_t bootId) {
-  if (bootId == hubBootId_) return;
-  if (hubBootId_ != 0) spdlog::info("the hub restarted: attaching this frontend's inboxes again");
-  hubBootId_ = bootId;
-  channels_.forEach([this](Channel* channel) {
-    if (isInboxChannel(channel->name)) toAttach_.push_back(channel->name.substr(kInboxPrefix.size()));
+void Frontend::onHubBoot(size_t shard, uint64_t bootId) {
+  if (bootId == hubBootIds_[shard]) return;
+  if (hubBootIds_[shard] != 0) {
+    spdlog::info("hub {} restarted: attaching its inboxes again", config_.slotMap->shards()[shard].name);
+  }
+  hubBootIds_[shard] = bootId;
+  channels_.forEach([this, shard](Channel* channel) {
+    if (isInboxChannel(channel->name) && config_.slotMap->shardOf(channel->name) == shard) {
+      toAttach_.push_back(channel->name.substr(kInboxPrefix.size()));
+    }
   });
 }
 
 void Frontend::flushInboxChanges() {
+  const size_t shardCount = hubs_.size();
   if (!toDetach_.empty()) {
-    wire::FrontendRequest request;
-    wire::Detach* detach = request.mutable_detach();
-    detach->set_frontend_id(config_.id);
-    for (std::string& user : toDetach_) detach->add_users(std::move(user));
-    hub_.post(request);
+    std::vector<wire::FrontendRequest> requests(shardCount);
+    for (std::string& user : toDetach_) {
+      size_t shard = config_.slotMap->shardOf(std::string(kInboxPrefix) + user);
+      wire::Detach* detach = requests[shard].mutable_detach();
+      detach->set_frontend_id(config_.id);
+      detach->add_users(std::move(user));
+    }
+    for (size_t i = 0; i < shardCount; ++i) {
+      if (requests[i].has_detach()) hubs_[i]->post(requests[i]);
+    }
     toDetach_.clear();
   }
   if (!toAttach_.empty()) {
-    std::vector<std::string> users;
-    users.swap(toAttach_);
-    attachInboxes(std::move(users));
+    std::vector<std::vector<std::string>> byShard(shardCount);
+    for (std::string& user : toAttach_) {
+      byShard[config_.slotMap->shardOf(std::string(kInboxPrefix) + user)].push_back(std::move(user));
+    }
+    toAttach_.clear();
+    for (size_t i = 0; i < shardCount; ++i) {
+      if (!byShard[i].empty()) attachInboxes(i, std::move(byShard[i]));
+    }
   }
 }
 
-Task Frontend::attachInboxes(std::vector<std::string> users) {
+Task Frontend::attachInboxes(size_t shard, std::vector<std::string> users) {
   wire::FrontendRequest request;
   wire::Attach* attach = request.mutable_attach();
   attach->set_frontend_id(config_.id);
   for (const std::string& user : users) attach->add_users(user);
-  HubCall call(hub_, fills_, request, nowMs() + config_.hubTimeoutMs);
+  HubCall call(*hubs_[shard], fills_, request, nowMs() + config_.hubTimeoutMs);
   HubResult result = co_await call;
   if (result.status == WaitStatus::Cancelled) co_return;
   if (result.status != WaitStatus::Done || result.reply.has_error()) {
@@ -331,7 +354,7 @@ void Frontend::shutdown() {
   shutdownTimer_.fire = [](TimerNode* node) {
     Frontend* self = static_cast<ShutdownTimer*>(node)->frontend;
     while (self->connections_ != nullptr) self->connections_->destroy();
-    self->hub_.close();
+    for (auto& hub : self->hubs_) hub->close();
     uv_close(reinterpret_cast<uv_handle_t*>(&self->sigint_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&self->sigterm_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&self->tick_), nullptr);

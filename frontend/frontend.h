@@ -46,7 +46,9 @@ class Frontend {
   int64_t wallSeconds() const noexcept;
   const FrontendConfig& config() const noexcept { return config_; }
   TimerWheel& wheel() noexcept { return wheel_; }
-  HubLink& hub() noexcept { return hub_; }
+  // The hub owning `channel` (by slot), and the first hub for requests without a channel.
+  HubLink& hubFor(std::string_view channel) noexcept { return *hubs_[config_.slotMap->shardOf(channel)]; }
+  HubLink& anyHub() noexcept { return *hubs_.front(); }
   RequestDecoder& decoder() noexcept { return decoder_; }
   const TokenVerifier& verifier() const noexcept { return verifier_; }
   const SessionIds& sessionIds() const noexcept { return sessionIds_; }
@@ -96,9 +98,9 @@ class Frontend {
   void onKick(const wire::Kick& kick);
   // Inboxes (user:<id>) are routed by the hub to this frontend's own topic: attach/detach the
   // users held here, batched per loop iteration; attach everything again when the hub restarts.
-  void onHubBoot(uint64_t bootId);
+  void onHubBoot(size_t shard, uint64_t bootId);
   void flushInboxChanges();
-  Task attachInboxes(std::vector<std::string> users);
+  Task attachInboxes(size_t shard, std::vector<std::string> users);
   void shutdown();
   void flushDirty();
   static void onAccept(uv_stream_t* server, int status);
@@ -115,7 +117,7 @@ class Frontend {
   uv_check_t check_{};
   uv_idle_t flushIdle_{};  // keeps the loop from blocking in poll while writes are queued
   TimerWheel wheel_;
-  HubLink hub_;
+  std::vector<std::unique_ptr<HubLink>> hubs_;  // one per shard
   RequestDecoder decoder_;
   TokenVerifier verifier_;
   SessionIds sessionIds_;
@@ -132,7 +134,7 @@ class Frontend {
   PendingOp* fills_ = nullptr;  // frontend-level hub requests: gap fills, inbox attaches
   std::vector<std::string> toAttach_;
   std::vector<std::string> toDetach_;
-  uint64_t hubBootId_ = 0;
+  std::vector<uint64_t> hubBootIds_;  // per shard
   uint64_t connectionCounter_ = 0;
   uint64_t nextAcceptWarnMs_ = 0;
   bool stopping_ = false;

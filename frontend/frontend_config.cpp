@@ -172,6 +172,24 @@ void validate(FrontendConfig& config) {
   }
   if (config.maxFragments == 0) throw std::runtime_error("--max-fragments must be positive");
   if (config.id.empty()) config.id = "fe-" + std::to_string(::getpid());
+  if (config.shards.empty()) {
+    config.slotMap = std::make_shared<const SlotMap>(SlotMap::single({"hub", "", config.hubIngress, config.hubPub}));
+  } else {
+    std::ifstream in(config.shards);
+    if (!in) throw std::runtime_error("--shards: cannot read '" + config.shards + "'");
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string error;
+    std::optional<SlotMap> map = SlotMap::parse(text.str(), error);
+    if (!map) throw std::runtime_error("--shards " + config.shards + ": " + error);
+    for (const Shard& shard : map->shards()) {
+      if (!validZmqEndpoint(shard.hubIngress) || !validZmqEndpoint(shard.hubPub)) {
+        throw std::runtime_error("--shards " + config.shards + ": shard \"" + shard.name +
+                                 "\" needs hub_ingress and hub_pub endpoints (tcp:// or ipc://)");
+      }
+    }
+    config.slotMap = std::make_shared<const SlotMap>(std::move(*map));
+  }
 }
 
 }  // namespace
@@ -186,6 +204,7 @@ ConfigOutcome loadFrontendConfig(int argc, char** argv, FrontendConfig& config) 
   binder.bind("--listen", &FrontendConfig::listen, "HOST:PORT to accept browsers on (SO_REUSEPORT)");
   binder.bind("--hub-ingress", &FrontendConfig::hubIngress, "hub's frontend ingress endpoint");
   binder.bind("--hub-pub", &FrontendConfig::hubPub, "hub's publish endpoint");
+  binder.bind("--shards", &FrontendConfig::shards, "shard table (JSON): connect to every hub, route by slot");
   binder.bind("--secret-file", &FrontendConfig::secretFile, "token secrets, one per line (>= 32 bytes each)");
   binder.bind("--api-key-file", &FrontendConfig::apiKeyFile, "HTTP API keys, one per line (>= 16 bytes); off if unset");
   binder.bind("--id", &FrontendConfig::id, "this frontend's id (default fe-<pid>)");

@@ -3,8 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "common/slot_map.h"
 
 namespace webim {
 
@@ -14,6 +17,9 @@ struct FrontendConfig {
   // The hub's frontend ingress (ROUTER, we connect a DEALER) and its publish socket (XPUB, we SUB).
   std::string hubIngress = "tcp://127.0.0.1:5561";
   std::string hubPub = "tcp://127.0.0.1:5562";
+  // Several hubs (shards): the shared JSON shard table (PROTOCOL.md section 4); its shards'
+  // hub_ingress/hub_pub replace the two endpoints above, and channels are routed by slot.
+  std::string shards;
   // Token secrets, one per line (several lines = rotation); each at least 32 bytes.
   std::string secretFile;
   // HTTP API keys (POST /api/...), one per line; empty = the HTTP API is off.
@@ -51,6 +57,7 @@ struct FrontendConfig {
   // Derived by validation.
   std::vector<std::string> secrets;
   std::vector<std::string> apiKeys;
+  std::shared_ptr<const SlotMap> slotMap;  // the hubs: from --shards, or one from the two endpoints
 };
 
 struct ConfigOutcome {

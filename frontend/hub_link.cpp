@@ -29,11 +29,13 @@ HubCall::HubCall(HubLink& hub, PendingOp*& ownerList, wire::FrontendRequest& req
 
 void HubCall::detach() noexcept { hub_.pending_.erase(reqId_); }
 
-HubLink::HubLink(uv_loop_t* loop, TimerWheel& wheel, const FrontendConfig& config, DeliveryHandler onDelivery,
-                 KickHandler onKick, BootHandler onHubBoot)
+HubLink::HubLink(uv_loop_t* loop, TimerWheel& wheel, const FrontendConfig& config, std::string ingress,
+                 std::string pub, DeliveryHandler onDelivery, KickHandler onKick, BootHandler onHubBoot)
     : loop_(loop),
       wheel_(wheel),
       config_(config),
+      ingress_(std::move(ingress)),
+      pubEndpoint_(std::move(pub)),
       onDelivery_(std::move(onDelivery)),
       onKick_(std::move(onKick)),
       onHubBoot_(std::move(onHubBoot)),
@@ -50,7 +52,7 @@ void HubLink::start() {
   // The hub may restart; reconnect quickly so publishes resume within their deadline.
   dealer_.set(zmq::sockopt::reconnect_ivl, 100);
   dealer_.set(zmq::sockopt::reconnect_ivl_max, 2000);
-  dealer_.connect(config_.hubIngress);
+  dealer_.connect(ingress_);
 
   sub_ = zmq::socket_t(context_, zmq::socket_type::sub);
   // A SUB silently drops subscriptions beyond its send HWM (seen with 19,000 topics): unlimited.
@@ -59,7 +61,7 @@ void HubLink::start() {
   sub_.set(zmq::sockopt::linger, 0);
   sub_.set(zmq::sockopt::reconnect_ivl, 100);
   sub_.set(zmq::sockopt::reconnect_ivl_max, 2000);
-  sub_.connect(config_.hubPub);
+  sub_.connect(pubEndpoint_);
   sub_.set(zmq::sockopt::subscribe, topicFor(kKickControl));  // kicks reach every frontend
   sub_.set(zmq::sockopt::subscribe, ownTopic_);                // routed inboxes, hub boot syncs
 

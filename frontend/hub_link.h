@@ -51,8 +51,9 @@ class HubLink {
   using KickHandler = std::function<void(const wire::Kick&)>;
   using BootHandler = std::function<void(uint64_t bootId)>;
 
-  HubLink(uv_loop_t* loop, TimerWheel& wheel, const FrontendConfig& config, DeliveryHandler onDelivery,
-          KickHandler onKick, BootHandler onHubBoot);
+  // One hub (shard): its frontend ingress and publish endpoints.
+  HubLink(uv_loop_t* loop, TimerWheel& wheel, const FrontendConfig& config, std::string ingress, std::string pub,
+          DeliveryHandler onDelivery, KickHandler onKick, BootHandler onHubBoot);
   HubLink(const HubLink&) = delete;
   HubLink& operator=(const HubLink&) = delete;
   ~HubLink();
@@ -87,6 +88,8 @@ class HubLink {
   uv_loop_t* loop_;
   TimerWheel& wheel_;
   const FrontendConfig& config_;
+  std::string ingress_;
+  std::string pubEndpoint_;
   DeliveryHandler onDelivery_;
   KickHandler onKick_;
   BootHandler onHubBoot_;
