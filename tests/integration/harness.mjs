@@ -94,12 +94,37 @@ export class Cluster {
     return this.hub;
   }
 
+  // Several hubs, each owning part of the slots through one shard table (PROTOCOL.md section 4).
+  // Frontends started afterwards connect to all of them (--shards).
+  async startShards(ranges) {
+    const shards = ranges.map((slots, i) => ({
+      name: `hub${i}`,
+      slots,
+      app_ingress: `ipc://${this.dir}/app${i}`,
+      hub_ingress: `ipc://${this.dir}/ingress${i}`,
+      hub_pub: `ipc://${this.dir}/pub${i}`,
+    }));
+    this.shardFile = join(this.dir, 'shards.json');
+    writeFileSync(this.shardFile, JSON.stringify({ slots: 1024, shards }));
+    this.shardHubs = [];
+    for (const shard of shards) {
+      const hub = new Process(shard.name, BROADCAST, [
+        '--app-ingress', shard.app_ingress, '--hub-ingress', shard.hub_ingress, '--hub-pub', shard.hub_pub,
+        '--data', join(this.dir, shard.name), '--shards', this.shardFile, '--shard', shard.name,
+      ]);
+      await waitForLine(hub.child, /webim-broadcast ready/, shard.name);
+      this.shardHubs.push(hub);
+    }
+    this.endpoints.app = shards[0].app_ingress;
+    return shards;
+  }
+
   async startFrontend(extraArgs = []) {
     const id = `fe${this.frontends.length + 1}`;
     const fe = new Process(id, FRONTEND, [
       '--listen', '127.0.0.1:0', '--hub-ingress', this.endpoints.ingress, '--hub-pub', this.endpoints.pub,
       '--secret-file', this.secretFile, '--api-key-file', this.apiKeyFile, '--id', id, '--log-level', 'info',
-      ...extraArgs,
+      ...(this.shardFile ? ['--shards', this.shardFile] : []), ...extraArgs,
     ]);
     const m = await waitForLine(fe.child, /webim-frontend ready.* listening on 127\.0\.0\.1:(\d+)/, id);
     fe.port = Number(m[1]);
@@ -109,9 +134,9 @@ export class Cluster {
   }
 
   // One request on the hub's app ingress (as the PHP app sends it), through `webim-broadcast request`.
-  appRequest(request, timeoutMs = 5000) {
+  appRequest(request, timeoutMs = 5000, endpoint = this.endpoints.app) {
     return new Promise((resolve, reject) => {
-      execFile(BROADCAST, ['request', '--app-ingress', this.endpoints.app, '--timeout-ms', String(timeoutMs),
+      execFile(BROADCAST, ['request', '--app-ingress', endpoint, '--timeout-ms', String(timeoutMs),
         JSON.stringify(request)], (error, stdout, stderr) => {
         if (error) reject(new Error(`app request failed: ${stderr || error.message}`));
         else resolve(JSON.parse(stdout));
@@ -128,12 +153,13 @@ export class Cluster {
     const results = {};
     for (const fe of this.frontends) results[fe.name] = await fe.stop();
     if (this.hub) results.hub = await this.hub.stop();
+    for (const hub of this.shardHubs || []) results[hub.name] = await hub.stop();
     rmSync(this.dir, { recursive: true, force: true });
     return results;
   }
 
   logs() {
-    return [this.hub, ...this.frontends].filter(Boolean).map((p) => `--- ${p.name}\n${p.log}`).join('\n');
+    return [this.hub, ...(this.shardHubs || []), ...this.frontends].filter(Boolean).map((p) => `--- ${p.name}\n${p.log}`).join('\n');
   }
 }
 
