@@ -87,7 +87,7 @@ std::optional<SlotMap> SlotMap::parse(std::string_view json, std::string& error)
       return std::nullopt;
     }
     for (auto [key, field] : {std::pair{"app_ingress", &shard.appIngress}, std::pair{"hub_ingress", &shard.hubIngress},
-                              std::pair{"hub_pub", &shard.hubPub}}) {
+                              std::pair{"hub_pub", &shard.hubPub}, std::pair{"curve_server_key", &shard.curveServerKey}}) {
       if (entry[key].get(text) == simdjson::SUCCESS) *field = text;
     }
     std::vector<uint32_t> owned;

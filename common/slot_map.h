@@ -5,7 +5,7 @@
 //   {"slots": 1024,
 //    "shards": [{"name": "hub0", "slots": "0-511",
 //                "app_ingress": "tcp://10.0.0.1:5560", "hub_ingress": "tcp://10.0.0.1:5561",
-//                "hub_pub": "tcp://10.0.0.1:5562"},
+//                "hub_pub": "tcp://10.0.0.1:5562", "curve_server_key": "<Z85, 40 chars>"},
 //               {"name": "hub1", "slots": "512-1023", ...}]}
 //
 // A shard's "slots" is "A-B" (inclusive), "N", a comma-separated list of those, or a JSON array of
@@ -29,6 +29,7 @@ struct Shard {
   std::string appIngress;
   std::string hubIngress;
   std::string hubPub;
+  std::string curveServerKey;  // the hub's CURVE public key (Z85), required off loopback
 };
 
 class SlotMap {

@@ -13,6 +13,7 @@
 #include <toml++/toml.h>
 
 #include "common/token.h"
+#include "common/endpoint.h"
 #include "frontend/listen_address.h"
 
 namespace webim {
@@ -173,7 +174,8 @@ void validate(FrontendConfig& config) {
   if (config.maxFragments == 0) throw std::runtime_error("--max-fragments must be positive");
   if (config.id.empty()) config.id = "fe-" + std::to_string(::getpid());
   if (config.shards.empty()) {
-    config.slotMap = std::make_shared<const SlotMap>(SlotMap::single({"hub", "", config.hubIngress, config.hubPub}));
+    config.slotMap = std::make_shared<const SlotMap>(
+        SlotMap::single({"hub", "", config.hubIngress, config.hubPub, config.hubPublicKey}));
   } else {
     std::ifstream in(config.shards);
     if (!in) throw std::runtime_error("--shards: cannot read '" + config.shards + "'");
@@ -190,6 +192,19 @@ void validate(FrontendConfig& config) {
     }
     config.slotMap = std::make_shared<const SlotMap>(std::move(*map));
   }
+  // Off loopback the hub speaks only CURVE (PROTOCOL.md section 4): without its key we could
+  // never connect, so say so now rather than time out on every request.
+  for (const Shard& shard : config.slotMap->shards()) {
+    if (!shard.curveServerKey.empty() && !isZ85Key(shard.curveServerKey)) {
+      throw std::runtime_error("hub " + shard.name + ": the CURVE public key must be 40 Z85 characters");
+    }
+    for (const std::string* endpoint : {&shard.hubIngress, &shard.hubPub}) {
+      if (!isLoopbackEndpoint(*endpoint) && shard.curveServerKey.empty()) {
+        throw std::runtime_error("hub endpoint " + *endpoint + " is off loopback: give the hub's CURVE public key (" +
+                                 std::string(config.shards.empty() ? "--hub-public-key" : "curve_server_key in --shards") + ")");
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -204,6 +219,7 @@ ConfigOutcome loadFrontendConfig(int argc, char** argv, FrontendConfig& config) 
   binder.bind("--listen", &FrontendConfig::listen, "HOST:PORT to accept browsers on (SO_REUSEPORT)");
   binder.bind("--hub-ingress", &FrontendConfig::hubIngress, "hub's frontend ingress endpoint");
   binder.bind("--hub-pub", &FrontendConfig::hubPub, "hub's publish endpoint");
+  binder.bind("--hub-public-key", &FrontendConfig::hubPublicKey, "the hub's CURVE public key (Z85), off loopback");
   binder.bind("--shards", &FrontendConfig::shards, "shard table (JSON): connect to every hub, route by slot");
   binder.bind("--secret-file", &FrontendConfig::secretFile, "token secrets, one per line (>= 32 bytes each)");
   binder.bind("--api-key-file", &FrontendConfig::apiKeyFile, "HTTP API keys, one per line (>= 16 bytes); off if unset");

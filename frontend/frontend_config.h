@@ -20,6 +20,9 @@ struct FrontendConfig {
   // Several hubs (shards): the shared JSON shard table (PROTOCOL.md section 4); its shards'
   // hub_ingress/hub_pub replace the two endpoints above, and channels are routed by slot.
   std::string shards;
+  // The hub's CURVE public key (Z85; `webim-broadcast keygen`), required when it is off loopback.
+  // With --shards, each shard's "curve_server_key" is used instead.
+  std::string hubPublicKey;
   // Token secrets, one per line (several lines = rotation); each at least 32 bytes.
   std::string secretFile;
   // HTTP API keys (POST /api/...), one per line; empty = the HTTP API is off.

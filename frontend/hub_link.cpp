@@ -30,12 +30,14 @@ HubCall::HubCall(HubLink& hub, PendingOp*& ownerList, wire::FrontendRequest& req
 void HubCall::detach() noexcept { hub_.pending_.erase(reqId_); }
 
 HubLink::HubLink(uv_loop_t* loop, TimerWheel& wheel, const FrontendConfig& config, std::string ingress,
-                 std::string pub, DeliveryHandler onDelivery, KickHandler onKick, BootHandler onHubBoot)
+                 std::string pub, std::string serverKey, DeliveryHandler onDelivery, KickHandler onKick,
+                 BootHandler onHubBoot)
     : loop_(loop),
       wheel_(wheel),
       config_(config),
       ingress_(std::move(ingress)),
       pubEndpoint_(std::move(pub)),
+      serverKey_(std::move(serverKey)),
       onDelivery_(std::move(onDelivery)),
       onKick_(std::move(onKick)),
       onHubBoot_(std::move(onHubBoot)),
@@ -43,8 +45,25 @@ HubLink::HubLink(uv_loop_t* loop, TimerWheel& wheel, const FrontendConfig& confi
 
 HubLink::~HubLink() { close(); }
 
+namespace {
+// CURVE client side: an ephemeral key pair per process (the hub authenticates itself to us with
+// its public key; it does not need to know ours).
+void useCurve(zmq::socket_t& socket, const std::string& serverKey) {
+  static const std::pair<std::string, std::string> keys = [] {
+    char publicKey[41];
+    char secretKey[41];
+    if (zmq_curve_keypair(publicKey, secretKey) != 0) throw zmq::error_t();
+    return std::pair<std::string, std::string>(publicKey, secretKey);
+  }();
+  socket.set(zmq::sockopt::curve_serverkey, serverKey);
+  socket.set(zmq::sockopt::curve_publickey, keys.first);
+  socket.set(zmq::sockopt::curve_secretkey, keys.second);
+}
+}  // namespace
+
 void HubLink::start() {
   dealer_ = zmq::socket_t(context_, zmq::socket_type::dealer);
+  if (!serverKey_.empty()) useCurve(dealer_, serverKey_);
   dealer_.set(zmq::sockopt::sndhwm, kDealerSendHwm);
   dealer_.set(zmq::sockopt::rcvhwm, 0);  // replies are never dropped: each one completes a waiting request
   dealer_.set(zmq::sockopt::linger, 0);
@@ -55,6 +74,7 @@ void HubLink::start() {
   dealer_.connect(ingress_);
 
   sub_ = zmq::socket_t(context_, zmq::socket_type::sub);
+  if (!serverKey_.empty()) useCurve(sub_, serverKey_);
   // A SUB silently drops subscriptions beyond its send HWM (seen with 19,000 topics): unlimited.
   sub_.set(zmq::sockopt::sndhwm, 0);
   sub_.set(zmq::sockopt::rcvhwm, kSubRcvHwm);

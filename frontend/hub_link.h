@@ -52,8 +52,9 @@ class HubLink {
   using BootHandler = std::function<void(uint64_t bootId)>;
 
   // One hub (shard): its frontend ingress and publish endpoints.
+  // serverKey: the hub's CURVE public key (Z85), empty for a hub on loopback without CURVE.
   HubLink(uv_loop_t* loop, TimerWheel& wheel, const FrontendConfig& config, std::string ingress, std::string pub,
-          DeliveryHandler onDelivery, KickHandler onKick, BootHandler onHubBoot);
+          std::string serverKey, DeliveryHandler onDelivery, KickHandler onKick, BootHandler onHubBoot);
   HubLink(const HubLink&) = delete;
   HubLink& operator=(const HubLink&) = delete;
   ~HubLink();
@@ -90,6 +91,7 @@ class HubLink {
   const FrontendConfig& config_;
   std::string ingress_;
   std::string pubEndpoint_;
+  std::string serverKey_;
   DeliveryHandler onDelivery_;
   KickHandler onKick_;
   BootHandler onHubBoot_;
