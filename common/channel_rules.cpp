@@ -14,7 +14,7 @@ bool isChannelChar(char c) noexcept {
          c == '.' || c == ':' || c == '-';
 }
 
-bool anyMatch(const std::vector<std::string>& patterns, std::string_view ch) noexcept {
+bool anyMatch(std::span<const std::string> patterns, std::string_view ch) noexcept {
   for (const auto& p : patterns) {
     if (matchChannelPattern(p, ch)) return true;
   }
@@ -50,28 +50,36 @@ ChannelKind channelKind(std::string_view ch) noexcept {
   return ChannelKind::Other;
 }
 
-bool canSubscribe(const TokenClaims& claims, std::string_view ch) noexcept {
-  if (claims.sub.empty() || !isValidChannelName(ch)) return false;
+bool canSubscribe(std::string_view user, std::span<const std::string> subscribe, std::string_view ch) noexcept {
+  if (user.empty() || !isValidChannelName(ch)) return false;
   switch (channelKind(ch)) {
-    case ChannelKind::User: return ch.substr(kUserPrefix.size()) == claims.sub;
-    case ChannelKind::Dm: return isDmMember(claims.sub, ch);
+    case ChannelKind::User: return ch.substr(kUserPrefix.size()) == user;
+    case ChannelKind::Dm: return isDmMember(user, ch);
     case ChannelKind::Room:
     case ChannelKind::Pub:
-    case ChannelKind::Other: return anyMatch(claims.subscribe, ch);
+    case ChannelKind::Other: return anyMatch(subscribe, ch);
+  }
+  return false;
+}
+
+bool canSubscribe(const TokenClaims& claims, std::string_view ch) noexcept {
+  return canSubscribe(claims.sub, claims.subscribe, ch);
+}
+
+bool canPublish(std::string_view user, std::span<const std::string> publish, std::string_view ch) noexcept {
+  if (user.empty() || !isValidChannelName(ch)) return false;
+  switch (channelKind(ch)) {
+    case ChannelKind::User: return anyMatch(publish, ch);
+    case ChannelKind::Dm: return isDmMember(user, ch);
+    case ChannelKind::Pub: return false;
+    case ChannelKind::Room:
+    case ChannelKind::Other: return anyMatch(publish, ch);
   }
   return false;
 }
 
 bool canPublish(const TokenClaims& claims, std::string_view ch) noexcept {
-  if (claims.sub.empty() || !isValidChannelName(ch)) return false;
-  switch (channelKind(ch)) {
-    case ChannelKind::User: return anyMatch(claims.publish, ch);
-    case ChannelKind::Dm: return isDmMember(claims.sub, ch);
-    case ChannelKind::Pub: return false;
-    case ChannelKind::Room:
-    case ChannelKind::Other: return anyMatch(claims.publish, ch);
-  }
-  return false;
+  return canPublish(claims.sub, claims.publish, ch);
 }
 
 }  // namespace webim

@@ -2,6 +2,8 @@
 // Pure functions of the channel name and the verified token claims.
 #pragma once
 
+#include <span>
+#include <string>
 #include <string_view>
 
 #include "common/token.h"
@@ -26,5 +28,8 @@ ChannelKind channelKind(std::string_view ch) noexcept;
 // pub:<id>: subscribe needs a match in claims.subscribe; clients never publish.
 bool canSubscribe(const TokenClaims& claims, std::string_view ch) noexcept;
 bool canPublish(const TokenClaims& claims, std::string_view ch) noexcept;
+// The same rules for a user and its grant patterns (a connection keeps only these, shared).
+bool canSubscribe(std::string_view user, std::span<const std::string> subscribe, std::string_view ch) noexcept;
+bool canPublish(std::string_view user, std::span<const std::string> publish, std::string_view ch) noexcept;
 
 }  // namespace webim

@@ -112,19 +112,36 @@ void Connection::finishHttp(std::string response) {
 
 void Connection::send(SharedFrame frame) {
   if (phase_ == Phase::Closed || frame->empty()) return;
-  size_t size = frame->size();
-  if (phase_ == Phase::WebSocket && backlogBytes_ + size > frontend_.config().maxBacklogBytes) {
+  if (phase_ == Phase::WebSocket && queuedBytes() + frame->size() > frontend_.config().maxBacklogBytes) {
     // The client cannot keep up; it is closed 4009 at the flush (never from inside a fan-out loop,
     // which would change the subscriber list under it) and may resume with `since` (PROTOCOL.md).
     tooSlow_ = true;
     frontend_.markDirty(this);
     return;
   }
-  backlogBytes_ += size;
+  queueFrame(std::move(frame));
+}
+
+// Appends to this iteration's frames (no per-connection queue while idle); flushed at the end of
+// the loop iteration, all frames ready for one socket in one writev.
+void Connection::queueFrame(SharedFrame frame) {
+  size_t size = frame->size();
   frontend_.metrics().messagesOut++;
   frontend_.metrics().bytesOut += size;
-  queue_.push_back({std::move(frame), 0});
+  uint32_t index = frontend_.appendPendingFrame(std::move(frame));
+  if (pendingTail_ == kNoFrame) {
+    pendingHead_ = index;
+  } else {
+    frontend_.pendingFrame(pendingTail_).next = index;
+  }
+  pendingTail_ = index;
+  pendingBytes_ += static_cast<uint32_t>(size);
   frontend_.markDirty(this);
+}
+
+void Connection::dropPending() {
+  pendingHead_ = pendingTail_ = kNoFrame;
+  pendingBytes_ = 0;
 }
 
 void Connection::deliver(DeliveryFrames& frames) {
@@ -154,8 +171,8 @@ void Connection::deliverOwn(std::string_view channel, uint64_t epoch, uint64_t s
 void Connection::sendReply(std::string_view json) {
   if (phase_ == Phase::WebSocket) {
     sendText(json);
-  } else if (command_ && phase_ == Phase::Http) {
-    finishHttp(withHeaders(httpResponse(200, "application/json", json), corsReply_));
+  } else if (isCommand() && phase_ == Phase::Http) {
+    finishHttp(withHeaders(httpResponse(200, "application/json", json), corsReply()));
   }
 }
 
@@ -168,63 +185,103 @@ void Connection::flush() {
   flushQueued = false;
   if (stream_ && !stream_->eventStream && !stream_->poll.empty()) finishPoll();
   if (tooSlow_ && phase_ == Phase::WebSocket) {
-    for (const Chunk& chunk : queue_) backlogBytes_ -= chunk.frame->size() - chunk.offset;
-    queue_.clear();
+    dropPending();
+    if (backlog_) {
+      for (const OutChunk& chunk : backlog_->queue) backlog_->bytes -= chunk.remaining();
+      backlog_->queue.clear();
+    }
     close(4009, "too slow");
   }
-  if (phase_ == Phase::Closed || inflight_ != nullptr || queue_.empty()) return;
-  uv_buf_t bufs[kMaxWriteBufs];
-  size_t count = std::min(queue_.size(), kMaxWriteBufs);
-  for (size_t i = 0; i < count; ++i) {
-    const Chunk& chunk = queue_[i];
-    bufs[i] = uv_buf_init(const_cast<char*>(chunk.frame->data() + chunk.offset),
-                          static_cast<unsigned>(chunk.frame->size() - chunk.offset));
-  }
-  int written = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), bufs, static_cast<unsigned>(count));
-  if (written == UV_EAGAIN) written = 0;
-  if (written < 0) {
-    destroy();
+  if (phase_ == Phase::Closed) {
+    dropPending();
     return;
   }
-  size_t left = static_cast<size_t>(written);
-  backlogBytes_ -= left;
-  size_t done = 0;
-  while (done < queue_.size() && left > 0) {
-    Chunk& chunk = queue_[done];
-    size_t remaining = chunk.frame->size() - chunk.offset;
-    if (left >= remaining) {
-      left -= remaining;
-      ++done;
-    } else {
-      chunk.offset += left;
-      left = 0;
+  // This iteration's frames go behind whatever is already backed up.
+  std::vector<OutChunk>& out = backlog_ ? backlog_->queue : frontend_.writeScratch();
+  if (!backlog_) out.clear();
+  for (uint32_t i = pendingHead_; i != kNoFrame;) {
+    PendingFrame& pending = frontend_.pendingFrame(i);
+    out.push_back({std::move(pending.frame), 0});
+    i = pending.next;
+  }
+  if (backlog_) backlog_->bytes += pendingBytes_;
+  dropPending();
+  if (backlog_ && backlog_->inflight != nullptr) return;  // they follow when libuv's write completes
+  // Write what the socket takes now, kMaxWriteBufs buffers per writev.
+  size_t first = 0;
+  bool backedUp = false;
+  while (first < out.size() && !backedUp) {
+    uv_buf_t bufs[kMaxWriteBufs];
+    size_t count = std::min(out.size() - first, kMaxWriteBufs);
+    size_t offered = 0;
+    for (size_t i = 0; i < count; ++i) {
+      const OutChunk& chunk = out[first + i];
+      bufs[i] = uv_buf_init(const_cast<char*>(chunk.frame->data() + chunk.offset),
+                            static_cast<unsigned>(chunk.remaining()));
+      offered += chunk.remaining();
+    }
+    int written = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), bufs, static_cast<unsigned>(count));
+    if (written == UV_EAGAIN) written = 0;
+    if (written < 0) {
+      if (!backlog_) out.clear();
+      destroy();
+      return;
+    }
+    size_t left = static_cast<size_t>(written);
+    if (backlog_) backlog_->bytes -= left;
+    backedUp = left < offered;
+    while (left > 0) {
+      OutChunk& chunk = out[first];
+      size_t remaining = chunk.remaining();
+      if (left >= remaining) {
+        left -= remaining;
+        chunk.frame.reset();
+        ++first;
+      } else {
+        chunk.offset += left;
+        left = 0;
+      }
     }
   }
-  queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(done));
-  if (queue_.empty()) {
-    if (queue_.capacity() > 8) std::vector<Chunk>().swap(queue_);  // no write queue while idle
+  if (first == out.size()) {
+    out.clear();
+    backlog_.reset();  // no write queue while idle
     afterFlushed();
     return;
   }
-  // The socket is backed up: hand the rest to libuv, which writes it when the socket drains.
+  // The socket is backed up: keep the rest and hand it to libuv, which writes it as it drains.
+  if (!backlog_) {
+    auto backlog = std::make_unique<Backlog>();
+    backlog->queue.assign(std::make_move_iterator(out.begin() + static_cast<std::ptrdiff_t>(first)),
+                          std::make_move_iterator(out.end()));
+    out.clear();
+    for (const OutChunk& chunk : backlog->queue) backlog->bytes += chunk.remaining();
+    backlog_ = std::move(backlog);
+  } else {
+    backlog_->queue.erase(backlog_->queue.begin(), backlog_->queue.begin() + static_cast<std::ptrdiff_t>(first));
+  }
+  writeBacklog();
+}
+
+void Connection::writeBacklog() {
   auto* request = new WriteRequest;
   request->req.data = this;
-  request->chunks.swap(queue_);
-  std::vector<uv_buf_t> pending;
-  pending.reserve(request->chunks.size());
-  for (const Chunk& chunk : request->chunks) {
-    pending.push_back(uv_buf_init(const_cast<char*>(chunk.frame->data() + chunk.offset),
-                                  static_cast<unsigned>(chunk.frame->size() - chunk.offset)));
+  request->chunks.swap(backlog_->queue);
+  std::vector<uv_buf_t> bufs;
+  bufs.reserve(request->chunks.size());
+  for (const OutChunk& chunk : request->chunks) {
+    bufs.push_back(uv_buf_init(const_cast<char*>(chunk.frame->data() + chunk.offset),
+                               static_cast<unsigned>(chunk.remaining())));
   }
-  inflight_ = request;
-  if (writeStalledSinceMs_ == 0) {
-    writeStalledSinceMs_ = frontend_.nowMs();
+  backlog_->inflight = request;
+  if (backlog_->stalledSinceMs == 0) {
+    backlog_->stalledSinceMs = frontend_.nowMs();
     if (phase_ == Phase::WebSocket) armWebSocketDeadline();
   }
-  int rc = uv_write(&request->req, reinterpret_cast<uv_stream_t*>(&tcp_), pending.data(),
-                    static_cast<unsigned>(pending.size()), onWriteCb);
+  int rc = uv_write(&request->req, reinterpret_cast<uv_stream_t*>(&tcp_), bufs.data(),
+                    static_cast<unsigned>(bufs.size()), onWriteCb);
   if (rc != 0) {
-    inflight_ = nullptr;
+    backlog_->inflight = nullptr;
     delete request;
     destroy();
   }
@@ -236,19 +293,15 @@ void Connection::onWriteCb(uv_write_t* req, int status) {
 }
 
 void Connection::onWritten(WriteRequest* request, int status) {
-  for (const Chunk& chunk : request->chunks) backlogBytes_ -= chunk.frame->size() - chunk.offset;
-  inflight_ = nullptr;
+  for (const OutChunk& chunk : request->chunks) backlog_->bytes -= chunk.remaining();
+  backlog_->inflight = nullptr;
   delete request;
   if (status < 0) {
     destroy();  // no-op when the handle is already closing (UV_ECANCELED)
     return;
   }
-  writeStalledSinceMs_ = 0;  // libuv drained what it held; a new stall starts its own clock
-  if (!queue_.empty()) {
-    flush();
-  } else {
-    afterFlushed();
-  }
+  backlog_->stalledSinceMs = 0;  // libuv drained what it held; a new stall starts its own clock
+  flush();                       // what queued meanwhile, or done
 }
 
 void Connection::afterFlushed() {
@@ -286,13 +339,11 @@ void Connection::close(uint16_t code, std::string_view reason) {
     }
     return;
   }
-  spdlog::debug("closing connection {} with {} ({})", session_ ? session_->claims.sub : "-", code, reason);
+  spdlog::debug("closing connection {} with {} ({})", session_ ? session_->user : "-", code, reason);
   closeCode_ = code;
   phase_ = Phase::Closing;
   closeSent_ = true;
-  queue_.push_back({std::make_shared<const std::string>(encodeCloseFrame(code, reason)), 0});
-  backlogBytes_ += queue_.back().frame->size();
-  frontend_.markDirty(this);
+  queueFrame(std::make_shared<const std::string>(encodeCloseFrame(code, reason)));  // past any limit
   shutdownAfterFlush_ = true;
   setDeadline(frontend_.nowMs() + frontend_.config().closeTimeoutMs);
   // Nothing the client asked for completes after we decided to close.
@@ -353,7 +404,8 @@ void Connection::onDeadline() {
     close(4001, session_ ? "token expired" : "auth timeout");
     return;
   }
-  if (writeStalledSinceMs_ != 0 && now >= writeStalledSinceMs_ + config.writeTimeoutMs) {
+  uint64_t stalledSince = backlog_ ? backlog_->stalledSinceMs : 0;
+  if (stalledSince != 0 && now >= stalledSince + config.writeTimeoutMs) {
     // A close frame would wait behind the stalled bytes: drop the connection, counted as too slow.
     closeCode_ = 4009;
     destroy();
@@ -363,7 +415,7 @@ void Connection::onDeadline() {
     if (lastReadMs_ + config.pongTimeoutMs >= pongDeadlineMs_) {
       pongDeadlineMs_ = 0;  // something arrived after the ping: alive
     } else if (now >= pongDeadlineMs_) {
-      spdlog::debug("connection {} did not answer a ping", session_ ? session_->claims.sub : "-");
+      spdlog::debug("connection {} did not answer a ping", session_ ? session_->user : "-");
       destroy();  // gone silent; it cannot read a close frame either
       return;
     }
@@ -379,7 +431,7 @@ void Connection::armWebSocketDeadline() {
   const FrontendConfig& config = frontend_.config();
   uint64_t next = authOrExpiryMs_;
   next = std::min(next, pongDeadlineMs_ != 0 ? pongDeadlineMs_ : lastReadMs_ + config.pingIntervalMs);
-  if (writeStalledSinceMs_ != 0) next = std::min(next, writeStalledSinceMs_ + config.writeTimeoutMs);
+  if (backlog_ && backlog_->stalledSinceMs != 0) next = std::min(next, backlog_->stalledSinceMs + config.writeTimeoutMs);
   setDeadline(next);
 }
 

@@ -25,6 +25,7 @@
 namespace webim {
 
 class Frontend;
+struct Grants;
 struct Channel;
 
 
@@ -60,7 +61,7 @@ class Connection final : public WsFrameHandler {
   void flush();
 
   // The authenticated user, or empty before auth.
-  std::string_view user() const noexcept { return session_ ? std::string_view(session_->claims.sub) : std::string_view(); }
+  std::string_view user() const noexcept { return session_ ? std::string_view(session_->user) : std::string_view(); }
   bool open() const noexcept { return phase_ != Phase::Closing && phase_ != Phase::Closed; }
   bool flushQueued = false;  // in the frontend's dirty list
   Connection* prevInList = nullptr;
@@ -88,24 +89,41 @@ class Connection final : public WsFrameHandler {
     std::string body;
     size_t length = 0;
     bool done = false;    // read; later bytes are ignored
+    std::string cors;     // CORS header lines for the answer (/session, /cmd)
   };
+  bool isCommand() const noexcept { return body_ && body_->use == BodyUse::Command; }
+  std::string_view corsReply() const noexcept { return body_ ? std::string_view(body_->cors) : std::string_view(); }
   struct StreamState {    // GET /events
     bool eventStream = false;  // SSE; else long-poll
     std::string poll;          // long-poll: msgs gathered for the answer (a JSON array's elements)
     std::string cors;          // CORS header lines for the long-poll answer
   };
+  // What an authenticated connection keeps of its token: small; the grants are shared.
   struct Session {
-    TokenClaims claims;
-    std::string connId;
+    std::string user;
+    int64_t exp = 0;
+    std::shared_ptr<const Grants> grants;
+    uint64_t serial = 0;  // names the connection in the auth reply ("conn")
+    bool canSubscribe(std::string_view ch) const noexcept;
+    bool canPublish(std::string_view ch) const noexcept;
   };
-  struct Chunk {
-    SharedFrame frame;
-    size_t offset = 0;
-  };
+  void startSession(TokenClaims&& claims);
   struct WriteRequest {
     uv_write_t req;
-    std::vector<Chunk> chunks;
+    std::vector<OutChunk> chunks;
   };
+  // Only while the socket is backed up (libuv holds a write): what waits behind it.
+  struct Backlog {
+    std::vector<OutChunk> queue;
+    WriteRequest* inflight = nullptr;
+    size_t bytes = 0;             // queue + inflight, not yet written
+    uint64_t stalledSinceMs = 0;  // when libuv took the write that is still pending
+  };
+  static constexpr uint32_t kNoFrame = UINT32_MAX;
+  void queueFrame(SharedFrame frame);
+  void dropPending();
+  size_t queuedBytes() const noexcept { return pendingBytes_ + (backlog_ ? backlog_->bytes : 0); }
+  void writeBacklog();
   struct DeadlineNode : TimerNode {
     Connection* connection = nullptr;
   };
@@ -117,7 +135,8 @@ class Connection final : public WsFrameHandler {
   void onHttpBytes(std::string_view bytes);
   void serveHttp(const HttpRequest& request, std::string_view rest);
   void finishHttp(std::string response);
-  void startBody(const HttpRequest& request, std::string_view rest, BodyUse use, std::string op);
+  void startBody(const HttpRequest& request, std::string_view rest, BodyUse use, std::string op,
+                 std::string cors = {});
   void onBody(std::string_view bytes);
   void serveApi(const HttpRequest& request, std::string_view rest);
   Task apiCall(std::string op, std::string body);
@@ -175,20 +194,18 @@ class Connection final : public WsFrameHandler {
   std::unique_ptr<Session> session_;         // after auth
   std::unique_ptr<PendingBody> body_;        // a POST body while it arrives
   std::unique_ptr<StreamState> stream_;      // GET /events
-  std::string corsReply_;                    // CORS header lines for a /cmd or /session answer
-  bool command_ = false;                     // a /cmd request: its reply is the HTTP response
   std::vector<Channel*> channels_;
   PendingOp* pending_ = nullptr;             // waiting coroutines (hub calls, joins)
-  std::vector<Chunk> queue_;                 // not yet handed to libuv
-  WriteRequest* inflight_ = nullptr;         // handed to libuv, not yet written
-  size_t backlogBytes_ = 0;
+  uint32_t pendingHead_ = kNoFrame;          // this iteration's frames (Frontend::pendingFrame)
+  uint32_t pendingTail_ = kNoFrame;
+  uint32_t pendingBytes_ = 0;
+  std::unique_ptr<Backlog> backlog_;         // only while the socket is backed up
   // Liveness and pacing. The one deadline node serves them all: it is set to the earliest of the
   // auth deadline / token expiry, the next idle check, the pong deadline and the write deadline,
   // and re-evaluated when it fires (reads only record the time; they never touch the wheel).
   uint64_t authOrExpiryMs_ = 0;
   uint64_t lastReadMs_ = 0;
   uint64_t pongDeadlineMs_ = 0;     // 0: no ping outstanding
-  uint64_t writeStalledSinceMs_ = 0;  // 0: nothing waiting in libuv
   uint64_t rateRefillMs_ = 0;
   uint32_t rateTokensMilli_ = 0;    // token bucket, in thousandths of a request
   uint32_t forbidden_ = 0;

@@ -145,13 +145,11 @@ void Connection::serveHttp(const HttpRequest& request, std::string_view rest) {
       finishHttp(withHeaders(httpResponse(405, kJson, apiError("bad_request", "use POST")), cors));
       return;
     }
-    corsReply_ = std::move(cors);
     if (path == "/cmd" && !adoptSession(queryParam(request.target, "sid"))) {
-      finishHttp(withHeaders(httpResponse(401, kJson, apiError("forbidden", "missing, bad or expired sid")),
-                             corsReply_));
+      finishHttp(withHeaders(httpResponse(401, kJson, apiError("forbidden", "missing, bad or expired sid")), cors));
       return;
     }
-    startBody(request, rest, path == "/cmd" ? BodyUse::Command : BodyUse::Session, {});
+    startBody(request, rest, path == "/cmd" ? BodyUse::Command : BodyUse::Session, {}, std::move(cors));
     return;
   }
   if (request.method != "GET" && request.method != "HEAD") {
@@ -167,7 +165,9 @@ void Connection::serveHttp(const HttpRequest& request, std::string_view rest) {
     return;
   }
   if (const StaticFile* file = frontend_.staticFile(path)) {
-    finishHttp(httpResponse(200, file->contentType, file->body));
+    // Module scripts (the JS client) are fetched with CORS by pages of an allowed origin.
+    std::string cors = isOriginAllowed(request, frontend_.handshakePolicy()) ? corsHeaders(request) : std::string();
+    finishHttp(withHeaders(httpResponse(200, file->contentType, file->body), cors));
     return;
   }
   finishHttp(httpResponse(404, "text/plain", "not found\n"));
@@ -182,8 +182,8 @@ std::string Connection::corsHeaders(const HttpRequest& request) const {
 
 // ---- request bodies ---------------------------------------------------------------------------
 
-void Connection::startBody(const HttpRequest& request, std::string_view rest, BodyUse use, std::string op) {
-  std::string cors = use == BodyUse::Api ? std::string() : corsReply_;
+void Connection::startBody(const HttpRequest& request, std::string_view rest, BodyUse use, std::string op,
+                           std::string cors) {
   if (request.header("Transfer-Encoding")) {
     finishHttp(withHeaders(httpResponse(411, kJson, apiError("bad_request", "send Content-Length, not chunked")), cors));
     return;
@@ -207,6 +207,7 @@ void Connection::startBody(const HttpRequest& request, std::string_view rest, Bo
   body_ = std::make_unique<PendingBody>();
   body_->use = use;
   body_->op = std::move(op);
+  body_->cors = std::move(cors);
   body_->length = length;
   body_->body.reserve(length);
   http_.reset();
@@ -294,10 +295,7 @@ bool Connection::adoptSession(std::string_view sid) {
   if (sid.empty()) return false;
   TokenResult result = frontend_.sessionIds().verify(sid, frontend_.wallSeconds());
   if (result.error != TokenError::None) return false;
-  session_ = std::make_unique<Session>();
-  session_->claims = std::move(result.claims);
-  session_->connId = frontend_.nextConnectionId();
-  frontend_.metrics().authenticated++;
+  startSession(std::move(result.claims));
   return true;
 }
 
@@ -310,30 +308,29 @@ void Connection::createSession(std::string_view body) {
     }
   }
   if (token.empty()) {
-    finishHttp(withHeaders(httpResponse(400, kJson, apiError("bad_request", "body must be {\"token\":...}")), corsReply_));
+    finishHttp(withHeaders(httpResponse(400, kJson, apiError("bad_request", "body must be {\"token\":...}")), std::string(corsReply())));
     return;
   }
   TokenResult result = frontend_.verifier().verify(token, frontend_.wallSeconds());
   if (result.error != TokenError::None) {
-    finishHttp(withHeaders(httpResponse(401, kJson, apiError("forbidden", toString(result.error))), corsReply_));
+    finishHttp(withHeaders(httpResponse(401, kJson, apiError("forbidden", toString(result.error))), std::string(corsReply())));
     return;
   }
   unsigned char nonce[16];
   if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
-    finishHttp(withHeaders(httpResponse(503, kJson, apiError("unavailable", "no randomness")), corsReply_));
+    finishHttp(withHeaders(httpResponse(503, kJson, apiError("unavailable", "no randomness")), std::string(corsReply())));
     return;
   }
   std::string sid = frontend_.sessionIds().issue(result.claims,
                                                  std::string_view(reinterpret_cast<char*>(nonce), sizeof(nonce)));
   std::string out;
   JsonWriter(out).beginObject().key("sid").string(sid).key("user").string(result.claims.sub).endObject();
-  finishHttp(withHeaders(httpResponse(200, kJson, out), corsReply_));
+  finishHttp(withHeaders(httpResponse(200, kJson, out), std::string(corsReply())));
 }
 
 // One pub or hist request, answered as the HTTP response (sendReply), through the same flows as
 // on a WebSocket.
 void Connection::runCommand(std::string_view body) {
-  command_ = true;
   frontend_.metrics().messagesIn++;
   handleRequest(body);
 }
@@ -354,7 +351,7 @@ void Connection::openEvents(const HttpRequest& request) {
       finishHttp(withHeaders(httpResponse(400, kJson, apiError("bad_request", "invalid channel name")), cors));
       return;
     }
-    if (!canSubscribe(session_->claims, name)) {
+    if (!session_->canSubscribe(name)) {
       finishHttp(withHeaders(httpResponse(403, kJson, apiError("forbidden", "no grant for " + std::string(name))), cors));
       return;
     }
@@ -401,7 +398,7 @@ void Connection::openEvents(const HttpRequest& request) {
         "Connection: keep-alive\r\nX-Accel-Buffering: no\r\n" + cors + "\r\n"));
     // The stream ends when the session expires (the client makes a new one with a fresh token).
     authOrExpiryMs_ = now + static_cast<uint64_t>(std::max<int64_t>(
-                                (session_->claims.exp - frontend_.wallSeconds()) * 1000, 0));
+                                (session_->exp - frontend_.wallSeconds()) * 1000, 0));
     setDeadline(std::min(authOrExpiryMs_, now + frontend_.config().sseKeepaliveMs));
   } else {
     authOrExpiryMs_ = now + frontend_.config().pollTimeoutMs;

@@ -28,7 +28,7 @@ void Connection::handleRequest(std::string_view payload) {
     replyError(request, "bad_request", error.message);
     return;
   }
-  if (command_ && request.op != ClientOp::Pub && request.op != ClientOp::Hist) {
+  if (isCommand() && request.op != ClientOp::Pub && request.op != ClientOp::Hist) {
     replyError(request, "bad_request", "POST /cmd takes one pub or hist request");
     return;
   }
@@ -45,7 +45,7 @@ void Connection::handleRequest(std::string_view payload) {
     case ClientOp::Pub:
       if (!isValidChannelName(request.ch)) {
         replyError(request, "bad_request", "invalid channel name");
-      } else if (!canPublish(session_->claims, request.ch)) {
+      } else if (!session_->canPublish(request.ch)) {
         replyError(request, "forbidden", "no publish grant for this channel");
         countForbidden();
       } else {
@@ -55,7 +55,7 @@ void Connection::handleRequest(std::string_view payload) {
     case ClientOp::Hist:
       if (!isValidChannelName(request.ch)) {
         replyError(request, "bad_request", "invalid channel name");
-      } else if (!canSubscribe(session_->claims, request.ch)) {
+      } else if (!session_->canSubscribe(request.ch)) {
         replyError(request, "forbidden", "no grant for this channel");
         countForbidden();
       } else if (request.before && request.after) {
@@ -77,18 +77,13 @@ void Connection::handleAuth(const ClientRequest& request) {
     close(4001, toString(result.error));
     return;
   }
-  if (session_ && result.claims.sub != session_->claims.sub) {
+  if (session_ && result.claims.sub != session_->user) {
     replyError(request, "bad_request", "a refreshed token must be for the same user");
     return;
   }
-  if (!session_) {
-    session_ = std::make_unique<Session>();
-    session_->connId = frontend_.nextConnectionId();
-    frontend_.metrics().authenticated++;
-  }
-  session_->claims = std::move(result.claims);
+  startSession(std::move(result.claims));
   // The token's expiry is the connection's deadline until a fresh auth moves it.
-  int64_t msLeft = (session_->claims.exp - frontend_.wallSeconds()) * 1000;
+  int64_t msLeft = (session_->exp - frontend_.wallSeconds()) * 1000;
   authOrExpiryMs_ = frontend_.nowMs() + static_cast<uint64_t>(std::max<int64_t>(msLeft, 0));
   armWebSocketDeadline();
   std::string out;
@@ -96,10 +91,30 @@ void Connection::handleAuth(const ClientRequest& request) {
       .beginObject()
       .key("op").string("ok")
       .key("id").integer(request.id)
-      .key("user").string(session_->claims.sub)
-      .key("conn").string(session_->connId)
+      .key("user").string(session_->user)
+      .key("conn").string(frontend_.config().id + "-" + std::to_string(session_->serial))
       .endObject();
   sendReply(out);
+}
+
+// A first auth starts the session; a refresh (same user) replaces its expiry and grants.
+void Connection::startSession(TokenClaims&& claims) {
+  if (!session_) {
+    session_ = std::make_unique<Session>();
+    session_->serial = frontend_.nextConnectionSerial();
+    frontend_.metrics().authenticated++;
+  }
+  session_->user = std::move(claims.sub);
+  session_->exp = claims.exp;
+  session_->grants = frontend_.internGrants(std::move(claims.subscribe), std::move(claims.publish));
+}
+
+bool Connection::Session::canSubscribe(std::string_view ch) const noexcept {
+  return webim::canSubscribe(user, grants->subscribe, ch);
+}
+
+bool Connection::Session::canPublish(std::string_view ch) const noexcept {
+  return webim::canPublish(user, grants->publish, ch);
 }
 
 Channel* Connection::findSubscription(std::string_view name) const {
@@ -114,7 +129,7 @@ void Connection::handleSub(const ClientRequest& request) {
     replyError(request, "bad_request", "invalid channel name");
     return;
   }
-  if (!canSubscribe(session_->claims, request.ch)) {
+  if (!session_->canSubscribe(request.ch)) {
     replyError(request, "forbidden", "no grant for this channel");
     countForbidden();
     return;
@@ -315,7 +330,7 @@ Task Connection::publish(int64_t id, std::string channel, std::string cid, std::
   wire::FrontendRequest request;
   wire::Publish* body = request.mutable_publish();
   body->set_channel(std::move(channel));
-  body->set_from(session_->claims.sub);
+  body->set_from(session_->user);
   body->set_cid(std::move(cid));
   body->set_data(std::move(data));
   HubCall call(frontend_.hubFor(request.publish().channel()), pending_, request,

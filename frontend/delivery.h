@@ -14,6 +14,20 @@ namespace webim {
 
 using SharedFrame = std::shared_ptr<const std::string>;
 
+// Frame bytes waiting to be written to one socket; `offset` bytes of it are already written.
+struct OutChunk {
+  SharedFrame frame;
+  size_t offset = 0;
+  size_t remaining() const noexcept { return frame->size() - offset; }
+};
+
+// This loop iteration's frames for every connection, one list per connection threaded through
+// one vector (cleared after the flush), so an idle connection owns no write queue at all.
+struct PendingFrame {
+  SharedFrame frame;
+  uint32_t next = UINT32_MAX;
+};
+
 // {"op":"msg","ch":..,"epoch":..,"seq":..,"from":..,"ts":..,"data":<verbatim>}
 void writeMessage(JsonWriter& writer, const wire::Delivery& delivery);
 std::string encodeMessage(const wire::Delivery& delivery);

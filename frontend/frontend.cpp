@@ -164,6 +164,25 @@ std::string Frontend::renderMetrics() const {
 
 std::string Frontend::nextConnectionId() { return config_.id + "-" + std::to_string(++connectionCounter_); }
 
+std::shared_ptr<const Grants> Frontend::internGrants(std::vector<std::string> subscribe,
+                                                     std::vector<std::string> publish) {
+  std::string key;
+  for (const std::string& p : subscribe) key.append(p).push_back('\n');
+  key.push_back('\0');  // patterns never contain NUL or newlines (channel-name characters and '*')
+  for (const std::string& p : publish) key.append(p).push_back('\n');
+  auto it = grants_.find(key);
+  if (it != grants_.end()) {
+    if (std::shared_ptr<const Grants> shared = it->second.lock()) return shared;
+  }
+  auto shared = std::make_shared<const Grants>(Grants{std::move(subscribe), std::move(publish)});
+  grants_[key] = shared;
+  if (grants_.size() >= grantsPruneAt_) {  // drop sets no connection uses any more
+    std::erase_if(grants_, [](const auto& entry) { return entry.second.expired(); });
+    grantsPruneAt_ = std::max<size_t>(64, grants_.size() * 2);
+  }
+  return shared;
+}
+
 void Frontend::onAccept(uv_stream_t* server, int status) {
   auto* self = static_cast<Frontend*>(server->data);
   if (status < 0) {
@@ -209,6 +228,11 @@ void Frontend::markDirty(Connection* connection) {
   uv_idle_start(&flushIdle_, [](uv_idle_t*) {});  // an active idle handle makes poll non-blocking
 }
 
+uint32_t Frontend::appendPendingFrame(SharedFrame frame) {
+  pendingFrames_.push_back({std::move(frame), UINT32_MAX});
+  return static_cast<uint32_t>(pendingFrames_.size() - 1);
+}
+
 void Frontend::flushDirty() {
   flushInboxChanges();
   // A flush may queue more (a close frame); loop until nothing is left. Connections are freed
@@ -218,6 +242,8 @@ void Frontend::flushDirty() {
     batch.swap(dirty_);
     for (Connection* connection : batch) connection->flush();
   }
+  // Every connection with frames was dirty and is flushed: the frames are written or moved.
+  pendingFrames_.clear();
   uv_idle_stop(&flushIdle_);
 }
 

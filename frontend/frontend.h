@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/json_codec.h"
@@ -17,6 +18,7 @@
 #include "common/websocket_handshake.h"
 #include "common/ws_frame.h"
 #include "frontend/channel_index.h"
+#include "frontend/delivery.h"
 #include "frontend/frontend_config.h"
 #include "frontend/http_api.h"
 #include "frontend/hub_link.h"
@@ -25,6 +27,13 @@
 namespace webim {
 
 class Connection;
+
+// A token's grant patterns. Connections of users with the same grants share one copy (most
+// users of an app have the same few grant sets), so a connection holds just a pointer.
+struct Grants {
+  std::vector<std::string> subscribe;
+  std::vector<std::string> publish;
+};
 
 struct StaticFile {
   std::string contentType;
@@ -64,6 +73,10 @@ class Frontend {
   uv_buf_t readBuffer() noexcept { return uv_buf_init(readBuffer_.get(), kReadBufferBytes); }
   // Queues `connection` to be flushed at the end of this loop iteration (one writev per socket).
   void markDirty(Connection* connection);
+  // Frames queued this loop iteration (see PendingFrame): append one, reach one by index.
+  uint32_t appendPendingFrame(SharedFrame frame);
+  PendingFrame& pendingFrame(uint32_t index) noexcept { return pendingFrames_[index]; }
+  std::vector<OutChunk>& writeScratch() noexcept { return writeScratch_; }
 
   // Connection registry (intrusive list), for shutdown.
   void link(Connection* connection);
@@ -78,6 +91,8 @@ class Frontend {
   void releaseChannel(Channel* channel) { leaveChannel(channel, nullptr); }
 
   std::string nextConnectionId();
+  uint64_t nextConnectionSerial() noexcept { return ++connectionCounter_; }
+  std::shared_ptr<const Grants> internGrants(std::vector<std::string> subscribe, std::vector<std::string> publish);
   // The channel's stream position is known (sync, or asked on the request path): joiners go on.
   void goLive(Channel* channel, uint64_t epoch, uint64_t lastSeq);
 
@@ -128,6 +143,8 @@ class Frontend {
   ApiKeys apiKeys_;
   std::unique_ptr<char[]> readBuffer_;
   std::vector<Connection*> dirty_;
+  std::vector<PendingFrame> pendingFrames_;
+  std::vector<OutChunk> writeScratch_;
   Connection* connections_ = nullptr;
   std::map<std::string, StaticFile, std::less<>> staticFiles_;
   std::string deliveryScratch_;
@@ -136,6 +153,8 @@ class Frontend {
   std::vector<std::string> toDetach_;
   std::vector<uint64_t> hubBootIds_;  // per shard
   uint64_t connectionCounter_ = 0;
+  std::unordered_map<std::string, std::weak_ptr<const Grants>> grants_;  // interned grant sets
+  size_t grantsPruneAt_ = 64;
   uint64_t nextAcceptWarnMs_ = 0;
   bool stopping_ = false;
   struct ShutdownTimer : TimerNode {
