@@ -25,8 +25,8 @@ bool ChannelIndex::remove(Channel* channel, Connection* subscriber) {
     *it = subs.back();  // order among subscribers does not matter
     subs.pop_back();
   }
-  if (!subs.empty() || !channel->joiners.empty() || channel->pendingJoins != 0 || channel->filling) return false;
-  channels_.erase(channel->name);
+  if (!subs.empty() || channel->hasJoiners() || channel->pendingJoins != 0 || channel->filling()) return false;
+  channels_.erase(std::string_view(channel->name));
   return true;
 }
 

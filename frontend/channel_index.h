@@ -21,18 +21,35 @@ namespace webim {
 class Connection;
 class JoinWait;
 
+// Joining and gap-filling state: most channels are quiet and in order, so it lives apart.
+struct ChannelCatchUp {
+  std::vector<JoinWait*> joiners;      // subscribe requests waiting for the sync
+  bool filling = false;                // a gap fill is running (ARCHITECTURE.md)
+  uint64_t fillTarget = 0;             // fill from history up to this seq
+  std::vector<wire::Delivery> held;    // live messages that arrived after the hole, by arrival
+};
+
 struct Channel {
   std::string name;
   std::vector<Connection*> subscribers;
-  std::vector<JoinWait*> joiners;  // subscribe requests waiting for the sync
-  uint32_t pendingJoins = 0;       // subscribers catching up (sync, recovery) before they go live
-  // Gap filling (ARCHITECTURE.md): messages after a hole are held until history fills it.
-  bool filling = false;
-  uint64_t fillTarget = 0;             // fill from history up to this seq
-  std::vector<wire::Delivery> held;    // live messages that arrived after the hole, by arrival
+  std::unique_ptr<ChannelCatchUp> catchUpState;
   uint64_t epoch = 0;
   uint64_t lastSeq = 0;
+  uint32_t pendingJoins = 0;  // subscribers catching up (sync, recovery) before they go live
   bool live = false;
+
+  ChannelCatchUp& catchUp() {
+    if (!catchUpState) catchUpState = std::make_unique<ChannelCatchUp>();
+    return *catchUpState;
+  }
+  bool filling() const noexcept { return catchUpState && catchUpState->filling; }
+  bool hasJoiners() const noexcept { return catchUpState && !catchUpState->joiners.empty(); }
+  // Frees the catch-up state once nothing waits and no fill runs.
+  void trimCatchUp() noexcept {
+    if (catchUpState && catchUpState->joiners.empty() && !catchUpState->filling && catchUpState->held.empty()) {
+      catchUpState.reset();
+    }
+  }
 };
 
 class ChannelIndex {
@@ -57,7 +74,8 @@ class ChannelIndex {
     using is_transparent = void;
     size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
   };
-  std::unordered_map<std::string, std::unique_ptr<Channel>, Hash, std::equal_to<>> channels_;
+  // Keyed by a view of the channel's own name (no second copy of it).
+  std::unordered_map<std::string_view, std::unique_ptr<Channel>, Hash, std::equal_to<>> channels_;
 };
 
 }  // namespace webim

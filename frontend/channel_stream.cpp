@@ -39,7 +39,7 @@ void Frontend::onDelivery(const wire::Delivery& delivery) {
       resyncChannel(channel, delivery.epoch(), delivery.seq() - 1);
     }
   }
-  if (channel->filling) {
+  if (channel->filling()) {
     holdForFill(channel, delivery);
     return;
   }
@@ -64,8 +64,8 @@ void Frontend::onSync(Channel* channel, const wire::Delivery& sync) {
   }
   if (sync.seq() <= channel->lastSeq) return;
   // Messages up to sync.seq() exist that we never saw (e.g. the last one of a burst was dropped).
-  if (channel->filling) {
-    channel->fillTarget = std::max(channel->fillTarget, sync.seq());
+  if (channel->filling()) {
+    channel->catchUp().fillTarget = std::max(channel->catchUp().fillTarget, sync.seq());
     return;
   }
   metrics_.gaps++;
@@ -76,7 +76,8 @@ void Frontend::goLive(Channel* channel, uint64_t epoch, uint64_t lastSeq) {
   channel->live = true;
   channel->epoch = epoch;
   channel->lastSeq = lastSeq;
-  while (!channel->joiners.empty()) channel->joiners.front()->joined();
+  while (channel->hasJoiners()) channel->catchUp().joiners.front()->joined();
+  channel->trimCatchUp();
 }
 
 void Frontend::deliverToChannel(Channel* channel, const wire::Delivery& delivery) {
@@ -98,10 +99,12 @@ void Frontend::resyncChannel(Channel* channel, uint64_t epoch, uint64_t seq) {
                formatEpoch(epoch), seq);
   channel->epoch = epoch;
   channel->lastSeq = seq;
-  channel->held.erase(std::remove_if(channel->held.begin(), channel->held.end(),
-                                     [&](const wire::Delivery& d) { return d.epoch() != epoch; }),
-                      channel->held.end());
-  channel->fillTarget = std::min(channel->fillTarget, seq);
+  if (channel->catchUpState) {
+    auto& held = channel->catchUpState->held;
+    held.erase(std::remove_if(held.begin(), held.end(), [&](const wire::Delivery& d) { return d.epoch() != epoch; }),
+               held.end());
+    channel->catchUpState->fillTarget = std::min(channel->catchUpState->fillTarget, seq);
+  }
   std::string json;
   JsonWriter(json)
       .beginObject()
@@ -116,18 +119,20 @@ void Frontend::resyncChannel(Channel* channel, uint64_t epoch, uint64_t seq) {
 
 void Frontend::holdForFill(Channel* channel, const wire::Delivery& delivery) {
   if (delivery.seq() <= channel->lastSeq) return;
-  if (channel->held.size() >= kMaxHeld) {
+  ChannelCatchUp& catchUp = channel->catchUp();
+  if (catchUp.held.size() >= kMaxHeld) {
     // History has every published message: fetch instead of holding more.
-    channel->fillTarget = std::max(channel->fillTarget, delivery.seq());
+    catchUp.fillTarget = std::max(catchUp.fillTarget, delivery.seq());
     return;
   }
-  channel->held.push_back(delivery);
+  catchUp.held.push_back(delivery);
 }
 
 void Frontend::startFill(Channel* channel, uint64_t target) {
-  channel->fillTarget = std::max(channel->fillTarget, target);
-  if (channel->filling) return;
-  channel->filling = true;
+  ChannelCatchUp& catchUp = channel->catchUp();
+  catchUp.fillTarget = std::max(catchUp.fillTarget, target);
+  if (catchUp.filling) return;
+  catchUp.filling = true;
   fillGap(channel);
 }
 
@@ -136,7 +141,7 @@ void Frontend::startFill(Channel* channel, uint64_t target) {
 // index while it runs (ChannelIndex::remove checks `filling`).
 Task Frontend::fillGap(Channel* channel) {
   while (true) {
-    while (channel->lastSeq < channel->fillTarget) {
+    while (channel->lastSeq < channel->catchUp().fillTarget) {
       wire::FrontendRequest request;
       wire::History* body = request.mutable_history();
       body->set_channel(channel->name);
@@ -147,12 +152,12 @@ Task Frontend::fillGap(Channel* channel) {
       if (result.status == WaitStatus::Cancelled) co_return;  // shutting down: touch nothing
       if (result.status != WaitStatus::Done || result.reply.has_error()) {
         // The hub cannot tell us now; rather than hold clients back, say what is missing.
-        resyncChannel(channel, channel->epoch, channel->fillTarget);
+        resyncChannel(channel, channel->epoch, channel->catchUp().fillTarget);
         break;
       }
       const wire::HistoryPage& page = result.reply.history();
       if (page.epoch() != channel->epoch) {
-        resyncChannel(channel, page.epoch(), std::max(channel->fillTarget, page.last_seq()));
+        resyncChannel(channel, page.epoch(), std::max(channel->catchUp().fillTarget, page.last_seq()));
         break;
       }
       uint64_t before = channel->lastSeq;
@@ -162,33 +167,33 @@ Task Frontend::fillGap(Channel* channel) {
         deliverToChannel(channel, m);
         metrics_.gapMessagesFilled++;
       }
-      if (channel->lastSeq == before || (!page.more() && channel->lastSeq < channel->fillTarget)) {
+      if (channel->lastSeq == before || (!page.more() && channel->lastSeq < channel->catchUp().fillTarget)) {
         // History ends before the target: retention or a reset lost those messages.
-        resyncChannel(channel, channel->epoch, channel->fillTarget);
+        resyncChannel(channel, channel->epoch, channel->catchUp().fillTarget);
         break;
       }
     }
     // Then the messages that arrived meanwhile, in order; another hole among them starts over.
-    std::sort(channel->held.begin(), channel->held.end(),
+    std::sort(channel->catchUp().held.begin(), channel->catchUp().held.end(),
               [](const wire::Delivery& a, const wire::Delivery& b) { return a.seq() < b.seq(); });
     size_t next = 0;
     bool hole = false;
-    for (; next < channel->held.size(); ++next) {
-      const wire::Delivery& m = channel->held[next];
+    for (; next < channel->catchUp().held.size(); ++next) {
+      const wire::Delivery& m = channel->catchUp().held[next];
       if (m.seq() <= channel->lastSeq) continue;
       if (m.seq() != channel->lastSeq + 1) {
-        channel->fillTarget = m.seq() - 1;
+        channel->catchUp().fillTarget = m.seq() - 1;
         hole = true;
         break;
       }
       deliverToChannel(channel, m);
     }
-    channel->held.erase(channel->held.begin(), channel->held.begin() + static_cast<std::ptrdiff_t>(next));
-    if (!hole && channel->lastSeq >= channel->fillTarget) break;
+    channel->catchUp().held.erase(channel->catchUp().held.begin(), channel->catchUp().held.begin() + static_cast<std::ptrdiff_t>(next));
+    if (!hole && channel->lastSeq >= channel->catchUp().fillTarget) break;
   }
-  channel->held.clear();
-  channel->held.shrink_to_fit();
-  channel->filling = false;
+  channel->catchUp().held.clear();
+  channel->catchUp().filling = false;
+  channel->trimCatchUp();
   releaseChannel(channel);  // erased here if everybody left during the fill
 }
 

@@ -16,14 +16,15 @@ constexpr size_t kMaxWriteBufs = 64;  // buffers per writev; the rest go in the 
 
 JoinWait::JoinWait(Channel& channel, PendingOp*& ownerList, TimerWheel& wheel, uint64_t deadlineMs)
     : channel_(&channel) {
-  channel.joiners.push_back(this);
+  channel.catchUp().joiners.push_back(this);
   linkToOwner(ownerList);
   armDeadline(wheel, deadlineMs);
 }
 
 void JoinWait::detach() noexcept {
-  auto& joiners = channel_->joiners;
+  auto& joiners = channel_->catchUp().joiners;
   joiners.erase(std::remove(joiners.begin(), joiners.end(), this), joiners.end());
+  channel_->trimCatchUp();
 }
 
 Connection::Connection(Frontend& frontend) : frontend_(frontend), ws_(&frontend.wsLimits()) {

@@ -1,5 +1,6 @@
 #include "frontend/frontend.h"
 
+#include <malloc.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -244,6 +245,11 @@ void Frontend::flushDirty() {
   }
   // Every connection with frames was dirty and is flushed: the frames are written or moved.
   pendingFrames_.clear();
+  // Keep what an ordinary iteration needs; give back what a burst (a mass connect) took.
+  constexpr size_t kKeepEntries = 4096;
+  if (pendingFrames_.capacity() > kKeepEntries) std::vector<PendingFrame>().swap(pendingFrames_);
+  if (writeScratch_.capacity() > kKeepEntries) std::vector<OutChunk>().swap(writeScratch_);
+  if (dirty_.capacity() > kKeepEntries) std::vector<Connection*>().swap(dirty_);
   uv_idle_stop(&flushIdle_);
 }
 
@@ -252,6 +258,20 @@ void Frontend::onCheck(uv_check_t* handle) { static_cast<Frontend*>(handle->data
 void Frontend::onTick(uv_timer_t* handle) {
   auto* self = static_cast<Frontend*>(handle->data);
   self->wheel_.advance(uv_now(&self->loop_));
+  self->trimHeapAfterDrop();
+}
+
+// After many connections went away (a deploy, a network blip), hand the freed pages back to the
+// kernel: glibc keeps them otherwise, and the next wave of connections would land elsewhere.
+void Frontend::trimHeapAfterDrop() {
+  uint64_t open = metrics_.connectionsOpen;
+  peakConnections_ = std::max(peakConnections_, open);
+  uint64_t now = uv_now(&loop_);
+  if (peakConnections_ >= kTrimMinPeak && open * 2 < peakConnections_ && now >= nextTrimMs_) {
+    malloc_trim(0);
+    peakConnections_ = open;
+    nextTrimMs_ = now + kTrimIntervalMs;
+  }
 }
 
 Channel* Frontend::acquireChannel(std::string_view name) {

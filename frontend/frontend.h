@@ -121,6 +121,9 @@ class Frontend {
   static void onAccept(uv_stream_t* server, int status);
   static void onSignal(uv_signal_t* handle, int signum);
   static void onTick(uv_timer_t* handle);
+  void trimHeapAfterDrop();
+  static constexpr uint64_t kTrimMinPeak = 1000;      // below this, not worth a trim
+  static constexpr uint64_t kTrimIntervalMs = 5000;
   static void onCheck(uv_check_t* handle);
 
   const FrontendConfig& config_;
@@ -156,6 +159,8 @@ class Frontend {
   std::unordered_map<std::string, std::weak_ptr<const Grants>> grants_;  // interned grant sets
   size_t grantsPruneAt_ = 64;
   uint64_t nextAcceptWarnMs_ = 0;
+  uint64_t peakConnections_ = 0;
+  uint64_t nextTrimMs_ = 0;
   bool stopping_ = false;
   struct ShutdownTimer : TimerNode {
     Frontend* frontend = nullptr;
