@@ -6,6 +6,9 @@
 //  - commit() is atomic: either every record of the WriteSet is stored or none is. With sync=true
 //    it returns only after the batch is on stable storage (the hub acks only after that).
 //  - Read errors (I/O, corruption) throw HistoryStoreError; "not found" is a value (nullopt).
+//  - A failed commit() leaves the store able to recover by itself: later calls retry (with a
+//    bounded backoff, failing fast meanwhile) and undo the failed batch first if its outcome is
+//    unknown, so the hub's rolled-back sequencer and the store agree again.
 //  - loadDedup() may report a record older than the hub's dedup TTL as absent (the sequencer
 //    ignores such records anyway; the PostgreSQL store's filter only knows younger keys).
 #pragma once
@@ -88,6 +91,21 @@ struct HistoryPage {
   bool more = false;   // more messages exist beyond the page in the paging direction
 };
 
+// Retention of one channel (HistoryStore::trimHistory). Deletes the channel's oldest messages:
+// every message with seq <= lastSeq - keepLast, and the run of oldest messages whose tsMs is below
+// minTsMs (up to the first message at or after it: ts follow seq, a clock step back only delays
+// the deletion). Never touches the meta record or any dedup record.
+struct TrimRequest {
+  uint64_t keepLast = UINT64_MAX;  // UINT64_MAX: no count limit
+  int64_t minTsMs = INT64_MIN;     // INT64_MIN: no age limit
+  uint64_t maxDeletes = 1000;      // work bound of one call (messages deleted or scanned)
+};
+
+struct TrimResult {
+  uint64_t deleted = 0;  // messages deleted (RocksDB: an upper bound, range deletes are blind)
+  bool more = false;     // the bound was hit: call again for the rest
+};
+
 class HistoryStore {
  public:
   virtual ~HistoryStore() = default;
@@ -99,6 +117,14 @@ class HistoryStore {
   virtual HistoryPage readPage(std::string_view channel, const HistoryQuery& query) = 0;
   // Number of channels with a meta record (may scan; call at start, not per request).
   virtual uint64_t countChannels() = 0;
+
+  // Retention. listChannels: up to `limit` channel names with a meta record, in the store's order,
+  // strictly after `after` ("" = from the first). trimHistory: see TrimRequest; a history read
+  // then starts at the oldest kept seq. Both throw HistoryStoreError on store errors; a trim is
+  // not synced (a crash may undo it; the next pass redoes it).
+  // The defaults (no channels, nothing deleted) keep everything: for test doubles.
+  virtual std::vector<std::string> listChannels(std::string_view /*after*/, size_t /*limit*/) { return {}; }
+  virtual TrimResult trimHistory(std::string_view /*channel*/, const TrimRequest& /*request*/) { return {}; }
 };
 
 }  // namespace webim::hub

@@ -65,9 +65,11 @@ Hub::Hub(const HubConfig& config, HistoryStore& store, zmq::context_t& context)
       pub_(context, zmq::socket_type::xpub),
       sequencer_(store, randomEpochs(), config.dedupTtl * 1000),
       appDecoder_(static_cast<size_t>(config.maxDataBytes)),
-      started_(std::chrono::steady_clock::now()) {
+      started_(std::chrono::steady_clock::now()),
+      retention_(store, retentionPolicy_, {std::chrono::seconds(config.retentionInterval)}) {
   configureSockets();
   storedChannelsAtStart_ = store_.countChannels();
+  retentionPolicy_.parse(config_.retention);
   std::random_device random;
   while (bootId_ == 0) bootId_ = (uint64_t{random()} << 32) | random();
 }
@@ -113,7 +115,9 @@ void Hub::run(const volatile std::sig_atomic_t* stop) {
   bool appFirst = true;
   while (!*stop) {
     try {
-      zmq::poll(items, 3, kPollTimeout);
+      // While a retention pass runs, an idle hub does not wait: it works through the slices
+      // (not during the sweeper's pause after a store error).
+      zmq::poll(items, 3, retention_.due(std::chrono::steady_clock::now()) ? std::chrono::milliseconds(0) : kPollTimeout);
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       throw;
@@ -122,6 +126,7 @@ void Hub::run(const volatile std::sig_atomic_t* stop) {
     while (!*stop) {
       drainSubscriptions();
       if (std::chrono::steady_clock::now() >= nextSync_) syncWritten();
+      if (retention_.due(std::chrono::steady_clock::now())) retentionStep();
       batch.clear();
       // Alternate which ingress goes first so neither can starve the other.
       zmq::socket_ref first = appFirst ? zmq::socket_ref(app_) : zmq::socket_ref(frontend_);
@@ -135,6 +140,20 @@ void Hub::run(const volatile std::sig_atomic_t* stop) {
     }
   }
   spdlog::info("webim-broadcast stopping: {} messages published", stats_.published);
+}
+
+// One retention slice between batches (a few channels, bounded deletions each): never a stall.
+void Hub::retentionStep() {
+  const uint64_t passes = retention_.passes();
+  try {
+    retention_.step(std::chrono::steady_clock::now(), nowMs());
+  } catch (const HistoryStoreError& e) {
+    spdlog::warn("retention: {} (resumes with the next slice)", e.what());
+    return;
+  }
+  if (retention_.passes() != passes)
+    spdlog::debug("retention pass: {} channels, {} messages deleted", retention_.lastPass().channels,
+                  retention_.lastPass().deleted);
 }
 
 void Hub::drainSubscriptions() {
@@ -204,7 +223,7 @@ void Hub::publishSyncs(const std::vector<std::string>& channels) {
   std::vector<std::pair<std::string, ChannelMeta>> syncs;
   syncs.reserve(channels.size());
   for (const std::string& channel : channels) {
-    if (!isValidChannelName(channel)) continue;
+    if (!isValidChannelName(channel) || !owns(channel)) continue;  // another shard answers those
     std::string error;
     std::optional<ChannelMeta> meta = sequencer_.ensureChannel(channel, error);
     if (!meta) {
@@ -273,13 +292,22 @@ void Hub::decodeApp(Request& r, std::string_view body, std::string_view impliedO
     r.errorMessage = error.message;
     return;
   }
+  auto wrongShard = [&](const std::string& channel) {
+    if (owns(channel)) return false;
+    r.kind = Request::Kind::Error;
+    r.errorCode = "wrong_shard";
+    r.errorMessage = wrongShardMessage(channel);
+    return true;
+  };
   if (auto* pub = std::get_if<AppPublish>(&request)) {
+    if (wrongShard(pub->channel)) return;
     r.kind = Request::Kind::Publish;
     r.outcome = sequencer_.sequence(
         PublishInput{std::move(pub->channel), std::move(pub->from), std::move(pub->cid),
                      std::move(pub->data)},
         nowMs());
   } else if (auto* hist = std::get_if<AppHistory>(&request)) {
+    if (wrongShard(hist->channel)) return;
     r.kind = Request::Kind::AppHistory;
     r.channel = std::move(hist->channel);
     r.before = hist->before;
@@ -309,6 +337,7 @@ void Hub::decodeFrontend(Request& r, std::string_view body) {
     case wire::FrontendRequest::kPublish: {
       wire::Publish* pub = request.mutable_publish();
       if (!isValidChannelName(pub->channel())) return fail("bad_request", "invalid channel name");
+      if (!owns(pub->channel())) return fail("wrong_shard", wrongShardMessage(pub->channel()));
       if (!validSender(pub->from())) return fail("bad_request", "invalid from");
       if (pub->cid().size() > kMaxCidBytes) return fail("bad_request", "cid too long");
       if (pub->data().empty()) return fail("bad_request", "data is required");
@@ -324,6 +353,7 @@ void Hub::decodeFrontend(Request& r, std::string_view body) {
     case wire::FrontendRequest::kHistory: {
       const wire::History& h = request.history();
       if (!isValidChannelName(h.channel())) return fail("bad_request", "invalid channel name");
+      if (!owns(h.channel())) return fail("wrong_shard", wrongShardMessage(h.channel()));
       if (h.before() != 0 && h.after() != 0) return fail("bad_request", "before and after both set");
       if (h.limit() > kMaxHistLimit) return fail("bad_request", "limit too large");
       r.kind = Request::Kind::FrontendHistory;
@@ -356,6 +386,7 @@ void Hub::decodeFrontend(Request& r, std::string_view body) {
       for (const std::string& user : attach.users()) {
         std::string inbox = std::string(kInboxPrefix) + user;
         if (!isValidChannelName(inbox)) return fail("bad_request", "invalid user id");
+        if (!owns(inbox)) return fail("wrong_shard", wrongShardMessage(inbox));
         std::string error;
         // Creates the inbox's epoch if it has none (made durable by this batch's commit).
         if (!sequencer_.ensureChannel(inbox, error)) return fail("unavailable", error);
@@ -388,10 +419,18 @@ void Hub::processBatch(std::vector<Request>& batch) {
     committed = error.empty();
     if (committed) {
       ++stats_.commits;
+      if (failedCommitsInRow_ > 0)
+        spdlog::info("group commits succeed again after {} failed", failedCommitsInRow_);
+      failedCommitsInRow_ = 0;
     } else {
       ++stats_.commitFailures;
-      spdlog::error("group commit of {} messages failed: {}", sequencer_.pending().messages.size(),
-                    error);
+      // The store fails fast while it waits to retry: one log line per second, not per batch.
+      const auto now = std::chrono::steady_clock::now();
+      if (failedCommitsInRow_++ == 0 || now >= nextCommitErrorLog_) {
+        spdlog::error("group commit of {} messages failed ({} in a row): {}", sequencer_.pending().messages.size(),
+                      failedCommitsInRow_, error);
+        nextCommitErrorLog_ = now + std::chrono::seconds(1);
+      }
     }
   }
   // Replies first (acks only now that the batch is durable), then publishes.
@@ -579,6 +618,16 @@ void Hub::publishRouted(const std::string& channel, const std::string& payload) 
   for (const std::string& frontend : inboxes_.holders(channel.substr(kInboxPrefix.size()))) {
     publish(frontendControl(frontend), payload);
   }
+}
+
+bool Hub::owns(const std::string& channel) const {
+  return !config_.slotMap || config_.slotMap->shardOf(channel) == config_.shardIndex;
+}
+
+std::string Hub::wrongShardMessage(const std::string& channel) const {
+  const SlotMap& map = *config_.slotMap;
+  return "channel " + channel + " (slot " + std::to_string(slotOf(channel)) + ") belongs to shard " +
+         map.shards()[map.shardOf(channel)].name + ", not " + config_.shard;
 }
 
 void Hub::expireFrontends() {

@@ -22,6 +22,7 @@
 #include "broadcast/history_store.h"
 #include "broadcast/inbox_router.h"
 #include "broadcast/hub_config.h"
+#include "broadcast/retention.h"
 #include "broadcast/sequencer.h"
 
 namespace webim::hub {
@@ -57,6 +58,8 @@ class Hub {
   void publish(const std::string& channel, const std::string& payload);
   void publishRouted(const std::string& channel, const std::string& payload);
   void expireFrontends();
+  bool owns(const std::string& channel) const;
+  std::string wrongShardMessage(const std::string& channel) const;
   void publishSyncs(const std::vector<std::string>& channels);
   void syncWritten();
   HubStats snapshotStats();
@@ -78,6 +81,11 @@ class Hub {
   std::unordered_map<std::string, uint64_t> subscribers_;  // topic -> subscribe count
   uint64_t storedChannelsAtStart_ = 0;
   HubStats stats_;
+  RetentionPolicy retentionPolicy_;  // parsed from config_.retention (validated at start)
+  RetentionSweeper retention_;
+  void retentionStep();
+  uint64_t failedCommitsInRow_ = 0;  // store errors: log rate limit, recovery notice
+  std::chrono::steady_clock::time_point nextCommitErrorLog_{};
 };
 
 }  // namespace webim::hub

@@ -4,8 +4,10 @@
 #include <toml++/toml.h>
 
 #include <array>
+#include <fstream>
 #include <functional>
 #include <iostream>
+#include <sstream>
 #include <vector>
 
 namespace webim::hub {
@@ -23,6 +25,7 @@ struct Setting {
   std::function<std::string*(HubConfig&)> text;
   std::function<int64_t*(HubConfig&)> number;
   std::function<bool*(HubConfig&)> flag;
+  std::function<std::vector<std::string>*(HubConfig&)> list = {};  // TOML array of strings; repeatable flag
 };
 
 const std::vector<Setting>& settings() {
@@ -41,7 +44,11 @@ const std::vector<Setting>& settings() {
       {"frontend_timeout", "seconds without hello before a frontend is gone", {}, [](HubConfig& c) { return &c.frontendTimeout; }, {}},
       {"pub_hwm", "XPUB send high-water mark (messages)", {}, [](HubConfig& c) { return &c.pubHwm; }, {}},
       {"ingress_hwm", "ROUTER high-water marks (messages)", {}, [](HubConfig& c) { return &c.ingressHwm; }, {}},
+      {"shards", "shard table (JSON) shared by hubs, frontends and the PHP app", [](HubConfig& c) { return &c.shards; }, {}, {}},
+      {"shard", "this hub's shard name in the table", [](HubConfig& c) { return &c.shard; }, {}, {}},
       {"sync_interval_ms", "sync recently written channels every (ms)", {}, [](HubConfig& c) { return &c.syncIntervalMs; }, {}},
+      {"retention", "history retention rule PATTERN=COUNT/AGE, e.g. room:*=10000/30d (repeat the flag; COUNT/AGE '-' = no limit; --retention '' = keep everything)", {}, {}, {}, [](HubConfig& c) { return &c.retention; }},
+      {"retention_interval", "seconds between the starts of two retention passes", {}, [](HubConfig& c) { return &c.retentionInterval; }, {}},
   };
   return table;
 }
@@ -74,7 +81,16 @@ std::string loadTomlConfig(const std::string& path, HubConfig& config) {
       if (key.str() == s.name) setting = &s;
     if (!setting) return "config " + path + ": unknown key '" + std::string(key.str()) + "'";
     const std::string where = "config " + path + ": key '" + std::string(key.str()) + "' must be ";
-    if (setting->text) {
+    if (setting->list) {
+      const toml::array* array = node.as_array();
+      if (!array) return where + "an array of strings";
+      std::vector<std::string> values;
+      for (const toml::node& item : *array) {
+        if (!item.is_string()) return where + "an array of strings";
+        values.push_back(*item.value<std::string>());
+      }
+      *setting->list(config) = std::move(values);
+    } else if (setting->text) {
       if (!node.is_string()) return where + "a string";
       *setting->text(config) = *node.value<std::string>();
     } else if (setting->number) {
@@ -109,6 +125,25 @@ std::string validateConfig(const HubConfig& c) {
   if (c.syncIntervalMs < 10 || c.syncIntervalMs > 3600000) return "sync_interval_ms: must be 10..3600000";
   if (c.pubHwm < 1 || c.pubHwm > INT32_MAX) return "pub_hwm: must be 1..2147483647";
   if (c.ingressHwm < 1 || c.ingressHwm > INT32_MAX) return "ingress_hwm: must be 1..2147483647";
+  if (c.retentionInterval < 1 || c.retentionInterval > 86400 * 365) return "retention_interval: must be 1..31536000 seconds";
+  if (std::string error = RetentionPolicy().parse(c.retention); !error.empty()) return "retention: " + error;
+  return {};
+}
+
+std::string loadShards(HubConfig& c) {
+  if (c.shards.empty() && c.shard.empty()) return {};
+  if (c.shards.empty() || c.shard.empty()) return "shards and shard go together (the table and this hub's name in it)";
+  std::ifstream in(c.shards);
+  if (!in) return "shards: cannot read '" + c.shards + "'";
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string error;
+  std::optional<SlotMap> map = SlotMap::parse(text.str(), error);
+  if (!map) return "shards: " + c.shards + ": " + error;
+  std::optional<size_t> index = map->findShard(c.shard);
+  if (!index) return "shard: '" + c.shard + "' is not in " + c.shards;
+  c.shardIndex = *index;
+  c.slotMap = std::make_shared<const SlotMap>(std::move(*map));
   return {};
 }
 
@@ -121,7 +156,9 @@ CommandLine parseCommandLine(int argc, char** argv) {
   std::vector<std::pair<CLI::Option*, const Setting*>> options;
   for (const Setting& s : settings()) {
     CLI::Option* opt = nullptr;
-    if (s.text) {
+    if (s.list) {
+      opt = app.add_option(flagName(s.name), *s.list(flags), s.help)->expected(1)->take_all();
+    } else if (s.text) {
       opt = app.add_option(flagName(s.name), *s.text(flags), s.help);
     } else if (s.number) {
       opt = app.add_option(flagName(s.name), *s.number(flags), s.help);
@@ -170,11 +207,18 @@ CommandLine parseCommandLine(int argc, char** argv) {
   }
   for (auto [opt, s] : options) {
     if (opt->count() == 0) continue;
-    if (s->text) *s->text(config) = *s->text(flags);
+    if (s->list) {
+      // `--retention ''` alone means "no rules" (keep everything).
+      std::vector<std::string> values = *s->list(flags);
+      std::erase_if(values, [](const std::string& v) { return v.empty(); });
+      *s->list(config) = std::move(values);
+    } else if (s->text) *s->text(config) = *s->text(flags);
     else if (s->number) *s->number(config) = *s->number(flags);
     else *s->flag(config) = *s->flag(flags);
   }
-  if (std::string error = validateConfig(config); !error.empty()) {
+  std::string error = validateConfig(config);
+  if (error.empty()) error = loadShards(config);
+  if (!error.empty()) {
     std::cerr << "webim-broadcast: bad config: " << error << "\n";
     result.exitCode = kExitBadConfig;
     return result;

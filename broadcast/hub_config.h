@@ -4,7 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
+
+#include "broadcast/retention.h"
+
+#include "common/slot_map.h"
 
 namespace webim::hub {
 
@@ -33,6 +39,17 @@ struct HubConfig {
   // time, so a frontend that lost the last message of a burst (and the channel then went quiet)
   // notices the hole and fills it from history.
   int64_t syncIntervalMs = 2000;
+  // Shards (PROTOCOL.md section 4): the shared JSON shard table and which of its shards this hub
+  // is. Both empty: one hub owns every channel. Channels of other shards get `wrong_shard`.
+  std::string shards;
+  std::string shard;
+  std::shared_ptr<const SlotMap> slotMap;  // derived from `shards` at start
+  size_t shardIndex = 0;
+  // History retention rules "PATTERN=COUNT/AGE" (syntax in broadcast/retention.h); [] keeps
+  // everything. Applied in small slices between batches; a full pass starts every
+  // retentionInterval seconds.
+  std::vector<std::string> retention = defaultRetentionRules();
+  int64_t retentionInterval = 60;
 };
 
 struct RequestOptions {  // `webim-broadcast request`

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <unordered_map>
@@ -107,6 +108,16 @@ const std::vector<Statement>& statements() {
        "WHERE c.channel = u.channel AND c.epoch = u.epoch AND c.last_seq = u.last",
        {kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid, kInt8ArrayOid}},
       {"dedup_keys_since", "SELECT sender, cid FROM webim_dedup WHERE ts_ms >= $1", {kInt8Oid}},
+      // Retention (trimHistory): list channels in index order, scan the oldest messages' times,
+      // delete a bounded prefix of a channel's messages.
+      {"channels_after", "SELECT channel FROM webim_channel WHERE channel > $1 ORDER BY channel LIMIT $2",
+       {kTextOid, kInt8Oid}},
+      {"oldest_times", "SELECT seq, ts_ms FROM webim_message WHERE channel = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+       {kTextOid, kInt8Oid, kInt8Oid}},
+      {"trim_messages",
+       "DELETE FROM webim_message WHERE channel = $1 AND seq IN (SELECT seq FROM webim_message "
+       "WHERE channel = $1 AND seq <= $2 ORDER BY seq LIMIT $3)",
+       {kTextOid, kInt8Oid, kInt8Oid}},
   };
   return list;
 }
@@ -321,6 +332,11 @@ struct PostgresHistoryStore::Impl {
     ArrayParam metaChannels{kTextOid}, metaEpochs{kInt8Oid}, metaLast{kInt8Oid}, metaRestore{kInt8Oid};
   };
   std::unique_ptr<Undo> undo;
+  // Reconnect backoff: after a failed connect, calls fail fast until nextConnect (100 ms doubling
+  // to 5 s), so a dead server costs the hub's loop one connect attempt per backoff step.
+  std::chrono::milliseconds connectBackoff{0};
+  std::chrono::steady_clock::time_point nextConnect{};
+  std::string connectError;
 
   explicit Impl(PostgresStoreOptions o) : options(std::move(o)), filter(options.dedupTtlMs) {}
   ~Impl() { disconnect(); }
@@ -395,7 +411,22 @@ struct PostgresHistoryStore::Impl {
 
   // Reconnects when needed and undoes an unknown-outcome batch; throws when either fails.
   void ready() {
-    if (socketLooksDead()) connect();
+    if (socketLooksDead()) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now < nextConnect)
+        throw HistoryStoreError(connectError + " (next attempt in " +
+                                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(nextConnect - now).count()) +
+                                " ms)");
+      try {
+        connect();
+      } catch (const HistoryStoreError& e) {
+        connectBackoff = std::min(std::chrono::milliseconds(5000), std::max(std::chrono::milliseconds(100), connectBackoff * 2));
+        nextConnect = std::chrono::steady_clock::now() + connectBackoff;
+        connectError = e.what();
+        throw;
+      }
+      connectBackoff = std::chrono::milliseconds(0);
+    }
     if (undo) runUndo();
   }
 
@@ -736,6 +767,69 @@ HistoryPage PostgresHistoryStore::readPage(std::string_view channel, const Histo
 uint64_t PostgresHistoryStore::countChannels() {
   Result r = impl_->query("channel_count", Params{});
   return int8Field(r.get(), 0, 0);
+}
+
+std::vector<std::string> PostgresHistoryStore::listChannels(std::string_view after, size_t limit) {
+  Params p;
+  p.add(std::string(after));
+  p.addInt8(std::min<uint64_t>(limit, INT64_MAX));
+  Result r = impl_->query("channels_after", p);
+  std::vector<std::string> out;
+  for (int i = 0; i < PQntuples(r.get()); ++i) out.emplace_back(field(r.get(), i, 0));
+  return out;
+}
+
+TrimResult PostgresHistoryStore::trimHistory(std::string_view channel, const TrimRequest& request) {
+  TrimResult result;
+  auto meta = loadMeta(channel);
+  if (!meta) return result;
+  constexpr uint64_t kMaxInt8 = static_cast<uint64_t>(INT64_MAX);
+  uint64_t cut = 0;
+  if (request.keepLast != UINT64_MAX && meta->lastSeq > request.keepLast) cut = meta->lastSeq - request.keepLast;
+  const uint64_t bound = std::max<uint64_t>(1, std::min(request.maxDeletes, kMaxInt8));
+  if (request.minTsMs != INT64_MIN) {
+    Params p;
+    p.add(std::string(channel));
+    p.addInt8(std::min(cut, kMaxInt8));
+    p.addInt8(bound);
+    Result r = impl_->query("oldest_times", p);
+    const int rows = PQntuples(r.get());
+    bool young = false;
+    for (int i = 0; i < rows; ++i) {
+      if (static_cast<int64_t>(int8Field(r.get(), i, 1)) >= request.minTsMs) {
+        young = true;
+        break;
+      }
+      cut = std::max(cut, int8Field(r.get(), i, 0));
+    }
+    if (!young && static_cast<uint64_t>(rows) == bound) result.more = true;
+  }
+  if (cut == 0) return result;
+  Impl& s = *impl_;
+  s.ready();
+  Params p;
+  p.add(std::string(channel));
+  p.addInt8(std::min(cut, kMaxInt8));
+  p.addInt8(bound);
+  // Not synced: a crash may undo a trim, the next pass redoes it.
+  try {
+    s.exec("BEGIN");
+    s.exec("SET LOCAL synchronous_commit TO off");
+    Result r = s.execPrepared("trim_messages", p);
+    if (PQresultStatus(r.get()) != PGRES_COMMAND_OK)
+      throw HistoryStoreError(std::string("postgres: trim_messages: ") + PQresultErrorMessage(r.get()));
+    result.deleted = std::strtoull(PQcmdTuples(r.get()), nullptr, 10);
+    s.exec("COMMIT");
+  } catch (const HistoryStoreError&) {
+    if (s.connectionBroken()) {
+      s.disconnect();
+    } else if (PQtransactionStatus(s.conn) != PQTRANS_IDLE) {
+      Result r(PQexec(s.conn, "ROLLBACK"));
+    }
+    throw;
+  }
+  if (result.deleted >= bound) result.more = true;
+  return result;
 }
 
 }  // namespace webim::hub

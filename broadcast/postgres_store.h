@@ -21,6 +21,10 @@
 // call (deletes its messages and dedup records, puts each meta back to its previous seq; a no-op
 // when the batch never landed). Until that succeeded every call fails.
 //
+// Reconnects are rate-limited: after a failed connect, calls fail fast for a backoff (100 ms
+// doubling to 5 s) instead of blocking the hub's loop on every call. Put connect_timeout=2 in
+// the DSN of a TCP server: libpq waits forever for an unreachable host by default.
+//
 // Dedup filter: the sequencer looks up (from, cid) once per publish, and on PostgreSQL that is a
 // round trip per message. The store keeps a Bloom filter of the dedup keys younger than the TTL
 // (loaded at open, then fed by every commit, in two generations that rotate every TTL), so a new
@@ -54,6 +58,8 @@ class PostgresHistoryStore final : public HistoryStore {
   std::string commit(const WriteSet& batch, bool sync) override;
   HistoryPage readPage(std::string_view channel, const HistoryQuery& query) override;
   uint64_t countChannels() override;
+  std::vector<std::string> listChannels(std::string_view after, size_t limit) override;
+  TrimResult trimHistory(std::string_view channel, const TrimRequest& request) override;
 
   // For tests and stats: dedup lookups answered by the filter without a query / sent to the server.
   uint64_t dedupFilterSkips() const;

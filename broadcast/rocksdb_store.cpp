@@ -5,7 +5,11 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
 
 #include "proto/webim.pb.h"
@@ -23,6 +27,65 @@ constexpr size_t kMetaSize = 1 + 8 + 8;
 constexpr size_t kDedupFixedSize = 1 + 8 + 8 + 8;
 constexpr int kBloomBitsPerKey = 10;
 constexpr size_t kRecycledWalFiles = 4;  // point lookups (meta, dedup) mostly miss on new cids
+constexpr std::chrono::milliseconds kMinBackoff{50};
+constexpr std::chrono::milliseconds kMaxBackoff{2000};
+
+// RocksDB's info log goes to the hub's log instead of DATA/LOG: a LOG file on the full disk would
+// fail with the store, and Debian's librocksdb (built with assertions) aborts on the next write
+// to a log file that failed once.
+class SpdlogLogger final : public rocksdb::Logger {
+ public:
+  SpdlogLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override { Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap); }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char line[1024];
+    std::vsnprintf(line, sizeof line, format, ap);
+    if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL) {
+      spdlog::error("rocksdb: {}", line);
+    } else {
+      spdlog::warn("rocksdb: {}", line);
+    }
+  }
+};
+
+// RocksDB hands a "no space" error to its SstFileManager, which polls every 5 s and resumes only
+// once write_buffer_size (64 MiB) is free; meanwhile DB::Resume() answers Busy. An Env that cannot
+// tell free space turns that auto-recovery off (ErrorHandler::OverrideNoSpaceError), so the store
+// resumes by itself as soon as a flush fits (RocksDbHistoryStore::recover). Nothing else in RocksDB
+// needs GetFreeSpace() from the DB's Env (the SstFileManager asks its own FileSystem).
+class NoFreeSpaceEnv final : public rocksdb::EnvWrapper {
+ public:
+  NoFreeSpaceEnv() : rocksdb::EnvWrapper(rocksdb::Env::Default()) {}
+  static const char* kClassName() { return "WebimNoFreeSpaceEnv"; }
+  const char* Name() const override { return kClassName(); }
+  rocksdb::Status GetFreeSpace(const std::string&, uint64_t*) override {
+    return rocksdb::Status::NotSupported("free space not reported (webim resumes the store itself)");
+  }
+};
+
+std::unique_ptr<rocksdb::DB> openDb(const std::string& path) {
+  static NoFreeSpaceEnv env;
+  rocksdb::Options options;
+  options.env = &env;
+  options.create_if_missing = true;
+  options.paranoid_checks = true;
+  options.info_log = std::make_shared<SpdlogLogger>();
+  // The store resumes itself after a write error (RocksDbHistoryStore::recover), from the loop;
+  // RocksDB's own background resume thread would race with it.
+  options.max_bgerror_resume_count = 0;
+  // Reuse WAL files instead of growing new ones: a sync then has no file-size metadata to journal
+  // (fdatasync of an extending file costs a filesystem journal commit, ~4 ms here; ~0.3 ms without).
+  options.recycle_log_file_num = kRecycledWalFiles;
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(kBloomBitsPerKey));
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, path, &db);
+  if (!s.ok()) throw HistoryStoreError("cannot open store " + path + ": " + s.ToString());
+  return std::unique_ptr<rocksdb::DB>(db);
+}
 
 void putBigEndian(std::string& out, uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
@@ -108,31 +171,24 @@ std::optional<std::string> getValue(rocksdb::DB& db, const std::string& key) {
 
 }  // namespace
 
-RocksDbHistoryStore::RocksDbHistoryStore(const std::string& path) {
+RocksDbHistoryStore::RocksDbHistoryStore(const std::string& path) : path_(path) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
   if (ec) throw HistoryStoreError("cannot create " + path + ": " + ec.message());
-  rocksdb::Options options;
-  options.create_if_missing = true;
-  options.paranoid_checks = true;
-  // Reuse WAL files instead of growing new ones: a sync then has no file-size metadata to journal
-  // (fdatasync of an extending file costs a filesystem journal commit, ~4 ms here; ~0.3 ms without).
-  options.recycle_log_file_num = kRecycledWalFiles;
-  rocksdb::BlockBasedTableOptions table;
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(kBloomBitsPerKey));
-  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  rocksdb::DB* db = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(options, path, &db);
-  if (!s.ok()) throw HistoryStoreError("cannot open store " + path + ": " + s.ToString());
-  db_.reset(db);
+  db_ = openDb(path);
+}
+
+rocksdb::DB& RocksDbHistoryStore::db() {
+  if (!db_) throw HistoryStoreError("store closed after a failed reopen (" + lastError_ + "); retrying");
+  return *db_;
 }
 
 RocksDbHistoryStore::~RocksDbHistoryStore() {
-  if (db_) db_->Close();
+  if (db_) db_->Close().PermitUncheckedError();
 }
 
 std::optional<ChannelMeta> RocksDbHistoryStore::loadMeta(std::string_view channel) {
-  auto value = getValue(*db_, metaKey(channel));
+  auto value = getValue(db(), metaKey(channel));
   if (!value) return std::nullopt;
   if (value->size() != kMetaSize || (*value)[0] != kRecordVersion)
     throw HistoryStoreError("corrupt meta record for " + std::string(channel));
@@ -141,7 +197,7 @@ std::optional<ChannelMeta> RocksDbHistoryStore::loadMeta(std::string_view channe
 
 std::optional<DedupRecord> RocksDbHistoryStore::loadDedup(std::string_view from,
                                                           std::string_view cid) {
-  auto value = getValue(*db_, dedupKey(from, cid));
+  auto value = getValue(db(), dedupKey(from, cid));
   if (!value) return std::nullopt;
   if (value->size() < kDedupFixedSize || (*value)[0] != kRecordVersion)
     throw HistoryStoreError("corrupt dedup record");
@@ -151,14 +207,89 @@ std::optional<DedupRecord> RocksDbHistoryStore::loadDedup(std::string_view from,
 }
 
 std::string RocksDbHistoryStore::commit(const WriteSet& batch, bool sync) {
+  if (failed_) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < nextAttempt_)
+      return "store unavailable after a write error (" + lastError_ + "); next recovery attempt in " +
+             std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(nextAttempt_ - now).count()) +
+             " ms";
+    if (std::string error = recover(); !error.empty()) {
+      backoff_ = std::min(kMaxBackoff, std::max(kMinBackoff, backoff_ * 2));
+      nextAttempt_ = std::chrono::steady_clock::now() + backoff_;
+      return "store recovery failed: " + error;
+    }
+  }
   rocksdb::WriteBatch wb;
+  if (undo_) {  // first, in the same atomic batch: the records of failed batches, if they landed
+    for (const std::string& key : undo_->deletes) wb.Delete(key);
+    for (const auto& [channel, meta] : undo_->metas)
+      wb.Put(metaKey(channel), encodeMeta(ChannelMeta{meta.first, meta.second}));
+  }
   for (const StoredMessage& m : batch.messages) wb.Put(messageKey(m.channel, m.seq), encodeMessage(m));
   for (const MetaEntry& e : batch.metas) wb.Put(metaKey(e.channel), encodeMeta(e.meta));
   for (const DedupEntry& e : batch.dedups) wb.Put(dedupKey(e.from, e.cid), encodeDedup(e.record));
   rocksdb::WriteOptions options;
   options.sync = sync;
-  rocksdb::Status s = db_->Write(options, &wb);
-  return s.ok() ? std::string() : s.ToString();
+  rocksdb::Status s = db_ ? db_->Write(options, &wb) : rocksdb::Status::IOError("store closed");
+  if (s.ok()) {
+    undo_.reset();
+    return {};
+  }
+  rememberUndo(batch);
+  lastError_ = s.ToString();
+  if (!failed_) backoff_ = kMinBackoff;
+  failed_ = true;
+  nextAttempt_ = std::chrono::steady_clock::now() + backoff_;
+  return lastError_;
+}
+
+void RocksDbHistoryStore::rememberUndo(const WriteSet& batch) {
+  if (!undo_) undo_ = std::make_unique<Undo>();
+  std::map<std::string, std::pair<uint64_t, uint64_t>> first;  // channel -> (epoch, first seq)
+  for (const StoredMessage& m : batch.messages) {
+    undo_->deletes.push_back(messageKey(m.channel, m.seq));
+    auto [it, added] = first.emplace(m.channel, std::make_pair(m.epoch, m.seq));
+    if (!added) it->second.second = std::min(it->second.second, m.seq);
+  }
+  for (const DedupEntry& d : batch.dedups) undo_->deletes.push_back(dedupKey(d.from, d.cid));
+  // The sequencer rolled these channels back to first seq - 1 (their last durable seq). A meta
+  // written without messages (a channel created for a subscriber) is left: the sequencer forgot
+  // that channel and reads it from the store again.
+  for (const auto& [channel, v] : first) {
+    auto [it, added] = undo_->metas.emplace(channel, std::make_pair(v.first, v.second - 1));
+    if (!added) it->second.second = std::min(it->second.second, v.second - 1);
+  }
+}
+
+std::string RocksDbHistoryStore::recover() {
+  ++recoveryAttempts_;
+  rocksdb::Status s = db_ ? db_->Resume() : rocksdb::Status::NotSupported("closed");
+  // An I/O error (no space yet) is retried with Resume(); anything else, or a Resume() that keeps
+  // failing, gets a reopen.
+  if (!s.ok() && (s.IsIOError() || s.IsBusy()) && ++failedResumes_ % 5 != 0) {
+    lastError_ = s.ToString();
+    return lastError_;
+  }
+  if (!s.ok()) {
+    // Resume() cannot clear every error (e.g. a fatal one): reopen the DB, which replays the WAL.
+    spdlog::warn("store {}: resume failed ({}), reopening", path_, s.ToString());
+    if (db_) {
+      db_->Close().PermitUncheckedError();
+      db_.reset();
+    }
+    try {
+      db_ = openDb(path_);
+    } catch (const HistoryStoreError& e) {
+      lastError_ = e.what();
+      return lastError_;
+    }
+  }
+  ++recoveries_;
+  failedResumes_ = 0;
+  failed_ = false;
+  backoff_ = std::chrono::milliseconds{0};
+  spdlog::info("store {} writable again after: {}", path_, lastError_);
+  return {};
 }
 
 HistoryPage RocksDbHistoryStore::readPage(std::string_view channel, const HistoryQuery& query) {
@@ -176,7 +307,7 @@ HistoryPage RocksDbHistoryStore::readPage(std::string_view channel, const Histor
   rocksdb::ReadOptions options;
   options.iterate_lower_bound = &lowerSlice;
   options.iterate_upper_bound = &upperSlice;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+  std::unique_ptr<rocksdb::Iterator> it(db().NewIterator(options));
 
   const bool backward = query.before != 0;
   size_t bytes = 0;
@@ -219,11 +350,77 @@ uint64_t RocksDbHistoryStore::countChannels() {
   rocksdb::ReadOptions options;
   options.iterate_lower_bound = &lowerSlice;
   options.iterate_upper_bound = &upperSlice;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+  std::unique_ptr<rocksdb::Iterator> it(db().NewIterator(options));
   uint64_t n = 0;
   for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
   if (!it->status().ok()) throw HistoryStoreError(it->status().ToString());
   return n;
+}
+
+std::vector<std::string> RocksDbHistoryStore::listChannels(std::string_view after, size_t limit) {
+  std::vector<std::string> out;
+  const std::string upper(1, kMetaPrefix + 1);
+  rocksdb::Slice upperSlice(upper);
+  rocksdb::ReadOptions options;
+  options.iterate_upper_bound = &upperSlice;
+  std::unique_ptr<rocksdb::Iterator> it(db().NewIterator(options));
+  const std::string start = metaKey(after);
+  for (it->Seek(start); it->Valid() && out.size() < limit; it->Next()) {
+    if (it->key() == rocksdb::Slice(start)) continue;  // strictly after
+    out.emplace_back(it->key().data() + 1, it->key().size() - 1);
+  }
+  if (!it->status().ok()) throw HistoryStoreError(it->status().ToString());
+  return out;
+}
+
+TrimResult RocksDbHistoryStore::trimHistory(std::string_view channel, const TrimRequest& request) {
+  TrimResult result;
+  auto meta = loadMeta(channel);
+  if (!meta) return result;
+  // Everything at or below `cut` goes: the count limit first (one range delete, whatever its size).
+  uint64_t cut = 0;
+  if (request.keepLast != UINT64_MAX && meta->lastSeq > request.keepLast) cut = meta->lastSeq - request.keepLast;
+
+  const std::string lower = channelPrefix(channel);
+  std::string upper = lower;
+  upper.back() = '\1';
+  rocksdb::Slice lowerSlice(lower), upperSlice(upper);
+  rocksdb::ReadOptions options;
+  options.iterate_lower_bound = &lowerSlice;
+  options.iterate_upper_bound = &upperSlice;
+  std::unique_ptr<rocksdb::Iterator> it(db().NewIterator(options));
+  it->SeekToFirst();
+  if (!it->Valid()) {
+    if (!it->status().ok()) throw HistoryStoreError(it->status().ToString());
+    return result;  // no messages at all
+  }
+  const uint64_t oldest = getBigEndian(it->key().data() + it->key().size() - 8);
+  if (cut >= oldest) result.deleted = cut - oldest + 1;
+  // Then the age limit: the oldest messages above `cut` older than minTsMs, scanned one by one.
+  if (request.minTsMs != INT64_MIN) {
+    it->Seek(messageKey(channel, std::max(cut + 1, oldest)));
+    uint64_t scanned = 0;
+    for (; it->Valid(); it->Next()) {
+      if (scanned++ >= request.maxDeletes) {
+        result.more = true;
+        break;
+      }
+      wire::Delivery d;
+      if (!d.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())))
+        throw HistoryStoreError("corrupt message record");
+      if (d.ts_ms() >= request.minTsMs) break;
+      cut = std::max(cut, d.seq());
+      ++result.deleted;
+    }
+    if (!it->status().ok()) throw HistoryStoreError(it->status().ToString());
+  }
+  if (cut < oldest) return result;
+  rocksdb::WriteBatch wb;
+  wb.DeleteRange(lower, messageKey(channel, cut + 1));
+  rocksdb::WriteOptions wo;  // not synced: a crash may undo a trim, the next pass redoes it
+  rocksdb::Status s = db().Write(wo, &wb);
+  if (!s.ok()) throw HistoryStoreError(s.ToString());
+  return result;
 }
 
 }  // namespace webim::hub

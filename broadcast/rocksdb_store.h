@@ -6,8 +6,11 @@
 // Big-endian seq makes byte order = seq order, so a page is one iterator range.
 #pragma once
 
+#include <chrono>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "broadcast/history_store.h"
 
@@ -29,9 +32,36 @@ class RocksDbHistoryStore final : public HistoryStore {
   std::string commit(const WriteSet& batch, bool sync) override;
   HistoryPage readPage(std::string_view channel, const HistoryQuery& query) override;
   uint64_t countChannels() override;
+  std::vector<std::string> listChannels(std::string_view after, size_t limit) override;
+  TrimResult trimHistory(std::string_view channel, const TrimRequest& request) override;
+
+  // For tests: recovery attempts made / succeeded since open.
+  uint64_t recoveryAttempts() const { return recoveryAttempts_; }
+  uint64_t recoveries() const { return recoveries_; }
 
  private:
+  // A failed Write leaves RocksDB stopped (background error, read-only) until DB::Resume(). The
+  // next commits try Resume() (then a reopen when Resume cannot), with a backoff of 50 ms doubling
+  // to 2 s; until then commits fail fast. The failed batches' records are undone (deleted, metas
+  // put back) in the first successful commit, in case they reached the WAL after all.
+  std::string recover();
+  void rememberUndo(const WriteSet& batch);
+  rocksdb::DB& db();  // throws HistoryStoreError when a reopen failed
+
+  std::string path_;
   std::unique_ptr<rocksdb::DB> db_;
+  bool failed_ = false;
+  std::string lastError_;
+  std::chrono::milliseconds backoff_{0};
+  std::chrono::steady_clock::time_point nextAttempt_{};
+  uint64_t recoveryAttempts_ = 0;
+  uint64_t recoveries_ = 0;
+  uint64_t failedResumes_ = 0;
+  struct Undo {
+    std::vector<std::string> deletes;                           // message and dedup keys
+    std::map<std::string, std::pair<uint64_t, uint64_t>> metas;  // channel -> (epoch, restore seq)
+  };
+  std::unique_ptr<Undo> undo_;
 };
 
 }  // namespace webim::hub

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <memory>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -357,6 +358,95 @@ STORE_TEST("many channels and large batches") {
   auto page = store.readPage("room:m7", {0, 0, 200, kPageBytes});
   CHECK(page.msgs.size() == 40);
   CHECK(page.lastSeq == 40);
+}
+
+// ----- retention (trimHistory, listChannels) -----
+
+STORE_TEST("trim by count keeps the newest, never the meta or dedup records") {
+  auto opened = backend.open();
+  HistoryStore& store = *opened;
+  REQUIRE(store.commit(batchOf("room:t", 1, 20), true).empty());
+  REQUIRE(store.commit(batchOf("room:t2", 1, 3), true).empty());  // a neighbour, untouched
+  TrimRequest keep5;
+  keep5.keepLast = 5;
+  TrimResult r = store.trimHistory("room:t", keep5);
+  CHECK_FALSE(r.more);
+  CHECK(r.deleted >= 15);
+  auto page = store.readPage("room:t", {0, 0, 200, kPageBytes});
+  CHECK(seqs(page) == std::vector<uint64_t>{16, 17, 18, 19, 20});
+  CHECK(page.lastSeq == 20);
+  CHECK(page.epoch == kEpoch);
+  CHECK(seqs(store.readPage("room:t", {0, 3, 200, kPageBytes})) == std::vector<uint64_t>{16, 17, 18, 19, 20});
+  CHECK(seqs(store.readPage("room:t", {16, 0, 200, kPageBytes})).empty());
+  CHECK(store.loadMeta("room:t") == ChannelMeta{kEpoch, 20});
+  CHECK(store.loadDedup("u", "room:t-1") == DedupRecord{"room:t", kEpoch, 1, kNow});  // dedup outlives history
+  CHECK(seqs(store.readPage("room:t2", {0, 0, 200, kPageBytes})) == std::vector<uint64_t>{1, 2, 3});
+  // Idempotent; then seq continues after the kept ones.
+  CHECK(store.trimHistory("room:t", keep5).deleted == 0);
+  REQUIRE(store.commit(batchOf("room:t", 21, 22), true).empty());
+  CHECK(store.trimHistory("room:t", keep5).deleted >= 2);
+  CHECK(seqs(store.readPage("room:t", {0, 0, 200, kPageBytes})) == std::vector<uint64_t>{18, 19, 20, 21, 22});
+  CHECK(store.trimHistory("room:none", keep5).deleted == 0);  // never written
+}
+
+STORE_TEST("trim by age deletes the oldest run, bounded per call") {
+  auto opened = backend.open();
+  HistoryStore& store = *opened;
+  REQUIRE(store.commit(batchOf("room:age", 1, 30), true).empty());  // ts = 1000 + seq
+  TrimRequest old;
+  old.minTsMs = 1000 + 26;  // seqs 1..25 are older
+  old.maxDeletes = 10;
+  TrimResult r = store.trimHistory("room:age", old);
+  CHECK(r.more);
+  int calls = 1;
+  while (r.more && calls < 10) {
+    r = store.trimHistory("room:age", old);
+    ++calls;
+  }
+  CHECK_FALSE(r.more);
+  CHECK(calls >= 3);
+  CHECK(seqs(store.readPage("room:age", {0, 0, 200, kPageBytes})) == std::vector<uint64_t>{26, 27, 28, 29, 30});
+  // Count and age together: the stricter wins.
+  TrimRequest both;
+  both.keepLast = 2;
+  both.minTsMs = 1000 + 27;
+  store.trimHistory("room:age", both);
+  CHECK(seqs(store.readPage("room:age", {0, 0, 200, kPageBytes})) == std::vector<uint64_t>{29, 30});
+  TrimRequest everything;
+  everything.minTsMs = INT64_MAX;
+  store.trimHistory("room:age", everything);
+  auto empty = store.readPage("room:age", {0, 0, 200, kPageBytes});
+  CHECK(empty.msgs.empty());
+  CHECK(empty.lastSeq == 30);
+  CHECK(store.loadMeta("room:age") == ChannelMeta{kEpoch, 30});
+}
+
+STORE_TEST("listChannels pages through every channel once") {
+  auto opened = backend.open();
+  HistoryStore& store = *opened;
+  std::set<std::string> expected;
+  for (int i = 0; i < 23; ++i) {
+    const std::string ch = "room:" + std::to_string(i);
+    REQUIRE(store.commit(batchOf(ch, 1, 1), false).empty());
+    expected.insert(ch);
+  }
+  WriteSet metaOnly;
+  metaOnly.metas.push_back({"user:9", {kEpoch, 0}});
+  REQUIRE(store.commit(metaOnly, true).empty());
+  expected.insert("user:9");
+  std::set<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  for (;;) {
+    auto page = store.listChannels(cursor, 5);
+    CHECK(page.size() <= 5);
+    if (page.empty()) break;
+    for (const auto& ch : page) CHECK(seen.insert(ch).second);
+    cursor = page.back();
+    ++pages;
+  }
+  CHECK(seen == expected);
+  CHECK(pages == 5);
 }
 
 // ----- PostgreSQL only -----
