@@ -88,6 +88,13 @@ void Hub::configureSockets() {
   pub_.set(zmq::sockopt::rcvhwm, ingressHwm);  // subscription messages from frontends
   // Every subscribe reaches us (not only the first per topic), so each gets its own sync.
   pub_.set(zmq::sockopt::xpub_verbose, 1);
+  if (!config_.curveSecretKey.empty()) {
+    // Off loopback every socket speaks CURVE: encrypted, and clients know they reach this hub.
+    for (zmq::socket_t* s : {&app_, &frontend_, &pub_}) {
+      s->set(zmq::sockopt::curve_server, 1);
+      s->set(zmq::sockopt::curve_secretkey, config_.curveSecretKey);
+    }
+  }
 }
 
 void Hub::bindAppIngress() { app_.bind(config_.appIngress); }

@@ -10,6 +10,8 @@
 #include <sstream>
 #include <vector>
 
+#include "common/endpoint.h"
+
 namespace webim::hub {
 
 namespace {
@@ -46,6 +48,7 @@ const std::vector<Setting>& settings() {
       {"ingress_hwm", "ROUTER high-water marks (messages)", {}, [](HubConfig& c) { return &c.ingressHwm; }, {}},
       {"shards", "shard table (JSON) shared by hubs, frontends and the PHP app", [](HubConfig& c) { return &c.shards; }, {}, {}},
       {"shard", "this hub's shard name in the table", [](HubConfig& c) { return &c.shard; }, {}, {}},
+      {"curve_secret_key_file", "file with this hub's CURVE secret key (webim-broadcast keygen); required off loopback", [](HubConfig& c) { return &c.curveSecretKeyFile; }, {}, {}},
       {"sync_interval_ms", "sync recently written channels every (ms)", {}, [](HubConfig& c) { return &c.syncIntervalMs; }, {}},
       {"retention", "history retention rule PATTERN=COUNT/AGE, e.g. room:*=10000/30d (repeat the flag; COUNT/AGE '-' = no limit; --retention '' = keep everything)", {}, {}, {}, [](HubConfig& c) { return &c.retention; }},
       {"retention_interval", "seconds between the starts of two retention passes", {}, [](HubConfig& c) { return &c.retentionInterval; }, {}},
@@ -147,6 +150,26 @@ std::string loadShards(HubConfig& c) {
   return {};
 }
 
+std::string loadCurve(HubConfig& c) {
+  if (!c.curveSecretKeyFile.empty()) {
+    std::ifstream in(c.curveSecretKeyFile);
+    if (!in) return "curve_secret_key_file: cannot read '" + c.curveSecretKeyFile + "'";
+    std::string key;
+    std::getline(in, key);
+    while (!key.empty() && (key.back() == '\r' || key.back() == ' ')) key.pop_back();
+    if (!isZ85Key(key)) return "curve_secret_key_file: '" + c.curveSecretKeyFile + "' must hold a 40-character Z85 key";
+    c.curveSecretKey = key;
+  }
+  for (auto [name, endpoint] : std::array<std::pair<const char*, const std::string*>, 3>{
+           {{"app_ingress", &c.appIngress}, {"hub_ingress", &c.hubIngress}, {"hub_pub", &c.hubPub}}}) {
+    if (!isLoopbackEndpoint(*endpoint) && c.curveSecretKey.empty()) {
+      return std::string(name) + ": " + *endpoint +
+             " binds off loopback: CURVE is required (webim-broadcast keygen, then curve_secret_key_file)";
+    }
+  }
+  return {};
+}
+
 CommandLine parseCommandLine(int argc, char** argv) {
   CommandLine result;
   CLI::App app{"webim-broadcast: the webim broadcast hub (sequences, stores, publishes)", "webim-broadcast"};
@@ -172,6 +195,9 @@ CommandLine parseCommandLine(int argc, char** argv) {
   request->add_option("--app-ingress", result.request.appIngress, "app ingress endpoint")->required();
   request->add_option("--timeout-ms", result.request.timeoutMs, "reply deadline (exit 1 when exceeded)");
   request->add_option("json", result.request.json, "the request, one JSON object")->required();
+  request->add_option("--server-key", result.request.serverKey, "the hub's CURVE public key (Z85), if it uses CURVE");
+  CLI::App* keygen = app.add_subcommand("keygen", "make a CURVE key pair for a hub (secret for the hub, public for its clients)");
+  keygen->add_option("--out", result.keygen.out, "write PREFIX.key (secret, 0600) and PREFIX.pub instead of printing");
 
   try {
     app.parse(argc, argv);
@@ -193,7 +219,16 @@ CommandLine parseCommandLine(int argc, char** argv) {
       result.exitCode = kExitBadConfig;
       return result;
     }
+    if (!result.request.serverKey.empty() && !isZ85Key(result.request.serverKey)) {
+      std::cerr << "webim-broadcast request: --server-key must be 40 Z85 characters\n";
+      result.exitCode = kExitBadConfig;
+      return result;
+    }
     result.mode = CommandLine::Mode::Request;
+    return result;
+  }
+  if (keygen->parsed()) {
+    result.mode = CommandLine::Mode::Keygen;
     return result;
   }
 
@@ -218,6 +253,7 @@ CommandLine parseCommandLine(int argc, char** argv) {
   }
   std::string error = validateConfig(config);
   if (error.empty()) error = loadShards(config);
+  if (error.empty()) error = loadCurve(config);
   if (!error.empty()) {
     std::cerr << "webim-broadcast: bad config: " << error << "\n";
     result.exitCode = kExitBadConfig;

@@ -44,6 +44,11 @@ struct HubConfig {
   std::string shards;
   std::string shard;
   std::shared_ptr<const SlotMap> slotMap;  // derived from `shards` at start
+  // CURVE (PROTOCOL.md section 4): the file holding this hub's secret key (Z85, from
+  // `webim-broadcast keygen`). Required when any endpoint binds off loopback; then all three
+  // sockets speak CURVE and clients need the matching public key.
+  std::string curveSecretKeyFile;
+  std::string curveSecretKey;  // derived: the file's key
   size_t shardIndex = 0;
   // History retention rules "PATTERN=COUNT/AGE" (syntax in broadcast/retention.h); [] keeps
   // everything. Applied in small slices between batches; a full pass starts every
@@ -56,13 +61,19 @@ struct RequestOptions {  // `webim-broadcast request`
   std::string appIngress;
   int64_t timeoutMs = 3000;
   std::string json;
+  std::string serverKey;  // the hub's CURVE public key, when it speaks CURVE
+};
+
+struct KeygenOptions {  // `webim-broadcast keygen`
+  std::string out;  // PREFIX: writes PREFIX.key (secret, mode 0600) and PREFIX.pub; empty: print both
 };
 
 struct CommandLine {
-  enum class Mode { Serve, Request, Exit } mode = Mode::Exit;
+  enum class Mode { Serve, Request, Keygen, Exit } mode = Mode::Exit;
   int exitCode = 0;  // for Mode::Exit (help: 0, bad flags or config: 2)
   HubConfig config;
   RequestOptions request;
+  KeygenOptions keygen;
 };
 
 // Parses flags, reads --config, validates. Prints help / the error itself for Mode::Exit.

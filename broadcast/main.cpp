@@ -92,6 +92,8 @@ int main(int argc, char** argv) {
       return cmd.exitCode;
     case webim::hub::CommandLine::Mode::Request:
       return webim::hub::runRequest(cmd.request);
+    case webim::hub::CommandLine::Mode::Keygen:
+      return webim::hub::runKeygen(cmd.keygen);
     case webim::hub::CommandLine::Mode::Serve:
       return serve(cmd.config);
   }

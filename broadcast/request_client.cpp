@@ -1,5 +1,11 @@
 #include "broadcast/request_client.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <vector>
@@ -15,6 +21,14 @@ int runRequest(const RequestOptions& options) {
     dealer.set(zmq::sockopt::linger, 0);  // an unanswered request must not hold the exit
     dealer.set(zmq::sockopt::sndhwm, 1);
     dealer.set(zmq::sockopt::rcvhwm, 1);
+    if (!options.serverKey.empty()) {  // CURVE client with a throwaway key pair
+      char publicKey[41];
+      char secretKey[41];
+      if (zmq_curve_keypair(publicKey, secretKey) != 0) throw zmq::error_t();
+      dealer.set(zmq::sockopt::curve_serverkey, options.serverKey);
+      dealer.set(zmq::sockopt::curve_publickey, publicKey);
+      dealer.set(zmq::sockopt::curve_secretkey, secretKey);
+    }
     dealer.connect(options.appIngress);
     dealer.send(zmq::message_t(), zmq::send_flags::sndmore);
     dealer.send(zmq::buffer(options.json), zmq::send_flags::none);
@@ -36,6 +50,39 @@ int runRequest(const RequestOptions& options) {
     std::cerr << "webim-broadcast request: " << options.appIngress << ": " << e.what() << "\n";
     return kExitRequestTimeout;
   }
+}
+
+int runKeygen(const KeygenOptions& options) {
+  char publicKey[41];
+  char secretKey[41];
+  if (zmq_curve_keypair(publicKey, secretKey) != 0) {
+    std::cerr << "webim-broadcast keygen: " << zmq_strerror(zmq_errno()) << " (libzmq without CURVE?)\n";
+    return 1;
+  }
+  if (options.out.empty()) {
+    std::cout << "public " << publicKey << "\nsecret " << secretKey << "\n";
+    return 0;
+  }
+  const std::string secretPath = options.out + ".key";
+  const std::string publicPath = options.out + ".pub";
+  // The secret file is created private before anything is written to it.
+  int fd = ::open(secretPath.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    std::cerr << "webim-broadcast keygen: " << secretPath << ": " << std::strerror(errno) << "\n";
+    return 1;
+  }
+  std::string secretLine = std::string(secretKey) + "\n";
+  bool ok = ::write(fd, secretLine.data(), secretLine.size()) == static_cast<ssize_t>(secretLine.size());
+  ok = (::close(fd) == 0) && ok;
+  std::ofstream pub(publicPath, std::ios::trunc);
+  pub << publicKey << "\n";
+  if (!ok || !pub) {
+    std::cerr << "webim-broadcast keygen: cannot write the key files\n";
+    return 1;
+  }
+  std::cout << "wrote " << secretPath << " (secret: curve_secret_key_file of the hub) and " << publicPath
+            << " (public: --hub-public-key of frontends, curve_server_key in the shard table)\n";
+  return 0;
 }
 
 }  // namespace webim::hub

@@ -1,0 +1,94 @@
+// CURVE on the hub's sockets (PROTOCOL.md section 4): keys from `webim-broadcast keygen`; a hub
+// with a key refuses clients without the hub's public key; endpoints off loopback require it.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { BROADCAST, Client, Cluster, FRONTEND } from './harness.mjs';
+
+const run = (bin, args) => new Promise((resolve) => {
+  execFile(bin, args, { timeout: 20000 }, (error, stdout, stderr) => {
+    resolve({ code: error ? (error.code ?? 1) : 0, stdout, stderr });
+  });
+});
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('CURVE on the hub sockets', () => {
+  let cluster;
+  let keyPrefix;
+  let publicKey;
+  let app;
+
+  before(async () => {
+    cluster = new Cluster();
+    keyPrefix = join(cluster.dir, 'hub');
+    const made = await run(BROADCAST, ['keygen', '--out', keyPrefix]);
+    assert.equal(made.code, 0, made.stderr);
+    publicKey = readFileSync(`${keyPrefix}.pub`, 'utf8').trim();
+    // CURVE is required off loopback and used whenever a key is configured: here on 127.0.0.1.
+    const [a, i, p] = [await freePort(), await freePort(), await freePort()];
+    app = `tcp://127.0.0.1:${a}`;
+    cluster.endpoints = { app, ingress: `tcp://127.0.0.1:${i}`, pub: `tcp://127.0.0.1:${p}` };
+    await cluster.startHub(['--curve-secret-key-file', `${keyPrefix}.key`]);
+  });
+
+  after(async () => {
+    const results = await cluster.stop();
+    for (const [name, r] of Object.entries(results)) {
+      assert.deepEqual(r, { code: 0, signal: null }, `${name} did not exit cleanly:\n${cluster.logs()}`);
+    }
+  });
+
+  test('keygen writes a private secret key and a public key', () => {
+    assert.match(publicKey, /^.{40}$/);
+    assert.equal(statSync(`${keyPrefix}.key`).mode & 0o777, 0o600);
+  });
+
+  test('the app ingress answers only clients that know the hub\'s public key', async () => {
+    const without = await run(BROADCAST, ['request', '--app-ingress', app, '--timeout-ms', '1500', '{"op":"stats"}']);
+    assert.equal(without.code, 1, 'a plain client gets no answer');
+    const withKey = await run(BROADCAST, ['request', '--app-ingress', app, '--server-key', publicKey, '{"op":"stats"}']);
+    assert.equal(withKey.code, 0, withKey.stderr);
+    assert.equal(JSON.parse(withKey.stdout).ok, true);
+  });
+
+  test('frontends with the key chat through the hub; without it they cannot publish', async () => {
+    const fe = await cluster.startFrontend(['--hub-public-key', publicKey]);
+    const c = await Client.connect(fe.url);
+    await c.auth(cluster.token('cv', ['room:*']));
+    assert.equal((await c.request('sub', { ch: 'room:curve' })).op, 'ok');
+    const ack = await c.request('pub', { ch: 'room:curve', data: 'secret', cid: 'cv-1' });
+    assert.equal(ack.op, 'ok', JSON.stringify(ack));
+    const [m] = await c.waitForMsgs(1);
+    assert.equal(m.data, 'secret');
+    await c.close();
+
+    const plain = await cluster.startFrontend(['--hub-timeout-ms', '800']);
+    const d = await Client.connect(plain.url);
+    await d.auth(cluster.token('cw', ['room:*']));
+    const refused = await d.request('pub', { ch: 'room:curve', data: 'x', cid: 'cw-1' });
+    assert.equal(refused.code, 'unavailable');
+    await d.close();
+  });
+
+  test('off loopback without a key is a configuration error', async () => {
+    const hub = await run(BROADCAST, ['--app-ingress', 'tcp://0.0.0.0:1', '--data', join(cluster.dir, 'x')]);
+    assert.equal(hub.code, 2);
+    assert.match(hub.stderr, /off loopback: CURVE is required/);
+    const fe = await run(FRONTEND, ['--secret-file', cluster.secretFile, '--hub-ingress', 'tcp://0.0.0.0:1']);
+    assert.equal(fe.code, 2);
+    assert.match(fe.stderr, /off loopback/);
+  });
+});
