@@ -165,10 +165,11 @@ describe('WebimClient against a real hub and frontends', () => {
     const seenA = [];
     const seenB = [];
     const offA = a.subscribe('room:js1', (m) => seenA.push(m));
-    b.subscribe('room:js1', (m) => seenB.push(m));
+    const offB = b.subscribe('room:js1', (m) => seenB.push(m));
     await Promise.all([a.connect(), b.connect()]);
     assert.equal(a.user, 'alice');
     const start = await offA.ready;
+    await offB.ready;
     const ack = await a.publish('room:js1', { text: 'hi', big: 1 });
     assert.equal(ack.epoch, start.epoch);
     assert.equal(ack.seq, start.seq + 1);
@@ -196,8 +197,9 @@ describe('WebimClient against a real hub and frontends', () => {
     }
     const a = open({ url: fe1.url, token: cluster.token('dup', ['room:*']), WebSocket: DoublingWebSocket });
     const seen = [];
-    a.subscribe('room:dup', (m) => seen.push(m.seq));
+    const sub = a.subscribe('room:dup', (m) => seen.push(m.seq));
     await a.connect();
+    await sub.ready;
     const acks = [];
     for (let i = 0; i < 5; i++) acks.push(await a.publish('room:dup', i));
     await until(() => seen.length >= 5, 'deliveries');
@@ -297,8 +299,9 @@ describe('WebimClient against a real hub and frontends', () => {
     const a = open({ urls: [fe1.url, fe2.url], token: cluster.token('lossy', ['room:*']), WebSocket: AckLosingWebSocket });
     const watcher = open({ url: fe2.url, token: cluster.token('watch', ['room:*']) });
     const seen = [];
-    watcher.subscribe('room:lostack', (m) => seen.push(m.seq));
+    const watching = watcher.subscribe('room:lostack', (m) => seen.push(m.seq));
     await Promise.all([a.connect(), watcher.connect()]);
+    await watching.ready;
     const ack = await a.publish('room:lostack', 'hello', { cid: 'lost-ack-1' });
     assert.ok(dropped, 'the first ack was dropped');
     const page = await a.history('room:lostack', { after: 0, limit: 50 });
@@ -366,8 +369,9 @@ describe('WebimClient against a real hub and frontends', () => {
     const fe5 = await cluster.startFrontend();
     const a = open({ urls: [fe5.url, fe1.url], token: cluster.token('restart', ['room:*']) });
     const seen = [];
-    a.subscribe('room:restart', (m) => seen.push(m.seq));
+    const sub = a.subscribe('room:restart', (m) => seen.push(m.seq));
     await a.connect();
+    await sub.ready;
     await fe5.stop();
     await until(() => a.state === 'open', 'reopened');
     const ack = await a.publish('room:restart', 1);

@@ -161,8 +161,9 @@ describe('the HTTP fallback of the JS client against a real hub and frontends', 
       const seen = [];
       const states = [];
       a.on('state', (s) => states.push(s));
-      watcher.subscribe(ch, (m) => seen.push(m.seq));
+      const watching = watcher.subscribe(ch, (m) => seen.push(m.seq));
       await Promise.all([a.connect(), watcher.connect()]);
+      await watching.ready;  // live before the publish, or its ok would already count it
       const ack = await a.publish(ch, 'once', { cid: `lost-${mode}` });
       assert.ok(dropped, 'the first ack was lost');
       assert.deepEqual(posts, [`lost-${mode}`, `lost-${mode}`], 'sent twice with the same cid');
@@ -249,8 +250,9 @@ describe('the HTTP fallback of the JS client against a real hub and frontends', 
       const states = [];
       a.on('state', (s) => states.push(s));
       const seen = [];
-      a.subscribe(ch, (m) => seen.push(m.seq));
+      const sub = a.subscribe(ch, (m) => seen.push(m.seq));
       await Promise.all([a.connect(), writer.connect()]);
+      await sub.ready;
       const firstExp = (issued[0] + 3000);
       await until(() => issued.length >= 2, 'a refresh', 5000);
       assert.ok(Date.now() < firstExp, 'refreshed before exp');
