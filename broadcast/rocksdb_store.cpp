@@ -179,7 +179,16 @@ RocksDbHistoryStore::RocksDbHistoryStore(const std::string& path) : path_(path) 
 }
 
 rocksdb::DB& RocksDbHistoryStore::db() {
-  if (!db_) throw HistoryStoreError("store closed after a failed reopen (" + lastError_ + "); retrying");
+  if (!db_) {
+    // A reopen failed (e.g. the disk was still full). Reads must retry it too: while every
+    // publish fails at its first read, no commit would ever come to do it.
+    if (std::chrono::steady_clock::now() >= nextAttempt_) {
+      if (recover().empty()) return *db_;
+      backoff_ = std::min(kMaxBackoff, std::max(kMinBackoff, backoff_ * 2));
+      nextAttempt_ = std::chrono::steady_clock::now() + backoff_;
+    }
+    throw HistoryStoreError("store closed after a failed reopen (" + lastError_ + "); retrying");
+  }
   return *db_;
 }
 

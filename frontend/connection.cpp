@@ -111,9 +111,10 @@ void Connection::finishHttp(std::string response) {
 
 // ---- writing ----------------------------------------------------------------------------------
 
-void Connection::send(SharedFrame frame) {
+void Connection::send(SharedFrame frame, bool own) {
   if (phase_ == Phase::Closed || frame->empty()) return;
-  if (phase_ == Phase::WebSocket && queuedBytes() + frame->size() > frontend_.config().maxBacklogBytes) {
+  size_t limit = frontend_.config().maxBacklogBytes + (own ? kOwnAllowance : 0);
+  if (phase_ == Phase::WebSocket && queuedBytes() + frame->size() > limit) {
     // The client cannot keep up; it is closed 4009 at the flush (never from inside a fan-out loop,
     // which would change the subscriber list under it) and may resume with `since` (PROTOCOL.md).
     tooSlow_ = true;
@@ -145,14 +146,14 @@ void Connection::dropPending() {
   pendingBytes_ = 0;
 }
 
-void Connection::deliver(DeliveryFrames& frames) {
+void Connection::deliver(DeliveryFrames& frames, bool own) {
   switch (phase_) {
     case Phase::WebSocket:
-      send(frames.webSocket());
+      send(frames.webSocket(), own);
       break;
     case Phase::Stream:
       if (stream_->eventStream) {
-        send(frames.eventStream());
+        send(frames.eventStream(), own);
       } else {
         if (!stream_->poll.empty()) stream_->poll.push_back(',');
         stream_->poll.append(frames.json());
@@ -166,7 +167,7 @@ void Connection::deliver(DeliveryFrames& frames) {
 
 void Connection::deliverOwn(std::string_view channel, uint64_t epoch, uint64_t seq, std::string_view json) {
   DeliveryFrames frames(channel, epoch, seq, json);
-  deliver(frames);
+  deliver(frames, true);
 }
 
 void Connection::sendReply(std::string_view json) {
@@ -179,7 +180,7 @@ void Connection::sendReply(std::string_view json) {
 
 void Connection::sendText(std::string_view json) {
   if (json.empty()) return;
-  send(webSocketTextFrame(json));
+  send(webSocketTextFrame(json), true);
 }
 
 void Connection::flush() {

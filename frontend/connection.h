@@ -47,11 +47,15 @@ class Connection final : public WsFrameHandler {
   static Connection* accept(Frontend& frontend, uv_stream_t* server);
 
   // Queues bytes for the client; flushed at the end of the loop iteration.
-  void send(SharedFrame frame);
+  // `own`: a reply to this client's request or its recovery (not fan-out). The backlog limit
+  // (4009) is for messages a slow client cannot keep up with; its own answers (a 1 MiB history
+  // page, a recovery) get kOwnAllowance on top, so they never close an idle client.
+  void send(SharedFrame frame, bool own = false);
   void sendText(std::string_view json);
-  // A live message for this subscriber, in its transport's encoding (WebSocket frame, SSE event,
-  // or an element of the long-poll answer).
-  void deliver(DeliveryFrames& frames);
+  // A message for this subscriber, in its transport's encoding (WebSocket frame, SSE event, or an
+  // element of the long-poll answer).
+  void deliver(DeliveryFrames& frames, bool own = false);
+  static constexpr size_t kOwnAllowance = 4 * 1024 * 1024;
   // Starts the close handshake with `code` (or, before the upgrade, just closes after flushing).
   void close(uint16_t code, std::string_view reason);
   // Answers 503 and closes (the process holds its maximum of connections).

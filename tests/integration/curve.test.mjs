@@ -44,12 +44,7 @@ describe('CURVE on the hub sockets', () => {
     await cluster.startHub(['--curve-secret-key-file', `${keyPrefix}.key`]);
   });
 
-  after(async () => {
-    const results = await cluster.stop();
-    for (const [name, r] of Object.entries(results)) {
-      assert.deepEqual(r, { code: 0, signal: null }, `${name} did not exit cleanly:\n${cluster.logs()}`);
-    }
-  });
+  after(() => cluster.stopCleanly());
 
   test('keygen writes a private secret key and a public key', () => {
     assert.match(publicKey, /^.{40}$/);

@@ -125,12 +125,7 @@ describe('front door', () => {
     fe = await cluster.startFrontend(['--handshake-timeout-ms', '1500']);
   });
 
-  after(async () => {
-    const results = await cluster.stop();
-    for (const [name, r] of Object.entries(results)) {
-      assert.deepEqual(r, { code: 0, signal: null }, `${name} did not exit cleanly:\n${cluster.logs()}`);
-    }
-  });
+  after(() => cluster.stopCleanly());
 
   test('2,000 headers get 431', async () => {
     let head = `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${fe.port}\r\n`;

@@ -27,12 +27,7 @@ describe('gaps and hub restarts', () => {
     fe2 = await cluster.startFrontend(fast);
   });
 
-  after(async () => {
-    const results = await cluster.stop();
-    for (const [name, r] of Object.entries(results)) {
-      assert.deepEqual(r, { code: 0, signal: null }, `${name} did not exit cleanly:\n${cluster.logs()}`);
-    }
-  });
+  after(() => cluster.stopCleanly());
 
   test('a burst past the HWM reaches every subscriber complete, in order, once', async () => {
     const readers = [];

@@ -158,6 +158,15 @@ export class Cluster {
     return results;
   }
 
+  // stop(), then fails unless every process exited 0 on SIGTERM (nothing crashed or hung).
+  async stopCleanly() {
+    const results = await this.stop();
+    const unclean = Object.entries(results).filter(([, r]) => r.code !== 0 || r.signal !== null);
+    if (unclean.length > 0) {
+      throw new Error(`did not exit cleanly: ${JSON.stringify(Object.fromEntries(unclean))}\n${this.logs()}`);
+    }
+  }
+
   logs() {
     return [this.hub, ...(this.shardHubs || []), ...this.frontends].filter(Boolean).map((p) => `--- ${p.name}\n${p.log}`).join('\n');
   }

@@ -23,12 +23,7 @@ describe('routed inboxes', () => {
     fe2 = await cluster.startFrontend();
   });
 
-  after(async () => {
-    const results = await cluster.stop();
-    for (const [name, r] of Object.entries(results)) {
-      assert.deepEqual(r, { code: 0, signal: null }, `${name} did not exit cleanly:\n${cluster.logs()}`);
-    }
-  });
+  after(() => cluster.stopCleanly());
 
   test('a push to user:<id> reaches the user on every frontend, once each, without a per-user topic', async () => {
     const a = await Client.connect(fe1.url);

@@ -17,12 +17,7 @@ describe('retention', () => {
     fe = await cluster.startFrontend();
   });
 
-  after(async () => {
-    const results = await cluster.stop();
-    for (const [name, r] of Object.entries(results)) {
-      assert.deepEqual(r, { code: 0, signal: null }, `${name} did not exit cleanly:\n${cluster.logs()}`);
-    }
-  });
+  after(() => cluster.stopCleanly());
 
   test('history starts at the oldest kept seq; older since is recovered:false', async () => {
     const writer = await Client.connect(fe.url);

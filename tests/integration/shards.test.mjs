@@ -29,12 +29,7 @@ describe('two hubs, one shard table', () => {
     }
   });
 
-  after(async () => {
-    const results = await cluster.stop();
-    for (const [name, r] of Object.entries(results)) {
-      assert.deepEqual(r, { code: 0, signal: null }, `${name} did not exit cleanly:\n${cluster.logs()}`);
-    }
-  });
+  after(() => cluster.stopCleanly());
 
   test('a hub refuses a channel of another shard with wrong_shard', async () => {
     const wrong = await cluster.appRequest({ op: 'pub', ch: high[0], data: 1 }, 5000, shards[0].app_ingress);

@@ -1,0 +1,57 @@
+// "Nothing lost, nothing duplicated": a short run of every fault-injection scenario of the checker
+// (tests/integration/checker/: JS client library clients and app-ingress publishers under load while
+// a frontend is killed or frozen, the hub or one shard is restarted, a subscriber stops reading,
+// the hub's publish HWM drops messages, the hub's disk fills up). Each asserts zero acknowledged-but-
+// lost, zero delivered twice to the application, zero stored twice, zero out of order, zero
+// unexpected, and that the fault really happened. The long version: scripts/soak.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import { LARGE_MESSAGE_SCENARIOS as SLOW_LARGE, passed, runScenario } from './checker/lib.mjs';
+
+const DURATION = Number(process.env.WEBIM_CHECKER_DURATION ?? 4);
+
+// What shows that the fault was real, per scenario.
+const EVIDENCE = {
+  'frontend-kill': (r) => assert.ok((r.closeCodes[1006] ?? 0) > 0 && r.reconnectMs.count > 0, 'clients of the killed frontend reconnected'),
+  'hub-restart': (r) => assert.equal(r.faults.length, 1),
+  'frontend-stop': (r) => assert.equal(r.faults.length, 1),
+  'slow-subscriber': (r) => assert.ok((r.closeCodes[4009] ?? 0) > 0, `the paused subscriber was closed 4009: ${JSON.stringify(r.closeCodes)}`),
+  'hwm-flood': (r) => assert.ok(r.frontendGaps > 0, 'the HWM dropped messages and frontends filled the gaps'),
+  'shard-restart': (r) => assert.equal(r.faults.length, 1),
+  'disk-full': (r) => assert.ok(r.faults[0].unavailableReplies + r.faults[0].appUnavailable > 0, 'publishes were answered unavailable while the disk was full'),
+};
+
+function summary(r) {
+  return JSON.stringify({ messages: r.messages, counts: r.counts, faults: r.faults, closeCodes: r.closeCodes,
+    errCodes: r.errCodes, examples: r.examples, notes: r.notes.slice(0, 5) }, null, 1);
+}
+
+describe('checker: nothing lost, nothing duplicated, under faults', { concurrency: false }, () => {
+  for (const name of Object.keys(EVIDENCE)) {
+    test(name, { timeout: 60000 }, async (t) => {
+      let r;
+      try {
+        r = await runScenario(name, { duration: DURATION, drainMs: 15000 });
+      } catch (e) {
+        if (e.skip) return t.skip(e.message);
+        throw e;
+      }
+      t.diagnostic(`${name}: sent ${r.messages.sent}, acked ${r.messages.acked}, deliveries ${r.messages.deliveries}, ` +
+        `counts ${JSON.stringify(r.counts)}, faults ${JSON.stringify(r.faults)}`);
+      assert.ok(r.messages.acked > 100, `load ran: ${summary(r)}`);
+      assert.ok(passed(r), `lost / duplicated / out of order / unexpected:\n${summary(r)}`);
+      assert.ok(r.messages.acked + r.counts.unackedAtEnd >= r.messages.sent, summary(r));
+      EVIDENCE[name](r);
+      for (const [proc, exit] of Object.entries(r.exits)) assert.deepEqual(exit, { code: 0, signal: null }, `${proc} exit`);
+    });
+  }
+  // A subscriber that fell behind on a channel of large messages catches up through history
+  // pages of up to 1 MiB (its own replies are not held against the slow-consumer limit).
+  for (const name of SLOW_LARGE) {
+    test(name, { timeout: 60000 }, async () => {
+      const r = await runScenario(name, { duration: DURATION, drainMs: 6000 });
+      assert.ok(passed(r), summary(r));
+    });
+  }
+});
