@@ -96,7 +96,7 @@ export class Cluster {
 
   // Several hubs, each owning part of the slots through one shard table (PROTOCOL.md section 4).
   // Frontends started afterwards connect to all of them (--shards).
-  async startShards(ranges) {
+  async startShards(ranges, extraArgs = []) {
     const shards = ranges.map((slots, i) => ({
       name: `hub${i}`,
       slots,
@@ -110,7 +110,7 @@ export class Cluster {
     for (const shard of shards) {
       const hub = new Process(shard.name, BROADCAST, [
         '--app-ingress', shard.app_ingress, '--hub-ingress', shard.hub_ingress, '--hub-pub', shard.hub_pub,
-        '--data', join(this.dir, shard.name), '--shards', this.shardFile, '--shard', shard.name,
+        '--data', join(this.dir, shard.name), '--shards', this.shardFile, '--shard', shard.name, ...extraArgs,
       ]);
       await waitForLine(hub.child, /webim-broadcast ready/, shard.name);
       this.shardHubs.push(hub);

@@ -169,8 +169,11 @@ class Run {
     this.tag = `${this.name.replace(/[^a-z]/g, '')}${Math.floor(Math.random() * 1e6)}`;
     const hubArgs = [...(o.hubArgs ?? [])];
     if (!hubArgs.includes('--sync-interval-ms')) hubArgs.push('--sync-interval-ms', '500');
+    // The final check reads every message back from history: keep all of it (a long soak writes
+    // more than the default retention of 10,000 messages per room).
+    if (!hubArgs.includes('--retention')) hubArgs.push('--retention', '');
     if (o.shards) {
-      this.shards = await this.cluster.startShards(o.shards);
+      this.shards = await this.cluster.startShards(o.shards, hubArgs);
     } else {
       if (o.mountData) await this.mountData();
       await this.cluster.startHub(hubArgs);
