@@ -201,18 +201,23 @@ void Hub::drainSubscriptions() {
 
 // Repeats sync{epoch, last} for the channels written since the last round (between batches, so
 // the in-memory seq is durable and published): a frontend that lost the tail of a burst fills it.
+// sync{epoch, last}: where a channel's stream stands (a Delivery with `sync` set, no data).
+std::string Hub::syncMarker(const std::string& channel, const ChannelMeta& meta) {
+  wire::Delivery sync;
+  sync.set_channel(channel);
+  sync.set_sync(true);
+  sync.set_epoch(meta.epoch);
+  sync.set_seq(meta.lastSeq);
+  return sync.SerializeAsString();
+}
+
 void Hub::syncWritten() {
   nextSync_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.syncIntervalMs);
   expireFrontends();
   // A sync can be dropped like any message: repeat it for kSyncRounds rounds after the last write.
   for (auto it = written_.begin(); it != written_.end();) {
     if (std::optional<ChannelMeta> meta = sequencer_.channelState(it->first)) {
-      wire::Delivery sync;
-      sync.set_channel(it->first);
-      sync.set_sync(true);
-      sync.set_epoch(meta->epoch);
-      sync.set_seq(meta->lastSeq);
-      publishRouted(it->first, sync.SerializeAsString());
+      publishRouted(it->first, syncMarker(it->first, *meta));
     }
     if (--it->second <= 0) {
       it = written_.erase(it);
@@ -250,14 +255,7 @@ void Hub::publishSyncs(const std::vector<std::string>& channels) {
     ++stats_.commits;
     sequencer_.commitSucceeded();
   }
-  for (const auto& [channel, meta] : syncs) {
-    wire::Delivery sync;
-    sync.set_channel(channel);
-    sync.set_sync(true);
-    sync.set_epoch(meta.epoch);
-    sync.set_seq(meta.lastSeq);
-    publish(channel, sync.SerializeAsString());
-  }
+  for (const auto& [channel, meta] : syncs) publish(channel, syncMarker(channel, meta));
 }
 
 size_t Hub::receive(zmq::socket_ref socket, bool fromApp, std::vector<Request>& batch, size_t room) {

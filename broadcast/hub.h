@@ -62,6 +62,7 @@ class Hub {
   std::string wrongShardMessage(const std::string& channel) const;
   void publishSyncs(const std::vector<std::string>& channels);
   void syncWritten();
+  static std::string syncMarker(const std::string& channel, const ChannelMeta& meta);
   HubStats snapshotStats();
   int64_t nowMs() const;
 

@@ -488,20 +488,25 @@ JsonWriter& JsonWriter::string(std::string_view s) {
   return *this;
 }
 
-JsonWriter& JsonWriter::integer(int64_t v) {
-  beforeValue();
+namespace {
+template <class Int>
+void appendInteger(std::string& out, Int v) {
   char buf[24];
   const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out_.append(buf, r.ptr);
+  out.append(buf, r.ptr);
+}
+}  // namespace
+
+JsonWriter& JsonWriter::integer(int64_t v) {
+  beforeValue();
+  appendInteger(out_, v);
   needComma_ = true;
   return *this;
 }
 
 JsonWriter& JsonWriter::uinteger(uint64_t v) {
   beforeValue();
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out_.append(buf, r.ptr);
+  appendInteger(out_, v);
   needComma_ = true;
   return *this;
 }

@@ -264,7 +264,7 @@ Task Connection::apiCall(std::string op, std::string body) {
   // pub and hist go to the hub owning their channel; kick and stats to any hub (a kick is
   // published to every frontend by whichever hub takes it).
   HubLink* hub = &frontend_.anyHub();
-  JsonObjectReader reader;
+  JsonObjectReader& reader = frontend_.jsonReader();
   if (reader.read(request.app().json()).ok()) {
     for (const JsonMember& m : reader.members()) {
       if (m.parent == kJsonTopLevel && m.key == "ch" && m.value.type == JsonType::String) {
@@ -282,11 +282,11 @@ Task Connection::apiCall(std::string op, std::string body) {
   if (result.reply.has_error()) {
     const wire::Error& e = result.reply.error();
     std::string json = apiError(e.code(), e.message());
-    finishHttp(httpResponse(apiStatusForReply(json), kJson, json));
+    finishHttp(httpResponse(apiStatusForReply(frontend_.jsonReader(), json), kJson, json));
     co_return;
   }
   const std::string& json = result.reply.app_json();
-  finishHttp(httpResponse(apiStatusForReply(json), kJson, json));
+  finishHttp(httpResponse(apiStatusForReply(frontend_.jsonReader(), json), kJson, json));
 }
 
 // ---- HTTP fallback (for browsers) -------------------------------------------------------------
@@ -300,7 +300,7 @@ bool Connection::adoptSession(std::string_view sid) {
 }
 
 void Connection::createSession(std::string_view body) {
-  JsonObjectReader reader;
+  JsonObjectReader& reader = frontend_.jsonReader();
   std::string_view token;
   if (reader.read(body).ok()) {
     for (const JsonMember& m : reader.members()) {

@@ -59,6 +59,9 @@ class Frontend {
   HubLink& hubFor(std::string_view channel) noexcept { return *hubs_[config_.slotMap->shardOf(channel)]; }
   HubLink& anyHub() noexcept { return *hubs_.front(); }
   RequestDecoder& decoder() noexcept { return decoder_; }
+  // For the HTTP side's small JSON bodies and replies; one per loop, like the decoder (views into
+  // it are valid until its next read).
+  JsonObjectReader& jsonReader() noexcept { return jsonReader_; }
   const TokenVerifier& verifier() const noexcept { return verifier_; }
   const SessionIds& sessionIds() const noexcept { return sessionIds_; }
   ChannelIndex& channels() noexcept { return channels_; }
@@ -137,6 +140,7 @@ class Frontend {
   TimerWheel wheel_;
   std::vector<std::unique_ptr<HubLink>> hubs_;  // one per shard
   RequestDecoder decoder_;
+  JsonObjectReader jsonReader_;
   TokenVerifier verifier_;
   SessionIds sessionIds_;
   ChannelIndex channels_;

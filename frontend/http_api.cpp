@@ -24,8 +24,7 @@ std::optional<std::string_view> apiOpForPath(std::string_view path) {
   return std::nullopt;
 }
 
-int apiStatusForReply(std::string_view replyJson) {
-  JsonObjectReader reader;
+int apiStatusForReply(JsonObjectReader& reader, std::string_view replyJson) {
   if (!reader.read(replyJson).ok()) return 502;  // the hub always answers JSON objects
   std::string_view code;
   for (const JsonMember& m : reader.members()) {

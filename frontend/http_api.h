@@ -13,11 +13,14 @@
 
 namespace webim {
 
+class JsonObjectReader;
+
 // "/api/publish" -> "pub", ...; nullopt for an unknown path.
 std::optional<std::string_view> apiOpForPath(std::string_view path);
 
 // HTTP status for an app reply: 200 for {"ok":true,...}, else by its "code".
-int apiStatusForReply(std::string_view replyJson);
+// `reader` is reused (its members() are replaced).
+int apiStatusForReply(JsonObjectReader& reader, std::string_view replyJson);
 
 // API keys, compared in constant time (SHA-256 digests compared with CRYPTO_memcmp, so neither
 // the content nor the length of a key leaks through timing).
