@@ -214,6 +214,7 @@ std::string encodeStatsOk(const HubStats& s) {
   w.key("frontend_requests").uinteger(s.frontendRequests);
   w.key("bad_requests").uinteger(s.badRequests);
   w.key("kicks").uinteger(s.kicks);
+  w.key("syncs_deferred").uinteger(s.syncsDeferred);
   w.endObject();
   return out;
 }

@@ -89,6 +89,7 @@ struct HubStats {
   uint64_t frontendRequests = 0;
   uint64_t badRequests = 0;
   uint64_t kicks = 0;
+  uint64_t syncsDeferred = 0;   // periodic syncs retried later because a frontend's pipe was full
 };
 
 std::string encodeAppError(std::string_view code, std::string_view message);

@@ -19,7 +19,8 @@ constexpr std::chrono::milliseconds kPollTimeout{250};  // bounds shutdown laten
 constexpr int kLingerMs = 100;            // replies/publishes in flight at exit get this long
 constexpr int64_t kEnvelopeSlack = 65536; // request bytes beyond `data` (fields, JSON, envelope)
 constexpr size_t kMaxPageBytes = 1 << 20; // PROTOCOL.md: a history page is at most 1 MiB
-constexpr int kSyncRounds = 3;  // sync rounds for a channel after its last write
+constexpr int kSyncRounds = 3;     // syncs for a channel after its last write
+constexpr int kSyncAttempts = 30;  // rounds to try them in while a frontend's pipe is full
 constexpr size_t kMaxSubscriptionDrain = 65536;  // per iteration, so requests are never starved
 constexpr uint8_t kSubscribe = 1;
 constexpr uint8_t kUnsubscribe = 0;
@@ -214,12 +215,19 @@ std::string Hub::syncMarker(const std::string& channel, const ChannelMeta& meta)
 void Hub::syncWritten() {
   nextSync_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.syncIntervalMs);
   expireFrontends();
-  // A sync can be dropped like any message: repeat it for kSyncRounds rounds after the last write.
+  // The sync after a channel's last write is what reveals a dropped tail to the frontends, so it
+  // must not be dropped itself: it goes out whole to every subscribed frontend or not at all, and
+  // is retried next round while a frontend's pipe is full. kSyncRounds of them, for good measure.
   for (auto it = written_.begin(); it != written_.end();) {
-    if (std::optional<ChannelMeta> meta = sequencer_.channelState(it->first)) {
-      publishRouted(it->first, syncMarker(it->first, *meta));
+    SyncsDue& due = it->second;
+    std::optional<ChannelMeta> meta = sequencer_.channelState(it->first);
+    if (!meta || publishSyncRouted(it->first, syncMarker(it->first, *meta))) {
+      --due.rounds;
+    } else {
+      ++stats_.syncsDeferred;
     }
-    if (--it->second <= 0) {
+    if (due.rounds <= 0 || --due.attempts <= 0) {
+      if (due.rounds > 0) spdlog::warn("channel {}: a frontend's pipe stayed full; its sync was not sent", it->first);
       it = written_.erase(it);
     } else {
       ++it;
@@ -453,7 +461,7 @@ void Hub::processBatch(std::vector<Request>& batch) {
     d.set_ts_ms(m.tsMs);
     d.set_data(m.data);
     publishRouted(m.channel, d.SerializeAsString());
-    written_[m.channel] = kSyncRounds;
+    written_[m.channel] = {kSyncRounds, kSyncAttempts};
     ++stats_.published;
   }
   sequencer_.commitSucceeded();
@@ -623,6 +631,37 @@ void Hub::publishRouted(const std::string& channel, const std::string& payload) 
   for (const std::string& frontend : inboxes_.holders(channel.substr(kInboxPrefix.size()))) {
     publish(frontendControl(frontend), payload);
   }
+}
+
+// A sync on the channel's topic (or, for an inbox, each holding frontend's): true when it was
+// queued for every frontend subscribed to it.
+bool Hub::publishSyncRouted(const std::string& channel, const std::string& payload) {
+  if (!isInboxChannel(channel)) return publishWhole(channel, payload);
+  bool all = true;
+  for (const std::string& frontend : inboxes_.holders(channel.substr(kInboxPrefix.size()))) {
+    all = publishWhole(frontendControl(frontend), payload) && all;
+  }
+  return all;
+}
+
+// With ZMQ_XPUB_NODROP set just for this send, the XPUB queues the message to every matching
+// pipe or, if one of them is at its HWM, to none (EAGAIN) instead of dropping it for that one.
+bool Hub::publishWhole(const std::string& channel, const std::string& payload) {
+  std::string topic = channel;
+  topic.push_back('\0');
+  pub_.set(zmq::sockopt::xpub_nodrop, 1);
+  bool sent = false;
+  for (;;) {
+    try {
+      sent = pub_.send(zmq::buffer(topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait).has_value();
+      break;
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+    }
+  }
+  if (sent) sendFrame(pub_, zmq::buffer(payload), zmq::send_flags::none);  // the rest of a message the pipes took
+  pub_.set(zmq::sockopt::xpub_nodrop, 0);
+  return sent;
 }
 
 bool Hub::owns(const std::string& channel) const {

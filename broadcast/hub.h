@@ -66,7 +66,13 @@ class Hub {
   HubStats snapshotStats();
   int64_t nowMs() const;
 
-  std::unordered_map<std::string, int> written_;  // recently written channels -> sync rounds left
+  bool publishWhole(const std::string& topic, const std::string& payload);
+  bool publishSyncRouted(const std::string& channel, const std::string& payload);
+  struct SyncsDue {
+    int rounds;    // syncs still to send (each queued to every subscribed frontend)
+    int attempts;  // rounds left to try in (a frontend whose pipe stays full does not hold it forever)
+  };
+  std::unordered_map<std::string, SyncsDue> written_;  // recently written channels
   std::chrono::steady_clock::time_point nextSync_{};
   const HubConfig& config_;
   HistoryStore& store_;
