@@ -62,6 +62,15 @@ bool canSubscribe(std::string_view user, std::span<const std::string> subscribe,
   return false;
 }
 
+// A pattern that starts with a namespace prefix (before any '*') only matches channels of it.
+bool subscribeGrantIsUsed(std::string_view pattern) noexcept {
+  return !pattern.starts_with(kUserPrefix) && !pattern.starts_with(kDmPrefix);
+}
+
+bool publishGrantIsUsed(std::string_view pattern) noexcept {
+  return !pattern.starts_with(kDmPrefix) && !pattern.starts_with(kPubPrefix);
+}
+
 bool canSubscribe(const TokenClaims& claims, std::string_view ch) noexcept {
   return canSubscribe(claims.sub, claims.subscribe, ch);
 }

@@ -30,6 +30,11 @@ bool canSubscribe(const TokenClaims& claims, std::string_view ch) noexcept;
 bool canPublish(const TokenClaims& claims, std::string_view ch) noexcept;
 // The same rules for a user and its grant patterns (a connection keeps only these, shared).
 bool canSubscribe(std::string_view user, std::span<const std::string> subscribe, std::string_view ch) noexcept;
+// False for a grant pattern the rules above never consult (a subscribe pattern that can only match
+// user: or dm: channels; a publish pattern that can only match dm: or pub: channels): dropping it
+// changes no answer, and tokens that all name their own inbox then share one grant set.
+bool subscribeGrantIsUsed(std::string_view pattern) noexcept;
+bool publishGrantIsUsed(std::string_view pattern) noexcept;
 bool canPublish(std::string_view user, std::span<const std::string> publish, std::string_view ch) noexcept;
 
 }  // namespace webim

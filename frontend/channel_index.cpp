@@ -1,38 +1,151 @@
 #include "frontend/channel_index.h"
 
 #include <algorithm>
+#include <cassert>
+#include <functional>
 
 namespace webim {
 
+// Every connected user holds an inbox channel, so this is paid once per idle connection (ARCHITECTURE.md
+// "Budgets"); keep it from growing unnoticed.
+static_assert(sizeof(SubscriberList) == 16);
+static_assert(sizeof(Channel) <= 88);
+
+namespace {
+
+// A table this small fits in a cache line or two; below it shrinking saves nothing.
+constexpr size_t kMinSlots = 16;
+
+uint32_t hashOf(std::string_view name) noexcept {
+  return static_cast<uint32_t>(std::hash<std::string_view>{}(name));
+}
+
+}  // namespace
+
+void SubscriberList::push_back(Connection* subscriber) {
+  if (!onHeap()) {
+    if (size_ == 0) {
+      one_ = subscriber;
+      size_ = 1;
+      return;
+    }
+    reallocate(4);
+  } else if (size_ == capacity_) {
+    reallocate(capacity_ * 2);
+  }
+  many_[size_++] = subscriber;
+}
+
+bool SubscriberList::erase(Connection* subscriber) {
+  Connection** items = onHeap() ? many_ : &one_;
+  Connection** it = std::find(items, items + size_, subscriber);
+  if (it == items + size_) return false;
+  *it = items[--size_];
+  if (!onHeap()) return true;
+  if (size_ <= 1) {  // back inline
+    Connection* last = size_ == 1 ? many_[0] : nullptr;
+    delete[] many_;
+    one_ = last;
+    capacity_ = 1;
+  } else if (size_ <= capacity_ / 4) {
+    reallocate(capacity_ / 2);  // half full, so a push_back right after does not grow it again
+  }
+  return true;
+}
+
+void SubscriberList::reallocate(uint32_t capacity) {
+  Connection** items = new Connection*[capacity];
+  std::copy(begin(), end(), items);
+  if (onHeap()) delete[] many_;
+  many_ = items;
+  capacity_ = capacity;
+}
+
+ChannelIndex::~ChannelIndex() {
+  for (Channel* channel : slots_) delete channel;
+}
+
 std::pair<Channel*, bool> ChannelIndex::acquire(std::string_view name) {
-  auto it = channels_.find(name);
+  const uint32_t hash = hashOf(name);
+  Channel* channel = find(name, hash);
   bool created = false;
-  if (it == channels_.end()) {
-    auto channel = std::make_unique<Channel>();
-    channel->name.assign(name);
-    it = channels_.emplace(channel->name, std::move(channel)).first;
+  if (!channel) {
+    if ((size_ + 1) * 4 > slots_.size() * 3) rehash(std::max(kMinSlots, slots_.size() * 2));  // load <= 0.75
+    auto owned = std::make_unique<Channel>();
+    owned->name.assign(name);
+    owned->hash = hash;
+    const size_t mask = slots_.size() - 1;
+    size_t slot = hash & mask;
+    while (slots_[slot]) slot = (slot + 1) & mask;
+    channel = slots_[slot] = owned.release();
+    size_++;
     created = true;
   }
-  Channel* channel = it->second.get();
   channel->pendingJoins++;
   return {channel, created};
 }
 
 bool ChannelIndex::remove(Channel* channel, Connection* subscriber) {
-  auto& subs = channel->subscribers;
-  auto it = std::find(subs.begin(), subs.end(), subscriber);
-  if (it != subs.end()) {
-    *it = subs.back();  // order among subscribers does not matter
-    subs.pop_back();
+  channel->subscribers.erase(subscriber);
+  if (!channel->subscribers.empty() || channel->hasJoiners() || channel->pendingJoins != 0 ||
+      channel->filling()) {
+    return false;
   }
-  if (!subs.empty() || channel->hasJoiners() || channel->pendingJoins != 0 || channel->filling()) return false;
-  channels_.erase(std::string_view(channel->name));
+  eraseSlot(slotOf(channel));
+  delete channel;
+  // Halve below a load of 0.2 (to <= 0.4, well under the 0.75 that grows it), so a burst of
+  // connections does not leave a peak-sized table behind.
+  if (slots_.size() > kMinSlots && size_ * 5 < slots_.size()) rehash(slots_.size() / 2);
   return true;
 }
 
-Channel* ChannelIndex::find(std::string_view name) {
-  auto it = channels_.find(name);
-  return it == channels_.end() ? nullptr : it->second.get();
+Channel* ChannelIndex::find(std::string_view name) { return find(name, hashOf(name)); }
+
+Channel* ChannelIndex::find(std::string_view name, uint32_t hash) {
+  if (size_ == 0) return nullptr;
+  const size_t mask = slots_.size() - 1;
+  for (size_t slot = hash & mask; slots_[slot]; slot = (slot + 1) & mask) {
+    Channel* channel = slots_[slot];
+    if (channel->hash == hash && channel->name == name) return channel;
+  }
+  return nullptr;
+}
+
+size_t ChannelIndex::slotOf(const Channel* channel) const noexcept {
+  const size_t mask = slots_.size() - 1;
+  size_t slot = channel->hash & mask;
+  while (slots_[slot] != channel) {
+    assert(slots_[slot] && "the channel is not in this index");
+    slot = (slot + 1) & mask;
+  }
+  return slot;
+}
+
+// Backward-shift deletion: moves later entries of the probe run into the hole when their home slot
+// is not after it, so every entry stays reachable from its home without tombstones.
+void ChannelIndex::eraseSlot(size_t hole) noexcept {
+  const size_t mask = slots_.size() - 1;
+  for (size_t slot = (hole + 1) & mask; slots_[slot]; slot = (slot + 1) & mask) {
+    const size_t home = slots_[slot]->hash & mask;
+    if (((slot - home) & mask) >= ((slot - hole) & mask)) {  // home is at or before the hole
+      slots_[hole] = slots_[slot];
+      hole = slot;
+    }
+  }
+  slots_[hole] = nullptr;
+  size_--;
+}
+
+void ChannelIndex::rehash(size_t capacity) {
+  std::vector<Channel*> slots(capacity);
+  const size_t mask = capacity - 1;
+  for (Channel* channel : slots_) {
+    if (!channel) continue;
+    size_t slot = channel->hash & mask;
+    while (slots[slot]) slot = (slot + 1) & mask;
+    slots[slot] = channel;
+  }
+  slots_.swap(slots);
 }
 
 }  // namespace webim

@@ -11,7 +11,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "proto/webim.pb.h"
@@ -29,13 +28,48 @@ struct ChannelCatchUp {
   std::vector<wire::Delivery> held;    // live messages that arrived after the hole, by arrival
 };
 
+// A channel's live subscribers, in no particular order. Every user's inbox is a channel of its own,
+// almost always with one subscriber, so one is kept inline and only more go to a heap array; the
+// array shrinks again as subscribers leave so a room's peak does not stay allocated. Iterators stay
+// valid until the next push_back or erase (delivering to subscribers does neither).
+class SubscriberList {
+ public:
+  SubscriberList() = default;
+  SubscriberList(const SubscriberList&) = delete;
+  SubscriberList& operator=(const SubscriberList&) = delete;
+  ~SubscriberList() {
+    if (onHeap()) delete[] many_;
+  }
+
+  Connection* const* begin() const noexcept { return onHeap() ? many_ : &one_; }
+  Connection* const* end() const noexcept { return begin() + size_; }
+  size_t size() const noexcept { return size_; }
+  size_t capacity() const noexcept { return capacity_; }
+  bool empty() const noexcept { return size_ == 0; }
+  void push_back(Connection* subscriber);
+  // Removes `subscriber` by moving the last one into its place; returns whether it was there.
+  bool erase(Connection* subscriber);
+
+ private:
+  bool onHeap() const noexcept { return capacity_ > 1; }
+  void reallocate(uint32_t capacity);
+
+  union {
+    Connection* one_ = nullptr;  // capacity_ == 1
+    Connection** many_;          // capacity_ > 1
+  };
+  uint32_t size_ = 0;
+  uint32_t capacity_ = 1;
+};
+
 struct Channel {
   std::string name;
-  std::vector<Connection*> subscribers;
+  SubscriberList subscribers;
   std::unique_ptr<ChannelCatchUp> catchUpState;
   uint64_t epoch = 0;
   uint64_t lastSeq = 0;
   uint32_t pendingJoins = 0;  // subscribers catching up (sync, recovery) before they go live
+  uint32_t hash = 0;          // of name, kept so the index rehashes and erases without hashing strings
   bool live = false;
 
   ChannelCatchUp& catchUp() {
@@ -52,8 +86,16 @@ struct Channel {
   }
 };
 
+// An open-addressing table of Channel* (linear probing, backward-shift deletion, so no tombstones)
+// rather than a node-based map: one slot of 8 bytes per channel instead of a node and a bucket. It
+// owns the channels; a Channel* stays valid while its channel is in the index, across rehashes.
 class ChannelIndex {
  public:
+  ChannelIndex() = default;
+  ChannelIndex(const ChannelIndex&) = delete;
+  ChannelIndex& operator=(const ChannelIndex&) = delete;
+  ~ChannelIndex();
+
   // Finds or creates the channel for a subscriber that is about to catch up, counting it in
   // pendingJoins (which keeps the channel alive); returns whether it is new (the caller subscribes
   // upstream). The subscriber goes live with `channel->subscribers.push_back` once it caught up.
@@ -63,19 +105,24 @@ class ChannelIndex {
   // a true return.
   bool remove(Channel* channel, Connection* subscriber);
   Channel* find(std::string_view name);
+  // `f` must not add or remove channels.
   template <class F>
   void forEach(F&& f) {
-    for (auto& [name, channel] : channels_) f(channel.get());
+    for (Channel* channel : slots_) {
+      if (channel) f(channel);
+    }
   }
-  size_t size() const noexcept { return channels_.size(); }
+  size_t size() const noexcept { return size_; }
+  size_t capacity() const noexcept { return slots_.size(); }
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-  };
-  // Keyed by a view of the channel's own name (no second copy of it).
-  std::unordered_map<std::string_view, std::unique_ptr<Channel>, Hash, std::equal_to<>> channels_;
+  Channel* find(std::string_view name, uint32_t hash);
+  size_t slotOf(const Channel* channel) const noexcept;
+  void eraseSlot(size_t slot) noexcept;
+  void rehash(size_t capacity);
+
+  std::vector<Channel*> slots_;  // a power of two in size, or empty
+  size_t size_ = 0;
 };
 
 }  // namespace webim

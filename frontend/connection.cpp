@@ -2,6 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "common/websocket_handshake.h"
@@ -11,7 +17,9 @@
 namespace webim {
 
 namespace {
-constexpr size_t kMaxWriteBufs = 64;  // buffers per writev; the rest go in the next one
+constexpr size_t kMaxWriteBufs = 64;  // buffers per sendmsg; the rest go in the next one
+// The loop's shared frame parser keeps a message buffer up to this size for the next connection.
+constexpr size_t kSharedParserKeepBytes = 64 * 1024;
 }  // namespace
 
 JoinWait::JoinWait(Channel& channel, PendingOp*& ownerList, TimerWheel& wheel, uint64_t deadlineMs)
@@ -27,68 +35,117 @@ void JoinWait::detach() noexcept {
   channel_->trimCatchUp();
 }
 
-Connection::Connection(Frontend& frontend) : frontend_(frontend), ws_(&frontend.wsLimits()) {
-  deadline_.connection = this;
-  deadline_.fire = [](TimerNode* node) { static_cast<DeadlineNode*>(node)->connection->onDeadline(); };
+// The parser's callbacks, routed to the connection (so the connection itself carries no vtable).
+class WsEvents final : public WsFrameHandler {
+ public:
+  explicit WsEvents(Connection& connection) : connection_(connection) {}
+  void onMessage(WsOpcode opcode, std::string_view payload) override { connection_.onMessage(opcode, payload); }
+  void onPing(std::string_view payload) override { connection_.onPing(payload); }
+  void onPong(std::string_view /*payload*/) override {}
+  void onClose(uint16_t code, std::string_view reason) override { connection_.onClose(code, reason); }
+  void onProtocolError(uint16_t closeCode, const char* why) override { connection_.onProtocolError(closeCode, why); }
+
+ private:
+  Connection& connection_;
+};
+
+Connection::Connection(Frontend& frontend, int fd) : frontend_(frontend), fd_(fd) {
+  fire = [](TimerNode* node) { static_cast<Connection*>(node)->onDeadline(); };
 }
 
-Connection* Connection::accept(Frontend& frontend, uv_stream_t* server) {
-  auto* connection = new Connection(frontend);
-  uv_tcp_init(frontend.loop(), &connection->tcp_);
-  connection->tcp_.data = connection;
-  int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&connection->tcp_));
-  if (rc != 0) {
-    spdlog::warn("accept failed: {}", uv_strerror(rc));
-    connection->phase_ = Phase::Closed;
-    uv_close(reinterpret_cast<uv_handle_t*>(&connection->tcp_), onCloseCb);
+Connection* Connection::accept(Frontend& frontend, int fd) {
+  auto* connection = new Connection(frontend, fd);
+  if (!frontend.watchConnection(connection, fd, false, true)) {
+    spdlog::warn("accept: cannot watch the socket: {}", strerror(errno));
+    ::close(fd);
+    delete connection;
     return nullptr;
   }
-  uv_tcp_nodelay(&connection->tcp_, 1);
-  frontend.link(connection);
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   frontend.metrics().connectionsAccepted++;
   frontend.metrics().connectionsOpen++;
   connection->http_ = std::make_unique<HttpRequestParser>();
   connection->setDeadline(frontend.nowMs() + frontend.config().handshakeTimeoutMs);
-  uv_read_start(reinterpret_cast<uv_stream_t*>(&connection->tcp_), onAlloc, onReadCb);
   return connection;
+}
+
+// Readable always; writable only while a backlog waits for the socket to drain.
+void Connection::watch(bool writable) { frontend().watchConnection(this, fd_, writable, false); }
+
+void Connection::onEvents(uint32_t events) {
+  if (phase_ == Phase::Closed) return;  // destroyed earlier in this batch of events
+  if (events & EPOLLERR) {
+    destroy();  // the socket failed (reset by the peer, ...): dropped (1006)
+    return;
+  }
+  if ((events & EPOLLOUT) && backlog_) {
+    backlog_->waiting = false;
+    flush();
+  }
+  if ((events & (EPOLLIN | EPOLLHUP)) && phase_ != Phase::Closed) onReadable();
 }
 
 // ---- reading ----------------------------------------------------------------------------------
 
-void Connection::onAlloc(uv_handle_t* handle, size_t /*suggested*/, uv_buf_t* buf) {
-  *buf = static_cast<Connection*>(handle->data)->frontend_.readBuffer();
-}
-
-void Connection::onReadCb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-  static_cast<Connection*>(stream->data)->onRead(nread, buf);
-}
-
-void Connection::onRead(ssize_t nread, const uv_buf_t* buf) {
-  if (nread == 0) return;  // EAGAIN
-  if (nread < 0) {
-    // EOF or error: a closing connection has its answer; any other just dropped (1006).
-    destroy();
-    return;
+void Connection::onReadable() {
+  // Into the loop's one buffer. A few buffers per wakeup at most, so one fast sender cannot hold the
+  // loop; the poll is level-triggered and comes back for the rest.
+  uv_buf_t buffer = frontend().readBuffer();
+  for (int reads = 0; reads < 4 && phase_ != Phase::Closed; ++reads) {
+    ssize_t n = ::read(fd_, buffer.base, buffer.len);
+    if (n > 0) {
+      onBytes(std::string_view(buffer.base, static_cast<size_t>(n)));
+      if (static_cast<size_t>(n) < buffer.len) return;
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return;
+    } else {
+      // EOF or error: a closing connection has its answer; any other just dropped (1006).
+      destroy();
+      return;
+    }
   }
-  std::string_view bytes(buf->base, static_cast<size_t>(nread));
-  lastReadMs_ = frontend_.nowMs();
+}
+
+void Connection::onBytes(std::string_view bytes) {
+  lastReadMs_ = frontend().nowMs();
   switch (phase_) {
     case Phase::Http:
       onHttpBytes(bytes);
       break;
     case Phase::WebSocket:
-      ws_.consume(bytes, *this);
-      if (phase_ == Phase::WebSocket && ws_.idle()) ws_.releaseBuffers();
+      onWebSocketBytes(bytes);
       break;
     case Phase::Stream:
       break;  // an event stream only sends; whatever the client writes is ignored
     case Phase::Closing:
       // Waiting for the peer's close frame or EOF; a close frame ends the wait early.
-      if (!closeSent_) break;
-      ws_.consume(bytes, *this);
+      if (closeSent_) onWebSocketBytes(bytes);
       break;
     case Phase::Closed:
       break;
+  }
+}
+
+// Between frames the loop's parser serves every connection; only a frame or message split across
+// reads gets its own parser state, until it completes.
+void Connection::onWebSocketBytes(std::string_view bytes) {
+  if (wsFinished_) return;
+  WsFrameParser& shared = frontend().wsParser();
+  WsFrameParser& parser = ws_ ? *ws_ : shared;
+  WsEvents events(*this);
+  parser.consume(bytes, events);
+  if (parser.finished()) wsFinished_ = true;
+  bool idle = parser.idle();
+  if (&parser == &shared) {
+    if (!idle && !wsFinished_ && phase_ != Phase::Closed) {
+      ws_ = std::make_unique<WsFrameParser>(std::move(shared));
+    }
+    if (!idle || wsFinished_ || shared.bufferCapacity() > kSharedParserKeepBytes) shared = WsFrameParser(&frontend().wsLimits());
+  } else if (idle || wsFinished_) {
+    ws_.reset();
   }
 }
 
@@ -106,19 +163,19 @@ void Connection::finishHttp(std::string response) {
   phase_ = Phase::Closing;
   closeCode_ = 0;  // not a WebSocket: not counted by close code
   shutdownAfterFlush_ = true;
-  setDeadline(frontend_.nowMs() + frontend_.config().closeTimeoutMs);
+  setDeadline(frontend().nowMs() + frontend().config().closeTimeoutMs);
 }
 
 // ---- writing ----------------------------------------------------------------------------------
 
 void Connection::send(SharedFrame frame, bool own) {
   if (phase_ == Phase::Closed || frame->empty()) return;
-  size_t limit = frontend_.config().maxBacklogBytes + (own ? kOwnAllowance : 0);
+  size_t limit = frontend().config().maxBacklogBytes + (own ? kOwnAllowance : 0);
   if (phase_ == Phase::WebSocket && queuedBytes() + frame->size() > limit) {
     // The client cannot keep up; it is closed 4009 at the flush (never from inside a fan-out loop,
     // which would change the subscriber list under it) and may resume with `since` (PROTOCOL.md).
     tooSlow_ = true;
-    frontend_.markDirty(this);
+    frontend().markDirty(this);
     return;
   }
   queueFrame(std::move(frame));
@@ -128,17 +185,17 @@ void Connection::send(SharedFrame frame, bool own) {
 // the loop iteration, all frames ready for one socket in one writev.
 void Connection::queueFrame(SharedFrame frame) {
   size_t size = frame->size();
-  frontend_.metrics().messagesOut++;
-  frontend_.metrics().bytesOut += size;
-  uint32_t index = frontend_.appendPendingFrame(std::move(frame));
+  frontend().metrics().messagesOut++;
+  frontend().metrics().bytesOut += size;
+  uint32_t index = frontend().appendPendingFrame(std::move(frame));
   if (pendingTail_ == kNoFrame) {
     pendingHead_ = index;
   } else {
-    frontend_.pendingFrame(pendingTail_).next = index;
+    frontend().pendingFrame(pendingTail_).next = index;
   }
   pendingTail_ = index;
   pendingBytes_ += static_cast<uint32_t>(size);
-  frontend_.markDirty(this);
+  frontend().markDirty(this);
 }
 
 void Connection::dropPending() {
@@ -157,7 +214,7 @@ void Connection::deliver(DeliveryFrames& frames, bool own) {
       } else {
         if (!stream_->poll.empty()) stream_->poll.push_back(',');
         stream_->poll.append(frames.json());
-        frontend_.markDirty(this);  // answered at the end of this loop iteration
+        frontend().markDirty(this);  // answered at the end of this loop iteration
       }
       break;
     default:
@@ -184,13 +241,17 @@ void Connection::sendText(std::string_view json) {
 }
 
 void Connection::flush() {
-  flushQueued = false;
+  flushQueued_ = false;
   if (stream_ && !stream_->eventStream && !stream_->poll.empty()) finishPoll();
   if (tooSlow_ && phase_ == Phase::WebSocket) {
     dropPending();
     if (backlog_) {
-      for (const OutChunk& chunk : backlog_->queue) backlog_->bytes -= chunk.remaining();
-      backlog_->queue.clear();
+      // Drop what waits, except the rest of a frame the socket took in part: the close frame must
+      // follow whole frames.
+      auto& queue = backlog_->queue;
+      size_t keep = !queue.empty() && queue.front().offset > 0 ? 1 : 0;
+      queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(keep), queue.end());
+      backlog_->bytes = keep ? queue.front().remaining() : 0;
     }
     close(4009, "too slow");
   }
@@ -199,39 +260,74 @@ void Connection::flush() {
     return;
   }
   // This iteration's frames go behind whatever is already backed up.
-  std::vector<OutChunk>& out = backlog_ ? backlog_->queue : frontend_.writeScratch();
+  std::vector<OutChunk>& out = backlog_ ? backlog_->queue : frontend().writeScratch();
   if (!backlog_) out.clear();
   for (uint32_t i = pendingHead_; i != kNoFrame;) {
-    PendingFrame& pending = frontend_.pendingFrame(i);
+    PendingFrame& pending = frontend().pendingFrame(i);
     out.push_back({std::move(pending.frame), 0});
     i = pending.next;
   }
   if (backlog_) backlog_->bytes += pendingBytes_;
   dropPending();
-  if (backlog_ && backlog_->inflight != nullptr) return;  // they follow when libuv's write completes
-  // Write what the socket takes now, kMaxWriteBufs buffers per writev.
+  if (backlog_ && backlog_->waiting) return;  // they follow when the socket drains
   size_t first = 0;
-  bool backedUp = false;
-  while (first < out.size() && !backedUp) {
-    uv_buf_t bufs[kMaxWriteBufs];
+  size_t written = 0;
+  if (!writeOut(out, first, written)) {
+    if (!backlog_) out.clear();
+    destroy();
+    return;
+  }
+  if (first == out.size()) {
+    out.clear();
+    if (backlog_) {
+      backlog_.reset();  // no write queue while idle
+      watch(false);
+    }
+    afterFlushed();
+    return;
+  }
+  // The socket is backed up: keep the rest until it drains (a writable event).
+  if (!backlog_) {
+    auto backlog = std::make_unique<Backlog>();
+    backlog->queue.assign(std::make_move_iterator(out.begin() + static_cast<std::ptrdiff_t>(first)),
+                          std::make_move_iterator(out.end()));
+    out.clear();
+    for (const OutChunk& chunk : backlog->queue) backlog->bytes += chunk.remaining();
+    backlog->stalledSinceMs = frontend().nowMs();
+    backlog_ = std::move(backlog);
+    watch(true);
+    if (phase_ == Phase::WebSocket) armWebSocketDeadline();
+  } else {
+    backlog_->queue.erase(backlog_->queue.begin(), backlog_->queue.begin() + static_cast<std::ptrdiff_t>(first));
+    backlog_->bytes -= written;
+    if (written > 0) backlog_->stalledSinceMs = frontend().nowMs();  // the write timeout counts from the last progress
+  }
+  backlog_->waiting = true;
+}
+
+// Writes out[first...] with sendmsg, kMaxWriteBufs buffers at a time, until everything is written
+// or the socket takes no more; advances `first` past what was written whole and adds the bytes to
+// `written`. False if the socket failed.
+bool Connection::writeOut(std::vector<OutChunk>& out, size_t& first, size_t& written) {
+  while (first < out.size()) {
+    iovec iov[kMaxWriteBufs];
     size_t count = std::min(out.size() - first, kMaxWriteBufs);
     size_t offered = 0;
     for (size_t i = 0; i < count; ++i) {
       const OutChunk& chunk = out[first + i];
-      bufs[i] = uv_buf_init(const_cast<char*>(chunk.frame->data() + chunk.offset),
-                            static_cast<unsigned>(chunk.remaining()));
+      iov[i] = {const_cast<char*>(chunk.frame->data() + chunk.offset), chunk.remaining()};
       offered += chunk.remaining();
     }
-    int written = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), bufs, static_cast<unsigned>(count));
-    if (written == UV_EAGAIN) written = 0;
-    if (written < 0) {
-      if (!backlog_) out.clear();
-      destroy();
-      return;
+    msghdr message{};
+    message.msg_iov = iov;
+    message.msg_iovlen = count;
+    ssize_t n = ::sendmsg(fd_, &message, MSG_NOSIGNAL);  // no SIGPIPE from a peer that went away
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno == EAGAIN || errno == EWOULDBLOCK;
     }
-    size_t left = static_cast<size_t>(written);
-    if (backlog_) backlog_->bytes -= left;
-    backedUp = left < offered;
+    size_t left = static_cast<size_t>(n);
+    written += left;
     while (left > 0) {
       OutChunk& chunk = out[first];
       size_t remaining = chunk.remaining();
@@ -244,66 +340,9 @@ void Connection::flush() {
         left = 0;
       }
     }
+    if (static_cast<size_t>(n) < offered) return true;  // full
   }
-  if (first == out.size()) {
-    out.clear();
-    backlog_.reset();  // no write queue while idle
-    afterFlushed();
-    return;
-  }
-  // The socket is backed up: keep the rest and hand it to libuv, which writes it as it drains.
-  if (!backlog_) {
-    auto backlog = std::make_unique<Backlog>();
-    backlog->queue.assign(std::make_move_iterator(out.begin() + static_cast<std::ptrdiff_t>(first)),
-                          std::make_move_iterator(out.end()));
-    out.clear();
-    for (const OutChunk& chunk : backlog->queue) backlog->bytes += chunk.remaining();
-    backlog_ = std::move(backlog);
-  } else {
-    backlog_->queue.erase(backlog_->queue.begin(), backlog_->queue.begin() + static_cast<std::ptrdiff_t>(first));
-  }
-  writeBacklog();
-}
-
-void Connection::writeBacklog() {
-  auto* request = new WriteRequest;
-  request->req.data = this;
-  request->chunks.swap(backlog_->queue);
-  std::vector<uv_buf_t> bufs;
-  bufs.reserve(request->chunks.size());
-  for (const OutChunk& chunk : request->chunks) {
-    bufs.push_back(uv_buf_init(const_cast<char*>(chunk.frame->data() + chunk.offset),
-                               static_cast<unsigned>(chunk.remaining())));
-  }
-  backlog_->inflight = request;
-  if (backlog_->stalledSinceMs == 0) {
-    backlog_->stalledSinceMs = frontend_.nowMs();
-    if (phase_ == Phase::WebSocket) armWebSocketDeadline();
-  }
-  int rc = uv_write(&request->req, reinterpret_cast<uv_stream_t*>(&tcp_), bufs.data(),
-                    static_cast<unsigned>(bufs.size()), onWriteCb);
-  if (rc != 0) {
-    backlog_->inflight = nullptr;
-    delete request;
-    destroy();
-  }
-}
-
-void Connection::onWriteCb(uv_write_t* req, int status) {
-  auto* request = reinterpret_cast<WriteRequest*>(req);
-  static_cast<Connection*>(req->data)->onWritten(request, status);
-}
-
-void Connection::onWritten(WriteRequest* request, int status) {
-  for (const OutChunk& chunk : request->chunks) backlog_->bytes -= chunk.remaining();
-  backlog_->inflight = nullptr;
-  delete request;
-  if (status < 0) {
-    destroy();  // no-op when the handle is already closing (UV_ECANCELED)
-    return;
-  }
-  backlog_->stalledSinceMs = 0;  // libuv drained what it held; a new stall starts its own clock
-  flush();                       // what queued meanwhile, or done
+  return true;
 }
 
 void Connection::afterFlushed() {
@@ -311,14 +350,8 @@ void Connection::afterFlushed() {
   shutdownAfterFlush_ = false;
   // Send FIN and keep reading until the peer's EOF (or the close deadline), so that the peer
   // reads our last bytes before the socket goes away (closing with unread input would send RST).
-  auto* req = new uv_shutdown_t;
-  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&tcp_), onShutdownCb) != 0) {
-    delete req;
-    destroy();
-  }
+  if (::shutdown(fd_, SHUT_WR) != 0) destroy();
 }
-
-void Connection::onShutdownCb(uv_shutdown_t* req, int /*status*/) { delete req; }
 
 // ---- closing ----------------------------------------------------------------------------------
 
@@ -336,18 +369,18 @@ void Connection::close(uint16_t code, std::string_view reason) {
       PendingOp::cancelAll(pending_);
       leaveAll();
       shutdownAfterFlush_ = true;
-      frontend_.markDirty(this);
-      setDeadline(frontend_.nowMs() + frontend_.config().closeTimeoutMs);
+      frontend().markDirty(this);
+      setDeadline(frontend().nowMs() + frontend().config().closeTimeoutMs);
     }
     return;
   }
-  spdlog::debug("closing connection {} with {} ({})", session_ ? session_->user : "-", code, reason);
+  spdlog::debug("closing connection {} with {} ({})", session_.active() ? session_.user : "-", code, reason);
   closeCode_ = code;
   phase_ = Phase::Closing;
   closeSent_ = true;
   queueFrame(std::make_shared<const std::string>(encodeCloseFrame(code, reason)));  // past any limit
   shutdownAfterFlush_ = true;
-  setDeadline(frontend_.nowMs() + frontend_.config().closeTimeoutMs);
+  setDeadline(frontend().nowMs() + frontend().config().closeTimeoutMs);
   // Nothing the client asked for completes after we decided to close.
   PendingOp::cancelAll(pending_);
   leaveAll();
@@ -358,24 +391,21 @@ void Connection::destroy() {
   phase_ = Phase::Closed;
   PendingOp::cancelAll(pending_);
   leaveAll();
-  frontend_.wheel().cancel(deadline_);
-  Metrics& metrics = frontend_.metrics();
+  frontend().wheel().cancel(*this);
+  Metrics& metrics = frontend().metrics();
   metrics.connectionsOpen--;
   if (countedWebSocket_) {
     metrics.websocketsOpen--;
     metrics.closesByCode[closeCode_]++;
   }
-  if (session_) metrics.authenticated--;
-  frontend_.unlink(this);
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), onCloseCb);
+  if (session_.active()) metrics.authenticated--;
+  // Out of the epoll set and closed now; the object lives until the end of this loop iteration
+  // (events of this batch, the dirty list may still name it).
+  frontend().forgetConnection(this, fd_);
+  ::close(fd_);
 }
 
-void Connection::onCloseCb(uv_handle_t* handle) {
-  // Pending writes were cancelled (their callbacks ran) before this callback.
-  delete static_cast<Connection*>(handle->data);
-}
-
-void Connection::setDeadline(uint64_t deadlineMs) { frontend_.wheel().schedule(deadline_, deadlineMs); }
+void Connection::setDeadline(uint64_t deadlineMs) { frontend().wheel().schedule(*this, deadlineMs); }
 
 void Connection::onDeadline() {
   switch (phase_) {
@@ -387,23 +417,23 @@ void Connection::onDeadline() {
       destroy();  // the peer did not answer our close in time
       return;
     case Phase::Stream: {
-      uint64_t now = frontend_.nowMs();
+      uint64_t now = frontend().nowMs();
       if (now >= authOrExpiryMs_) {
         close(1000, "session expired or poll timeout");  // a long-poll answers what it has: []
         return;
       }
       send(std::make_shared<const std::string>(": keepalive\n\n"));  // SSE comment line
-      setDeadline(std::min(authOrExpiryMs_, now + frontend_.config().sseKeepaliveMs));
+      setDeadline(std::min(authOrExpiryMs_, now + frontend().config().sseKeepaliveMs));
       return;
     }
     case Phase::WebSocket:
       break;
   }
-  const FrontendConfig& config = frontend_.config();
-  uint64_t now = frontend_.nowMs();
+  const FrontendConfig& config = frontend().config();
+  uint64_t now = frontend().nowMs();
   if (now >= authOrExpiryMs_) {
     // Before auth: the auth deadline; after: the token's expiry (a fresh auth moves it).
-    close(4001, session_ ? "token expired" : "auth timeout");
+    close(4001, session_.active() ? "token expired" : "auth timeout");
     return;
   }
   uint64_t stalledSince = backlog_ ? backlog_->stalledSinceMs : 0;
@@ -417,7 +447,7 @@ void Connection::onDeadline() {
     if (lastReadMs_ + config.pongTimeoutMs >= pongDeadlineMs_) {
       pongDeadlineMs_ = 0;  // something arrived after the ping: alive
     } else if (now >= pongDeadlineMs_) {
-      spdlog::debug("connection {} did not answer a ping", session_ ? session_->user : "-");
+      spdlog::debug("connection {} did not answer a ping", session_.active() ? session_.user : "-");
       destroy();  // gone silent; it cannot read a close frame either
       return;
     }
@@ -430,7 +460,7 @@ void Connection::onDeadline() {
 }
 
 void Connection::armWebSocketDeadline() {
-  const FrontendConfig& config = frontend_.config();
+  const FrontendConfig& config = frontend().config();
   uint64_t next = authOrExpiryMs_;
   next = std::min(next, pongDeadlineMs_ != 0 ? pongDeadlineMs_ : lastReadMs_ + config.pingIntervalMs);
   if (backlog_ && backlog_->stalledSinceMs != 0) next = std::min(next, backlog_->stalledSinceMs + config.writeTimeoutMs);
@@ -439,8 +469,8 @@ void Connection::armWebSocketDeadline() {
 
 // Token bucket in thousandths of a request, refilled lazily from the elapsed time.
 bool Connection::takeRateToken() {
-  const FrontendConfig& config = frontend_.config();
-  uint64_t now = frontend_.nowMs();
+  const FrontendConfig& config = frontend().config();
+  uint64_t now = frontend().nowMs();
   uint64_t refill = (now - rateRefillMs_) * config.rateLimit;  // ms * req/s = thousandths
   uint64_t cap = uint64_t{config.rateBurst} * 1000;
   rateTokensMilli_ = static_cast<uint32_t>(std::min<uint64_t>(cap, rateTokensMilli_ + refill));
@@ -451,13 +481,12 @@ bool Connection::takeRateToken() {
 }
 
 void Connection::countForbidden() {
-  if (++forbidden_ >= frontend_.config().maxForbidden) close(4003, "too many forbidden requests");
+  if (++forbidden_ >= frontend().config().maxForbidden) close(4003, "too many forbidden requests");
 }
 
 void Connection::leaveAll() {
-  for (Channel* channel : channels_) frontend_.leaveChannel(channel, this);
+  for (Channel* channel : channels_) frontend().leaveChannel(channel, this);
   channels_.clear();
-  channels_.shrink_to_fit();
 }
 
 // ---- WebSocket events -------------------------------------------------------------------------
@@ -468,7 +497,7 @@ void Connection::onMessage(WsOpcode opcode, std::string_view payload) {
     close(1003, "binary frames are not supported");
     return;
   }
-  frontend_.metrics().messagesIn++;
+  frontend().metrics().messagesIn++;
   if (!takeRateToken()) {
     close(4008, "rate limited");
     return;
@@ -479,8 +508,6 @@ void Connection::onMessage(WsOpcode opcode, std::string_view payload) {
 void Connection::onPing(std::string_view payload) {
   if (phase_ == Phase::WebSocket) send(std::make_shared<const std::string>(encodeFrame(WsOpcode::Pong, payload)));
 }
-
-void Connection::onPong(std::string_view /*payload*/) {}
 
 void Connection::onClose(uint16_t code, std::string_view /*reason*/) {
   if (phase_ == Phase::Closing) {

@@ -1,12 +1,14 @@
 // One client connection: HTTP request head -> WebSocket upgrade (or a plain HTTP answer) -> the
 // client protocol of PROTOCOL.md section 1.
 //
-// Memory while idle: the uv_tcp_t, the frame parser's few bytes, one deadline node, the session and
-// the list of subscribed channels. No read buffer (the loop's is shared), no write queue unless the
-// socket is backed up, no coroutine frame unless a request is in flight.
+// Memory while idle: one object (the poll handle, one deadline node, the session, the list of
+// subscribed channels). No read buffer (the loop's is shared), no frame parser state between frames
+// (the loop's parser serves), no write queue unless the socket is backed up, no coroutine frame
+// unless a request is in flight.
 //
-// Lifetime: destroy() cancels every waiting coroutine, leaves every channel and closes the handle;
-// the object is freed in the close callback only (house style 3). Closing twice is safe.
+// Lifetime: destroy() cancels every waiting coroutine, leaves every channel and closes the socket;
+// the frontend frees the object at the end of that loop iteration, never inside a callback that may
+// still use it (house style 3). Closing twice is safe.
 #pragma once
 
 #include <uv.h>
@@ -20,6 +22,7 @@
 #include "common/token.h"
 #include "common/ws_frame.h"
 #include "frontend/delivery.h"
+#include "frontend/inline_ptr_vec.h"
 #include "frontend/task.h"
 
 namespace webim {
@@ -41,10 +44,17 @@ class JoinWait final : public PendingOp {
   Channel* channel_;
 };
 
-class Connection final : public WsFrameHandler {
+// Idle, a connection is this object and nothing else on the heap (its inbox and rooms are shared
+// Channel objects): the poll handle, the session, the deadline and the channel list.
+class Connection final : private TimerNode {
  public:
-  // Accepts one pending connection from `server`; returns nullptr if accept failed.
-  static Connection* accept(Frontend& frontend, uv_stream_t* server);
+  // Takes one connection the listener accepted (`fd`, non-blocking); returns nullptr if it could
+  // not be watched (the fd is closed then).
+  static Connection* accept(Frontend& frontend, int fd);
+  // The frontend's epoll set reported `events` (EPOLLIN, EPOLLOUT, ...) for this socket.
+  void onEvents(uint32_t events);
+  // Freed by the frontend at the end of the loop iteration in which it was destroyed.
+  ~Connection() = default;
 
   // Queues bytes for the client; flushed at the end of the loop iteration.
   // `own`: a reply to this client's request or its recovery (not fan-out). The backlog limit
@@ -65,20 +75,14 @@ class Connection final : public WsFrameHandler {
   void flush();
 
   // The authenticated user, or empty before auth.
-  std::string_view user() const noexcept { return session_ ? std::string_view(session_->user) : std::string_view(); }
+  std::string_view user() const noexcept { return session_.user; }
   bool open() const noexcept { return phase_ != Phase::Closing && phase_ != Phase::Closed; }
-  bool flushQueued = false;  // in the frontend's dirty list
-  Connection* prevInList = nullptr;
-  Connection* nextInList = nullptr;
-
-  // WsFrameHandler
-  void onMessage(WsOpcode opcode, std::string_view payload) override;
-  void onPing(std::string_view payload) override;
-  void onPong(std::string_view payload) override;
-  void onClose(uint16_t code, std::string_view reason) override;
-  void onProtocolError(uint16_t closeCode, const char* why) override;
+  // In the frontend's dirty list (flushed at the end of this loop iteration).
+  bool flushQueued() const noexcept { return flushQueued_; }
+  void setFlushQueued(bool queued) noexcept { flushQueued_ = queued; }
 
  private:
+  friend class WsEvents;
   // Http: reading a request (or waiting on the hub for an HTTP API / fallback command).
   // Stream: the HTTP fallback's GET /events (SSE or long-poll) holding subscriptions.
   enum class Phase : uint8_t { Http, WebSocket, Stream, Closing, Closed };
@@ -102,40 +106,36 @@ class Connection final : public WsFrameHandler {
     std::string poll;          // long-poll: msgs gathered for the answer (a JSON array's elements)
     std::string cors;          // CORS header lines for the long-poll answer
   };
-  // What an authenticated connection keeps of its token: small; the grants are shared.
+  // What an authenticated connection keeps of its token (inline; the grants are shared).
   struct Session {
-    std::string user;
-    int64_t exp = 0;
+    std::string user;                      // empty before auth
     std::shared_ptr<const Grants> grants;
-    uint64_t serial = 0;  // names the connection in the auth reply ("conn")
+    uint32_t exp = 0;     // Unix seconds
+    uint32_t serial = 0;  // names the connection in the auth reply ("conn")
+    bool active() const noexcept { return grants != nullptr; }
     bool canSubscribe(std::string_view ch) const noexcept;
     bool canPublish(std::string_view ch) const noexcept;
   };
   void startSession(TokenClaims&& claims);
-  struct WriteRequest {
-    uv_write_t req;
-    std::vector<OutChunk> chunks;
-  };
-  // Only while the socket is backed up (libuv holds a write): what waits behind it.
+  // Only while the socket is backed up (it would not take everything): what waits to be written.
   struct Backlog {
     std::vector<OutChunk> queue;
-    WriteRequest* inflight = nullptr;
-    size_t bytes = 0;             // queue + inflight, not yet written
-    uint64_t stalledSinceMs = 0;  // when libuv took the write that is still pending
+    size_t bytes = 0;             // not yet written
+    uint64_t stalledSinceMs = 0;  // since it backed up or last took bytes (the write timeout)
+    bool waiting = false;         // for a writable event
   };
   static constexpr uint32_t kNoFrame = UINT32_MAX;
   void queueFrame(SharedFrame frame);
   void dropPending();
   size_t queuedBytes() const noexcept { return pendingBytes_ + (backlog_ ? backlog_->bytes : 0); }
-  void writeBacklog();
-  struct DeadlineNode : TimerNode {
-    Connection* connection = nullptr;
-  };
+  bool writeOut(std::vector<OutChunk>& out, size_t& first, size_t& written);
 
-  explicit Connection(Frontend& frontend);
-  ~Connection() = default;
+  Connection(Frontend& frontend, int fd);
+  Frontend& frontend() const noexcept { return frontend_; }
 
-  void onRead(ssize_t nread, const uv_buf_t* buf);
+  void onReadable();
+  void onBytes(std::string_view bytes);
+  void onWebSocketBytes(std::string_view bytes);
   void onHttpBytes(std::string_view bytes);
   void serveHttp(const HttpRequest& request, std::string_view rest);
   void finishHttp(std::string response);
@@ -154,7 +154,7 @@ class Connection final : public WsFrameHandler {
   void sendReply(std::string_view json);
   // A message or resync object for this connection only (recovery, HTTP fallback).
   void deliverOwn(std::string_view channel, uint64_t epoch, uint64_t seq, std::string_view json);
-  void onWritten(WriteRequest* request, int status);
+  void watch(bool writable);
   void afterFlushed();
   void setDeadline(uint64_t deadlineMs);
   void onDeadline();
@@ -171,6 +171,12 @@ class Connection final : public WsFrameHandler {
   Channel* findSubscription(std::string_view name) const;
   void leaveAll();
 
+  // WebSocket events (through WsEvents, so the connection carries no vtable).
+  void onMessage(WsOpcode opcode, std::string_view payload);
+  void onPing(std::string_view payload);
+  void onClose(uint16_t code, std::string_view reason);
+  void onProtocolError(uint16_t closeCode, const char* why);
+
   void replySubscribed(int64_t id, const Channel& channel, std::optional<bool> recovered);
   void abandonJoin(Channel* channel);
 
@@ -178,31 +184,19 @@ class Connection final : public WsFrameHandler {
   Task publish(int64_t id, std::string channel, std::string cid, std::string data);
   Task history(int64_t id, std::string channel, uint64_t before, uint64_t after, uint32_t limit);
 
-  static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
-  static void onReadCb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
-  static void onWriteCb(uv_write_t* req, int status);
-  static void onShutdownCb(uv_shutdown_t* req, int status);
-  static void onCloseCb(uv_handle_t* handle);
-
-  uv_tcp_t tcp_{};
+  // The socket: in the frontend's epoll set (one libuv handle watches the set, so a connection
+  // needs no uv_tcp_t of 248 bytes or uv_poll_t of 160); reads use the loop's buffer, writes go out
+  // with sendmsg.
   Frontend& frontend_;
-  Phase phase_ = Phase::Http;
-  bool shutdownAfterFlush_ = false;
-  bool closeSent_ = false;
-  bool countedWebSocket_ = false;
-  bool tooSlow_ = false;
-  uint16_t closeCode_ = 1006;
-  WsFrameParser ws_;
-  DeadlineNode deadline_;
+  // TimerNode (the base): the one deadline (see below).
+  Session session_;
+  PendingOp* pending_ = nullptr;             // waiting coroutines (hub calls, joins)
+  // The frame parser's state while a frame or message is split across reads; between frames
+  // (nearly always) the loop's shared parser serves.
+  std::unique_ptr<WsFrameParser> ws_;
   std::unique_ptr<HttpRequestParser> http_;  // only until the request head is parsed
-  std::unique_ptr<Session> session_;         // after auth
   std::unique_ptr<PendingBody> body_;        // a POST body while it arrives
   std::unique_ptr<StreamState> stream_;      // GET /events
-  std::vector<Channel*> channels_;
-  PendingOp* pending_ = nullptr;             // waiting coroutines (hub calls, joins)
-  uint32_t pendingHead_ = kNoFrame;          // this iteration's frames (Frontend::pendingFrame)
-  uint32_t pendingTail_ = kNoFrame;
-  uint32_t pendingBytes_ = 0;
   std::unique_ptr<Backlog> backlog_;         // only while the socket is backed up
   // Liveness and pacing. The one deadline node serves them all: it is set to the earliest of the
   // auth deadline / token expiry, the next idle check, the pong deadline and the write deadline,
@@ -212,7 +206,20 @@ class Connection final : public WsFrameHandler {
   uint64_t pongDeadlineMs_ = 0;     // 0: no ping outstanding
   uint64_t rateRefillMs_ = 0;
   uint32_t rateTokensMilli_ = 0;    // token bucket, in thousandths of a request
-  uint32_t forbidden_ = 0;
+  uint32_t pendingHead_ = kNoFrame;          // this iteration's frames (Frontend::pendingFrame)
+  uint32_t pendingTail_ = kNoFrame;
+  uint32_t pendingBytes_ = 0;
+  int fd_;
+  [[no_unique_address]] InlinePtrVec<Channel, 2> channels_;
+  uint16_t closeCode_ = 1006;
+  uint16_t forbidden_ = 0;
+  Phase phase_ = Phase::Http;
+  bool shutdownAfterFlush_ : 1 = false;
+  bool closeSent_ : 1 = false;
+  bool countedWebSocket_ : 1 = false;
+  bool tooSlow_ : 1 = false;
+  bool wsFinished_ : 1 = false;  // the peer's close frame or a protocol error ended the frame stream
+  bool flushQueued_ : 1 = false;
 };
 
 }  // namespace webim

@@ -96,7 +96,7 @@ void Connection::onHttpBytes(std::string_view bytes) {
 void Connection::serveHttp(const HttpRequest& request, std::string_view rest) {
   std::string_view path = request.path();
   if (path == "/ws") {
-    HandshakeResult handshake = acceptWebSocket(request, frontend_.handshakePolicy());
+    HandshakeResult handshake = acceptWebSocket(request, frontend().handshakePolicy());
     if (handshake.status != 101) {
       finishHttp(std::move(handshake.response));
       return;
@@ -104,24 +104,24 @@ void Connection::serveHttp(const HttpRequest& request, std::string_view rest) {
     http_.reset();
     phase_ = Phase::WebSocket;
     countedWebSocket_ = true;
-    frontend_.metrics().websocketsOpen++;
+    frontend().metrics().websocketsOpen++;
     send(std::make_shared<const std::string>(std::move(handshake.response)));
-    lastReadMs_ = frontend_.nowMs();
-    authOrExpiryMs_ = lastReadMs_ + frontend_.config().authTimeoutMs;
+    lastReadMs_ = frontend().nowMs();
+    authOrExpiryMs_ = lastReadMs_ + frontend().config().authTimeoutMs;
     rateRefillMs_ = lastReadMs_;
-    rateTokensMilli_ = frontend_.config().rateBurst * 1000;
+    rateTokensMilli_ = frontend().config().rateBurst * 1000;
     armWebSocketDeadline();
     // Frames pipelined behind the request head belong to the WebSocket.
-    if (!rest.empty()) ws_.consume(rest, *this);
+    if (!rest.empty()) onWebSocketBytes(rest);
     return;
   }
-  frontend_.metrics().httpRequests++;
+  frontend().metrics().httpRequests++;
   if (path.substr(0, 5) == "/api/") {
     serveApi(request, rest);
     return;
   }
   if (path == "/session" || path == "/events" || path == "/cmd") {
-    if (!isOriginAllowed(request, frontend_.handshakePolicy())) {
+    if (!isOriginAllowed(request, frontend().handshakePolicy())) {
       finishHttp(httpResponse(403, kJson, apiError("forbidden", "origin not allowed")));
       return;
     }
@@ -161,12 +161,12 @@ void Connection::serveHttp(const HttpRequest& request, std::string_view rest) {
     return;
   }
   if (path == "/metrics") {
-    finishHttp(httpResponse(200, "text/plain; version=0.0.4", frontend_.renderMetrics()));
+    finishHttp(httpResponse(200, "text/plain; version=0.0.4", frontend().renderMetrics()));
     return;
   }
-  if (const StaticFile* file = frontend_.staticFile(path)) {
+  if (const StaticFile* file = frontend().staticFile(path)) {
     // Module scripts (the JS client) are fetched with CORS by pages of an allowed origin.
-    std::string cors = isOriginAllowed(request, frontend_.handshakePolicy()) ? corsHeaders(request) : std::string();
+    std::string cors = isOriginAllowed(request, frontend().handshakePolicy()) ? corsHeaders(request) : std::string();
     finishHttp(withHeaders(httpResponse(200, file->contentType, file->body), cors));
     return;
   }
@@ -200,7 +200,7 @@ void Connection::startBody(const HttpRequest& request, std::string_view rest, Bo
     return;
   }
   // A body is one request whose data is at most a client message.
-  if (length > frontend_.config().maxMessageBytes + 4096) {
+  if (length > frontend().config().maxMessageBytes + 4096) {
     finishHttp(withHeaders(httpResponse(413, kJson, apiError("too_large", "request body too large")), cors));
     return;
   }
@@ -241,7 +241,7 @@ void Connection::serveApi(const HttpRequest& request, std::string_view rest) {
     finishHttp(httpResponse(404, kJson, apiError("not_found", "unknown API path")));
     return;
   }
-  if (!frontend_.apiKeys().enabled()) {
+  if (!frontend().apiKeys().enabled()) {
     finishHttp(httpResponse(404, kJson, apiError("not_found", "the HTTP API is off (no --api-key-file)")));
     return;
   }
@@ -250,7 +250,7 @@ void Connection::serveApi(const HttpRequest& request, std::string_view rest) {
     return;
   }
   std::optional<std::string_view> authorization = request.header("Authorization");
-  if (!authorization || !frontend_.apiKeys().accepts(*authorization)) {
+  if (!authorization || !frontend().apiKeys().accepts(*authorization)) {
     finishHttp(httpResponse(401, kJson, apiError("forbidden", "missing or wrong API key")));
     return;
   }
@@ -263,16 +263,16 @@ Task Connection::apiCall(std::string op, std::string body) {
   request.mutable_app()->set_json(std::move(body));
   // pub and hist go to the hub owning their channel; kick and stats to any hub (a kick is
   // published to every frontend by whichever hub takes it).
-  HubLink* hub = &frontend_.anyHub();
-  JsonObjectReader& reader = frontend_.jsonReader();
+  HubLink* hub = &frontend().anyHub();
+  JsonObjectReader& reader = frontend().jsonReader();
   if (reader.read(request.app().json()).ok()) {
     for (const JsonMember& m : reader.members()) {
       if (m.parent == kJsonTopLevel && m.key == "ch" && m.value.type == JsonType::String) {
-        hub = &frontend_.hubFor(m.value.str);
+        hub = &frontend().hubFor(m.value.str);
       }
     }
   }
-  HubCall call(*hub, pending_, request, frontend_.nowMs() + frontend_.config().hubTimeoutMs);
+  HubCall call(*hub, pending_, request, frontend().nowMs() + frontend().config().hubTimeoutMs);
   HubResult result = co_await call;
   if (result.status == WaitStatus::Cancelled) co_return;
   if (result.status != WaitStatus::Done) {
@@ -282,25 +282,25 @@ Task Connection::apiCall(std::string op, std::string body) {
   if (result.reply.has_error()) {
     const wire::Error& e = result.reply.error();
     std::string json = apiError(e.code(), e.message());
-    finishHttp(httpResponse(apiStatusForReply(frontend_.jsonReader(), json), kJson, json));
+    finishHttp(httpResponse(apiStatusForReply(frontend().jsonReader(), json), kJson, json));
     co_return;
   }
   const std::string& json = result.reply.app_json();
-  finishHttp(httpResponse(apiStatusForReply(frontend_.jsonReader(), json), kJson, json));
+  finishHttp(httpResponse(apiStatusForReply(frontend().jsonReader(), json), kJson, json));
 }
 
 // ---- HTTP fallback (for browsers) -------------------------------------------------------------
 
 bool Connection::adoptSession(std::string_view sid) {
   if (sid.empty()) return false;
-  TokenResult result = frontend_.sessionIds().verify(sid, frontend_.wallSeconds());
+  TokenResult result = frontend().sessionIds().verify(sid, frontend().wallSeconds());
   if (result.error != TokenError::None) return false;
   startSession(std::move(result.claims));
   return true;
 }
 
 void Connection::createSession(std::string_view body) {
-  JsonObjectReader& reader = frontend_.jsonReader();
+  JsonObjectReader& reader = frontend().jsonReader();
   std::string_view token;
   if (reader.read(body).ok()) {
     for (const JsonMember& m : reader.members()) {
@@ -311,7 +311,7 @@ void Connection::createSession(std::string_view body) {
     finishHttp(withHeaders(httpResponse(400, kJson, apiError("bad_request", "body must be {\"token\":...}")), std::string(corsReply())));
     return;
   }
-  TokenResult result = frontend_.verifier().verify(token, frontend_.wallSeconds());
+  TokenResult result = frontend().verifier().verify(token, frontend().wallSeconds());
   if (result.error != TokenError::None) {
     finishHttp(withHeaders(httpResponse(401, kJson, apiError("forbidden", toString(result.error))), std::string(corsReply())));
     return;
@@ -321,7 +321,7 @@ void Connection::createSession(std::string_view body) {
     finishHttp(withHeaders(httpResponse(503, kJson, apiError("unavailable", "no randomness")), std::string(corsReply())));
     return;
   }
-  std::string sid = frontend_.sessionIds().issue(result.claims,
+  std::string sid = frontend().sessionIds().issue(result.claims,
                                                  std::string_view(reinterpret_cast<char*>(nonce), sizeof(nonce)));
   std::string out;
   JsonWriter(out).beginObject().key("sid").string(sid).key("user").string(result.claims.sub).endObject();
@@ -331,7 +331,7 @@ void Connection::createSession(std::string_view body) {
 // One pub or hist request, answered as the HTTP response (sendReply), through the same flows as
 // on a WebSocket.
 void Connection::runCommand(std::string_view body) {
-  frontend_.metrics().messagesIn++;
+  frontend().metrics().messagesIn++;
   handleRequest(body);
 }
 
@@ -351,7 +351,7 @@ void Connection::openEvents(const HttpRequest& request) {
       finishHttp(withHeaders(httpResponse(400, kJson, apiError("bad_request", "invalid channel name")), cors));
       return;
     }
-    if (!session_->canSubscribe(name)) {
+    if (!session_.canSubscribe(name)) {
       finishHttp(withHeaders(httpResponse(403, kJson, apiError("forbidden", "no grant for " + std::string(name))), cors));
       return;
     }
@@ -391,17 +391,17 @@ void Connection::openEvents(const HttpRequest& request) {
   }
   http_.reset();
   phase_ = Phase::Stream;
-  uint64_t now = frontend_.nowMs();
+  uint64_t now = frontend().nowMs();
   if (stream_->eventStream) {
     send(std::make_shared<const std::string>(
         "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
         "Connection: keep-alive\r\nX-Accel-Buffering: no\r\n" + cors + "\r\n"));
     // The stream ends when the session expires (the client makes a new one with a fresh token).
     authOrExpiryMs_ = now + static_cast<uint64_t>(std::max<int64_t>(
-                                (session_->exp - frontend_.wallSeconds()) * 1000, 0));
-    setDeadline(std::min(authOrExpiryMs_, now + frontend_.config().sseKeepaliveMs));
+                                (session_.exp - frontend().wallSeconds()) * 1000, 0));
+    setDeadline(std::min(authOrExpiryMs_, now + frontend().config().sseKeepaliveMs));
   } else {
-    authOrExpiryMs_ = now + frontend_.config().pollTimeoutMs;
+    authOrExpiryMs_ = now + frontend().config().pollTimeoutMs;
     setDeadline(authOrExpiryMs_);
   }
   for (size_t i = 0; i < channels.size(); ++i) subscribe(0, std::move(channels[i]), sinces[i]);

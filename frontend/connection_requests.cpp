@@ -19,8 +19,8 @@ constexpr uint64_t kSyncWaitMs = 1000;  // then the join asks the hub on the req
 
 void Connection::handleRequest(std::string_view payload) {
   ClientRequest request;
-  DecodeError error = frontend_.decoder().decode(payload, request);
-  if (!session_ && (!error.ok() || request.op != ClientOp::Auth)) {
+  DecodeError error = frontend().decoder().decode(payload, request);
+  if (!session_.active() && (!error.ok() || request.op != ClientOp::Auth)) {
     close(4001, "the first request must be auth");
     return;
   }
@@ -45,7 +45,7 @@ void Connection::handleRequest(std::string_view payload) {
     case ClientOp::Pub:
       if (!isValidChannelName(request.ch)) {
         replyError(request, "bad_request", "invalid channel name");
-      } else if (!session_->canPublish(request.ch)) {
+      } else if (!session_.canPublish(request.ch)) {
         replyError(request, "forbidden", "no publish grant for this channel");
         countForbidden();
       } else {
@@ -55,7 +55,7 @@ void Connection::handleRequest(std::string_view payload) {
     case ClientOp::Hist:
       if (!isValidChannelName(request.ch)) {
         replyError(request, "bad_request", "invalid channel name");
-      } else if (!session_->canSubscribe(request.ch)) {
+      } else if (!session_.canSubscribe(request.ch)) {
         replyError(request, "forbidden", "no grant for this channel");
         countForbidden();
       } else if (request.before && request.after) {
@@ -72,41 +72,40 @@ void Connection::handleRequest(std::string_view payload) {
 }
 
 void Connection::handleAuth(const ClientRequest& request) {
-  TokenResult result = frontend_.verifier().verify(request.token, frontend_.wallSeconds());
+  TokenResult result = frontend().verifier().verify(request.token, frontend().wallSeconds());
   if (result.error != TokenError::None) {
     close(4001, toString(result.error));
     return;
   }
-  if (session_ && result.claims.sub != session_->user) {
+  if (session_.active() && result.claims.sub != session_.user) {
     replyError(request, "bad_request", "a refreshed token must be for the same user");
     return;
   }
   startSession(std::move(result.claims));
   // The token's expiry is the connection's deadline until a fresh auth moves it.
-  int64_t msLeft = (session_->exp - frontend_.wallSeconds()) * 1000;
-  authOrExpiryMs_ = frontend_.nowMs() + static_cast<uint64_t>(std::max<int64_t>(msLeft, 0));
+  int64_t msLeft = (session_.exp - frontend().wallSeconds()) * 1000;
+  authOrExpiryMs_ = frontend().nowMs() + static_cast<uint64_t>(std::max<int64_t>(msLeft, 0));
   armWebSocketDeadline();
   std::string out;
   JsonWriter(out)
       .beginObject()
       .key("op").string("ok")
       .key("id").integer(request.id)
-      .key("user").string(session_->user)
-      .key("conn").string(frontend_.config().id + "-" + std::to_string(session_->serial))
+      .key("user").string(session_.user)
+      .key("conn").string(frontend().config().id + "-" + std::to_string(session_.serial))
       .endObject();
   sendReply(out);
 }
 
 // A first auth starts the session; a refresh (same user) replaces its expiry and grants.
 void Connection::startSession(TokenClaims&& claims) {
-  if (!session_) {
-    session_ = std::make_unique<Session>();
-    session_->serial = frontend_.nextConnectionSerial();
-    frontend_.metrics().authenticated++;
+  if (!session_.active()) {
+    session_.serial = static_cast<uint32_t>(frontend().nextConnectionSerial());
+    frontend().metrics().authenticated++;
   }
-  session_->user = std::move(claims.sub);
-  session_->exp = claims.exp;
-  session_->grants = frontend_.internGrants(std::move(claims.subscribe), std::move(claims.publish));
+  session_.user = std::move(claims.sub);
+  session_.exp = static_cast<uint32_t>(std::clamp<int64_t>(claims.exp, 0, UINT32_MAX));  // Unix seconds, to 2106
+  session_.grants = frontend().internGrants(std::move(claims.subscribe), std::move(claims.publish));
 }
 
 bool Connection::Session::canSubscribe(std::string_view ch) const noexcept {
@@ -129,9 +128,13 @@ void Connection::handleSub(const ClientRequest& request) {
     replyError(request, "bad_request", "invalid channel name");
     return;
   }
-  if (!session_->canSubscribe(request.ch)) {
+  if (!session_.canSubscribe(request.ch)) {
     replyError(request, "forbidden", "no grant for this channel");
     countForbidden();
+    return;
+  }
+  if (channels_.size() >= frontend().config().maxSubscriptions && findSubscription(request.ch) == nullptr) {
+    replyError(request, "too_large", "too many subscriptions (max_subscriptions)");
     return;
   }
   std::optional<Since> since;
@@ -152,8 +155,8 @@ void Connection::handleUnsub(const ClientRequest& request) {
     return;
   }
   if (Channel* channel = findSubscription(request.ch)) {
-    channels_.erase(std::find(channels_.begin(), channels_.end(), channel));
-    frontend_.leaveChannel(channel, this);
+    channels_.erase(channel);
+    frontend().leaveChannel(channel, this);
   }
   replyOk(request.id);
 }
@@ -192,14 +195,14 @@ Task Connection::subscribe(int64_t id, std::string name, std::optional<Since> si
     if (phase_ == Phase::WebSocket) replySubscribed(id, *existing, since ? std::optional<bool>(false) : std::nullopt);
     co_return;
   }
-  Channel* channel = frontend_.acquireChannel(name);
+  Channel* channel = frontend().acquireChannel(name);
   channels_.push_back(channel);
-  const FrontendConfig& config = frontend_.config();
+  const FrontendConfig& config = frontend().config();
   if (!channel->live) {
     // The sync answering our subscribe travels on the publish socket and can be dropped like any
     // message there (HWM): after a short wait, ask for the stream's position on the request path.
     uint64_t syncWaitMs = std::min<uint64_t>(config.hubTimeoutMs, kSyncWaitMs);
-    JoinWait join(*channel, pending_, frontend_.wheel(), frontend_.nowMs() + syncWaitMs);
+    JoinWait join(*channel, pending_, frontend().wheel(), frontend().nowMs() + syncWaitMs);
     WaitStatus status = co_await join;
     if (status == WaitStatus::Cancelled) {
       channel->pendingJoins--;  // the closing connection leaves the channel itself
@@ -211,21 +214,21 @@ Task Connection::subscribe(int64_t id, std::string name, std::optional<Since> si
       body->set_channel(name);
       body->set_after(std::numeric_limits<int64_t>::max());  // no messages: epoch and last seq only
       body->set_limit(1);
-      HubCall call(frontend_.hubFor(name), pending_, request, frontend_.nowMs() + config.hubTimeoutMs);
+      HubCall call(frontend().hubFor(name), pending_, request, frontend().nowMs() + config.hubTimeoutMs);
       HubResult result = co_await call;
       if (result.status == WaitStatus::Cancelled) {
         channel->pendingJoins--;
         co_return;
       }
       if (result.status != WaitStatus::Done || result.reply.has_error()) {
-        frontend_.metrics().hubTimeouts++;
+        frontend().metrics().hubTimeouts++;
         abandonJoin(channel);
         replyError(id, true, "unavailable", "the hub did not confirm the subscription in time");
         co_return;
       }
       // Anything published before our subscription reached the hub but after this position shows
       // up as a hole later (seq jump or periodic sync) and is filled from history.
-      if (!channel->live) frontend_.goLive(channel, result.reply.history().epoch(), result.reply.history().last_seq());
+      if (!channel->live) frontend().goLive(channel, result.reply.history().epoch(), result.reply.history().last_seq());
     }
   }
 
@@ -246,7 +249,7 @@ Task Connection::subscribe(int64_t id, std::string name, std::optional<Since> si
         body->set_channel(name);
         body->set_after(cursor);
         body->set_limit(kMaxHistLimit);
-        HubCall call(frontend_.hubFor(name), pending_, request, frontend_.nowMs() + config.hubTimeoutMs);
+        HubCall call(frontend().hubFor(name), pending_, request, frontend().nowMs() + config.hubTimeoutMs);
         HubResult result = co_await call;
         if (result.status == WaitStatus::Cancelled) {
           channel->pendingJoins--;
@@ -281,7 +284,7 @@ Task Connection::subscribe(int64_t id, std::string name, std::optional<Since> si
 
   channel->pendingJoins--;
   if (std::find(channels_.begin(), channels_.end(), channel) == channels_.end() || !open()) {
-    frontend_.releaseChannel(channel);  // unsubscribed while catching up
+    frontend().releaseChannel(channel);  // unsubscribed while catching up
     co_return;
   }
   if (phase_ == Phase::WebSocket) {
@@ -303,7 +306,7 @@ Task Connection::subscribe(int64_t id, std::string name, std::optional<Since> si
     deliverOwn(m.channel(), m.epoch(), m.seq(), json);
   }
   channel->subscribers.push_back(this);
-  if (frontend_.config().logLevel == "trace") spdlog::trace("{} live on {}", user(), channel->name);
+  if (frontend().config().logLevel == "trace") spdlog::trace("{} live on {}", user(), channel->name);
 }
 
 void Connection::replySubscribed(int64_t id, const Channel& channel, std::optional<bool> recovered) {
@@ -321,23 +324,22 @@ void Connection::replySubscribed(int64_t id, const Channel& channel, std::option
 
 void Connection::abandonJoin(Channel* channel) {
   channel->pendingJoins--;
-  auto it = std::find(channels_.begin(), channels_.end(), channel);
-  if (it != channels_.end()) channels_.erase(it);
-  frontend_.releaseChannel(channel);
+  channels_.erase(channel);
+  frontend().releaseChannel(channel);
 }
 
 Task Connection::publish(int64_t id, std::string channel, std::string cid, std::string data) {
   wire::FrontendRequest request;
   wire::Publish* body = request.mutable_publish();
   body->set_channel(std::move(channel));
-  body->set_from(session_->user);
+  body->set_from(session_.user);
   body->set_cid(std::move(cid));
   body->set_data(std::move(data));
-  HubCall call(frontend_.hubFor(request.publish().channel()), pending_, request,
-               frontend_.nowMs() + frontend_.config().hubTimeoutMs);
+  HubCall call(frontend().hubFor(request.publish().channel()), pending_, request,
+               frontend().nowMs() + frontend().config().hubTimeoutMs);
   HubResult result = co_await call;
   if (result.status == WaitStatus::Cancelled) co_return;
-  Metrics& metrics = frontend_.metrics();
+  Metrics& metrics = frontend().metrics();
   if (result.status != WaitStatus::Done) {
     if (result.status == WaitStatus::TimedOut) metrics.hubTimeouts++;
     metrics.publishErrors++;
@@ -369,12 +371,12 @@ Task Connection::history(int64_t id, std::string channel, uint64_t before, uint6
   body->set_before(before);
   body->set_after(after);
   body->set_limit(limit);
-  HubCall call(frontend_.hubFor(request.history().channel()), pending_, request,
-               frontend_.nowMs() + frontend_.config().hubTimeoutMs);
+  HubCall call(frontend().hubFor(request.history().channel()), pending_, request,
+               frontend().nowMs() + frontend().config().hubTimeoutMs);
   HubResult result = co_await call;
   if (result.status == WaitStatus::Cancelled) co_return;
   if (result.status != WaitStatus::Done) {
-    if (result.status == WaitStatus::TimedOut) frontend_.metrics().hubTimeouts++;
+    if (result.status == WaitStatus::TimedOut) frontend().metrics().hubTimeouts++;
     replyError(id, true, "unavailable", "the hub did not answer in time");
     co_return;
   }

@@ -3,7 +3,9 @@
 #include <malloc.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -13,6 +15,7 @@
 #include <stdexcept>
 
 #include "frontend/connection.h"
+#include "common/channel_rules.h"
 #include "common/topics.h"
 #include "frontend/listen_address.h"
 
@@ -20,6 +23,9 @@ namespace webim {
 
 namespace {
 constexpr int kListenBacklog = 4096;
+constexpr int kAcceptBatch = 256;  // connections accepted per wakeup of the listener
+constexpr uint64_t kAcceptPauseMs = 100;
+constexpr int kEpollBatch = 512;  // connection events handled per wakeup  // after an accept error that would repeat at once
 constexpr uint32_t kTickMs = 50;                  // timer wheel resolution
 constexpr uintmax_t kMaxStaticFileBytes = 4 << 20;  // the demo page's files are small
 
@@ -39,7 +45,7 @@ std::string contentTypeFor(const std::filesystem::path& path) {
 
 Frontend::Frontend(const FrontendConfig& config)
     : config_(config),
-      wheel_((uv_loop_init(&loop_), uv_now(&loop_)), kTickMs),
+      wheel_((uv_loop_init(&loop_), loop_.data = this, uv_now(&loop_)), kTickMs),
       verifier_(config.secrets),
       sessionIds_(config.secrets),
       apiKeys_(config.apiKeys),
@@ -60,7 +66,10 @@ Frontend::Frontend(const FrontendConfig& config)
   hubBootIds_.assign(shards.size(), 0);
 }
 
-Frontend::~Frontend() { uv_loop_close(&loop_); }
+Frontend::~Frontend() {
+  for (Connection* connection : destroyed_) delete connection;
+  uv_loop_close(&loop_);
+}
 
 int64_t Frontend::wallSeconds() const noexcept {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -91,8 +100,8 @@ int Frontend::run() {
   flushIdle_.data = this;
 
   sockaddr_storage bound{};
-  int length = sizeof(bound);
-  uv_tcp_getsockname(&listener_, reinterpret_cast<sockaddr*>(&bound), &length);
+  socklen_t length = sizeof(bound);
+  ::getsockname(listenFd_, reinterpret_cast<sockaddr*>(&bound), &length);
   spdlog::info("webim-frontend ready: id {} listening on {} hub {} / {}", config_.id,
                formatAddress(reinterpret_cast<sockaddr*>(&bound)), config_.hubIngress, config_.hubPub);
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -115,10 +124,23 @@ void Frontend::listen() {
     ::close(fd);
     throw std::runtime_error("cannot listen on " + config_.listen + ": " + why);
   }
-  uv_tcp_init(&loop_, &listener_);
-  listener_.data = this;
-  int rc = uv_tcp_open(&listener_, fd);
-  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), kListenBacklog, onAccept);
+  if (::listen(fd, kListenBacklog) != 0) {
+    std::string why = strerror(errno);
+    ::close(fd);
+    throw std::runtime_error("cannot listen on " + config_.listen + ": " + why);
+  }
+  listenFd_ = fd;
+  epollFd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epollFd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + strerror(errno));
+  uv_poll_init(&loop_, &connectionEvents_, epollFd_);
+  connectionEvents_.data = this;
+  uv_poll_start(&connectionEvents_, UV_READABLE, onConnectionEvents);
+  reserveFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int rc = uv_poll_init_socket(&loop_, &listener_, fd);
+  if (rc == 0) {
+    listener_.data = this;
+    rc = uv_poll_start(&listener_, UV_READABLE, onAcceptable);
+  }
   if (rc != 0) throw std::runtime_error("cannot listen on " + config_.listen + ": " + uv_strerror(rc));
 }
 
@@ -167,6 +189,8 @@ std::string Frontend::nextConnectionId() { return config_.id + "-" + std::to_str
 
 std::shared_ptr<const Grants> Frontend::internGrants(std::vector<std::string> subscribe,
                                                      std::vector<std::string> publish) {
+  std::erase_if(subscribe, [](const std::string& p) { return !subscribeGrantIsUsed(p); });
+  std::erase_if(publish, [](const std::string& p) { return !publishGrantIsUsed(p); });
   std::string key;
   for (const std::string& p : subscribe) key.append(p).push_back('\n');
   key.push_back('\0');  // patterns never contain NUL or newlines (channel-name characters and '*')
@@ -184,47 +208,92 @@ std::shared_ptr<const Grants> Frontend::internGrants(std::vector<std::string> su
   return shared;
 }
 
-void Frontend::onAccept(uv_stream_t* server, int status) {
-  auto* self = static_cast<Frontend*>(server->data);
-  if (status < 0) {
-    // EMFILE/ENFILE: libuv already accepted and closed the pending connection with its reserve
-    // fd, so we do not spin; say so at most once a second.
-    uint64_t now = uv_now(&self->loop_);
-    if (now >= self->nextAcceptWarnMs_) {
-      spdlog::warn("accept: {} (connections open: {})", uv_strerror(status), self->metrics_.connectionsOpen);
-      self->nextAcceptWarnMs_ = now + 1000;
+void Frontend::onAcceptable(uv_poll_t* handle, int /*status*/, int /*events*/) {
+  static_cast<Frontend*>(handle->data)->acceptPending();
+}
+
+void Frontend::acceptPending() {
+  // A bounded batch per wakeup; the poll is level-triggered and returns for the rest.
+  for (int i = 0; i < kAcceptBatch && !stopping_; ++i) {
+    int fd = ::accept4(listenFd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      metrics_.acceptErrors++;
+      uint64_t now = uv_now(&loop_);
+      if (now >= nextAcceptWarnMs_) {
+        spdlog::warn("accept: {} (connections open: {})", strerror(errno), metrics_.connectionsOpen);
+        nextAcceptWarnMs_ = now + 1000;
+      }
+      if ((errno == EMFILE || errno == ENFILE) && reserveFd_ >= 0) {
+        // Out of file descriptors: accept the connection with the reserve one and close it, so
+        // the listener does not stay readable and spin the loop; the client sees a reset.
+        ::close(reserveFd_);
+        int dropped = ::accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (dropped >= 0) ::close(dropped);
+        reserveFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (reserveFd_ >= 0) continue;
+      }
+      // ENOBUFS, ENOMEM, no reserve fd: the listener stays readable, so pause it a moment rather
+      // than spin.
+      uv_poll_stop(&listener_);
+      acceptPause_.fire = [](TimerNode* node) {
+        Frontend* self = static_cast<AcceptPause*>(node)->frontend;
+        if (!self->stopping_) uv_poll_start(&self->listener_, UV_READABLE, onAcceptable);
+      };
+      acceptPause_.frontend = this;
+      wheel_.schedule(acceptPause_, now + kAcceptPauseMs);
+      return;
     }
-    self->metrics_.acceptErrors++;
-    return;
-  }
-  if (self->stopping_) return;
-  Connection* connection = Connection::accept(*self, server);
-  if (connection != nullptr && self->metrics_.connectionsOpen > self->config_.maxConnections) {
-    self->metrics_.connectionsRefused++;
-    connection->refuse();
+    Connection* connection = Connection::accept(*this, fd);
+    if (connection != nullptr && metrics_.connectionsOpen > config_.maxConnections) {
+      metrics_.connectionsRefused++;
+      connection->refuse();
+    }
   }
 }
 
-void Frontend::link(Connection* connection) {
-  connection->prevInList = nullptr;
-  connection->nextInList = connections_;
-  if (connections_ != nullptr) connections_->prevInList = connection;
-  connections_ = connection;
+std::vector<Connection*> Frontend::allConnections() const {
+  std::vector<Connection*> all;
+  for (Connection* connection : byFd_) {
+    if (connection != nullptr) all.push_back(connection);
+  }
+  return all;
 }
 
-void Frontend::unlink(Connection* connection) {
-  if (connection->prevInList != nullptr) {
-    connection->prevInList->nextInList = connection->nextInList;
-  } else if (connections_ == connection) {
-    connections_ = connection->nextInList;
+bool Frontend::watchConnection(Connection* connection, int fd, bool writable, bool add) {
+  epoll_event event{};
+  event.events = writable ? uint32_t{EPOLLIN | EPOLLOUT} : uint32_t{EPOLLIN};
+  event.data.ptr = connection;
+  if (::epoll_ctl(epollFd_, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &event) != 0) return false;
+  if (add) {
+    if (static_cast<size_t>(fd) >= byFd_.size()) byFd_.resize(static_cast<size_t>(fd) + 1);
+    byFd_[static_cast<size_t>(fd)] = connection;
   }
-  if (connection->nextInList != nullptr) connection->nextInList->prevInList = connection->prevInList;
-  connection->prevInList = connection->nextInList = nullptr;
+  return true;
+}
+
+void Frontend::forgetConnection(Connection* connection, int fd) {
+  ::epoll_ctl(epollFd_, EPOLL_CTL_DEL, fd, nullptr);
+  if (static_cast<size_t>(fd) < byFd_.size() && byFd_[static_cast<size_t>(fd)] == connection) {
+    byFd_[static_cast<size_t>(fd)] = nullptr;
+  }
+  destroyed_.push_back(connection);
+  uv_idle_start(&flushIdle_, [](uv_idle_t*) {});  // freed in this iteration's check phase
+}
+
+void Frontend::onConnectionEvents(uv_poll_t* handle, int /*status*/, int /*events*/) {
+  auto* self = static_cast<Frontend*>(handle->data);
+  // One batch per wakeup: the set is level-triggered, so whatever is left comes back next time,
+  // after the loop served its timers and the hub.
+  epoll_event events[kEpollBatch];
+  int n = ::epoll_wait(self->epollFd_, events, kEpollBatch, 0);
+  for (int i = 0; i < n; ++i) static_cast<Connection*>(events[i].data.ptr)->onEvents(events[i].events);
 }
 
 void Frontend::markDirty(Connection* connection) {
-  if (connection->flushQueued) return;
-  connection->flushQueued = true;
+  if (connection->flushQueued()) return;
+  connection->setFlushQueued(true);
   dirty_.push_back(connection);
   uv_idle_start(&flushIdle_, [](uv_idle_t*) {});  // an active idle handle makes poll non-blocking
 }
@@ -236,13 +305,15 @@ uint32_t Frontend::appendPendingFrame(SharedFrame frame) {
 
 void Frontend::flushDirty() {
   flushInboxChanges();
-  // A flush may queue more (a close frame); loop until nothing is left. Connections are freed
-  // only in close callbacks, which run after this check phase, so the pointers stay valid.
+  // A flush may queue more (a close frame); loop until nothing is left. Destroyed connections
+  // are freed only after it, so the pointers stay valid.
   while (!dirty_.empty()) {
     std::vector<Connection*> batch;
     batch.swap(dirty_);
     for (Connection* connection : batch) connection->flush();
   }
+  for (Connection* connection : destroyed_) delete connection;
+  destroyed_.clear();
   // Every connection with frames was dirty and is flushed: the frames are written or moved.
   pendingFrames_.clear();
   // Keep what an ordinary iteration needs; give back what a burst (a mass connect) took.
@@ -250,6 +321,7 @@ void Frontend::flushDirty() {
   if (pendingFrames_.capacity() > kKeepEntries) std::vector<PendingFrame>().swap(pendingFrames_);
   if (writeScratch_.capacity() > kKeepEntries) std::vector<OutChunk>().swap(writeScratch_);
   if (dirty_.capacity() > kKeepEntries) std::vector<Connection*>().swap(dirty_);
+  if (destroyed_.capacity() > kKeepEntries) std::vector<Connection*>().swap(destroyed_);
   uv_idle_stop(&flushIdle_);
 }
 
@@ -370,13 +442,11 @@ Task Frontend::attachInboxes(size_t shard, std::vector<std::string> users) {
 void Frontend::onKick(const wire::Kick& kick) {
   // Kicks are rare: a scan of the connections costs no memory per connection.
   size_t closed = 0;
-  for (Connection* c = connections_; c != nullptr;) {
-    Connection* next = c->nextInList;
+  for (Connection* c : allConnections()) {
     if (c->user() == kick.user()) {
       c->close(static_cast<uint16_t>(kick.code()), kick.reason());
       ++closed;
     }
-    c = next;
   }
   if (closed > 0) spdlog::info("kicked {} ({} connections, code {})", kick.user(), closed, kick.code());
 }
@@ -390,16 +460,18 @@ void Frontend::onSignal(uv_signal_t* handle, int signum) {
 void Frontend::shutdown() {
   if (stopping_) return;
   stopping_ = true;
+  wheel_.cancel(acceptPause_);
   uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+  ::close(listenFd_);
+  if (reserveFd_ >= 0) ::close(reserveFd_);
   // Tell WebSocket clients to come back after a jittered delay (1012); they reconnect elsewhere.
-  for (Connection* c = connections_; c != nullptr;) {
-    Connection* next = c->nextInList;
-    c->close(1012, "service restart");
-    c = next;
-  }
+  std::vector<Connection*> open = allConnections();
+  for (Connection* c : open) c->close(1012, "service restart");
   shutdownTimer_.fire = [](TimerNode* node) {
     Frontend* self = static_cast<ShutdownTimer*>(node)->frontend;
-    while (self->connections_ != nullptr) self->connections_->destroy();
+    for (Connection* c : self->allConnections()) c->destroy();
+    uv_close(reinterpret_cast<uv_handle_t*>(&self->connectionEvents_), nullptr);
+    ::close(self->epollFd_);
     for (auto& hub : self->hubs_) hub->close();
     uv_close(reinterpret_cast<uv_handle_t*>(&self->sigint_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&self->sigterm_), nullptr);
@@ -408,7 +480,7 @@ void Frontend::shutdown() {
     uv_close(reinterpret_cast<uv_handle_t*>(&self->flushIdle_), nullptr);
   };
   // Give the close frames a moment to go out (bounded by the close timeout).
-  uint64_t grace = connections_ == nullptr ? 0 : std::min<uint64_t>(config_.closeTimeoutMs, 1000);
+  uint64_t grace = open.empty() ? 0 : std::min<uint64_t>(config_.closeTimeoutMs, 1000);
   wheel_.schedule(shutdownTimer_, uv_now(&loop_) + grace);
 }
 

@@ -81,9 +81,15 @@ class Frontend {
   PendingFrame& pendingFrame(uint32_t index) noexcept { return pendingFrames_[index]; }
   std::vector<OutChunk>& writeScratch() noexcept { return writeScratch_; }
 
-  // Connection registry (intrusive list), for shutdown.
-  void link(Connection* connection);
-  void unlink(Connection* connection);
+  // Connections' sockets are watched in one epoll set, itself watched by one libuv handle: a
+  // connection then needs no libuv handle (uv_tcp_t is 248 bytes). Level-triggered, like libuv.
+  // `add`: a new socket (EPOLLIN); else EPOLLIN, plus EPOLLOUT while `writable`. False on failure.
+  bool watchConnection(Connection* connection, int fd, bool writable, bool add);
+  // A destroyed connection leaves the set now and is freed at the end of this loop iteration.
+  void forgetConnection(Connection* connection, int fd);
+  // The loop's frame parser for the bytes of every connection between frames (a connection keeps
+  // its own only while a frame is split across reads).
+  WsFrameParser& wsParser() noexcept { return wsParser_; }
 
   // Leaves `channel` for `connection`; unsubscribes upstream when it was the last local subscriber.
   void leaveChannel(Channel* channel, Connection* connection);
@@ -121,7 +127,11 @@ class Frontend {
   Task attachInboxes(size_t shard, std::vector<std::string> users);
   void shutdown();
   void flushDirty();
-  static void onAccept(uv_stream_t* server, int status);
+  static void onAcceptable(uv_poll_t* handle, int status, int events);
+  void acceptPending();
+  // Every live connection, for rare events only: shutdown, kick.
+  std::vector<Connection*> allConnections() const;
+  static void onConnectionEvents(uv_poll_t* handle, int status, int events);
   static void onSignal(uv_signal_t* handle, int signum);
   static void onTick(uv_timer_t* handle);
   void trimHeapAfterDrop();
@@ -131,7 +141,13 @@ class Frontend {
 
   const FrontendConfig& config_;
   uv_loop_t loop_{};
-  uv_tcp_t listener_{};
+  uv_poll_t listener_{};
+  int epollFd_ = -1;
+  uv_poll_t connectionEvents_{};            // watches epollFd_
+  std::vector<Connection*> byFd_;           // live connections by socket fd
+  std::vector<Connection*> destroyed_;      // freed at the end of this loop iteration
+  int listenFd_ = -1;
+  int reserveFd_ = -1;  // given up to accept-and-close a connection when out of file descriptors
   uv_signal_t sigint_{};
   uv_signal_t sigterm_{};
   uv_timer_t tick_{};
@@ -146,13 +162,13 @@ class Frontend {
   ChannelIndex channels_;
   Metrics metrics_;
   WsLimits wsLimits_;
+  WsFrameParser wsParser_{&wsLimits_};
   HandshakePolicy handshakePolicy_;
   ApiKeys apiKeys_;
   std::unique_ptr<char[]> readBuffer_;
   std::vector<Connection*> dirty_;
   std::vector<PendingFrame> pendingFrames_;
   std::vector<OutChunk> writeScratch_;
-  Connection* connections_ = nullptr;
   std::map<std::string, StaticFile, std::less<>> staticFiles_;
   std::string deliveryScratch_;
   PendingOp* fills_ = nullptr;  // frontend-level hub requests: gap fills, inbox attaches
@@ -166,6 +182,9 @@ class Frontend {
   uint64_t peakConnections_ = 0;
   uint64_t nextTrimMs_ = 0;
   bool stopping_ = false;
+  struct AcceptPause : TimerNode {
+    Frontend* frontend = nullptr;
+  } acceptPause_;
   struct ShutdownTimer : TimerNode {
     Frontend* frontend = nullptr;
   } shutdownTimer_;

@@ -172,6 +172,9 @@ void validate(FrontendConfig& config) {
     throw std::runtime_error("--rate-limit and --rate-burst must be positive");
   }
   if (config.maxFragments == 0) throw std::runtime_error("--max-fragments must be positive");
+  if (config.maxSubscriptions == 0 || config.maxSubscriptions > 65535) {
+    throw std::runtime_error("--max-subscriptions must be 1..65535");
+  }
   if (config.id.empty()) config.id = "fe-" + std::to_string(::getpid());
   if (config.shards.empty()) {
     config.slotMap = std::make_shared<const SlotMap>(
@@ -237,6 +240,7 @@ ConfigOutcome loadFrontendConfig(int argc, char** argv, FrontendConfig& config) 
   binder.bind("--rate-limit", &FrontendConfig::rateLimit, "requests per second per connection (4008 beyond)");
   binder.bind("--rate-burst", &FrontendConfig::rateBurst, "request burst per connection");
   binder.bind("--max-forbidden", &FrontendConfig::maxForbidden, "denied requests before closing 4003");
+  binder.bind("--max-subscriptions", &FrontendConfig::maxSubscriptions, "channels per connection (too_large beyond; <= 65535)");
   binder.bind("--max-fragments", &FrontendConfig::maxFragments, "frames per message (1009 beyond)");
   binder.bind("--recovery-max-messages", &FrontendConfig::recoveryMaxMessages, "sub with since: recover at most");
   binder.bind("--recovery-max-bytes", &FrontendConfig::recoveryMaxBytes, "sub with since: recover at most (bytes)");

@@ -45,6 +45,7 @@ struct FrontendConfig {
   uint32_t rateLimit = 20;           // requests per second per connection (token bucket), 4008 beyond
   uint32_t rateBurst = 40;           // bucket size
   uint32_t maxForbidden = 10;        // denied requests per connection before it is closed 4003
+  uint32_t maxSubscriptions = 1000;  // channels one connection may subscribe to (too_large beyond)
   uint32_t maxFragments = 1024;      // frames per message (1009 beyond)
   uint32_t recoveryMaxMessages = 500;      // sub with `since`: recover at most this many...
   uint32_t recoveryMaxBytes = 1024 * 1024;  // ...or bytes, else recovered:false (PROTOCOL.md)

@@ -300,6 +300,20 @@ describe('front door', () => {
     await writer.close();
   });
 
+  test('subscriptions per connection are capped (too_large); unsubscribing makes room', async () => {
+    const capped = await cluster.startFrontend(['--max-subscriptions', '3']);
+    const c = await Client.connect(capped.url);
+    await c.auth(cluster.token('h9', ['room:*']));
+    for (const ch of ['user:h9', 'room:a', 'room:b']) assert.equal((await c.request('sub', { ch })).op, 'ok');
+    const over = await c.request('sub', { ch: 'room:c' });
+    assert.equal(over.op, 'err');
+    assert.equal(over.code, 'too_large');
+    assert.equal((await c.request('sub', { ch: 'room:a' })).op, 'ok');  // already held: still answered
+    assert.equal((await c.request('unsub', { ch: 'room:b' })).op, 'ok');
+    assert.equal((await c.request('sub', { ch: 'room:c' })).op, 'ok');
+    await c.close();
+  });
+
   test('over the connection cap, new connections get 503', async () => {
     const capped = await cluster.startFrontend(['--max-connections', '3']);
     const held = [];

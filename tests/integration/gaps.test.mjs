@@ -22,7 +22,8 @@ describe('gaps and hub restarts', () => {
     cluster = new Cluster();
     await cluster.startHub(['--pub-hwm', '20', '--sync-interval-ms', '300']);
     // Generous backlogs: this file is about holes in the hub's stream, not slow consumers.
-    const fast = ['--rate-limit', '100000', '--rate-burst', '100000', '--max-backlog-bytes', '67108864'];
+    const fast = ['--rate-limit', '100000', '--rate-burst', '100000', '--max-backlog-bytes', '67108864',
+      '--max-subscriptions', '5000'];  // one client holds 3,000 topics below
     fe1 = await cluster.startFrontend(fast);
     fe2 = await cluster.startFrontend(fast);
   });

@@ -1,0 +1,293 @@
+#include "frontend/channel_index.h"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+using namespace webim;
+
+namespace {
+
+// Subscribers and joiners are only compared and stored, never dereferenced.
+Connection* fakeConnection(uintptr_t n) { return reinterpret_cast<Connection*>((n + 1) * 16); }
+JoinWait* fakeJoiner(uintptr_t n) { return reinterpret_cast<JoinWait*>((n + 1) * 16); }
+
+std::vector<Connection*> contents(const SubscriberList& list) {
+  std::vector<Connection*> out(list.begin(), list.end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool isInline(const SubscriberList& list) {
+  auto* at = reinterpret_cast<const char*>(list.begin());
+  auto* self = reinterpret_cast<const char*>(&list);
+  return at >= self && at < self + sizeof list;
+}
+
+// Drives `index` and a std::unordered_map model with the same random acquires and releases (a
+// release is a pending join given up, so the channel goes once its count is back to 0), and counts
+// every answer on which they disagree.
+struct ModelRun {
+  ChannelIndex index;
+  std::unordered_map<std::string, std::pair<Channel*, uint32_t>> model;  // name -> channel, joins
+  std::mt19937 rng;
+  size_t disagreements = 0;
+  size_t overloaded = 0;  // times the load went over 0.75
+
+  explicit ModelRun(uint32_t seed) : rng(seed) {}
+
+  void acquire(const std::string& name) {
+    auto [channel, created] = index.acquire(name);
+    auto it = model.find(name);
+    if (created != (it == model.end())) disagreements++;
+    if (it == model.end()) {
+      if (channel->name != name || channel->pendingJoins != 1) disagreements++;
+      model.emplace(name, std::pair{channel, 1u});
+    } else {
+      if (channel != it->second.first || channel->pendingJoins != ++it->second.second) disagreements++;
+    }
+    checkLoad();
+  }
+
+  void release(const std::string& name) {
+    auto it = model.find(name);
+    Channel* channel = it->second.first;
+    channel->pendingJoins--;
+    bool erased = index.remove(channel, nullptr);
+    if (erased != (--it->second.second == 0)) disagreements++;
+    if (erased) model.erase(it);
+    checkLoad();
+  }
+
+  void find(const std::string& name) {
+    auto it = model.find(name);
+    if (index.find(name) != (it == model.end() ? nullptr : it->second.first)) disagreements++;
+  }
+
+  void checkLoad() {
+    if (index.size() != model.size()) disagreements++;
+    if (index.size() * 4 > index.capacity() * 3) overloaded++;
+  }
+
+  // Every name in `names` and every channel visited by forEach agrees with the model.
+  void checkAll(const std::vector<std::string>& names) {
+    for (const std::string& name : names) find(name);
+    std::unordered_set<Channel*> seen;
+    size_t visits = 0;
+    index.forEach([&](Channel* channel) {
+      visits++;
+      seen.insert(channel);
+      auto it = model.find(channel->name);
+      if (it == model.end() || it->second.first != channel) disagreements++;
+    });
+    CHECK(visits == model.size());
+    CHECK(seen.size() == model.size());
+  }
+};
+
+std::vector<std::string> names(const char* prefix, size_t count) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < count; i++) out.push_back(prefix + std::to_string(i));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the index agrees with a map for 100,000 channels acquired and removed in random order",
+          "[channel_index]") {
+  ModelRun run(1);
+  const std::vector<std::string> users = names("user:", 100'000);
+  const std::vector<std::string> absent = names("room:", 1'000);
+
+  std::vector<size_t> order(users.size());
+  for (size_t i = 0; i < order.size(); i++) order[i] = i;
+  std::shuffle(order.begin(), order.end(), run.rng);
+  for (size_t i : order) run.acquire(users[i]);
+  run.checkAll(users);
+  CHECK(run.index.size() == users.size());
+
+  // Churn: acquire (new or again), release, look up, each at random.
+  std::uniform_int_distribution<size_t> pick(0, users.size() - 1);
+  for (int op = 0; op < 400'000; op++) {
+    const std::string& name = users[pick(run.rng)];
+    switch (run.rng() % 3) {
+      case 0:
+        run.acquire(name);
+        break;
+      case 1:
+        if (run.model.count(name)) run.release(name);
+        break;
+      default:
+        run.find(name);
+    }
+  }
+  run.checkAll(users);
+  for (const std::string& name : absent) CHECK(run.index.find(name) == nullptr);
+
+  // Mass removal in random order: the table shrinks with it.
+  const size_t peak = run.index.capacity();
+  std::shuffle(order.begin(), order.end(), run.rng);
+  for (size_t n = 0; n < order.size(); n++) {
+    const std::string& name = users[order[n]];
+    while (run.model.count(name)) run.release(name);
+    if (n % 97 == 0) run.find(users[pick(run.rng)]);
+    if (run.index.size() == 100) {
+      run.checkAll(users);
+      CHECK(run.index.capacity() <= 512);  // 100 channels at a load of at least 0.2
+    }
+  }
+  run.checkAll(users);
+  CHECK(peak >= 131'072);
+  CHECK(run.index.size() == 0);
+  CHECK(run.index.capacity() == 16);
+  CHECK(run.disagreements == 0);
+  CHECK(run.overloaded == 0);
+}
+
+TEST_CASE("a small index that wraps around its table agrees with a map", "[channel_index]") {
+  // Few names, so probe runs often cross the end of the table and deletions shift across it.
+  for (size_t pool : {5, 12, 13, 30, 100}) {
+    ModelRun run(static_cast<uint32_t>(pool));
+    const std::vector<std::string> pooled = names("c", pool);
+    std::uniform_int_distribution<size_t> pick(0, pool - 1);
+    for (int op = 0; op < 50'000; op++) {
+      const std::string& name = pooled[pick(run.rng)];
+      if (run.rng() % 2 && run.model.count(name)) {
+        run.release(name);
+      } else {
+        run.acquire(name);
+      }
+      run.find(pooled[pick(run.rng)]);
+    }
+    run.checkAll(pooled);
+    CHECK(run.disagreements == 0);
+    CHECK(run.overloaded == 0);
+  }
+}
+
+TEST_CASE("a channel leaves the index only when no subscriber, joiner, pending join or fill holds it",
+          "[channel_index]") {
+  ChannelIndex index;
+  auto [channel, created] = index.acquire("room:1");
+  CHECK(created);
+  CHECK(channel->pendingJoins == 1);
+  CHECK_FALSE(index.remove(channel, fakeConnection(1)));  // still catching up
+  CHECK(index.acquire("room:1") == std::pair{channel, false});
+  CHECK(channel->pendingJoins == 2);
+
+  // Both go live.
+  channel->pendingJoins = 0;
+  channel->subscribers.push_back(fakeConnection(1));
+  channel->subscribers.push_back(fakeConnection(2));
+  CHECK_FALSE(index.remove(channel, fakeConnection(3)));  // not a subscriber: nothing changes
+  CHECK(channel->subscribers.size() == 2);
+  CHECK_FALSE(index.remove(channel, fakeConnection(1)));
+  CHECK(contents(channel->subscribers) == std::vector{fakeConnection(2)});
+
+  channel->catchUp().joiners.push_back(fakeJoiner(1));
+  CHECK_FALSE(index.remove(channel, fakeConnection(2)));
+  CHECK(channel->subscribers.empty());
+  CHECK(index.find("room:1") == channel);
+
+  channel->catchUp().joiners.clear();
+  channel->catchUp().filling = true;
+  CHECK_FALSE(index.remove(channel, nullptr));
+  CHECK(index.find("room:1") == channel);
+
+  channel->catchUp().filling = false;
+  channel->pendingJoins = 1;
+  CHECK_FALSE(index.remove(channel, nullptr));
+  channel->pendingJoins = 0;
+  CHECK(index.remove(channel, nullptr));
+  CHECK(index.find("room:1") == nullptr);
+  CHECK(index.size() == 0);
+}
+
+TEST_CASE("forEach visits each channel exactly once", "[channel_index]") {
+  ChannelIndex index;
+  index.forEach([](Channel*) { FAIL("an empty index has no channel"); });
+  const std::vector<std::string> all = names("room:", 1'000);
+  for (const std::string& name : all) index.acquire(name);
+  std::unordered_map<std::string, int> visits;
+  index.forEach([&](Channel* channel) { visits[channel->name]++; });
+  CHECK(visits.size() == all.size());
+  CHECK(std::all_of(visits.begin(), visits.end(), [](const auto& v) { return v.second == 1; }));
+}
+
+TEST_CASE("a subscriber list keeps one subscriber inline and more in a heap array that shrinks back",
+          "[channel_index]") {
+  SECTION("inline, heap, inline") {
+    SubscriberList list;
+    CHECK(list.empty());
+    CHECK(list.begin() == list.end());
+    CHECK_FALSE(list.erase(fakeConnection(1)));
+    list.push_back(fakeConnection(1));
+    CHECK(isInline(list));
+    CHECK(contents(list) == std::vector{fakeConnection(1)});
+    list.push_back(fakeConnection(2));
+    CHECK_FALSE(isInline(list));
+    CHECK(contents(list) == std::vector{fakeConnection(1), fakeConnection(2)});
+    CHECK(list.erase(fakeConnection(1)));
+    CHECK(isInline(list));
+    CHECK(contents(list) == std::vector{fakeConnection(2)});
+    CHECK(list.erase(fakeConnection(2)));
+    CHECK(list.empty());
+    CHECK(isInline(list));
+    list.push_back(fakeConnection(3));  // reusable once empty
+    CHECK(contents(list) == std::vector{fakeConnection(3)});
+  }
+
+  SECTION("erasing each position of each size keeps the others") {
+    for (size_t n = 1; n <= 40; n++) {
+      for (size_t k = 0; k < n; k++) {
+        SubscriberList list;
+        std::vector<Connection*> expected;
+        for (size_t i = 0; i < n; i++) {
+          list.push_back(fakeConnection(i));
+          expected.push_back(fakeConnection(i));
+        }
+        // Insertion order is kept until the first erase, so position k holds connection k.
+        CHECK(list.begin()[k] == fakeConnection(k));
+        CHECK(list.erase(fakeConnection(k)));
+        expected.erase(expected.begin() + static_cast<ptrdiff_t>(k));
+        CHECK(contents(list) == expected);
+        CHECK(list.size() == n - 1);
+        CHECK(isInline(list) == (n - 1 <= 1));
+      }
+    }
+  }
+
+  SECTION("the heap array follows the size down") {
+    std::mt19937 rng(3);
+    SubscriberList list;
+    std::vector<Connection*> expected;
+    for (size_t i = 0; i < 200; i++) {
+      list.push_back(fakeConnection(i));
+      expected.push_back(fakeConnection(i));
+    }
+    CHECK(list.capacity() >= 200);
+    std::shuffle(expected.begin(), expected.end(), rng);
+    while (!expected.empty()) {
+      CHECK(list.erase(expected.back()));
+      expected.pop_back();
+      std::vector<Connection*> sorted = expected;
+      std::sort(sorted.begin(), sorted.end());
+      REQUIRE(contents(list) == sorted);
+      if (list.size() <= 1) {
+        CHECK(list.capacity() == 1);
+      } else {
+        CHECK(list.capacity() < 4 * list.size());  // never more than a quarter full
+      }
+    }
+    // And it grows again after shrinking.
+    for (size_t i = 0; i < 10; i++) list.push_back(fakeConnection(i));
+    CHECK(list.size() == 10);
+    CHECK(contents(list).size() == 10);
+  }
+}
