@@ -65,7 +65,7 @@ Connection* Connection::accept(Frontend& frontend, int fd) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   frontend.metrics().connectionsAccepted++;
   frontend.metrics().connectionsOpen++;
-  connection->http_ = std::make_unique<HttpRequestParser>();
+  connection->http_ = std::make_unique<HeadState>();
   connection->setDeadline(frontend.nowMs() + frontend.config().handshakeTimeoutMs);
   return connection;
 }
@@ -209,11 +209,11 @@ void Connection::deliver(DeliveryFrames& frames, bool own) {
       send(frames.webSocket(), own);
       break;
     case Phase::Stream:
-      if (stream_->eventStream) {
+      if (stream()->eventStream) {
         send(frames.eventStream(), own);
       } else {
-        if (!stream_->poll.empty()) stream_->poll.push_back(',');
-        stream_->poll.append(frames.json());
+        if (!stream()->poll.empty()) stream()->poll.push_back(',');
+        stream()->poll.append(frames.json());
         frontend().markDirty(this);  // answered at the end of this loop iteration
       }
       break;
@@ -242,7 +242,7 @@ void Connection::sendText(std::string_view json) {
 
 void Connection::flush() {
   flushQueued_ = false;
-  if (stream_ && !stream_->eventStream && !stream_->poll.empty()) finishPoll();
+  if (StreamState* s = stream(); s && !s->eventStream && !s->poll.empty()) finishPoll();
   if (tooSlow_ && phase_ == Phase::WebSocket) {
     dropPending();
     if (backlog_) {

@@ -22,13 +22,13 @@
 #include "common/token.h"
 #include "common/ws_frame.h"
 #include "frontend/delivery.h"
+#include "frontend/grants.h"
 #include "frontend/inline_ptr_vec.h"
 #include "frontend/task.h"
 
 namespace webim {
 
 class Frontend;
-struct Grants;
 struct Channel;
 
 
@@ -91,7 +91,21 @@ class Connection final : private TimerNode {
     uint64_t epoch = 0;
     uint64_t seq = 0;
   };
-  struct PendingBody {  // a POST body while it arrives
+  // One request per connection (no keep-alive), so at most one of these exists at a time, behind
+  // one pointer: the request head's parser until the head is parsed, then a POST body while it
+  // arrives, or a GET /events stream. A WebSocket holds none of them.
+  struct HttpExchange {
+    enum class Kind : uint8_t { Head, Body, Stream };
+    explicit HttpExchange(Kind k) : kind(k) {}
+    virtual ~HttpExchange() = default;
+    const Kind kind;
+  };
+  struct HeadState final : HttpExchange {
+    HeadState() : HttpExchange(Kind::Head) {}
+    HttpRequestParser parser;
+  };
+  struct PendingBody final : HttpExchange {  // a POST body while it arrives
+    PendingBody() : HttpExchange(Kind::Body) {}
     BodyUse use = BodyUse::Api;
     std::string op;       // Api: the app op named by the path
     std::string body;
@@ -99,20 +113,30 @@ class Connection final : private TimerNode {
     bool done = false;    // read; later bytes are ignored
     std::string cors;     // CORS header lines for the answer (/session, /cmd)
   };
-  bool isCommand() const noexcept { return body_ && body_->use == BodyUse::Command; }
-  std::string_view corsReply() const noexcept { return body_ ? std::string_view(body_->cors) : std::string_view(); }
-  struct StreamState {    // GET /events
+  struct StreamState final : HttpExchange {  // GET /events
+    StreamState() : HttpExchange(Kind::Stream) {}
     bool eventStream = false;  // SSE; else long-poll
     std::string poll;          // long-poll: msgs gathered for the answer (a JSON array's elements)
     std::string cors;          // CORS header lines for the long-poll answer
   };
+  HttpRequestParser* head() const noexcept {
+    return http_ && http_->kind == HttpExchange::Kind::Head ? &static_cast<HeadState*>(http_.get())->parser : nullptr;
+  }
+  PendingBody* body() const noexcept {
+    return http_ && http_->kind == HttpExchange::Kind::Body ? static_cast<PendingBody*>(http_.get()) : nullptr;
+  }
+  StreamState* stream() const noexcept {
+    return http_ && http_->kind == HttpExchange::Kind::Stream ? static_cast<StreamState*>(http_.get()) : nullptr;
+  }
+  bool isCommand() const noexcept { return body() && body()->use == BodyUse::Command; }
+  std::string_view corsReply() const noexcept { return body() ? std::string_view(body()->cors) : std::string_view(); }
   // What an authenticated connection keeps of its token (inline; the grants are shared).
   struct Session {
     std::string user;                      // empty before auth
-    std::shared_ptr<const Grants> grants;
+    GrantsRef grants;
     uint32_t exp = 0;     // Unix seconds
     uint32_t serial = 0;  // names the connection in the auth reply ("conn")
-    bool active() const noexcept { return grants != nullptr; }
+    bool active() const noexcept { return static_cast<bool>(grants); }
     bool canSubscribe(std::string_view ch) const noexcept;
     bool canPublish(std::string_view ch) const noexcept;
   };
@@ -194,9 +218,7 @@ class Connection final : private TimerNode {
   // The frame parser's state while a frame or message is split across reads; between frames
   // (nearly always) the loop's shared parser serves.
   std::unique_ptr<WsFrameParser> ws_;
-  std::unique_ptr<HttpRequestParser> http_;  // only until the request head is parsed
-  std::unique_ptr<PendingBody> body_;        // a POST body while it arrives
-  std::unique_ptr<StreamState> stream_;      // GET /events
+  std::unique_ptr<HttpExchange> http_;       // see HttpExchange
   std::unique_ptr<Backlog> backlog_;         // only while the socket is backed up
   // Liveness and pacing. The one deadline node serves them all: it is set to the earliest of the
   // auth deadline / token expiry, the next idle check, the pong deadline and the write deadline,

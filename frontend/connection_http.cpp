@@ -74,21 +74,22 @@ bool parsePosition(std::string_view text, std::string_view& channel, uint64_t& e
 }  // namespace
 
 void Connection::onHttpBytes(std::string_view bytes) {
-  if (body_) {
+  if (body()) {
     onBody(bytes);
     return;
   }
-  if (!http_) return;  // answered; waiting for the peer to go
-  HttpRequestParser::Result result = http_->consume(bytes);
+  HttpRequestParser* parser = head();
+  if (parser == nullptr) return;  // answered; waiting for the peer to go
+  HttpRequestParser::Result result = parser->consume(bytes);
   switch (result.status) {
     case HttpRequestParser::Status::NeedMore:
       return;
     case HttpRequestParser::Status::Error:
-      spdlog::debug("bad HTTP request: {}", http_->errorReason());
-      finishHttp(httpResponse(http_->errorStatus(), "text/plain", std::string(http_->errorReason()) + "\n"));
+      spdlog::debug("bad HTTP request: {}", parser->errorReason());
+      finishHttp(httpResponse(parser->errorStatus(), "text/plain", std::string(parser->errorReason()) + "\n"));
       return;
     case HttpRequestParser::Status::Done:
-      serveHttp(http_->request(), bytes.substr(result.consumed));
+      serveHttp(parser->request(), bytes.substr(result.consumed));
       return;
   }
 }
@@ -204,25 +205,26 @@ void Connection::startBody(const HttpRequest& request, std::string_view rest, Bo
     finishHttp(withHeaders(httpResponse(413, kJson, apiError("too_large", "request body too large")), cors));
     return;
   }
-  body_ = std::make_unique<PendingBody>();
-  body_->use = use;
-  body_->op = std::move(op);
-  body_->cors = std::move(cors);
-  body_->length = length;
-  body_->body.reserve(length);
-  http_.reset();
+  auto body = std::make_unique<PendingBody>();
+  body->use = use;
+  body->op = std::move(op);
+  body->cors = std::move(cors);
+  body->length = length;
+  body->body.reserve(length);
+  http_ = std::move(body);  // the head parser (and `request`) ends here
   onBody(rest);
 }
 
 void Connection::onBody(std::string_view bytes) {
-  if (!body_ || body_->done) return;
-  body_->body.append(bytes.substr(0, body_->length - body_->body.size()));
-  if (body_->body.size() < body_->length) return;
-  body_->done = true;  // later bytes are ignored (no keep-alive)
-  std::string body = std::move(body_->body);
-  switch (body_->use) {
+  PendingBody* pending = this->body();
+  if (pending == nullptr || pending->done) return;
+  pending->body.append(bytes.substr(0, pending->length - pending->body.size()));
+  if (pending->body.size() < pending->length) return;
+  pending->done = true;  // later bytes are ignored (no keep-alive)
+  std::string body = std::move(pending->body);
+  switch (pending->use) {
     case BodyUse::Api:
-      apiCall(std::move(body_->op), std::move(body));
+      apiCall(std::move(pending->op), std::move(body));
       break;
     case BodyUse::Session:
       createSession(body);
@@ -380,19 +382,20 @@ void Connection::openEvents(const HttpRequest& request) {
     }
   }
   std::optional<std::string_view> accept = request.header("Accept");
-  stream_ = std::make_unique<StreamState>();
-  stream_->eventStream = accept && accept->find("text/event-stream") != std::string_view::npos;
-  stream_->cors = cors;
+  auto stream = std::make_unique<StreamState>();
+  stream->eventStream = accept && accept->find("text/event-stream") != std::string_view::npos;
+  stream->cors = cors;
   std::vector<std::string> channels(names.begin(), names.end());
   std::vector<std::optional<Since>> sinces;
   for (const std::string& name : channels) {
     auto it = std::find_if(positions.begin(), positions.end(), [&](const auto& p) { return p.first == name; });
     sinces.push_back(it == positions.end() ? std::nullopt : std::optional<Since>(it->second));
   }
-  http_.reset();
+  const bool eventStream = stream->eventStream;
+  http_ = std::move(stream);  // the head parser (and `request`, `names`, `positions`) ends here
   phase_ = Phase::Stream;
   uint64_t now = frontend().nowMs();
-  if (stream_->eventStream) {
+  if (eventStream) {
     send(std::make_shared<const std::string>(
         "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
         "Connection: keep-alive\r\nX-Accel-Buffering: no\r\n" + cors + "\r\n"));
@@ -409,9 +412,10 @@ void Connection::openEvents(const HttpRequest& request) {
 
 // Long-poll: answers with what was gathered (at the end of the loop iteration it arrived in).
 void Connection::finishPoll() {
-  if (!stream_ || stream_->eventStream || phase_ != Phase::Stream) return;
-  std::string body = "[" + stream_->poll + "]";
-  std::string cors = stream_->cors;
+  StreamState* stream = this->stream();
+  if (stream == nullptr || stream->eventStream || phase_ != Phase::Stream) return;
+  std::string body = "[" + stream->poll + "]";
+  std::string cors = stream->cors;
   finishHttp(withHeaders(httpResponse(200, kJson, body), cors));
 }
 

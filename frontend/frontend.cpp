@@ -187,7 +187,7 @@ std::string Frontend::renderMetrics() const {
 
 std::string Frontend::nextConnectionId() { return config_.id + "-" + std::to_string(++connectionCounter_); }
 
-std::shared_ptr<const Grants> Frontend::internGrants(std::vector<std::string> subscribe,
+GrantsRef Frontend::internGrants(std::vector<std::string> subscribe,
                                                      std::vector<std::string> publish) {
   std::erase_if(subscribe, [](const std::string& p) { return !subscribeGrantIsUsed(p); });
   std::erase_if(publish, [](const std::string& p) { return !publishGrantIsUsed(p); });
@@ -196,16 +196,17 @@ std::shared_ptr<const Grants> Frontend::internGrants(std::vector<std::string> su
   key.push_back('\0');  // patterns never contain NUL or newlines (channel-name characters and '*')
   for (const std::string& p : publish) key.append(p).push_back('\n');
   auto it = grants_.find(key);
-  if (it != grants_.end()) {
-    if (std::shared_ptr<const Grants> shared = it->second.lock()) return shared;
-  }
-  auto shared = std::make_shared<const Grants>(Grants{std::move(subscribe), std::move(publish)});
-  grants_[key] = shared;
+  if (it != grants_.end()) return GrantsRef(it->second.get());
   if (grants_.size() >= grantsPruneAt_) {  // drop sets no connection uses any more
-    std::erase_if(grants_, [](const auto& entry) { return entry.second.expired(); });
+    std::erase_if(grants_, [](const auto& entry) { return entry.second->holders == 0; });
     grantsPruneAt_ = std::max<size_t>(64, grants_.size() * 2);
   }
-  return shared;
+  auto grants = std::make_unique<Grants>();
+  grants->subscribe = std::move(subscribe);
+  grants->publish = std::move(publish);
+  GrantsRef ref(grants.get());
+  grants_.emplace(std::move(key), std::move(grants));
+  return ref;
 }
 
 void Frontend::onAcceptable(uv_poll_t* handle, int /*status*/, int /*events*/) {

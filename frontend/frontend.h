@@ -20,6 +20,7 @@
 #include "frontend/channel_index.h"
 #include "frontend/delivery.h"
 #include "frontend/frontend_config.h"
+#include "frontend/grants.h"
 #include "frontend/http_api.h"
 #include "frontend/hub_link.h"
 #include "frontend/metrics.h"
@@ -28,12 +29,6 @@ namespace webim {
 
 class Connection;
 
-// A token's grant patterns. Connections of users with the same grants share one copy (most
-// users of an app have the same few grant sets), so a connection holds just a pointer.
-struct Grants {
-  std::vector<std::string> subscribe;
-  std::vector<std::string> publish;
-};
 
 struct StaticFile {
   std::string contentType;
@@ -101,7 +96,7 @@ class Frontend {
 
   std::string nextConnectionId();
   uint64_t nextConnectionSerial() noexcept { return ++connectionCounter_; }
-  std::shared_ptr<const Grants> internGrants(std::vector<std::string> subscribe, std::vector<std::string> publish);
+  GrantsRef internGrants(std::vector<std::string> subscribe, std::vector<std::string> publish);
   // The channel's stream position is known (sync, or asked on the request path): joiners go on.
   void goLive(Channel* channel, uint64_t epoch, uint64_t lastSeq);
 
@@ -176,7 +171,7 @@ class Frontend {
   std::vector<std::string> toDetach_;
   std::vector<uint64_t> hubBootIds_;  // per shard
   uint64_t connectionCounter_ = 0;
-  std::unordered_map<std::string, std::weak_ptr<const Grants>> grants_;  // interned grant sets
+  std::unordered_map<std::string, std::unique_ptr<Grants>> grants_;  // interned grant sets
   size_t grantsPruneAt_ = 64;
   uint64_t nextAcceptWarnMs_ = 0;
   uint64_t peakConnections_ = 0;
