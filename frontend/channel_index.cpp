@@ -8,8 +8,8 @@ namespace webim {
 
 // Every connected user holds an inbox channel, so this is paid once per idle connection (ARCHITECTURE.md
 // "Budgets"); keep it from growing unnoticed.
-static_assert(sizeof(SubscriberList) == 16);
-static_assert(sizeof(Channel) <= 88);
+static_assert(sizeof(SubscriberList) == 8);
+static_assert(sizeof(Channel) <= 72);
 
 namespace {
 
@@ -23,42 +23,48 @@ uint32_t hashOf(std::string_view name) noexcept {
 }  // namespace
 
 void SubscriberList::push_back(Connection* subscriber) {
-  if (!onHeap()) {
-    if (size_ == 0) {
-      one_ = subscriber;
-      size_ = 1;
-      return;
-    }
-    reallocate(4);
-  } else if (size_ == capacity_) {
-    reallocate(capacity_ * 2);
+  assert(subscriber && !(reinterpret_cast<uintptr_t>(subscriber) & kBlockTag));
+  if (!word_) {
+    word_ = subscriber;
+    return;
   }
-  many_[size_++] = subscriber;
+  if (!onHeap()) {
+    reallocate(4);
+  } else if (block()->size == block()->capacity) {
+    reallocate(block()->capacity * 2);
+  }
+  Block* b = block();
+  b->items()[b->size++] = subscriber;
 }
 
 bool SubscriberList::erase(Connection* subscriber) {
-  Connection** items = onHeap() ? many_ : &one_;
-  Connection** it = std::find(items, items + size_, subscriber);
-  if (it == items + size_) return false;
-  *it = items[--size_];
-  if (!onHeap()) return true;
-  if (size_ <= 1) {  // back inline
-    Connection* last = size_ == 1 ? many_[0] : nullptr;
-    delete[] many_;
-    one_ = last;
-    capacity_ = 1;
-  } else if (size_ <= capacity_ / 4) {
-    reallocate(capacity_ / 2);  // half full, so a push_back right after does not grow it again
+  if (!onHeap()) {
+    if (!subscriber || word_ != subscriber) return false;  // nullptr is the empty list, not a subscriber
+    word_ = nullptr;
+    return true;
+  }
+  Block* b = block();
+  Connection** items = b->items();
+  Connection** it = std::find(items, items + b->size, subscriber);
+  if (it == items + b->size) return false;
+  *it = items[--b->size];
+  if (b->size == 1) {  // back inline (a block always holds two or more)
+    word_ = items[0];
+    ::operator delete(b);
+  } else if (b->size <= b->capacity / 4) {
+    reallocate(b->capacity / 2);  // half full, so a push_back right after does not grow it again
   }
   return true;
 }
 
 void SubscriberList::reallocate(uint32_t capacity) {
-  Connection** items = new Connection*[capacity];
-  std::copy(begin(), end(), items);
-  if (onHeap()) delete[] many_;
-  many_ = items;
-  capacity_ = capacity;
+  auto* b = static_cast<Block*>(::operator new(sizeof(Block) + capacity * sizeof(Connection*)));
+  b->size = static_cast<uint32_t>(size());
+  b->capacity = capacity;
+  std::copy(begin(), end(), b->items());
+  if (onHeap()) ::operator delete(block());
+  assert(!(reinterpret_cast<uintptr_t>(b) & kBlockTag));
+  word_ = reinterpret_cast<Connection*>(reinterpret_cast<uintptr_t>(b) | kBlockTag);
 }
 
 ChannelIndex::~ChannelIndex() {

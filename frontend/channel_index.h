@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,48 +30,61 @@ struct ChannelCatchUp {
 };
 
 // A channel's live subscribers, in no particular order. Every user's inbox is a channel of its own,
-// almost always with one subscriber, so one is kept inline and only more go to a heap array; the
-// array shrinks again as subscribers leave so a room's peak does not stay allocated. Iterators stay
-// valid until the next push_back or erase (delivering to subscribers does neither).
+// almost always with one subscriber, so the list is one pointer-sized word: that subscriber itself,
+// and only for more a heap block; the block shrinks again as subscribers leave so a room's peak does
+// not stay allocated. Iterators stay valid until the next push_back or erase (delivering to
+// subscribers does neither).
 class SubscriberList {
  public:
   SubscriberList() = default;
   SubscriberList(const SubscriberList&) = delete;
   SubscriberList& operator=(const SubscriberList&) = delete;
   ~SubscriberList() {
-    if (onHeap()) delete[] many_;
+    if (onHeap()) ::operator delete(block());
   }
 
-  Connection* const* begin() const noexcept { return onHeap() ? many_ : &one_; }
-  Connection* const* end() const noexcept { return begin() + size_; }
-  size_t size() const noexcept { return size_; }
-  size_t capacity() const noexcept { return capacity_; }
-  bool empty() const noexcept { return size_ == 0; }
+  // Inline, the word itself is the one-element array.
+  Connection* const* begin() const noexcept { return onHeap() ? block()->items() : &word_; }
+  Connection* const* end() const noexcept { return begin() + size(); }
+  size_t size() const noexcept { return onHeap() ? block()->size : word_ != nullptr; }
+  size_t capacity() const noexcept { return onHeap() ? block()->capacity : 1; }
+  bool empty() const noexcept { return word_ == nullptr; }  // a block is never empty
   void push_back(Connection* subscriber);
   // Removes `subscriber` by moving the last one into its place; returns whether it was there.
   bool erase(Connection* subscriber);
 
  private:
-  bool onHeap() const noexcept { return capacity_ > 1; }
+  // Two or more subscribers: the header, then `capacity` slots, in one allocation.
+  struct Block {
+    uint32_t size;
+    uint32_t capacity;
+    Connection** items() noexcept { return reinterpret_cast<Connection**>(this + 1); }
+  };
+  static_assert(sizeof(Block) % alignof(Connection*) == 0, "the slots follow the header unpadded");
+  // Connections and blocks are at least 8-byte aligned, so bit 0 of a real pointer is always clear.
+  static constexpr uintptr_t kBlockTag = 1;
+
+  bool onHeap() const noexcept { return reinterpret_cast<uintptr_t>(word_) & kBlockTag; }
+  Block* block() const noexcept {
+    return reinterpret_cast<Block*>(reinterpret_cast<uintptr_t>(word_) & ~kBlockTag);
+  }
   void reallocate(uint32_t capacity);
 
-  union {
-    Connection* one_ = nullptr;  // capacity_ == 1
-    Connection** many_;          // capacity_ > 1
-  };
-  uint32_t size_ = 0;
-  uint32_t capacity_ = 1;
+  // nullptr: no subscriber; untagged: the only subscriber; tagged with kBlockTag: a Block.
+  Connection* word_ = nullptr;
 };
 
+// Every connected user owns one (its inbox), so the layout is kept free of padding: 72 bytes is
+// glibc's 80-byte malloc chunk, where 73 would take a 96-byte one.
 struct Channel {
   std::string name;
   SubscriberList subscribers;
   std::unique_ptr<ChannelCatchUp> catchUpState;
   uint64_t epoch = 0;
   uint64_t lastSeq = 0;
-  uint32_t pendingJoins = 0;  // subscribers catching up (sync, recovery) before they go live
-  uint32_t hash = 0;          // of name, kept so the index rehashes and erases without hashing strings
-  bool live = false;
+  uint32_t hash = 0;               // of name, so the index rehashes and erases without hashing strings
+  uint32_t pendingJoins : 31 = 0;  // subscribers catching up (sync, recovery) before they go live
+  bool live : 1 = false;           // the hub's sync arrived: epoch and lastSeq follow the stream
 
   ChannelCatchUp& catchUp() {
     if (!catchUpState) catchUpState = std::make_unique<ChannelCatchUp>();

@@ -291,3 +291,157 @@ TEST_CASE("a subscriber list keeps one subscriber inline and more in a heap arra
     CHECK(contents(list).size() == 10);
   }
 }
+
+TEST_CASE("a channel is 72 bytes and its subscriber list one word", "[channel_index]") {
+  // 72 + glibc's 8-byte header is an 80-byte chunk; every connected user's inbox is one.
+  STATIC_REQUIRE(sizeof(SubscriberList) == 8);
+  STATIC_REQUIRE(sizeof(Channel) <= 72);
+}
+
+TEST_CASE("live and pendingJoins share a word without disturbing each other", "[channel_index]") {
+  Channel channel;
+  CHECK_FALSE(channel.live);
+  CHECK(channel.pendingJoins == 0);
+  channel.pendingJoins++;
+  channel.pendingJoins++;
+  CHECK_FALSE(channel.live);
+  channel.live = true;
+  CHECK(channel.pendingJoins == 2);
+  channel.pendingJoins--;
+  channel.pendingJoins--;
+  CHECK(channel.live);
+  CHECK(channel.pendingJoins == 0);
+  channel.pendingJoins = (1u << 31) - 1;  // the most the 31 bits hold
+  CHECK(channel.live);
+  channel.live = false;
+  CHECK(channel.pendingJoins == (1u << 31) - 1);
+}
+
+TEST_CASE("a subscriber list goes 0 -> 1 -> 2 -> 1 -> 0 through each representation", "[channel_index]") {
+  for (size_t first : {0, 1}) {  // which of the two leaves first
+    SubscriberList list;
+    CHECK(list.empty());
+    CHECK(list.size() == 0);
+    CHECK(list.capacity() == 1);
+    CHECK(isInline(list));
+    CHECK_FALSE(list.erase(nullptr));  // the empty word is not a subscriber
+    CHECK_FALSE(list.erase(fakeConnection(0)));
+
+    list.push_back(fakeConnection(0));  // inline: the word is the subscriber
+    CHECK(isInline(list));
+    CHECK(list.size() == 1);
+    CHECK(list.capacity() == 1);
+    CHECK(*list.begin() == fakeConnection(0));
+    CHECK(list.end() == list.begin() + 1);
+    CHECK_FALSE(list.erase(nullptr));
+    CHECK_FALSE(list.erase(fakeConnection(1)));
+    CHECK(list.size() == 1);
+
+    list.push_back(fakeConnection(1));  // tagged: a heap block
+    CHECK_FALSE(isInline(list));
+    CHECK_FALSE(list.empty());
+    CHECK(list.size() == 2);
+    CHECK(list.capacity() == 4);
+    CHECK(list.begin()[0] == fakeConnection(0));
+    CHECK(list.begin()[1] == fakeConnection(1));
+    CHECK(reinterpret_cast<uintptr_t>(list.begin()) % alignof(Connection*) == 0);
+    CHECK_FALSE(list.erase(nullptr));
+    CHECK_FALSE(list.erase(fakeConnection(2)));
+
+    CHECK(list.erase(fakeConnection(first)));  // back inline, holding the other
+    CHECK(isInline(list));
+    CHECK(list.size() == 1);
+    CHECK(list.capacity() == 1);
+    CHECK(*list.begin() == fakeConnection(1 - first));
+    CHECK_FALSE(list.erase(fakeConnection(first)));
+
+    CHECK(list.erase(fakeConnection(1 - first)));
+    CHECK(list.empty());
+    CHECK(list.begin() == list.end());
+    CHECK(isInline(list));
+    CHECK_FALSE(list.erase(fakeConnection(1 - first)));
+  }
+}
+
+TEST_CASE("a subscriber list takes 1,000 subscribers and gives them back in any order", "[channel_index]") {
+  // The capacity the growth and shrink policy gives: doubling from 4 when full, halving when a
+  // quarter full, inline again at one.
+  auto grown = [](size_t size) -> size_t {
+    size_t capacity = size <= 1 ? 1 : 4;
+    while (capacity < size) capacity *= 2;
+    return capacity;
+  };
+  enum Order { Front, Back, Random };
+  for (Order order : {Front, Back, Random}) {
+    std::mt19937 rng(7);
+    SubscriberList list;
+    std::vector<Connection*> expected;
+    for (size_t i = 0; i < 1'000; i++) {
+      list.push_back(fakeConnection(i));
+      expected.push_back(fakeConnection(i));
+      REQUIRE(list.size() == i + 1);
+      REQUIRE(list.capacity() == grown(i + 1));
+      REQUIRE(list.begin()[i] == fakeConnection(i));
+    }
+    CHECK(list.capacity() == 1'024);
+    CHECK(contents(list) == expected);
+
+    if (order == Random) std::shuffle(expected.begin(), expected.end(), rng);
+    size_t capacity = list.capacity();
+    while (!expected.empty()) {
+      Connection* leaving = order == Front ? expected.front() : expected.back();
+      REQUIRE(list.erase(leaving));
+      REQUIRE_FALSE(list.erase(leaving));
+      expected.erase(std::find(expected.begin(), expected.end(), leaving));
+      if (expected.size() <= 1) {
+        capacity = 1;
+      } else if (expected.size() <= capacity / 4) {
+        capacity /= 2;
+      }
+      REQUIRE(list.size() == expected.size());
+      REQUIRE(list.capacity() == capacity);
+      REQUIRE(isInline(list) == (expected.size() <= 1));
+      if (expected.size() % 37 == 0 || expected.size() < 10) {
+        std::vector<Connection*> sorted = expected;
+        std::sort(sorted.begin(), sorted.end());
+        REQUIRE(contents(list) == sorted);
+      }
+    }
+    CHECK(list.empty());
+  }
+}
+
+TEST_CASE("a subscriber list's block halves at a quarter full and frees itself at one", "[channel_index]") {
+  SubscriberList list;
+  for (size_t i = 0; i < 1'000; i++) list.push_back(fakeConnection(i));
+  // Erase from the top, so size() - 1 is the last one left in the block.
+  auto shrinkTo = [&](size_t size) {
+    while (list.size() > size) REQUIRE(list.erase(fakeConnection(list.size() - 1)));
+  };
+  shrinkTo(257);
+  CHECK(list.capacity() == 1'024);
+  shrinkTo(256);  // a quarter of 1,024
+  CHECK(list.capacity() == 512);
+  shrinkTo(129);
+  CHECK(list.capacity() == 512);
+  shrinkTo(128);
+  CHECK(list.capacity() == 256);
+  shrinkTo(3);
+  CHECK(list.capacity() == 8);
+  shrinkTo(2);
+  CHECK(list.capacity() == 4);
+  CHECK_FALSE(isInline(list));
+  shrinkTo(1);
+  CHECK(list.capacity() == 1);
+  CHECK(isInline(list));
+  CHECK(*list.begin() == fakeConnection(0));
+
+  // Growing right after a halving does not reallocate at once: it left the block half full.
+  for (size_t i = 1; i < 256; i++) list.push_back(fakeConnection(i));
+  CHECK(list.capacity() == 256);
+  shrinkTo(64);
+  CHECK(list.capacity() == 128);
+  list.push_back(fakeConnection(64));
+  CHECK(list.capacity() == 128);
+  CHECK(contents(list).size() == 65);
+}
