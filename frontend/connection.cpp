@@ -182,7 +182,7 @@ void Connection::send(SharedFrame frame, bool own) {
 }
 
 // Appends to this iteration's frames (no per-connection queue while idle); flushed at the end of
-// the loop iteration, all frames ready for one socket in one writev.
+// the loop iteration, all frames ready for one socket in one sendmsg.
 void Connection::queueFrame(SharedFrame frame) {
   size_t size = frame->size();
   frontend().metrics().messagesOut++;

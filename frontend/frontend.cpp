@@ -24,8 +24,8 @@ namespace webim {
 namespace {
 constexpr int kListenBacklog = 4096;
 constexpr int kAcceptBatch = 256;  // connections accepted per wakeup of the listener
-constexpr uint64_t kAcceptPauseMs = 100;
-constexpr int kEpollBatch = 512;  // connection events handled per wakeup  // after an accept error that would repeat at once
+constexpr uint64_t kAcceptPauseMs = 100;  // after an accept error that would repeat at once
+constexpr int kEpollBatch = 512;          // connection events handled per wakeup
 constexpr uint32_t kTickMs = 50;                  // timer wheel resolution
 constexpr uintmax_t kMaxStaticFileBytes = 4 << 20;  // the demo page's files are small
 
@@ -132,7 +132,9 @@ void Frontend::listen() {
   listenFd_ = fd;
   epollFd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epollFd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + strerror(errno));
-  uv_poll_init(&loop_, &connectionEvents_, epollFd_);
+  if (int rc = uv_poll_init(&loop_, &connectionEvents_, epollFd_); rc != 0) {
+    throw std::runtime_error(std::string("watching the epoll set: ") + uv_strerror(rc));
+  }
   connectionEvents_.data = this;
   uv_poll_start(&connectionEvents_, UV_READABLE, onConnectionEvents);
   reserveFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -218,15 +220,16 @@ void Frontend::acceptPending() {
   for (int i = 0; i < kAcceptBatch && !stopping_; ++i) {
     int fd = ::accept4(listenFd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      const int error = errno;
+      if (error == EINTR || error == ECONNABORTED) continue;
+      if (error == EAGAIN || error == EWOULDBLOCK) return;
       metrics_.acceptErrors++;
       uint64_t now = uv_now(&loop_);
       if (now >= nextAcceptWarnMs_) {
-        spdlog::warn("accept: {} (connections open: {})", strerror(errno), metrics_.connectionsOpen);
+        spdlog::warn("accept: {} (connections open: {})", strerror(error), metrics_.connectionsOpen);
         nextAcceptWarnMs_ = now + 1000;
       }
-      if ((errno == EMFILE || errno == ENFILE) && reserveFd_ >= 0) {
+      if ((error == EMFILE || error == ENFILE) && reserveFd_ >= 0) {
         // Out of file descriptors: accept the connection with the reserve one and close it, so
         // the listener does not stay readable and spin the loop; the client sees a reset.
         ::close(reserveFd_);

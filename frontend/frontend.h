@@ -69,7 +69,7 @@ class Frontend {
 
   // The one read buffer of the loop (no per-connection read buffer while idle).
   uv_buf_t readBuffer() noexcept { return uv_buf_init(readBuffer_.get(), kReadBufferBytes); }
-  // Queues `connection` to be flushed at the end of this loop iteration (one writev per socket).
+  // Queues `connection` to be flushed at the end of this loop iteration (one sendmsg per socket).
   void markDirty(Connection* connection);
   // Frames queued this loop iteration (see PendingFrame): append one, reach one by index.
   uint32_t appendPendingFrame(SharedFrame frame);
