@@ -19,7 +19,7 @@ constexpr std::chrono::milliseconds kPollTimeout{250};  // bounds shutdown laten
 constexpr int kLingerMs = 100;            // replies/publishes in flight at exit get this long
 constexpr int64_t kEnvelopeSlack = 65536; // request bytes beyond `data` (fields, JSON, envelope)
 constexpr size_t kMaxPageBytes = 1 << 20; // PROTOCOL.md: a history page is at most 1 MiB
-constexpr int kSyncRounds = 3;     // syncs for a channel after its last write
+constexpr int kSyncRounds = 1;     // syncs for a channel after its last write (never dropped: one is enough)
 constexpr int kSyncAttempts = 30;  // rounds to try them in while a frontend's pipe is full
 constexpr size_t kMaxSubscriptionDrain = 65536;  // per iteration, so requests are never starved
 constexpr uint8_t kSubscribe = 1;
@@ -217,7 +217,7 @@ void Hub::syncWritten() {
   expireFrontends();
   // The sync after a channel's last write is what reveals a dropped tail to the frontends, so it
   // must not be dropped itself: it goes out whole to every subscribed frontend or not at all, and
-  // is retried next round while a frontend's pipe is full. kSyncRounds of them, for good measure.
+  // is retried next round while a frontend's pipe is full.
   for (auto it = written_.begin(); it != written_.end();) {
     SyncsDue& due = it->second;
     std::optional<ChannelMeta> meta = sequencer_.channelState(it->first);
@@ -263,7 +263,14 @@ void Hub::publishSyncs(const std::vector<std::string>& channels) {
     ++stats_.commits;
     sequencer_.commitSucceeded();
   }
-  for (const auto& [channel, meta] : syncs) publish(channel, syncMarker(channel, meta));
+  // Not dropped either (after a hub restart these are what reveal a tail lost with it): one a
+  // full pipe refused goes out with the next periodic round.
+  for (const auto& [channel, meta] : syncs) {
+    if (!publishWhole(channel, syncMarker(channel, meta))) {
+      ++stats_.syncsDeferred;
+      written_.try_emplace(channel, SyncsDue{kSyncRounds, kSyncAttempts});
+    }
+  }
 }
 
 size_t Hub::receive(zmq::socket_ref socket, bool fromApp, std::vector<Request>& batch, size_t room) {
