@@ -263,14 +263,10 @@ void Hub::publishSyncs(const std::vector<std::string>& channels) {
     ++stats_.commits;
     sequencer_.commitSucceeded();
   }
-  // Not dropped either (after a hub restart these are what reveal a tail lost with it): one a
-  // full pipe refused goes out with the next periodic round.
-  for (const auto& [channel, meta] : syncs) {
-    if (!publishWhole(channel, syncMarker(channel, meta))) {
-      ++stats_.syncsDeferred;
-      written_.try_emplace(channel, SyncsDue{kSyncRounds, kSyncAttempts});
-    }
-  }
+  // These may be dropped at the HWM: a joiner that misses its sync asks on the request path. (Sent
+  // without dropping and retried, the thousands a reconnecting frontend resubscribes at once kept
+  // the pipe full round after round, and the periodic syncs behind them ran out of attempts.)
+  for (const auto& [channel, meta] : syncs) publish(channel, syncMarker(channel, meta));
 }
 
 size_t Hub::receive(zmq::socket_ref socket, bool fromApp, std::vector<Request>& batch, size_t room) {
@@ -411,7 +407,13 @@ void Hub::decodeFrontend(Request& r, std::string_view body) {
         // Creates the inbox's epoch if it has none (made durable by this batch's commit).
         if (!sequencer_.ensureChannel(inbox, error)) return fail("unavailable", error);
       }
-      for (const std::string& user : attach.users()) inboxes_.attach(attach.frontend_id(), user);
+      for (const std::string& user : attach.users()) {
+        if (!inboxes_.attach(attach.frontend_id(), user)) {
+          spdlog::warn("frontend {}: attach refused, {} frontends already hold inboxes (the most routed)",
+                       attach.frontend_id(), InboxRouter::kMaxFrontends);
+          return fail("unavailable", "too many frontends hold inboxes");
+        }
+      }
       frontendsSeen_.insert_or_assign(attach.frontend_id(), std::chrono::steady_clock::now());
       r.kind = Request::Kind::Attach;
       r.users.assign(attach.users().begin(), attach.users().end());
@@ -635,9 +637,9 @@ void Hub::publishRouted(const std::string& channel, const std::string& payload) 
     publish(channel, payload);
     return;
   }
-  for (const std::string& frontend : inboxes_.holders(channel.substr(kInboxPrefix.size()))) {
+  inboxes_.forEachHolder(channel.substr(kInboxPrefix.size()), [&](std::string_view frontend) {
     publish(frontendControl(frontend), payload);
-  }
+  });
 }
 
 // A sync on the channel's topic (or, for an inbox, each holding frontend's): true when it was
@@ -645,9 +647,9 @@ void Hub::publishRouted(const std::string& channel, const std::string& payload) 
 bool Hub::publishSyncRouted(const std::string& channel, const std::string& payload) {
   if (!isInboxChannel(channel)) return publishWhole(channel, payload);
   bool all = true;
-  for (const std::string& frontend : inboxes_.holders(channel.substr(kInboxPrefix.size()))) {
+  inboxes_.forEachHolder(channel.substr(kInboxPrefix.size()), [&](std::string_view frontend) {
     all = publishWhole(frontendControl(frontend), payload) && all;
-  }
+  });
   return all;
 }
 

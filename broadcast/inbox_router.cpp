@@ -1,43 +1,102 @@
 #include "broadcast/inbox_router.h"
 
-#include <algorithm>
-
 namespace webim::hub {
 
-namespace {
-const std::vector<std::string> kNobody;
-}  // namespace
-
-void InboxRouter::attach(const std::string& frontend, const std::string& user) {
-  if (!held_[frontend].insert(user).second) return;  // already attached
-  holders_[user].push_back(frontend);
+bool InboxRouter::attach(const std::string& frontend, const std::string& user) {
+  std::optional<uint16_t> index = intern(frontend);
+  if (!index) return false;
+  Holders& holders = holders_[user];
+  if (holds(user, holders, *index)) return true;  // already attached
+  if (holders.count < kInline) {
+    holders.first[holders.count] = *index;
+  } else {
+    overflow_[user].push_back(*index);
+  }
+  ++holders.count;
+  ++frontendUsers_[*index];
+  return true;
 }
 
 void InboxRouter::detach(const std::string& frontend, const std::string& user) {
-  auto held = held_.find(frontend);
-  if (held == held_.end() || held->second.erase(user) == 0) return;
-  if (held->second.empty()) held_.erase(held);
+  auto fe = frontendIndex_.find(frontend);
+  if (fe == frontendIndex_.end()) return;
+  const uint16_t index = fe->second;
   auto it = holders_.find(user);
-  if (it == holders_.end()) return;
-  std::erase(it->second, frontend);
-  if (it->second.empty()) holders_.erase(it);
+  if (it == holders_.end() || !removeHolder(user, it->second, index)) return;
+  if (it->second.count == 0) holders_.erase(it);
+  dropUser(index);
 }
 
 void InboxRouter::forgetFrontend(const std::string& frontend) {
-  auto held = held_.find(frontend);
-  if (held == held_.end()) return;
-  for (const std::string& user : held->second) {
-    auto it = holders_.find(user);
-    if (it == holders_.end()) continue;
-    std::erase(it->second, frontend);
-    if (it->second.empty()) holders_.erase(it);
+  auto fe = frontendIndex_.find(frontend);
+  if (fe == frontendIndex_.end()) return;
+  const uint16_t index = fe->second;
+  // Stops once all of the frontend's users are found.
+  for (auto it = holders_.begin(); it != holders_.end() && frontendUsers_[index] > 0;) {
+    if (!removeHolder(it->first, it->second, index)) {
+      ++it;
+      continue;
+    }
+    it = it->second.count == 0 ? holders_.erase(it) : std::next(it);
+    dropUser(index);
   }
-  held_.erase(held);
 }
 
-const std::vector<std::string>& InboxRouter::holders(const std::string& user) const {
-  auto it = holders_.find(user);
-  return it == holders_.end() ? kNobody : it->second;
+std::optional<uint16_t> InboxRouter::intern(const std::string& frontend) {
+  if (auto it = frontendIndex_.find(frontend); it != frontendIndex_.end()) return it->second;
+  uint16_t index;
+  if (!freeIndices_.empty()) {
+    index = freeIndices_.back();
+    freeIndices_.pop_back();
+    frontendNames_[index] = frontend;
+  } else if (frontendNames_.size() < kMaxFrontends) {
+    index = static_cast<uint16_t>(frontendNames_.size());
+    frontendNames_.push_back(frontend);
+    frontendUsers_.push_back(0);
+  } else {
+    return std::nullopt;
+  }
+  frontendIndex_.emplace(frontend, index);
+  return index;
+}
+
+void InboxRouter::dropUser(uint16_t index) {
+  if (--frontendUsers_[index] > 0) return;
+  frontendIndex_.erase(frontendNames_[index]);
+  frontendNames_[index].clear();
+  freeIndices_.push_back(index);
+}
+
+bool InboxRouter::holds(const std::string& user, const Holders& holders, uint16_t index) const {
+  const uint16_t* end = holders.first + std::min(holders.count, kInline);
+  if (std::find(holders.first, end, index) != end) return true;
+  if (holders.count <= kInline) return false;
+  const std::vector<uint16_t>& rest = overflow_.at(user);
+  return std::find(rest.begin(), rest.end(), index) != rest.end();
+}
+
+// The last holder moves into the removed one's place (order does not matter).
+bool InboxRouter::removeHolder(const std::string& user, Holders& holders, uint16_t index) {
+  uint16_t* end = holders.first + std::min(holders.count, kInline);
+  uint16_t* at = std::find(holders.first, end, index);
+  if (holders.count <= kInline) {
+    if (at == end) return false;
+    *at = holders.first[--holders.count];
+    return true;
+  }
+  auto more = overflow_.find(user);  // there whenever count > kInline
+  std::vector<uint16_t>& rest = more->second;
+  if (at == end) {
+    auto it = std::find(rest.begin(), rest.end(), index);
+    if (it == rest.end()) return false;
+    *it = rest.back();
+  } else {
+    *at = rest.back();
+  }
+  rest.pop_back();
+  if (rest.empty()) overflow_.erase(more);
+  --holders.count;
+  return true;
 }
 
 }  // namespace webim::hub

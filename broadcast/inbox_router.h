@@ -3,30 +3,77 @@
 // frontends attach the users they hold and the hub publishes an inbox message once per holding
 // frontend on that frontend's own topic. Pure bookkeeping; the hub forgets a frontend's users
 // when its heartbeats stop. The same map later gives presence.
+//
+// Every connected user has an entry, so it is kept small (~75 B per user at a million): frontend
+// ids are interned as 16-bit indices (there are tens to hundreds of frontends), a user's holders
+// fit inline in the map's node, and there is no frontend -> users map (forgetting a frontend, which
+// is rare, scans the users instead of every user name being stored twice).
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 namespace webim::hub {
 
 class InboxRouter {
  public:
-  void attach(const std::string& frontend, const std::string& user);
+  // Frontend indices are 16 bits; this many frontends holding users at once is the most routed.
+  static constexpr size_t kMaxFrontends = 65535;
+
+  // False, attaching nothing, when `frontend` is new and kMaxFrontends others already hold users.
+  bool attach(const std::string& frontend, const std::string& user);
   void detach(const std::string& frontend, const std::string& user);
   // Forgets every user the frontend held (it restarted or its heartbeats stopped).
   void forgetFrontend(const std::string& frontend);
-  // The frontends holding `user`'s inbox (empty when nobody does).
-  const std::vector<std::string>& holders(const std::string& user) const;
+  // Calls f(std::string_view frontendId) once per frontend holding `user`'s inbox (never when
+  // nobody does), in no particular order. f must not change the router.
+  template <class F>
+  void forEachHolder(const std::string& user, F&& f) const;
   size_t users() const noexcept { return holders_.size(); }
-  size_t frontends() const noexcept { return held_.size(); }
+  // Frontends holding at least one user (one is forgotten with its last user).
+  size_t frontends() const noexcept { return frontendIndex_.size(); }
 
  private:
-  std::unordered_map<std::string, std::vector<std::string>> holders_;  // user -> frontends (few)
-  std::unordered_map<std::string, std::unordered_set<std::string>> held_;  // frontend -> users
+  static constexpr uint16_t kInline = 3;
+  // A user's holding frontends: one nearly always, 2-3 with tabs on several frontends. The first
+  // kInline indices live here, in the map node itself; the rest (count > kInline) in overflow_.
+  struct Holders {
+    uint16_t count = 0;
+    uint16_t first[kInline] = {};
+  };
+  static_assert(sizeof(Holders) == 8);
+
+  std::optional<uint16_t> intern(const std::string& frontend);
+  // One user fewer for the frontend; its index is freed for reuse with its last user.
+  void dropUser(uint16_t index);
+  bool holds(const std::string& user, const Holders& holders, uint16_t index) const;
+  // False when `index` was not among the holders.
+  bool removeHolder(const std::string& user, Holders& holders, uint16_t index);
+
+  std::unordered_map<std::string, Holders> holders_;  // user -> frontend indices
+  std::unordered_map<std::string, std::vector<uint16_t>> overflow_;  // user -> holders past kInline
+  std::vector<std::string> frontendNames_;  // index -> frontend id ("" when free)
+  std::vector<size_t> frontendUsers_;  // index -> users it holds
+  std::vector<uint16_t> freeIndices_;
+  std::unordered_map<std::string, uint16_t> frontendIndex_;  // frontend id -> index
 };
+
+template <class F>
+void InboxRouter::forEachHolder(const std::string& user, F&& f) const {
+  auto it = holders_.find(user);
+  if (it == holders_.end()) return;
+  const Holders& holders = it->second;
+  for (uint16_t i = 0; i < std::min(holders.count, kInline); ++i) {
+    f(std::string_view(frontendNames_[holders.first[i]]));
+  }
+  if (holders.count <= kInline) return;
+  for (uint16_t index : overflow_.at(user)) f(std::string_view(frontendNames_[index]));
+}
 
 }  // namespace webim::hub
