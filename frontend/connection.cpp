@@ -16,6 +16,10 @@
 
 namespace webim {
 
+// Every idle connection is this object and little else (ARCHITECTURE.md "Budgets", ~450 B in all;
+// docs/architecture.md "Memory per connection"): keep it from growing unnoticed.
+static_assert(sizeof(Connection) <= 200);
+
 namespace {
 constexpr size_t kMaxWriteBufs = 64;  // buffers per sendmsg; the rest go in the next one
 // The loop's shared frame parser keeps a message buffer up to this size for the next connection.

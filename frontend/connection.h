@@ -208,9 +208,6 @@ class Connection final : private TimerNode {
   Task publish(int64_t id, std::string channel, std::string cid, std::string data);
   Task history(int64_t id, std::string channel, uint64_t before, uint64_t after, uint32_t limit);
 
-  // The socket: in the frontend's epoll set (one libuv handle watches the set, so a connection
-  // needs no uv_tcp_t of 248 bytes or uv_poll_t of 160); reads use the loop's buffer, writes go out
-  // with sendmsg.
   Frontend& frontend_;
   // TimerNode (the base): the one deadline (see below).
   Session session_;
@@ -231,6 +228,9 @@ class Connection final : private TimerNode {
   uint32_t pendingHead_ = kNoFrame;          // this iteration's frames (Frontend::pendingFrame)
   uint32_t pendingTail_ = kNoFrame;
   uint32_t pendingBytes_ = 0;
+  // The socket: in the frontend's epoll set (one libuv handle watches the set, so a connection
+  // needs no uv_tcp_t of 248 bytes or uv_poll_t of 160); reads use the loop's buffer, writes go out
+  // with sendmsg.
   int fd_;
   [[no_unique_address]] InlinePtrVec<Channel, 2> channels_;
   uint16_t closeCode_ = 1006;
