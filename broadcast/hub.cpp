@@ -221,7 +221,7 @@ void Hub::syncWritten() {
   for (auto it = written_.begin(); it != written_.end();) {
     SyncsDue& due = it->second;
     std::optional<ChannelMeta> meta = sequencer_.channelState(it->first);
-    if (!meta || publishSyncRouted(it->first, syncMarker(it->first, *meta))) {
+    if (!meta || publishRouted(it->first, syncMarker(it->first, *meta), /*whole=*/true)) {
       --due.rounds;
     } else {
       ++stats_.syncsDeferred;
@@ -609,12 +609,12 @@ void Hub::replyFrontendHistory(Request& r) {
 
 // A frame that failed with EINTR was not consumed, so it is retried as is; giving up halfway
 // would leave a partial multipart message that the next send would complete with wrong frames.
+// False when the socket refused the frame (EAGAIN: only an XPUB with ZMQ_XPUB_NODROP does).
 template <typename Frame>
-void sendFrame(zmq::socket_ref socket, Frame&& frame, zmq::send_flags flags) {
+bool sendFrame(zmq::socket_ref socket, Frame&& frame, zmq::send_flags flags) {
   for (;;) {
     try {
-      socket.send(std::forward<Frame>(frame), flags | zmq::send_flags::dontwait);
-      return;
+      return socket.send(std::forward<Frame>(frame), flags | zmq::send_flags::dontwait).has_value();
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
     }
@@ -628,49 +628,16 @@ void Hub::send(zmq::socket_ref socket, std::vector<zmq::message_t>& envelope, co
   sendFrame(socket, zmq::buffer(body), zmq::send_flags::none);
 }
 
-// [channel '\0'][payload]; XPUB drops (never blocks) for a subscriber past its HWM, and the
-// frontend refills the gap from history.
 // Inbox messages go once to each frontend holding the user, on its own topic; everything else on
-// the channel's topic (ZeroMQ filters by subscription).
-void Hub::publishRouted(const std::string& channel, const std::string& payload) {
-  if (!isInboxChannel(channel)) {
-    publish(channel, payload);
-    return;
-  }
-  inboxes_.forEachHolder(channel.substr(kInboxPrefix.size()), [&](std::string_view frontend) {
-    publish(frontendControl(frontend), payload);
-  });
-}
-
-// A sync on the channel's topic (or, for an inbox, each holding frontend's): true when it was
-// queued for every frontend subscribed to it.
-bool Hub::publishSyncRouted(const std::string& channel, const std::string& payload) {
-  if (!isInboxChannel(channel)) return publishWhole(channel, payload);
+// the channel's topic (ZeroMQ filters by subscription). True when every send was queued (always,
+// unless `whole`; see publish).
+bool Hub::publishRouted(const std::string& channel, const std::string& payload, bool whole) {
+  if (!isInboxChannel(channel)) return publish(channel, payload, whole);
   bool all = true;
   inboxes_.forEachHolder(channel.substr(kInboxPrefix.size()), [&](std::string_view frontend) {
-    all = publishWhole(frontendControl(frontend), payload) && all;
+    all = publish(frontendControl(frontend), payload, whole) && all;
   });
   return all;
-}
-
-// With ZMQ_XPUB_NODROP set just for this send, the XPUB queues the message to every matching
-// pipe or, if one of them is at its HWM, to none (EAGAIN) instead of dropping it for that one.
-bool Hub::publishWhole(const std::string& channel, const std::string& payload) {
-  std::string topic = channel;
-  topic.push_back('\0');
-  pub_.set(zmq::sockopt::xpub_nodrop, 1);
-  bool sent = false;
-  for (;;) {
-    try {
-      sent = pub_.send(zmq::buffer(topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait).has_value();
-      break;
-    } catch (const zmq::error_t& e) {
-      if (e.num() != EINTR) throw;
-    }
-  }
-  if (sent) sendFrame(pub_, zmq::buffer(payload), zmq::send_flags::none);  // the rest of a message the pipes took
-  pub_.set(zmq::sockopt::xpub_nodrop, 0);
-  return sent;
 }
 
 bool Hub::owns(const std::string& channel) const {
@@ -694,11 +661,19 @@ void Hub::expireFrontends() {
   });
 }
 
-void Hub::publish(const std::string& channel, const std::string& payload) {
+// [channel '\0'][payload]. XPUB drops (never blocks) for a subscriber past its HWM, and the
+// frontend refills the gap from history. `whole`: ZMQ_XPUB_NODROP is set just for this send, so the
+// message is queued to every matching pipe or, if one of them is at its HWM, to none (false)
+// instead of being dropped for that one.
+bool Hub::publish(const std::string& channel, const std::string& payload, bool whole) {
   std::string topic = channel;
   topic.push_back('\0');
-  sendFrame(pub_, zmq::buffer(topic), zmq::send_flags::sndmore);
-  sendFrame(pub_, zmq::buffer(payload), zmq::send_flags::none);
+  if (whole) pub_.set(zmq::sockopt::xpub_nodrop, 1);
+  // A refused first frame leaves nothing half-sent; the rest of a message the pipes took follows.
+  bool sent = sendFrame(pub_, zmq::buffer(topic), zmq::send_flags::sndmore);
+  if (sent) sendFrame(pub_, zmq::buffer(payload), zmq::send_flags::none);
+  if (whole) pub_.set(zmq::sockopt::xpub_nodrop, 0);
+  return sent;
 }
 
 HubStats Hub::snapshotStats() {

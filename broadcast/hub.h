@@ -55,8 +55,8 @@ class Hub {
   void replyFrontendHistory(Request& r);
   void replyAppHistory(Request& r);
   void send(zmq::socket_ref socket, std::vector<zmq::message_t>& envelope, const std::string& body);
-  void publish(const std::string& channel, const std::string& payload);
-  void publishRouted(const std::string& channel, const std::string& payload);
+  bool publish(const std::string& channel, const std::string& payload, bool whole = false);
+  bool publishRouted(const std::string& channel, const std::string& payload, bool whole = false);
   void expireFrontends();
   bool owns(const std::string& channel) const;
   std::string wrongShardMessage(const std::string& channel) const;
@@ -66,8 +66,6 @@ class Hub {
   HubStats snapshotStats();
   int64_t nowMs() const;
 
-  bool publishWhole(const std::string& topic, const std::string& payload);
-  bool publishSyncRouted(const std::string& channel, const std::string& payload);
   struct SyncsDue {
     int rounds;    // syncs still to send (each queued to every subscribed frontend)
     int attempts;  // rounds left to try in (a frontend whose pipe stays full does not hold it forever)
