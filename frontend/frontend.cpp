@@ -45,7 +45,7 @@ std::string contentTypeFor(const std::filesystem::path& path) {
 
 Frontend::Frontend(const FrontendConfig& config)
     : config_(config),
-      wheel_((uv_loop_init(&loop_), loop_.data = this, uv_now(&loop_)), kTickMs),
+      wheel_((uv_loop_init(&loop_), uv_now(&loop_)), kTickMs),
       verifier_(config.secrets),
       sessionIds_(config.secrets),
       apiKeys_(config.apiKeys),
@@ -187,10 +187,7 @@ std::string Frontend::renderMetrics() const {
   return metrics_.render(config_.id, channels_.size(), subscriptions);
 }
 
-std::string Frontend::nextConnectionId() { return config_.id + "-" + std::to_string(++connectionCounter_); }
-
-GrantsRef Frontend::internGrants(std::vector<std::string> subscribe,
-                                                     std::vector<std::string> publish) {
+GrantsRef Frontend::internGrants(std::vector<std::string> subscribe, std::vector<std::string> publish) {
   std::erase_if(subscribe, [](const std::string& p) { return !subscribeGrantIsUsed(p); });
   std::erase_if(publish, [](const std::string& p) { return !publishGrantIsUsed(p); });
   std::string key;

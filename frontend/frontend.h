@@ -94,7 +94,6 @@ class Frontend {
   // Drops the channel if nobody subscribes, joins or catches up on it any more.
   void releaseChannel(Channel* channel) { leaveChannel(channel, nullptr); }
 
-  std::string nextConnectionId();
   uint64_t nextConnectionSerial() noexcept { return ++connectionCounter_; }
   GrantsRef internGrants(std::vector<std::string> subscribe, std::vector<std::string> publish);
   // The channel's stream position is known (sync, or asked on the request path): joiners go on.
