@@ -215,6 +215,7 @@ std::string encodeStatsOk(const HubStats& s) {
   w.key("bad_requests").uinteger(s.badRequests);
   w.key("kicks").uinteger(s.kicks);
   w.key("syncs_deferred").uinteger(s.syncsDeferred);
+  w.key("inbox_users").uinteger(s.inboxUsers);
   w.endObject();
   return out;
 }

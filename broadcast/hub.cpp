@@ -7,6 +7,7 @@
 #include <zmq_addon.hpp>
 
 #include "common/channel_rules.h"
+#include "common/failpoint.h"
 #include "common/json_codec.h"
 #include "common/topics.h"
 #include "proto/webim.pb.h"
@@ -17,7 +18,11 @@ namespace {
 
 constexpr std::chrono::milliseconds kPollTimeout{250};  // bounds shutdown latency after a signal
 constexpr int kLingerMs = 100;            // replies/publishes in flight at exit get this long
-constexpr int64_t kEnvelopeSlack = 65536; // request bytes beyond `data` (fields, JSON, envelope)
+// A request past maxRequestBytes() is answered too_large; only one past this much more makes
+// ZeroMQ drop the peer's connection (ZMQ_MAXMSGSIZE), so a frontend that sends too much by mistake
+// gets an answer and keeps its link.
+constexpr int64_t kHardCapSlack = 1 << 20;
+constexpr auto kConflictLogInterval = std::chrono::seconds(10);
 constexpr size_t kMaxPageBytes = 1 << 20; // PROTOCOL.md: a history page is at most 1 MiB
 constexpr int kSyncRounds = 1;     // syncs for a channel after its last write (never dropped: one is enough)
 constexpr int kSyncAttempts = 30;  // rounds to try them in while a frontend's pipe is full
@@ -41,7 +46,7 @@ std::string endpointOf(const zmq::socket_t& s) { return s.get(zmq::sockopt::last
 }  // namespace
 
 struct Hub::Request {
-  enum class Kind { Error, Publish, AppHistory, FrontendHistory, Stats, Hello, Kick, Attach };
+  enum class Kind { Error, Publish, AppHistory, FrontendHistory, Stats, Hello, Kick, Attach, Detach };
   bool fromApp = false;        // answered with app JSON...
   bool appViaFrontend = false;  // ...wrapped in a HubReply to a frontend's HTTP API call
   std::vector<zmq::message_t> envelope;  // every frame before the body, echoed in the reply
@@ -67,6 +72,7 @@ Hub::Hub(const HubConfig& config, HistoryStore& store, zmq::context_t& context)
       sequencer_(store, randomEpochs(), config.dedupTtl * 1000),
       appDecoder_(static_cast<size_t>(config.maxDataBytes)),
       started_(std::chrono::steady_clock::now()),
+      frontends_(std::chrono::seconds(config.frontendTimeout)),
       retention_(store, retentionPolicy_, {std::chrono::seconds(config.retentionInterval)}) {
   configureSockets();
   storedChannelsAtStart_ = store_.countChannels();
@@ -77,13 +83,17 @@ Hub::Hub(const HubConfig& config, HistoryStore& store, zmq::context_t& context)
 
 void Hub::configureSockets() {
   const int ingressHwm = static_cast<int>(config_.ingressHwm);
-  const int64_t maxMessage = config_.maxDataBytes + kEnvelopeSlack;
   for (zmq::socket_t* s : {&app_, &frontend_}) {
     s->set(zmq::sockopt::linger, kLingerMs);
     s->set(zmq::sockopt::sndhwm, ingressHwm);
     s->set(zmq::sockopt::rcvhwm, ingressHwm);
-    s->set(zmq::sockopt::maxmsgsize, maxMessage);  // a peer sending more is disconnected
+    // Up to maxRequestBytes() a request is answered (too_large beyond it); a peer sending far more
+    // is disconnected.
+    s->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(maxRequestBytes()) + kHardCapSlack);
   }
+  // A reply to a connection that is gone fails (EHOSTUNREACH) instead of vanishing: that is how a
+  // frontend id's old process is found dead (admitFrontend).
+  frontend_.set(zmq::sockopt::router_mandatory, 1);
   pub_.set(zmq::sockopt::linger, kLingerMs);
   pub_.set(zmq::sockopt::sndhwm, static_cast<int>(config_.pubHwm));  // see HubConfig::pubHwm
   pub_.set(zmq::sockopt::rcvhwm, ingressHwm);  // subscription messages from frontends
@@ -253,7 +263,7 @@ void Hub::publishSyncs(const std::vector<std::string>& channels) {
     syncs.emplace_back(channel, *meta);
   }
   if (sequencer_.hasPending()) {
-    std::string error = store_.commit(sequencer_.pending(), config_.sync);
+    std::string error = commitPending();
     if (!error.empty()) {
       ++stats_.commitFailures;
       spdlog::error("creating {} channels failed: {}", sequencer_.pending().metas.size(), error);
@@ -300,6 +310,13 @@ size_t Hub::receive(zmq::socket_ref socket, bool fromApp, std::vector<Request>& 
 }
 
 void Hub::decodeApp(Request& r, std::string_view body, std::string_view impliedOp) {
+  if (body.size() > maxRequestBytes()) {
+    r.kind = Request::Kind::Error;
+    r.errorCode = "too_large";
+    r.errorMessage = "request of " + std::to_string(body.size()) + " bytes; this hub answers at most " +
+                     std::to_string(maxRequestBytes());
+    return;
+  }
   AppRequest request;
   AppDecodeError error = appDecoder_.decode(body, request, impliedOp);
   if (!error.ok()) {
@@ -349,6 +366,10 @@ void Hub::decodeFrontend(Request& r, std::string_view body) {
   if (!request.ParseFromArray(body.data(), static_cast<int>(body.size())))
     return fail("bad_request", "not a FrontendRequest");
   r.reqId = request.req_id();
+  if (body.size() > maxRequestBytes()) {
+    return fail("too_large", "request of " + std::to_string(body.size()) + " bytes; this hub answers at most " +
+                                 std::to_string(maxRequestBytes()));
+  }
   switch (request.body_case()) {
     case wire::FrontendRequest::kPublish: {
       wire::Publish* pub = request.mutable_publish();
@@ -380,10 +401,9 @@ void Hub::decodeFrontend(Request& r, std::string_view body) {
       return;
     }
     case wire::FrontendRequest::kHello: {
-      const std::string& id = request.hello().frontend_id();
-      if (id.empty()) return fail("bad_request", "frontend_id is required");
-      auto [it, added] = frontendsSeen_.insert_or_assign(id, std::chrono::steady_clock::now());
-      if (added) spdlog::info("frontend {} connected", id);
+      const wire::Hello& hello = request.hello();
+      if (hello.frontend_id().empty()) return fail("bad_request", "frontend_id is required");
+      if (!admitFrontend(r, hello.frontend_id(), hello.boot_id())) return;
       r.kind = Request::Kind::Hello;
       return;
     }
@@ -399,6 +419,7 @@ void Hub::decodeFrontend(Request& r, std::string_view body) {
     case wire::FrontendRequest::kAttach: {
       const wire::Attach& attach = request.attach();
       if (attach.frontend_id().empty()) return fail("bad_request", "frontend_id is required");
+      if (!admitFrontend(r, attach.frontend_id(), attach.boot_id())) return;
       for (const std::string& user : attach.users()) {
         std::string inbox = std::string(kInboxPrefix) + user;
         if (!isValidChannelName(inbox)) return fail("bad_request", "invalid user id");
@@ -414,15 +435,16 @@ void Hub::decodeFrontend(Request& r, std::string_view body) {
           return fail("unavailable", "too many frontends hold inboxes");
         }
       }
-      frontendsSeen_.insert_or_assign(attach.frontend_id(), std::chrono::steady_clock::now());
       r.kind = Request::Kind::Attach;
       r.users.assign(attach.users().begin(), attach.users().end());
       return;
     }
     case wire::FrontendRequest::kDetach: {
       const wire::Detach& detach = request.detach();
+      r.kind = Request::Kind::Detach;  // no reply (req_id 0)
+      // Only the admitted process of an id detaches its users (not a second one using the same id).
+      if (!frontends_.owns(detach.frontend_id(), detach.boot_id())) return;
       for (const std::string& user : detach.users()) inboxes_.detach(detach.frontend_id(), user);
-      r.kind = Request::Kind::Hello;  // no reply (req_id 0)
       return;
     }
     case wire::FrontendRequest::kApp:
@@ -437,7 +459,7 @@ void Hub::decodeFrontend(Request& r, std::string_view body) {
 void Hub::processBatch(std::vector<Request>& batch) {
   bool committed = true;
   if (sequencer_.hasPending()) {
-    std::string error = store_.commit(sequencer_.pending(), config_.sync);
+    std::string error = commitPending();
     committed = error.empty();
     if (committed) {
       ++stats_.commits;
@@ -489,6 +511,11 @@ void Hub::reply(Request& r, bool committed) {
     } else if (o.status == PublishStatus::Duplicate) {
       ++stats_.duplicates;
     }
+  }
+  if (r.kind == Request::Kind::Attach && !committed) {
+    // The epochs of inboxes created by this batch were not stored: the frontend attaches again.
+    code = "unavailable";
+    message = "store write failed";
   }
   if (r.kind == Request::Kind::Error || !code.empty()) {
     if (code == "bad_request") ++stats_.badRequests;
@@ -553,8 +580,14 @@ void Hub::reply(Request& r, bool committed) {
       if (r.reqId != 0) {
         wire::HubReply reply;
         reply.set_req_id(r.reqId);
+        wire::HubInfo* info = reply.mutable_hub_info();
+        info->set_boot_id(bootId_);
+        info->set_max_data_bytes(static_cast<uint64_t>(config_.maxDataBytes));
+        info->set_max_request_bytes(maxRequestBytes());
         send(frontend_, r.envelope, reply.SerializeAsString());
       }
+      return;
+    case Request::Kind::Detach:
       return;
     case Request::Kind::Error:
       return;
@@ -610,12 +643,14 @@ void Hub::replyFrontendHistory(Request& r) {
 // A frame that failed with EINTR was not consumed, so it is retried as is; giving up halfway
 // would leave a partial multipart message that the next send would complete with wrong frames.
 // False when the socket refused the frame (EAGAIN: only an XPUB with ZMQ_XPUB_NODROP does).
+// A ROUTER with ZMQ_ROUTER_MANDATORY refuses a frame for a peer that is gone (EHOSTUNREACH): false.
 template <typename Frame>
 bool sendFrame(zmq::socket_ref socket, Frame&& frame, zmq::send_flags flags) {
   for (;;) {
     try {
       return socket.send(std::forward<Frame>(frame), flags | zmq::send_flags::dontwait).has_value();
     } catch (const zmq::error_t& e) {
+      if (e.num() == EHOSTUNREACH) return false;
       if (e.num() != EINTR) throw;
     }
   }
@@ -624,7 +659,10 @@ bool sendFrame(zmq::socket_ref socket, Frame&& frame, zmq::send_flags flags) {
 // ROUTER replies to a peer that is gone, or past its HWM, are dropped by ZeroMQ: the client
 // retries with the same cid and gets the same result.
 void Hub::send(zmq::socket_ref socket, std::vector<zmq::message_t>& envelope, const std::string& body) {
-  for (zmq::message_t& frame : envelope) sendFrame(socket, frame, zmq::send_flags::sndmore);
+  // A refused routing frame sends nothing: the rest must not follow (it would be read as a route).
+  for (zmq::message_t& frame : envelope) {
+    if (!sendFrame(socket, frame, zmq::send_flags::sndmore)) return;
+  }
   sendFrame(socket, zmq::buffer(body), zmq::send_flags::none);
 }
 
@@ -651,14 +689,70 @@ std::string Hub::wrongShardMessage(const std::string& channel) const {
 }
 
 void Hub::expireFrontends() {
+  for (const std::string& id : frontends_.expire(std::chrono::steady_clock::now())) {
+    spdlog::info("frontend {} gone (no hello for {} s): forgetting its inboxes", id, config_.frontendTimeout);
+    inboxes_.forgetFrontend(id);
+  }
+}
+
+std::string Hub::commitPending() {
+  if (failpoint("hub.commit")) return "failpoint hub.commit";
+  return store_.commit(sequencer_.pending(), config_.sync);
+}
+
+// Hello, attach and detach name the frontend and its process (boot id): one process per id
+// (FrontendRegistry). False, with the request failed as `conflict`, for a second live process.
+bool Hub::admitFrontend(Request& r, const std::string& id, uint64_t boot) {
+  const std::string routingId = r.envelope.empty() ? std::string() : r.envelope.front().to_string();
   const auto now = std::chrono::steady_clock::now();
-  const auto timeout = std::chrono::seconds(config_.frontendTimeout);
-  std::erase_if(frontendsSeen_, [&](const auto& entry) {
-    if (now - entry.second <= timeout) return false;
-    spdlog::info("frontend {} gone (no hello for {} s): forgetting its inboxes", entry.first, config_.frontendTimeout);
-    inboxes_.forgetFrontend(entry.first);
+  const FrontendRegistry::Admission admission =
+      frontends_.admit(id, boot, routingId, now, [&](std::string_view old) { return probeFrontend(old, id, boot); });
+  switch (admission) {
+    case FrontendRegistry::Admission::New:
+      spdlog::info("frontend {} connected (process {:016x})", id, boot);
+      return true;
+    case FrontendRegistry::Admission::Known:
+      return true;
+    case FrontendRegistry::Admission::Replaced:
+      // A restart of that instance: the new process attaches what it holds itself.
+      spdlog::info("frontend {} restarted (process {:016x}): forgetting the inboxes of its previous process", id, boot);
+      inboxes_.forgetFrontend(id);
+      return true;
+    case FrontendRegistry::Admission::Conflict:
+      break;
+  }
+  if (now >= nextConflictLog_) {
+    spdlog::error("two running frontends use the id {}: refusing process {:016x} (process {:016x} keeps the id and "
+                  "its inboxes); give each frontend its own --id",
+                  id, boot, frontends_.find(id)->boot);
+    nextConflictLog_ = now + kConflictLogInterval;
+  }
+  r.kind = Request::Kind::Error;
+  r.errorCode = "conflict";
+  r.errorMessage = "frontend id " + id + " is in use by another running process; give each frontend its own --id";
+  return false;
+}
+
+// Whether the connection `routingId` (the process that holds frontend `id`) is still open: a notice
+// is sent to it (that process logs it). A connection that is gone refuses it (ZMQ_ROUTER_MANDATORY).
+bool Hub::probeFrontend(std::string_view routingId, const std::string& id, uint64_t newBoot) {
+  wire::HubReply notice;
+  notice.set_req_id(0);
+  notice.mutable_error()->set_code("conflict");
+  notice.mutable_error()->set_message("another process (" + formatEpoch(newBoot) + ") started with this frontend's id " +
+                                      id + "; the hub refuses it and keeps this one; give each frontend its own --id");
+  const std::string body = notice.SerializeAsString();
+  try {
+    if (!frontend_.send(zmq::buffer(routingId), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      return true;  // its pipe is full: connected
+    }
+    frontend_.send(zmq::buffer(body), zmq::send_flags::dontwait);
     return true;
-  });
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EHOSTUNREACH) return false;
+    spdlog::warn("probing frontend {}: {}", id, e.what());
+    return true;  // unknown: keep the one we have
+  }
 }
 
 // [channel '\0'][payload]. XPUB drops (never blocks) for a subscriber past its HWM, and the
@@ -681,7 +775,8 @@ HubStats Hub::snapshotStats() {
   expireFrontends();
   HubStats s = stats_;
   s.channels = storedChannelsAtStart_ + sequencer_.createdChannels();
-  s.frontends = frontendsSeen_.size();
+  s.frontends = frontends_.size();
+  s.inboxUsers = inboxes_.users();
   s.uptimeS = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::seconds>(now - started_).count());
   s.subscribedTopics = subscribers_.size();

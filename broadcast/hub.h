@@ -19,6 +19,7 @@
 #include <zmq.hpp>
 
 #include "broadcast/app_request.h"
+#include "broadcast/frontend_registry.h"
 #include "broadcast/history_store.h"
 #include "broadcast/inbox_router.h"
 #include "broadcast/hub_config.h"
@@ -58,6 +59,12 @@ class Hub {
   bool publish(const std::string& channel, const std::string& payload, bool whole = false);
   bool publishRouted(const std::string& channel, const std::string& payload, bool whole = false);
   void expireFrontends();
+  std::string commitPending();
+  bool admitFrontend(Request& r, const std::string& id, uint64_t boot);
+  bool probeFrontend(std::string_view routingId, const std::string& id, uint64_t newBoot);
+  // The largest request (one ZeroMQ message) answered; larger ones get too_large.
+  size_t maxRequestBytes() const { return static_cast<size_t>(config_.maxDataBytes) + kEnvelopeSlackBytes; }
+  static constexpr size_t kEnvelopeSlackBytes = 65536;  // request bytes beyond `data` (fields, JSON, envelope)
   bool owns(const std::string& channel) const;
   std::string wrongShardMessage(const std::string& channel) const;
   void publishSyncs(const std::vector<std::string>& channels);
@@ -80,7 +87,8 @@ class Hub {
   Sequencer sequencer_;
   AppRequestDecoder appDecoder_;
   std::chrono::steady_clock::time_point started_;
-  std::unordered_map<std::string, std::chrono::steady_clock::time_point> frontendsSeen_;
+  FrontendRegistry frontends_;  // which process speaks for each frontend id
+  std::chrono::steady_clock::time_point nextConflictLog_{};
   InboxRouter inboxes_;
   uint64_t bootId_ = 0;  // random per start: frontends re-attach their inboxes when it changes
   std::unordered_map<std::string, uint64_t> subscribers_;  // topic -> subscribe count

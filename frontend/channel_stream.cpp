@@ -76,8 +76,12 @@ void Frontend::goLive(Channel* channel, uint64_t epoch, uint64_t lastSeq) {
   channel->live = true;
   channel->epoch = epoch;
   channel->lastSeq = lastSeq;
+  // A resumed joiner may leave the channel (`sub` and `unsub` in one read): pinned while we loop.
+  channel->pendingJoins++;
   while (channel->hasJoiners()) channel->catchUp().joiners.front()->joined();
   channel->trimCatchUp();
+  channel->pendingJoins--;
+  releaseChannel(channel);  // erased here if every joiner left
 }
 
 void Frontend::deliverToChannel(Channel* channel, const wire::Delivery& delivery) {

@@ -203,6 +203,7 @@ class Connection final : private TimerNode {
 
   void replySubscribed(int64_t id, const Channel& channel, std::optional<bool> recovered);
   void abandonJoin(Channel* channel);
+  void failJoin(int64_t id, std::string_view why);
 
   Task subscribe(int64_t id, std::string channel, std::optional<Since> since);
   Task publish(int64_t id, std::string channel, std::string cid, std::string data);

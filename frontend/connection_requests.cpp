@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "common/channel_rules.h"
+#include "common/topics.h"
 #include "frontend/channel_index.h"
 #include "frontend/connection.h"
 #include "frontend/frontend.h"
@@ -48,6 +49,9 @@ void Connection::handleRequest(std::string_view payload) {
       } else if (!session_.canPublish(request.ch)) {
         replyError(request, "forbidden", "no publish grant for this channel");
         countForbidden();
+      } else if (uint64_t limit = frontend().hubFor(request.ch).maxDataBytes(); limit != 0 && request.data.size() > limit) {
+        // What the hub would refuse is refused here (its limit came with its answer to our hello).
+        replyError(request, "too_large", "data is larger than the hub takes (" + std::to_string(limit) + " bytes)");
       } else {
         publish(request.id, std::string(request.ch), std::string(request.cid), std::string(request.data));
       }
@@ -190,14 +194,44 @@ void Connection::replyError(int64_t id, bool hasId, std::string_view code, std::
 //     connection becomes a live subscriber: every later message has a higher seq.
 // While catching up the connection is not in `subscribers`; pendingJoins keeps the channel alive.
 Task Connection::subscribe(int64_t id, std::string name, std::optional<Since> since) {
+  const FrontendConfig& config = frontend().config();
   if (Channel* existing = findSubscription(name)) {
-    // Already subscribed (or joining): answer with where the stream is now.
-    if (phase_ == Phase::WebSocket) replySubscribed(id, *existing, since ? std::optional<bool>(false) : std::nullopt);
+    // Already subscribed or joining: answer with where the stream is, once that is known.
+    if (!existing->live) {
+      existing->pendingJoins++;  // pinned while we wait: the first join may give up meanwhile
+      JoinWait join(*existing, pending_, frontend().wheel(), frontend().nowMs() + config.hubTimeoutMs);
+      WaitStatus status = co_await join;
+      existing->pendingJoins--;
+      if (status == WaitStatus::Cancelled) co_return;  // the closing connection leaves its channels itself
+    }
+    if (phase_ == Phase::WebSocket) {
+      if (existing->live) {
+        replySubscribed(id, *existing, since ? std::optional<bool>(false) : std::nullopt);
+      } else {
+        replyError(id, true, "unavailable", "the hub did not confirm the subscription in time");
+      }
+    }
+    if (findSubscription(name) != existing) frontend().releaseChannel(existing);  // the first join gave up
     co_return;
   }
   Channel* channel = frontend().acquireChannel(name);
   channels_.push_back(channel);
-  const FrontendConfig& config = frontend().config();
+  if (!channel->live && isInboxChannel(name)) {
+    // An inbox goes live when the hub acknowledges routing it here (Frontend::attachInboxes, retried
+    // until it holds); there is no topic sync to wait for.
+    JoinWait join(*channel, pending_, frontend().wheel(), frontend().nowMs() + config.hubTimeoutMs);
+    WaitStatus status = co_await join;
+    if (status == WaitStatus::Cancelled) {
+      channel->pendingJoins--;  // the closing connection leaves the channel itself
+      co_return;
+    }
+    if (!channel->live) {
+      frontend().metrics().hubTimeouts++;
+      abandonJoin(channel);
+      failJoin(id, "the hub did not attach this inbox in time");
+      co_return;
+    }
+  }
   if (!channel->live) {
     // The sync answering our subscribe travels on the publish socket and can be dropped like any
     // message there (HWM): after a short wait, ask for the stream's position on the request path.
@@ -223,7 +257,7 @@ Task Connection::subscribe(int64_t id, std::string name, std::optional<Since> si
       if (result.status != WaitStatus::Done || result.reply.has_error()) {
         frontend().metrics().hubTimeouts++;
         abandonJoin(channel);
-        replyError(id, true, "unavailable", "the hub did not confirm the subscription in time");
+        failJoin(id, "the hub did not confirm the subscription in time");
         co_return;
       }
       // Anything published before our subscription reached the hub but after this position shows
@@ -284,7 +318,10 @@ Task Connection::subscribe(int64_t id, std::string name, std::optional<Since> si
 
   channel->pendingJoins--;
   if (std::find(channels_.begin(), channels_.end(), channel) == channels_.end() || !open()) {
-    frontend().releaseChannel(channel);  // unsubscribed while catching up
+    // Unsubscribed while catching up: the join is answered (it reached this position; the unsub's
+    // answer went out first), and nothing of the channel follows.
+    if (open() && phase_ == Phase::WebSocket) replySubscribed(id, *channel, std::nullopt);
+    frontend().releaseChannel(channel);
     co_return;
   }
   if (phase_ == Phase::WebSocket) {
@@ -326,6 +363,16 @@ void Connection::abandonJoin(Channel* channel) {
   channel->pendingJoins--;
   channels_.erase(channel);
   frontend().releaseChannel(channel);
+}
+
+// A join that could not complete: `unavailable` on a WebSocket (the client subscribes again); an
+// event stream has no reply to carry it, so it ends and the client reconnects and resumes.
+void Connection::failJoin(int64_t id, std::string_view why) {
+  if (phase_ == Phase::Stream) {
+    close(1011, why);
+    return;
+  }
+  replyError(id, true, "unavailable", why);
 }
 
 Task Connection::publish(int64_t id, std::string channel, std::string cid, std::string data) {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 
@@ -28,6 +29,18 @@ constexpr uint64_t kAcceptPauseMs = 100;  // after an accept error that would re
 constexpr int kEpollBatch = 512;          // connection events handled per wakeup
 constexpr uint32_t kTickMs = 50;                  // timer wheel resolution
 constexpr uintmax_t kMaxStaticFileBytes = 4 << 20;  // the demo page's files are small
+
+uint64_t randomBootId() {
+  std::random_device device;
+  uint64_t id = 0;
+  while (id == 0) id = (uint64_t{device()} << 32) | device();
+  return id;
+}
+
+InboxAttacher::Random attachJitter() {
+  auto engine = std::make_shared<std::mt19937_64>(std::random_device{}());
+  return [engine] { return (*engine)(); };
+}
 
 std::string contentTypeFor(const std::filesystem::path& path) {
   std::string ext = path.extension().string();
@@ -49,17 +62,24 @@ Frontend::Frontend(const FrontendConfig& config)
       verifier_(config.secrets),
       sessionIds_(config.secrets),
       apiKeys_(config.apiKeys),
-      readBuffer_(new char[kReadBufferBytes]) {
+      readBuffer_(new char[kReadBufferBytes]),
+      bootId_(randomBootId()),
+      inboxes_(config.slotMap->shards().size(), InboxAttacher::Options{}, attachJitter()) {
   wsLimits_.maxMessageBytes = config.maxMessageBytes;
   wsLimits_.maxFragments = config.maxFragments;
   handshakePolicy_.allowedOrigins = config.allowedOrigins;
   handshakePolicy_.allowMissingOrigin = config.allowMissingOrigin;
   handshakePolicy_.allowAnyOrigin = config.allowAnyOrigin;
   shutdownTimer_.frontend = this;
+  inboxRetry_.frontend = this;
+  inboxRetry_.fire = [](TimerNode* node) {
+    Frontend* self = static_cast<InboxRetry*>(node)->frontend;
+    uv_idle_start(&self->flushIdle_, [](uv_idle_t*) {});  // sent at the end of this iteration
+  };
   const std::vector<Shard>& shards = config.slotMap->shards();
   for (size_t i = 0; i < shards.size(); ++i) {
     hubs_.push_back(std::make_unique<HubLink>(
-        &loop_, wheel_, config, shards[i].hubIngress, shards[i].hubPub, shards[i].curveServerKey,
+        &loop_, wheel_, config, bootId_, shards[i].hubIngress, shards[i].hubPub, shards[i].curveServerKey,
         [this](const wire::Delivery& d) { onDelivery(d); }, [this](const wire::Kick& k) { onKick(k); },
         [this, i](uint64_t boot) { onHubBoot(i, boot); }));
   }
@@ -102,8 +122,9 @@ int Frontend::run() {
   sockaddr_storage bound{};
   socklen_t length = sizeof(bound);
   ::getsockname(listenFd_, reinterpret_cast<sockaddr*>(&bound), &length);
-  spdlog::info("webim-frontend ready: id {} listening on {} hub {} / {}", config_.id,
-               formatAddress(reinterpret_cast<sockaddr*>(&bound)), config_.hubIngress, config_.hubPub);
+  spdlog::info("webim-frontend ready: id {} (process {}) listening on {} hub {} / {}", config_.id,
+               formatEpoch(bootId_), formatAddress(reinterpret_cast<sockaddr*>(&bound)), config_.hubIngress,
+               config_.hubPub);
   uv_run(&loop_, UV_RUN_DEFAULT);
   spdlog::info("webim-frontend {} stopped", config_.id);
   return 0;
@@ -351,8 +372,7 @@ Channel* Frontend::acquireChannel(std::string_view name) {
   auto [channel, created] = channels_.acquire(name);
   if (created) {
     if (isInboxChannel(name)) {
-      toAttach_.emplace_back(name.substr(kInboxPrefix.size()));
-      uv_idle_start(&flushIdle_, [](uv_idle_t*) {});  // sent at the end of this iteration
+      inboxChanged(name);
     } else {
       hubFor(name).subscribe(name);
     }
@@ -364,10 +384,15 @@ void Frontend::leaveChannel(Channel* channel, Connection* connection) {
   std::string name = channel->name;
   if (!channels_.remove(channel, connection)) return;
   if (isInboxChannel(name)) {
-    toDetach_.emplace_back(name.substr(kInboxPrefix.size()));
+    inboxChanged(name);
   } else {
     hubFor(name).unsubscribe(name);
   }
+}
+
+void Frontend::inboxChanged(std::string_view inboxChannel) {
+  inboxes_.changed(config_.slotMap->shardOf(inboxChannel), std::string(inboxChannel.substr(kInboxPrefix.size())));
+  uv_idle_start(&flushIdle_, [](uv_idle_t*) {});  // sent at the end of this iteration
 }
 
 void Frontend::onHubBoot(size_t shard, uint64_t bootId) {
@@ -376,56 +401,71 @@ void Frontend::onHubBoot(size_t shard, uint64_t bootId) {
     spdlog::info("hub {} restarted: attaching its inboxes again", config_.slotMap->shards()[shard].name);
   }
   hubBootIds_[shard] = bootId;
-  channels_.forEach([this, shard](Channel* channel) {
-    if (isInboxChannel(channel->name) && config_.slotMap->shardOf(channel->name) == shard) {
-      toAttach_.push_back(channel->name.substr(kInboxPrefix.size()));
-    }
+  std::vector<std::string_view> held;
+  channels_.forEach([&](Channel* channel) {
+    if (isInboxChannel(channel->name) && config_.slotMap->shardOf(channel->name) == shard) held.push_back(channel->name);
   });
+  for (std::string_view inbox : held) inboxChanged(inbox);
 }
 
 void Frontend::flushInboxChanges() {
-  const size_t shardCount = hubs_.size();
-  if (!toDetach_.empty()) {
-    std::vector<wire::FrontendRequest> requests(shardCount);
-    for (std::string& user : toDetach_) {
-      size_t shard = config_.slotMap->shardOf(std::string(kInboxPrefix) + user);
-      wire::Detach* detach = requests[shard].mutable_detach();
-      detach->set_frontend_id(config_.id);
-      detach->add_users(std::move(user));
+  const uint64_t now = nowMs();
+  if (!inboxes_.due(now)) return;
+  std::string scratch;
+  auto held = [&](size_t, const std::string& user) {
+    scratch.assign(kInboxPrefix).append(user);
+    return channels_.find(scratch) != nullptr;
+  };
+  for (InboxAttacher::Chunk& chunk : inboxes_.take(now, held)) {
+    if (chunk.attach) {
+      attachInboxes(chunk.shard, std::move(chunk.users));
+      continue;
     }
-    for (size_t i = 0; i < shardCount; ++i) {
-      if (requests[i].has_detach()) hubs_[i]->post(requests[i]);
-    }
-    toDetach_.clear();
+    wire::FrontendRequest request;
+    wire::Detach* detach = request.mutable_detach();
+    detach->set_frontend_id(config_.id);
+    detach->set_boot_id(bootId_);
+    for (std::string& user : chunk.users) detach->add_users(std::move(user));
+    hubs_[chunk.shard]->post(request);
   }
-  if (!toAttach_.empty()) {
-    std::vector<std::vector<std::string>> byShard(shardCount);
-    for (std::string& user : toAttach_) {
-      byShard[config_.slotMap->shardOf(std::string(kInboxPrefix) + user)].push_back(std::move(user));
-    }
-    toAttach_.clear();
-    for (size_t i = 0; i < shardCount; ++i) {
-      if (!byShard[i].empty()) attachInboxes(i, std::move(byShard[i]));
-    }
-  }
+  scheduleInboxRetry();
 }
 
+void Frontend::scheduleInboxRetry() {
+  uint64_t next = inboxes_.nextRetryMs();
+  if (next == UINT64_MAX || stopping_) return;
+  if (!inboxRetry_.scheduled() || inboxRetry_.deadlineMs > next) wheel_.schedule(inboxRetry_, next);
+}
+
+// One chunk of inboxes. Acknowledged: each inbox's joiners go live at the hub's position (or a fill
+// starts if messages came meanwhile). Not acknowledged: InboxAttacher tries again after a backoff,
+// for as long as the inboxes are held here; their joiners wait (up to hub_timeout_ms).
 Task Frontend::attachInboxes(size_t shard, std::vector<std::string> users) {
   wire::FrontendRequest request;
   wire::Attach* attach = request.mutable_attach();
   attach->set_frontend_id(config_.id);
+  attach->set_boot_id(bootId_);
   for (const std::string& user : users) attach->add_users(user);
   HubCall call(*hubs_[shard], fills_, request, nowMs() + config_.hubTimeoutMs);
   HubResult result = co_await call;
   if (result.status == WaitStatus::Cancelled) co_return;
   if (result.status != WaitStatus::Done || result.reply.has_error()) {
-    // Joining subscribers fall back to asking for the position; the attach is retried when the
-    // hub's boot sync arrives (it restarted) or by the next subscriber of these inboxes.
-    spdlog::warn("attaching {} inboxes failed: {}", users.size(),
-                 result.reply.has_error() ? result.reply.error().message() : "no answer in time");
-    if (result.status != WaitStatus::Done) metrics_.hubTimeouts++;
+    if (result.status == WaitStatus::TimedOut) metrics_.hubTimeouts++;
+    metrics_.inboxAttachRetries++;
+    const uint64_t now = nowMs();
+    if (now >= nextAttachWarnMs_) {  // one line per second at most, however many chunks fail
+      spdlog::warn("attaching {} inboxes to hub {} failed ({}): retrying", users.size(), hubs_[shard]->ingress(),
+                   result.reply.has_error() ? result.reply.error().code() + ": " + result.reply.error().message()
+                                            : std::string(result.status == WaitStatus::TimedOut ? "no answer in time"
+                                                                                                : "not sent"));
+      nextAttachWarnMs_ = now + 1000;
+    }
+    inboxes_.failed(shard, std::move(users), now);
+    scheduleInboxRetry();
     co_return;
   }
+  inboxes_.succeeded(shard);
+  metrics_.inboxAttaches += users.size();
   for (const wire::InboxState& state : result.reply.attached().inboxes()) {
     Channel* channel = channels_.find(std::string(kInboxPrefix) + state.user());
     if (channel == nullptr) continue;
@@ -462,6 +502,7 @@ void Frontend::shutdown() {
   if (stopping_) return;
   stopping_ = true;
   wheel_.cancel(acceptPause_);
+  wheel_.cancel(inboxRetry_);
   uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
   ::close(listenFd_);
   if (reserveFd_ >= 0) ::close(reserveFd_);

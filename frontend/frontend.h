@@ -22,6 +22,7 @@
 #include "frontend/frontend_config.h"
 #include "frontend/grants.h"
 #include "frontend/http_api.h"
+#include "frontend/inbox_attacher.h"
 #include "frontend/hub_link.h"
 #include "frontend/metrics.h"
 
@@ -89,7 +90,8 @@ class Frontend {
   // Leaves `channel` for `connection`; unsubscribes upstream when it was the last local subscriber.
   void leaveChannel(Channel* channel, Connection* connection);
   // A subscriber starts catching up on `name` (pendingJoins + 1); subscribes upstream when the
-  // channel is new here. Pair with channel->pendingJoins - 1, then going live or leaveChannel.
+  // channel is new here (an inbox is attached instead). Pair with channel->pendingJoins - 1, then
+  // going live or leaveChannel.
   Channel* acquireChannel(std::string_view name);
   // Drops the channel if nobody subscribes, joins or catches up on it any more.
   void releaseChannel(Channel* channel) { leaveChannel(channel, nullptr); }
@@ -114,11 +116,14 @@ class Frontend {
   void holdForFill(Channel* channel, const wire::Delivery& delivery);
   Task fillGap(Channel* channel);
   void onKick(const wire::Kick& kick);
-  // Inboxes (user:<id>) are routed by the hub to this frontend's own topic: attach/detach the
-  // users held here, batched per loop iteration; attach everything again when the hub restarts.
+  // Inboxes (user:<id>) are routed by the hub to this frontend's own topic: the net attach/detach
+  // changes of each loop iteration go out in chunks (InboxAttacher), attaches retried until the
+  // hub holds them; everything is attached again when the hub restarts (a new boot id).
   void onHubBoot(size_t shard, uint64_t bootId);
+  void inboxChanged(std::string_view inboxChannel);
   void flushInboxChanges();
   Task attachInboxes(size_t shard, std::vector<std::string> users);
+  void scheduleInboxRetry();
   void shutdown();
   void flushDirty();
   static void onAcceptable(uv_poll_t* handle, int status, int events);
@@ -166,8 +171,12 @@ class Frontend {
   std::map<std::string, StaticFile, std::less<>> staticFiles_;
   std::string deliveryScratch_;
   PendingOp* fills_ = nullptr;  // frontend-level hub requests: gap fills, inbox attaches
-  std::vector<std::string> toAttach_;
-  std::vector<std::string> toDetach_;
+  uint64_t bootId_ = 0;  // random per process: tells the hubs a restart from a second process with our id
+  InboxAttacher inboxes_;
+  struct InboxRetry : TimerNode {
+    Frontend* frontend = nullptr;
+  } inboxRetry_;
+  uint64_t nextAttachWarnMs_ = 0;
   std::vector<uint64_t> hubBootIds_;  // per shard
   uint64_t connectionCounter_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Grants>> grants_;  // interned grant sets

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/json_codec.h"
 #include "common/topics.h"
 
 namespace webim {
@@ -29,12 +30,13 @@ HubCall::HubCall(HubLink& hub, PendingOp*& ownerList, wire::FrontendRequest& req
 
 void HubCall::detach() noexcept { hub_.pending_.erase(reqId_); }
 
-HubLink::HubLink(uv_loop_t* loop, TimerWheel& wheel, const FrontendConfig& config, std::string ingress,
-                 std::string pub, std::string serverKey, DeliveryHandler onDelivery, KickHandler onKick,
-                 BootHandler onHubBoot)
+HubLink::HubLink(uv_loop_t* loop, TimerWheel& wheel, const FrontendConfig& config, uint64_t bootId,
+                 std::string ingress, std::string pub, std::string serverKey, DeliveryHandler onDelivery,
+                 KickHandler onKick, BootHandler onHubBoot)
     : loop_(loop),
       wheel_(wheel),
       config_(config),
+      bootId_(bootId),
       ingress_(std::move(ingress)),
       pubEndpoint_(std::move(pub)),
       serverKey_(std::move(serverKey)),
@@ -67,7 +69,9 @@ void HubLink::start() {
   dealer_.set(zmq::sockopt::sndhwm, kDealerSendHwm);
   dealer_.set(zmq::sockopt::rcvhwm, 0);  // replies are never dropped: each one completes a waiting request
   dealer_.set(zmq::sockopt::linger, 0);
-  dealer_.set(zmq::sockopt::routing_id, config_.id);
+  // One routing id per process: the hub tells a second process using this frontend id from a
+  // restart of this one by it (wire::Hello).
+  dealer_.set(zmq::sockopt::routing_id, config_.id + "/" + formatEpoch(bootId_));
   // The hub may restart; reconnect quickly so publishes resume within their deadline.
   dealer_.set(zmq::sockopt::reconnect_ivl, 100);
   dealer_.set(zmq::sockopt::reconnect_ivl_max, 2000);
@@ -151,8 +155,29 @@ bool HubLink::send(wire::FrontendRequest& request) {
 void HubLink::sendHello() {
   wire::FrontendRequest hello;
   hello.mutable_hello()->set_frontend_id(config_.id);
+  hello.mutable_hello()->set_boot_id(bootId_);
+  hello.set_req_id(nextReqId_++);  // answered with HubInfo (onUnclaimedReply)
   send(hello);
   wheel_.schedule(helloTimer_, uv_now(loop_) + config_.heartbeatMs);
+}
+
+void HubLink::onUnclaimedReply(const wire::HubReply& reply) {
+  if (reply.has_hub_info()) {
+    if (reply.hub_info().max_data_bytes() != hubInfo_.max_data_bytes()) {
+      spdlog::info("hub {}: accepts data up to {} bytes, requests up to {}", ingress_,
+                   reply.hub_info().max_data_bytes(), reply.hub_info().max_request_bytes());
+    }
+    hubInfo_ = reply.hub_info();
+    return;
+  }
+  if (reply.has_error() && reply.error().code() == "conflict") {
+    // Our hello was refused (another process holds our id), or we hold it and one was refused.
+    uint64_t now = uv_now(loop_);
+    if (now >= nextConflictLogMs_) {
+      spdlog::error("hub {}: {}", ingress_, reply.error().message());
+      nextConflictLogMs_ = now + 10'000;
+    }
+  }
 }
 
 void HubLink::scheduleDrain() {
@@ -193,7 +218,10 @@ bool HubLink::drainDealer() {
     }
     ++replies_;
     auto it = pending_.find(reply.req_id());
-    if (it == pending_.end()) continue;  // its request timed out or its connection closed
+    if (it == pending_.end()) {  // a hello's answer, a notice, or a call that timed out or was cancelled
+      onUnclaimedReply(reply);
+      continue;
+    }
     HubCall* call = it->second;
     call->reply_ = std::move(reply);
     call->complete(WaitStatus::Done);

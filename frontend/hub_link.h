@@ -53,8 +53,10 @@ class HubLink {
 
   // One hub (shard): its frontend ingress and publish endpoints.
   // serverKey: the hub's CURVE public key (Z85), empty for a hub on loopback without CURVE.
-  HubLink(uv_loop_t* loop, TimerWheel& wheel, const FrontendConfig& config, std::string ingress, std::string pub,
-          std::string serverKey, DeliveryHandler onDelivery, KickHandler onKick, BootHandler onHubBoot);
+  // bootId: this frontend process's random id (hello, attach, detach: see wire::Hello).
+  HubLink(uv_loop_t* loop, TimerWheel& wheel, const FrontendConfig& config, uint64_t bootId, std::string ingress,
+          std::string pub, std::string serverKey, DeliveryHandler onDelivery, KickHandler onKick,
+          BootHandler onHubBoot);
   HubLink(const HubLink&) = delete;
   HubLink& operator=(const HubLink&) = delete;
   ~HubLink();
@@ -70,6 +72,11 @@ class HubLink {
   bool post(wire::FrontendRequest& request);
 
   size_t subscriptions() const noexcept { return subscriptions_; }
+  // The hub's limits from its answer to our hello (0 until it answered): the frontend refuses what
+  // the hub would, instead of forwarding it.
+  uint64_t maxDataBytes() const noexcept { return hubInfo_.max_data_bytes(); }
+  uint64_t maxRequestBytes() const noexcept { return hubInfo_.max_request_bytes(); }
+  const std::string& ingress() const noexcept { return ingress_; }
   uint64_t repliesReceived() const noexcept { return replies_; }
   uint64_t deliveriesReceived() const noexcept { return deliveries_; }
 
@@ -79,6 +86,8 @@ class HubLink {
 
   bool send(wire::FrontendRequest& request);
   void sendHello();
+  // A reply no call waits for: the answer to a hello, or a notice (req_id 0).
+  void onUnclaimedReply(const wire::HubReply& reply);
   void scheduleDrain();
   void drain();
   bool drainDealer();
@@ -89,6 +98,7 @@ class HubLink {
   uv_loop_t* loop_;
   TimerWheel& wheel_;
   const FrontendConfig& config_;
+  uint64_t bootId_;
   std::string ingress_;
   std::string pubEndpoint_;
   std::string serverKey_;
@@ -109,6 +119,8 @@ class HubLink {
     HubLink* link = nullptr;
   } helloTimer_;
   uint64_t nextReqId_ = 1;
+  wire::HubInfo hubInfo_;
+  uint64_t nextConflictLogMs_ = 0;
   std::unordered_map<uint64_t, HubCall*> pending_;
   std::string topic_;  // scratch for building "channel\0"
   wire::Delivery delivery_;

@@ -35,6 +35,10 @@ std::string Metrics::render(const std::string& frontendId, size_t channels, size
           gapMessagesFilled, labels);
   counter(out, "webim_resyncs_total", "gaps history could not fill (resync sent to clients)", "counter", resyncs,
           labels);
+  counter(out, "webim_inbox_attaches_total", "inboxes the hub acknowledged routing here", "counter", inboxAttaches,
+          labels);
+  counter(out, "webim_inbox_attach_retries_total", "inbox attach requests not acknowledged, retried", "counter",
+          inboxAttachRetries, labels);
   counter(out, "webim_http_requests_total", "plain HTTP requests served", "counter", httpRequests, labels);
   counter(out, "webim_channels", "channels with local subscribers", "gauge", channels, labels);
   counter(out, "webim_hub_subscriptions", "topics subscribed at the hub", "gauge", subscriptions, labels);

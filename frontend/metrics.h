@@ -24,6 +24,8 @@ struct Metrics {
   uint64_t gaps = 0;
   uint64_t gapMessagesFilled = 0;
   uint64_t resyncs = 0;
+  uint64_t inboxAttaches = 0;        // inboxes the hub acknowledged holding for us
+  uint64_t inboxAttachRetries = 0;   // attach chunks not acknowledged (retried with backoff)
   uint64_t httpRequests = 0;
   std::map<uint16_t, uint64_t> closesByCode;
 

@@ -119,8 +119,11 @@ export class Cluster {
     return shards;
   }
 
+  // `--id` in extraArgs replaces the default id (fe1, fe2, ...).
   async startFrontend(extraArgs = []) {
-    const id = `fe${this.frontends.length + 1}`;
+    const at = extraArgs.indexOf('--id');
+    const id = at >= 0 ? extraArgs[at + 1] : `fe${this.frontends.length + 1}`;
+    if (at >= 0) extraArgs = [...extraArgs.slice(0, at), ...extraArgs.slice(at + 2)];
     const fe = new Process(id, FRONTEND, [
       '--listen', '127.0.0.1:0', '--hub-ingress', this.endpoints.ingress, '--hub-pub', this.endpoints.pub,
       '--secret-file', this.secretFile, '--api-key-file', this.apiKeyFile, '--id', id, '--log-level', 'info',
