@@ -121,19 +121,20 @@ error_code validateValue(od::value& v, JsonValue& out, int depth) {
   return simdjson::TAPE_ERROR;
 }
 
-// Reads one member (key and value, fully validated) into `members`; a top-level member whose key is
-// in `expand` and whose value is an object gets that object's members listed after it.
 error_code readMember(od::document& doc, od::field& field, std::vector<JsonMember>& members, size_t parent,
-                      int depth, std::span<const std::string_view> expand) {
-  std::string_view key;
-  if (error_code e = field.unescaped_key().get(key)) return e;
-  od::value& value = field.value();
+                      int depth, std::span<const std::string_view> expand);
+
+// Reads one value (fully validated) into `members` under `key`. With `expandThis`, an object's
+// members, or an array's elements (key "", objects among them expanded in turn), follow it.
+error_code readValue(od::document& doc, od::value& value, std::string_view key, std::vector<JsonMember>& members,
+                     size_t parent, int depth, std::span<const std::string_view> expand, bool expandThis) {
+  if (depth > kMaxJsonDepth) return simdjson::DEPTH_ERROR;
   const char* begin = value.raw_json_token().data();
   const size_t index = members.size();
   members.push_back(JsonMember{key, {}, parent});
 
   bool expanded = false;
-  if (parent == kJsonTopLevel && std::find(expand.begin(), expand.end(), key) != expand.end()) {
+  if (expandThis) {
     od::json_type type;
     if (error_code e = value.type().get(type)) return e;
     if (type == od::json_type::object) {
@@ -144,18 +145,42 @@ error_code readMember(od::document& doc, od::field& field, std::vector<JsonMembe
       for (auto result : obj) {
         od::field child;
         if (error_code e = std::move(result).get(child)) return e;
-        if (error_code e = readMember(doc, child, members, index, depth + 1, {})) return e;
+        if (error_code e = readMember(doc, child, members, index, depth + 1, expand)) return e;
+      }
+    } else if (type == od::json_type::array) {
+      expanded = true;
+      members[index].value.type = JsonType::Array;
+      od::array arr;
+      if (error_code e = value.get_array().get(arr)) return e;
+      for (auto result : arr) {
+        od::value item;
+        if (error_code e = std::move(result).get(item)) return e;
+        od::json_type itemType;
+        if (error_code e = item.type().get(itemType)) return e;
+        if (error_code e = readValue(doc, item, {}, members, index, depth + 1, expand, itemType == od::json_type::object)) {
+          return e;
+        }
       }
     }
   }
   if (!expanded) {
     if (error_code e = validateValue(value, members[index].value, depth)) return e;
   }
-  // The iterator now stands on the ',' or '}' after the value.
+  // The iterator now stands on the ',', '}' or ']' after the value.
   const char* end = nullptr;
   if (error_code e = doc.current_location().get(end)) return e;
   members[index].value.raw = trimRight(std::string_view(begin, static_cast<size_t>(end - begin)));
   return SUCCESS;
+}
+
+// Reads one member (key and value, fully validated) into `members`; a member whose key is in
+// `expand` (at the top level, or inside an expanded value) has its value expanded (readValue).
+error_code readMember(od::document& doc, od::field& field, std::vector<JsonMember>& members, size_t parent,
+                      int depth, std::span<const std::string_view> expand) {
+  std::string_view key;
+  if (error_code e = field.unescaped_key().get(key)) return e;
+  const bool expandThis = std::find(expand.begin(), expand.end(), key) != expand.end();
+  return readValue(doc, field.value(), key, members, parent, depth, expand, expandThis);
 }
 
 // Walks the whole document (a top-level object) into `members`.
@@ -211,10 +236,10 @@ struct RequestDecoder::Impl {
 namespace {
 
 // The request fields the decoder knows; each may appear at most once.
-enum Field { kOp, kId, kToken, kCh, kCid, kData, kSince, kBefore, kAfter, kLimit, kFieldCount };
+enum Field { kOp, kId, kToken, kCh, kCid, kData, kSince, kBefore, kAfter, kLimit, kSubs, kFieldCount };
 constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
-    "op", "id", "token", "ch", "cid", "data", "since", "before", "after", "limit"};
-constexpr std::array<std::string_view, 1> kExpanded = {"since"};
+    "op", "id", "token", "ch", "cid", "data", "since", "before", "after", "limit", "subs"};
+constexpr std::array<std::string_view, 2> kExpanded = {"since", "subs"};
 
 int fieldIndex(std::string_view key) {
   for (size_t i = 0; i < kFieldCount; ++i) {
@@ -229,6 +254,7 @@ struct Fields {
   const JsonValue* sinceSeq = nullptr;
   int duplicate = -1;  // first known field seen twice
   bool sinceDuplicate = false;
+  size_t subsIndex = kJsonTopLevel;  // index of "subs" in the reader's members()
 
   const JsonValue* operator[](Field f) const { return value[f]; }
   // Optional fields given as null are treated as absent.
@@ -259,6 +285,7 @@ void collectFields(std::span<const JsonMember> members, Fields& f) {
     }
     f.value[idx] = &m.value;
     if (idx == kSince) sinceIndex = i;
+    if (idx == kSubs) f.subsIndex = i;
   }
 }
 
@@ -281,16 +308,75 @@ DecodeError needString(const Fields& f, Field which, std::string_view& out) {
   return needString(f[which], kFieldNames[which], out);
 }
 
-DecodeError decodeSince(const Fields& f, ClientRequest& out) {
-  if (f[kSince]->type != JsonType::Object) return {"\"since\" must be an object"};
-  if (f.sinceDuplicate) return {"duplicate field in \"since\""};
-  if (f.sinceEpoch == nullptr || f.sinceSeq == nullptr) return {"\"since\" needs \"epoch\" and \"seq\""};
-  if (f.sinceEpoch->type != JsonType::String || !parseEpoch(f.sinceEpoch->str)) {
+// A `since` object's members, checked: {"epoch": 16 lowercase hex digits, "seq": unsigned}.
+DecodeError decodeSinceValue(const JsonValue& since, bool duplicate, const JsonValue* epoch, const JsonValue* seq,
+                             SubEntry& out) {
+  if (since.type != JsonType::Object) return {"\"since\" must be an object"};
+  if (duplicate) return {"duplicate field in \"since\""};
+  if (epoch == nullptr || seq == nullptr) return {"\"since\" needs \"epoch\" and \"seq\""};
+  if (epoch->type != JsonType::String || !parseEpoch(epoch->str)) {
     return {"\"since.epoch\" must be 16 lowercase hex digits"};
   }
-  if (!f.sinceSeq->getUnsigned(out.sinceSeq)) return {"\"since.seq\" must be an unsigned integer"};
-  out.sinceEpoch = f.sinceEpoch->str;
+  if (!seq->getUnsigned(out.sinceSeq)) return {"\"since.seq\" must be an unsigned integer"};
+  out.sinceEpoch = epoch->str;
   out.hasSince = true;
+  return {};
+}
+
+DecodeError decodeSince(const Fields& f, ClientRequest& out) {
+  SubEntry entry;
+  if (DecodeError e = decodeSinceValue(*f[kSince], f.sinceDuplicate, f.sinceEpoch, f.sinceSeq, entry); !e.ok()) return e;
+  out.hasSince = true;
+  out.sinceEpoch = entry.sinceEpoch;
+  out.sinceSeq = entry.sinceSeq;
+  return {};
+}
+
+// `subs`: [{ch, since?}, ...], read from the expanded members after index `at` (members() order:
+// the array, each element, the element's members, a since's members).
+DecodeError decodeSubs(std::span<const JsonMember> members, size_t at, ClientRequest& out) {
+  if (members[at].value.type != JsonType::Array) return {"\"subs\" must be an array"};
+  std::vector<size_t> elements;
+  for (size_t i = at + 1; i < members.size(); ++i) {
+    if (members[i].parent == at) elements.push_back(i);
+  }
+  if (elements.empty()) return {"\"subs\" must list at least one channel"};
+  if (elements.size() > kMaxSubBatch) {
+    DecodeError e = message("\"subs\" lists more than ", std::to_string(kMaxSubBatch), " channels");
+    e.tooLarge = true;
+    return e;
+  }
+  out.subs.reserve(elements.size());
+  for (size_t element : elements) {
+    if (members[element].value.type != JsonType::Object) return {"each entry of \"subs\" must be an object"};
+    const JsonValue* ch = nullptr;
+    const JsonValue* since = nullptr;
+    size_t sinceAt = kJsonTopLevel;
+    for (size_t i = element + 1; i < members.size(); ++i) {
+      if (members[i].parent != element) continue;
+      const JsonValue** slot = members[i].key == "ch" ? &ch : members[i].key == "since" ? &since : nullptr;
+      if (slot == nullptr) continue;  // unknown fields are ignored
+      if (*slot != nullptr) return message("duplicate field \"", members[i].key, "\" in an entry of \"subs\"");
+      *slot = &members[i].value;
+      if (slot == &since) sinceAt = i;
+    }
+    SubEntry entry;
+    if (DecodeError e = needString(ch, "ch", entry.ch); !e.ok()) return e;
+    if (since != nullptr && since->type != JsonType::Null) {
+      const JsonValue* epoch = nullptr;
+      const JsonValue* seq = nullptr;
+      bool duplicate = false;
+      for (size_t i = sinceAt + 1; i < members.size(); ++i) {
+        if (members[i].parent != sinceAt) continue;
+        const JsonValue** slot = members[i].key == "epoch" ? &epoch : members[i].key == "seq" ? &seq : nullptr;
+        if (slot == nullptr) continue;
+        if (*slot != nullptr) duplicate = true;
+        *slot = &members[i].value;
+      }
+      if (DecodeError e = decodeSinceValue(*since, duplicate, epoch, seq, entry); !e.ok()) return e;
+    }
+    out.subs.push_back(entry);
+  }
   return {};
 }
 
@@ -355,6 +441,10 @@ DecodeError RequestDecoder::decode(std::string_view frame, ClientRequest& out) {
     case ClientOp::Auth:
       return needString(f, kToken, out.token);
     case ClientOp::Sub:
+      if (f.present(kSubs)) {
+        if (f[kCh] != nullptr || f[kSince] != nullptr) return {"give \"ch\" (and \"since\") or \"subs\", not both"};
+        return decodeSubs(reader.members(), f.subsIndex, out);
+      }
       if (DecodeError e = needString(f, kCh, out.ch); !e.ok()) return e;
       if (f.present(kSince)) return decodeSince(f, out);
       return {};

@@ -86,8 +86,11 @@ class JsonObjectReader {
   //
   // On success members() lists the object's members in document order, duplicates included. For a
   // top-level member whose key is in `expand` and whose value is an object, that object's members
-  // follow it (one level; parent = its index), in document order. Every `raw` comes straight from
-  // the input, so big integers, key order and inner whitespace survive byte for byte.
+  // follow it (parent = its index), in document order; for an array, its elements (key "", parent =
+  // its index), each element that is an object followed by its members. Inside an expanded value a
+  // member whose key is in `expand` is expanded the same way (`{"subs":[{"since":{...}}]}` with
+  // expand = {"subs", "since"} lists every level). Every `raw` comes straight from the input, so big
+  // integers, key order and inner whitespace survive byte for byte.
   // On failure members() is empty.
   JsonReadStatus read(std::string_view json, std::span<const std::string_view> expand = {});
 
@@ -107,6 +110,16 @@ inline constexpr size_t kMaxCidBytes = 64;
 inline constexpr uint32_t kDefaultHistLimit = 50;
 inline constexpr uint32_t kMaxHistLimit = 200;
 
+inline constexpr size_t kMaxSubBatch = 256;  // entries of one batched `sub`
+
+// One channel of a `sub` request: its own (ch, since), or one entry of a batched `subs` list.
+struct SubEntry {
+  std::string_view ch;
+  bool hasSince = false;
+  std::string_view sinceEpoch;  // 16 lowercase hex digits (checked with parseEpoch)
+  uint64_t sinceSeq = 0;
+};
+
 // A decoded client request. All string_views point into the decoder's buffers and stay valid until
 // the next decode(). String fields (opName, token, ch, cid, sinceEpoch) are unescaped; `data` is raw.
 struct ClientRequest {
@@ -121,10 +134,13 @@ struct ClientRequest {
   uint64_t sinceSeq = 0;
   std::optional<uint64_t> before, after;
   uint32_t limit = kDefaultHistLimit;
+  // A batched sub (`subs`, 1..kMaxSubBatch entries); empty for a sub of one channel (ch, since).
+  std::vector<SubEntry> subs;
 };
 
 struct DecodeError {
   std::string message;  // empty message = success
+  bool tooLarge = false;  // the request is well formed but over a count limit (too_large, not bad_request)
   bool ok() const noexcept { return message.empty(); }
 };
 
@@ -139,7 +155,9 @@ class RequestDecoder {
   // nothing after the object) with one simdjson On-Demand pass, requires a top-level object with string "op" and
   // integer "id", and the fields each op needs:
   //   auth: token (string)
-  //   sub: ch (string); optional since {"epoch": 16 lowercase hex digits, "seq": unsigned integer}
+  //   sub: ch (string); optional since {"epoch": 16 lowercase hex digits, "seq": unsigned integer};
+  //        or, instead of ch/since, subs: an array of 1..256 objects {ch, optional since} (more:
+  //        DecodeError::tooLarge); a known field twice within an entry is an error
   //   unsub: ch (string)
   //   pub: ch (string), data (any JSON value), cid (string, 1..64 bytes)
   //   hist: ch (string); optional before or after (unsigned integer; not both); optional limit 1..200

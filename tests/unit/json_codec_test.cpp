@@ -87,6 +87,45 @@ TEST_CASE("decode: every op with its fields", "[json_codec]") {
   CHECK(r.id == 9);
 }
 
+TEST_CASE("decode: a batched sub lists its channels with their positions", "[json_codec]") {
+  RequestDecoder d;
+  ClientRequest r = decodeOk(d, R"({"op":"sub","id":9,"subs":[{"ch":"room:1","since":{"epoch":"00000000deadbeef","seq":4}},)"
+                                R"({"ch":"room:2","since":null,"x":1},{"ch":"user:7"}]})");
+  CHECK(r.op == ClientOp::Sub);
+  CHECK(r.ch.empty());
+  REQUIRE(r.subs.size() == 3);
+  CHECK(r.subs[0].ch == "room:1");
+  CHECK(r.subs[0].hasSince);
+  CHECK(r.subs[0].sinceEpoch == "00000000deadbeef");
+  CHECK(r.subs[0].sinceSeq == 4);
+  CHECK(r.subs[1].ch == "room:2");
+  CHECK_FALSE(r.subs[1].hasSince);
+  CHECK(r.subs[2].ch == "user:7");
+  // The same decoder next decodes a plain sub: nothing of the batch is left.
+  r = decodeOk(d, R"({"op":"sub","id":10,"ch":"room:3"})");
+  CHECK(r.subs.empty());
+
+  std::string many = R"({"op":"sub","id":1,"subs":[)";
+  for (size_t i = 0; i < kMaxSubBatch; ++i) many += (i ? "," : "") + std::string(R"({"ch":"room:)") + std::to_string(i) + "\"}";
+  CHECK(decodeOk(d, many + "]}").subs.size() == kMaxSubBatch);
+  ClientRequest tooMany;
+  DecodeError e = d.decode(many + R"(,{"ch":"one-more"}]})", tooMany);
+  CHECK(e.tooLarge);
+  CHECK(tooMany.hasId);
+  CHECK(e.message == "\"subs\" lists more than 256 channels");
+
+  CHECK(decodeFail(d, R"({"op":"sub","id":1,"subs":[]})") == "\"subs\" must list at least one channel");
+  CHECK(decodeFail(d, R"({"op":"sub","id":1,"subs":{"ch":"a"}})") == "\"subs\" must be an array");
+  CHECK(decodeFail(d, R"({"op":"sub","id":1,"subs":["a"]})") == "each entry of \"subs\" must be an object");
+  CHECK(decodeFail(d, R"({"op":"sub","id":1,"subs":[{"since":null}]})") == "missing \"ch\"");
+  CHECK(decodeFail(d, R"({"op":"sub","id":1,"subs":[{"ch":"a","ch":"b"}]})") == "duplicate field \"ch\" in an entry of \"subs\"");
+  CHECK(decodeFail(d, R"({"op":"sub","id":1,"subs":[{"ch":"a","since":{"epoch":"00000000deadbeef"}}]})") ==
+        "\"since\" needs \"epoch\" and \"seq\"");
+  CHECK(decodeFail(d, R"({"op":"sub","id":1,"subs":[{"ch":"a","since":{"epoch":"00000000deadbeef","seq":1,"seq":2}}]})") ==
+        "duplicate field in \"since\"");
+  CHECK(decodeFail(d, R"({"op":"sub","id":1,"ch":"a","subs":[{"ch":"b"}]})") == "give \"ch\" (and \"since\") or \"subs\", not both");
+}
+
 TEST_CASE("decode: ids, escapes, whitespace and unknown fields", "[json_codec]") {
   RequestDecoder d;
   ClientRequest r = decodeOk(d, " \n{ \"id\" : -9223372036854775808 , \"op\" : \"unsub\", \"x\": {\"ch\": 1}, \"ch\" : \"room:\\u0037\" }\r\n");
@@ -466,8 +505,8 @@ TEST_CASE("JsonObjectReader: expanded members list their object's members after 
   constexpr std::array<std::string_view, 2> expand = {"since", "x"};
   const auto m = readOk(reader, R"({"a":{"since":{"q":1}},"since":{ "epoch":"e", "seq":12345678901234567890123, "n":{"k":[1]} },"x":[1],"b":0})",
                         expand);
-  REQUIRE(m.size() == 7);
-  CHECK(m[0].key == "a");  // only top-level keys expand
+  REQUIRE(m.size() == 8);
+  CHECK(m[0].key == "a");  // only top-level keys expand (and keys inside expanded values)
   CHECK(m[0].value.raw == R"({"since":{"q":1}})");
   CHECK(m[1].key == "since");
   CHECK(m[1].parent == kJsonTopLevel);
@@ -483,16 +522,47 @@ TEST_CASE("JsonObjectReader: expanded members list their object's members after 
   CHECK(m[4].key == "n");
   CHECK(m[4].parent == 1);
   CHECK(m[4].value.raw == R"({"k":[1]})");
-  CHECK(m[5].key == "x");  // not an object: nothing to expand
+  CHECK(m[5].key == "x");  // an array: its elements follow
   CHECK(m[5].value.type == JsonType::Array);
-  CHECK(m[6].key == "b");
-  CHECK(m[6].parent == kJsonTopLevel);
+  CHECK(m[5].value.raw == "[1]");
+  CHECK(m[6].key == "");
+  CHECK(m[6].parent == 5);
+  CHECK(m[6].value.raw == "1");
+  CHECK(m[7].key == "b");
+  CHECK(m[7].parent == kJsonTopLevel);
   // Expanded members are validated like any other value, with the same depth bound.
   CHECK(reader.read(R"({"since":{"epoch":tru}})", expand).code == JsonReadStatus::InvalidJson);
   CHECK(reader.read(R"({"since":{"a":1,}})", expand).code == JsonReadStatus::InvalidJson);
   CHECK(reader.read(R"({"since":{"a":)" + std::string(127, '[') + std::string(127, ']') + "}}", expand).code ==
         JsonReadStatus::InvalidJson);
   CHECK(reader.read(R"({"since":{"a":)" + std::string(126, '[') + std::string(126, ']') + "}}", expand).ok());
+}
+
+TEST_CASE("JsonObjectReader: arrays of objects expand level by level", "[json_codec]") {
+  JsonObjectReader reader;
+  constexpr std::array<std::string_view, 2> expand = {"subs", "since"};
+  const auto m = readOk(reader, R"({"subs":[{"ch":"a","since":{"epoch":"e","seq":1}},[2],{"ch":"b","x":{"since":{}}}]})",
+                        expand);
+  REQUIRE(m.size() == 10);
+  CHECK(m[0].key == "subs");
+  CHECK(m[0].value.type == JsonType::Array);
+  CHECK(m[1].parent == 0);  // the first element
+  CHECK(m[1].value.type == JsonType::Object);
+  CHECK(m[1].value.raw == R"({"ch":"a","since":{"epoch":"e","seq":1}})");
+  CHECK(m[2].key == "ch");
+  CHECK(m[2].parent == 1);
+  CHECK(m[3].key == "since");  // a key to expand, inside an expanded value
+  CHECK(m[3].parent == 1);
+  CHECK(m[4].key == "epoch");
+  CHECK(m[4].parent == 3);
+  CHECK(m[5].key == "seq");
+  CHECK(m[6].parent == 0);  // [2]: an element that is not an object stays whole
+  CHECK(m[6].value.raw == "[2]");
+  CHECK(m[7].parent == 0);
+  CHECK(m[8].key == "ch");
+  CHECK(m[9].key == "x");  // not a key to expand: whole
+  CHECK(m[9].value.raw == R"({"since":{}})");
+  CHECK(m[9].parent == 7);
 }
 
 TEST_CASE("JsonObjectReader: invalid documents and non-objects", "[json_codec]") {
