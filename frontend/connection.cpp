@@ -160,7 +160,7 @@ void Connection::refuse() {
 
 void Connection::finishHttp(std::string response) {
   // An answered exchange holds no subscription and waits for nothing.
-  PendingOp::cancelAll(pending_);
+  cancelWaits();
   leaveAll();
   http_.reset();
   send(std::make_shared<const std::string>(std::move(response)));
@@ -174,7 +174,9 @@ void Connection::finishHttp(std::string response) {
 
 void Connection::send(SharedFrame frame, bool own) {
   if (phase_ == Phase::Closed || frame->empty()) return;
-  size_t limit = frontend().config().maxBacklogBytes + (own ? kOwnAllowance : 0);
+  // A reply of the client's own (or any frame while a replay of its own is on its way) may use the
+  // allowance on top of the backlog limit; the replays themselves are paced (ReplayPacer).
+  size_t limit = frontend().config().maxBacklogBytes + (own || replaying_ ? kOwnAllowance : 0);
   if (phase_ == Phase::WebSocket && queuedBytes() + frame->size() > limit) {
     // The client cannot keep up; it is closed 4009 at the flush (never from inside a fan-out loop,
     // which would change the subscriber list under it) and may resume with `since` (PROTOCOL.md).
@@ -287,6 +289,7 @@ void Connection::flush() {
       backlog_.reset();  // no write queue while idle
       watch(false);
     }
+    if (replaying_) frontend().replayPacer().drained(this);
     afterFlushed();
     return;
   }
@@ -307,6 +310,7 @@ void Connection::flush() {
     if (written > 0) backlog_->stalledSinceMs = frontend().nowMs();  // the write timeout counts from the last progress
   }
   backlog_->waiting = true;
+  if (replaying_ && backlog_->bytes <= ReplayPacer::kLowWaterBytes) frontend().replayPacer().drained(this);
 }
 
 // Writes out[first...] with sendmsg, kMaxWriteBufs buffers at a time, until everything is written
@@ -370,7 +374,7 @@ void Connection::close(uint16_t code, std::string_view reason) {
     finishPoll();
     if (phase_ == Phase::Stream) {
       phase_ = Phase::Closing;
-      PendingOp::cancelAll(pending_);
+      cancelWaits();
       leaveAll();
       shutdownAfterFlush_ = true;
       frontend().markDirty(this);
@@ -386,14 +390,26 @@ void Connection::close(uint16_t code, std::string_view reason) {
   shutdownAfterFlush_ = true;
   setDeadline(frontend().nowMs() + frontend().config().closeTimeoutMs);
   // Nothing the client asked for completes after we decided to close.
-  PendingOp::cancelAll(pending_);
+  cancelWaits();
   leaveAll();
+}
+
+void Connection::cancelWaits() {
+  if (replaying_) {
+    frontend().replayPacer().forget(this);  // the waits themselves are in pending_
+    replaying_ = false;
+  }
+  PendingOp::cancelAll(pending_);
+}
+
+void Connection::endReplayTurn() {
+  if (!frontend().replayPacer().endTurn(this)) replaying_ = false;
 }
 
 void Connection::destroy() {
   if (phase_ == Phase::Closed) return;
   phase_ = Phase::Closed;
-  PendingOp::cancelAll(pending_);
+  cancelWaits();
   leaveAll();
   frontend().wheel().cancel(*this);
   Metrics& metrics = frontend().metrics();

@@ -201,11 +201,21 @@ class Connection final : private TimerNode {
   void onClose(uint16_t code, std::string_view reason);
   void onProtocolError(uint16_t closeCode, const char* why);
 
-  void replySubscribed(int64_t id, const Channel& channel, std::optional<bool> recovered);
+  // `batched`: the request listed several channels (`subs`), so each answer names its channel.
+  void replySubscribed(int64_t id, bool batched, const Channel& channel, std::optional<bool> recovered);
+  void replyJoinError(int64_t id, bool batched, std::string_view ch, std::string_view code, std::string_view message);
   void abandonJoin(Channel* channel);
-  void failJoin(int64_t id, std::string_view why);
+  void failJoin(int64_t id, bool batched, std::string_view ch, std::string_view why);
+  // Checks one channel of a sub (name, grant, max_subscriptions, since) and starts its join; false
+  // (answered) when the channel is refused.
+  bool startJoin(int64_t id, bool batched, std::string_view ch, bool hasSince, std::string_view sinceEpoch,
+                 uint64_t sinceSeq);
+  // Cancels every wait of this connection (it is closing or answered).
+  void cancelWaits();
+  // The replay turn (ReplayPacer): ends it, passing it on to the connection's next replay, if any.
+  void endReplayTurn();
 
-  Task subscribe(int64_t id, std::string channel, std::optional<Since> since);
+  Task subscribe(int64_t id, bool batched, std::string channel, std::optional<Since> since);
   Task publish(int64_t id, std::string channel, std::string cid, std::string data);
   Task history(int64_t id, std::string channel, uint64_t before, uint64_t after, uint32_t limit);
 
@@ -243,6 +253,7 @@ class Connection final : private TimerNode {
   bool tooSlow_ : 1 = false;
   bool wsFinished_ : 1 = false;  // the peer's close frame or a protocol error ended the frame stream
   bool flushQueued_ : 1 = false;
+  bool replaying_ : 1 = false;   // holds its replay turn (ReplayPacer): live frames share the own allowance
 };
 
 }  // namespace webim

@@ -344,8 +344,11 @@ void Connection::openEvents(const HttpRequest& request) {
     return;
   }
   std::vector<std::string_view> names = splitList(queryParam(request.target, "ch"), ',');
-  if (names.empty() || names.size() > 64) {
-    finishHttp(withHeaders(httpResponse(400, kJson, apiError("bad_request", "ch must list 1..64 channels")), cors));
+  const size_t maxChannels = frontend().config().maxSubscriptions;
+  if (names.empty() || names.size() > maxChannels) {
+    finishHttp(withHeaders(httpResponse(400, kJson, apiError("bad_request", "ch must list 1.." + std::to_string(maxChannels) +
+                                                                                " channels (max_subscriptions)")),
+                           cors));
     return;
   }
   for (std::string_view name : names) {
@@ -407,7 +410,7 @@ void Connection::openEvents(const HttpRequest& request) {
     authOrExpiryMs_ = now + frontend().config().pollTimeoutMs;
     setDeadline(authOrExpiryMs_);
   }
-  for (size_t i = 0; i < channels.size(); ++i) subscribe(0, std::move(channels[i]), sinces[i]);
+  for (size_t i = 0; i < channels.size(); ++i) subscribe(0, false, std::move(channels[i]), sinces[i]);
 }
 
 // Long-poll: answers with what was gathered (at the end of the loop iteration it arrived in).

@@ -16,6 +16,18 @@ namespace webim {
 
 namespace {
 constexpr uint64_t kSyncWaitMs = 1000;  // then the join asks the hub on the request path
+// A replay waits this long at most for its turn behind the connection's other replays (then the
+// client gets recovered:false and reads history itself).
+constexpr uint64_t kReplayTurnWaitMs = 60'000;
+
+template <class F>
+struct ScopeExit {
+  F f;
+  bool armed = false;
+  ~ScopeExit() {
+    if (armed) f();
+  }
+};
 }  // namespace
 
 void Connection::handleRequest(std::string_view payload) {
@@ -26,7 +38,7 @@ void Connection::handleRequest(std::string_view payload) {
     return;
   }
   if (!error.ok()) {
-    replyError(request, "bad_request", error.message);
+    replyError(request, error.tooLarge ? "too_large" : "bad_request", error.message);
     return;
   }
   if (isCommand() && request.op != ClientOp::Pub && request.op != ClientOp::Hist) {
@@ -128,29 +140,44 @@ Channel* Connection::findSubscription(std::string_view name) const {
 }
 
 void Connection::handleSub(const ClientRequest& request) {
-  if (!isValidChannelName(request.ch)) {
-    replyError(request, "bad_request", "invalid channel name");
+  if (request.subs.empty()) {
+    startJoin(request.id, false, request.ch, request.hasSince, request.sinceEpoch, request.sinceSeq);
     return;
   }
-  if (!session_.canSubscribe(request.ch)) {
-    replyError(request, "forbidden", "no grant for this channel");
+  // A batch (a reconnect resubscribing everything): one request for the rate limit, one answer per
+  // channel, each naming its channel; the replays it causes are paced by the socket (ReplayPacer).
+  for (const SubEntry& entry : request.subs) {
+    if (!open()) return;  // closed meanwhile (too many forbidden channels)
+    startJoin(request.id, true, entry.ch, entry.hasSince, entry.sinceEpoch, entry.sinceSeq);
+  }
+}
+
+bool Connection::startJoin(int64_t id, bool batched, std::string_view ch, bool hasSince, std::string_view sinceEpoch,
+                           uint64_t sinceSeq) {
+  if (!isValidChannelName(ch)) {
+    replyJoinError(id, batched, ch, "bad_request", "invalid channel name");
+    return false;
+  }
+  if (!session_.canSubscribe(ch)) {
+    replyJoinError(id, batched, ch, "forbidden", "no grant for this channel");
     countForbidden();
-    return;
+    return false;
   }
-  if (channels_.size() >= frontend().config().maxSubscriptions && findSubscription(request.ch) == nullptr) {
-    replyError(request, "too_large", "too many subscriptions (max_subscriptions)");
-    return;
+  if (channels_.size() >= frontend().config().maxSubscriptions && findSubscription(ch) == nullptr) {
+    replyJoinError(id, batched, ch, "too_large", "too many subscriptions (max_subscriptions)");
+    return false;
   }
   std::optional<Since> since;
-  if (request.hasSince) {
-    std::optional<uint64_t> epoch = parseEpoch(request.sinceEpoch);
+  if (hasSince) {
+    std::optional<uint64_t> epoch = parseEpoch(sinceEpoch);
     if (!epoch) {
-      replyError(request, "bad_request", "since.epoch must be 16 hex digits");
-      return;
+      replyJoinError(id, batched, ch, "bad_request", "since.epoch must be 16 hex digits");
+      return false;
     }
-    since = Since{*epoch, request.sinceSeq};
+    since = Since{*epoch, sinceSeq};
   }
-  subscribe(request.id, std::string(request.ch), since);
+  subscribe(id, batched, std::string(ch), since);
+  return true;
 }
 
 void Connection::handleUnsub(const ClientRequest& request) {
@@ -193,7 +220,7 @@ void Connection::replyError(int64_t id, bool hasId, std::string_view code, std::
 //  3. then, in one step of the loop, the ok (WebSocket) goes out, the recovered messages, and the
 //     connection becomes a live subscriber: every later message has a higher seq.
 // While catching up the connection is not in `subscribers`; pendingJoins keeps the channel alive.
-Task Connection::subscribe(int64_t id, std::string name, std::optional<Since> since) {
+Task Connection::subscribe(int64_t id, bool batched, std::string name, std::optional<Since> since) {
   const FrontendConfig& config = frontend().config();
   if (Channel* existing = findSubscription(name)) {
     // Already subscribed or joining: answer with where the stream is, once that is known.
@@ -206,9 +233,9 @@ Task Connection::subscribe(int64_t id, std::string name, std::optional<Since> si
     }
     if (phase_ == Phase::WebSocket) {
       if (existing->live) {
-        replySubscribed(id, *existing, since ? std::optional<bool>(false) : std::nullopt);
+        replySubscribed(id, batched, *existing, since ? std::optional<bool>(false) : std::nullopt);
       } else {
-        replyError(id, true, "unavailable", "the hub did not confirm the subscription in time");
+        replyJoinError(id, batched, name, "unavailable", "the hub did not confirm the subscription in time");
       }
     }
     if (findSubscription(name) != existing) frontend().releaseChannel(existing);  // the first join gave up
@@ -228,7 +255,7 @@ Task Connection::subscribe(int64_t id, std::string name, std::optional<Since> si
     if (!channel->live) {
       frontend().metrics().hubTimeouts++;
       abandonJoin(channel);
-      failJoin(id, "the hub did not attach this inbox in time");
+      failJoin(id, batched, name, "the hub did not attach this inbox in time");
       co_return;
     }
   }
@@ -257,7 +284,7 @@ Task Connection::subscribe(int64_t id, std::string name, std::optional<Since> si
       if (result.status != WaitStatus::Done || result.reply.has_error()) {
         frontend().metrics().hubTimeouts++;
         abandonJoin(channel);
-        failJoin(id, "the hub did not confirm the subscription in time");
+        failJoin(id, batched, name, "the hub did not confirm the subscription in time");
         co_return;
       }
       // Anything published before our subscription reached the hub but after this position shows
@@ -269,11 +296,36 @@ Task Connection::subscribe(int64_t id, std::string name, std::optional<Since> si
   // Recovery: messages after `since`, in order, within the window.
   std::vector<wire::Delivery> missed;
   std::optional<bool> recovered;
+  // Replays are paced per connection (ReplayPacer): the turn is ours from here to the end, once the
+  // replay has left for the socket.
+  ScopeExit endTurn{[this] { endReplayTurn(); }};
   if (since) {
     recovered = false;
+    bool turn = false;
+    if (since->epoch == channel->epoch && since->seq < channel->lastSeq) {
+      PaceWait wait(frontend().replayPacer(), this, PaceWait::Kind::Turn, 0, pending_, frontend().wheel(),
+                    frontend().nowMs() + kReplayTurnWaitMs);
+      WaitStatus status = co_await wait;
+      if (status == WaitStatus::Cancelled) {
+        channel->pendingJoins--;
+        co_return;
+      }
+      turn = status == WaitStatus::Done;  // else recovered:false: the client reads history itself
+      if (turn) {
+        replaying_ = true;
+        endTurn.armed = true;
+        PaceWait drain(frontend().replayPacer(), this, PaceWait::Kind::Drain, queuedBytes(), pending_,
+                       frontend().wheel(), frontend().nowMs() + config.writeTimeoutMs + config.hubTimeoutMs);
+        WaitStatus drained = co_await drain;
+        if (drained == WaitStatus::Cancelled) {
+          channel->pendingJoins--;
+          co_return;
+        }
+      }
+    }
     if (since->epoch == channel->epoch && since->seq >= channel->lastSeq) {
       recovered = true;  // nothing missed
-    } else if (since->epoch == channel->epoch) {
+    } else if (since->epoch == channel->epoch && turn) {
       uint64_t cursor = since->seq;
       size_t bytes = 0;
       bool withinWindow = true;
@@ -320,12 +372,12 @@ Task Connection::subscribe(int64_t id, std::string name, std::optional<Since> si
   if (std::find(channels_.begin(), channels_.end(), channel) == channels_.end() || !open()) {
     // Unsubscribed while catching up: the join is answered (it reached this position; the unsub's
     // answer went out first), and nothing of the channel follows.
-    if (open() && phase_ == Phase::WebSocket) replySubscribed(id, *channel, std::nullopt);
+    if (open() && phase_ == Phase::WebSocket) replySubscribed(id, batched, *channel, std::nullopt);
     frontend().releaseChannel(channel);
     co_return;
   }
   if (phase_ == Phase::WebSocket) {
-    replySubscribed(id, *channel, recovered);
+    replySubscribed(id, batched, *channel, recovered);
   } else if (recovered && !*recovered) {
     // The HTTP fallback has no reply: tell the client to reload this channel from hist.
     std::string out;
@@ -344,15 +396,21 @@ Task Connection::subscribe(int64_t id, std::string name, std::optional<Since> si
   }
   channel->subscribers.push_back(this);
   if (frontend().config().logLevel == "trace") spdlog::trace("{} live on {}", user(), channel->name);
+  if (endTurn.armed && open()) {
+    // The turn passes on once this replay has left for the socket.
+    PaceWait drain(frontend().replayPacer(), this, PaceWait::Kind::Drain, queuedBytes(), pending_, frontend().wheel(),
+                   frontend().nowMs() + config.writeTimeoutMs + config.hubTimeoutMs);
+    WaitStatus drained = co_await drain;
+    (void)drained;  // done, timed out or cancelled: the turn ends either way
+  }
 }
 
-void Connection::replySubscribed(int64_t id, const Channel& channel, std::optional<bool> recovered) {
+void Connection::replySubscribed(int64_t id, bool batched, const Channel& channel, std::optional<bool> recovered) {
   std::string out;
   JsonWriter writer(out);
-  writer.beginObject()
-      .key("op").string("ok")
-      .key("id").integer(id)
-      .key("epoch").string(formatEpoch(channel.epoch))
+  writer.beginObject().key("op").string("ok").key("id").integer(id);
+  if (batched) writer.key("ch").string(channel.name);
+  writer.key("epoch").string(formatEpoch(channel.epoch))
       .key("seq").uinteger(channel.lastSeq);
   if (recovered) writer.key("recovered").boolean(*recovered);  // only when `since` was sent
   writer.endObject();
@@ -367,12 +425,30 @@ void Connection::abandonJoin(Channel* channel) {
 
 // A join that could not complete: `unavailable` on a WebSocket (the client subscribes again); an
 // event stream has no reply to carry it, so it ends and the client reconnects and resumes.
-void Connection::failJoin(int64_t id, std::string_view why) {
+void Connection::failJoin(int64_t id, bool batched, std::string_view ch, std::string_view why) {
   if (phase_ == Phase::Stream) {
     close(1011, why);
     return;
   }
-  replyError(id, true, "unavailable", why);
+  replyJoinError(id, batched, ch, "unavailable", why);
+}
+
+void Connection::replyJoinError(int64_t id, bool batched, std::string_view ch, std::string_view code,
+                                std::string_view message) {
+  if (!batched) {
+    replyError(id, true, code, message);
+    return;
+  }
+  std::string out;
+  JsonWriter(out)
+      .beginObject()
+      .key("op").string("err")
+      .key("id").integer(id)
+      .key("ch").string(ch)
+      .key("code").string(code)
+      .key("msg").string(message)
+      .endObject();
+  sendReply(out);
 }
 
 Task Connection::publish(int64_t id, std::string channel, std::string cid, std::string data) {

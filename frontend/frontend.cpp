@@ -302,6 +302,9 @@ void Frontend::forgetConnection(Connection* connection, int fd) {
   }
   destroyed_.push_back(connection);
   uv_idle_start(&flushIdle_, [](uv_idle_t*) {});  // freed in this iteration's check phase
+  // Stopping, and every client has answered the close: exit now rather than after the grace, so a
+  // restart (stop, then start) keeps the clients waiting as little as possible.
+  if (stopping_ && metrics_.connectionsOpen == 0 && shutdownTimer_.scheduled()) wheel_.schedule(shutdownTimer_, uv_now(&loop_));
 }
 
 void Frontend::onConnectionEvents(uv_poll_t* handle, int /*status*/, int /*events*/) {

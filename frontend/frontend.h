@@ -25,6 +25,7 @@
 #include "frontend/inbox_attacher.h"
 #include "frontend/hub_link.h"
 #include "frontend/metrics.h"
+#include "frontend/replay_pacer.h"
 
 namespace webim {
 
@@ -62,6 +63,7 @@ class Frontend {
   const SessionIds& sessionIds() const noexcept { return sessionIds_; }
   ChannelIndex& channels() noexcept { return channels_; }
   Metrics& metrics() noexcept { return metrics_; }
+  ReplayPacer& replayPacer() noexcept { return replayPacer_; }
   const WsLimits& wsLimits() const noexcept { return wsLimits_; }
   const HandshakePolicy& handshakePolicy() const noexcept { return handshakePolicy_; }
   const ApiKeys& apiKeys() const noexcept { return apiKeys_; }
@@ -160,6 +162,7 @@ class Frontend {
   SessionIds sessionIds_;
   ChannelIndex channels_;
   Metrics metrics_;
+  ReplayPacer replayPacer_;
   WsLimits wsLimits_;
   WsFrameParser wsParser_{&wsLimits_};
   HandshakePolicy handshakePolicy_;

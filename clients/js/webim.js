@@ -176,9 +176,12 @@ class HttpSession {
     if (this.closed) return;
     if (req.op === 'auth') return void this.auth(req);
     if (req.op === 'sub') {
-      this.channels.set(req.ch, req.since ?? null);
-      if (req.since) this.reply({ op: 'ok', id: req.id, epoch: req.since.epoch, seq: req.since.seq, recovered: true });
-      else this.pending.set(req.ch, req.id);
+      // One channel (ch, since) or a batch (subs): either way one event stream, answered per channel.
+      for (const { ch, since } of req.subs ?? [req]) {
+        this.channels.set(ch, since ?? null);
+        if (since) this.reply({ op: 'ok', id: req.id, ch, epoch: since.epoch, seq: since.seq, recovered: true });
+        else this.pending.set(ch, req.id);
+      }
       return this.reopen();
     }
     if (req.op === 'unsub') {
@@ -322,7 +325,7 @@ class HttpSession {
       this.channels.delete(ch);
       const id = this.pending.get(ch);
       this.pending.delete(ch);
-      if (id !== undefined) this.reply({ op: 'err', id, code: reply.code, msg: reply.msg });
+      if (id !== undefined) this.reply({ op: 'err', id, ch, code: reply.code, msg: reply.msg });
     }));
     if (stream.stopped || this.closed) return;
     if (!dropped) throw new Error(`GET /events: ${status ? `HTTP ${status}` : 'failed'}`);
@@ -337,7 +340,7 @@ class HttpSession {
       const id = this.pending.get(obj.ch);
       if (id === undefined) return this.reply({ ...obj, notRecovered: true });
       this.pending.delete(obj.ch);
-      return this.reply({ op: 'ok', id, epoch: obj.epoch, seq: obj.seq }); // where the new subscription starts
+      return this.reply({ op: 'ok', id, ch: obj.ch, epoch: obj.epoch, seq: obj.seq }); // where the new subscription starts
     }
     if (obj.op !== 'msg' || position === null) return;
     if (obj.epoch !== position.epoch || obj.seq > position.seq) this.channels.set(obj.ch, { epoch: obj.epoch, seq: obj.seq });
@@ -370,6 +373,9 @@ async function readEventStream(body, onData) {
 
 const randomId = () =>
   globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+
+// Channels per `sub` request (the server takes up to 256).
+const MAX_SUB_BATCH = 256;
 
 // Errors after which a request is not retried.
 const FINAL_ERRORS = new Set(['forbidden', 'bad_request', 'too_large', 'not_found', 'wrong_shard']);
@@ -461,6 +467,8 @@ export class WebimClient {
     this.queue = []; // waiting for an open connection (including requests re-queued after a drop)
     /** @type {Map<object, any>} publishes waiting to be retried after `unavailable`, with their timers */
     this.retrying = new Map();
+    /** @type {Set<Channel>} subscriptions to send at the end of this tick (sendSub) */
+    this.subQueue = new Set();
     /** @type {Map<string, Channel>} */
     this.channels = new Map();
     /** @type {Map<string, Set<Function>>} */
@@ -774,6 +782,19 @@ export class WebimClient {
     if (obj.op === 'resync') return this.onResync(obj);
     const r = this.inflight.get(obj.id);
     if (!r) return;
+    if (r.batch && obj.ch !== undefined) {
+      // One channel of a batched sub: the request is done once every channel is answered.
+      const entry = r.batch.get(obj.ch);
+      if (!entry) return;
+      r.batch.delete(obj.ch);
+      if (!r.batch.size) {
+        this.inflight.delete(obj.id);
+        clearTimeout(r.timer);
+      }
+      if (obj.op === 'ok') entry.resolve(obj);
+      else entry.reject(new WebimError(obj.code ?? 'error', obj.msg));
+      return;
+    }
     this.inflight.delete(obj.id);
     clearTimeout(r.timer);
     if (obj.op === 'ok') return r.resolve(obj);
@@ -844,7 +865,35 @@ export class WebimClient {
     return unsubscribe;
   }
 
+  // Subscriptions made in one tick (every channel after a reconnect, or an app subscribing many at
+  // start) go out together: one `sub` request per MAX_SUB_BATCH channels, answered per channel.
   sendSub(channel) {
+    this.subQueue.add(channel);
+    if (this.subQueue.size === 1) queueMicrotask(() => this.flushSubs());
+  }
+
+  flushSubs() {
+    const queued = [...this.subQueue];
+    this.subQueue.clear();
+    if (!this.authed) return; // the next connection subscribes every channel again
+    const requests = queued.filter((c) => this.channels.get(c.name) === c).map((c) => this.subRequest(c));
+    for (let i = 0; i < requests.length; i += MAX_SUB_BATCH) {
+      const chunk = requests.slice(i, i + MAX_SUB_BATCH);
+      if (chunk.length === 1) {
+        this.sendRequest(chunk[0]);
+        continue;
+      }
+      const batch = new Map(chunk.map((r) => [r.fields.ch, r]));
+      this.sendRequest({
+        op: 'sub', fields: { subs: chunk.map((r) => r.fields) }, batch,
+        resolve: () => {},
+        // The whole request failed (or timed out): each channel not answered yet decides for itself.
+        reject: (e) => { for (const r of batch.values()) r.reject(e); batch.clear(); },
+      });
+    }
+  }
+
+  subRequest(channel) {
     const generation = channel.generation;
     const fields = { ch: channel.name };
     const resuming = channel.epoch !== null;
@@ -864,7 +913,7 @@ export class WebimClient {
         this.emit('error', new WebimError(e.code ?? 'error', `subscribe ${channel.name}: ${e.message}`));
       },
     };
-    this.sendRequest(r);
+    return r;
   }
 
   onSubscribed(channel, generation, reply, resuming) {

@@ -119,13 +119,19 @@ export class Cluster {
     return shards;
   }
 
-  // `--id` in extraArgs replaces the default id (fe1, fe2, ...).
+  // `--id` or `--listen` in extraArgs replace the defaults (fe1, fe2, ...; an ephemeral port).
   async startFrontend(extraArgs = []) {
-    const at = extraArgs.indexOf('--id');
-    const id = at >= 0 ? extraArgs[at + 1] : `fe${this.frontends.length + 1}`;
-    if (at >= 0) extraArgs = [...extraArgs.slice(0, at), ...extraArgs.slice(at + 2)];
+    const take = (flag, fallback) => {
+      const at = extraArgs.indexOf(flag);
+      if (at < 0) return fallback;
+      const value = extraArgs[at + 1];
+      extraArgs = [...extraArgs.slice(0, at), ...extraArgs.slice(at + 2)];
+      return value;
+    };
+    const id = take('--id', `fe${this.frontends.length + 1}`);
+    const listen = take('--listen', '127.0.0.1:0');
     const fe = new Process(id, FRONTEND, [
-      '--listen', '127.0.0.1:0', '--hub-ingress', this.endpoints.ingress, '--hub-pub', this.endpoints.pub,
+      '--listen', listen, '--hub-ingress', this.endpoints.ingress, '--hub-pub', this.endpoints.pub,
       '--secret-file', this.secretFile, '--api-key-file', this.apiKeyFile, '--id', id, '--log-level', 'info',
       ...(this.shardFile ? ['--shards', this.shardFile] : []), ...extraArgs,
     ]);
