@@ -19,12 +19,14 @@
 # Prints one figure line per phase. Bounded: gives up at ~170 s; CTest TIMEOUT 240.
 #   tests/load/scale.sh BENCH FRONTEND BROADCAST
 # Knobs for development (the test uses the defaults): SCALE_CONNECTIONS, SCALE_INBOX_MSGS,
-# SCALE_WAIT_S (per wait), KEEP_DIR=1 (keep the temp dir with the logs and the report).
+# SCALE_WAIT_S (per wait), SCALE_PHASES (default "0 1 2"; e.g. "0 2" skips the hub restart),
+# KEEP_DIR=1 (keep the temp dir with the logs and the report).
 set -euo pipefail
 BENCH="$1" FRONTEND="$2" BROADCAST="$3"
 N=${SCALE_CONNECTIONS:-18000}
 INBOX_MSGS=${SCALE_INBOX_MSGS:-1000}
 WAIT_S=${SCALE_WAIT_S:-60}
+PHASES=${SCALE_PHASES:-0 1 2}
 USER_BASE=1000000
 ROOM_SIZE=100
 PARTITIONS=2
@@ -106,7 +108,7 @@ send_phase() {
 # ones and every connection is subscribed, then checks them exactly, twice, a second apart.
 check_phase() {
   local p=$1 name=$2 t0=$3
-  local want_inbox=$(( INBOX_MSGS * (p + 1) )) want_room=$(( N * PARTITIONS * (p + 1) ))
+  local want_inbox=$(( INBOX_MSGS * (DONE + 1) )) want_room=$(( N * PARTITIONS * (DONE + 1) ))
   local wait; wait=$(left "$WAIT_S")
   local deadline=$(( SECONDS + wait )) done_after=""
   while [ $SECONDS -lt "$deadline" ]; do
@@ -122,7 +124,7 @@ check_phase() {
   read_snapshot
   local counts="inbox $I_MSGS of $want_inbox (dups $I_DUPS, gaps $I_GAPS, epoch changes $I_EPOCH, resyncs $I_RESYNC, not recovered $I_NOTREC, errors $I_ERRS); rooms $R_MSGS of $want_room (dups $R_DUPS, gaps $R_GAPS, epoch changes $R_EPOCH, resyncs $R_RESYNC, not recovered $R_NOTREC, errors $R_ERRS); subscribed $SUBSCRIBED of $N; unexpected msgs $UNEXPECTED; closes $CLOSES"
   if [ -z "$done_after" ]; then
-    fail "phase $p ($name): deliveries incomplete after ${wait} s: this phase's $INBOX_MSGS inbox messages reached $((I_MSGS - INBOX_MSGS * p)) of $INBOX_MSGS users, its $((ROOMS * PARTITIONS)) room messages $((R_MSGS - N * PARTITIONS * p)) of $((N * PARTITIONS)) members; cumulative, counted on the wire: $counts"
+    fail "phase $p ($name): deliveries incomplete after ${wait} s: this phase's $INBOX_MSGS inbox messages reached $((I_MSGS - INBOX_MSGS * DONE)) of $INBOX_MSGS users, its $((ROOMS * PARTITIONS)) room messages $((R_MSGS - N * PARTITIONS * DONE)) of $((N * PARTITIONS)) members; cumulative, counted on the wire: $counts"
   fi
   local bad=""
   [ "$I_MSGS" -eq "$want_inbox" ] || bad+=" inbox deliveries $I_MSGS != $want_inbox;"
@@ -142,7 +144,10 @@ run_phase() {
   send_phase "$p"
   ACK_S=$(secs_since "$t0")
   check_phase "$p" "$name" "$t0"
+  DONE=$((DONE + 1))
 }
+DONE=0 # phases checked so far
+want() { case " $PHASES " in *" $1 "*) return 0;; *) return 1;; esac; }
 
 PORT=$(free_port)
 start_hub
@@ -157,23 +162,27 @@ t_ramp=$(now)
 wait_subscribed "$(left 60)" || fail "ramp: only ${SUBSCRIBED:-0} of $N connections subscribed (inbox + $PARTITIONS rooms each) in time"
 echo "scale: $N connections (users $USER_BASE..$((USER_BASE + N - 1))), each with its inbox and $PARTITIONS rooms of $ROOM_SIZE, subscribed in $(secs_since "$t_ramp") s"
 
-run_phase 0 "baseline"
-
-t_hub=$(now)
-restart_hub_kill9 || fail "the hub did not restart on its data dir"
-echo "scale: hub killed (-9) and restarted in $(secs_since "$t_hub") s; sending right away"
-run_phase 1 "after hub kill -9 + restart"
-
-FE=${FRONTEND_PIDS[0]}
-kill -TERM "$FE"
-t_fe=$(now)
-for _ in $(seq 1 300); do kill -0 "$FE" 2>/dev/null || break; sleep 0.05; done
-kill -0 "$FE" 2>/dev/null && fail "the frontend did not exit within 15 s of SIGTERM"
-wait "$FE" 2>/dev/null || true
-forget_pid "$FE"
-mv "$CLUSTER_DIR/fe1.log" "$CLUSTER_DIR/fe1-before-restart.log"
-start_frontends 1 "$PORT" || fail "the frontend did not start again"
-echo "scale: frontend stopped (SIGTERM) and started again as fe1 on port $PORT in $(secs_since "$t_fe") s; sending right away"
-run_phase 2 "after frontend restart"
-
+if want 0; then
+  run_phase 0 "baseline"
+fi
+if want 1; then
+  t_hub=$(now)
+  restart_hub_kill9 || fail "the hub did not restart on its data dir"
+  echo "scale: hub killed (-9) and restarted in $(secs_since "$t_hub") s; sending right away"
+  run_phase 1 "after hub kill -9 + restart"
+fi
+if want 2; then
+  FE=${FRONTEND_PIDS[0]}
+  t_fe=$(now)
+  kill -TERM "$FE"
+  for _ in $(seq 1 300); do kill -0 "$FE" 2>/dev/null || break; sleep 0.05; done
+  kill -0 "$FE" 2>/dev/null && fail "the frontend did not exit within 15 s of SIGTERM"
+  wait "$FE" 2>/dev/null || true
+  forget_pid "$FE"
+  stopped_after=$(secs_since "$t_fe")
+  mv "$CLUSTER_DIR/fe1.log" "$CLUSTER_DIR/fe1-before-restart.log"
+  start_frontends 1 "$PORT" || fail "the frontend did not start again"
+  echo "scale: frontend stopped (SIGTERM; exited after ${stopped_after} s) and started again as fe1 on port $PORT, $(secs_since "$t_fe") s after the SIGTERM; sending right away"
+  run_phase 2 "after frontend restart"
+fi
 echo "scale ok in $((SECONDS - START)) s"
