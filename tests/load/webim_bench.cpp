@@ -6,8 +6,9 @@
 // counters and latency histograms there; the coordinator samples server RSS/CPU and kernel slab
 // memory, draws the progress line and writes the JSON result and the plot.
 //
-// Per connection the generator keeps one compact struct (uv_tcp_t + ~40 bytes); reads go through
-// one shared buffer per worker and only an incomplete frame is copied aside.
+// Per connection the generator keeps one compact struct (uv_tcp_t + ~48 bytes) and 12 bytes per
+// channel (the last epoch and seq seen); reads go through one shared buffer per worker and only an
+// incomplete frame is copied aside.
 //
 // Modes:
 //   idle    N connections, each authenticated as its own user, subscribed to its inbox and one
