@@ -835,6 +835,8 @@ void countSubOk(Conn* c, int k, std::string_view msg) {
     ws.epochChanges.fetch_add(1, std::memory_order_relaxed);
     knownEpoch = epoch;
     last = seq;
+  } else if (!withSince && seq > last) {
+    last = seq;  // a plain re-subscribe (churn, cycles) skips what was sent meanwhile: not a gap
   }
   // recovered:true: the missed messages follow and are counted against `last`
 }
@@ -983,7 +985,8 @@ size_t parseFrames(Conn* c, const char* data, size_t len) {
 }
 
 // auth and the subscriptions in one write (the server handles frames in order and answers auth
-// synchronously); a channel seen before is subscribed with since = its last (epoch, seq).
+// synchronously); in hold mode a channel seen before is subscribed with since = its last (epoch,
+// seq); the other modes re-subscribe without since (churn, cycles) as they always did.
 void sendAuthAndSubs(Conn* c) {
   const Options& o = W->opt;
   std::string token = makeToken(userOf(c), o.roomSize ? "room:" + o.runId + "-*" : "none", o.alsoSub);
@@ -994,7 +997,7 @@ void sendAuthAndSubs(Conn* c) {
   for (uint32_t k = 0; k < W->lay.count; ++k) {
     std::string ch = channelName(c, int(k));
     size_t at = size_t(slotOf(c)) * W->lay.count + k;
-    if (W->chEpoch[at] != 0) {
+    if (W->hold && W->chEpoch[at] != 0) {
       n = snprintf(buf, sizeof buf, R"({"op":"sub","id":%u,"ch":"%s","since":{"epoch":"%016)" PRIx64 R"(","seq":%u}})",
                    2 + k, ch.c_str(), W->chEpoch[at], W->chSeq[at]);
     } else {
