@@ -120,6 +120,12 @@ struct Options {
 void usage() {
   fprintf(stderr,
           "usage: webim-bench MODE [options]      MODE: idle | fanout | churn | hold\n"
+          "  idle: connect, authenticate, subscribe (inbox, rooms, --also-sub); measure bytes/connection\n"
+          "  fanout: then room members publish --pub-rate/s for --duration s; latency, drops, gaps\n"
+          "  churn: then --churn-rate connections/s are closed and reconnected for --duration s\n"
+          "  hold: then keep them --duration s or until SIGINT/SIGTERM; a closed connection reconnects\n"
+          "        (backoff 50-150 ms doubling to 2 s) and re-subscribes each channel with since\n"
+          "  every mode counts msg/resync/err frames per (connection, channel) on the wire: --report\n"
           "  --target HOST:PORT        server (repeatable, or comma-separated); connections round-robin\n"
           "  --path /ws                WebSocket path\n"
           "  --connections N           connections (default 1000)\n"
@@ -138,7 +144,7 @@ void usage() {
           "  --server-pids P,P         server pids (default: processes named --server-name)\n"
           "  --server-name NAME        default webim-frontend\n"
           "  --hub-pid P               hub pid, counted in CPU/RSS (default: webim-broadcast by name)\n"
-          "  --hold S                  idle: hold the connections S seconds\n"
+          "  --hold S                  idle: hold the connections S seconds (not the hold mode)\n"
           "  --cycles K                idle: K connect-all/drop-all cycles (RSS after each)\n"
           "  --settle S                seconds after a drop before RSS is sampled (default 2)\n"
           "  --broadcast-cmd CMD       idle/hold: run CMD (sh -c; @T@ -> CLOCK_MONOTONIC ns) once all are ready\n"
