@@ -191,10 +191,13 @@ CommandLine parseCommandLine(int argc, char** argv) {
     options.emplace_back(opt, &s);
   }
 
-  CLI::App* request = app.add_subcommand("request", "send one JSON request to a hub's app ingress, print the reply");
+  CLI::App* request = app.add_subcommand(
+      "request", "send one JSON request to a hub's app ingress, print the reply\n"
+                 "(`-` instead of the request: one request per stdin line, up to 256 in flight on one\n"
+                 "connection, one reply line each in input order; exit 1 if one is not answered in time)");
   request->add_option("--app-ingress", result.request.appIngress, "app ingress endpoint")->required();
-  request->add_option("--timeout-ms", result.request.timeoutMs, "reply deadline (exit 1 when exceeded)");
-  request->add_option("json", result.request.json, "the request, one JSON object")->required();
+  request->add_option("--timeout-ms", result.request.timeoutMs, "reply deadline per request (exit 1 when exceeded)");
+  request->add_option("json", result.request.json, "the request, one JSON object; - reads requests from stdin, one per line")->required();
   request->add_option("--server-key", result.request.serverKey, "the hub's CURVE public key (Z85), if it uses CURVE");
   CLI::App* keygen = app.add_subcommand("keygen", "make a CURVE key pair for a hub (secret for the hub, public for its clients)");
   keygen->add_option("--out", result.keygen.out, "write PREFIX.key (secret, 0600) and PREFIX.pub instead of printing");

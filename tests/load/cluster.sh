@@ -1,7 +1,7 @@
 # Shared by scripts/bench-memory, scripts/bench-compare, scripts/million and tests/load/smoke.sh:
 # starts a webim hub and frontends (or the Node ws server) in a temp dir, stops them on exit.
 # Source it; set WEBIM_BUILD (default: build-load under the repo) or FRONTEND/BROADCAST/BENCH.
-# Every wait is bounded; cluster_stop kills only the pids it started.
+# Every wait is bounded; cluster_stop kills only the pids it started (and has not forgotten).
 
 LOAD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 WEBIM_BUILD="${WEBIM_BUILD:-$LOAD_ROOT/build-load}"
@@ -84,6 +84,29 @@ start_frontends() {
 }
 
 join_pids() { local IFS=,; echo "$*"; }
+
+# forget_pid PID: after the caller stopped and reaped PID itself (a hub kill -9, a frontend
+# restart), so that cluster_stop never signals a pid the system may have recycled.
+forget_pid() {
+  local p keep=()
+  for p in "${CLUSTER_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  CLUSTER_PIDS=("${keep[@]}")
+  keep=()
+  for p in "${FRONTEND_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  FRONTEND_PIDS=("${keep[@]}")
+}
+
+# restart_hub_kill9: kill -9 the hub, reap it, start it again on the same data dir and endpoints
+# (the old log is kept as hub-<n>.log). Returns start_hub's status.
+restart_hub_kill9() {
+  kill -KILL "$HUB_PID" 2>/dev/null || true
+  wait "$HUB_PID" 2>/dev/null || true
+  forget_pid "$HUB_PID"
+  local n=1
+  while [ -e "$CLUSTER_DIR/hub-$n.log" ]; do n=$((n + 1)); done
+  mv "$CLUSTER_DIR/hub.log" "$CLUSTER_DIR/hub-$n.log"
+  start_hub "$@"
+}
 
 # Stops what this script started (SIGTERM, then SIGKILL after 10 s), removes the temp dir.
 cluster_stop() {

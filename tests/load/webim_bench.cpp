@@ -6,8 +6,9 @@
 // counters and latency histograms there; the coordinator samples server RSS/CPU and kernel slab
 // memory, draws the progress line and writes the JSON result and the plot.
 //
-// Per connection the generator keeps one compact struct (uv_tcp_t + ~40 bytes); reads go through
-// one shared buffer per worker and only an incomplete frame is copied aside.
+// Per connection the generator keeps one compact struct (uv_tcp_t + ~48 bytes) and 12 bytes per
+// channel (the last epoch and seq seen); reads go through one shared buffer per worker and only an
+// incomplete frame is copied aside.
 //
 // Modes:
 //   idle    N connections, each authenticated as its own user, subscribed to its inbox and one
@@ -16,6 +17,20 @@
 //   fanout  like idle, then the first member of each room publishes, R publishes/s in total, for
 //           --duration s; deliveries/s, latency percentiles, drops, gaps, server CPU.
 //   churn   like idle, then --churn-rate connections/s are closed and reconnected for --duration s.
+//   hold    like idle, then hold the connections for --duration s (or until SIGINT/SIGTERM); a
+//           connection closed for any reason reconnects with jittered backoff (~100 ms growing to
+//           2 s), authenticates again and re-subscribes each channel with `since` = the last
+//           (epoch, seq) it saw there.
+//
+// Channels of connection i (user --user-base + i): its inbox user:<user>, one room in each of
+// --rooms partitions (partition 0: room:<run>-<i / M>; partition k > 0: room:<run>-p<k>-<pos / M>
+// with pos = i * stride_k mod N, a different grouping per partition), and --also-sub CH.
+//
+// Counted on the wire in every mode, before any de-duplication (the --report snapshot): per
+// (connection, channel) the last (epoch, seq), kept across reconnects; a msg with the same epoch
+// and seq <= last is a duplicate, seq > last + 1 a gap of the missing count, another epoch an epoch
+// change; resync frames, sub replies with recovered:false and err replies by code; close codes,
+// reconnects and the time from a close to being subscribed again.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -43,6 +58,8 @@
 #include <cstring>
 #include <dirent.h>
 #include <fstream>
+#include <functional>
+#include <numeric>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -59,6 +76,8 @@ struct Options {
   std::string path = "/ws";
   uint32_t connections = 1000;
   uint32_t roomSize = 100;  // 0: no room
+  uint32_t rooms = 1;       // room partitions: each connection is in one room of each
+  uint32_t userBase = 0;    // connection i authenticates as user userBase + i
   bool inbox = true;
   std::string alsoSub;      // extra channel every connection subscribes to (the data channel then)
   uint32_t workers = 0;     // 0: ceil(N / 18000)
@@ -83,6 +102,8 @@ struct Options {
   double minAvailMb = 1500; // stop the ramp when MemAvailable drops below this
   std::string label;
   std::string runId;
+  std::string report;       // JSON snapshot rewritten every 250 ms
+  std::string readyList;    // hold: user ids of the subscribed connections, written once ready
   bool quiet = false;
 };
 
@@ -98,11 +119,21 @@ struct Options {
 
 void usage() {
   fprintf(stderr,
-          "usage: webim-bench MODE [options]      MODE: idle | fanout | churn\n"
+          "usage: webim-bench MODE [options]      MODE: idle | fanout | churn | hold\n"
+          "  idle: connect, authenticate, subscribe (inbox, rooms, --also-sub); measure bytes/connection\n"
+          "  fanout: then room members publish --pub-rate/s for --duration s; latency, drops, gaps\n"
+          "  churn: then --churn-rate connections/s are closed and reconnected for --duration s\n"
+          "  hold: then keep them --duration s or until SIGINT/SIGTERM; a closed connection reconnects\n"
+          "        (backoff 50-150 ms doubling to 2 s) and re-subscribes each channel with since\n"
+          "  every mode counts msg/resync/err frames per (connection, channel) on the wire: --report\n"
           "  --target HOST:PORT        server (repeatable, or comma-separated); connections round-robin\n"
           "  --path /ws                WebSocket path\n"
           "  --connections N           connections (default 1000)\n"
           "  --room-size M             members per room (default 100; 0: no room)\n"
+          "  --rooms K                 rooms per connection, one in each of K partitions grouped\n"
+          "                            differently (default 1)\n"
+          "  --user-base B             connection i authenticates as user B+i (default 0)\n"
+          "  --run-id ID               room names room:ID-<r>, room:ID-p<k>-<r> (default b<pid>)\n"
           "  --no-inbox                do not subscribe user:<id>\n"
           "  --also-sub CH             every connection also subscribes CH (then the data channel)\n"
           "  --workers W               worker processes (default ceil(N/18000))\n"
@@ -113,19 +144,25 @@ void usage() {
           "  --server-pids P,P         server pids (default: processes named --server-name)\n"
           "  --server-name NAME        default webim-frontend\n"
           "  --hub-pid P               hub pid, counted in CPU/RSS (default: webim-broadcast by name)\n"
-          "  --hold S                  idle: hold the connections S seconds\n"
+          "  --hold S                  idle: hold the connections S seconds (not the hold mode)\n"
           "  --cycles K                idle: K connect-all/drop-all cycles (RSS after each)\n"
           "  --settle S                seconds after a drop before RSS is sampled (default 2)\n"
-          "  --broadcast-cmd CMD       idle: run CMD (sh -c; @T@ -> CLOCK_MONOTONIC ns) once all are ready\n"
+          "  --broadcast-cmd CMD       idle/hold: run CMD (sh -c; @T@ -> CLOCK_MONOTONIC ns) once all are ready\n"
           "  --pub-rate R              fanout: publishes per second, total (default 1000)\n"
-          "  --duration S              fanout/churn: seconds (default 10)\n"
+          "  --duration S              fanout/churn/hold: seconds (default 10)\n"
           "  --payload-bytes B         fanout: pad each message's data by B bytes\n"
           "  --churn-rate R            churn: reconnects per second (default 100)\n"
           "  --timeout S               give up the ramp after S seconds (default derived)\n"
           "  --min-avail-mb MB         stop the ramp when MemAvailable < MB (default 1500)\n"
           "  --out FILE.json           result; --plot FILE.png (gnuplot); --label TEXT\n"
+          "  --report FILE.json        rewrite FILE every 250 ms with a snapshot of the wire counts\n"
+          "                            (written to FILE.tmp, then renamed)\n"
+          "  --ready-list FILE         hold: once the ramp (and --broadcast-cmd) is done, the user ids\n"
+          "                            of the subscribed connections, one per line\n"
           "  --quiet                   no progress line\n"
-          "signals: SIGUSR1 stops the ramp (results for what is held); SIGINT/SIGTERM stop early, twice: exit\n");
+          "signals: SIGUSR1 stops the ramp (results for what is held); SIGINT/SIGTERM stop early, twice: exit\n"
+          "exit: 0 ok; 1 drops/gaps (fanout), a broadcast not reaching all, RSS cycles off; 2 usage;\n"
+          "      3 not all connections became ready in the ramp\n");
 }
 
 sockaddr_in parseTarget(const std::string& s) {
@@ -145,7 +182,8 @@ Options parseOptions(int argc, char** argv) {
     exit(argc < 2 ? 2 : 0);
   }
   o.mode = argv[1];
-  if (o.mode != "idle" && o.mode != "fanout" && o.mode != "churn") die("unknown mode '%s'", o.mode.c_str());
+  if (o.mode != "idle" && o.mode != "fanout" && o.mode != "churn" && o.mode != "hold")
+    die("unknown mode '%s'", o.mode.c_str());
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -159,6 +197,11 @@ Options parseOptions(int argc, char** argv) {
     } else if (a == "--path") o.path = next();
     else if (a == "--connections") o.connections = std::stoul(next());
     else if (a == "--room-size") o.roomSize = std::stoul(next());
+    else if (a == "--rooms") o.rooms = std::stoul(next());
+    else if (a == "--user-base") o.userBase = std::stoul(next());
+    else if (a == "--run-id") o.runId = next();
+    else if (a == "--report") o.report = next();
+    else if (a == "--ready-list") o.readyList = next();
     else if (a == "--no-inbox") o.inbox = false;
     else if (a == "--also-sub") o.alsoSub = next();
     else if (a == "--workers") o.workers = std::stoul(next());
@@ -202,6 +245,11 @@ Options parseOptions(int argc, char** argv) {
   if (o.maxPending == 0) o.maxPending = 512;
   if (o.mode == "fanout" && o.roomSize == 0) die("fanout needs --room-size > 0");
   if (o.runId.empty()) o.runId = "b" + std::to_string(getpid());
+  if (o.runId.size() > 64 || o.runId.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                         "0123456789_.:-") != std::string::npos)
+    die("--run-id must be 1..64 of [A-Za-z0-9_.:-]");
+  if (o.rooms < 1 || o.rooms > 64) die("--rooms must be 1..64");
+  if (uint64_t(o.userBase) + o.connections > UINT32_MAX) die("--user-base + --connections must stay below 2^32");
   if (o.timeout <= 0) o.timeout = o.connections / std::max(1.0, o.rate) * 3 + 60;
   return o;
 }
@@ -268,12 +316,55 @@ enum Command : int {
   kExit,
 };
 
+// Error codes of `err` replies (PROTOCOL.md section 1), the last one for anything else.
+constexpr const char* kErrCodes[] = {"bad_request", "forbidden",   "not_found", "too_large",
+                                     "rate_limited", "unavailable", "wrong_shard", "other"};
+constexpr int kNumErrCodes = 8;
+int errCodeIndex(std::string_view code) {
+  for (int i = 0; i < kNumErrCodes - 1; ++i)
+    if (code == kErrCodes[i]) return i;
+  return kNumErrCodes - 1;
+}
+
+// Channel kinds for the wire counts: inboxes (user:), every other channel (rooms, --also-sub),
+// and (errors only) requests that are not a sub (auth, ...).
+enum Kind : int { kInbox = 0, kRoom = 1, kOtherRequest = 2 };
+
+struct WireStats {
+  std::atomic<uint64_t> msgs;          // msg frames, before de-duplication
+  std::atomic<uint64_t> dups;          // same epoch, seq <= last seen
+  std::atomic<uint64_t> gaps;          // messages missing: sum of seq - last - 1 over jumps
+  std::atomic<uint64_t> gapEvents;     // jumps
+  std::atomic<uint64_t> epochChanges;  // a msg (or sub reply) with another epoch than known
+  std::atomic<uint64_t> resyncs;       // resync frames
+  std::atomic<uint64_t> notRecovered;  // sub replies with recovered:false
+  std::atomic<uint64_t> subsOk;        // sub replies ok
+  std::atomic<uint64_t> subsSince;     // of those, subs sent with since
+  std::atomic<uint64_t> errs[kNumErrCodes];
+};
+
+// Pseudo close codes beside the ones of close frames.
+enum PseudoClose : int { kCloseEof = 0, kCloseReset, kCloseConnectFailed, kCloseUpgradeRefused, kCloseRequestRefused, kNumPseudo };
+constexpr const char* kPseudoCloseNames[] = {"eof", "reset", "connect_failed", "upgrade_refused", "request_refused"};
+constexpr int kCloseSlots = 32;
+
 struct alignas(64) WorkerStats {
   std::atomic<uint64_t> started, connected, upgraded, ready, failed, closedAfterReady, closedNow;
   std::atomic<uint64_t> serverCloses, lastCloseCode, errors, resyncs, pings;
   std::atomic<uint64_t> deliveries, inboxMsgs, gaps, dups, pubsSent, pubsOk, pubsErr, drops, expected;
   std::atomic<uint64_t> churned, latMax, finalized, exited, generation;
   std::atomic<uint64_t> hist[kBuckets];
+  // wire counts (see the top of the file)
+  WireStats wire[3];
+  std::atomic<uint64_t> unexpected;        // msg frames for a channel this connection did not subscribe
+  std::atomic<uint64_t> reconnects;        // connects started again after a close (hold)
+  std::atomic<uint64_t> resubscribed;      // connections subscribed again after a close
+  std::atomic<uint64_t> pseudoCloses[kNumPseudo];
+  std::atomic<uint32_t> closeCode[kCloseSlots];  // close frame codes seen (written by this worker only)
+  std::atomic<uint64_t> closeCount[kCloseSlots];
+  std::atomic<uint64_t> closeOverflow;
+  std::atomic<uint64_t> resubMaxNs;
+  std::atomic<uint64_t> resubHist[kBuckets];  // close -> subscribed again, ns
   char lastError[160];
 };
 
@@ -281,7 +372,11 @@ struct Shared {
   std::atomic<int> command;
   std::atomic<int> generation;  // bumped with every kConnect / kDisconnect
   uint32_t rooms;
+  size_t readyBitsOffset;       // from this struct: one bit per connection, set while subscribed
   std::atomic<uint32_t>* roomSeq() { return reinterpret_cast<std::atomic<uint32_t>*>(this + 1); }
+  std::atomic<uint64_t>* readyBits() {
+    return reinterpret_cast<std::atomic<uint64_t>*>(reinterpret_cast<char*>(this) + readyBitsOffset);
+  }
 };
 
 Shared* gShared = nullptr;
@@ -313,7 +408,7 @@ std::string b64url(const unsigned char* p, size_t n) {
 
 std::string gSecret;
 
-std::string makeToken(uint32_t idx, const std::string& roomGrant, const std::string& extra) {
+std::string makeToken(uint32_t user, const std::string& roomGrant, const std::string& extra) {
   static const std::string header = [] {
     std::string h = R"({"alg":"HS256","typ":"JWT"})";
     return b64url(reinterpret_cast<const unsigned char*>(h.data()), h.size());
@@ -321,8 +416,8 @@ std::string makeToken(uint32_t idx, const std::string& roomGrant, const std::str
   long now = time(nullptr);
   char claims[512];
   snprintf(claims, sizeof claims,
-           R"({"sub":"%u","iat":%ld,"exp":%ld,"ch":["user:%u","%s"%s%s%s],"pub":["%s"]})", idx, now - 5,
-           now + 4 * 3600, idx, roomGrant.c_str(), extra.empty() ? "" : ",\"", extra.c_str(),
+           R"({"sub":"%u","iat":%ld,"exp":%ld,"ch":["user:%u","%s"%s%s%s],"pub":["%s"]})", user, now - 5,
+           now + 4 * 3600, user, roomGrant.c_str(), extra.empty() ? "" : ",\"", extra.c_str(),
            extra.empty() ? "" : "\"", roomGrant.c_str());
   std::string input = header + "." + b64url(reinterpret_cast<const unsigned char*>(claims), strlen(claims));
   unsigned char mac[EVP_MAX_MD_SIZE];
@@ -346,11 +441,23 @@ struct Conn {
   uint32_t subSeq;        // data channel seq at subscribe time
   uint32_t lastSeq;       // last data channel seq received
   uint32_t recv;          // data channel messages received
+  uint32_t downAtMs;       // when it closed after being subscribed (msNow()), 0: not down
   uint16_t pubCount;      // publishes sent by this connection (fanout publishers)
   ConnState state;
   uint8_t pendingReplies;
+  uint8_t attempts;       // hold: reconnects since it was last subscribed (backoff)
   bool wantReconnect;
   bool everReady;
+};
+
+// Where connection i's channels sit in its row of Worker::chEpoch/chSeq (and sub ids 2 + index).
+struct Layout {
+  int inbox = -1;      // user:<user>
+  int room0 = -1;      // room of partition 0; partition k at room0 + k
+  int also = -1;       // --also-sub
+  int data = -1;       // the data channel of fanout/broadcast: --also-sub, else the partition-0 room
+  uint32_t count = 0;  // channels per connection
+  std::vector<uint64_t> stride;  // per partition; 1 for partition 0
 };
 
 struct Worker;
@@ -385,6 +492,15 @@ struct Worker {
   uint32_t dataSubId = 0;           // reply id of the data channel's sub
   uint32_t subCount = 0;
   std::string upgradeReq;
+  // wire state: per (local slot, channel) the last epoch (0: none yet) and seq seen
+  Layout lay;
+  std::vector<uint64_t> chEpoch;
+  std::vector<uint32_t> chSeq;
+  std::string roomPrefix;           // "room:<run>-"
+  // hold: closed connections waiting for their reconnect, a min-heap on (due ms, local slot)
+  bool hold = false;
+  std::vector<std::pair<uint32_t, uint32_t>> backoff;
+  uint64_t msBase = 0;
 
   uint32_t rnd() {
     rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
@@ -460,7 +576,111 @@ void sendText(Conn* c, const char* json, size_t len) {
   flushFrames(c);
 }
 
-uint32_t roomOf(uint32_t idx) { return idx / W->opt.roomSize; }
+uint32_t userOf(const Conn* c) { return W->opt.userBase + c->idx; }
+
+// Room of connection idx in partition k: partition 0 groups consecutive indices (as before
+// --rooms), partition k > 0 groups by the position idx * stride_k mod N (stride_k coprime to N),
+// so no room of one partition has the members of a room of another.
+uint32_t roomOf(uint32_t idx, uint32_t k = 0) {
+  uint64_t pos = k == 0 ? idx : uint64_t(idx) * W->lay.stride[k] % W->opt.connections;
+  return uint32_t(pos / W->opt.roomSize);
+}
+
+std::string roomName(const Options& o, uint32_t room, uint32_t k) {
+  return "room:" + o.runId + "-" + (k == 0 ? "" : "p" + std::to_string(k) + "-") + std::to_string(room);
+}
+
+// The strides of the room partitions: 1 for partition 0, then distinct values coprime to N spread
+// over (1, N) by the golden ratio.
+std::vector<uint64_t> partitionStrides(uint32_t n, uint32_t rooms) {
+  std::vector<uint64_t> out{1};
+  for (uint32_t k = 1; k < rooms; ++k) {
+    double f = std::fmod(double(k) * 0.6180339887498949, 1.0);
+    uint64_t s = std::max<uint64_t>(2, uint64_t(f * n));
+    for (uint64_t tries = 0; n > 2 && tries < 2ull * n; ++tries, s = s + 1 >= n ? 2 : s + 1) {
+      if (std::gcd(s, uint64_t(n)) == 1 && std::find(out.begin(), out.end(), s) == out.end()) break;
+    }
+    out.push_back(n > 2 ? s : 1);
+  }
+  return out;
+}
+
+Layout makeLayout(const Options& o) {
+  Layout l;
+  int next = 0;
+  if (o.inbox) l.inbox = next++;
+  if (o.roomSize) {
+    l.room0 = next;
+    next += int(o.rooms);
+  }
+  if (!o.alsoSub.empty()) l.also = next++;
+  l.data = l.also >= 0 ? l.also : l.room0;
+  l.count = uint32_t(next);
+  l.stride = partitionStrides(o.connections, o.rooms);
+  return l;
+}
+
+std::string channelName(const Conn* c, int k) {
+  const Layout& l = W->lay;
+  if (k == l.inbox) return "user:" + std::to_string(userOf(c));
+  if (k == l.also) return W->opt.alsoSub;
+  uint32_t part = uint32_t(k - l.room0);
+  return roomName(W->opt, roomOf(c->idx, part), part);
+}
+
+Kind kindOf(int k) { return k == W->lay.inbox ? kInbox : kRoom; }
+
+// The index of channel `ch` among c's channels, -1 when it is not one of them.
+int channelIndex(const Conn* c, std::string_view ch) {
+  const Layout& l = W->lay;
+  auto parseNum = [](std::string_view s, uint64_t& v) {
+    if (s.empty() || s.size() > 10) return false;
+    v = 0;
+    for (char d : s) {
+      if (d < '0' || d > '9') return false;
+      v = v * 10 + uint64_t(d - '0');
+    }
+    return true;
+  };
+  uint64_t v = 0;
+  if (ch.starts_with("user:")) return l.inbox >= 0 && parseNum(ch.substr(5), v) && v == userOf(c) ? l.inbox : -1;
+  if (l.room0 >= 0 && ch.starts_with(W->roomPrefix)) {
+    std::string_view rest = ch.substr(W->roomPrefix.size());
+    uint64_t part = 0;
+    if (rest.starts_with("p")) {
+      size_t dash = rest.find('-');
+      if (dash == std::string_view::npos || !parseNum(rest.substr(1, dash - 1), part) || part == 0 ||
+          part >= W->opt.rooms)
+        return l.also >= 0 && ch == W->opt.alsoSub ? l.also : -1;
+      rest = rest.substr(dash + 1);
+    }
+    if (parseNum(rest, v) && v == roomOf(c->idx, uint32_t(part))) return l.room0 + int(part);
+  }
+  if (l.also >= 0 && ch == W->opt.alsoSub) return l.also;
+  return -1;
+}
+
+uint32_t msNow() { return uint32_t((monoNs() - W->msBase) / 1000000) + 1; }  // never 0
+
+std::string_view stringField(std::string_view s, std::string_view key) {  // key: "\"ch\":\""
+  size_t at = s.find(key);
+  if (at == std::string_view::npos) return {};
+  size_t from = at + key.size();
+  size_t end = s.find('"', from);
+  return end == std::string_view::npos ? std::string_view{} : s.substr(from, end - from);
+}
+
+uint64_t parseEpoch(std::string_view s) {  // 16 hex digits; 0 when absent or malformed
+  std::string_view e = stringField(s, "\"epoch\":\"");
+  if (e.size() != 16) return 0;
+  uint64_t v = 0;
+  for (char h : e) {
+    int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+    if (d < 0) return 0;
+    v = (v << 4) | uint64_t(d);
+  }
+  return v;
+}
 
 void onClosed(uv_handle_t* h) {
   Conn* c = connOf(h);
@@ -469,18 +689,58 @@ void onClosed(uv_handle_t* h) {
   c->partialLen = c->partialCap = 0;
   c->state = kFree;
   W->st->closedNow.fetch_add(1, std::memory_order_relaxed);
+  if (W->hold && (W->lastCmd == kConnect || W->lastCmd == kStopRamp)) {
+    // Jittered exponential backoff: 50-150 ms, then doubling, at most 2 s.
+    c->wantReconnect = false;
+    uint32_t base = 100u << std::min<uint32_t>(c->attempts, 5);
+    uint32_t delay = std::min<uint32_t>(2000, base / 2 + W->rnd() % (base + 1));
+    if (c->attempts < 255) c->attempts++;
+    W->backoff.emplace_back(msNow() + delay, slotOf(c));
+    std::push_heap(W->backoff.begin(), W->backoff.end(), std::greater<>());
+    return;
+  }
   if (c->wantReconnect) {
     c->wantReconnect = false;
     W->toConnect.push_back(slotOf(c));
   }
 }
 
+void setReadyBit(uint32_t idx, bool on) {
+  std::atomic<uint64_t>& word = gShared->readyBits()[idx / 64];
+  uint64_t bit = 1ull << (idx % 64);
+  if (on) word.fetch_or(bit, std::memory_order_relaxed);
+  else word.fetch_and(~bit, std::memory_order_relaxed);
+}
+
 void closeConn(Conn* c) {
   if (c->state == kFree || c->state == kClosing) return;
   if (c->state == kConnecting || c->state == kHandshake || c->state == kAuthSub) W->pending--;
-  if (c->state == kReady) W->st->ready.fetch_sub(1, std::memory_order_relaxed);
+  if (c->state == kReady) {
+    W->st->ready.fetch_sub(1, std::memory_order_relaxed);
+    setReadyBit(c->idx, false);
+    if (c->downAtMs == 0) c->downAtMs = msNow();
+  }
   c->state = kClosing;
   uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), onClosed);
+}
+
+void countPseudoClose(PseudoClose p) { W->st->pseudoCloses[p].fetch_add(1, std::memory_order_relaxed); }
+
+void countCloseCode(uint32_t code) {
+  WorkerStats* st = W->st;
+  for (int i = 0; i < kCloseSlots; ++i) {
+    uint32_t have = st->closeCode[i].load(std::memory_order_relaxed);
+    if (have == code) {
+      st->closeCount[i].fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    if (have == 0) {  // this worker is the only writer of its table
+      st->closeCount[i].store(1, std::memory_order_relaxed);
+      st->closeCode[i].store(code, std::memory_order_release);
+      return;
+    }
+  }
+  st->closeOverflow.fetch_add(1, std::memory_order_relaxed);
 }
 
 // Fails a connection that never became ready; retried by the ramp while connecting.
@@ -507,17 +767,113 @@ uint64_t parseUint(std::string_view s, std::string_view key, bool* found = nullp
 void becomeReady(Conn* c) {
   c->state = kReady;
   c->everReady = true;
+  c->attempts = 0;
   W->pending--;
   W->st->ready.fetch_add(1, std::memory_order_relaxed);
+  setReadyBit(c->idx, true);
+  if (c->downAtMs != 0) {
+    uint64_t ns = uint64_t(msNow() - c->downAtMs) * 1000000ull;
+    c->downAtMs = 0;
+    WorkerStats* st = W->st;
+    st->resubscribed.fetch_add(1, std::memory_order_relaxed);
+    st->resubHist[bucketOf(ns)].fetch_add(1, std::memory_order_relaxed);
+    if (ns > st->resubMaxNs.load(std::memory_order_relaxed)) st->resubMaxNs.store(ns, std::memory_order_relaxed);
+  }
+}
+
+// A msg frame, counted on the wire against the (epoch, seq) last seen on its channel.
+void countMsg(Conn* c, std::string_view msg) {
+  size_t dataAt = msg.find("\"data\":");
+  std::string_view head = dataAt == std::string_view::npos ? msg : msg.substr(0, dataAt);
+  int k = channelIndex(c, stringField(head, "\"ch\":\""));
+  if (k < 0) {
+    W->st->unexpected.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  WireStats& ws = W->st->wire[kindOf(k)];
+  ws.msgs.fetch_add(1, std::memory_order_relaxed);
+  uint64_t epoch = parseEpoch(head);
+  uint32_t seq = uint32_t(parseUint(head, "\"seq\":"));
+  size_t at = size_t(slotOf(c)) * W->lay.count + size_t(k);
+  uint64_t& knownEpoch = W->chEpoch[at];
+  uint32_t& last = W->chSeq[at];
+  if (knownEpoch == 0) {  // before the sub reply (not expected): start counting here
+    knownEpoch = epoch;
+    last = seq;
+  } else if (epoch != knownEpoch) {
+    ws.epochChanges.fetch_add(1, std::memory_order_relaxed);
+    knownEpoch = epoch;
+    last = seq;
+  } else if (seq <= last) {
+    ws.dups.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    if (seq > last + 1) {
+      ws.gaps.fetch_add(seq - last - 1, std::memory_order_relaxed);
+      ws.gapEvents.fetch_add(1, std::memory_order_relaxed);
+    }
+    last = seq;
+  }
+}
+
+// A sub reply ok for channel k: the position to count from (a first sub), or the recovery result.
+void countSubOk(Conn* c, int k, std::string_view msg) {
+  WireStats& ws = W->st->wire[kindOf(k)];
+  ws.subsOk.fetch_add(1, std::memory_order_relaxed);
+  uint64_t epoch = parseEpoch(msg);
+  uint32_t seq = uint32_t(parseUint(msg, "\"seq\":"));
+  size_t at = size_t(slotOf(c)) * W->lay.count + size_t(k);
+  uint64_t& knownEpoch = W->chEpoch[at];
+  uint32_t& last = W->chSeq[at];
+  bool withSince = msg.find("\"recovered\":") != std::string_view::npos;
+  if (withSince) ws.subsSince.fetch_add(1, std::memory_order_relaxed);
+  bool recovered = msg.find("\"recovered\":true") != std::string_view::npos;
+  if (withSince && !recovered) {
+    ws.notRecovered.fetch_add(1, std::memory_order_relaxed);
+    if (knownEpoch != 0 && epoch != knownEpoch) ws.epochChanges.fetch_add(1, std::memory_order_relaxed);
+    knownEpoch = epoch;  // nothing is replayed: count on from the channel's current position
+    last = seq;
+    return;
+  }
+  if (knownEpoch == 0) {
+    knownEpoch = epoch;
+    last = seq;
+  } else if (epoch != knownEpoch) {
+    ws.epochChanges.fetch_add(1, std::memory_order_relaxed);
+    knownEpoch = epoch;
+    last = seq;
+  } else if (!withSince && seq > last) {
+    last = seq;  // a plain re-subscribe (churn, cycles) skips what was sent meanwhile: not a gap
+  }
+  // recovered:true: the missed messages follow and are counted against `last`
+}
+
+void countResync(Conn* c, std::string_view msg) {
+  int k = channelIndex(c, stringField(msg, "\"ch\":\""));
+  if (k < 0) {
+    W->st->unexpected.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  W->st->wire[kindOf(k)].resyncs.fetch_add(1, std::memory_order_relaxed);
+  size_t at = size_t(slotOf(c)) * W->lay.count + size_t(k);
+  uint64_t epoch = parseEpoch(msg);
+  uint32_t seq = uint32_t(parseUint(msg, "\"seq\":"));
+  if (W->chEpoch[at] != epoch) {
+    W->chEpoch[at] = epoch;
+    W->chSeq[at] = seq;
+  } else if (seq > W->chSeq[at]) {
+    W->chSeq[at] = seq;  // messages up to seq may be missing: continue after it
+  }
 }
 
 void onText(Conn* c, std::string_view msg) {
   WorkerStats* st = W->st;
   if (msg.starts_with(R"({"op":"msg")")) {
+    countMsg(c, msg);
     if (msg.find(R"("ch":"user:)") != std::string_view::npos) {
       st->inboxMsgs.fetch_add(1, std::memory_order_relaxed);
       return;
     }
+    if (W->lay.data < 0 || W->lay.data != channelIndex(c, stringField(msg, "\"ch\":\""))) return;
     uint64_t now = monoNs();
     uint32_t seq = uint32_t(parseUint(msg, "\"seq\":"));
     if (c->lastSeq != 0 || c->recv != 0) {
@@ -553,6 +909,7 @@ void onText(Conn* c, std::string_view msg) {
       return;
     }
     if (c->state != kAuthSub) return;
+    if (id >= 2 && id < 2 + W->lay.count) countSubOk(c, int(id - 2), msg);
     if (id == W->dataSubId) c->subSeq = c->lastSeq = uint32_t(parseUint(msg, "\"seq\":"));
     if (c->pendingReplies > 0 && --c->pendingReplies == 0) becomeReady(c);
     return;
@@ -560,15 +917,25 @@ void onText(Conn* c, std::string_view msg) {
   if (msg.starts_with(R"({"op":"err")")) {
     st->errors.fetch_add(1, std::memory_order_relaxed);
     uint64_t id = parseUint(msg, "\"id\":");
+    int code = errCodeIndex(stringField(msg, "\"code\":\""));
     setError("conn %u: %.*s", c->idx, int(std::min<size_t>(msg.size(), 120)), msg.data());
     if (id >= 1000) {
       st->pubsErr.fetch_add(1, std::memory_order_relaxed);
+      st->wire[kRoom].errs[code].fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    if (c->state == kAuthSub) failConn(c, "request refused", 0);
+    bool sub = id >= 2 && id < 2 + W->lay.count;
+    st->wire[sub ? kindOf(int(id - 2)) : kOtherRequest].errs[code].fetch_add(1, std::memory_order_relaxed);
+    if (c->state == kAuthSub) {
+      countPseudoClose(kCloseRequestRefused);
+      failConn(c, "request refused", 0);
+    }
     return;
   }
-  if (msg.starts_with(R"({"op":"resync")")) st->resyncs.fetch_add(1, std::memory_order_relaxed);
+  if (msg.starts_with(R"({"op":"resync")")) {
+    st->resyncs.fetch_add(1, std::memory_order_relaxed);
+    countResync(c, msg);
+  }
 }
 
 // Parses server frames (unmasked) from data; returns the bytes consumed.
@@ -608,6 +975,7 @@ size_t parseFrames(Conn* c, const char* data, size_t len) {
         uint16_t code = plen >= 2 ? uint16_t((uint8_t(payload[0]) << 8) | uint8_t(payload[1])) : 1005;
         W->st->serverCloses.fetch_add(1, std::memory_order_relaxed);
         W->st->lastCloseCode.store(code, std::memory_order_relaxed);
+        countCloseCode(code);
         char body[2] = {char(code >> 8), char(code & 0xFF)};
         appendFrame(0x8, body, 2);
         flushFrames(c);
@@ -622,43 +990,44 @@ size_t parseFrames(Conn* c, const char* data, size_t len) {
   return pos;
 }
 
+// auth and the subscriptions in one write (the server handles frames in order and answers auth
+// synchronously); in hold mode a channel seen before is subscribed with since = its last (epoch,
+// seq); the other modes re-subscribe without since (churn, cycles) as they always did.
+void sendAuthAndSubs(Conn* c) {
+  const Options& o = W->opt;
+  std::string token = makeToken(userOf(c), o.roomSize ? "room:" + o.runId + "-*" : "none", o.alsoSub);
+  char buf[1024];
+  int n = snprintf(buf, sizeof buf, R"({"op":"auth","id":1,"token":"%s"})", token.c_str());
+  appendFrame(0x1, buf, size_t(n));
+  c->pendingReplies = 1;  // the auth
+  for (uint32_t k = 0; k < W->lay.count; ++k) {
+    std::string ch = channelName(c, int(k));
+    size_t at = size_t(slotOf(c)) * W->lay.count + k;
+    if (W->hold && W->chEpoch[at] != 0) {
+      n = snprintf(buf, sizeof buf, R"({"op":"sub","id":%u,"ch":"%s","since":{"epoch":"%016)" PRIx64 R"(","seq":%u}})",
+                   2 + k, ch.c_str(), W->chEpoch[at], W->chSeq[at]);
+    } else {
+      n = snprintf(buf, sizeof buf, R"({"op":"sub","id":%u,"ch":"%s"})", 2 + k, ch.c_str());
+    }
+    appendFrame(0x1, buf, size_t(n));
+    c->pendingReplies++;
+  }
+  flushFrames(c);
+}
+
 size_t onBytes(Conn* c, const char* data, size_t len) {
   if (c->state == kHandshake) {
     std::string_view s(data, len);
     size_t end = s.find("\r\n\r\n");
     if (end == std::string_view::npos) return 0;
     if (!s.starts_with("HTTP/1.1 101")) {
+      countPseudoClose(kCloseUpgradeRefused);
       failConn(c, "upgrade refused", int(s.size() > 12 ? atoi(s.data() + 9) : 0));
       return len;
     }
     W->st->upgraded.fetch_add(1, std::memory_order_relaxed);
     c->state = kAuthSub;
-    // auth and the subscriptions in one write: the server handles frames in order and auth is
-    // answered synchronously.
-    const Options& o = W->opt;
-    std::string room = o.roomSize ? "room:" + o.runId + "-" + std::to_string(roomOf(c->idx)) : "";
-    std::string token = makeToken(c->idx, o.roomSize ? "room:" + o.runId + "-*" : "none", o.alsoSub);
-    char buf[1024];
-    int n = snprintf(buf, sizeof buf, R"({"op":"auth","id":1,"token":"%s"})", token.c_str());
-    appendFrame(0x1, buf, size_t(n));
-    uint32_t id = 2;
-    c->pendingReplies = 1;  // the auth
-    if (o.inbox) {
-      n = snprintf(buf, sizeof buf, R"({"op":"sub","id":%u,"ch":"user:%u"})", id++, c->idx);
-      appendFrame(0x1, buf, size_t(n));
-      c->pendingReplies++;
-    }
-    if (o.roomSize) {
-      n = snprintf(buf, sizeof buf, R"({"op":"sub","id":%u,"ch":"%s"})", id++, room.c_str());
-      appendFrame(0x1, buf, size_t(n));
-      c->pendingReplies++;
-    }
-    if (!o.alsoSub.empty()) {
-      n = snprintf(buf, sizeof buf, R"({"op":"sub","id":%u,"ch":"%s"})", id++, o.alsoSub.c_str());
-      appendFrame(0x1, buf, size_t(n));
-      c->pendingReplies++;
-    }
-    flushFrames(c);
+    sendAuthAndSubs(c);
     size_t used = end + 4;
     return used + parseFrames(c, data + used, len - used);
   }
@@ -670,6 +1039,7 @@ void onAlloc(uv_handle_t*, size_t, uv_buf_t* buf) { *buf = uv_buf_init(W->readBu
 void onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   Conn* c = connOf(reinterpret_cast<uv_handle_t*>(s));
   if (nread < 0) {
+    countPseudoClose(nread == UV_EOF ? kCloseEof : kCloseReset);
     failConn(c, nread == UV_EOF ? "eof" : uv_strerror(int(nread)), int(nread));
     return;
   }
@@ -711,6 +1081,7 @@ void onConnect(uv_connect_t* req, int status) {
   free(req);
   if (c->state != kConnecting) return;
   if (status < 0) {
+    countPseudoClose(kCloseConnectFailed);
     failConn(c, uv_strerror(status), status);
     return;
   }
@@ -820,6 +1191,8 @@ void onTick(uv_timer_t*) {
       w->st->finalized.store(0);
     }
     if (cmd == kDisconnect) {
+      w->lastCmd = cmd;
+      w->backoff.clear();
       for (Conn& c : w->conns) {
         c.wantReconnect = false;
         closeConn(&c);
@@ -835,6 +1208,8 @@ void onTick(uv_timer_t*) {
       w->pubBudget = 0;
     }
     if (cmd == kExit) {
+      w->lastCmd = cmd;  // no reconnects from here on
+      w->backoff.clear();
       for (Conn& c : w->conns) closeConn(&c);
       uv_timer_stop(&w->tick);
       uv_close(reinterpret_cast<uv_handle_t*>(&w->tick), nullptr);
@@ -847,6 +1222,18 @@ void onTick(uv_timer_t*) {
   }
   const Options& o = w->opt;
   double share = double(w->count) / double(o.connections);
+  if (w->hold && (cmd == kConnect || cmd == kStopRamp) && !w->backoff.empty()) {
+    // hold: reconnects that are due, within the bound on connects in flight
+    uint32_t nowMs = msNow();
+    while (!w->backoff.empty() && w->backoff.front().first <= nowMs && w->pending < o.maxPending) {
+      std::pop_heap(w->backoff.begin(), w->backoff.end(), std::greater<>());
+      Conn* c = &w->conns[w->backoff.back().second];
+      w->backoff.pop_back();
+      if (c->state != kFree) continue;
+      if (!startConnect(c)) break;
+      w->st->reconnects.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
   if (cmd == kConnect || cmd == kChurn) {
     w->rampBudget = std::min(w->rampBudget + o.rate * share * dt, o.rate * share * 0.2 + 1);
     while (w->toConnectPos < w->toConnect.size() && w->rampBudget >= 1 && w->pending < o.maxPending) {
@@ -902,13 +1289,13 @@ void onTick(uv_timer_t*) {
   for (uint32_t i = 0; i < count; ++i) w.conns[i].idx = first + i;
   w.readBuf = static_cast<char*>(malloc(65536));
   w.frameOut.reserve(4096);
-  uint32_t id2 = 2;
-  if (opt.inbox) id2++;
-  if (opt.roomSize) {
-    w.dataSubId = id2;
-    id2++;
-  }
-  if (!opt.alsoSub.empty()) w.dataSubId = id2;
+  w.lay = makeLayout(opt);
+  w.chEpoch.assign(size_t(count) * w.lay.count, 0);
+  w.chSeq.assign(size_t(count) * w.lay.count, 0);
+  w.roomPrefix = "room:" + opt.runId + "-";
+  w.hold = opt.mode == "hold";
+  w.msBase = monoNs();
+  w.dataSubId = w.lay.data >= 0 ? 2 + uint32_t(w.lay.data) : 0;
   w.loop = uv_default_loop();
   uv_timer_init(w.loop, &w.tick);
   uv_timer_start(&w.tick, onTick, 10, 10);
@@ -1012,7 +1399,10 @@ struct Coordinator {
   uint64_t t0 = 0;
   std::vector<Sample> samples;
   std::vector<uint64_t> lastHist = std::vector<uint64_t>(kBuckets, 0);
-  uint64_t lastSampleNs = 0, lastProgressNs = 0;
+  uint64_t lastSampleNs = 0, lastProgressNs = 0, lastReportNs = 0;
+  bool rampDone = false;
+  uint64_t heldAfterRamp = 0;
+  bool broadcastDone = false;
   std::string phase = "init";
   std::ostringstream json;  // result fields, appended
   bool first = true;
@@ -1074,9 +1464,134 @@ struct Coordinator {
     return r + "\"";
   }
 
-  // Called often; samples every 500 ms and redraws the progress line every 250 ms.
+  // The --report snapshot: the wire counts of all workers (see the top of the file), as JSON.
+  std::string reportJson() const {
+    std::ostringstream j;
+    auto wireSum = [&](int kind, std::atomic<uint64_t> WireStats::*f) {
+      uint64_t v = 0;
+      for (uint32_t i = 0; i < o.workers; ++i) v += (gStats[i].wire[kind].*f).load(std::memory_order_relaxed);
+      return v;
+    };
+    auto errs = [&](int kind) {
+      std::string e = "{";
+      for (int c = 0; c < kNumErrCodes; ++c) {
+        uint64_t v = 0;
+        for (uint32_t i = 0; i < o.workers; ++i) v += gStats[i].wire[kind].errs[c].load(std::memory_order_relaxed);
+        e += std::string(c ? ", " : "") + "\"" + kErrCodes[c] + "\": " + std::to_string(v);
+      }
+      return e + "}";
+    };
+    auto kind = [&](int k) {
+      uint64_t msgs = wireSum(k, &WireStats::msgs), dups = wireSum(k, &WireStats::dups);
+      std::ostringstream w;
+      w << "{\"msgs\": " << msgs << ", \"unique\": " << msgs - std::min(msgs, dups) << ", \"duplicates\": " << dups
+        << ", \"gaps\": " << wireSum(k, &WireStats::gaps) << ", \"gap_events\": " << wireSum(k, &WireStats::gapEvents)
+        << ", \"epoch_changes\": " << wireSum(k, &WireStats::epochChanges)
+        << ", \"resyncs\": " << wireSum(k, &WireStats::resyncs)
+        << ", \"not_recovered\": " << wireSum(k, &WireStats::notRecovered)
+        << ", \"subs_ok\": " << wireSum(k, &WireStats::subsOk) << ", \"subs_since\": " << wireSum(k, &WireStats::subsSince)
+        << ", \"errors\": " << errs(k) << "}";
+      return w.str();
+    };
+    // close codes: merged over the workers' tables
+    std::vector<std::pair<uint32_t, uint64_t>> codes;
+    uint64_t overflow = 0;
+    for (uint32_t i = 0; i < o.workers; ++i) {
+      for (int slot = 0; slot < kCloseSlots; ++slot) {
+        uint32_t code = gStats[i].closeCode[slot].load(std::memory_order_acquire);
+        if (code == 0) break;
+        uint64_t n = gStats[i].closeCount[slot].load(std::memory_order_relaxed);
+        auto it = std::find_if(codes.begin(), codes.end(), [&](auto& p) { return p.first == code; });
+        if (it == codes.end()) codes.emplace_back(code, n);
+        else it->second += n;
+      }
+      overflow += gStats[i].closeOverflow.load(std::memory_order_relaxed);
+    }
+    std::sort(codes.begin(), codes.end());
+    std::string closes = "{";
+    for (auto& [code, n] : codes) closes += (closes.size() > 1 ? ", \"" : "\"") + std::to_string(code) + "\": " + std::to_string(n);
+    for (int p = 0; p < kNumPseudo; ++p)
+      closes += (closes.size() > 1 ? ", \"" : "\"") + std::string(kPseudoCloseNames[p]) + "\": " +
+                std::to_string(sum2(&WorkerStats::pseudoCloses, p));
+    if (overflow) closes += ", \"other_codes\": " + std::to_string(overflow);
+    closes += "}";
+    std::vector<uint64_t> h(kBuckets, 0);
+    uint64_t maxNs = 0, n = 0;
+    for (uint32_t i = 0; i < o.workers; ++i) {
+      for (int b = 0; b < kBuckets; ++b) h[b] += gStats[i].resubHist[b].load(std::memory_order_relaxed);
+      maxNs = std::max<uint64_t>(maxNs, gStats[i].resubMaxNs.load(std::memory_order_relaxed));
+    }
+    for (uint64_t c : h) n += c;
+    char resub[200];
+    snprintf(resub, sizeof resub, "{\"count\": %" PRIu64 ", \"p50\": %.1f, \"p99\": %.1f, \"max\": %.1f}", n,
+             percentile(h, 0.5, maxNs) / 1e6, percentile(h, 0.99, maxNs) / 1e6, double(maxNs) / 1e6);
+    j << "{\n  \"t\": " << fmtNum(elapsed()) << ",\n  \"mode\": " << quote(o.mode) << ",\n  \"phase\": " << quote(phase)
+      << ",\n  \"run_id\": " << quote(o.runId) << ",\n  \"connections\": " << o.connections
+      << ",\n  \"user_base\": " << o.userBase << ",\n  \"rooms\": " << (o.roomSize ? o.rooms : 0)
+      << ",\n  \"room_size\": " << o.roomSize << ",\n  \"inbox\": " << (o.inbox ? "true" : "false")
+      << ",\n  \"also_sub\": " << quote(o.alsoSub)
+      << ",\n  \"subscribed\": " << sum(&WorkerStats::ready) << ",\n  \"ramp_done\": " << (rampDone ? "true" : "false")
+      << ",\n  \"held_after_ramp\": " << heldAfterRamp
+      << ",\n  \"broadcast_done\": " << (broadcastDone ? "true" : "false")
+      << ",\n  \"connects_started\": " << sum(&WorkerStats::started)
+      << ",\n  \"failed_attempts\": " << sum(&WorkerStats::failed)
+      << ",\n  \"reconnects\": " << sum(&WorkerStats::reconnects)
+      << ",\n  \"resubscribed\": " << sum(&WorkerStats::resubscribed) << ",\n  \"resubscribe_ms\": " << resub
+      << ",\n  \"closes\": " << closes << ",\n  \"inbox_wire\": " << kind(kInbox)
+      << ",\n  \"room_wire\": " << kind(kRoom) << ",\n  \"other_request_errors\": " << errs(kOtherRequest)
+      << ",\n  \"unexpected_msgs\": " << sum(&WorkerStats::unexpected)
+      << ",\n  \"pings_answered\": " << sum(&WorkerStats::pings) << "\n}\n";
+    return j.str();
+  }
+  uint64_t sum2(std::atomic<uint64_t> (WorkerStats::*f)[kNumPseudo], int i) const {
+    uint64_t s = 0;
+    for (uint32_t w = 0; w < o.workers; ++w) s += (gStats[w].*f)[i].load(std::memory_order_relaxed);
+    return s;
+  }
+  static std::string fmtNum(double v) {
+    char b[32];
+    snprintf(b, sizeof b, "%.3f", v);
+    return b;
+  }
+  // Written to FILE.tmp and renamed over FILE: a reader sees the previous snapshot or this one.
+  void writeReport() {
+    if (o.report.empty()) return;
+    std::string tmp = o.report + ".tmp";
+    FILE* f = fopen(tmp.c_str(), "w");
+    if (!f) {
+      log("cannot write %s: %s", tmp.c_str(), strerror(errno));
+      return;
+    }
+    std::string body = reportJson();
+    bool ok = fwrite(body.data(), 1, body.size(), f) == body.size();
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp.c_str(), o.report.c_str()) != 0) log("cannot write %s: %s", o.report.c_str(), strerror(errno));
+  }
+  // hold --ready-list: user ids of the connections subscribed now, one per line (tmp + rename).
+  void writeReadyList() {
+    if (o.readyList.empty()) return;
+    std::string tmp = o.readyList + ".tmp";
+    FILE* f = fopen(tmp.c_str(), "w");
+    if (!f) die("cannot write %s", tmp.c_str());
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < o.connections; ++i) {
+      if (gShared->readyBits()[i / 64].load(std::memory_order_relaxed) & (1ull << (i % 64))) {
+        fprintf(f, "%u\n", o.userBase + i);
+        ++n;
+      }
+    }
+    if (fclose(f) != 0 || rename(tmp.c_str(), o.readyList.c_str()) != 0) die("cannot write %s", o.readyList.c_str());
+    log("ready list: %" PRIu64 " subscribed users in %s", n, o.readyList.c_str());
+  }
+
+  // Called often; samples every 500 ms, redraws the progress line every 250 ms (5 s without a
+  // terminal) and rewrites --report every 250 ms.
   void poll() {
     uint64_t now = monoNs();
+    if (!o.report.empty() && now - lastReportNs >= 250'000'000ull) {
+      lastReportNs = now;
+      writeReport();
+    }
     if (now - lastSampleNs >= 500'000'000ull) {
       lastSampleNs = now;
       Sample s{};
@@ -1298,12 +1813,15 @@ int main(int argc, char** argv) {
   uint32_t rooms = o.roomSize ? (o.connections + o.roomSize - 1) / o.roomSize : 1;
   size_t shSize = sizeof(Shared) + sizeof(std::atomic<uint32_t>) * rooms;
   shSize = (shSize + 4095) & ~size_t(4095);
+  size_t readyBitsOffset = shSize;
+  shSize += ((size_t(o.connections) + 63) / 64 * 8 + 4095) & ~size_t(4095);
   size_t total = shSize + sizeof(WorkerStats) * o.workers;
   void* mem = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) die("mmap: %s", strerror(errno));
   memset(mem, 0, total);
   gShared = static_cast<Shared*>(mem);
   gShared->rooms = rooms;
+  gShared->readyBitsOffset = readyBitsOffset;
   gStats = reinterpret_cast<WorkerStats*>(static_cast<char*>(mem) + shSize);
 
   Coordinator co;
@@ -1370,6 +1888,8 @@ int main(int argc, char** argv) {
     uint64_t rss = co.serverRss();
     cycleRssUp.push_back(double(rss));
     if (cyc == 1) {
+      co.rampDone = true;
+      co.heldAfterRamp = held;
       rampSeconds = rampT;
       upServerRss = rss;
       upHubRss = co.hubRss();
@@ -1413,8 +1933,8 @@ int main(int argc, char** argv) {
       }
     }
     if (held < o.connections && stopReason.empty()) stopReason = "not all connections became ready";
-    if (o.mode != "idle") break;
-    if (cyc == cycles && !o.broadcastCmd.empty()) {
+    if (o.mode != "idle" && o.mode != "hold") break;
+    if (cyc == cycles && !o.broadcastCmd.empty() && !gAbort) {
       co.phase = "broadcast";
       co.clearHist();
       uint64_t t = monoNs();
@@ -1444,6 +1964,16 @@ int main(int argc, char** argv) {
       co.field("broadcast_ms_99", percentile(h, 0.99, maxNs) / 1e6);
       co.field("broadcast_ms_100", got >= readyNow ? double(maxNs) / 1e6 : -1);
       if (got < readyNow) exitCode = 1;
+      co.broadcastDone = true;
+    }
+    if (o.mode == "hold") {
+      co.phase = "hold";
+      co.writeReadyList();
+      co.writeReport();
+      co.log("hold: %" PRIu64 " subscribed; holding for %.0f s (or until SIGINT/SIGTERM), reconnecting with since",
+             co.sum(&WorkerStats::ready), o.duration);
+      co.sleepFor(o.duration);
+      break;
     }
     if (cyc == cycles && o.hold > 0) {
       co.phase = "hold";
@@ -1600,6 +2130,25 @@ int main(int argc, char** argv) {
   if (!lastErr.empty()) co.log("last client-side error: %s", lastErr.c_str());
   if (held < o.connections) exitCode = exitCode ? exitCode : 3;
 
+  {
+    // the wire counts (the --report snapshot) in the result and on stderr
+    co.phase = "done";
+    std::string rep = co.reportJson();
+    co.field("wire", rep.substr(0, rep.size() - 1));  // without the trailing newline
+    co.writeReport();
+    auto num = [&](const std::string& obj, const std::string& key) {
+      size_t at = rep.find("\"" + obj + "\": {");
+      return at == std::string::npos ? 0 : parseUint(std::string_view(rep).substr(at), "\"" + key + "\": ");
+    };
+    co.log("wire: inbox msgs %" PRIu64 " (dups %" PRIu64 ", gaps %" PRIu64 ", epoch changes %" PRIu64 ", resyncs %" PRIu64
+           "), rooms msgs %" PRIu64 " (dups %" PRIu64 ", gaps %" PRIu64 ", epoch changes %" PRIu64 ", resyncs %" PRIu64
+           "); reconnects %" PRIu64 ", resubscribed %" PRIu64 ", unexpected msgs %" PRIu64,
+           num("inbox_wire", "msgs"), num("inbox_wire", "duplicates"), num("inbox_wire", "gaps"),
+           num("inbox_wire", "epoch_changes"), num("inbox_wire", "resyncs"), num("room_wire", "msgs"),
+           num("room_wire", "duplicates"), num("room_wire", "gaps"), num("room_wire", "epoch_changes"),
+           num("room_wire", "resyncs"), co.sum(&WorkerStats::reconnects), co.sum(&WorkerStats::resubscribed),
+           co.sum(&WorkerStats::unexpected));
+  }
   co.writeResult(co.json.str());  // before the workers wind down (closing 1M sockets takes a while)
   co.writePlot();
   co.phase = "exit";
