@@ -177,9 +177,10 @@ void Connection::send(SharedFrame frame, bool own) {
   // A reply of the client's own (or any frame while a replay of its own is on its way) may use the
   // allowance on top of the backlog limit; the replays themselves are paced (ReplayPacer).
   size_t limit = frontend().config().maxBacklogBytes + (own || replaying_ ? kOwnAllowance : 0);
-  if (phase_ == Phase::WebSocket && queuedBytes() + frame->size() > limit) {
+  if ((phase_ == Phase::WebSocket || phase_ == Phase::Stream) && queuedBytes() + frame->size() > limit) {
     // The client cannot keep up; it is closed 4009 at the flush (never from inside a fan-out loop,
     // which would change the subscriber list under it) and may resume with `since` (PROTOCOL.md).
+    // An event stream the same: it ends, and the client resumes with Last-Event-ID.
     tooSlow_ = true;
     frontend().markDirty(this);
     return;
@@ -218,8 +219,16 @@ void Connection::deliver(DeliveryFrames& frames, bool own) {
       if (stream()->eventStream) {
         send(frames.eventStream(), own);
       } else {
-        if (!stream()->poll.empty()) stream()->poll.push_back(',');
-        stream()->poll.append(frames.json());
+        // One answer holds at most max_backlog_bytes (and one message): once full, nothing more
+        // (of any channel, so none skips a seq); the client polls again from what it got.
+        StreamState& s = *stream();
+        if (s.pollFull) break;
+        if (!s.poll.empty() && s.poll.size() + frames.json().size() > frontend().config().maxBacklogBytes) {
+          s.pollFull = true;
+          break;
+        }
+        if (!s.poll.empty()) s.poll.push_back(',');
+        s.poll.append(frames.json());
         frontend().markDirty(this);  // answered at the end of this loop iteration
       }
       break;
@@ -249,6 +258,14 @@ void Connection::sendText(std::string_view json) {
 void Connection::flush() {
   flushQueued_ = false;
   if (StreamState* s = stream(); s && !s->eventStream && !s->poll.empty()) finishPoll();
+  if (tooSlow_ && phase_ == Phase::Stream) {
+    // An event stream that cannot keep up ends (no close frame to send): the client reconnects
+    // and resumes with Last-Event-ID.
+    dropPending();
+    frontend().metrics().streamsTooSlow++;
+    destroy();
+    return;
+  }
   if (tooSlow_ && phase_ == Phase::WebSocket) {
     dropPending();
     if (backlog_) {
@@ -304,6 +321,7 @@ void Connection::flush() {
     backlog_ = std::move(backlog);
     watch(true);
     if (phase_ == Phase::WebSocket) armWebSocketDeadline();
+    if (phase_ == Phase::Stream) armStreamDeadline();
   } else {
     backlog_->queue.erase(backlog_->queue.begin(), backlog_->queue.begin() + static_cast<std::ptrdiff_t>(first));
     backlog_->bytes -= written;
@@ -419,6 +437,14 @@ void Connection::destroy() {
     metrics.closesByCode[closeCode_]++;
   }
   if (session_.active()) metrics.authenticated--;
+  if (countedUser_) frontend().userCounts().remove(session_.user);
+  if (countedAddress_) {
+    auto& addresses = frontend().countedAddresses();
+    if (auto it = addresses.find(this); it != addresses.end()) {
+      frontend().addressCounts().remove(it->second);
+      addresses.erase(it);
+    }
+  }
   // Out of the epoll set and closed now; the object lives until the end of this loop iteration
   // (events of this batch, the dirty list may still name it).
   frontend().forgetConnection(this, fd_);
@@ -438,12 +464,17 @@ void Connection::onDeadline() {
       return;
     case Phase::Stream: {
       uint64_t now = frontend().nowMs();
+      if (backlog_ && backlog_->stalledSinceMs != 0 && now >= backlog_->stalledSinceMs + frontend().config().writeTimeoutMs) {
+        frontend().metrics().streamsTooSlow++;  // a write stalled: dropped, like a WebSocket (4009)
+        destroy();
+        return;
+      }
       if (now >= authOrExpiryMs_) {
         close(1000, "session expired or poll timeout");  // a long-poll answers what it has: []
         return;
       }
-      send(std::make_shared<const std::string>(": keepalive\n\n"));  // SSE comment line
-      setDeadline(std::min(authOrExpiryMs_, now + frontend().config().sseKeepaliveMs));
+      if (stream()->eventStream) send(std::make_shared<const std::string>(": keepalive\n\n"));  // SSE comment line
+      armStreamDeadline();
       return;
     }
     case Phase::WebSocket:
@@ -477,6 +508,16 @@ void Connection::onDeadline() {
     pongDeadlineMs_ = now + config.pongTimeoutMs;
   }
   armWebSocketDeadline();
+}
+
+// An event stream's next check: its end (session expiry, poll timeout), the next SSE keepalive, and
+// a stalled write's timeout.
+void Connection::armStreamDeadline() {
+  const FrontendConfig& config = frontend().config();
+  uint64_t next = authOrExpiryMs_;
+  if (stream() && stream()->eventStream) next = std::min(next, frontend().nowMs() + config.sseKeepaliveMs);
+  if (backlog_ && backlog_->stalledSinceMs != 0) next = std::min(next, backlog_->stalledSinceMs + config.writeTimeoutMs);
+  setDeadline(next);
 }
 
 void Connection::armWebSocketDeadline() {

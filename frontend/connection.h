@@ -116,6 +116,7 @@ class Connection final : private TimerNode {
   struct StreamState final : HttpExchange {  // GET /events
     StreamState() : HttpExchange(Kind::Stream) {}
     bool eventStream = false;  // SSE; else long-poll
+    bool pollFull = false;     // long-poll: the answer reached max_backlog_bytes; the rest waits for the next poll
     std::string poll;          // long-poll: msgs gathered for the answer (a JSON array's elements)
     std::string cors;          // CORS header lines for the long-poll answer
   };
@@ -141,6 +142,12 @@ class Connection final : private TimerNode {
     bool canPublish(std::string_view ch) const noexcept;
   };
   void startSession(TokenClaims&& claims);
+  // Counts this connection against its user's cap (max_connections_per_user); false when over it.
+  bool countUser();
+  // Counts this connection against its client address's cap (max_connections_per_address); false
+  // when over it. The address is the peer's, or X-Forwarded-For's behind a trusted proxy.
+  bool countAddress(const HttpRequest& request);
+  void armStreamDeadline();
   // Only while the socket is backed up (it would not take everything): what waits to be written.
   struct Backlog {
     std::vector<OutChunk> queue;
@@ -245,7 +252,7 @@ class Connection final : private TimerNode {
   int fd_;
   [[no_unique_address]] InlinePtrVec<Channel, 2> channels_;
   uint16_t closeCode_ = 1006;
-  uint16_t forbidden_ = 0;
+  uint8_t forbidden_ = 0;  // max_forbidden is at most 255
   Phase phase_ = Phase::Http;
   bool shutdownAfterFlush_ : 1 = false;
   bool closeSent_ : 1 = false;
@@ -254,6 +261,8 @@ class Connection final : private TimerNode {
   bool wsFinished_ : 1 = false;  // the peer's close frame or a protocol error ended the frame stream
   bool flushQueued_ : 1 = false;
   bool replaying_ : 1 = false;   // holds its replay turn (ReplayPacer): live frames share the own allowance
+  bool countedUser_ : 1 = false;  // counted against max_connections_per_user (Frontend::userCounts)
+  bool countedAddress_ : 1 = false;  // counted against max_connections_per_address
 };
 
 }  // namespace webim

@@ -5,6 +5,8 @@
 //   GET  /events?sid=&ch=&since=     -> SSE (Accept: text/event-stream) or one long-poll answer
 //   POST /cmd?sid=  {pub|hist}       -> the request's reply
 // Each exchange answers once and closes (no keep-alive), except the SSE stream.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
@@ -96,6 +98,11 @@ void Connection::onHttpBytes(std::string_view bytes) {
 
 void Connection::serveHttp(const HttpRequest& request, std::string_view rest) {
   std::string_view path = request.path();
+  const bool browser = path == "/ws" || path == "/events" || path == "/session" || path == "/cmd";
+  if (browser && frontend().config().maxConnectionsPerAddress != 0 && !countAddress(request)) {
+    finishHttp(httpResponse(429, "text/plain", "too many connections from this address, retry later\n"));
+    return;
+  }
   if (path == "/ws") {
     HandshakeResult handshake = acceptWebSocket(request, frontend().handshakePolicy());
     if (handshake.status != 101) {
@@ -172,6 +179,28 @@ void Connection::serveHttp(const HttpRequest& request, std::string_view rest) {
     return;
   }
   finishHttp(httpResponse(404, "text/plain", "not found\n"));
+}
+
+bool Connection::countAddress(const HttpRequest& request) {
+  sockaddr_storage peer{};
+  socklen_t length = sizeof(peer);
+  if (::getpeername(fd_, reinterpret_cast<sockaddr*>(&peer), &length) != 0) return true;  // gone anyway
+  char text[INET6_ADDRSTRLEN] = {};
+  if (peer.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&peer)->sin_addr, text, sizeof(text));
+  } else if (peer.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr, text, sizeof(text));
+  }
+  std::optional<AddressKey> address = parseAddress(text);
+  if (!address) return true;
+  AddressKey client = frontend().config().trustedProxyRanges.clientAddress(*address, request.header("X-Forwarded-For"));
+  if (!frontend().addressCounts().tryAdd(client, frontend().config().maxConnectionsPerAddress)) {
+    frontend().metrics().addressCapRefusals++;
+    return false;
+  }
+  frontend().countedAddresses()[this] = std::move(client);
+  countedAddress_ = true;
+  return true;
 }
 
 // CORS for the allowed origins (the same policy as the WebSocket endpoint).
@@ -341,6 +370,10 @@ void Connection::openEvents(const HttpRequest& request) {
   std::string cors = corsHeaders(request);
   if (!adoptSession(queryParam(request.target, "sid"))) {
     finishHttp(withHeaders(httpResponse(401, kJson, apiError("forbidden", "missing, bad or expired sid")), cors));
+    return;
+  }
+  if (!countUser()) {
+    finishHttp(withHeaders(httpResponse(429, kJson, apiError("rate_limited", "too many connections of this user")), cors));
     return;
   }
   std::vector<std::string_view> names = splitList(queryParam(request.target, "ch"), ',');

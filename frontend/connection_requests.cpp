@@ -45,6 +45,14 @@ void Connection::handleRequest(std::string_view payload) {
     replyError(request, "bad_request", "POST /cmd takes one pub or hist request");
     return;
   }
+  if (isCommand()) {
+    // Each /cmd is a connection of its own: the user's requests share one bucket instead.
+    const FrontendConfig& config = frontend().config();
+    if (!frontend().commandRates().take(session_.user, frontend().nowMs(), config.rateLimit, config.rateBurst)) {
+      replyError(request, "rate_limited", "over the rate limit (rate_limit per user for POST /cmd)");
+      return;
+    }
+  }
   switch (request.op) {
     case ClientOp::Auth:
       handleAuth(request);
@@ -97,6 +105,13 @@ void Connection::handleAuth(const ClientRequest& request) {
     replyError(request, "bad_request", "a refreshed token must be for the same user");
     return;
   }
+  if (!session_.active()) {
+    session_.user = result.claims.sub;  // counted under this name (startSession keeps it)
+    if (!countUser()) {
+      close(4029, "too many connections of this user");
+      return;
+    }
+  }
   startSession(std::move(result.claims));
   // The token's expiry is the connection's deadline until a fresh auth moves it.
   int64_t msLeft = (session_.exp - frontend().wallSeconds()) * 1000;
@@ -122,6 +137,16 @@ void Connection::startSession(TokenClaims&& claims) {
   session_.user = std::move(claims.sub);
   session_.exp = static_cast<uint32_t>(std::clamp<int64_t>(claims.exp, 0, UINT32_MAX));  // Unix seconds, to 2106
   session_.grants = frontend().internGrants(std::move(claims.subscribe), std::move(claims.publish));
+}
+
+bool Connection::countUser() {
+  if (countedUser_) return true;
+  if (!frontend().userCounts().tryAdd(session_.user, frontend().config().maxConnectionsPerUser)) {
+    frontend().metrics().userCapRefusals++;
+    return false;
+  }
+  countedUser_ = true;
+  return true;
 }
 
 bool Connection::Session::canSubscribe(std::string_view ch) const noexcept {

@@ -64,6 +64,11 @@ class Frontend {
   ChannelIndex& channels() noexcept { return channels_; }
   Metrics& metrics() noexcept { return metrics_; }
   ReplayPacer& replayPacer() noexcept { return replayPacer_; }
+  UserCounts& userCounts() noexcept { return userCounts_; }
+  AddressCounts& addressCounts() noexcept { return addressCounts_; }
+  // The address a connection was counted under (only with max_connections_per_address).
+  std::unordered_map<const Connection*, AddressKey>& countedAddresses() noexcept { return countedAddresses_; }
+  UserRateLimits& commandRates() noexcept { return commandRates_; }
   const WsLimits& wsLimits() const noexcept { return wsLimits_; }
   const HandshakePolicy& handshakePolicy() const noexcept { return handshakePolicy_; }
   const ApiKeys& apiKeys() const noexcept { return apiKeys_; }
@@ -163,6 +168,10 @@ class Frontend {
   ChannelIndex channels_;
   Metrics metrics_;
   ReplayPacer replayPacer_;
+  UserCounts userCounts_;
+  AddressCounts addressCounts_;
+  std::unordered_map<const Connection*, AddressKey> countedAddresses_;
+  UserRateLimits commandRates_;
   WsLimits wsLimits_;
   WsFrameParser wsParser_{&wsLimits_};
   HandshakePolicy handshakePolicy_;

@@ -172,6 +172,19 @@ void validate(FrontendConfig& config) {
     throw std::runtime_error("--rate-limit and --rate-burst must be positive");
   }
   if (config.maxFragments == 0) throw std::runtime_error("--max-fragments must be positive");
+  if (config.maxForbidden == 0 || config.maxForbidden > 255) throw std::runtime_error("--max-forbidden must be 1..255");
+  if (config.maxConnectionsPerUser == 0 || config.maxConnectionsPerUser > 65535) {
+    throw std::runtime_error("--max-connections-per-user must be 1..65535");
+  }
+  if (config.recoveryMaxBytes > 4 * 1024 * 1024) {
+    // A replay must fit the allowance of a client's own replies (docs/protocol.md "Limits").
+    throw std::runtime_error("--recovery-max-bytes must be at most 4194304");
+  }
+  config.trustedProxyRanges = TrustedProxies();
+  for (const std::string& cidr : config.trustedProxies) {
+    std::string error;
+    if (!config.trustedProxyRanges.add(cidr, error)) throw std::runtime_error("--trusted-proxies: " + error);
+  }
   if (config.maxSubscriptions == 0 || config.maxSubscriptions > 65535) {
     throw std::runtime_error("--max-subscriptions must be 1..65535");
   }
@@ -248,6 +261,12 @@ ConfigOutcome loadFrontendConfig(int argc, char** argv, FrontendConfig& config) 
   binder.bind("--sse-keepalive-ms", &FrontendConfig::sseKeepaliveMs, "HTTP fallback SSE comment line every");
   binder.bind("--max-message-bytes", &FrontendConfig::maxMessageBytes, "largest client message (1009 beyond)");
   binder.bind("--max-connections", &FrontendConfig::maxConnections, "connections held by this process");
+  binder.bind("--max-connections-per-user", &FrontendConfig::maxConnectionsPerUser,
+              "WebSockets and event streams per user (4029 / HTTP 429 beyond)");
+  binder.bind("--max-connections-per-address", &FrontendConfig::maxConnectionsPerAddress,
+              "browser connections per client address (HTTP 429 beyond); 0: no cap");
+  binder.bind("--trusted-proxies", &FrontendConfig::trustedProxies,
+              "proxies (IP or CIDR) whose X-Forwarded-For gives the client address");
   binder.bind("--max-backlog-bytes", &FrontendConfig::maxBacklogBytes, "unsent bytes per connection (4009 beyond)");
   binder.bind("--allowed-origins", &FrontendConfig::allowedOrigins, "extra allowed Origins (scheme://host[:port])");
   binder.bind("--allow-missing-origin", &FrontendConfig::allowMissingOrigin, "accept handshakes without Origin");

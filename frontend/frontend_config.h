@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/slot_map.h"
+#include "frontend/connection_limits.h"
 
 namespace webim {
 
@@ -44,7 +45,7 @@ struct FrontendConfig {
   uint32_t writeTimeoutMs = 10'000;  // a write that cannot complete this long closes the connection
   uint32_t rateLimit = 20;           // requests per second per connection (token bucket), 4008 beyond
   uint32_t rateBurst = 40;           // bucket size
-  uint32_t maxForbidden = 10;        // denied requests per connection before it is closed 4003
+  uint32_t maxForbidden = 10;        // denied requests per connection before it is closed 4003 (<= 255)
   uint32_t maxSubscriptions = 1000;  // channels one connection may subscribe to (too_large beyond)
   uint32_t maxFragments = 1024;      // frames per message (1009 beyond)
   uint32_t recoveryMaxMessages = 500;      // sub with `since`: recover at most this many...
@@ -53,6 +54,10 @@ struct FrontendConfig {
   uint32_t sseKeepaliveMs = 15'000;  // HTTP fallback SSE: a comment line this often (proxies, dead peers)
   uint32_t maxMessageBytes = 64 * 1024;
   uint32_t maxConnections = 1'000'000;
+  uint32_t maxConnectionsPerUser = 32;    // authenticated WebSockets and event streams of one user (4029 / 429 beyond)
+  uint32_t maxConnectionsPerAddress = 0;  // /ws, /events, /session, /cmd per client address; 0 = no cap
+  // Proxies (IP or CIDR) whose X-Forwarded-For names the client address (the per-address cap).
+  std::vector<std::string> trustedProxies;
   uint64_t maxBacklogBytes = 1024 * 1024;  // per connection; beyond it the client is closed 4009
   std::vector<std::string> allowedOrigins;
   bool allowMissingOrigin = true;
@@ -62,6 +67,7 @@ struct FrontendConfig {
   std::vector<std::string> secrets;
   std::vector<std::string> apiKeys;
   std::shared_ptr<const SlotMap> slotMap;  // the hubs: from --shards, or one from the two endpoints
+  TrustedProxies trustedProxyRanges;       // from trustedProxies
 };
 
 struct ConfigOutcome {

@@ -35,6 +35,12 @@ std::string Metrics::render(const std::string& frontendId, size_t channels, size
           gapMessagesFilled, labels);
   counter(out, "webim_resyncs_total", "gaps history could not fill (resync sent to clients)", "counter", resyncs,
           labels);
+  counter(out, "webim_streams_too_slow_total", "event streams ended for not keeping up (backlog limit, stalled write)",
+          "counter", streamsTooSlow, labels);
+  counter(out, "webim_user_cap_refusals_total", "connections refused by max_connections_per_user", "counter",
+          userCapRefusals, labels);
+  counter(out, "webim_address_cap_refusals_total", "connections refused by max_connections_per_address", "counter",
+          addressCapRefusals, labels);
   counter(out, "webim_inbox_attaches_total", "inboxes the hub acknowledged routing here", "counter", inboxAttaches,
           labels);
   counter(out, "webim_inbox_attach_retries_total", "inbox attach requests not acknowledged, retried", "counter",
