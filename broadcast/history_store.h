@@ -66,12 +66,21 @@ struct MetaEntry {
   ChannelMeta meta;
 };
 
+// A kick made durable: the user's tokens and sids issued (iat) at or before notBeforeMs are
+// refused from then on (docs/protocol.md section 7). Kept for `revocation_ttl`.
+struct Revocation {
+  std::string user;
+  int64_t notBeforeMs = 0;
+  bool operator==(const Revocation&) const = default;
+};
+
 // Everything one group commit writes.
 struct WriteSet {
   std::vector<StoredMessage> messages;
   std::vector<MetaEntry> metas;
   std::vector<DedupEntry> dedups;
-  bool empty() const { return messages.empty() && metas.empty() && dedups.empty(); }
+  std::vector<Revocation> revocations;
+  bool empty() const { return messages.empty() && metas.empty() && dedups.empty() && revocations.empty(); }
 };
 
 // A page request: before/after are exclusive seq bounds; before == 0 means "no upper bound".
@@ -125,6 +134,11 @@ class HistoryStore {
   // The defaults (no channels, nothing deleted) keep everything: for test doubles.
   virtual std::vector<std::string> listChannels(std::string_view /*after*/, size_t /*limit*/) { return {}; }
   virtual TrimResult trimHistory(std::string_view /*channel*/, const TrimRequest& /*request*/) { return {}; }
+
+  // Kick revocations (WriteSet::revocations): those with notBeforeMs >= sinceMs (one per user, the
+  // latest), and the removal of those older than beforeMs. Throw HistoryStoreError on store errors.
+  virtual std::vector<Revocation> loadRevocations(int64_t /*sinceMs*/) { return {}; }
+  virtual void trimRevocations(int64_t /*beforeMs*/) {}
 };
 
 }  // namespace webim::hub

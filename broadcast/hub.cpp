@@ -46,7 +46,7 @@ std::string endpointOf(const zmq::socket_t& s) { return s.get(zmq::sockopt::last
 }  // namespace
 
 struct Hub::Request {
-  enum class Kind { Error, Publish, AppHistory, FrontendHistory, Stats, Hello, Kick, Attach, Detach };
+  enum class Kind { Error, Publish, AppHistory, FrontendHistory, Stats, Hello, Kick, Attach, Detach, Revocations };
   bool fromApp = false;        // answered with app JSON...
   bool appViaFrontend = false;  // ...wrapped in a HubReply to a frontend's HTTP API call
   std::vector<zmq::message_t> envelope;  // every frame before the body, echoed in the reply
@@ -61,6 +61,7 @@ struct Hub::Request {
   uint64_t before = 0;
   uint64_t after = 0;
   uint32_t limit = 0;
+  int64_t sinceMs = 0;  // Kind::Revocations
 };
 
 Hub::Hub(const HubConfig& config, HistoryStore& store, zmq::context_t& context)
@@ -144,6 +145,7 @@ void Hub::run(const volatile std::sig_atomic_t* stop) {
     while (!*stop) {
       drainSubscriptions();
       if (std::chrono::steady_clock::now() >= nextSync_) syncWritten();
+      if (std::chrono::steady_clock::now() >= nextRevocationTrim_) trimRevocations();
       if (retention_.due(std::chrono::steady_clock::now())) retentionStep();
       batch.clear();
       // Alternate which ingress goes first so neither can starve the other.
@@ -347,10 +349,10 @@ void Hub::decodeApp(Request& r, std::string_view body, std::string_view impliedO
     r.after = hist->after;
     r.limit = hist->limit;
   } else if (auto* kick = std::get_if<AppKick>(&request)) {
-    r.kind = Request::Kind::Kick;
     r.kick.set_user(std::move(kick->user));
     r.kick.set_code(kick->code);
     r.kick.set_reason(std::move(kick->reason));
+    stageKick(r);
   } else {
     r.kind = Request::Kind::Stats;
   }
@@ -412,10 +414,14 @@ void Hub::decodeFrontend(Request& r, std::string_view body) {
       if (kick.user().empty()) return fail("bad_request", "user is required");
       if (kick.code() < 4000 || kick.code() > 4999) return fail("bad_request", "code must be 4000..4999");
       if (kick.reason().size() > kMaxKickReasonBytes) return fail("bad_request", "reason is too long");
-      r.kind = Request::Kind::Kick;
       r.kick = kick;
+      stageKick(r);
       return;
     }
+    case wire::FrontendRequest::kRevocations:
+      r.kind = Request::Kind::Revocations;
+      r.sinceMs = request.revocations().since_ms();
+      return;
     case wire::FrontendRequest::kAttach: {
       const wire::Attach& attach = request.attach();
       if (attach.frontend_id().empty()) return fail("bad_request", "frontend_id is required");
@@ -512,8 +518,9 @@ void Hub::reply(Request& r, bool committed) {
       ++stats_.duplicates;
     }
   }
-  if (r.kind == Request::Kind::Attach && !committed) {
-    // The epochs of inboxes created by this batch were not stored: the frontend attaches again.
+  if ((r.kind == Request::Kind::Attach || r.kind == Request::Kind::Kick) && !committed) {
+    // Attach: the epochs of inboxes created by this batch were not stored (the frontend attaches
+    // again). Kick: its revocation was not stored (the app retries); nobody is closed meanwhile.
     code = "unavailable";
     message = "store write failed";
   }
@@ -589,6 +596,24 @@ void Hub::reply(Request& r, bool committed) {
       return;
     case Request::Kind::Detach:
       return;
+    case Request::Kind::Revocations: {
+      wire::HubReply reply;
+      reply.set_req_id(r.reqId);
+      try {
+        wire::RevocationList* list = reply.mutable_revocations();
+        for (Revocation& rev : store_.loadRevocations(std::max(r.sinceMs, nowMs() - config_.revocationTtl * 1000))) {
+          wire::Revocation* out = list->add_revocations();
+          out->set_user(std::move(rev.user));
+          out->set_not_before_ms(rev.notBeforeMs);
+        }
+      } catch (const HistoryStoreError& e) {
+        reply.clear_revocations();
+        reply.mutable_error()->set_code("unavailable");
+        reply.mutable_error()->set_message(e.what());
+      }
+      send(frontend_, r.envelope, reply.SerializeAsString());
+      return;
+    }
     case Request::Kind::Error:
       return;
   }
@@ -692,6 +717,23 @@ void Hub::expireFrontends() {
   for (const std::string& id : frontends_.expire(std::chrono::steady_clock::now())) {
     spdlog::info("frontend {} gone (no hello for {} s): forgetting its inboxes", id, config_.frontendTimeout);
     inboxes_.forgetFrontend(id);
+  }
+}
+
+// A kick is stored (a revocation in this batch's commit) before it is answered and published: the
+// user's tokens and sids issued until now are refused by every frontend from then on.
+void Hub::stageKick(Request& r) {
+  r.kind = Request::Kind::Kick;
+  r.kick.set_not_before_ms(nowMs());
+  sequencer_.stage(Revocation{r.kick.user(), r.kick.not_before_ms()});
+}
+
+void Hub::trimRevocations() {
+  nextRevocationTrim_ = std::chrono::steady_clock::now() + std::chrono::hours(1);
+  try {
+    store_.trimRevocations(nowMs() - config_.revocationTtl * 1000);
+  } catch (const HistoryStoreError& e) {
+    spdlog::warn("trimming kick revocations: {} (tried again in an hour)", e.what());
   }
 }
 

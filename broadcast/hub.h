@@ -60,6 +60,8 @@ class Hub {
   bool publishRouted(const std::string& channel, const std::string& payload, bool whole = false);
   void expireFrontends();
   std::string commitPending();
+  void stageKick(Request& r);
+  void trimRevocations();
   bool admitFrontend(Request& r, const std::string& id, uint64_t boot);
   bool probeFrontend(std::string_view routingId, const std::string& id, uint64_t newBoot);
   // The largest request (one ZeroMQ message) answered; larger ones get too_large.
@@ -89,6 +91,7 @@ class Hub {
   std::chrono::steady_clock::time_point started_;
   FrontendRegistry frontends_;  // which process speaks for each frontend id
   std::chrono::steady_clock::time_point nextConflictLog_{};
+  std::chrono::steady_clock::time_point nextRevocationTrim_{};  // hourly
   InboxRouter inboxes_;
   uint64_t bootId_ = 0;  // random per start: frontends re-attach their inboxes when it changes
   std::unordered_map<std::string, uint64_t> subscribers_;  // topic -> subscribe count

@@ -29,6 +29,9 @@ struct HubConfig {
   int64_t maxBatch = 1024;        // requests per loop iteration (= per group commit)
   int64_t maxDataBytes = 65536;   // largest `data` of one publish (too_large beyond)
   int64_t frontendTimeout = 30;   // seconds without a hello before a frontend counts as gone
+  // Seconds a kick keeps revoking the user's older tokens and sids (>= the frontends'
+  // max_token_lifetime: an older token has expired anyway).
+  int64_t revocationTtl = 604800;
   // XPUB send HWM, in messages per subscriber pipe. Large on purpose: a frontend that stalls for
   // a moment (burst, GC-like pause) should not lose messages to the HWM; what is dropped beyond it
   // is refilled from history by the frontend's gap detection. Memory bound: HWM x message size per

@@ -49,6 +49,9 @@ CREATE TABLE IF NOT EXISTS webim_dedup (
   ts_ms   bigint NOT NULL,
   PRIMARY KEY (sender, cid));
 CREATE INDEX IF NOT EXISTS webim_dedup_ts ON webim_dedup (ts_ms);
+CREATE TABLE IF NOT EXISTS webim_revocation (
+  user_id       bytea  PRIMARY KEY,
+  not_before_ms bigint NOT NULL);
 )sql";
 
 struct Statement {
@@ -108,6 +111,15 @@ const std::vector<Statement>& statements() {
        "WHERE c.channel = u.channel AND c.epoch = u.epoch AND c.last_seq = u.last",
        {kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid, kInt8ArrayOid}},
       {"dedup_keys_since", "SELECT sender, cid FROM webim_dedup WHERE ts_ms >= $1", {kInt8Oid}},
+      // Kick revocations: the latest per user wins.
+      {"put_revocations",
+       "INSERT INTO webim_revocation (user_id, not_before_ms) SELECT * FROM unnest($1::bytea[], $2::int8[]) "
+       "ON CONFLICT (user_id) DO UPDATE SET not_before_ms = GREATEST(webim_revocation.not_before_ms, "
+       "excluded.not_before_ms)",
+       {kByteaArrayOid, kInt8ArrayOid}},
+      {"revocations_since", "SELECT user_id, not_before_ms FROM webim_revocation WHERE not_before_ms >= $1",
+       {kInt8Oid}},
+      {"trim_revocations", "DELETE FROM webim_revocation WHERE not_before_ms < $1", {kInt8Oid}},
       // Retention (trimHistory): list channels in index order, scan the oldest messages' times,
       // delete a bounded prefix of a channel's messages.
       {"channels_after", "SELECT channel FROM webim_channel WHERE channel > $1 ORDER BY channel LIMIT $2",
@@ -655,6 +667,12 @@ std::string PostgresHistoryStore::commit(const WriteSet& batch, bool sync) {
     k.append(d.cid);
     return k;
   });
+  auto revocations = lastPerKey(batch.revocations, [](const Revocation& r) { return r.user; });
+  ArrayParam rUser(kByteaOid), rNotBefore(kInt8Oid);
+  for (const Revocation* r : revocations) {
+    rUser.addBytes(r->user);
+    rNotBefore.addInt8(static_cast<uint64_t>(r->notBeforeMs));
+  }
 
   ArrayParam mChannel(kTextOid), mSeq(kInt8Oid), mEpoch(kInt8Oid), mFrom(kByteaOid), mTs(kInt8Oid),
       mData(kByteaOid);
@@ -706,6 +724,10 @@ std::string PostgresHistoryStore::commit(const WriteSet& batch, bool sync) {
           if (!s.sendPrepared("put_dedups", {&dFrom.finish(), &dCid.finish(), &dChannel.finish(),
                                              &dEpoch.finish(), &dSeq.finish(), &dTs.finish()}))
             return -1;
+          ++n;
+        }
+        if (!revocations.empty()) {
+          if (!s.sendPrepared("put_revocations", {&rUser.finish(), &rNotBefore.finish()})) return -1;
           ++n;
         }
         return n;
@@ -767,6 +789,30 @@ HistoryPage PostgresHistoryStore::readPage(std::string_view channel, const Histo
 uint64_t PostgresHistoryStore::countChannels() {
   Result r = impl_->query("channel_count", Params{});
   return int8Field(r.get(), 0, 0);
+}
+
+std::vector<Revocation> PostgresHistoryStore::loadRevocations(int64_t sinceMs) {
+  Params p;
+  p.addInt8(static_cast<uint64_t>(sinceMs));
+  Result r = impl_->query("revocations_since", p);
+  std::vector<Revocation> out;
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    out.push_back({std::string(field(r.get(), i, 0)), static_cast<int64_t>(int8Field(r.get(), i, 1))});
+  }
+  return out;
+}
+
+void PostgresHistoryStore::trimRevocations(int64_t beforeMs) {
+  Params p;
+  p.addInt8(static_cast<uint64_t>(beforeMs));
+  Impl& s = *impl_;
+  s.ready();
+  Result r = s.execPrepared("trim_revocations", p);
+  if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
+    std::string error = r ? PQresultErrorMessage(r.get()) : s.lastError();
+    if (s.connectionBroken()) s.disconnect();
+    throw HistoryStoreError("postgres: trim_revocations: " + error);
+  }
 }
 
 std::vector<std::string> PostgresHistoryStore::listChannels(std::string_view after, size_t limit) {

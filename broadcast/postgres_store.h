@@ -60,6 +60,8 @@ class PostgresHistoryStore final : public HistoryStore {
   uint64_t countChannels() override;
   std::vector<std::string> listChannels(std::string_view after, size_t limit) override;
   TrimResult trimHistory(std::string_view channel, const TrimRequest& request) override;
+  std::vector<Revocation> loadRevocations(int64_t sinceMs) override;
+  void trimRevocations(int64_t beforeMs) override;
 
   // For tests and stats: dedup lookups answered by the filter without a query / sent to the server.
   uint64_t dedupFilterSkips() const;

@@ -21,6 +21,7 @@ namespace {
 constexpr char kMessagePrefix = 'm';
 constexpr char kMetaPrefix = 'c';
 constexpr char kDedupPrefix = 'd';
+constexpr char kRevocationPrefix = 'r';  // 'r' user -> version, not-before ms (kick revocations)
 // First byte of every meta/dedup value, so the layout can change without guessing.
 constexpr char kRecordVersion = 1;
 constexpr size_t kMetaSize = 1 + 8 + 8;
@@ -124,6 +125,18 @@ std::string dedupKey(std::string_view from, std::string_view cid) {
   key.push_back('\0');
   key.append(cid);
   return key;
+}
+
+std::string revocationKey(std::string_view user) {
+  std::string key(1, kRevocationPrefix);
+  key.append(user);
+  return key;
+}
+
+std::string encodeRevocation(int64_t notBeforeMs) {
+  std::string v(1, kRecordVersion);
+  putBigEndian(v, static_cast<uint64_t>(notBeforeMs));
+  return v;
 }
 
 std::string encodeMeta(const ChannelMeta& meta) {
@@ -237,6 +250,7 @@ std::string RocksDbHistoryStore::commit(const WriteSet& batch, bool sync) {
   for (const StoredMessage& m : batch.messages) wb.Put(messageKey(m.channel, m.seq), encodeMessage(m));
   for (const MetaEntry& e : batch.metas) wb.Put(metaKey(e.channel), encodeMeta(e.meta));
   for (const DedupEntry& e : batch.dedups) wb.Put(dedupKey(e.from, e.cid), encodeDedup(e.record));
+  for (const Revocation& r : batch.revocations) wb.Put(revocationKey(r.user), encodeRevocation(r.notBeforeMs));
   rocksdb::WriteOptions options;
   options.sync = sync;
   rocksdb::Status s = db_ ? db_->Write(options, &wb) : rocksdb::Status::IOError("store closed");
@@ -364,6 +378,43 @@ uint64_t RocksDbHistoryStore::countChannels() {
   for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
   if (!it->status().ok()) throw HistoryStoreError(it->status().ToString());
   return n;
+}
+
+namespace {
+// Calls f(user, notBeforeMs) for every revocation record.
+template <class F>
+void forEachRevocation(rocksdb::DB& db, F&& f) {
+  const std::string lower(1, kRevocationPrefix), upper(1, kRevocationPrefix + 1);
+  rocksdb::Slice lowerSlice(lower), upperSlice(upper);
+  rocksdb::ReadOptions options;
+  options.iterate_lower_bound = &lowerSlice;
+  options.iterate_upper_bound = &upperSlice;
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(options));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    rocksdb::Slice v = it->value();
+    if (v.size() != 9 || v[0] != kRecordVersion) throw HistoryStoreError("corrupt revocation record");
+    f(std::string_view(it->key().data() + 1, it->key().size() - 1), static_cast<int64_t>(getBigEndian(v.data() + 1)));
+  }
+  if (!it->status().ok()) throw HistoryStoreError(it->status().ToString());
+}
+}  // namespace
+
+std::vector<Revocation> RocksDbHistoryStore::loadRevocations(int64_t sinceMs) {
+  std::vector<Revocation> out;
+  forEachRevocation(db(), [&](std::string_view user, int64_t notBeforeMs) {
+    if (notBeforeMs >= sinceMs) out.push_back({std::string(user), notBeforeMs});
+  });
+  return out;
+}
+
+void RocksDbHistoryStore::trimRevocations(int64_t beforeMs) {
+  rocksdb::WriteBatch wb;
+  forEachRevocation(db(), [&](std::string_view user, int64_t notBeforeMs) {
+    if (notBeforeMs < beforeMs) wb.Delete(revocationKey(user));
+  });
+  if (wb.Count() == 0) return;
+  rocksdb::Status s = db().Write(rocksdb::WriteOptions(), &wb);
+  if (!s.ok()) throw HistoryStoreError(s.ToString());
 }
 
 std::vector<std::string> RocksDbHistoryStore::listChannels(std::string_view after, size_t limit) {

@@ -34,6 +34,8 @@ class RocksDbHistoryStore final : public HistoryStore {
   uint64_t countChannels() override;
   std::vector<std::string> listChannels(std::string_view after, size_t limit) override;
   TrimResult trimHistory(std::string_view channel, const TrimRequest& request) override;
+  std::vector<Revocation> loadRevocations(int64_t sinceMs) override;
+  void trimRevocations(int64_t beforeMs) override;
 
   // For tests: recovery attempts made / succeeded since open.
   uint64_t recoveryAttempts() const { return recoveryAttempts_; }

@@ -68,6 +68,9 @@ class Sequencer {
   // a subscriber learns the epoch before the first message (the sync answering a subscribe).
   // Call between batches; nullopt (with `error`) when the store cannot be read.
   std::optional<ChannelMeta> ensureChannel(const std::string& channel, std::string& error);
+  // A record that rides with the current batch (a kick's revocation): committed with it, dropped
+  // with it when the commit fails.
+  void stage(Revocation revocation) { batch_.revocations.push_back(std::move(revocation)); }
   // In-memory state of a channel, if loaded: last sequenced (maybe not yet durable) seq.
   std::optional<ChannelMeta> channelState(std::string_view channel) const;
 

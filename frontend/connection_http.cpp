@@ -325,7 +325,7 @@ Task Connection::apiCall(std::string op, std::string body) {
 bool Connection::adoptSession(std::string_view sid) {
   if (sid.empty()) return false;
   TokenResult result = frontend().sessionIds().verify(sid, frontend().wallSeconds());
-  if (result.error != TokenError::None) return false;
+  if (result.error != TokenError::None || frontend().isRevoked(result.claims)) return false;
   startSession(std::move(result.claims));
   return true;
 }
@@ -345,6 +345,11 @@ void Connection::createSession(std::string_view body) {
   TokenResult result = frontend().verifier().verify(token, frontend().wallSeconds());
   if (result.error != TokenError::None) {
     finishHttp(withHeaders(httpResponse(401, kJson, apiError("forbidden", toString(result.error))), std::string(corsReply())));
+    return;
+  }
+  if (frontend().isRevoked(result.claims)) {
+    finishHttp(withHeaders(httpResponse(401, kJson, apiError("forbidden", "token revoked: the user was kicked after it was issued")),
+                           std::string(corsReply())));
     return;
   }
   unsigned char nonce[16];

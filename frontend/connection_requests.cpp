@@ -101,6 +101,10 @@ void Connection::handleAuth(const ClientRequest& request) {
     close(4001, toString(result.error));
     return;
   }
+  if (frontend().isRevoked(result.claims)) {
+    close(4001, "token revoked: the user was kicked after it was issued");
+    return;
+  }
   if (session_.active() && result.claims.sub != session_.user) {
     replyError(request, "bad_request", "a refreshed token must be for the same user");
     return;

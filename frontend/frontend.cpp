@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -29,6 +30,9 @@ constexpr uint64_t kAcceptPauseMs = 100;  // after an accept error that would re
 constexpr int kEpollBatch = 512;          // connection events handled per wakeup
 constexpr uint32_t kTickMs = 50;                  // timer wheel resolution
 constexpr uintmax_t kMaxStaticFileBytes = 4 << 20;  // the demo page's files are small
+// Kicks are remembered this long: a token issued before it has expired by then (max token lifetime).
+constexpr int64_t kRevocationKeepMs = 7 * 86400 * 1000LL;
+constexpr uint64_t kRevocationRetryMs = 1000;
 
 uint64_t randomBootId() {
   std::random_device device;
@@ -84,6 +88,7 @@ Frontend::Frontend(const FrontendConfig& config)
         [this, i](uint64_t boot) { onHubBoot(i, boot); }));
   }
   hubBootIds_.assign(shards.size(), 0);
+  revocationsLoaded_.assign(shards.size(), false);
 }
 
 Frontend::~Frontend() {
@@ -118,6 +123,14 @@ int Frontend::run() {
   uv_check_start(&check_, onCheck);
   uv_idle_init(&loop_, &flushIdle_);
   flushIdle_.data = this;
+  acceptStart_.frontend = this;
+  acceptStart_.fire = [](TimerNode* node) {
+    Frontend* self = static_cast<AcceptStart*>(node)->frontend;
+    spdlog::warn("accepting connections before every hub's kick revocations are known (no answer in {} ms)",
+                 self->config_.hubTimeoutMs);
+    self->startAccepting();
+  };
+  wheel_.schedule(acceptStart_, uv_now(&loop_) + config_.hubTimeoutMs);
 
   sockaddr_storage bound{};
   socklen_t length = sizeof(bound);
@@ -159,12 +172,20 @@ void Frontend::listen() {
   connectionEvents_.data = this;
   uv_poll_start(&connectionEvents_, UV_READABLE, onConnectionEvents);
   reserveFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  // Bound and listening now (connections wait in the kernel's queue), accepted once every hub's
+  // kick revocations are known (startAccepting).
   int rc = uv_poll_init_socket(&loop_, &listener_, fd);
-  if (rc == 0) {
-    listener_.data = this;
-    rc = uv_poll_start(&listener_, UV_READABLE, onAcceptable);
-  }
+  listener_.data = this;
   if (rc != 0) throw std::runtime_error("cannot listen on " + config_.listen + ": " + uv_strerror(rc));
+}
+
+// A restarted frontend must not let a kicked user's old token in before it knows the kick: it
+// accepts once every hub told it its revocations, or after hub_timeout_ms without them (logged).
+void Frontend::startAccepting() {
+  if (accepting_ || stopping_) return;
+  accepting_ = true;
+  wheel_.cancel(acceptStart_);
+  uv_poll_start(&listener_, UV_READABLE, onAcceptable);
 }
 
 void Frontend::loadStaticFiles() {
@@ -404,6 +425,7 @@ void Frontend::onHubBoot(size_t shard, uint64_t bootId) {
     spdlog::info("hub {} restarted: attaching its inboxes again", config_.slotMap->shards()[shard].name);
   }
   hubBootIds_[shard] = bootId;
+  loadRevocations(shard);  // at start, and again after a restart of that hub
   std::vector<std::string_view> held;
   channels_.forEach([&](Channel* channel) {
     if (isInboxChannel(channel->name) && config_.slotMap->shardOf(channel->name) == shard) held.push_back(channel->name);
@@ -483,7 +505,48 @@ Task Frontend::attachInboxes(size_t shard, std::vector<std::string> users) {
   }
 }
 
+bool Frontend::isRevoked(const TokenClaims& claims) const {
+  auto it = revocations_.find(claims.sub);
+  if (it == revocations_.end()) return false;
+  return claims.iat == 0 || claims.iat * 1000 <= it->second;
+}
+
+void Frontend::noteRevocation(const std::string& user, int64_t notBeforeMs) {
+  if (notBeforeMs <= 0) return;
+  int64_t& at = revocations_[user];
+  at = std::max(at, notBeforeMs);
+  if (revocations_.size() >= revocationsPruneAt_) {
+    const int64_t oldest = wallSeconds() * 1000 - kRevocationKeepMs;
+    std::erase_if(revocations_, [oldest](const auto& entry) { return entry.second < oldest; });
+    revocationsPruneAt_ = std::max<size_t>(1024, revocations_.size() * 2);
+  }
+}
+
+// Asks a hub for the kicks it keeps; tried again every second until it answers.
+Task Frontend::loadRevocations(size_t shard) {
+  for (;;) {
+    wire::FrontendRequest request;
+    request.mutable_revocations()->set_since_ms(wallSeconds() * 1000 - kRevocationKeepMs);
+    HubCall call(*hubs_[shard], fills_, request, nowMs() + config_.hubTimeoutMs);
+    HubResult result = co_await call;
+    if (result.status == WaitStatus::Cancelled) co_return;
+    if (result.status == WaitStatus::Done && !result.reply.has_error()) {
+      for (const wire::Revocation& r : result.reply.revocations().revocations()) noteRevocation(r.user(), r.not_before_ms());
+      if (!revocationsLoaded_[shard]) {
+        revocationsLoaded_[shard] = true;
+        if (std::all_of(revocationsLoaded_.begin(), revocationsLoaded_.end(), [](bool b) { return b; })) startAccepting();
+      }
+      co_return;
+    }
+    spdlog::warn("hub {}: cannot load its kick revocations ({}); retrying", hubs_[shard]->ingress(),
+                 result.reply.has_error() ? result.reply.error().message() : std::string("no answer in time"));
+    Sleep pause(fills_, wheel_, nowMs() + kRevocationRetryMs);
+    if (co_await pause == WaitStatus::Cancelled) co_return;
+  }
+}
+
 void Frontend::onKick(const wire::Kick& kick) {
+  noteRevocation(kick.user(), kick.not_before_ms());
   // Kicks are rare: a scan of the connections costs no memory per connection.
   size_t closed = 0;
   for (Connection* c : allConnections()) {
@@ -506,6 +569,7 @@ void Frontend::shutdown() {
   stopping_ = true;
   wheel_.cancel(acceptPause_);
   wheel_.cancel(inboxRetry_);
+  wheel_.cancel(acceptStart_);
   uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
   ::close(listenFd_);
   if (reserveFd_ >= 0) ::close(reserveFd_);

@@ -105,6 +105,9 @@ class Frontend {
 
   uint64_t nextConnectionSerial() noexcept { return ++connectionCounter_; }
   GrantsRef internGrants(std::vector<std::string> subscribe, std::vector<std::string> publish);
+  // Whether a kick revoked this token or sid: its user was kicked at or after its iat (a token
+  // without iat: kicked at all, within the revocation window).
+  bool isRevoked(const TokenClaims& claims) const;
   // The channel's stream position is known (sync, or asked on the request path): joiners go on.
   void goLive(Channel* channel, uint64_t epoch, uint64_t lastSeq);
 
@@ -113,6 +116,7 @@ class Frontend {
   static constexpr size_t kReadBufferBytes = 64 * 1024;
 
   void listen();
+  void startAccepting();
   void loadStaticFiles();
   // channel_stream.cpp: the hub's stream per channel, in order and without a gap.
   void onDelivery(const wire::Delivery& delivery);
@@ -123,6 +127,10 @@ class Frontend {
   void holdForFill(Channel* channel, const wire::Delivery& delivery);
   Task fillGap(Channel* channel);
   void onKick(const wire::Kick& kick);
+  // Kick revocations (user -> not before, ms): learned from kicks, and from every hub at start and
+  // after a hub restart (the hubs store them), so a restarted frontend still refuses old tokens.
+  void noteRevocation(const std::string& user, int64_t notBeforeMs);
+  Task loadRevocations(size_t shard);
   // Inboxes (user:<id>) are routed by the hub to this frontend's own topic: the net attach/detach
   // changes of each loop iteration go out in chunks (InboxAttacher), attaches retried until the
   // hub holds them; everything is attached again when the hub restarts (a new boot id).
@@ -190,6 +198,13 @@ class Frontend {
   } inboxRetry_;
   uint64_t nextAttachWarnMs_ = 0;
   std::vector<uint64_t> hubBootIds_;  // per shard
+  std::unordered_map<std::string, int64_t> revocations_;
+  std::vector<bool> revocationsLoaded_;  // per shard: its hub answered once
+  bool accepting_ = false;
+  struct AcceptStart : TimerNode {
+    Frontend* frontend = nullptr;
+  } acceptStart_;
+  size_t revocationsPruneAt_ = 1024;
   uint64_t connectionCounter_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Grants>> grants_;  // interned grant sets
   size_t grantsPruneAt_ = 64;

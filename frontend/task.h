@@ -106,4 +106,17 @@ class PendingOp {
   std::coroutine_handle<> handle_;
 };
 
+// Waits until `untilMs` (TimedOut), or until its owner cancels it: a retry's pause.
+class Sleep final : public PendingOp {
+ public:
+  Sleep(PendingOp*& owner, TimerWheel& wheel, uint64_t untilMs) {
+    linkToOwner(owner);
+    armDeadline(wheel, untilMs);
+  }
+  WaitStatus await_resume() const noexcept { return status_; }
+
+ private:
+  void detach() noexcept override {}
+};
+
 }  // namespace webim

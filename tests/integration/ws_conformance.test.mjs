@@ -20,7 +20,7 @@ let feLimits;  // group 9: the default limits given explicitly
 let feSmall;   // group 9: small configured limits (1024 bytes, 4 fragments)
 let feAuth;    // group 10: auth timeout 300 ms
 
-const generous = ['--rate-limit', '100000', '--rate-burst', '100000', '--max-forbidden', '100000'];
+const generous = ['--rate-limit', '100000', '--rate-burst', '100000', '--max-forbidden', '255'];
 
 const text = (payload, opts) => frame(OP.TEXT, payload, opts);
 const cont = (payload, opts) => frame(OP.CONT, payload, opts);

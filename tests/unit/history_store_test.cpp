@@ -6,6 +6,8 @@
 // at exit; without PostgreSQL binaries each PG case says "postgres binaries not found" (a CTest
 // skip) instead of passing silently.
 #include <catch2/catch.hpp>
+
+#include <algorithm>
 #include <libpq-fe.h>
 
 #include <atomic>
@@ -214,6 +216,32 @@ STORE_TEST("an empty store knows nothing") {
   CHECK(page.msgs.empty());
   CHECK_FALSE(page.more);
   CHECK(store.countChannels() == 0);
+}
+
+STORE_TEST("kick revocations: the latest per user, survive a reopen, trimmed by age") {
+  std::vector<Revocation> got;
+  {
+    auto opened = backend.open();
+    HistoryStore& store = *opened;
+    CHECK(store.loadRevocations(0).empty());
+    WriteSet ws;
+    ws.revocations = {{"alice", 1000}, {"bob", 2000}};
+    REQUIRE(store.commit(ws, true).empty());
+    WriteSet later;
+    later.revocations = {{"alice", 3000}};
+    later.messages.push_back(msg("room:r", 1));  // rides with any batch
+    later.metas.push_back({"room:r", {kEpoch, 1}});
+    REQUIRE(store.commit(later, true).empty());
+  }
+  auto reopened = backend.open();
+  HistoryStore& store = *reopened;
+  got = store.loadRevocations(0);
+  std::sort(got.begin(), got.end(), [](const Revocation& a, const Revocation& b) { return a.user < b.user; });
+  CHECK(got == std::vector<Revocation>{{"alice", 3000}, {"bob", 2000}});
+  CHECK(store.loadRevocations(2500) == std::vector<Revocation>{{"alice", 3000}});
+  store.trimRevocations(2500);
+  CHECK(store.loadRevocations(0) == std::vector<Revocation>{{"alice", 3000}});
+  CHECK(store.readPage("room:r", {0, 0, 10, kPageBytes}).msgs.size() == 1);
 }
 
 STORE_TEST("meta and dedup records round-trip") {
