@@ -91,6 +91,7 @@ struct HubStats {
   uint64_t kicks = 0;
   uint64_t syncsDeferred = 0;   // periodic syncs retried later because a frontend's pipe was full
   uint64_t inboxUsers = 0;      // users whose inbox is routed to at least one frontend
+  uint64_t channelsInMemory = 0;  // channels the hub holds in memory (the idle ones leave)
 };
 
 std::string encodeAppError(std::string_view code, std::string_view message);

@@ -120,6 +120,19 @@ class HistoryStore {
   virtual ~HistoryStore() = default;
 
   virtual std::optional<ChannelMeta> loadMeta(std::string_view channel) = 0;
+  // A random secret made with the store (written synced on first use) and kept as long as it: the
+  // hub derives from it the epoch of every channel that has no record yet, so telling a subscriber
+  // where a never-written channel stands writes nothing, and its first message carries that epoch.
+  // A new store (history lost) has a new seed, hence new epochs. Throws HistoryStoreError.
+  virtual std::string epochSeed() { return "test-double"; }
+  // The metas of many channels at once (one round trip on PostgreSQL, one MultiGet on RocksDB),
+  // in the order asked. The default asks one by one (test doubles).
+  virtual std::vector<std::optional<ChannelMeta>> loadMetas(const std::vector<std::string>& channels) {
+    std::vector<std::optional<ChannelMeta>> out;
+    out.reserve(channels.size());
+    for (const std::string& channel : channels) out.push_back(loadMeta(channel));
+    return out;
+  }
   virtual std::optional<DedupRecord> loadDedup(std::string_view from, std::string_view cid) = 0;
   // Returns an empty string on success, else a description of the failure (nothing was stored).
   virtual std::string commit(const WriteSet& batch, bool sync) = 0;

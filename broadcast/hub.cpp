@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <cerrno>
 #include <random>
 #include <zmq_addon.hpp>
@@ -30,11 +33,18 @@ constexpr size_t kMaxSubscriptionDrain = 65536;  // per iteration, so requests a
 constexpr uint8_t kSubscribe = 1;
 constexpr uint8_t kUnsubscribe = 0;
 
-Sequencer::EpochSource randomEpochs() {
-  std::random_device device;
-  std::seed_seq seed{device(), device(), device(), device(), device(), device(), device(), device()};
-  auto engine = std::make_shared<std::mt19937_64>(seed);
-  return [engine] { return (*engine)(); };
+// A channel's epoch until it has a record: the first 8 bytes of HMAC-SHA256(store seed, name).
+Sequencer::EpochSource derivedEpochs(HistoryStore& store) {
+  auto seed = std::make_shared<const std::string>(store.epochSeed());
+  return [seed](std::string_view channel) {
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    HMAC(EVP_sha256(), seed->data(), static_cast<int>(seed->size()), reinterpret_cast<const unsigned char*>(channel.data()),
+         channel.size(), mac, &length);
+    uint64_t epoch = 0;
+    for (int i = 0; i < 8; ++i) epoch = epoch << 8 | mac[i];
+    return epoch;
+  };
 }
 
 bool validSender(const std::string& from) {
@@ -52,6 +62,7 @@ struct Hub::Request {
   std::vector<zmq::message_t> envelope;  // every frame before the body, echoed in the reply
   wire::Kick kick;  // Kind::Kick
   std::vector<std::string> users;  // Kind::Attach
+  std::vector<ChannelMeta> positions;  // Kind::Attach: each inbox's position when it was read
   Kind kind = Kind::Error;
   std::string errorCode;
   std::string errorMessage;
@@ -70,7 +81,7 @@ Hub::Hub(const HubConfig& config, HistoryStore& store, zmq::context_t& context)
       app_(context, zmq::socket_type::router),
       frontend_(context, zmq::socket_type::router),
       pub_(context, zmq::socket_type::xpub),
-      sequencer_(store, randomEpochs(), config.dedupTtl * 1000),
+      sequencer_(store, derivedEpochs(store), config.dedupTtl * 1000),
       appDecoder_(static_cast<size_t>(config.maxDataBytes)),
       started_(std::chrono::steady_clock::now()),
       frontends_(std::chrono::seconds(config.frontendTimeout)),
@@ -146,6 +157,12 @@ void Hub::run(const volatile std::sig_atomic_t* stop) {
       drainSubscriptions();
       if (std::chrono::steady_clock::now() >= nextSync_) syncWritten();
       if (std::chrono::steady_clock::now() >= nextRevocationTrim_) trimRevocations();
+      if (std::chrono::steady_clock::now() >= nextEviction_) {
+        // Channels unused for about channel_idle_timeout leave memory (between batches: no channel
+        // of a batch in flight is evicted).
+        sequencer_.evictIdle();
+        nextEviction_ = std::chrono::steady_clock::now() + std::chrono::seconds(std::max<int64_t>(1, config_.channelIdleTimeout / 2));
+      }
       if (retention_.due(std::chrono::steady_clock::now())) retentionStep();
       batch.clear();
       // Alternate which ingress goes first so neither can starve the other.
@@ -248,37 +265,25 @@ void Hub::syncWritten() {
 }
 
 // Answers subscribes with sync{epoch, last}. Called between batches only, so each channel's
-// in-memory seq is its durable seq. A channel never written gets its epoch now, made durable in
-// one group commit for all such channels before any sync goes out: the epoch a subscriber is told
-// is the one its first message will carry, even across a hub restart.
+// in-memory seq is its durable seq. The positions are read in one batch (a frontend that
+// reconnects resubscribes thousands of topics at once); a channel never written is at (0, 0) and
+// nothing is written for it: its epoch comes with its first message, which the frontends adopt.
 void Hub::publishSyncs(const std::vector<std::string>& channels) {
-  std::vector<std::pair<std::string, ChannelMeta>> syncs;
-  syncs.reserve(channels.size());
+  std::vector<std::string> owned;
+  owned.reserve(channels.size());
   for (const std::string& channel : channels) {
-    if (!isValidChannelName(channel) || !owns(channel)) continue;  // another shard answers those
-    std::string error;
-    std::optional<ChannelMeta> meta = sequencer_.ensureChannel(channel, error);
-    if (!meta) {
-      spdlog::warn("sync for {} skipped: {}", channel, error);
-      continue;
-    }
-    syncs.emplace_back(channel, *meta);
+    if (isValidChannelName(channel) && owns(channel)) owned.push_back(channel);  // another shard answers the rest
   }
-  if (sequencer_.hasPending()) {
-    std::string error = commitPending();
-    if (!error.empty()) {
-      ++stats_.commitFailures;
-      spdlog::error("creating {} channels failed: {}", sequencer_.pending().metas.size(), error);
-      sequencer_.commitFailed();
-      return;  // the joining frontends time out and answer `unavailable`
-    }
-    ++stats_.commits;
-    sequencer_.commitSucceeded();
+  std::string error;
+  std::optional<std::vector<ChannelMeta>> metas = sequencer_.positions(owned, error);
+  if (!metas) {
+    spdlog::warn("syncs for {} channels skipped: {}", owned.size(), error);
+    return;  // the joining frontends ask on the request path, then answer `unavailable`
   }
   // These may be dropped at the HWM: a joiner that misses its sync asks on the request path. (Sent
   // without dropping and retried, the thousands a reconnecting frontend resubscribes at once kept
   // the pipe full round after round, and the periodic syncs behind them ran out of attempts.)
-  for (const auto& [channel, meta] : syncs) publish(channel, syncMarker(channel, meta));
+  for (size_t i = 0; i < owned.size(); ++i) publish(owned[i], syncMarker(owned[i], (*metas)[i]));
 }
 
 size_t Hub::receive(zmq::socket_ref socket, bool fromApp, std::vector<Request>& batch, size_t room) {
@@ -426,14 +431,19 @@ void Hub::decodeFrontend(Request& r, std::string_view body) {
       const wire::Attach& attach = request.attach();
       if (attach.frontend_id().empty()) return fail("bad_request", "frontend_id is required");
       if (!admitFrontend(r, attach.frontend_id(), attach.boot_id())) return;
+      std::vector<std::string> inboxes;
+      inboxes.reserve(static_cast<size_t>(attach.users_size()));
       for (const std::string& user : attach.users()) {
         std::string inbox = std::string(kInboxPrefix) + user;
         if (!isValidChannelName(inbox)) return fail("bad_request", "invalid user id");
         if (!owns(inbox)) return fail("wrong_shard", wrongShardMessage(inbox));
-        std::string error;
-        // Creates the inbox's epoch if it has none (made durable by this batch's commit).
-        if (!sequencer_.ensureChannel(inbox, error)) return fail("unavailable", error);
+        inboxes.push_back(std::move(inbox));
       }
+      // One batched read; an inbox never written is at (0, 0) and nothing is written for it.
+      std::string error;
+      std::optional<std::vector<ChannelMeta>> positions = sequencer_.positions(inboxes, error);
+      if (!positions) return fail("unavailable", error);
+      r.positions = std::move(*positions);
       for (const std::string& user : attach.users()) {
         if (!inboxes_.attach(attach.frontend_id(), user)) {
           spdlog::warn("frontend {}: attach refused, {} frontends already hold inboxes (the most routed)",
@@ -573,8 +583,11 @@ void Hub::reply(Request& r, bool committed) {
       wire::HubReply reply;
       reply.set_req_id(r.reqId);
       wire::AttachAck* ack = reply.mutable_attached();
-      for (const std::string& user : r.users) {
+      for (size_t i = 0; i < r.users.size(); ++i) {
+        const std::string& user = r.users[i];
+        // Written in this batch (or loaded): the state in memory; else the position read at decode.
         std::optional<ChannelMeta> meta = sequencer_.channelState(std::string(kInboxPrefix) + user);
+        if (!meta && i < r.positions.size()) meta = r.positions[i];
         wire::InboxState* state = ack->add_inboxes();
         state->set_user(user);
         state->set_epoch(meta ? meta->epoch : 0);
@@ -633,6 +646,7 @@ void Hub::replyApp(Request& r, const std::string& json) {
 void Hub::replyAppHistory(Request& r) {
   try {
     HistoryPage page = store_.readPage(r.channel, {r.before, r.after, r.limit, kMaxPageBytes});
+    if (page.epoch == 0) page.epoch = sequencer_.epochFor(r.channel);  // never written: the epoch it will have
     replyApp(r, encodeHistoryOk(page));
   } catch (const HistoryStoreError& e) {
     replyApp(r, encodeAppError("unavailable", e.what()));
@@ -644,6 +658,7 @@ void Hub::replyFrontendHistory(Request& r) {
   reply.set_req_id(r.reqId);
   try {
     HistoryPage page = store_.readPage(r.channel, {r.before, r.after, r.limit, kMaxPageBytes});
+    if (page.epoch == 0) page.epoch = sequencer_.epochFor(r.channel);  // never written: the epoch it will have
     wire::HistoryPage* out = reply.mutable_history();
     out->set_epoch(page.epoch);
     out->set_last_seq(page.lastSeq);
@@ -819,6 +834,7 @@ HubStats Hub::snapshotStats() {
   s.channels = storedChannelsAtStart_ + sequencer_.createdChannels();
   s.frontends = frontends_.size();
   s.inboxUsers = inboxes_.users();
+  s.channelsInMemory = sequencer_.channelsInMemory();
   s.uptimeS = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::seconds>(now - started_).count());
   s.subscribedTopics = subscribers_.size();

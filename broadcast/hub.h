@@ -92,6 +92,7 @@ class Hub {
   FrontendRegistry frontends_;  // which process speaks for each frontend id
   std::chrono::steady_clock::time_point nextConflictLog_{};
   std::chrono::steady_clock::time_point nextRevocationTrim_{};  // hourly
+  std::chrono::steady_clock::time_point nextEviction_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   InboxRouter inboxes_;
   uint64_t bootId_ = 0;  // random per start: frontends re-attach their inboxes when it changes
   std::unordered_map<std::string, uint64_t> subscribers_;  // topic -> subscribe count

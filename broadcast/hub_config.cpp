@@ -44,6 +44,7 @@ const std::vector<Setting>& settings() {
       {"max_batch", "requests per loop iteration / group commit", {}, [](HubConfig& c) { return &c.maxBatch; }, {}},
       {"max_data_bytes", "largest data of one publish", {}, [](HubConfig& c) { return &c.maxDataBytes; }, {}},
       {"frontend_timeout", "seconds without hello before a frontend is gone", {}, [](HubConfig& c) { return &c.frontendTimeout; }, {}},
+      {"channel_idle_timeout", "seconds before an unused channel leaves the hub's memory", {}, [](HubConfig& c) { return &c.channelIdleTimeout; }, {}},
       {"revocation_ttl", "seconds a kick keeps refusing the user's older tokens (>= max_token_lifetime)", {}, [](HubConfig& c) { return &c.revocationTtl; }, {}},
       {"pub_hwm", "XPUB send high-water mark (messages)", {}, [](HubConfig& c) { return &c.pubHwm; }, {}},
       {"ingress_hwm", "ROUTER high-water marks (messages)", {}, [](HubConfig& c) { return &c.ingressHwm; }, {}},
@@ -124,6 +125,7 @@ std::string validateConfig(const HubConfig& c) {
   if (!levelOk) return "log_level: '" + c.logLevel + "' is not one of trace|debug|info|warn|error|critical|off";
   if (c.dedupTtl < 1) return "dedup_ttl: must be >= 1 second";
   if (c.revocationTtl < 60) return "revocation_ttl: must be >= 60 seconds";
+  if (c.channelIdleTimeout < 2) return "channel_idle_timeout: must be >= 2 seconds";
   if (c.maxBatch < 1 || c.maxBatch > kMaxBatchLimit) return "max_batch: must be 1..1000000";
   if (c.maxDataBytes < 1 || c.maxDataBytes > kMaxDataBytesLimit) return "max_data_bytes: must be 1..1048576";
   if (c.frontendTimeout < 1) return "frontend_timeout: must be >= 1 second";

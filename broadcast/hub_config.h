@@ -32,6 +32,9 @@ struct HubConfig {
   // Seconds a kick keeps revoking the user's older tokens and sids (>= the frontends'
   // max_token_lifetime: an older token has expired anyway).
   int64_t revocationTtl = 604800;
+  // Seconds after which a channel nobody published to or asked about leaves the hub's memory (read
+  // from the store again when used).
+  int64_t channelIdleTimeout = 600;
   // XPUB send HWM, in messages per subscriber pipe. Large on purpose: a frontend that stalls for
   // a moment (burst, GC-like pause) should not lose messages to the HWM; what is dropped beyond it
   // is refilled from history by the frontend's gap detection. Memory bound: HWM x message size per

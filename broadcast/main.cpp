@@ -57,7 +57,14 @@ int serve(const webim::hub::HubConfig& config) {
   int code = 0;
   {
     zmq::context_t context(1);
-    webim::hub::Hub hub(config, *store, context);
+    std::unique_ptr<webim::hub::Hub> made;
+    try {
+      made = std::make_unique<webim::hub::Hub>(config, *store, context);
+    } catch (const webim::hub::HistoryStoreError& e) {
+      spdlog::critical("cannot start: the store: {}", e.what());
+      return 1;
+    }
+    webim::hub::Hub& hub = *made;
     const std::pair<const char*, void (webim::hub::Hub::*)()> binds[] = {
         {"app_ingress", &webim::hub::Hub::bindAppIngress},
         {"hub_ingress", &webim::hub::Hub::bindHubIngress},

@@ -1,6 +1,7 @@
 #include "broadcast/postgres_store.h"
 
 #include <libpq-fe.h>
+#include <openssl/rand.h>
 #include <poll.h>
 
 #include <algorithm>
@@ -49,6 +50,9 @@ CREATE TABLE IF NOT EXISTS webim_dedup (
   ts_ms   bigint NOT NULL,
   PRIMARY KEY (sender, cid));
 CREATE INDEX IF NOT EXISTS webim_dedup_ts ON webim_dedup (ts_ms);
+CREATE TABLE IF NOT EXISTS webim_store (
+  name  text  PRIMARY KEY,
+  value bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS webim_revocation (
   user_id       bytea  PRIMARY KEY,
   not_before_ms bigint NOT NULL);
@@ -63,6 +67,12 @@ struct Statement {
 const std::vector<Statement>& statements() {
   static const std::vector<Statement> list = {
       {"meta_get", "SELECT epoch, last_seq FROM webim_channel WHERE channel = $1", {kTextOid}},
+      // The store's epoch seed: the first hub to ask makes it, every later one reads it.
+      {"seed_put", "INSERT INTO webim_store (name, value) VALUES ('epoch_seed', $1) ON CONFLICT (name) DO NOTHING",
+       {kByteaOid}},
+      {"seed_get", "SELECT value FROM webim_store WHERE name = 'epoch_seed'", {}},
+      {"metas_get", "SELECT channel, epoch, last_seq FROM webim_channel WHERE channel = ANY($1::text[])",
+       {kTextArrayOid}},
       {"dedup_get", "SELECT channel, epoch, seq, ts_ms FROM webim_dedup WHERE sender = $1 AND cid = $2",
        {kByteaOid, kByteaOid}},
       {"channel_count", "SELECT count(*) FROM webim_channel", {}},
@@ -337,6 +347,7 @@ struct PostgresHistoryStore::Impl {
   DedupFilter filter;
   uint64_t filterSkips = 0;
   uint64_t dedupQueries = 0;
+  uint64_t roundTrips = 0;  // statements executed one at a time (execPrepared)
   // The batch of a commit whose outcome is unknown, to undo before anything else.
   struct Undo {
     ArrayParam msgChannels{kTextOid}, msgSeqs{kInt8Oid};
@@ -443,6 +454,7 @@ struct PostgresHistoryStore::Impl {
   }
 
   Result execPrepared(const char* name, const Params& params) {
+    ++roundTrips;
     auto values = params.values();
     auto lengths = params.lengths();
     std::vector<int> formats(values.size(), kBinary);
@@ -644,6 +656,52 @@ std::optional<DedupRecord> PostgresHistoryStore::loadDedup(std::string_view from
   if (PQntuples(r.get()) == 0) return std::nullopt;
   return DedupRecord{std::string(field(r.get(), 0, 0)), int8Field(r.get(), 0, 1), int8Field(r.get(), 0, 2),
                      static_cast<int64_t>(int8Field(r.get(), 0, 3))};
+}
+
+std::vector<std::optional<ChannelMeta>> PostgresHistoryStore::loadMetas(const std::vector<std::string>& channels) {
+  std::vector<std::optional<ChannelMeta>> out(channels.size());
+  if (channels.empty()) return out;
+  ArrayParam names(kTextOid);
+  for (const std::string& channel : channels) names.addBytes(channel);
+  Params p;
+  p.add(std::string(names.finish()));
+  Result r = impl_->query("metas_get", p);
+  std::unordered_map<std::string_view, size_t> at;
+  for (size_t i = 0; i < channels.size(); ++i) at.emplace(channels[i], i);
+  for (int row = 0; row < PQntuples(r.get()); ++row) {
+    auto it = at.find(field(r.get(), row, 0));
+    if (it == at.end()) continue;
+    ChannelMeta meta{int8Field(r.get(), row, 1), int8Field(r.get(), row, 2)};
+    out[it->second] = meta;
+    for (size_t i = it->second + 1; i < channels.size(); ++i) {  // a channel asked twice
+      if (channels[i] == it->first) out[i] = meta;
+    }
+  }
+  return out;
+}
+
+uint64_t PostgresHistoryStore::roundTrips() const noexcept { return impl_->roundTrips; }
+
+std::string PostgresHistoryStore::epochSeed() {
+  Impl& s = *impl_;
+  {
+    Result r = s.query("seed_get", Params());
+    if (PQntuples(r.get()) == 1) return std::string(field(r.get(), 0, 0));
+  }
+  std::string seed(32, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(seed.data()), static_cast<int>(seed.size())) != 1) {
+    throw HistoryStoreError("no randomness for the epoch seed");
+  }
+  Params p;
+  p.add(seed);
+  s.ready();
+  Result put = s.execPrepared("seed_put", p);  // synchronous_commit on: durable before it is used
+  if (PQresultStatus(put.get()) != PGRES_COMMAND_OK) {
+    throw HistoryStoreError(std::string("postgres: seed_put: ") + PQresultErrorMessage(put.get()));
+  }
+  Result r = s.query("seed_get", Params());
+  if (PQntuples(r.get()) != 1) throw HistoryStoreError("postgres: the epoch seed vanished");
+  return std::string(field(r.get(), 0, 0));  // ours, or one another hub stored first
 }
 
 std::string PostgresHistoryStore::commit(const WriteSet& batch, bool sync) {

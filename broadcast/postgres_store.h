@@ -54,6 +54,10 @@ class PostgresHistoryStore final : public HistoryStore {
   ~PostgresHistoryStore() override;
 
   std::optional<ChannelMeta> loadMeta(std::string_view channel) override;
+  std::string epochSeed() override;
+  std::vector<std::optional<ChannelMeta>> loadMetas(const std::vector<std::string>& channels) override;
+  // Statements sent to the server since the store was opened (tests: batched loads are one each).
+  uint64_t roundTrips() const noexcept;
   std::optional<DedupRecord> loadDedup(std::string_view from, std::string_view cid) override;
   std::string commit(const WriteSet& batch, bool sync) override;
   HistoryPage readPage(std::string_view channel, const HistoryQuery& query) override;

@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
+#include <openssl/rand.h>
 #include <rocksdb/write_batch.h>
 
 #include <spdlog/spdlog.h>
@@ -22,6 +23,8 @@ constexpr char kMessagePrefix = 'm';
 constexpr char kMetaPrefix = 'c';
 constexpr char kDedupPrefix = 'd';
 constexpr char kRevocationPrefix = 'r';  // 'r' user -> version, not-before ms (kick revocations)
+constexpr std::string_view kEpochSeedKey = "s:epoch-seed";  // the store's epoch seed (HistoryStore::epochSeed)
+constexpr size_t kEpochSeedBytes = 32;
 // First byte of every meta/dedup value, so the layout can change without guessing.
 constexpr char kRecordVersion = 1;
 constexpr size_t kMetaSize = 1 + 8 + 8;
@@ -215,6 +218,37 @@ std::optional<ChannelMeta> RocksDbHistoryStore::loadMeta(std::string_view channe
   if (value->size() != kMetaSize || (*value)[0] != kRecordVersion)
     throw HistoryStoreError("corrupt meta record for " + std::string(channel));
   return ChannelMeta{getBigEndian(value->data() + 1), getBigEndian(value->data() + 9)};
+}
+
+std::string RocksDbHistoryStore::epochSeed() {
+  if (auto value = getValue(db(), std::string(kEpochSeedKey))) return *value;
+  std::string seed(kEpochSeedBytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(seed.data()), static_cast<int>(seed.size())) != 1) {
+    throw HistoryStoreError("no randomness for the epoch seed");
+  }
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  rocksdb::Status s = db().Put(options, std::string(kEpochSeedKey), seed);
+  if (!s.ok()) throw HistoryStoreError("storing the epoch seed: " + s.ToString());
+  return seed;
+}
+
+std::vector<std::optional<ChannelMeta>> RocksDbHistoryStore::loadMetas(const std::vector<std::string>& channels) {
+  std::vector<std::string> keys;
+  keys.reserve(channels.size());
+  for (const std::string& channel : channels) keys.push_back(metaKey(channel));
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<std::string> values;
+  std::vector<rocksdb::Status> statuses = db().MultiGet(rocksdb::ReadOptions(), slices, &values);
+  std::vector<std::optional<ChannelMeta>> out(channels.size());
+  for (size_t i = 0; i < channels.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) throw HistoryStoreError(statuses[i].ToString());
+    const std::string& v = values[i];
+    if (v.size() != kMetaSize || v[0] != kRecordVersion) throw HistoryStoreError("corrupt meta record for " + channels[i]);
+    out[i] = ChannelMeta{getBigEndian(v.data() + 1), getBigEndian(v.data() + 9)};
+  }
+  return out;
 }
 
 std::optional<DedupRecord> RocksDbHistoryStore::loadDedup(std::string_view from,

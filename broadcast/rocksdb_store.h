@@ -28,6 +28,8 @@ class RocksDbHistoryStore final : public HistoryStore {
   ~RocksDbHistoryStore() override;  // closes the DB (flushes nothing extra: the WAL is durable)
 
   std::optional<ChannelMeta> loadMeta(std::string_view channel) override;
+  std::string epochSeed() override;
+  std::vector<std::optional<ChannelMeta>> loadMetas(const std::vector<std::string>& channels) override;
   std::optional<DedupRecord> loadDedup(std::string_view from, std::string_view cid) override;
   std::string commit(const WriteSet& batch, bool sync) override;
   HistoryPage readPage(std::string_view channel, const HistoryQuery& query) override;

@@ -17,16 +17,26 @@ std::string Sequencer::dedupKey(std::string_view from, std::string_view cid) {
   return key;
 }
 
-uint64_t Sequencer::newEpoch() {
-  // 0 is reserved for "channel never written" in history replies.
-  uint64_t epoch = 0;
-  while (epoch == 0) epoch = epochs_();
-  return epoch;
+uint64_t Sequencer::newEpoch(std::string_view channel) const {
+  // 0 is never an epoch (the HTTP fallback's "no position yet").
+  uint64_t epoch = epochs_(channel);
+  return epoch == 0 ? 1 : epoch;
+}
+
+Sequencer::ChannelState* Sequencer::findChannel(const std::string& channel) {
+  if (auto it = channels_.find(channel); it != channels_.end()) return &it->second;
+  auto idle = idle_.find(channel);
+  if (idle == idle_.end()) return nullptr;
+  return &channels_.insert(idle_.extract(idle)).position->second;
+}
+
+void Sequencer::evictIdle() {
+  idle_.clear();
+  idle_.swap(channels_);
 }
 
 Sequencer::ChannelState* Sequencer::loadChannel(const std::string& channel, std::string& error) {
-  auto it = channels_.find(channel);
-  if (it != channels_.end()) return &it->second;
+  if (ChannelState* state = findChannel(channel)) return state;
   std::optional<ChannelMeta> meta;
   try {
     meta = store_.loadMeta(channel);
@@ -40,7 +50,7 @@ Sequencer::ChannelState* Sequencer::loadChannel(const std::string& channel, std:
     state.durableSeq = state.lastSeq = meta->lastSeq;
     state.durable = true;
   } else {
-    state.epoch = newEpoch();
+    state.epoch = newEpoch(channel);
   }
   return &channels_.emplace(channel, state).first->second;
 }
@@ -111,7 +121,7 @@ PublishOutcome Sequencer::sequence(PublishInput input, int64_t nowMs) {
 
 void Sequencer::commitSucceeded() {
   for (const std::string& name : touched_) {
-    ChannelState& state = channels_.at(name);
+    ChannelState& state = *findChannel(name);
     if (!state.durable) ++createdChannels_;
     state.durable = true;
     state.durableSeq = state.lastSeq;
@@ -122,6 +132,7 @@ void Sequencer::commitSucceeded() {
 
 void Sequencer::commitFailed() {
   for (const std::string& name : touched_) {
+    findChannel(name);  // recent again (touched channels always are)
     auto it = channels_.find(name);
     if (!it->second.durable) {
       channels_.erase(it);  // reloaded from the store (or given a new epoch) on next use
@@ -139,21 +150,51 @@ void Sequencer::clearBatch() {
   pendingDedup_.clear();
 }
 
-std::optional<ChannelMeta> Sequencer::ensureChannel(const std::string& channel, std::string& error) {
-  ChannelState* state = loadChannel(channel, error);
-  if (state == nullptr) return std::nullopt;
-  if (!state->durable && !state->touched) {
-    state->touched = true;
-    state->metaIndex = batch_.metas.size();
-    batch_.metas.push_back({channel, ChannelMeta{state->epoch, state->lastSeq}});
-    touched_.push_back(channel);
+std::optional<std::vector<ChannelMeta>> Sequencer::positions(const std::vector<std::string>& channels,
+                                                             std::string& error) {
+  std::vector<ChannelMeta> out(channels.size());
+  std::vector<std::string> missing;
+  std::vector<size_t> missingAt;
+  for (size_t i = 0; i < channels.size(); ++i) {
+    if (ChannelState* state = findChannel(channels[i]); state != nullptr && state->durable) {
+      out[i] = ChannelMeta{state->epoch, state->durableSeq};
+    } else {
+      missing.push_back(channels[i]);
+      missingAt.push_back(i);
+    }
   }
-  return ChannelMeta{state->epoch, state->lastSeq};
+  if (missing.empty()) return out;
+  std::vector<std::optional<ChannelMeta>> loaded;
+  try {
+    loaded = store_.loadMetas(missing);
+  } catch (const HistoryStoreError& e) {
+    error = e.what();
+    return std::nullopt;
+  }
+  for (size_t k = 0; k < missing.size(); ++k) {
+    if (!loaded[k]) {  // never written: nothing kept
+      out[missingAt[k]] = ChannelMeta{newEpoch(missing[k]), 0};
+      continue;
+    }
+    out[missingAt[k]] = *loaded[k];
+    if (findChannel(missing[k]) == nullptr) {
+      ChannelState state;
+      state.epoch = loaded[k]->epoch;
+      state.durableSeq = state.lastSeq = loaded[k]->lastSeq;
+      state.durable = true;
+      channels_.emplace(missing[k], state);
+    }
+  }
+  return out;
 }
 
 std::optional<ChannelMeta> Sequencer::channelState(std::string_view channel) const {
-  auto it = channels_.find(std::string(channel));
-  if (it == channels_.end()) return std::nullopt;
+  std::string name(channel);
+  auto it = channels_.find(name);
+  if (it == channels_.end()) {
+    it = idle_.find(name);
+    if (it == idle_.end()) return std::nullopt;
+  }
   return ChannelMeta{it->second.epoch, it->second.lastSeq};
 }
 

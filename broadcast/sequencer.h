@@ -11,6 +11,11 @@
 //  - commitFailed() rolls every channel of the batch back to its last durable seq (channels never
 //    made durable are forgotten and reloaded from the store on next use), so nothing past the
 //    durable seq is ever acked or published.
+//  - A channel never written has no record: its position is (epochFor(channel), 0), the epoch its
+//    first message will carry, and asking for it (a subscribe, an inbox attach) writes nothing and
+//    keeps nothing in memory.
+//  - Channels idle for two eviction periods are forgotten (evictIdle); they are read from the store
+//    again when used.
 #pragma once
 
 #include <cstdint>
@@ -48,7 +53,9 @@ struct PublishOutcome {
 
 class Sequencer {
  public:
-  using EpochSource = std::function<uint64_t()>;
+  // The epoch a channel without a record gets (derived from the store's epoch seed, so it is the
+  // same whenever it is asked: the position of a never-written channel is (epoch, 0)).
+  using EpochSource = std::function<uint64_t(std::string_view channel)>;
 
   // dedupTtlMs: dedup records older than this are ignored (the cid may be reused).
   Sequencer(HistoryStore& store, EpochSource epochs, int64_t dedupTtlMs);
@@ -64,10 +71,15 @@ class Sequencer {
 
   // Channels whose meta was first written by this process (for stats).
   uint64_t createdChannels() const { return createdChannels_; }
-  // Loads the channel, or creates it (new epoch, seq 0) as a meta record in the current batch, so
-  // a subscriber learns the epoch before the first message (the sync answering a subscribe).
-  // Call between batches; nullopt (with `error`) when the store cannot be read.
-  std::optional<ChannelMeta> ensureChannel(const std::string& channel, std::string& error);
+  // Where each channel's stream stands: (epoch, last durable seq); (epochFor(channel), 0) for a
+  // channel never written. Channels not in memory are read in one batch (HistoryStore::loadMetas); those that
+  // exist stay in memory. Call between batches; nullopt (with `error`) when the store cannot be read.
+  std::optional<std::vector<ChannelMeta>> positions(const std::vector<std::string>& channels, std::string& error);
+  // Forgets the channels not used since the previous call (call between batches, every idle period).
+  void evictIdle();
+  size_t channelsInMemory() const noexcept { return channels_.size() + idle_.size(); }
+  // The epoch of a channel that has no record yet (its first message will carry it).
+  uint64_t epochFor(std::string_view channel) const { return newEpoch(channel); }
   // A record that rides with the current batch (a kick's revocation): committed with it, dropped
   // with it when the commit fails.
   void stage(Revocation revocation) { batch_.revocations.push_back(std::move(revocation)); }
@@ -86,13 +98,16 @@ class Sequencer {
 
   static std::string dedupKey(std::string_view from, std::string_view cid);
   ChannelState* loadChannel(const std::string& channel, std::string& error);
-  uint64_t newEpoch();
+  // The channel's state if in memory (an idle one is made recent again), else nullptr.
+  ChannelState* findChannel(const std::string& channel);
+  uint64_t newEpoch(std::string_view channel) const;
   void clearBatch();
 
   HistoryStore& store_;
   EpochSource epochs_;
   int64_t dedupTtlMs_;
-  std::unordered_map<std::string, ChannelState> channels_;
+  std::unordered_map<std::string, ChannelState> channels_;  // used since the last evictIdle()
+  std::unordered_map<std::string, ChannelState> idle_;      // not used since: dropped at the next
   WriteSet batch_;
   std::vector<std::string> touched_;
   std::unordered_map<std::string, DedupRecord> pendingDedup_;

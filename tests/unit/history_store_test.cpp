@@ -244,6 +244,42 @@ STORE_TEST("kick revocations: the latest per user, survive a reopen, trimmed by 
   CHECK(store.readPage("room:r", {0, 0, 10, kPageBytes}).msgs.size() == 1);
 }
 
+STORE_TEST("loadMetas: many channels at once, in the order asked, absent ones empty") {
+  auto opened = backend.open();
+  HistoryStore& store = *opened;
+  WriteSet ws;
+  for (int i = 0; i < 300; i += 2) ws.metas.push_back({"user:" + std::to_string(i), {kEpoch + i, static_cast<uint64_t>(i)}});
+  REQUIRE(store.commit(ws, true).empty());
+  std::vector<std::string> asked;
+  for (int i = 299; i >= 0; --i) asked.push_back("user:" + std::to_string(i));
+  asked.push_back("user:4");  // twice
+  auto metas = store.loadMetas(asked);
+  REQUIRE(metas.size() == asked.size());
+  for (size_t k = 0; k < 300; ++k) {
+    int i = 299 - static_cast<int>(k);
+    if (i % 2 == 0) {
+      CHECK(metas[k] == ChannelMeta{kEpoch + i, static_cast<uint64_t>(i)});
+    } else {
+      CHECK_FALSE(metas[k]);
+    }
+  }
+  CHECK(metas.back() == ChannelMeta{kEpoch + 4, 4});
+  CHECK(store.loadMetas({}).empty());
+}
+
+STORE_TEST("the epoch seed is made once and kept with the store") {
+  std::string seed;
+  {
+    auto opened = backend.open();
+    seed = opened->epochSeed();
+    CHECK(seed.size() >= 16);
+    CHECK(opened->epochSeed() == seed);
+  }
+  auto reopened = backend.open();
+  CHECK(reopened->epochSeed() == seed);
+  CHECK(reopened->countChannels() == 0);  // not a channel
+}
+
 STORE_TEST("meta and dedup records round-trip") {
   auto opened = backend.open();
   HistoryStore& store = *opened;
@@ -535,6 +571,20 @@ TEST_CASE("postgres: a commit cut off in flight fails, and the store recovers by
   REQUIRE(seqs(page) == std::vector<uint64_t>{1, 2, 3, 4});
   CHECK(page.msgs[2].data == "\"second try\"");
   CHECK(store->loadMeta("room:cut") == ChannelMeta{kEpoch, 4});
+}
+
+TEST_CASE("postgres: loadMetas of 2,000 channels is one round trip", "[history_store][.postgres]") {
+  PgBackend backend;
+  if (!backend.available()) {
+    WARN(kPgSkip);
+    return;
+  }
+  PostgresHistoryStore store(PostgresStoreOptions{backend.dsn()});
+  std::vector<std::string> asked;
+  for (int i = 0; i < 2000; ++i) asked.push_back("user:" + std::to_string(1000000 + i));
+  const uint64_t before = store.roundTrips();
+  CHECK(store.loadMetas(asked).size() == 2000);
+  CHECK(store.roundTrips() == before + 1);
 }
 
 TEST_CASE("postgres: the dedup filter answers new cids without a query", "[history_store][.postgres]") {

@@ -16,6 +16,7 @@ class MemoryStore final : public HistoryStore {
   std::vector<StoredMessage> messages;
   bool failCommit = false;
   bool failReads = false;
+  int metaBatches = 0;  // loadMetas calls
 
   std::optional<ChannelMeta> loadMeta(std::string_view channel) override {
     if (failReads) throw HistoryStoreError("read failed");
@@ -36,6 +37,12 @@ class MemoryStore final : public HistoryStore {
     for (const auto& e : batch.dedups) dedups[{e.from, e.cid}] = e.record;
     return {};
   }
+  std::vector<std::optional<ChannelMeta>> loadMetas(const std::vector<std::string>& channels) override {
+    ++metaBatches;
+    std::vector<std::optional<ChannelMeta>> out;
+    for (const std::string& channel : channels) out.push_back(loadMeta(channel));
+    return out;
+  }
   HistoryPage readPage(std::string_view, const HistoryQuery&) override { return {}; }
   uint64_t countChannels() override { return metas.size(); }
 };
@@ -44,7 +51,13 @@ struct Fixture {
   MemoryStore store;
   uint64_t nextEpoch = 100;
   static constexpr int64_t kTtlMs = 86400 * 1000;
-  Sequencer seq{store, [this] { return nextEpoch++; }, kTtlMs};
+  // Derived per channel, as the hub does from its store's seed: the same channel, the same epoch.
+  std::map<std::string, uint64_t> epochs;
+  Sequencer seq{store, [this](std::string_view ch) {
+    auto [it, added] = epochs.try_emplace(std::string(ch), nextEpoch);
+    if (added) ++nextEpoch;
+    return it->second;
+  }, kTtlMs};
 
   PublishOutcome pub(std::string ch, std::string cid, int64_t now = 1000, std::string from = "u1") {
     return seq.sequence({std::move(ch), std::move(from), std::move(cid), "{\"a\":1}"}, now);
@@ -93,10 +106,8 @@ TEST_CASE("a channel's state is loaded from the store on first use", "[sequencer
 
 TEST_CASE("epoch 0 is never used", "[sequencer]") {
   MemoryStore store;
-  std::vector<uint64_t> epochs{0, 0, 9};
-  size_t i = 0;
-  Sequencer seq(store, [&] { return epochs[i++]; }, 1000);
-  CHECK(seq.sequence({"room:a", "u", "c", "1"}, 0).epoch == 9);
+  Sequencer seq(store, [](std::string_view) { return uint64_t{0}; }, 1000);
+  CHECK(seq.sequence({"room:a", "u", "c", "1"}, 0).epoch == 1);
 }
 
 TEST_CASE("a durable (from, cid) returns the first result and stores nothing", "[sequencer][dedup]") {
@@ -180,7 +191,7 @@ TEST_CASE("a failed commit rolls back to the last durable seq", "[sequencer][rol
   CHECK(retry.seq == 2);
   auto retryNew = f.pub("room:new", "c4");
   CHECK(retryNew.seq == 1);
-  CHECK(retryNew.epoch != newChannel.epoch);  // a fresh epoch: the first was never seen
+  CHECK(retryNew.epoch == newChannel.epoch);  // derived: the epoch announced for it all along
   f.commit();
   CHECK(f.store.metas["room:a"] == ChannelMeta{a1.epoch, 2});
   CHECK(f.store.messages.size() == 3);
@@ -194,4 +205,54 @@ TEST_CASE("store read errors are unavailable and change nothing", "[sequencer]")
   CHECK_FALSE(f.seq.hasPending());
   f.store.failReads = false;
   CHECK(f.pub("room:a", "c1").seq == 1);
+}
+
+TEST_CASE("positions: never-written channels are (their epoch, 0) and cost nothing; known ones are read in one batch", "[sequencer]") {
+  Fixture f;
+  f.store.metas["room:old"] = {77, 5};
+  f.store.metas["user:42"] = {78, 9};
+  std::string error;
+  std::vector<std::string> asked = {"room:old", "dm:x:never", "user:42", "room:new"};
+  auto positions = f.seq.positions(asked, error);
+  REQUIRE(positions);
+  CHECK(*positions == std::vector<ChannelMeta>{{77, 5}, {f.seq.epochFor("dm:x:never"), 0}, {78, 9}, {f.seq.epochFor("room:new"), 0}});
+  CHECK(f.store.metaBatches == 1);
+  CHECK_FALSE(f.seq.hasPending());  // nothing to write
+  CHECK(f.seq.channelsInMemory() == 2);  // only channels that exist
+  // Known ones come from memory now; the never-written are asked again (one batch).
+  positions = f.seq.positions(asked, error);
+  CHECK(f.store.metaBatches == 2);
+  // Its first message makes a never-written channel's epoch.
+  const uint64_t announced = (*positions)[3].epoch;
+  auto first = f.pub("room:new", "n1");
+  CHECK(first.epoch == announced);
+  f.commit();
+  positions = f.seq.positions({"room:new"}, error);
+  CHECK(positions->front() == ChannelMeta{first.epoch, 1});
+  CHECK(f.store.metaBatches == 2);  // in memory
+  f.store.failReads = true;
+  CHECK_FALSE(f.seq.positions({"room:unknown"}, error));
+  CHECK(error == "read failed");
+}
+
+TEST_CASE("evictIdle forgets channels unused for a whole period, and they come back from the store", "[sequencer]") {
+  Fixture f;
+  auto a = f.pub("room:a", "a1");
+  auto b = f.pub("room:b", "b1");
+  f.commit();
+  CHECK(f.seq.channelsInMemory() == 2);
+  f.seq.evictIdle();          // both become idle
+  f.pub("room:a", "a2");      // room:a used again: recent
+  f.commit();
+  f.seq.evictIdle();          // room:b idle for a whole period: gone
+  CHECK(f.seq.channelsInMemory() == 1);
+  CHECK_FALSE(f.seq.channelState("room:b"));
+  // Still in the store: the next publish continues its seq in the same epoch.
+  auto b2 = f.pub("room:b", "b2");
+  CHECK(b2.epoch == b.epoch);
+  CHECK(b2.seq == 2);
+  f.commit();
+  auto a3 = f.pub("room:a", "a3");
+  CHECK(a3.epoch == a.epoch);
+  CHECK(a3.seq == 3);
 }
