@@ -26,6 +26,10 @@ constexpr int kLingerMs = 100;            // replies/publishes in flight at exit
 // gets an answer and keeps its link.
 constexpr int64_t kHardCapSlack = 1 << 20;
 constexpr auto kConflictLogInterval = std::chrono::seconds(10);
+// Replies queued for one app peer that does not read them: ZeroMQ bounds a pipe in messages, so
+// the bound in bytes is this many replies of at most a history page (1 MiB) each: 64 MiB. A peer
+// past it loses replies (it retries with the same cid); one that reads never comes near it.
+constexpr int kAppReplyQueue = 64;
 constexpr size_t kMaxPageBytes = 1 << 20; // PROTOCOL.md: a history page is at most 1 MiB
 constexpr int kSyncRounds = 1;     // syncs for a channel after its last write (never dropped: one is enough)
 constexpr int kSyncAttempts = 30;  // rounds to try them in while a frontend's pipe is full
@@ -103,6 +107,7 @@ void Hub::configureSockets() {
     // is disconnected.
     s->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(maxRequestBytes()) + kHardCapSlack);
   }
+  app_.set(zmq::sockopt::sndhwm, std::min(ingressHwm, kAppReplyQueue));
   // A reply to a connection that is gone fails (EHOSTUNREACH) instead of vanishing: that is how a
   // frontend id's old process is found dead (admitFrontend).
   frontend_.set(zmq::sockopt::router_mandatory, 1);

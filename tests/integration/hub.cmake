@@ -11,3 +11,11 @@ if(TARGET webim-broadcast)
                    $<TARGET_FILE:webim-broadcast> $<TARGET_FILE:hub_frontend_probe>)
   set_tests_properties(hub/e2e PROPERTIES TIMEOUT 90 LABELS "hub;integration")
 endif()
+
+# hub/unread-replies: 1,500 unread 1 MiB replies to one app peer stay bounded (needs php-zmq).
+if(TARGET webim-broadcast)
+  add_test(NAME hub/unread-replies
+           COMMAND timeout 60 bash ${CMAKE_CURRENT_LIST_DIR}/hub_unread_replies.sh $<TARGET_FILE:webim-broadcast>)
+  set_tests_properties(hub/unread-replies PROPERTIES TIMEOUT 90 LABELS "hub;integration"
+    SKIP_REGULAR_EXPRESSION "skipped: php-zmq")
+endif()
