@@ -3,7 +3,7 @@
 // app_ingress only the app keys of curve_app_clients (its ZAP handler); everyone else gets nothing
 // on any socket. ipc:// socket files are created for the hub's user only, whatever the umask.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,14 @@ import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { apiPost, BROADCAST, Client, Cluster, FRONTEND, Process, sleep } from './harness.mjs';
+
+const PHP = process.env.WEBIM_PHP || 'php';
+const PHP_LIB = new URL('../../clients/php/autoload.php', import.meta.url).pathname;
+const phpSkip = (() => {
+  const probe = spawnSync(PHP, ['-r', 'echo extension_loaded("zmq") ? "zmq" : "none";'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) return `skipped: php-cli not found (${PHP})`;
+  return probe.stdout === 'zmq' ? false : 'skipped: php-zmq is not loaded';
+})();
 
 const PEER_PROBE = process.env.WEBIM_PEER_PROBE ?? resolve(dirname(BROADCAST), '../tests/integration/peer_probe');
 
@@ -90,6 +98,24 @@ describe('CURVE allow-lists: the hub admits only listed client keys', () => {
     assert.match(cluster.hub.log, /refused a CURVE client on app_ingress .*client key not allowed/);
     const page = JSON.parse((await appRequest({ op: 'hist', ch: 'room:pa', after: 0 }, 'app')).stdout);
     assert.deepEqual(page.msgs, [], 'nothing was published by the refused clients');
+  });
+
+  test('the PHP library presents its own key pair: listed, it publishes; unlisted, it times out', { skip: phpSkip }, async () => {
+    const script = `require ${JSON.stringify(PHP_LIB)};
+      [$endpoint, $server, $pub, $sec] = array_slice($argv, 1);
+      $hub = new Webim\\Hub(['shards' => [['slots' => '0-1023', 'app_ingress' => $endpoint, 'curve_server_key' => $server]],
+        'curve_public_key' => $pub, 'curve_secret_key' => $sec], 1000);
+      try { echo json_encode($hub->publish('room:php', 'from php', 'php-1')); }
+      catch (Webim\\HubException $e) { echo json_encode(['error' => $e->errorCode]); }`;
+    const php = (name) => {
+      const sec = readFileSync(keys[name].key, 'utf8').trim();
+      return run(PHP, ['-r', script, '--', cluster.endpoints.app, hubPub, keys[name].pub, sec]);
+    };
+    const listed = await php('app');
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.equal(JSON.parse(listed.stdout).seq, 1, listed.stdout);
+    const unlisted = await php('rogue');
+    assert.deepEqual(JSON.parse(unlisted.stdout), { error: 'timeout' }, unlisted.stderr);
   });
 
   test('a listed frontend serves its clients', async () => {
