@@ -4,6 +4,7 @@
 #include <toml++/toml.h>
 
 #include <grp.h>
+#include <zmq.h>
 
 #include <array>
 #include <cerrno>
@@ -244,6 +245,15 @@ std::string loadCurve(HubConfig& c) {
     if (!e.listed) {
       return std::string(e.name) + ": " + *e.endpoint + " binds off loopback: give " + e.list +
              " (the public keys of the clients it admits; docs/configuration.md, \"Who may connect\")";
+    }
+  }
+  if (c.slotMap && !c.curveSecretKey.empty()) {
+    const Shard& own = c.slotMap->shards()[c.shardIndex];
+    char publicKey[41];
+    if (zmq_curve_public(publicKey, c.curveSecretKey.c_str()) == 0 && !own.curveServerKey.empty() &&
+        own.curveServerKey != publicKey) {
+      return "curve_secret_key_file: this hub's public key is " + std::string(publicKey) + ", but shard " + own.name +
+             " in " + c.shards + " has curve_server_key " + own.curveServerKey + " (each hub its own key pair)";
     }
   }
   if (std::string error = loadPeerLists(c, c.peerLists); !error.empty()) return error;

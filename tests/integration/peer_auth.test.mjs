@@ -219,7 +219,16 @@ describe('CURVE allow-lists: the hub admits only listed client keys', () => {
     const data = ['--data', join(cluster.dir, 'cfg')];
     const badList = join(cluster.dir, 'bad.list');
     writeFileSync(badList, `${keys.fe.pub}\n${keys.fe.pub.slice(1)}\n`);
+    const table = (keyA, keyB) => {
+      const file = join(cluster.dir, `shards-${keyA.length}-${keyA === keyB}.json`);
+      const shard = (name, slots, key) => ({ name, slots, app_ingress: 'ipc:///a', hub_ingress: 'ipc:///i', hub_pub: 'ipc:///p', curve_server_key: key });
+      writeFileSync(file, JSON.stringify({ shards: [shard('hub0', '0-511', keyA), shard('hub1', '512-1023', keyB)] }));
+      return file;
+    };
     const cases = [
+      [BROADCAST, ['--curve-secret-key-file', keys.hub.key, '--shards', table(keys.fe.pub, hubPub), '--shard', 'hub0', ...data],
+        /this hub's public key is .*, but shard hub0 .* has curve_server_key/],
+      [FRONTEND, ['--secret-file', cluster.secretFile, '--shards', table(hubPub, hubPub)], /have the same curve_server_key: give each hub its own key pair/],
       [BROADCAST, ['--hub-ingress', 'tcp://0.0.0.0:1', '--curve-secret-key-file', keys.hub.key, ...data],
         /hub_ingress: tcp:\/\/0\.0\.0\.0:1 binds off loopback: give curve_frontend_clients/],
       [BROADCAST, ['--app-ingress', 'tcp://0.0.0.0:1', '--curve-secret-key-file', keys.hub.key, '--curve-frontend-clients', lists.fe, ...data],
