@@ -167,8 +167,8 @@ describe('CURVE allow-lists: the hub admits only listed client keys', () => {
   });
 
   test('the same peer with a listed key is answered on every socket (control)', async () => {
-    const listed = probe('fe', 'room:ctl', 'nobody', 2000);
-    await sleep(800);
+    const listed = probe('fe', 'room:ctl', 'nobody', 3000);
+    await sleep(1200);  // the probe is connected and subscribed by then
     assert.equal(JSON.parse((await appRequest({ op: 'pub', ch: 'room:ctl', data: 'x', cid: 'ctl-1' }, 'app')).stdout).ok, true);
     const seen = JSON.parse((await listed).stdout);
     assert.deepEqual(seen.replies, { attach: 'attached', hello: 'hub_info', history: 'history', kick: 'ok', publish: 'publish_ack' });
