@@ -92,6 +92,8 @@ struct HubStats {
   uint64_t syncsDeferred = 0;   // periodic syncs retried later because a frontend's pipe was full
   uint64_t inboxUsers = 0;      // users whose inbox is routed to at least one frontend
   uint64_t channelsInMemory = 0;  // channels the hub holds in memory (the idle ones leave)
+  uint64_t authAdmitted = 0;    // CURVE handshakes admitted by the ZAP handler
+  uint64_t authRefused = 0;     // ... and refused (key not in the socket's allow-list)
 };
 
 std::string encodeAppError(std::string_view code, std::string_view message);

@@ -1,12 +1,16 @@
 #include "broadcast/hub.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include <cerrno>
+#include <cstring>
 #include <random>
+#include <stdexcept>
 #include <zmq_addon.hpp>
 
 #include "common/channel_rules.h"
@@ -90,14 +94,14 @@ Hub::Hub(const HubConfig& config, HistoryStore& store, zmq::context_t& context)
       started_(std::chrono::steady_clock::now()),
       frontends_(std::chrono::seconds(config.frontendTimeout)),
       retention_(store, retentionPolicy_, {std::chrono::seconds(config.retentionInterval)}) {
-  configureSockets();
+  configureSockets(context);
   storedChannelsAtStart_ = store_.countChannels();
   retentionPolicy_.parse(config_.retention);
   std::random_device random;
   while (bootId_ == 0) bootId_ = (uint64_t{random()} << 32) | random();
 }
 
-void Hub::configureSockets() {
+void Hub::configureSockets(zmq::context_t& context) {
   const int ingressHwm = static_cast<int>(config_.ingressHwm);
   for (zmq::socket_t* s : {&app_, &frontend_}) {
     s->set(zmq::sockopt::linger, kLingerMs);
@@ -117,17 +121,90 @@ void Hub::configureSockets() {
   // Every subscribe reaches us (not only the first per topic), so each gets its own sync.
   pub_.set(zmq::sockopt::xpub_verbose, 1);
   if (!config_.curveSecretKey.empty()) {
-    // Off loopback every socket speaks CURVE: encrypted, and clients know they reach this hub.
-    for (zmq::socket_t* s : {&app_, &frontend_, &pub_}) {
+    // Off loopback every socket speaks CURVE: encrypted, and clients know they reach this hub. The
+    // ZAP handler, bound before any socket, admits on each only the client keys of its allow-list
+    // (the ZAP domain names the socket).
+    zap_ = std::make_unique<ZapServer>(context, config_.peerLists);
+    const std::pair<zmq::socket_t*, std::string_view> sockets[] = {
+        {&app_, kZapDomainApp}, {&frontend_, kZapDomainIngress}, {&pub_, kZapDomainPub}};
+    for (auto [s, domain] : sockets) {
       s->set(zmq::sockopt::curve_server, 1);
       s->set(zmq::sockopt::curve_secretkey, config_.curveSecretKey);
+      s->set(zmq::sockopt::zap_domain, std::string(domain));
     }
   }
 }
 
-void Hub::bindAppIngress() { app_.bind(config_.appIngress); }
-void Hub::bindHubIngress() { frontend_.bind(config_.hubIngress); }
-void Hub::bindHubPub() { pub_.bind(config_.hubPub); }
+void Hub::bindAppIngress() { bindPrivate(app_, config_.appIngress, true); }
+void Hub::bindHubIngress() { bindPrivate(frontend_, config_.hubIngress, false); }
+void Hub::bindHubPub() { bindPrivate(pub_, config_.hubPub, false); }
+
+// An ipc:// socket file is what decides which local users may connect (connecting needs write
+// permission on it): created mode 0600 whatever the umask, for the hub's user (and the frontends
+// running as it), or 0660 for app_ingress_group. Abstract sockets (ipc://@) have no file.
+void Hub::bindPrivate(zmq::socket_t& socket, const std::string& endpoint, bool appIngress) {
+  if (endpoint.rfind("ipc://", 0) != 0 || endpoint.rfind("ipc://@", 0) == 0) {
+    socket.bind(endpoint);
+    return;
+  }
+  const mode_t old = ::umask(0177);  // no moment with a wider mode
+  try {
+    socket.bind(endpoint);
+  } catch (...) {
+    ::umask(old);
+    throw;
+  }
+  ::umask(old);
+  const std::string path = endpointOf(socket).substr(6);
+  auto fail = [&path](const std::string& what) {
+    return std::runtime_error(what + " " + path + ": " + std::strerror(errno));
+  };
+  const bool group = appIngress && !config_.appIngressGroup.empty();
+  if (group) {
+    if (::chown(path.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(config_.appIngressGid)) != 0) {
+      throw std::runtime_error("cannot give " + path + " to group " + config_.appIngressGroup + ": " +
+                               std::strerror(errno) + " (the hub's user must be a member of it)");
+    }
+    if (::chmod(path.c_str(), 0660) != 0) throw fail("chmod 0660");
+  } else if (::chmod(path.c_str(), 0600) != 0) {
+    throw fail("chmod 0600");
+  }
+  // Whoever may write to the directory could replace the socket with their own.
+  const std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, std::max<size_t>(path.rfind('/'), 1));
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0) {
+    spdlog::warn("{}: the directory {} is writable by other users, who could replace the socket; use a directory "
+                 "only the hub's user may write (e.g. RuntimeDirectory=webim)", endpoint, dir);
+  }
+}
+
+// Between batches: answers the CURVE handshakes waiting for the ZAP handler, and rereads the
+// allow-lists after a SIGHUP.
+void Hub::servePeers() {
+  if (reload_ != nullptr && *reload_ != 0) {
+    *reload_ = 0;
+    reloadPeerLists();
+  }
+  if (!zap_) return;
+  zap_->serve();
+  zap_->flushLog();
+}
+
+void Hub::reloadPeerLists() {
+  if (!zap_) {
+    spdlog::info("SIGHUP: nothing to reload (no CURVE)");
+    return;
+  }
+  PeerLists lists;
+  if (std::string error = loadPeerLists(config_, lists); !error.empty()) {
+    spdlog::error("SIGHUP: keeping the previous allow-lists: {}", error);
+    return;
+  }
+  spdlog::info("SIGHUP: allow-lists reloaded ({} frontend keys, {} app keys); connected peers stay connected",
+               lists.frontends ? std::to_string(lists.frontends->size()) : std::string("any"),
+               lists.apps ? std::to_string(lists.apps->size()) : std::string("any"));
+  zap_->setLists(std::move(lists));
+}
 
 std::string Hub::boundEndpoints() const {
   return "app-ingress=" + endpointOf(app_) + " hub-ingress=" + endpointOf(frontend_) +
@@ -141,9 +218,10 @@ int64_t Hub::nowMs() const {
 }
 
 void Hub::run(const volatile std::sig_atomic_t* stop) {
-  zmq::pollitem_t items[] = {{app_.handle(), 0, ZMQ_POLLIN, 0},
-                             {frontend_.handle(), 0, ZMQ_POLLIN, 0},
-                             {pub_.handle(), 0, ZMQ_POLLIN, 0}};
+  std::vector<zmq::pollitem_t> items = {{app_.handle(), 0, ZMQ_POLLIN, 0},
+                                        {frontend_.handle(), 0, ZMQ_POLLIN, 0},
+                                        {pub_.handle(), 0, ZMQ_POLLIN, 0}};
+  if (zap_) items.push_back({zap_->socket().handle(), 0, ZMQ_POLLIN, 0});
   const size_t maxBatch = static_cast<size_t>(config_.maxBatch);
   std::vector<Request> batch;
   batch.reserve(maxBatch);
@@ -152,13 +230,14 @@ void Hub::run(const volatile std::sig_atomic_t* stop) {
     try {
       // While a retention pass runs, an idle hub does not wait: it works through the slices
       // (not during the sweeper's pause after a store error).
-      zmq::poll(items, 3, retention_.due(std::chrono::steady_clock::now()) ? std::chrono::milliseconds(0) : kPollTimeout);
+      zmq::poll(items.data(), items.size(), retention_.due(std::chrono::steady_clock::now()) ? std::chrono::milliseconds(0) : kPollTimeout);
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       throw;
     }
     // Keep going while there is work, one bounded batch (one group commit) at a time.
     while (!*stop) {
+      servePeers();
       drainSubscriptions();
       if (std::chrono::steady_clock::now() >= nextSync_) syncWritten();
       if (std::chrono::steady_clock::now() >= nextRevocationTrim_) trimRevocations();
@@ -843,6 +922,10 @@ HubStats Hub::snapshotStats() {
   s.uptimeS = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::seconds>(now - started_).count());
   s.subscribedTopics = subscribers_.size();
+  if (zap_) {
+    s.authAdmitted = zap_->admitted();
+    s.authRefused = zap_->refused();
+  }
   return s;
 }
 

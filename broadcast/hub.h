@@ -12,6 +12,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -25,6 +26,7 @@
 #include "broadcast/hub_config.h"
 #include "broadcast/retention.h"
 #include "broadcast/sequencer.h"
+#include "broadcast/zap_server.h"
 
 namespace webim::hub {
 
@@ -41,11 +43,16 @@ class Hub {
 
   // Runs until *stop becomes non-zero (set from a signal handler); finishes the current batch.
   void run(const volatile std::sig_atomic_t* stop);
+  // When *flag becomes non-zero (SIGHUP) the loop rereads the CURVE allow-lists and clears it.
+  void setReloadFlag(volatile std::sig_atomic_t* flag) { reload_ = flag; }
 
  private:
   struct Request;
 
-  void configureSockets();
+  void configureSockets(zmq::context_t& context);
+  void bindPrivate(zmq::socket_t& socket, const std::string& endpoint, bool appIngress);
+  void servePeers();
+  void reloadPeerLists();
   void drainSubscriptions();
   size_t receive(zmq::socket_ref socket, bool fromApp, std::vector<Request>& batch, size_t room);
   void decodeApp(Request& r, std::string_view body, std::string_view impliedOp = {});
@@ -103,6 +110,8 @@ class Hub {
   void retentionStep();
   uint64_t failedCommitsInRow_ = 0;  // store errors: log rate limit, recovery notice
   std::chrono::steady_clock::time_point nextCommitErrorLog_{};
+  std::unique_ptr<ZapServer> zap_;  // with CURVE: which client keys each socket admits
+  volatile std::sig_atomic_t* reload_ = nullptr;
 };
 
 }  // namespace webim::hub

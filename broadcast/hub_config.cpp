@@ -3,11 +3,17 @@
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
 
+#include <grp.h>
+#include <zmq.h>
+
 #include <array>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <sstream>
+#include <tuple>
 #include <vector>
 
 #include "common/endpoint.h"
@@ -51,6 +57,9 @@ const std::vector<Setting>& settings() {
       {"shards", "shard table (JSON) shared by hubs, frontends and the PHP app", [](HubConfig& c) { return &c.shards; }, {}, {}},
       {"shard", "this hub's shard name in the table", [](HubConfig& c) { return &c.shard; }, {}, {}},
       {"curve_secret_key_file", "file with this hub's CURVE secret key (webim-broadcast keygen); required off loopback", [](HubConfig& c) { return &c.curveSecretKeyFile; }, {}, {}},
+      {"curve_frontend_clients", "file of the frontends' CURVE public keys, one per line: the only clients admitted on hub_ingress and hub_pub", [](HubConfig& c) { return &c.curveFrontendClients; }, {}, {}},
+      {"curve_app_clients", "file of the apps' CURVE public keys (PHP app, webim-broadcast request), one per line: the only clients admitted on app_ingress", [](HubConfig& c) { return &c.curveAppClients; }, {}, {}},
+      {"app_ingress_group", "an ipc:// app_ingress socket belongs to this group, mode 0660 (default: the hub's user only, 0600)", [](HubConfig& c) { return &c.appIngressGroup; }, {}, {}},
       {"sync_interval_ms", "sync recently written channels every (ms)", {}, [](HubConfig& c) { return &c.syncIntervalMs; }, {}},
       {"retention", "history retention rule PATTERN=COUNT/AGE, e.g. room:*=10000/30d (repeat the flag; COUNT/AGE '-' = no limit; --retention '' = keep everything)", {}, {}, {}, [](HubConfig& c) { return &c.retention; }},
       {"retention_interval", "seconds between the starts of two retention passes", {}, [](HubConfig& c) { return &c.retentionInterval; }, {}},
@@ -154,22 +163,114 @@ std::string loadShards(HubConfig& c) {
   return {};
 }
 
+std::string readCurveSecretKey(const std::string& path, const std::string& setting, std::string& key) {
+  std::ifstream in(path);
+  if (!in) return setting + ": cannot read '" + path + "'";
+  std::string line;
+  std::getline(in, line);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  if (!isZ85Key(line)) return setting + ": '" + path + "' must hold a 40-character Z85 key";
+  key = line;
+  return {};
+}
+
+std::string loadPeerLists(const HubConfig& c, PeerLists& lists) {
+  PeerLists loaded;
+  for (auto [name, path, out] : std::array<std::tuple<const char*, const std::string*, std::shared_ptr<const AllowList>*>, 2>{
+           {{"curve_frontend_clients", &c.curveFrontendClients, &loaded.frontends},
+            {"curve_app_clients", &c.curveAppClients, &loaded.apps}}}) {
+    if (path->empty()) continue;
+    std::ifstream in(*path);
+    if (!in) return std::string(name) + ": cannot read '" + *path + "'";
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string error;
+    std::optional<AllowList> list = AllowList::parse(text.str(), error);
+    if (!list) return std::string(name) + ": " + *path + ": " + error;
+    *out = std::make_shared<const AllowList>(std::move(*list));
+  }
+  lists = std::move(loaded);
+  return {};
+}
+
+namespace {
+
+struct EndpointSetting {
+  const char* name;
+  const std::string* endpoint;
+  const char* list;  // the allow-list setting guarding it
+  bool listed;
+};
+
+std::array<EndpointSetting, 3> endpointSettings(const HubConfig& c) {
+  return {{{"app_ingress", &c.appIngress, "curve_app_clients", !c.curveAppClients.empty()},
+           {"hub_ingress", &c.hubIngress, "curve_frontend_clients", !c.curveFrontendClients.empty()},
+           {"hub_pub", &c.hubPub, "curve_frontend_clients", !c.curveFrontendClients.empty()}}};
+}
+
+bool isAbstractIpc(const std::string& endpoint) { return endpoint.rfind("ipc://@", 0) == 0; }
+
+}  // namespace
+
+std::vector<std::string> peerAuthWarnings(const HubConfig& c) {
+  std::vector<std::string> warnings;
+  for (const EndpointSetting& e : endpointSettings(c)) {
+    const bool openLocally = isAbstractIpc(*e.endpoint) || (e.endpoint->rfind("tcp://", 0) == 0 && isLoopbackEndpoint(*e.endpoint));
+    if (!openLocally) continue;
+    if (c.curveSecretKey.empty()) {
+      warnings.push_back(std::string(e.name) + " " + *e.endpoint +
+                         ": any local user can connect; use an ipc:// path in a directory only the hub's user "
+                         "reaches, or CURVE with " + e.list + " (docs/configuration.md, \"Who may connect\")");
+    } else if (!e.listed) {
+      warnings.push_back(std::string(e.name) + " " + *e.endpoint + ": CURVE without " + e.list +
+                         ": any local user holding the hub's public key can connect");
+    }
+  }
+  return warnings;
+}
+
 std::string loadCurve(HubConfig& c) {
   if (!c.curveSecretKeyFile.empty()) {
-    std::ifstream in(c.curveSecretKeyFile);
-    if (!in) return "curve_secret_key_file: cannot read '" + c.curveSecretKeyFile + "'";
-    std::string key;
-    std::getline(in, key);
-    while (!key.empty() && (key.back() == '\r' || key.back() == ' ')) key.pop_back();
-    if (!isZ85Key(key)) return "curve_secret_key_file: '" + c.curveSecretKeyFile + "' must hold a 40-character Z85 key";
-    c.curveSecretKey = key;
+    if (std::string error = readCurveSecretKey(c.curveSecretKeyFile, "curve_secret_key_file", c.curveSecretKey);
+        !error.empty())
+      return error;
   }
-  for (auto [name, endpoint] : std::array<std::pair<const char*, const std::string*>, 3>{
-           {{"app_ingress", &c.appIngress}, {"hub_ingress", &c.hubIngress}, {"hub_pub", &c.hubPub}}}) {
-    if (!isLoopbackEndpoint(*endpoint) && c.curveSecretKey.empty()) {
-      return std::string(name) + ": " + *endpoint +
+  if (c.curveSecretKey.empty()) {
+    for (const EndpointSetting& e : endpointSettings(c)) {
+      if (e.listed) return std::string(e.list) + " needs curve_secret_key_file: the keys are checked in the CURVE handshake";
+    }
+  }
+  for (const EndpointSetting& e : endpointSettings(c)) {
+    if (isLoopbackEndpoint(*e.endpoint)) continue;
+    if (c.curveSecretKey.empty()) {
+      return std::string(e.name) + ": " + *e.endpoint +
              " binds off loopback: CURVE is required (webim-broadcast keygen, then curve_secret_key_file)";
     }
+    if (!e.listed) {
+      return std::string(e.name) + ": " + *e.endpoint + " binds off loopback: give " + e.list +
+             " (the public keys of the clients it admits; docs/configuration.md, \"Who may connect\")";
+    }
+  }
+  if (c.slotMap && !c.curveSecretKey.empty()) {
+    const Shard& own = c.slotMap->shards()[c.shardIndex];
+    char publicKey[41];
+    if (zmq_curve_public(publicKey, c.curveSecretKey.c_str()) == 0 && !own.curveServerKey.empty() &&
+        own.curveServerKey != publicKey) {
+      return "curve_secret_key_file: this hub's public key is " + std::string(publicKey) + ", but shard " + own.name +
+             " in " + c.shards + " has curve_server_key " + own.curveServerKey + " (each hub its own key pair)";
+    }
+  }
+  if (std::string error = loadPeerLists(c, c.peerLists); !error.empty()) return error;
+  if (!c.appIngressGroup.empty()) {
+    if (c.appIngress.rfind("ipc://", 0) != 0 || isAbstractIpc(c.appIngress))
+      return "app_ingress_group: needs an ipc:// app_ingress with a path (the group owns its socket file)";
+    errno = 0;
+    const struct group* group = ::getgrnam(c.appIngressGroup.c_str());
+    if (group == nullptr) {
+      return "app_ingress_group: no group '" + c.appIngressGroup + "'" +
+             (errno != 0 ? std::string(" (") + std::strerror(errno) + ")" : std::string());
+    }
+    c.appIngressGid = group->gr_gid;
   }
   return {};
 }
@@ -203,7 +304,9 @@ CommandLine parseCommandLine(int argc, char** argv) {
   request->add_option("--timeout-ms", result.request.timeoutMs, "reply deadline per request (exit 1 when exceeded)");
   request->add_option("json", result.request.json, "the request, one JSON object; - reads requests from stdin, one per line")->required();
   request->add_option("--server-key", result.request.serverKey, "the hub's CURVE public key (Z85), if it uses CURVE");
-  CLI::App* keygen = app.add_subcommand("keygen", "make a CURVE key pair for a hub (secret for the hub, public for its clients)");
+  request->add_option("--curve-secret-key-file", result.request.curveSecretKeyFile,
+                      "this client's CURVE secret key (webim-broadcast keygen; its public key in the hub's curve_app_clients)");
+  CLI::App* keygen = app.add_subcommand("keygen", "make a CURVE key pair: for a hub, a frontend or an app (the secret stays with it, the public key goes to its peers)");
   keygen->add_option("--out", result.keygen.out, "write PREFIX.key (secret, 0600) and PREFIX.pub instead of printing");
 
   try {
@@ -230,6 +333,20 @@ CommandLine parseCommandLine(int argc, char** argv) {
       std::cerr << "webim-broadcast request: --server-key must be 40 Z85 characters\n";
       result.exitCode = kExitBadConfig;
       return result;
+    }
+    if (!result.request.curveSecretKeyFile.empty()) {
+      if (result.request.serverKey.empty()) {
+        std::cerr << "webim-broadcast request: --curve-secret-key-file goes with --server-key (the hub's public key)\n";
+        result.exitCode = kExitBadConfig;
+        return result;
+      }
+      std::string error = readCurveSecretKey(result.request.curveSecretKeyFile, "--curve-secret-key-file",
+                                             result.request.curveSecretKey);
+      if (!error.empty()) {
+        std::cerr << "webim-broadcast request: " << error << "\n";
+        result.exitCode = kExitBadConfig;
+        return result;
+      }
     }
     result.mode = CommandLine::Mode::Request;
     return result;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "broadcast/peer_auth.h"
 #include "broadcast/retention.h"
 
 #include "common/slot_map.h"
@@ -55,6 +56,19 @@ struct HubConfig {
   // sockets speak CURVE and clients need the matching public key.
   std::string curveSecretKeyFile;
   std::string curveSecretKey;  // derived: the file's key
+  // Who may connect (docs/configuration.md, "Who may connect"): files of CURVE public keys, one per
+  // line (peer_auth.h). With CURVE the hub admits on hub_ingress and hub_pub only the keys listed
+  // in curveFrontendClients, on app_ingress only those in curveAppClients (ZAP, zap_server.h).
+  // A socket off loopback needs its list; one on loopback without it admits any CURVE client.
+  // Reread on SIGHUP.
+  std::string curveFrontendClients;
+  std::string curveAppClients;
+  PeerLists peerLists;  // derived: the files' keys
+  // ipc:// endpoints: the socket files are created mode 0600, for the hub's user only (the
+  // frontends run as that user). The app ingress's may instead belong to this group, mode 0660,
+  // for an app running as another user (the hub's user must be a member of the group).
+  std::string appIngressGroup;
+  uint32_t appIngressGid = 0;  // derived
   size_t shardIndex = 0;
   // History retention rules "PATTERN=COUNT/AGE" (syntax in broadcast/retention.h); [] keeps
   // everything. Applied in small slices between batches; a full pass starts every
@@ -68,6 +82,8 @@ struct RequestOptions {  // `webim-broadcast request`
   int64_t timeoutMs = 3000;
   std::string json;
   std::string serverKey;  // the hub's CURVE public key, when it speaks CURVE
+  std::string curveSecretKeyFile;  // this client's own key pair (else a throwaway one)
+  std::string curveSecretKey;      // derived: the file's key
 };
 
 struct KeygenOptions {  // `webim-broadcast keygen`
@@ -88,5 +104,12 @@ CommandLine parseCommandLine(int argc, char** argv);
 // Exposed for tests: read a TOML file over `config`; "" on success, else the error line.
 std::string loadTomlConfig(const std::string& path, HubConfig& config);
 std::string validateConfig(const HubConfig& config);
+// Reads the allow-list files of `config` (at start, and again on SIGHUP): "" on success.
+std::string loadPeerLists(const HubConfig& config, PeerLists& lists);
+// Endpoints any local user can reach (tcp:// on loopback, abstract ipc://@ sockets) without an
+// allow-list guarding them: one warning line each, logged at start.
+std::vector<std::string> peerAuthWarnings(const HubConfig& config);
+// The first line of a key file written by `webim-broadcast keygen` (PREFIX.key), checked to be Z85.
+std::string readCurveSecretKey(const std::string& path, const std::string& setting, std::string& key);
 
 }  // namespace webim::hub

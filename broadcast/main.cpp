@@ -16,8 +16,10 @@
 namespace {
 
 volatile std::sig_atomic_t gStop = 0;
+volatile std::sig_atomic_t gReload = 0;
 
 extern "C" void onStopSignal(int) { gStop = 1; }
+extern "C" void onReloadSignal(int) { gReload = 1; }
 
 void installSignalHandlers() {
   struct sigaction action {};
@@ -26,6 +28,8 @@ void installSignalHandlers() {
   action.sa_flags = 0;  // no SA_RESTART: zmq_poll returns EINTR and the loop checks gStop
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGINT, &action, nullptr);
+  action.sa_handler = onReloadSignal;  // SIGHUP rereads the CURVE allow-lists
+  sigaction(SIGHUP, &action, nullptr);
 }
 
 int badConfig(const std::string& message) {
@@ -65,6 +69,7 @@ int serve(const webim::hub::HubConfig& config) {
       return 1;
     }
     webim::hub::Hub& hub = *made;
+    hub.setReloadFlag(&gReload);
     const std::pair<const char*, void (webim::hub::Hub::*)()> binds[] = {
         {"app_ingress", &webim::hub::Hub::bindAppIngress},
         {"hub_ingress", &webim::hub::Hub::bindHubIngress},
@@ -72,10 +77,11 @@ int serve(const webim::hub::HubConfig& config) {
     for (auto [name, bind] : binds) {
       try {
         (hub.*bind)();
-      } catch (const zmq::error_t& e) {
+      } catch (const std::exception& e) {  // zmq::error_t, or the ipc socket file's mode/group
         return badConfig(std::string(name) + ": cannot bind: " + e.what());
       }
     }
+    for (const std::string& warning : webim::hub::peerAuthWarnings(config)) spdlog::warn("{}", warning);
     spdlog::info("webim-broadcast ready {} {} sync={}", hub.boundEndpoints(), storeDescription,
                  config.sync);
     try {

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -28,10 +29,15 @@ zmq::socket_t connectDealer(zmq::context_t& context, const RequestOptions& optio
   dealer.set(zmq::sockopt::linger, 0);  // an unanswered request must not hold the exit
   dealer.set(zmq::sockopt::sndhwm, hwm);
   dealer.set(zmq::sockopt::rcvhwm, hwm);
-  if (!options.serverKey.empty()) {  // CURVE client with a throwaway key pair
+  if (!options.serverKey.empty()) {  // CURVE client: our own key pair, else a throwaway one
     char publicKey[41];
     char secretKey[41];
-    if (zmq_curve_keypair(publicKey, secretKey) != 0) throw zmq::error_t();
+    if (!options.curveSecretKey.empty()) {
+      std::snprintf(secretKey, sizeof secretKey, "%s", options.curveSecretKey.c_str());
+      if (zmq_curve_public(publicKey, secretKey) != 0) throw zmq::error_t();
+    } else if (zmq_curve_keypair(publicKey, secretKey) != 0) {
+      throw zmq::error_t();
+    }
     dealer.set(zmq::sockopt::curve_serverkey, options.serverKey);
     dealer.set(zmq::sockopt::curve_publickey, publicKey);
     dealer.set(zmq::sockopt::curve_secretkey, secretKey);
@@ -179,8 +185,9 @@ int runKeygen(const KeygenOptions& options) {
     std::cerr << "webim-broadcast keygen: cannot write the key files\n";
     return 1;
   }
-  std::cout << "wrote " << secretPath << " (secret: curve_secret_key_file of the hub) and " << publicPath
-            << " (public: --hub-public-key of frontends, curve_server_key in the shard table)\n";
+  std::cout << "wrote " << secretPath << " (secret: the curve_secret_key_file of the hub, frontend or app it is for) and "
+            << publicPath << " (public: for a hub, the frontends' hub_public_key and the shard table's curve_server_key; for a "
+               "frontend or an app, a line of the hub's curve_frontend_clients or curve_app_clients)\n";
   return 0;
 }
 

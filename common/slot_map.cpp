@@ -90,6 +90,14 @@ std::optional<SlotMap> SlotMap::parse(std::string_view json, std::string& error)
                               std::pair{"hub_pub", &shard.hubPub}, std::pair{"curve_server_key", &shard.curveServerKey}}) {
       if (entry[key].get(text) == simdjson::SUCCESS) *field = text;
     }
+    // One key pair per hub: a secret shared by several hubs would let any of them pass for the others.
+    for (const Shard& other : map.shards_) {
+      if (!shard.curveServerKey.empty() && other.curveServerKey == shard.curveServerKey) {
+        error = "shards \"" + other.name + "\" and \"" + shard.name +
+                "\" have the same curve_server_key: give each hub its own key pair (webim-broadcast keygen)";
+        return std::nullopt;
+      }
+    }
     std::vector<uint32_t> owned;
     simdjson::dom::element slotsField;
     if (entry["slots"].get(slotsField)) {

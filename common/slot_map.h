@@ -9,7 +9,8 @@
 //               {"name": "hub1", "slots": "512-1023", ...}]}
 //
 // A shard's "slots" is "A-B" (inclusive), "N", a comma-separated list of those, or a JSON array of
-// slot numbers. Every slot must belong to exactly one shard. Pure: parsing and lookup only.
+// slot numbers. Every slot must belong to exactly one shard, and every hub has its own CURVE key
+// pair (no two shards share a curve_server_key). Pure: parsing and lookup only.
 #pragma once
 
 #include <cstdint>

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
+#include <zmq.h>
 
 #include "common/token.h"
 #include "common/endpoint.h"
@@ -208,9 +209,26 @@ void validate(FrontendConfig& config) {
     }
     config.slotMap = std::make_shared<const SlotMap>(std::move(*map));
   }
+  bool anyCurve = false;
+  if (!config.curveSecretKeyFile.empty()) {
+    std::ifstream in(config.curveSecretKeyFile);
+    if (!in) throw std::runtime_error("--curve-secret-key-file: cannot read '" + config.curveSecretKeyFile + "'");
+    std::string key;
+    std::getline(in, key);
+    while (!key.empty() && (key.back() == '\r' || key.back() == ' ')) key.pop_back();
+    char publicKey[41];
+    if (!isZ85Key(key) || zmq_curve_public(publicKey, key.c_str()) != 0) {
+      throw std::runtime_error("--curve-secret-key-file: '" + config.curveSecretKeyFile +
+                               "' must hold a 40-character Z85 secret key (webim-broadcast keygen)");
+    }
+    config.curveSecretKey = key;
+    config.curvePublicKey = publicKey;
+  }
   // Off loopback the hub speaks only CURVE (PROTOCOL.md section 4): without its key we could
-  // never connect, so say so now rather than time out on every request.
+  // never connect, and without our own key pair (listed by the hub) it would refuse us, so say so
+  // now rather than time out on every request.
   for (const Shard& shard : config.slotMap->shards()) {
+    anyCurve = anyCurve || !shard.curveServerKey.empty();
     if (!shard.curveServerKey.empty() && !isZ85Key(shard.curveServerKey)) {
       throw std::runtime_error("hub " + shard.name + ": the CURVE public key must be 40 Z85 characters");
     }
@@ -219,7 +237,16 @@ void validate(FrontendConfig& config) {
         throw std::runtime_error("hub endpoint " + *endpoint + " is off loopback: give the hub's CURVE public key (" +
                                  std::string(config.shards.empty() ? "--hub-public-key" : "curve_server_key in --shards") + ")");
       }
+      if (!isLoopbackEndpoint(*endpoint) && config.curveSecretKeyFile.empty()) {
+        throw std::runtime_error("hub endpoint " + *endpoint + " is off loopback: give this frontend's own CURVE key pair "
+                                 "(--curve-secret-key-file, from webim-broadcast keygen; its public key goes in the "
+                                 "hub's curve_frontend_clients)");
+      }
     }
+  }
+  if (!config.curveSecretKeyFile.empty() && !anyCurve) {
+    throw std::runtime_error(std::string("--curve-secret-key-file: no hub speaks CURVE (") +
+                             (config.shards.empty() ? "--hub-public-key" : "curve_server_key in --shards") + " is unset)");
   }
 }
 
@@ -236,6 +263,8 @@ ConfigOutcome loadFrontendConfig(int argc, char** argv, FrontendConfig& config) 
   binder.bind("--hub-ingress", &FrontendConfig::hubIngress, "hub's frontend ingress endpoint");
   binder.bind("--hub-pub", &FrontendConfig::hubPub, "hub's publish endpoint");
   binder.bind("--hub-public-key", &FrontendConfig::hubPublicKey, "the hub's CURVE public key (Z85), off loopback");
+  binder.bind("--curve-secret-key-file", &FrontendConfig::curveSecretKeyFile,
+              "this frontend's CURVE secret key (webim-broadcast keygen; its public key in the hubs' curve_frontend_clients)");
   binder.bind("--shards", &FrontendConfig::shards, "shard table (JSON): connect to every hub, route by slot");
   binder.bind("--secret-file", &FrontendConfig::secretFile, "token secrets, one per line (>= 32 bytes each)");
   binder.bind("--api-key-file", &FrontendConfig::apiKeyFile, "HTTP API keys, one per line (>= 16 bytes); off if unset");

@@ -24,6 +24,11 @@ struct FrontendConfig {
   // The hub's CURVE public key (Z85; `webim-broadcast keygen`), required when it is off loopback.
   // With --shards, each shard's "curve_server_key" is used instead.
   std::string hubPublicKey;
+  // This frontend's own CURVE key pair: the file of its secret key (`webim-broadcast keygen`),
+  // whose public key is listed in every hub's curve_frontend_clients. Required when a hub is off
+  // loopback; unset, a frontend talking CURVE uses a throwaway key pair (admitted only by a hub
+  // without that allow-list).
+  std::string curveSecretKeyFile;
   // Token secrets, one per line (several lines = rotation); each at least 32 bytes.
   std::string secretFile;
   // HTTP API keys (POST /api/...), one per line; empty = the HTTP API is off.
@@ -66,6 +71,8 @@ struct FrontendConfig {
   // Derived by validation.
   std::vector<std::string> secrets;
   std::vector<std::string> apiKeys;
+  std::string curveSecretKey;  // from curveSecretKeyFile (Z85)
+  std::string curvePublicKey;  // derived from it
   std::shared_ptr<const SlotMap> slotMap;  // the hubs: from --shards, or one from the two endpoints
   TrustedProxies trustedProxyRanges;       // from trustedProxies
 };

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstring>
+
 #include "common/json_codec.h"
 #include "common/topics.h"
 
@@ -48,24 +50,41 @@ HubLink::HubLink(uv_loop_t* loop, TimerWheel& wheel, const FrontendConfig& confi
 HubLink::~HubLink() { close(); }
 
 namespace {
-// CURVE client side: an ephemeral key pair per process (the hub authenticates itself to us with
-// its public key; it does not need to know ours).
-void useCurve(zmq::socket_t& socket, const std::string& serverKey) {
-  static const std::pair<std::string, std::string> keys = [] {
+// CURVE client side: this frontend's key pair (--curve-secret-key-file), which the hub checks
+// against its curve_frontend_clients, or else a throwaway pair per process (admitted only by a
+// hub without that allow-list). Returns the public key presented.
+std::string useCurve(zmq::socket_t& socket, const std::string& serverKey, const FrontendConfig& config) {
+  static const std::pair<std::string, std::string> ephemeral = [] {
     char publicKey[41];
     char secretKey[41];
     if (zmq_curve_keypair(publicKey, secretKey) != 0) throw zmq::error_t();
     return std::pair<std::string, std::string>(publicKey, secretKey);
   }();
+  const bool own = !config.curveSecretKey.empty();
+  const std::string& publicKey = own ? config.curvePublicKey : ephemeral.first;
   socket.set(zmq::sockopt::curve_serverkey, serverKey);
-  socket.set(zmq::sockopt::curve_publickey, keys.first);
-  socket.set(zmq::sockopt::curve_secretkey, keys.second);
+  socket.set(zmq::sockopt::curve_publickey, publicKey);
+  socket.set(zmq::sockopt::curve_secretkey, own ? config.curveSecretKey : ephemeral.second);
+  return publicKey;
 }
+
+constexpr const char* kMonitorEndpoint = "inproc://hub-link-dealer-monitor";  // one context per HubLink
+constexpr uint64_t kAuthRetryMs = 10'000;  // after the hub refused our key
 }  // namespace
 
 void HubLink::start() {
   dealer_ = zmq::socket_t(context_, zmq::socket_type::dealer);
-  if (!serverKey_.empty()) useCurve(dealer_, serverKey_);
+  if (!serverKey_.empty()) {
+    curvePublicKey_ = useCurve(dealer_, serverKey_, config_);
+    // The hub's refusal of our key reaches us only as a monitor event: log it, or publishes would
+    // just time out without a word.
+    if (zmq_socket_monitor(dealer_.handle(), kMonitorEndpoint,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0) {
+      throw zmq::error_t();
+    }
+    monitor_ = zmq::socket_t(context_, zmq::socket_type::pair);
+    monitor_.connect(kMonitorEndpoint);
+  }
   dealer_.set(zmq::sockopt::sndhwm, kDealerSendHwm);
   dealer_.set(zmq::sockopt::rcvhwm, 0);  // replies are never dropped: each one completes a waiting request
   dealer_.set(zmq::sockopt::linger, 0);
@@ -78,7 +97,7 @@ void HubLink::start() {
   dealer_.connect(ingress_);
 
   sub_ = zmq::socket_t(context_, zmq::socket_type::sub);
-  if (!serverKey_.empty()) useCurve(sub_, serverKey_);
+  if (!serverKey_.empty()) useCurve(sub_, serverKey_, config_);
   // A SUB silently drops subscriptions beyond its send HWM (seen with 19,000 topics): unlimited.
   sub_.set(zmq::sockopt::sndhwm, 0);
   sub_.set(zmq::sockopt::rcvhwm, kSubRcvHwm);
@@ -94,10 +113,17 @@ void HubLink::start() {
   dealerPoll_.data = subPoll_.data = this;
   uv_poll_start(&dealerPoll_, UV_READABLE, onPoll);
   uv_poll_start(&subPoll_, UV_READABLE, onPoll);
+  if (monitor_) {
+    uv_poll_init(loop_, &monitorPoll_, monitor_.get(zmq::sockopt::fd));
+    monitorPoll_.data = this;
+    uv_poll_start(&monitorPoll_, UV_READABLE, onMonitor);
+  }
   uv_idle_init(loop_, &idle_);
   idle_.data = this;
   started_ = true;
 
+  authRetry_.link = this;
+  authRetry_.fire = [](TimerNode* node) { static_cast<AuthRetry*>(node)->link->reconnect(); };
   helloTimer_.link = this;
   helloTimer_.fire = [](TimerNode* node) { static_cast<HelloTimer*>(node)->link->sendHello(); };
   sendHello();
@@ -108,9 +134,15 @@ void HubLink::close() {
   if (!started_ || closed_) return;
   closed_ = true;
   wheel_.cancel(helloTimer_);
+  wheel_.cancel(authRetry_);
   uv_close(reinterpret_cast<uv_handle_t*>(&dealerPoll_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&subPoll_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&idle_), nullptr);
+  if (monitor_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&monitorPoll_), nullptr);
+    zmq_socket_monitor(dealer_.handle(), nullptr, 0);
+    monitor_.close();
+  }
   // Waiting requests get Cancelled through their owners' close; any left fail now.
   while (!pending_.empty()) pending_.begin()->second->complete(WaitStatus::Cancelled);
   dealer_.close();
@@ -190,10 +222,68 @@ void HubLink::onPoll(uv_poll_t* handle, int status, int /*events*/) {
   self->drain();
 }
 
+void HubLink::onMonitor(uv_poll_t* handle, int /*status*/, int /*events*/) {
+  static_cast<HubLink*>(handle->data)->drainMonitor();
+}
+
+// Monitor events: [uint16 event, uint32 value][endpoint]. A refused key is logged at most every 10 s.
+void HubLink::drainMonitor() {
+  for (int i = 0; i < kDrainBatch && !closed_; ++i) {
+    zmq::message_t head;
+    zmq::message_t endpoint;
+    try {
+      if (!monitor_.recv(head, zmq::recv_flags::dontwait)) return;
+      if (head.more() && !monitor_.recv(endpoint, zmq::recv_flags::dontwait)) return;
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      spdlog::warn("hub {}: monitor: {}", ingress_, e.what());
+      return;
+    }
+    if (head.size() < 6) continue;
+    uint16_t event = 0;
+    uint32_t value = 0;
+    std::memcpy(&event, head.data(), 2);
+    std::memcpy(&value, static_cast<const char*>(head.data()) + 2, 4);
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+      ++authRefusals_;
+      // libzmq gives up on a connection whose handshake was refused: we connect again later, so a
+      // key listed afterwards (and the hub's allow-lists reloaded with SIGHUP) is used without a restart.
+      if (!authRetry_.scheduled()) wheel_.schedule(authRetry_, uv_now(loop_) + kAuthRetryMs);
+      const uint64_t now = uv_now(loop_);
+      if (now >= nextAuthLogMs_) {
+        spdlog::error("hub {}: refused this frontend's CURVE key {} (ZAP status {}, {} refusals so far): list it in "
+                      "the hub's curve_frontend_clients{}",
+                      ingress_, curvePublicKey_, value, authRefusals_,
+                      config_.curveSecretKey.empty() ? ", after giving this frontend its own key pair (--curve-secret-key-file)" : "");
+        nextAuthLogMs_ = now + 10'000;
+      }
+    } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && authRefusals_ > 0) {
+      spdlog::info("hub {}: CURVE handshake succeeded after {} refusals", ingress_, authRefusals_);
+      authRefusals_ = 0;
+      nextAuthLogMs_ = 0;
+    }
+  }
+}
+
+void HubLink::reconnect() {
+  if (closed_) return;
+  spdlog::info("hub {}: connecting again after the refused CURVE handshake", ingress_);
+  for (auto [socket, endpoint] : {std::pair{&dealer_, &ingress_}, std::pair{&sub_, &pubEndpoint_}}) {
+    try {
+      socket->disconnect(*endpoint);
+    } catch (const zmq::error_t&) {
+      // the refused connection is already gone
+    }
+    socket->connect(*endpoint);
+  }
+  scheduleDrain();
+}
+
 void HubLink::onIdle(uv_idle_t* handle) { static_cast<HubLink*>(handle->data)->drain(); }
 
 void HubLink::drain() {
   if (closed_) return;
+  if (monitor_) drainMonitor();  // also after start: ZMQ_FD signals only once a read found nothing
   bool more = drainDealer();
   if (closed_) return;
   more = drainSub() || more;

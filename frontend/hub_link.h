@@ -94,6 +94,9 @@ class HubLink {
   bool drainSub();
   static void onPoll(uv_poll_t* handle, int status, int events);
   static void onIdle(uv_idle_t* handle);
+  static void onMonitor(uv_poll_t* handle, int status, int events);
+  void drainMonitor();
+  void reconnect();  // after a refused CURVE handshake
 
   uv_loop_t* loop_;
   TimerWheel& wheel_;
@@ -113,11 +116,19 @@ class HubLink {
   uv_poll_t dealerPoll_{};
   uv_poll_t subPoll_{};
   uv_idle_t idle_{};
+  zmq::socket_t monitor_;  // with CURVE: the dealer's handshake events (a refused key)
+  uv_poll_t monitorPoll_{};
+  std::string curvePublicKey_;  // the key we present
+  uint64_t authRefusals_ = 0;
+  uint64_t nextAuthLogMs_ = 0;
   bool started_ = false;
   bool closed_ = false;
   struct HelloTimer : TimerNode {
     HubLink* link = nullptr;
   } helloTimer_;
+  struct AuthRetry : TimerNode {
+    HubLink* link = nullptr;
+  } authRetry_;
   uint64_t nextReqId_ = 1;
   wire::HubInfo hubInfo_;
   uint64_t nextConflictLogMs_ = 0;

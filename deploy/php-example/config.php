@@ -5,7 +5,8 @@
 //   WEBIM_SECRET_FILE     token secret file, the frontends' --secret-file (default <repo>/var/secret);
 //                         the first non-empty line that is not a #comment signs (rotation: new first)
 //   WEBIM_APP_INGRESS     the hub's app ingress, tcp:// or ipc://, or the path of a shard table JSON
-//                         file (several hubs) (default tcp://127.0.0.1:5560)
+//                         file (several hubs) (default ipc://<repo>/var/run/app.sock, scripts/run's
+//                         socket; deploy/: ipc:///run/webim/app.sock, for the group webim-app)
 //   WEBIM_FRONTEND_URL    the frontends' public base URL as browsers reach it (default http://localhost:8080)
 //   WEBIM_WS_URL          the WebSocket URL(s) for the browser, comma-separated
 //                         (default: WEBIM_FRONTEND_URL with ws(s):// and /ws)
@@ -27,7 +28,7 @@ return (static function (): array {
     $defaultWs = preg_replace('#^http#i', 'ws', $frontendUrl) . '/ws';
     return [
         'secret_file' => $env('WEBIM_SECRET_FILE', "$repo/var/secret"),
-        'app_ingress' => $env('WEBIM_APP_INGRESS', 'tcp://127.0.0.1:5560'),
+        'app_ingress' => $env('WEBIM_APP_INGRESS', "ipc://$repo/var/run/app.sock"),
         'frontend_url' => $frontendUrl,
         'ws_urls' => array_values(array_filter(array_map('trim', explode(',', $env('WEBIM_WS_URL', $defaultWs))))),
         'hub_timeout_ms' => max(1, (int) $env('WEBIM_HUB_TIMEOUT_MS', '3000')),

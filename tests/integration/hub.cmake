@@ -6,6 +6,9 @@
 if(TARGET webim-broadcast)
   add_executable(hub_frontend_probe ${CMAKE_CURRENT_LIST_DIR}/hub_frontend_probe.cpp)
   target_link_libraries(hub_frontend_probe PRIVATE webim_proto cppzmq PkgConfig::LIBZMQ)
+  # A frontend with its own CURVE key at the wire level (peer_auth.test.mjs, WEBIM_PEER_PROBE).
+  add_executable(peer_probe ${CMAKE_CURRENT_LIST_DIR}/peer_probe.cpp)
+  target_link_libraries(peer_probe PRIVATE webim_proto cppzmq PkgConfig::LIBZMQ)
   add_test(NAME hub/e2e
            COMMAND timeout 60 bash ${CMAKE_CURRENT_LIST_DIR}/hub_e2e.sh
                    $<TARGET_FILE:webim-broadcast> $<TARGET_FILE:hub_frontend_probe>)

@@ -59,3 +59,17 @@ TEST_CASE("bad shard tables are refused with a clear reason", "[slot_map]") {
   CHECK_FALSE(SlotMap::parse(R"({"shards":[{"slots":"0-1023"}]})", error));
   CHECK_FALSE(SlotMap::parse(R"({"shards":[{"name":"a","slots":"0-1023"},{"name":"a","slots":[]}]})", error));
 }
+
+TEST_CASE("every hub has its own CURVE key pair", "[slot_map]") {
+  std::string error;
+  const std::string k1 = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", k2 = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
+  auto table = [](const std::string& a, const std::string& b) {
+    return R"({"shards":[{"name":"a","slots":"0-511","curve_server_key":")" + a +
+           R"("},{"name":"b","slots":"512-1023","curve_server_key":")" + b + R"("}]})";
+  };
+  std::optional<SlotMap> map = SlotMap::parse(table(k1, k2), error);
+  REQUIRE(map);
+  CHECK(map->shards()[1].curveServerKey == k2);
+  CHECK_FALSE(SlotMap::parse(table(k1, k1), error));
+  CHECK(error.find("shards \"a\" and \"b\" have the same curve_server_key") == 0);
+}
