@@ -31,9 +31,12 @@ constexpr int kLingerMs = 100;            // replies/publishes in flight at exit
 constexpr int64_t kHardCapSlack = 1 << 20;
 constexpr auto kConflictLogInterval = std::chrono::seconds(10);
 // Replies queued for one app peer that does not read them: ZeroMQ bounds a pipe in messages, so
-// the bound in bytes is this many replies of at most a history page (1 MiB) each: 64 MiB. A peer
-// past it loses replies (it retries with the same cid); one that reads never comes near it.
-constexpr int kAppReplyQueue = 64;
+// the bound in bytes is this many replies of at most an app history page each: 1024 x 64 KiB =
+// 64 MiB (a page holds one message at least: max_data_bytes). A peer past it loses replies (it
+// retries with the same cid); one that reads never comes near it: up to ~500 requests in flight
+// fit (the pipe's count lags its reader by up to half the mark).
+constexpr int kAppReplyQueue = 1024;
+constexpr size_t kMaxAppPageBytes = 64 * 1024;  // app-ingress hist pages (`more` says there is more)
 constexpr size_t kMaxPageBytes = 1 << 20; // PROTOCOL.md: a history page is at most 1 MiB
 constexpr int kSyncRounds = 1;     // syncs for a channel after its last write (never dropped: one is enough)
 constexpr int kSyncAttempts = 30;  // rounds to try them in while a frontend's pipe is full
@@ -729,7 +732,7 @@ void Hub::replyApp(Request& r, const std::string& json) {
 
 void Hub::replyAppHistory(Request& r) {
   try {
-    HistoryPage page = store_.readPage(r.channel, {r.before, r.after, r.limit, kMaxPageBytes});
+    HistoryPage page = store_.readPage(r.channel, {r.before, r.after, r.limit, kMaxAppPageBytes});
     if (page.epoch == 0) page.epoch = sequencer_.epochFor(r.channel);  // never written: the epoch it will have
     replyApp(r, encodeHistoryOk(page));
   } catch (const HistoryStoreError& e) {
