@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "common/base64.h"
+#include "common/channel_rules.h"
 #include "common/json_codec.h"
 
 namespace webim {
@@ -122,6 +123,11 @@ TokenError readClaims(const std::string& payloadJson, TokenClaims& claims) {
     }
   }
   if (claims.sub.empty() || !seenExp) return TokenError::MissingClaim;
+  for (const auto* patterns : {&claims.subscribe, &claims.publish}) {
+    for (const std::string& p : *patterns) {
+      if (!isValidGrantPattern(p)) return TokenError::BadGrant;
+    }
+  }
   if (!seenPub) claims.publish = claims.subscribe;
   return TokenError::None;
 }
@@ -137,6 +143,7 @@ const char* toString(TokenError e) noexcept {
     case TokenError::Expired: return "token expired";
     case TokenError::NotYetValid: return "token not yet valid";
     case TokenError::MissingClaim: return "missing claim";
+    case TokenError::BadGrant: return "invalid ch/pub pattern (channel-name characters, an optional trailing *)";
   }
   return "unknown";
 }
@@ -216,6 +223,14 @@ std::string issueToken(const TokenClaims& claims, std::string_view secret) {
   token += '.';
   token += base64UrlEncode(std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()));
   return token;
+}
+
+bool isValidGrantPattern(std::string_view pattern) noexcept {
+  if (!pattern.empty() && pattern.back() == '*') {
+    pattern.remove_suffix(1);
+    return pattern.empty() || isValidChannelName(pattern);  // "*" alone matches every channel
+  }
+  return isValidChannelName(pattern);
 }
 
 bool matchChannelPattern(std::string_view pattern, std::string_view channel) noexcept {

@@ -26,10 +26,11 @@ struct TokenClaims {
 //   BadAlgorithm  header "alg" missing, not a string, or anything but "HS256".
 //   BadSignature  the signature matches none of the configured secrets.
 //   MissingClaim  "sub" absent or empty, or "exp" absent.
+//   BadGrant      a "ch" or "pub" pattern that is not a valid grant pattern (isValidGrantPattern).
 //   Expired       exp + leeway <= now.
 //   NotYetValid   nbf - leeway > now.
 // The payload is only parsed after the signature has been verified.
-enum class TokenError { None, Malformed, BadAlgorithm, BadSignature, Expired, NotYetValid, MissingClaim };
+enum class TokenError { None, Malformed, BadAlgorithm, BadSignature, Expired, NotYetValid, MissingClaim, BadGrant };
 const char* toString(TokenError e) noexcept;
 
 struct TokenResult {
@@ -62,5 +63,10 @@ std::string issueToken(const TokenClaims& claims, std::string_view secret);
 // A pattern is an exact channel name, or a prefix followed by a final '*' ("room:*"; "*" matches
 // every channel). A '*' anywhere else is literal, so it never matches a valid channel name.
 bool matchChannelPattern(std::string_view pattern, std::string_view channel) noexcept;
+
+// What a token's "ch" and "pub" patterns must be: a channel name ([A-Za-z0-9_.:-]{1,128}), or a
+// prefix of one ([A-Za-z0-9_.:-]{0,128}) followed by a single '*'. So no pattern holds a newline,
+// NUL or any separator a grant set's key could confuse (frontend/grants.h).
+bool isValidGrantPattern(std::string_view pattern) noexcept;
 
 }  // namespace webim

@@ -4,7 +4,7 @@
 // The input is used twice. As a token: verify() with fixed secrets must not crash, must be
 // deterministic, and may accept only claims that satisfy its contract (non-empty subject within its
 // bound, not expired, already valid). As a source of claims: issueToken() on input-derived claims
-// must verify to exactly the error class token.h promises (None, MissingClaim, Malformed, Expired,
+// must verify to exactly the error class token.h promises (None, MissingClaim, Malformed, BadGrant, Expired,
 // NotYetValid) and, when accepted, to the same claims; changing any one character of an issued token
 // must make it fail, and a verifier without the signing secret must answer BadSignature.
 #include <fuzzer/FuzzedDataProvider.h>
@@ -54,8 +54,11 @@ bool sameClaims(const TokenClaims& a, const TokenClaims& b) {
          a.publish == b.publish;
 }
 
+bool allValidPatterns(const std::vector<std::string>& patterns);
+
 void checkAcceptedClaims(const TokenClaims& c, int64_t now) {
   FUZZ_CHECK(!c.sub.empty() && c.sub.size() <= kMaxSubjectBytes);
+  FUZZ_CHECK(allValidPatterns(c.subscribe) && allValidPatterns(c.publish));
   FUZZ_CHECK(saturatingAdd(c.exp, kLeeway) > now);
   FUZZ_CHECK(saturatingAdd(c.nbf, -kLeeway) <= now);
 }
@@ -85,6 +88,13 @@ std::vector<std::string> derivedPatterns(FuzzedDataProvider& in) {
   return out;
 }
 
+bool allValidPatterns(const std::vector<std::string>& patterns) {
+  for (const auto& p : patterns) {
+    if (!isValidGrantPattern(p)) return false;
+  }
+  return true;
+}
+
 void checkRoundTrip(std::string_view input) {
   FuzzedDataProvider in(reinterpret_cast<const uint8_t*>(input.data()), input.size());
   TokenClaims claims;
@@ -108,6 +118,8 @@ void checkRoundTrip(std::string_view input) {
       expected = TokenError::Malformed;
     } else if (claims.sub.empty()) {
       expected = TokenError::MissingClaim;
+    } else if (!allValidPatterns(claims.subscribe) || !allValidPatterns(claims.publish)) {
+      expected = TokenError::BadGrant;
     } else if (saturatingAdd(claims.exp, kLeeway) <= kNow) {
       expected = TokenError::Expired;
     } else if (saturatingAdd(claims.nbf, -kLeeway) > kNow) {

@@ -282,6 +282,7 @@ TEST_CASE("toString names every error", "[token]") {
   CHECK(std::string(toString(TokenError::Expired)) == "token expired");
   CHECK(std::string(toString(TokenError::NotYetValid)) == "token not yet valid");
   CHECK(std::string(toString(TokenError::MissingClaim)) == "missing claim");
+  CHECK(std::string(toString(TokenError::BadGrant)).find("ch/pub pattern") != std::string::npos);
 }
 
 TEST_CASE("matchChannelPattern: exact names and trailing-star prefixes", "[token]") {
@@ -297,4 +298,40 @@ TEST_CASE("matchChannelPattern: exact names and trailing-star prefixes", "[token
   CHECK_FALSE(matchChannelPattern("", "room:1"));
   CHECK_FALSE(matchChannelPattern("room:*:x", "room:1:x"));  // '*' only counts at the end
   CHECK(matchChannelPattern("room:*:x", "room:*:x"));
+}
+
+TEST_CASE("grant patterns must be channel names or prefixes ending in one '*'", "[token]") {
+  auto withCh = [](std::string_view patterns) {
+    return verifyError(signPayload(R"({"sub":"42","exp":1800003600,"ch":)" + std::string(patterns) + "}"));
+  };
+  auto withPub = [](std::string_view patterns) {
+    return verifyError(signPayload(R"({"sub":"42","exp":1800003600,"ch":[],"pub":)" + std::string(patterns) + "}"));
+  };
+  CHECK(withCh(R"(["room:1","room:*","*","user:42","dm:a:b","a_b.c-d:E9"])") == TokenError::None);
+  CHECK(withCh(R"([])") == TokenError::None);
+  CHECK(withCh(R"(["room:)" + std::string(123, 'x') + R"("])") == TokenError::None);      // 128 bytes
+  CHECK(withCh(R"(["room:)" + std::string(123, 'x') + R"(*"])") == TokenError::None);     // 128 + '*'
+  CHECK(withPub(R"(["room:*"])") == TokenError::None);
+
+  // A newline (or anything outside [A-Za-z0-9_.:-]) could make one user's interned grant set equal
+  // another's; such tokens are refused.
+  const char* bad[] = {
+      R"(["room:a\nroom:b"])", R"(["room:a\n"])", R"(["room:\u0000"])", R"([""])", R"(["room 1"])",
+      R"(["room:*:x"])",       R"(["**"])",        R"(["room:**"])",     R"(["*room"])", R"(["room/1"])",
+      R"(["r\u00e9sum\u00e9"])", R"(["room:1","room:\t"])",
+  };
+  for (const char* patterns : bad) {
+    INFO(patterns);
+    CHECK(withCh(patterns) == TokenError::BadGrant);
+    CHECK(withPub(patterns) == TokenError::BadGrant);
+  }
+  CHECK(withCh(R"(["room:)" + std::string(124, 'x') + R"("])") == TokenError::BadGrant);   // 129 bytes
+  CHECK(withCh(R"(["room:)" + std::string(124, 'x') + R"(*"])") == TokenError::BadGrant);
+  CHECK(std::string(toString(TokenError::BadGrant)).find("pattern") != std::string::npos);
+
+  CHECK(isValidGrantPattern("room:*"));
+  CHECK(isValidGrantPattern("*"));
+  CHECK_FALSE(isValidGrantPattern(""));
+  CHECK_FALSE(isValidGrantPattern("room:a\nroom:b"));
+  CHECK_FALSE(isValidGrantPattern("a*b"));
 }
