@@ -211,10 +211,7 @@ std::string Frontend::renderMetrics() const {
 GrantsRef Frontend::internGrants(std::vector<std::string> subscribe, std::vector<std::string> publish) {
   std::erase_if(subscribe, [](const std::string& p) { return !subscribeGrantIsUsed(p); });
   std::erase_if(publish, [](const std::string& p) { return !publishGrantIsUsed(p); });
-  std::string key;
-  for (const std::string& p : subscribe) key.append(p).push_back('\n');
-  key.push_back('\0');  // patterns never contain NUL or newlines (channel-name characters and '*')
-  for (const std::string& p : publish) key.append(p).push_back('\n');
+  std::string key = grantSetKey(subscribe, publish);
   auto it = grants_.find(key);
   if (it != grants_.end()) return GrantsRef(it->second.get());
   if (grants_.size() >= grantsPruneAt_) {  // drop sets no connection uses any more
