@@ -93,9 +93,7 @@ TokenError readClaims(const std::string& payloadJson, TokenClaims& claims) {
     const std::string_view key = field.key;
     if (key == "sub") {
       std::string_view sub;
-      if (seenSub || field.value.get_string().get(sub) != simdjson::SUCCESS || sub.size() > kMaxSubjectBytes) {
-        return TokenError::Malformed;
-      }
+      if (seenSub || field.value.get_string().get(sub) != simdjson::SUCCESS) return TokenError::Malformed;
       seenSub = true;
       claims.sub.assign(sub);
     } else if (key == "exp") {
@@ -122,7 +120,8 @@ TokenError readClaims(const std::string& payloadJson, TokenClaims& claims) {
       seenPub = true;
     }
   }
-  if (claims.sub.empty() || !seenExp) return TokenError::MissingClaim;
+  if (!seenSub || !seenExp) return TokenError::MissingClaim;
+  if (!isValidUserId(claims.sub)) return TokenError::BadSubject;
   for (const auto* patterns : {&claims.subscribe, &claims.publish}) {
     for (const std::string& p : *patterns) {
       if (!isValidGrantPattern(p)) return TokenError::BadGrant;
@@ -143,6 +142,7 @@ const char* toString(TokenError e) noexcept {
     case TokenError::Expired: return "token expired";
     case TokenError::NotYetValid: return "token not yet valid";
     case TokenError::MissingClaim: return "missing claim";
+    case TokenError::BadSubject: return "invalid sub (user id): empty, over 128 bytes or a control character";
     case TokenError::BadGrant: return "invalid ch/pub pattern (channel-name characters, an optional trailing *)";
   }
   return "unknown";
@@ -225,7 +225,17 @@ std::string issueToken(const TokenClaims& claims, std::string_view secret) {
   return token;
 }
 
+bool isValidUserId(std::string_view sub) noexcept {
+  if (sub.empty() || sub.size() > kMaxSubjectBytes) return false;
+  for (char c : sub) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return false;
+  }
+  return true;
+}
+
 bool isValidGrantPattern(std::string_view pattern) noexcept {
+  if (pattern.size() > kMaxChannelBytes) return false;
   if (!pattern.empty() && pattern.back() == '*') {
     pattern.remove_suffix(1);
     return pattern.empty() || isValidChannelName(pattern);  // "*" alone matches every channel

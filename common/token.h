@@ -20,17 +20,18 @@ struct TokenClaims {
 // Error classes, checked in this order:
 //   Malformed     token larger than kMaxTokenBytes, not exactly three base64url parts, header or
 //                 payload not a JSON object, duplicate header/claim keys, claims of the wrong type
-//                 (sub not a string or longer than kMaxSubjectBytes, exp/nbf/iat not 64-bit integers,
-//                 ch/pub not arrays of strings), typ present but not "JWT". Header and claims are
-//                 parsed with simdjson's DOM, which also refuses integers beyond 64 bits anywhere.
+//                 (sub not a string, exp/nbf/iat not 64-bit integers, ch/pub not arrays of strings),
+//                 typ present but not "JWT". Header and claims are parsed with simdjson's DOM, which
+//                 also refuses integers beyond 64 bits anywhere.
 //   BadAlgorithm  header "alg" missing, not a string, or anything but "HS256".
 //   BadSignature  the signature matches none of the configured secrets.
-//   MissingClaim  "sub" absent or empty, or "exp" absent.
+//   MissingClaim  "sub" or "exp" absent.
+//   BadSubject    "sub" is not a valid user id (isValidUserId).
 //   BadGrant      a "ch" or "pub" pattern that is not a valid grant pattern (isValidGrantPattern).
 //   Expired       exp + leeway <= now.
 //   NotYetValid   nbf - leeway > now.
 // The payload is only parsed after the signature has been verified.
-enum class TokenError { None, Malformed, BadAlgorithm, BadSignature, Expired, NotYetValid, MissingClaim, BadGrant };
+enum class TokenError { None, Malformed, BadAlgorithm, BadSignature, Expired, NotYetValid, MissingClaim, BadSubject, BadGrant };
 const char* toString(TokenError e) noexcept;
 
 struct TokenResult {
@@ -41,6 +42,10 @@ struct TokenResult {
 inline constexpr size_t kMaxTokenBytes = 8 * 1024;   // bounds the work spent on any input
 inline constexpr size_t kMinSecretBytes = 32;        // PROTOCOL.md section 3
 inline constexpr size_t kMaxSubjectBytes = 128;
+
+// A user id ("sub"): 1..kMaxSubjectBytes bytes (UTF-8, as JSON strings are), no control character
+// (< 0x20, 0x7f): an id with a NUL or a newline could not be named in a kick or a log line.
+bool isValidUserId(std::string_view sub) noexcept;
 
 class TokenVerifier {
  public:
@@ -65,7 +70,7 @@ std::string issueToken(const TokenClaims& claims, std::string_view secret);
 bool matchChannelPattern(std::string_view pattern, std::string_view channel) noexcept;
 
 // What a token's "ch" and "pub" patterns must be: a channel name ([A-Za-z0-9_.:-]{1,128}), or a
-// prefix of one ([A-Za-z0-9_.:-]{0,128}) followed by a single '*'. So no pattern holds a newline,
+// prefix of one followed by a single '*' ([A-Za-z0-9_.:-]{0,127}\*; 128 bytes at most, like a name). So no pattern holds a newline,
 // NUL or any separator a grant set's key could confuse (frontend/grants.h).
 bool isValidGrantPattern(std::string_view pattern) noexcept;
 

@@ -286,6 +286,17 @@ int runTokenCommand(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   try {
+    if (!isValidUserId(user)) {
+      throw std::runtime_error("--user must be 1.." + std::to_string(kMaxSubjectBytes) +
+                               " bytes without control characters");
+    }
+    for (const auto* patterns : {&subscribe, &publish}) {
+      for (const std::string& p : *patterns) {
+        if (!isValidGrantPattern(p)) {
+          throw std::runtime_error("invalid pattern '" + p + "': a channel name, or a prefix of one followed by '*'");
+        }
+      }
+    }
     std::vector<std::string> secrets = readSecrets(secretFile, 32);
     TokenClaims claims;
     claims.sub = user;

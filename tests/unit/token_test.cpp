@@ -189,7 +189,7 @@ TEST_CASE("only HS256 is accepted", "[token]") {
 
 TEST_CASE("missing and ill-typed claims", "[token]") {
   CHECK(verifyError(signPayload(R"({"exp":1900000000})")) == TokenError::MissingClaim);
-  CHECK(verifyError(signPayload(R"({"sub":"","exp":1900000000})")) == TokenError::MissingClaim);
+  CHECK(verifyError(signPayload(R"({"sub":"","exp":1900000000})")) == TokenError::BadSubject);
   CHECK(verifyError(signPayload(R"({"sub":"42"})")) == TokenError::MissingClaim);
   CHECK(verifyError(signPayload(R"({})")) == TokenError::MissingClaim);
 
@@ -211,7 +211,7 @@ TEST_CASE("missing and ill-typed claims", "[token]") {
 
   // sub length limit: 128 bytes pass, 129 do not.
   CHECK(verifyError(signPayload(R"({"sub":")" + std::string(128, 'u') + R"(","exp":1900000000})")) == TokenError::None);
-  CHECK(verifyError(signPayload(R"({"sub":")" + std::string(129, 'u') + R"(","exp":1900000000})")) == TokenError::Malformed);
+  CHECK(verifyError(signPayload(R"({"sub":")" + std::string(129, 'u') + R"(","exp":1900000000})")) == TokenError::BadSubject);
 
   // Unknown claims are ignored; escaped keys are read unescaped; ch absent means no grants.
   const TokenResult r = TokenVerifier({kSecret}).verify(
@@ -310,7 +310,7 @@ TEST_CASE("grant patterns must be channel names or prefixes ending in one '*'", 
   CHECK(withCh(R"(["room:1","room:*","*","user:42","dm:a:b","a_b.c-d:E9"])") == TokenError::None);
   CHECK(withCh(R"([])") == TokenError::None);
   CHECK(withCh(R"(["room:)" + std::string(123, 'x') + R"("])") == TokenError::None);      // 128 bytes
-  CHECK(withCh(R"(["room:)" + std::string(123, 'x') + R"(*"])") == TokenError::None);     // 128 + '*'
+  CHECK(withCh(R"(["room:)" + std::string(122, 'x') + R"(*"])") == TokenError::None);     // 127 + '*'
   CHECK(withPub(R"(["room:*"])") == TokenError::None);
 
   // A newline (or anything outside [A-Za-z0-9_.:-]) could make one user's interned grant set equal
@@ -326,7 +326,7 @@ TEST_CASE("grant patterns must be channel names or prefixes ending in one '*'", 
     CHECK(withPub(patterns) == TokenError::BadGrant);
   }
   CHECK(withCh(R"(["room:)" + std::string(124, 'x') + R"("])") == TokenError::BadGrant);   // 129 bytes
-  CHECK(withCh(R"(["room:)" + std::string(124, 'x') + R"(*"])") == TokenError::BadGrant);
+  CHECK(withCh(R"(["room:)" + std::string(123, 'x') + R"(*"])") == TokenError::BadGrant);  // 128 + '*'
   CHECK(std::string(toString(TokenError::BadGrant)).find("pattern") != std::string::npos);
 
   CHECK(isValidGrantPattern("room:*"));
@@ -334,4 +334,32 @@ TEST_CASE("grant patterns must be channel names or prefixes ending in one '*'", 
   CHECK_FALSE(isValidGrantPattern(""));
   CHECK_FALSE(isValidGrantPattern("room:a\nroom:b"));
   CHECK_FALSE(isValidGrantPattern("a*b"));
+}
+
+TEST_CASE("user ids: 1..128 bytes without control characters", "[token]") {
+  auto withSub = [](std::string_view subJson) {
+    return verifyError(signPayload(R"({"sub":)" + std::string(subJson) + R"(,"exp":1800003600})"));
+  };
+  CHECK(withSub(R"("42")") == TokenError::None);
+  CHECK(withSub(R"("alice@example.com")") == TokenError::None);
+  CHECK(withSub(R"("J\u00f6rg M\u00fcller")") == TokenError::None);  // non-ASCII and spaces are fine
+  CHECK(withSub("\"" + std::string(128, 'u') + "\"") == TokenError::None);
+  // A NUL or another control character in the id: the user could not be kicked by name.
+  const char* bad[] = {
+      R"("a\u0000b")", R"("\u0000")", R"("42\n")", R"("a\tb")", R"("\r")", R"("x\u001fy")", R"("x\u007fy")",
+      R"("")",
+  };
+  for (const char* sub : bad) {
+    INFO(sub);
+    CHECK(withSub(sub) == TokenError::BadSubject);
+  }
+  CHECK(withSub("\"" + std::string(129, 'u') + "\"") == TokenError::BadSubject);
+  CHECK(withSub(R"(42)") == TokenError::Malformed);  // not a string
+  CHECK(verifyError(signPayload(R"({"exp":1800003600})")) == TokenError::MissingClaim);
+  CHECK(std::string(toString(TokenError::BadSubject)).find("sub") != std::string::npos);
+
+  CHECK(isValidUserId("42"));
+  CHECK_FALSE(isValidUserId(""));
+  CHECK_FALSE(isValidUserId(std::string_view("4\0002", 3)));
+  CHECK_FALSE(isValidUserId(std::string(kMaxSubjectBytes + 1, 'u')));
 }
