@@ -143,13 +143,14 @@ const char* toString(TokenError e) noexcept {
     case TokenError::NotYetValid: return "token not yet valid";
     case TokenError::MissingClaim: return "missing claim";
     case TokenError::BadSubject: return "invalid sub (user id): empty, over 128 bytes or a control character";
+    case TokenError::TooLong: return "exp lies too far ahead (beyond max_token_lifetime)";
     case TokenError::BadGrant: return "invalid ch/pub pattern (channel-name characters, an optional trailing *)";
   }
   return "unknown";
 }
 
-TokenVerifier::TokenVerifier(std::vector<std::string> secrets, int64_t leewaySeconds)
-    : secrets_(std::move(secrets)), leewaySeconds_(leewaySeconds) {
+TokenVerifier::TokenVerifier(std::vector<std::string> secrets, int64_t leewaySeconds, int64_t maxLifetimeSeconds)
+    : secrets_(std::move(secrets)), leewaySeconds_(leewaySeconds), maxLifetimeSeconds_(maxLifetimeSeconds) {
   if (secrets_.empty()) throw std::invalid_argument("token verifier: at least one secret is required");
   for (const auto& s : secrets_) {
     if (s.size() < kMinSecretBytes) {
@@ -157,6 +158,7 @@ TokenVerifier::TokenVerifier(std::vector<std::string> secrets, int64_t leewaySec
     }
   }
   if (leewaySeconds_ < 0) throw std::invalid_argument("token verifier: leeway must not be negative");
+  if (maxLifetimeSeconds_ < 0) throw std::invalid_argument("token verifier: the maximum lifetime must not be negative");
 }
 
 TokenResult TokenVerifier::verify(std::string_view token, int64_t nowSeconds) const {
@@ -196,6 +198,10 @@ TokenResult TokenVerifier::verify(std::string_view token, int64_t nowSeconds) co
   if (TokenError e = readClaims(*payload, result.claims); e != TokenError::None) return fail(e);
   if (saturatingAdd(result.claims.exp, leewaySeconds_) <= nowSeconds) return fail(TokenError::Expired);
   if (saturatingAdd(result.claims.nbf, -leewaySeconds_) > nowSeconds) return fail(TokenError::NotYetValid);
+  if (maxLifetimeSeconds_ > 0 &&
+      saturatingAdd(result.claims.exp, -leewaySeconds_) > saturatingAdd(nowSeconds, maxLifetimeSeconds_)) {
+    return fail(TokenError::TooLong);
+  }
   return result;
 }
 

@@ -30,8 +30,11 @@ struct TokenClaims {
 //   BadGrant      a "ch" or "pub" pattern that is not a valid grant pattern (isValidGrantPattern).
 //   Expired       exp + leeway <= now.
 //   NotYetValid   nbf - leeway > now.
+//   TooLong       exp - leeway > now + maxLifetime (the token would stay valid longer than
+//                 allowed; only when the verifier has a maximum lifetime).
 // The payload is only parsed after the signature has been verified.
-enum class TokenError { None, Malformed, BadAlgorithm, BadSignature, Expired, NotYetValid, MissingClaim, BadSubject, BadGrant };
+enum class TokenError { None, Malformed, BadAlgorithm, BadSignature, Expired, NotYetValid, MissingClaim, BadSubject, BadGrant,
+                        TooLong };
 const char* toString(TokenError e) noexcept;
 
 struct TokenResult {
@@ -50,8 +53,10 @@ bool isValidUserId(std::string_view sub) noexcept;
 class TokenVerifier {
  public:
   // Several secrets may be active at once (rotation); each must be >= 32 bytes, and at least one
-  // must be given; a negative leeway is rejected too (all throw std::invalid_argument).
-  explicit TokenVerifier(std::vector<std::string> secrets, int64_t leewaySeconds = 30);
+  // must be given; a negative leeway or maximum lifetime is rejected too (all throw
+  // std::invalid_argument). maxLifetimeSeconds: a token whose exp lies further ahead than this (plus
+  // the leeway, for the issuer's clock) is refused as TooLong; 0 = no maximum.
+  explicit TokenVerifier(std::vector<std::string> secrets, int64_t leewaySeconds = 30, int64_t maxLifetimeSeconds = 0);
 
   // Thread-safe (const; the JSON parser it uses is thread_local).
   TokenResult verify(std::string_view token, int64_t nowSeconds) const;
@@ -59,6 +64,7 @@ class TokenVerifier {
  private:
   std::vector<std::string> secrets_;
   int64_t leewaySeconds_;
+  int64_t maxLifetimeSeconds_;
 };
 
 // For tools and tests: header {"alg":"HS256","typ":"JWT"}, claims in the order sub, exp, nbf, iat,

@@ -169,7 +169,8 @@ class Connection final : private TimerNode {
   void serveApi(const HttpRequest& request, std::string_view rest);
   Task apiCall(std::string op, std::string body);
   std::string corsHeaders(const HttpRequest& request) const;
-  bool adoptSession(std::string_view sid);
+  // Starts the session of an HTTP fallback request from its sid; else returns why it is refused.
+  std::string adoptSession(std::string_view sid);
   void createSession(std::string_view body);
   void runCommand(std::string_view body);
   void openEvents(const HttpRequest& request);

@@ -29,6 +29,7 @@ constexpr uint64_t kAcceptPauseMs = 100;  // after an accept error that would re
 constexpr int kEpollBatch = 512;          // connection events handled per wakeup
 constexpr uint32_t kTickMs = 50;                  // timer wheel resolution
 constexpr uintmax_t kMaxStaticFileBytes = 4 << 20;  // the demo page's files are small
+constexpr int64_t kTokenLeewaySeconds = 30;         // clock skew allowed for exp, nbf and the lifetime
 
 uint64_t randomBootId() {
   std::random_device device;
@@ -59,8 +60,8 @@ std::string contentTypeFor(const std::filesystem::path& path) {
 Frontend::Frontend(const FrontendConfig& config)
     : config_(config),
       wheel_((uv_loop_init(&loop_), uv_now(&loop_)), kTickMs),
-      verifier_(config.secrets),
-      sessionIds_(config.secrets),
+      verifier_(config.secrets, kTokenLeewaySeconds, config.maxTokenLifetime),
+      sessionIds_(config.secrets, kTokenLeewaySeconds, config.maxTokenLifetime),
       apiKeys_(config.apiKeys),
       readBuffer_(new char[kReadBufferBytes]),
       bootId_(randomBootId()),

@@ -136,6 +136,8 @@ std::vector<std::string> readSecrets(const std::string& path, size_t minBytes) {
   return secrets;
 }
 
+constexpr uint32_t kMaxTokenLifetimeLimit = 10 * 365 * 86400;
+
 bool validZmqEndpoint(const std::string& endpoint) {
   return endpoint.rfind("tcp://", 0) == 0 || endpoint.rfind("ipc://", 0) == 0 ||
          endpoint.rfind("inproc://", 0) == 0;
@@ -172,6 +174,10 @@ void validate(FrontendConfig& config) {
     throw std::runtime_error("--rate-limit and --rate-burst must be positive");
   }
   if (config.maxFragments == 0) throw std::runtime_error("--max-fragments must be positive");
+  if (config.maxTokenLifetime == 0 || config.maxTokenLifetime > kMaxTokenLifetimeLimit) {
+    throw std::runtime_error("--max-token-lifetime must be 1.." + std::to_string(kMaxTokenLifetimeLimit) +
+                             " seconds (10 years)");
+  }
   if (config.maxSubscriptions == 0 || config.maxSubscriptions > 65535) {
     throw std::runtime_error("--max-subscriptions must be 1..65535");
   }
@@ -249,6 +255,8 @@ ConfigOutcome loadFrontendConfig(int argc, char** argv, FrontendConfig& config) 
   binder.bind("--max-message-bytes", &FrontendConfig::maxMessageBytes, "largest client message (1009 beyond)");
   binder.bind("--max-connections", &FrontendConfig::maxConnections, "connections held by this process");
   binder.bind("--max-backlog-bytes", &FrontendConfig::maxBacklogBytes, "unsent bytes per connection (4009 beyond)");
+  binder.bind("--max-token-lifetime", &FrontendConfig::maxTokenLifetime,
+              "seconds: refuse tokens whose exp lies further ahead (4001 / 401)");
   binder.bind("--allowed-origins", &FrontendConfig::allowedOrigins, "extra allowed Origins (scheme://host[:port])");
   binder.bind("--allow-missing-origin", &FrontendConfig::allowMissingOrigin, "accept handshakes without Origin");
   binder.bind("--allow-any-origin", &FrontendConfig::allowAnyOrigin, "accept every Origin");

@@ -54,6 +54,8 @@ struct FrontendConfig {
   uint32_t maxMessageBytes = 64 * 1024;
   uint32_t maxConnections = 1'000'000;
   uint64_t maxBacklogBytes = 1024 * 1024;  // per connection; beyond it the client is closed 4009
+  // Seconds: a token (or sid) whose exp lies further ahead than this (+ the 30 s leeway) is refused.
+  uint32_t maxTokenLifetime = 7 * 86400;
   std::vector<std::string> allowedOrigins;
   bool allowMissingOrigin = true;
   bool allowAnyOrigin = false;

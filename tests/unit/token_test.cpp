@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -238,6 +239,7 @@ TEST_CASE("the verifier refuses weak configuration", "[token]") {
   CHECK_THROWS_AS(TokenVerifier({kSecret, "short"}), std::invalid_argument);
   CHECK_THROWS_AS(TokenVerifier({}), std::invalid_argument);
   CHECK_THROWS_AS(TokenVerifier({kSecret}, -1), std::invalid_argument);
+  CHECK_THROWS_AS(TokenVerifier({kSecret}, 30, -1), std::invalid_argument);
   CHECK_NOTHROW(TokenVerifier({std::string(32, 'k')}));
 }
 
@@ -283,6 +285,7 @@ TEST_CASE("toString names every error", "[token]") {
   CHECK(std::string(toString(TokenError::NotYetValid)) == "token not yet valid");
   CHECK(std::string(toString(TokenError::MissingClaim)) == "missing claim");
   CHECK(std::string(toString(TokenError::BadGrant)).find("ch/pub pattern") != std::string::npos);
+  CHECK(std::string(toString(TokenError::TooLong)).find("max_token_lifetime") != std::string::npos);
 }
 
 TEST_CASE("matchChannelPattern: exact names and trailing-star prefixes", "[token]") {
@@ -362,4 +365,30 @@ TEST_CASE("user ids: 1..128 bytes without control characters", "[token]") {
   CHECK_FALSE(isValidUserId(""));
   CHECK_FALSE(isValidUserId(std::string_view("4\0002", 3)));
   CHECK_FALSE(isValidUserId(std::string(kMaxSubjectBytes + 1, 'u')));
+}
+
+TEST_CASE("a maximum lifetime refuses tokens whose exp lies too far ahead, with the leeway", "[token]") {
+  constexpr int64_t kWeek = 7 * 86400;
+  const TokenVerifier verifier({kSecret}, 30, kWeek);
+  auto expiringAt = [](int64_t exp) {
+    TokenClaims c = sampleClaims();
+    c.exp = exp;
+    return issueToken(c, kSecret);
+  };
+  CHECK(verifier.verify(expiringAt(kNow + 3600), kNow).error == TokenError::None);
+  CHECK(verifier.verify(expiringAt(kNow + kWeek), kNow).error == TokenError::None);
+  CHECK(verifier.verify(expiringAt(kNow + kWeek + 30), kNow).error == TokenError::None);  // the issuer's clock may be ahead
+  CHECK(verifier.verify(expiringAt(kNow + kWeek + 31), kNow).error == TokenError::TooLong);
+  CHECK(verifier.verify(expiringAt(kNow + 8 * 86400), kNow).error == TokenError::TooLong);
+  CHECK(verifier.verify(expiringAt(int64_t{1} << 62), kNow).error == TokenError::TooLong);
+  CHECK(verifier.verify(signPayload(R"({"sub":"1","exp":9223372036854775807})"), kNow).error == TokenError::TooLong);
+  // The same token is fine once its exp comes within reach; expiry is checked first.
+  CHECK(verifier.verify(expiringAt(kNow + 8 * 86400), kNow + 86400).error == TokenError::None);
+  CHECK(verifier.verify(expiringAt(kNow - 100), kNow).error == TokenError::Expired);
+  // Extreme clocks saturate instead of overflowing.
+  CHECK(verifier.verify(expiringAt(kNow + 3600), std::numeric_limits<int64_t>::max()).error == TokenError::Expired);
+  CHECK(TokenVerifier({kSecret}, 30, std::numeric_limits<int64_t>::max()).verify(expiringAt(int64_t{1} << 62), kNow).error ==
+        TokenError::None);
+  // Without a maximum (0) any exp is accepted, as before.
+  CHECK(TokenVerifier({kSecret}, 30, 0).verify(expiringAt(int64_t{1} << 62), kNow).error == TokenError::None);
 }

@@ -1,0 +1,139 @@
+// Hardening against tokens and requests a careless or hostile client sends: token lifetimes, user
+// ids and grant patterns the frontend must refuse, the HTTP head (Host, HEAD), the Origin check,
+// static files behind symlinks, and a refreshed token with fewer grants.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+
+import { Client, Cluster, makeToken, sleep } from './harness.mjs';
+
+// One raw HTTP exchange: writes `head` and reads until the server closes.
+// Resolves {status, headers (lower-case names), body (Buffer), raw (string)}.
+function rawHttp(port, head, timeoutMs = 5000) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(head));
+    let data = Buffer.alloc(0);
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer to ${JSON.stringify(head)}`)); }, timeoutMs);
+    socket.on('data', (d) => { data = Buffer.concat([data, d]); });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(timer);
+      const end = data.indexOf('\r\n\r\n');
+      const headText = data.subarray(0, end < 0 ? data.length : end).toString('latin1');
+      const [statusLine, ...lines] = headText.split('\r\n');
+      const headers = {};
+      for (const line of lines) {
+        const colon = line.indexOf(':');
+        headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      resolve({
+        status: Number((statusLine.match(/^HTTP\/1\.1 (\d{3})/) || [])[1]),
+        headers,
+        body: end < 0 ? Buffer.alloc(0) : data.subarray(end + 4),
+        raw: data.toString('latin1'),
+      });
+    });
+  });
+}
+
+// A WebSocket handshake with these headers; resolves with the HTTP status (101 when upgraded).
+function upgradeStatus(port, headers) {
+  const lines = Object.entries({
+    Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+    'Sec-WebSocket-Version': '13', ...headers,
+  }).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(`GET /ws HTTP/1.1\r\n${lines}\r\n`));
+    let data = '';
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error('no handshake answer')); }, 5000);
+    socket.on('data', (d) => {
+      data += d.toString('latin1');
+      const m = data.match(/^HTTP\/1\.1 (\d{3})/);
+      if (m && data.includes('\r\n\r\n')) {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(Number(m[1]));
+      }
+    });
+    socket.on('error', () => {});
+  });
+}
+
+// Authenticates a fresh connection with `token`; resolves {code, reason} if the server closes it
+// instead of answering ok.
+async function authOutcome(url, token) {
+  const c = await Client.connect(url);
+  c.ws.send(JSON.stringify({ op: 'auth', id: 1, token }));
+  const outcome = await Promise.race([
+    c.closed,
+    new Promise((resolve) => c.waiting.set(1, (reply) => resolve({ reply }))),
+    sleep(5000).then(() => ({ timeout: true })),
+  ]);
+  c.ws.terminate();
+  return outcome;
+}
+
+async function postSession(port, token) {
+  const res = await fetch(`http://127.0.0.1:${port}/session`, { method: 'POST', body: JSON.stringify({ token }) });
+  return { status: res.status, body: await res.json() };
+}
+
+describe('hardening', () => {
+  let cluster;
+  let fe;
+  const now = () => Math.floor(Date.now() / 1000);
+
+  before(async () => {
+    cluster = new Cluster();
+    await cluster.startHub(['--no-sync']);
+    fe = await cluster.startFrontend();
+  });
+
+  after(async () => {
+    await cluster.stopCleanly();
+  });
+
+  test('a token whose exp lies beyond max_token_lifetime is refused: 4001 on /ws, 401 on /session', async () => {
+    const farAway = cluster.token('far', ['room:*'], { exp: 2 ** 62 });
+    const ws = await authOutcome(fe.url, farAway);
+    assert.equal(ws.code, 4001, JSON.stringify(ws));
+    assert.match(ws.reason, /max_token_lifetime/);
+    const http = await postSession(fe.port, farAway);
+    assert.equal(http.status, 401);
+    assert.match(http.body.msg, /max_token_lifetime/);
+
+    // The default is 7 days, with the clock leeway (30 s) on top, as for exp and nbf.
+    const week = 7 * 86400;
+    const eightDays = cluster.token('far', ['room:*'], { exp: now() + week + 3600 });
+    assert.equal((await authOutcome(fe.url, eightDays)).code, 4001);
+    const withinLeeway = cluster.token('near', ['room:*'], { exp: now() + week + 10 });
+    assert.equal((await authOutcome(fe.url, withinLeeway)).reply?.op, 'ok');
+    assert.equal((await postSession(fe.port, withinLeeway)).status, 200);
+  });
+
+  test('max_token_lifetime is a setting; a sid beyond the lifetime of the frontend it reaches is refused', async () => {
+    const short = await cluster.startFrontend(['--max-token-lifetime', '600']);
+    const hour = cluster.token('hour', ['room:*'], { exp: now() + 3600 });
+    assert.equal((await authOutcome(short.url, hour)).code, 4001);
+    assert.equal((await authOutcome(fe.url, hour)).reply?.op, 'ok');
+
+    // A sid carries its token's exp: made by a frontend that allows a year, it is refused by one
+    // that allows 10 minutes (HTTP 401, with the reason).
+    const long = await cluster.startFrontend(['--max-token-lifetime', String(365 * 86400)]);
+    const month = cluster.token('month', ['room:*'], { exp: now() + 30 * 86400 });
+    const session = await postSession(long.port, month);
+    assert.equal(session.status, 200, JSON.stringify(session.body));
+    const { sid } = session.body;
+    const ok = await fetch(`http://127.0.0.1:${long.port}/cmd?sid=${sid}`, {
+      method: 'POST', body: JSON.stringify({ op: 'hist', id: 1, ch: 'room:m', limit: 1 }),
+    });
+    assert.equal(ok.status, 200);
+    const refused = await fetch(`http://127.0.0.1:${short.port}/cmd?sid=${sid}`, {
+      method: 'POST', body: JSON.stringify({ op: 'hist', id: 1, ch: 'room:m', limit: 1 }),
+    });
+    assert.equal(refused.status, 401);
+    assert.match((await refused.json()).msg, /max_token_lifetime/);
+    const events = await fetch(`http://127.0.0.1:${short.port}/events?sid=${sid}&ch=room:m`);
+    assert.equal(events.status, 401);
+  });
+});
