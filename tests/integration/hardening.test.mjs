@@ -136,4 +136,15 @@ describe('hardening', () => {
     const events = await fetch(`http://127.0.0.1:${short.port}/events?sid=${sid}&ch=room:m`);
     assert.equal(events.status, 401);
   });
+
+  test('HTTP/1.1 without Host (or with two) is answered 400 (RFC 9112 3.2)', async () => {
+    const missing = await rawHttp(fe.port, 'GET /healthz HTTP/1.1\r\n\r\n');
+    assert.equal(missing.status, 400);
+    assert.match(missing.body.toString(), /Host/);
+    assert.equal((await rawHttp(fe.port, 'GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n')).status, 400);
+    assert.equal((await rawHttp(fe.port, 'GET /healthz HTTP/1.1\r\nHost: a b\r\n\r\n')).status, 400);
+    assert.equal((await rawHttp(fe.port, 'POST /cmd?sid=x HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}')).status, 400);
+    assert.equal((await rawHttp(fe.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')).status, 200);
+    assert.equal((await rawHttp(fe.port, 'GET /healthz HTTP/1.0\r\n\r\n')).status, 200);  // 1.0 may leave it out
+  });
 });

@@ -100,12 +100,27 @@ TEST_CASE("handshake: request line requirements", "[handshake]") {
   Headers old;
   old.version = "HTTP/1.0";
   CHECK(statusOf(old) == 400);
+  // Without exactly one Host the parser already answers 400 (RFC 9112 3.2); the handshake checks
+  // again for requests that come from elsewhere.
   Headers noHost;
   noHost.host.clear();
-  CHECK(statusOf(noHost) == 400);
+  HttpRequestParser parser;
+  CHECK(parser.consume(build(noHost)).status == HttpRequestParser::Status::Error);
+  CHECK(parser.errorStatus() == 400);
   Headers twoHosts;
   twoHosts.extra = "Host: other.example.com\r\n";
-  CHECK(statusOf(twoHosts) == 400);
+  parser.reset();
+  CHECK(parser.consume(build(twoHosts)).status == HttpRequestParser::Status::Error);
+  CHECK(parser.errorStatus() == 400);
+  const std::string valid = build(Headers{});
+  parser.reset();
+  REQUIRE(parser.consume(valid).status == HttpRequestParser::Status::Done);
+  webim::HttpRequest request = parser.request();
+  std::erase_if(request.headers, [](const webim::HttpHeader& h) { return webim::equalsIgnoreCase(h.name, "Host"); });
+  CHECK(acceptWebSocket(request, {}).status == 400);
+  request.headers.push_back({"Host", "a"});
+  request.headers.push_back({"host", "b"});
+  CHECK(acceptWebSocket(request, {}).status == 400);
 }
 
 TEST_CASE("handshake: missing or wrong Upgrade is 426", "[handshake]") {
