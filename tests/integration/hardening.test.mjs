@@ -147,4 +147,23 @@ describe('hardening', () => {
     assert.equal((await rawHttp(fe.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')).status, 200);
     assert.equal((await rawHttp(fe.port, 'GET /healthz HTTP/1.0\r\n\r\n')).status, 200);  // 1.0 may leave it out
   });
+
+  test('same-origin means an http or https page with the same host and port; other schemes must be listed', async () => {
+    const host = `127.0.0.1:${fe.port}`;
+    assert.equal(await upgradeStatus(fe.port, { Host: host, Origin: `http://${host}` }), 101);
+    assert.equal(await upgradeStatus(fe.port, { Host: host, Origin: `https://${host}` }), 101);
+    for (const scheme of ['chrome-extension', 'moz-extension', 'file', 'ws', 'ftp']) {
+      assert.equal(await upgradeStatus(fe.port, { Host: host, Origin: `${scheme}://${host}` }), 403, scheme);
+    }
+    // The HTTP fallback and its CORS use the same policy.
+    const session = await fetch(`http://${host}/session`, {
+      method: 'POST', headers: { Origin: `chrome-extension://${host}` }, body: JSON.stringify({ token: cluster.token('o', []) }),
+    });
+    assert.equal(session.status, 403);
+    // allowed_origins entries still compare exactly, whatever their scheme.
+    const listed = await cluster.startFrontend(['--allowed-origins', 'chrome-extension://abcdefghijklmnop']);
+    const listedHost = `127.0.0.1:${listed.port}`;
+    assert.equal(await upgradeStatus(listed.port, { Host: listedHost, Origin: 'chrome-extension://abcdefghijklmnop' }), 101);
+    assert.equal(await upgradeStatus(listed.port, { Host: listedHost, Origin: `chrome-extension://${listedHost}` }), 403);
+  });
 });

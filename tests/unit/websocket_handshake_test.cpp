@@ -222,6 +222,25 @@ TEST_CASE("handshake: Origin policy", "[handshake]") {
     h.extra = "Origin: https://evil.example.com\r\n";  // duplicated Origin
     CHECK(statusOf(h, policy) == 403);
   }
+  SECTION("same host and port under another scheme is not same-origin") {
+    // An extension page, or a page of another scheme, with the site's host: only http and https
+    // pages are same-origin (the allowed list still takes any exact Origin).
+    for (const char* origin : {"chrome-extension://chat.example.com", "moz-extension://chat.example.com",
+                               "ws://chat.example.com", "wss://chat.example.com", "file://chat.example.com",
+                               "ftp://chat.example.com", "javascript://chat.example.com", "https+x://chat.example.com"}) {
+      INFO(origin);
+      h.origin = origin;
+      CHECK(statusOf(h, policy) == 403);
+    }
+    h.host = "chat.example.com:8080";
+    h.origin = "chrome-extension://chat.example.com:8080";
+    CHECK(statusOf(h, policy) == 403);
+    h.origin = "HTTPS://chat.example.com:8080";
+    CHECK(statusOf(h, policy) == 101);
+    policy.allowedOrigins.push_back("chrome-extension://abcdefghijklmnop");
+    h.origin = "chrome-extension://abcdefghijklmnop";
+    CHECK(statusOf(h, policy) == 101);
+  }
   SECTION("allowAnyOrigin") {
     policy.allowAnyOrigin = true;
     h.origin = "https://evil.example.com";
