@@ -94,6 +94,12 @@ std::string withHeaders(std::string response, std::string_view extraHeaders) {
   return response;
 }
 
+std::string withoutBody(std::string response) {
+  const size_t headEnd = response.find("\r\n\r\n");
+  if (headEnd != std::string::npos) response.resize(headEnd + 4);
+  return response;
+}
+
 namespace {
 
 // Error response with extra header lines (each "Name: value\r\n") before the blank line.

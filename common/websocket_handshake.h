@@ -34,6 +34,9 @@ HandshakeResult acceptWebSocket(const HttpRequest& request, const HandshakePolic
 bool isOriginAllowed(const HttpRequest& request, const HandshakePolicy& policy);
 // Inserts header lines (each "Name: value\r\n") into a complete response, before the blank line.
 std::string withHeaders(std::string response, std::string_view extraHeaders);
+// The answer to a HEAD request: the complete response `response` less its body (the status line and
+// headers stay, Content-Length still counting the body that is not sent; RFC 9110 9.3.2).
+std::string withoutBody(std::string response);
 
 std::string computeAcceptKey(std::string_view secWebSocketKey);  // base64(SHA-1(key + GUID)) via OpenSSL
 

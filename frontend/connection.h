@@ -255,6 +255,7 @@ class Connection final : private TimerNode {
   bool wsFinished_ : 1 = false;  // the peer's close frame or a protocol error ended the frame stream
   bool flushQueued_ : 1 = false;
   bool replaying_ : 1 = false;   // holds its replay turn (ReplayPacer): live frames share the own allowance
+  bool headRequest_ : 1 = false; // the HTTP request is a HEAD: its answer goes without a body
 };
 
 }  // namespace webim

@@ -96,6 +96,7 @@ void Connection::onHttpBytes(std::string_view bytes) {
 
 void Connection::serveHttp(const HttpRequest& request, std::string_view rest) {
   std::string_view path = request.path();
+  headRequest_ = request.method == "HEAD";  // whatever the answer, it goes without a body
   if (path == "/ws") {
     HandshakeResult handshake = acceptWebSocket(request, frontend().handshakePolicy());
     if (handshake.status != 101) {

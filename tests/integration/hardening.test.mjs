@@ -166,4 +166,22 @@ describe('hardening', () => {
     assert.equal(await upgradeStatus(listed.port, { Host: listedHost, Origin: 'chrome-extension://abcdefghijklmnop' }), 101);
     assert.equal(await upgradeStatus(listed.port, { Host: listedHost, Origin: `chrome-extension://${listedHost}` }), 403);
   });
+
+  test('HEAD gets the status and headers of GET (Content-Length included) and no body', async () => {
+    for (const path of ['/healthz', '/metrics', '/nope', '/ws', '/events']) {
+      const get = await rawHttp(fe.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      const head = await rawHttp(fe.port, `HEAD ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      assert.equal(head.body.length, 0, `HEAD ${path} carried a body: ${JSON.stringify(head.raw)}`);
+      if (path === '/ws' || path === '/events') {
+        assert.equal(head.status, 405);  // an upgrade, an event stream: GET only
+        assert.ok(Number(head.headers['content-length']) > 0);
+        continue;
+      }
+      assert.equal(head.status, get.status, path);
+      assert.equal(head.headers['content-type'], get.headers['content-type'], path);
+      if (path !== '/metrics') {  // the metrics text changes between the two requests
+        assert.equal(head.headers['content-length'], String(get.body.length), path);
+      }
+    }
+  });
 });

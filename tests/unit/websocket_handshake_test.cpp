@@ -271,3 +271,13 @@ TEST_CASE("handshake: error responses carry a body matching Content-Length", "[h
   CHECK_FALSE(body.empty());
   CHECK(contains(r.response, "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n"));
 }
+
+TEST_CASE("handshake: withoutBody answers HEAD with GET's head, Content-Length included", "[handshake]") {
+  CHECK(webim::withoutBody(httpResponse(200, "text/plain", "ok\n")) ==
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\n");
+  const std::string empty = httpResponse(204, "", "");
+  CHECK(webim::withoutBody(empty) == empty);
+  const std::string body = "line\r\n\r\nmore";  // a body holding a blank line is cut at the head's end
+  CHECK(webim::withoutBody(httpResponse(404, "text/plain", body)).find("Content-Length: 12\r\n") != std::string::npos);
+  CHECK(webim::withoutBody(httpResponse(404, "text/plain", body)).ends_with("Connection: close\r\n\r\n"));
+}
