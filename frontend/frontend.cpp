@@ -6,13 +6,13 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
+#include <optional>
 #include <random>
-#include <sstream>
 #include <stdexcept>
 
 #include "frontend/connection.h"
@@ -41,6 +41,31 @@ uint64_t randomBootId() {
 InboxAttacher::Random attachJitter() {
   auto engine = std::make_shared<std::mt19937_64>(std::random_device{}());
   return [engine] { return (*engine)(); };
+}
+
+// A static file's bytes: a regular file (a symbolic link swapped in since the directory was listed
+// is not followed: O_NOFOLLOW) of at most kMaxStaticFileBytes; nullopt otherwise.
+std::optional<std::string> readStaticFile(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return std::nullopt;
+  struct stat info {};
+  std::optional<std::string> body;
+  if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && static_cast<uintmax_t>(info.st_size) <= kMaxStaticFileBytes) {
+    body.emplace();
+    char buffer[64 * 1024];
+    for (;;) {
+      ssize_t n = ::read(fd, buffer, sizeof(buffer));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 || body->size() + static_cast<size_t>(std::max<ssize_t>(n, 0)) > kMaxStaticFileBytes) {
+        body.reset();
+        break;
+      }
+      if (n == 0) break;
+      body->append(buffer, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  return body;
 }
 
 std::string contentTypeFor(const std::filesystem::path& path) {
@@ -180,17 +205,30 @@ void Frontend::loadStaticFiles() {
     }
     fs::path root(dir);
     if (!fs::is_directory(root)) throw std::runtime_error("--static-dir '" + dir + "' is not a directory");
-    size_t count = 0;
-    for (const auto& entry : fs::recursive_directory_iterator(root)) {
-      if (!entry.is_regular_file() || entry.file_size() > kMaxStaticFileBytes) continue;
-      std::ifstream in(entry.path(), std::ios::binary);
-      std::ostringstream body;
-      body << in.rdbuf();
-      std::string url = prefix + fs::relative(entry.path(), root).generic_string();
-      staticFiles_[url] = StaticFile{contentTypeFor(entry.path()), body.str()};
+    size_t count = 0, skipped = 0;
+    // Only regular files inside the directory, each at its own relative path. Symbolic links are
+    // never followed, wherever they point (the iterator does not descend into linked directories,
+    // and a linked file is skipped): nothing outside the tree can be served, and no file gets a
+    // second URL. The directory given may itself be a link.
+    for (const fs::directory_entry& entry : fs::recursive_directory_iterator(root)) {
+      if (entry.is_symlink()) {
+        ++skipped;
+        continue;
+      }
+      if (!entry.is_regular_file()) continue;
+      const fs::path relative = entry.path().lexically_relative(root);
+      if (relative.empty() || *relative.begin() == "..") continue;  // cannot happen: never outside
+      std::optional<std::string> body = readStaticFile(entry.path());
+      if (!body) {
+        ++skipped;
+        continue;
+      }
+      staticFiles_[prefix + relative.generic_string()] = StaticFile{contentTypeFor(entry.path()), std::move(*body)};
       ++count;
     }
-    spdlog::info("serving {} static files from {} at {}", count, dir, prefix);
+    spdlog::info("serving {} static files from {} at {}{}", count, dir, prefix,
+                 skipped ? fmt::format(" (skipped {}: symbolic links, files over 4 MiB or unreadable)", skipped)
+                         : std::string());
   }
 }
 

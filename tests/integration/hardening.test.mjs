@@ -2,7 +2,9 @@
 // ids and grant patterns the frontend must refuse, the HTTP head (Host, HEAD), the Origin check,
 // static files behind symlinks, and a refreshed token with fewer grants.
 import assert from 'node:assert/strict';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { Client, Cluster, makeToken, sleep } from './harness.mjs';
@@ -183,5 +185,38 @@ describe('hardening', () => {
         assert.equal(head.headers['content-length'], String(get.body.length), path);
       }
     }
+  });
+
+  test('static files: only regular files inside the directory, at their own paths; symlinks are not followed', async () => {
+    const root = join(cluster.dir, 'static');
+    mkdirSync(join(root, 'sub'), { recursive: true });
+    mkdirSync(join(cluster.dir, 'outside'));
+    writeFileSync(join(root, 'index.html'), '<p>hi</p>');
+    writeFileSync(join(root, 'sub', 'page.txt'), 'inner');
+    writeFileSync(join(cluster.dir, 'target'), 'SECRET outside the static dir');
+    writeFileSync(join(cluster.dir, 'outside', 'x.txt'), 'SECRET in a directory outside');
+    symlinkSync('../target', join(root, 'link'));                  // a file outside
+    symlinkSync(join(cluster.dir, 'target'), join(root, 'abs'));   // the same, absolute
+    symlinkSync('../outside', join(root, 'dirlink'));               // a directory outside
+    symlinkSync('index.html', join(root, 'alias.html'));            // inside the tree: not followed either
+    const st = await cluster.startFrontend(['--static-dir', root, '--static-dir', `/m/=${root}`]);
+
+    const get = (path, method = 'GET') => rawHttp(st.port, `${method} ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    for (const prefix of ['/', '/m/']) {
+      const index = await get(`${prefix}index.html`);
+      assert.equal(index.status, 200);
+      assert.equal(index.body.toString(), '<p>hi</p>');
+      assert.equal((await get(prefix)).body.toString(), '<p>hi</p>');
+      assert.equal((await get(`${prefix}sub/page.txt`)).body.toString(), 'inner');
+      for (const path of ['../target', 'link', 'abs', 'dirlink/x.txt', '../outside/x.txt', 'alias.html', 'target']) {
+        const r = await get(prefix + path);
+        assert.equal(r.status, 404, `${prefix}${path}: ${r.raw}`);
+        assert.doesNotMatch(r.raw, /SECRET/);
+      }
+    }
+    const head = await get('/index.html', 'HEAD');
+    assert.equal(head.status, 200);
+    assert.equal(head.headers['content-length'], '9');
+    assert.equal(head.body.length, 0);
   });
 });
