@@ -188,6 +188,7 @@ class Connection final : private TimerNode {
   void countForbidden();
   void handleRequest(std::string_view payload);
   void handleAuth(const ClientRequest& request);
+  void revokeUngranted();
   void handleSub(const ClientRequest& request);
   void handleUnsub(const ClientRequest& request);
   void replyOk(int64_t id);

@@ -2,6 +2,7 @@
 // ids and grant patterns the frontend must refuse, the HTTP head (Host, HEAD), the Origin check,
 // static files behind symlinks, and a refreshed token with fewer grants.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -59,6 +60,15 @@ function upgradeStatus(port, headers) {
     });
     socket.on('error', () => {});
   });
+}
+
+// One masked client text frame holding `obj` as JSON (to write several in one TCP write).
+function maskedTextFrame(obj) {
+  const body = Buffer.from(JSON.stringify(obj));
+  const header = body.length < 126 ? Buffer.from([0x81, 0x80 | body.length]) : Buffer.from([0x81, 0x80 | 126, body.length >> 8, body.length & 0xff]);
+  const mask = randomBytes(4);
+  const masked = Buffer.from(body.map((b, i) => b ^ mask[i % 4]));
+  return Buffer.concat([header, mask, masked]);
 }
 
 // Authenticates a fresh connection with `token`; resolves {code, reason} if the server closes it
@@ -218,5 +228,67 @@ describe('hardening', () => {
     assert.equal(head.status, 200);
     assert.equal(head.headers['content-length'], '9');
     assert.equal(head.body.length, 0);
+  });
+
+  test('a refresh auth with fewer grants ends the subscriptions it no longer allows, telling the client per channel', async () => {
+    const c = await Client.connect(fe.url);
+    const events = [];
+    c.ws.on('message', (data) => {
+      const obj = JSON.parse(data.toString());
+      if (obj.op === 'revoked') events.push(obj);
+    });
+    await c.auth(cluster.token('r1', ['room:ra', 'room:rb', 'room:rc*']));
+    for (const ch of ['room:ra', 'room:rb', 'room:rc1', 'user:r1']) {
+      assert.equal((await c.request('sub', { ch })).op, 'ok', ch);
+    }
+    // The same user, a new token without room:rb and room:rc*: those two are revoked, the rest stays.
+    const refreshed = await c.request('auth', { token: cluster.token('r1', ['room:ra']) });
+    assert.equal(refreshed.op, 'ok');
+    assert.deepEqual(events.map((e) => e.ch).sort(), ['room:rb', 'room:rc1']);
+    for (const e of events) {
+      assert.equal(e.code, 'forbidden');
+      assert.equal(typeof e.msg, 'string');
+      assert.equal(e.id, undefined);
+    }
+    // Nothing of a revoked channel follows; the others go on.
+    await cluster.appRequest({ op: 'pub', ch: 'room:rb', data: { n: 'b' } });
+    await cluster.appRequest({ op: 'pub', ch: 'room:rc1', data: { n: 'c' } });
+    await cluster.appRequest({ op: 'pub', ch: 'room:ra', data: { n: 'a' } });
+    await cluster.appRequest({ op: 'pub', ch: 'user:r1', data: { n: 'u' } });
+    await c.waitForMsgs(2, (m) => m.ch === 'room:ra' || m.ch === 'user:r1');
+    await sleep(200);
+    assert.deepEqual(c.msgs.filter((m) => m.op === 'msg').map((m) => m.ch).sort(), ['room:ra', 'user:r1']);
+    // Subscribing again is forbidden now.
+    const again = await c.request('sub', { ch: 'room:rb' });
+    assert.equal(again.op, 'err');
+    assert.equal(again.code, 'forbidden');
+
+    // A sub still joining when the refresh revokes it is answered forbidden (after its revoked event).
+    events.length = 0;
+    await c.request('auth', { token: cluster.token('r1', ['room:ra', 'room:rd*']) });
+    // Both frames in one TCP write, so the frontend reads them together: the sub is still waiting
+    // for the hub's sync when the auth revokes it.
+    const subId = c.nextId++;
+    const authId = c.nextId++;
+    const [pending, revoking] = [subId, authId].map((id) => new Promise((resolve) => c.waiting.set(id, resolve)));
+    c.ws._socket.write(Buffer.concat([
+      maskedTextFrame({ op: 'sub', id: subId, ch: 'room:rd-new' }),
+      maskedTextFrame({ op: 'auth', id: authId, token: cluster.token('r1', ['room:ra']) }),
+    ]));
+    const [joined, reauthed] = await Promise.all([pending, revoking]);
+    assert.equal(reauthed.op, 'ok');
+    assert.equal(joined.op, 'err', JSON.stringify(joined));
+    assert.equal(joined.code, 'forbidden');
+    assert.deepEqual(events.map((e) => e.ch), ['room:rd-new']);
+    await cluster.appRequest({ op: 'pub', ch: 'room:rd-new', data: { n: 'd' } });
+    await sleep(200);
+    assert.ok(!c.msgs.some((m) => m.ch === 'room:rd-new'));
+
+    // A refresh that keeps every grant revokes nothing.
+    events.length = 0;
+    assert.equal((await c.request('auth', { token: cluster.token('r1', ['room:ra']) })).op, 'ok');
+    await sleep(100);
+    assert.equal(events.length, 0);
+    await c.close();
   });
 });
