@@ -123,6 +123,33 @@ describe('hardening', () => {
     assert.equal((await postSession(fe.port, withinLeeway)).status, 200);
   });
 
+  test('user ids with control characters, empty or over 128 bytes are refused (4001 / 401)', async () => {
+    for (const sub of ['a\u0000b', 'bob\n', '\t', 'x\u007f', '', 'u'.repeat(129)]) {
+      const token = cluster.token(sub, ['room:*']);
+      const ws = await authOutcome(fe.url, token);
+      assert.equal(ws.code, 4001, JSON.stringify({ sub, ws }));
+      assert.match(ws.reason, /invalid sub/);
+      const http = await postSession(fe.port, token);
+      assert.equal(http.status, 401);
+      assert.match(http.body.msg, /invalid sub/);
+    }
+    assert.equal((await authOutcome(fe.url, cluster.token('u'.repeat(128), []))).reply?.op, 'ok');
+    assert.equal((await authOutcome(fe.url, cluster.token('Jörg Müller', []))).reply?.op, 'ok');
+  });
+
+  test('grant patterns that are not channel names or prefixes ending in one * are refused (4001 / 401)', async () => {
+    // "room:a\nroom:b" once made a grant set look like another user's two patterns.
+    for (const ch of [['room:a\nroom:b'], ['room:a\n'], ['room:*:x'], [''], ['room 1'], ['room:\u0000']]) {
+      for (const claims of [{ ch }, { ch: [], pub: ch }]) {
+        const token = makeToken(cluster.secret, { sub: 'p', ...claims });
+        const ws = await authOutcome(fe.url, token);
+        assert.equal(ws.code, 4001, JSON.stringify({ claims, ws }));
+        assert.match(ws.reason, /pattern/);
+        assert.equal((await postSession(fe.port, token)).status, 401);
+      }
+    }
+  });
+
   test('max_token_lifetime is a setting; a sid beyond the lifetime of the frontend it reaches is refused', async () => {
     const short = await cluster.startFrontend(['--max-token-lifetime', '600']);
     const hour = cluster.token('hour', ['room:*'], { exp: now() + 3600 });
