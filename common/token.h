@@ -33,8 +33,9 @@ struct TokenClaims {
 //   TooLong       exp - leeway > now + maxLifetime (the token would stay valid longer than
 //                 allowed; only when the verifier has a maximum lifetime).
 // The payload is only parsed after the signature has been verified.
-enum class TokenError { None, Malformed, BadAlgorithm, BadSignature, Expired, NotYetValid, MissingClaim, BadSubject, BadGrant,
-                        TooLong };
+enum class TokenError {
+  None, Malformed, BadAlgorithm, BadSignature, Expired, NotYetValid, MissingClaim, BadSubject, BadGrant, TooLong
+};
 const char* toString(TokenError e) noexcept;
 
 struct TokenResult {
@@ -76,8 +77,8 @@ std::string issueToken(const TokenClaims& claims, std::string_view secret);
 bool matchChannelPattern(std::string_view pattern, std::string_view channel) noexcept;
 
 // What a token's "ch" and "pub" patterns must be: a channel name ([A-Za-z0-9_.:-]{1,128}), or a
-// prefix of one followed by a single '*' ([A-Za-z0-9_.:-]{0,127}\*; 128 bytes at most, like a name). So no pattern holds a newline,
-// NUL or any separator a grant set's key could confuse (frontend/grants.h).
+// prefix of one followed by a single '*' ([A-Za-z0-9_.:-]{0,127}\*: 128 bytes at most, like a name).
+// So no pattern holds a newline, a NUL or anything else a grant set's key could trip on.
 bool isValidGrantPattern(std::string_view pattern) noexcept;
 
 }  // namespace webim
