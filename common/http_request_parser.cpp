@@ -54,6 +54,36 @@ bool isAcceptedTargetForm(std::string_view target) noexcept {
   return target.substr(i, 3) == "://" && target.size() > i + 3;
 }
 
+bool isHexDigit(char c) noexcept { return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+// A Host header's value (RFC 9110 7.2): uri-host [ ":" port ], where uri-host is an IP literal in
+// brackets or a reg-name (unreserved, pct-encoded and sub-delims characters; an IPv4 address is one
+// too) and port is *DIGIT. Empty is allowed (a target URI without authority).
+bool isValidHostValue(std::string_view host) noexcept {
+  size_t i = 0;
+  if (!host.empty() && host.front() == '[') {
+    const size_t close = host.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    for (char c : host.substr(1, close - 1)) {
+      if (!isHexDigit(c) && c != ':' && c != '.') return false;
+    }
+    i = close + 1;
+  } else {
+    for (; i < host.size() && host[i] != ':'; ++i) {
+      const char c = host[i];
+      if (!isAlpha(c) && !isDigit(c) && std::string_view("-._~%!$&'()*+,;=").find(c) == std::string_view::npos) {
+        return false;
+      }
+    }
+  }
+  if (i == host.size()) return true;
+  if (host[i] != ':') return false;
+  for (char c : host.substr(i + 1)) {
+    if (!isDigit(c)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) noexcept {
@@ -119,6 +149,7 @@ HttpRequestParser::Result HttpRequestParser::consume(std::string_view bytes) {
         head_.resize(i + 1);  // drop bytes of the next protocol appended with this chunk
         scanned_ = head_.size();
         buildRequest();
+        if (!checkHost()) return {status_, 0};
         status_ = Status::Done;
         return {status_, i + 1 - before};
       }
@@ -220,6 +251,23 @@ void HttpRequestParser::buildRequest() {
   }
   headerOffsets_.clear();
   headerOffsets_.shrink_to_fit();
+}
+
+// RFC 9112 3.2: a 400 for an HTTP/1.1 request without Host, and for any request with more than one
+// Host or an invalid one.
+bool HttpRequestParser::checkHost() {
+  const size_t count = request_.headerCount("Host");
+  if (count == 0 && request_.version == "HTTP/1.1") {
+    fail(kBadRequest, "missing Host header");
+  } else if (count > 1) {
+    fail(kBadRequest, "more than one Host header");
+  } else if (count == 1 && !isValidHostValue(*request_.header("Host"))) {
+    fail(kBadRequest, "invalid Host header");
+  } else {
+    return true;
+  }
+  request_ = HttpRequest{};
+  return false;
 }
 
 const HttpRequest& HttpRequestParser::request() const { return request_; }

@@ -42,6 +42,8 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) noexcept;
 // token name, no whitespace before the colon, OWS trimmed around the value; obs-fold, bare CR, bare LF,
 // NUL and other control characters (except HTAB inside values) are rejected. Limits are enforced as
 // bytes arrive: at most maxHeadBytes are ever buffered and the header count is checked line by line.
+// Host (RFC 9112 3.2): an HTTP/1.1 request needs exactly one, any request at most one, and its value
+// must be uri-host[:port] (RFC 9110 7.2; empty allowed); else 400.
 class HttpRequestParser {
  public:
   enum class Status { NeedMore, Done, Error };
@@ -75,6 +77,7 @@ class HttpRequestParser {
   bool parseRequestLine(size_t begin, size_t end);
   bool parseHeaderLine(size_t begin, size_t end);
   void buildRequest();
+  bool checkHost();  // after buildRequest(); false (failed with 400) for a missing, repeated or bad Host
 
   HttpLimits limits_;
   std::string head_;        // the head bytes seen so far, never more than maxHeadBytes

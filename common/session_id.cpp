@@ -31,9 +31,10 @@ std::vector<std::string> SessionIds::deriveAll(const std::vector<std::string>& s
   return keys;
 }
 
-SessionIds::SessionIds(const std::vector<std::string>& tokenSecrets, int64_t leewaySeconds)
+SessionIds::SessionIds(const std::vector<std::string>& tokenSecrets, int64_t leewaySeconds,
+                       int64_t maxLifetimeSeconds)
     : signKey_(tokenSecrets.empty() ? std::string() : deriveSessionKey(tokenSecrets.front())),
-      verifier_(deriveAll(tokenSecrets), leewaySeconds) {}
+      verifier_(deriveAll(tokenSecrets), leewaySeconds, maxLifetimeSeconds) {}
 
 std::string SessionIds::issue(const TokenClaims& claims, std::string_view nonce) const {
   TokenClaims sid = claims;

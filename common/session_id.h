@@ -20,7 +20,10 @@ std::string deriveSessionKey(std::string_view tokenSecret);
 class SessionIds {
  public:
   // tokenSecrets: the same secrets (>= 32 bytes) the token verifier uses; the first one signs.
-  explicit SessionIds(const std::vector<std::string>& tokenSecrets, int64_t leewaySeconds = 30);
+  // leewaySeconds and maxLifetimeSeconds: as for TokenVerifier (a sid carries its token's exp, so a
+  // sid beyond the maximum lifetime is refused as TooLong, whichever frontend issued it).
+  explicit SessionIds(const std::vector<std::string>& tokenSecrets, int64_t leewaySeconds = 30,
+                      int64_t maxLifetimeSeconds = 0);
   // `nonce` must be 16 random bytes; the sid expires with the token (claims.exp).
   std::string issue(const TokenClaims& claims, std::string_view nonce) const;
   TokenResult verify(std::string_view sid, int64_t nowSeconds) const;

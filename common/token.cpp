@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "common/base64.h"
+#include "common/channel_rules.h"
 #include "common/json_codec.h"
 
 namespace webim {
@@ -92,9 +93,7 @@ TokenError readClaims(const std::string& payloadJson, TokenClaims& claims) {
     const std::string_view key = field.key;
     if (key == "sub") {
       std::string_view sub;
-      if (seenSub || field.value.get_string().get(sub) != simdjson::SUCCESS || sub.size() > kMaxSubjectBytes) {
-        return TokenError::Malformed;
-      }
+      if (seenSub || field.value.get_string().get(sub) != simdjson::SUCCESS) return TokenError::Malformed;
       seenSub = true;
       claims.sub.assign(sub);
     } else if (key == "exp") {
@@ -121,7 +120,13 @@ TokenError readClaims(const std::string& payloadJson, TokenClaims& claims) {
       seenPub = true;
     }
   }
-  if (claims.sub.empty() || !seenExp) return TokenError::MissingClaim;
+  if (!seenSub || !seenExp) return TokenError::MissingClaim;
+  if (!isValidUserId(claims.sub)) return TokenError::BadSubject;
+  for (const auto* patterns : {&claims.subscribe, &claims.publish}) {
+    for (const std::string& p : *patterns) {
+      if (!isValidGrantPattern(p)) return TokenError::BadGrant;
+    }
+  }
   if (!seenPub) claims.publish = claims.subscribe;
   return TokenError::None;
 }
@@ -137,12 +142,15 @@ const char* toString(TokenError e) noexcept {
     case TokenError::Expired: return "token expired";
     case TokenError::NotYetValid: return "token not yet valid";
     case TokenError::MissingClaim: return "missing claim";
+    case TokenError::BadSubject: return "invalid sub (user id): empty, over 128 bytes or a control character";
+    case TokenError::TooLong: return "exp lies too far ahead (beyond max_token_lifetime)";
+    case TokenError::BadGrant: return "invalid ch/pub pattern (channel-name characters, an optional trailing *)";
   }
   return "unknown";
 }
 
-TokenVerifier::TokenVerifier(std::vector<std::string> secrets, int64_t leewaySeconds)
-    : secrets_(std::move(secrets)), leewaySeconds_(leewaySeconds) {
+TokenVerifier::TokenVerifier(std::vector<std::string> secrets, int64_t leewaySeconds, int64_t maxLifetimeSeconds)
+    : secrets_(std::move(secrets)), leewaySeconds_(leewaySeconds), maxLifetimeSeconds_(maxLifetimeSeconds) {
   if (secrets_.empty()) throw std::invalid_argument("token verifier: at least one secret is required");
   for (const auto& s : secrets_) {
     if (s.size() < kMinSecretBytes) {
@@ -150,6 +158,7 @@ TokenVerifier::TokenVerifier(std::vector<std::string> secrets, int64_t leewaySec
     }
   }
   if (leewaySeconds_ < 0) throw std::invalid_argument("token verifier: leeway must not be negative");
+  if (maxLifetimeSeconds_ < 0) throw std::invalid_argument("token verifier: the maximum lifetime must not be negative");
 }
 
 TokenResult TokenVerifier::verify(std::string_view token, int64_t nowSeconds) const {
@@ -189,6 +198,10 @@ TokenResult TokenVerifier::verify(std::string_view token, int64_t nowSeconds) co
   if (TokenError e = readClaims(*payload, result.claims); e != TokenError::None) return fail(e);
   if (saturatingAdd(result.claims.exp, leewaySeconds_) <= nowSeconds) return fail(TokenError::Expired);
   if (saturatingAdd(result.claims.nbf, -leewaySeconds_) > nowSeconds) return fail(TokenError::NotYetValid);
+  if (maxLifetimeSeconds_ > 0 &&
+      saturatingAdd(result.claims.exp, -leewaySeconds_) > saturatingAdd(nowSeconds, maxLifetimeSeconds_)) {
+    return fail(TokenError::TooLong);
+  }
   return result;
 }
 
@@ -216,6 +229,24 @@ std::string issueToken(const TokenClaims& claims, std::string_view secret) {
   token += '.';
   token += base64UrlEncode(std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()));
   return token;
+}
+
+bool isValidUserId(std::string_view sub) noexcept {
+  if (sub.empty() || sub.size() > kMaxSubjectBytes) return false;
+  for (char c : sub) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return false;
+  }
+  return true;
+}
+
+bool isValidGrantPattern(std::string_view pattern) noexcept {
+  if (pattern.size() > kMaxChannelBytes) return false;
+  if (!pattern.empty() && pattern.back() == '*') {
+    pattern.remove_suffix(1);
+    return pattern.empty() || isValidChannelName(pattern);  // "*" alone matches every channel
+  }
+  return isValidChannelName(pattern);
 }
 
 bool matchChannelPattern(std::string_view pattern, std::string_view channel) noexcept {

@@ -20,16 +20,22 @@ struct TokenClaims {
 // Error classes, checked in this order:
 //   Malformed     token larger than kMaxTokenBytes, not exactly three base64url parts, header or
 //                 payload not a JSON object, duplicate header/claim keys, claims of the wrong type
-//                 (sub not a string or longer than kMaxSubjectBytes, exp/nbf/iat not 64-bit integers,
-//                 ch/pub not arrays of strings), typ present but not "JWT". Header and claims are
-//                 parsed with simdjson's DOM, which also refuses integers beyond 64 bits anywhere.
+//                 (sub not a string, exp/nbf/iat not 64-bit integers, ch/pub not arrays of strings),
+//                 typ present but not "JWT". Header and claims are parsed with simdjson's DOM, which
+//                 also refuses integers beyond 64 bits anywhere.
 //   BadAlgorithm  header "alg" missing, not a string, or anything but "HS256".
 //   BadSignature  the signature matches none of the configured secrets.
-//   MissingClaim  "sub" absent or empty, or "exp" absent.
+//   MissingClaim  "sub" or "exp" absent.
+//   BadSubject    "sub" is not a valid user id (isValidUserId).
+//   BadGrant      a "ch" or "pub" pattern that is not a valid grant pattern (isValidGrantPattern).
 //   Expired       exp + leeway <= now.
 //   NotYetValid   nbf - leeway > now.
+//   TooLong       exp - leeway > now + maxLifetime (the token would stay valid longer than
+//                 allowed; only when the verifier has a maximum lifetime).
 // The payload is only parsed after the signature has been verified.
-enum class TokenError { None, Malformed, BadAlgorithm, BadSignature, Expired, NotYetValid, MissingClaim };
+enum class TokenError {
+  None, Malformed, BadAlgorithm, BadSignature, Expired, NotYetValid, MissingClaim, BadSubject, BadGrant, TooLong
+};
 const char* toString(TokenError e) noexcept;
 
 struct TokenResult {
@@ -41,11 +47,17 @@ inline constexpr size_t kMaxTokenBytes = 8 * 1024;   // bounds the work spent on
 inline constexpr size_t kMinSecretBytes = 32;        // PROTOCOL.md section 3
 inline constexpr size_t kMaxSubjectBytes = 128;
 
+// A user id ("sub"): 1..kMaxSubjectBytes bytes (UTF-8, as JSON strings are), no control character
+// (< 0x20, 0x7f): an id with a NUL or a newline could not be named in a kick or a log line.
+bool isValidUserId(std::string_view sub) noexcept;
+
 class TokenVerifier {
  public:
   // Several secrets may be active at once (rotation); each must be >= 32 bytes, and at least one
-  // must be given; a negative leeway is rejected too (all throw std::invalid_argument).
-  explicit TokenVerifier(std::vector<std::string> secrets, int64_t leewaySeconds = 30);
+  // must be given; a negative leeway or maximum lifetime is rejected too (all throw
+  // std::invalid_argument). maxLifetimeSeconds: a token whose exp lies further ahead than this (plus
+  // the leeway, for the issuer's clock) is refused as TooLong; 0 = no maximum.
+  explicit TokenVerifier(std::vector<std::string> secrets, int64_t leewaySeconds = 30, int64_t maxLifetimeSeconds = 0);
 
   // Thread-safe (const; the JSON parser it uses is thread_local).
   TokenResult verify(std::string_view token, int64_t nowSeconds) const;
@@ -53,6 +65,7 @@ class TokenVerifier {
  private:
   std::vector<std::string> secrets_;
   int64_t leewaySeconds_;
+  int64_t maxLifetimeSeconds_;
 };
 
 // For tools and tests: header {"alg":"HS256","typ":"JWT"}, claims in the order sub, exp, nbf, iat,
@@ -62,5 +75,10 @@ std::string issueToken(const TokenClaims& claims, std::string_view secret);
 // A pattern is an exact channel name, or a prefix followed by a final '*' ("room:*"; "*" matches
 // every channel). A '*' anywhere else is literal, so it never matches a valid channel name.
 bool matchChannelPattern(std::string_view pattern, std::string_view channel) noexcept;
+
+// What a token's "ch" and "pub" patterns must be: a channel name ([A-Za-z0-9_.:-]{1,128}), or a
+// prefix of one followed by a single '*' ([A-Za-z0-9_.:-]{0,127}\*: 128 bytes at most, like a name).
+// So no pattern holds a newline, a NUL or anything else a grant set's key could trip on.
+bool isValidGrantPattern(std::string_view pattern) noexcept;
 
 }  // namespace webim

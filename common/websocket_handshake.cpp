@@ -32,9 +32,10 @@ std::string_view trimOws(std::string_view s) noexcept {
   return s;
 }
 
+// The schemes of pages that can be same-origin with us, and their default ports.
 std::string_view defaultPort(std::string_view scheme) noexcept {
-  if (equalsIgnoreCase(scheme, "http") || equalsIgnoreCase(scheme, "ws")) return "80";
-  if (equalsIgnoreCase(scheme, "https") || equalsIgnoreCase(scheme, "wss")) return "443";
+  if (equalsIgnoreCase(scheme, "http")) return "80";
+  if (equalsIgnoreCase(scheme, "https")) return "443";
   return {};
 }
 
@@ -51,12 +52,16 @@ void splitHostPort(std::string_view authority, std::string_view& host, std::stri
   }
 }
 
-// Same-origin: the Origin's host[:port] names the Host the browser connected to. A port equal to the
-// scheme's default may be present on one side only (TLS is terminated in front, so Host may carry it).
+// Same-origin: an http or https page whose host[:port] names the Host the browser connected to. A
+// port equal to the scheme's default may be present on one side only (TLS is terminated in front, so
+// Host may carry it). Any other scheme (chrome-extension://, file://, ws://, ...) is never
+// same-origin, whatever its host: such Origins must be listed in allowed_origins.
 bool isSameOrigin(std::string_view origin, std::string_view host) noexcept {
   const size_t sep = origin.find("://");
   if (sep == std::string_view::npos || sep == 0) return false;
   const std::string_view scheme = origin.substr(0, sep);
+  const std::string_view fallback = defaultPort(scheme);
+  if (fallback.empty()) return false;
   const std::string_view authority = origin.substr(sep + 3);
   if (authority.empty() || authority.find_first_of("/?#@") != std::string_view::npos) return false;
   if (equalsIgnoreCase(authority, host)) return true;
@@ -64,8 +69,6 @@ bool isSameOrigin(std::string_view origin, std::string_view host) noexcept {
   splitHostPort(authority, originHost, originPort);
   splitHostPort(host, hostHost, hostPort);
   if (!equalsIgnoreCase(originHost, hostHost)) return false;
-  const std::string_view fallback = defaultPort(scheme);
-  if (fallback.empty()) return false;
   return (originPort.empty() ? fallback : originPort) == (hostPort.empty() ? fallback : hostPort);
 }
 
@@ -88,6 +91,12 @@ std::string withHeaders(std::string response, std::string_view extraHeaders) {
     const size_t headEnd = response.find("\r\n\r\n");
     if (headEnd != std::string::npos) response.insert(headEnd + 2, extraHeaders);
   }
+  return response;
+}
+
+std::string withoutBody(std::string response) {
+  const size_t headEnd = response.find("\r\n\r\n");
+  if (headEnd != std::string::npos) response.resize(headEnd + 4);
   return response;
 }
 

@@ -22,7 +22,9 @@ struct HandshakeResult {
 
 // Validates an Upgrade request (GET, HTTP/1.1, Upgrade: websocket, Connection contains upgrade token,
 // Sec-WebSocket-Version: 13 (else 426 with "Sec-WebSocket-Version: 13"), Sec-WebSocket-Key is base64 of 16 bytes,
-// Origin policy: same-origin means Origin's host[:port] equals the Host header) and builds the response.
+// Origin policy: same-origin means an http:// or https:// Origin whose host[:port] equals the Host
+// header, a default port on either side standing for itself; other Origins must be in
+// allowedOrigins, compared exactly) and builds the response.
 // Status codes: 405 (not GET, with "Allow: GET"), 400 (not HTTP/1.1, missing/duplicated Host, no upgrade
 // token in Connection, bad or duplicated key), 426 (Upgrade is not websocket: "Upgrade: websocket";
 // version not 13: "Sec-WebSocket-Version: 13"), 403 (Origin denied). No subprotocol or extension is
@@ -32,6 +34,9 @@ HandshakeResult acceptWebSocket(const HttpRequest& request, const HandshakePolic
 bool isOriginAllowed(const HttpRequest& request, const HandshakePolicy& policy);
 // Inserts header lines (each "Name: value\r\n") into a complete response, before the blank line.
 std::string withHeaders(std::string response, std::string_view extraHeaders);
+// The answer to a HEAD request: the complete response `response` less its body (the status line and
+// headers stay, Content-Length still counting the body that is not sent; RFC 9110 9.3.2).
+std::string withoutBody(std::string response);
 
 std::string computeAcceptKey(std::string_view secWebSocketKey);  // base64(SHA-1(key + GUID)) via OpenSSL
 

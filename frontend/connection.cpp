@@ -163,6 +163,7 @@ void Connection::finishHttp(std::string response) {
   cancelWaits();
   leaveAll();
   http_.reset();
+  if (headRequest_) response = withoutBody(std::move(response));
   send(std::make_shared<const std::string>(std::move(response)));
   phase_ = Phase::Closing;
   closeCode_ = 0;  // not a WebSocket: not counted by close code

@@ -176,7 +176,8 @@ class Connection final : private TimerNode {
   void serveApi(const HttpRequest& request, std::string_view rest);
   Task apiCall(std::string op, std::string body);
   std::string corsHeaders(const HttpRequest& request) const;
-  bool adoptSession(std::string_view sid);
+  // Starts the session of an HTTP fallback request from its sid; else returns why it is refused.
+  std::string adoptSession(std::string_view sid);
   void createSession(std::string_view body);
   void runCommand(std::string_view body);
   void openEvents(const HttpRequest& request);
@@ -194,6 +195,7 @@ class Connection final : private TimerNode {
   void countForbidden();
   void handleRequest(std::string_view payload);
   void handleAuth(const ClientRequest& request);
+  void revokeUngranted();
   void handleSub(const ClientRequest& request);
   void handleUnsub(const ClientRequest& request);
   void replyOk(int64_t id);
@@ -263,6 +265,7 @@ class Connection final : private TimerNode {
   bool replaying_ : 1 = false;   // holds its replay turn (ReplayPacer): live frames share the own allowance
   bool countedUser_ : 1 = false;  // counted against max_connections_per_user (Frontend::userCounts)
   bool countedAddress_ : 1 = false;  // counted against max_connections_per_address
+  bool headRequest_ : 1 = false; // the HTTP request is a HEAD: its answer goes without a body
 };
 
 }  // namespace webim

@@ -98,6 +98,7 @@ void Connection::onHttpBytes(std::string_view bytes) {
 
 void Connection::serveHttp(const HttpRequest& request, std::string_view rest) {
   std::string_view path = request.path();
+  headRequest_ = request.method == "HEAD";  // whatever the answer, it goes without a body
   const bool browser = path == "/ws" || path == "/events" || path == "/session" || path == "/cmd";
   if (browser && frontend().config().maxConnectionsPerAddress != 0 && !countAddress(request)) {
     finishHttp(httpResponse(429, "text/plain", "too many connections from this address, retry later\n"));
@@ -153,9 +154,11 @@ void Connection::serveHttp(const HttpRequest& request, std::string_view rest) {
       finishHttp(withHeaders(httpResponse(405, kJson, apiError("bad_request", "use POST")), cors));
       return;
     }
-    if (path == "/cmd" && !adoptSession(queryParam(request.target, "sid"))) {
-      finishHttp(withHeaders(httpResponse(401, kJson, apiError("forbidden", "missing, bad or expired sid")), cors));
-      return;
+    if (path == "/cmd") {
+      if (std::string refusal = adoptSession(queryParam(request.target, "sid")); !refusal.empty()) {
+        finishHttp(withHeaders(httpResponse(401, kJson, apiError("forbidden", refusal)), cors));
+        return;
+      }
     }
     startBody(request, rest, path == "/cmd" ? BodyUse::Command : BodyUse::Session, {}, std::move(cors));
     return;
@@ -322,12 +325,13 @@ Task Connection::apiCall(std::string op, std::string body) {
 
 // ---- HTTP fallback (for browsers) -------------------------------------------------------------
 
-bool Connection::adoptSession(std::string_view sid) {
-  if (sid.empty()) return false;
+std::string Connection::adoptSession(std::string_view sid) {
+  if (sid.empty()) return "missing, bad or expired sid: no sid";
   TokenResult result = frontend().sessionIds().verify(sid, frontend().wallSeconds());
-  if (result.error != TokenError::None || frontend().isRevoked(result.claims)) return false;
+  if (result.error != TokenError::None) return std::string("missing, bad or expired sid: ") + toString(result.error);
+  if (frontend().isRevoked(result.claims)) return "missing, bad or expired sid: revoked (the user was kicked after its token was issued)";
   startSession(std::move(result.claims));
-  return true;
+  return {};
 }
 
 void Connection::createSession(std::string_view body) {
@@ -373,8 +377,8 @@ void Connection::runCommand(std::string_view body) {
 
 void Connection::openEvents(const HttpRequest& request) {
   std::string cors = corsHeaders(request);
-  if (!adoptSession(queryParam(request.target, "sid"))) {
-    finishHttp(withHeaders(httpResponse(401, kJson, apiError("forbidden", "missing, bad or expired sid")), cors));
+  if (std::string refusal = adoptSession(queryParam(request.target, "sid")); !refusal.empty()) {
+    finishHttp(withHeaders(httpResponse(401, kJson, apiError("forbidden", refusal)), cors));
     return;
   }
   if (!countUser()) {

@@ -19,6 +19,8 @@ constexpr uint64_t kSyncWaitMs = 1000;  // then the join asks the hub on the req
 // A replay waits this long at most for its turn behind the connection's other replays (then the
 // client gets recovered:false and reads history itself).
 constexpr uint64_t kReplayTurnWaitMs = 60'000;
+// Why a subscription ended (or a join failed) after a refresh with fewer grants.
+constexpr std::string_view kRevokedMessage = "the refreshed token does not grant this channel";
 
 template <class F>
 struct ScopeExit {
@@ -109,6 +111,7 @@ void Connection::handleAuth(const ClientRequest& request) {
     replyError(request, "bad_request", "a refreshed token must be for the same user");
     return;
   }
+  const bool refresh = session_.active();
   if (!session_.active()) {
     session_.user = result.claims.sub;  // counted under this name (startSession keeps it)
     if (!countUser()) {
@@ -121,6 +124,7 @@ void Connection::handleAuth(const ClientRequest& request) {
   int64_t msLeft = (session_.exp - frontend().wallSeconds()) * 1000;
   authOrExpiryMs_ = frontend().nowMs() + static_cast<uint64_t>(std::max<int64_t>(msLeft, 0));
   armWebSocketDeadline();
+  if (refresh) revokeUngranted();  // before the ok: once it arrives, the client knows every loss
   std::string out;
   JsonWriter(out)
       .beginObject()
@@ -130,6 +134,30 @@ void Connection::handleAuth(const ClientRequest& request) {
       .key("conn").string(frontend().config().id + "-" + std::to_string(session_.serial))
       .endObject();
   sendReply(out);
+}
+
+// After a refresh: the new grants may allow less. Every subscription they no longer allow (live, or
+// still joining) ends here, and the client is told per channel with
+//   {"op":"revoked","ch":C,"code":"forbidden","msg":...}
+// A sub of such a channel still waiting for its answer is then answered forbidden (subscribe()).
+void Connection::revokeUngranted() {
+  std::vector<Channel*> revoked;
+  for (Channel* channel : channels_) {
+    if (!session_.canSubscribe(channel->name)) revoked.push_back(channel);
+  }
+  for (Channel* channel : revoked) {
+    std::string out;
+    JsonWriter(out)
+        .beginObject()
+        .key("op").string("revoked")
+        .key("ch").string(channel->name)
+        .key("code").string("forbidden")
+        .key("msg").string(kRevokedMessage)
+        .endObject();
+    channels_.erase(channel);
+    frontend().leaveChannel(channel, this);  // may free the channel
+    sendText(out);
+  }
 }
 
 // A first auth starts the session; a refresh (same user) replaces its expiry and grants.
@@ -261,7 +289,9 @@ Task Connection::subscribe(int64_t id, bool batched, std::string name, std::opti
       if (status == WaitStatus::Cancelled) co_return;  // the closing connection leaves its channels itself
     }
     if (phase_ == Phase::WebSocket) {
-      if (existing->live) {
+      if (!session_.canSubscribe(name)) {
+        replyJoinError(id, batched, name, "forbidden", kRevokedMessage);  // revoked meanwhile
+      } else if (existing->live) {
         replySubscribed(id, batched, *existing, since ? std::optional<bool>(false) : std::nullopt);
       } else {
         replyJoinError(id, batched, name, "unavailable", "the hub did not confirm the subscription in time");
@@ -400,8 +430,14 @@ Task Connection::subscribe(int64_t id, bool batched, std::string name, std::opti
   channel->pendingJoins--;
   if (std::find(channels_.begin(), channels_.end(), channel) == channels_.end() || !open()) {
     // Unsubscribed while catching up: the join is answered (it reached this position; the unsub's
-    // answer went out first), and nothing of the channel follows.
-    if (open() && phase_ == Phase::WebSocket) replySubscribed(id, batched, *channel, std::nullopt);
+    // answer went out first), and nothing of the channel follows. Revoked by a refresh: forbidden.
+    if (open() && phase_ == Phase::WebSocket) {
+      if (session_.canSubscribe(name)) {
+        replySubscribed(id, batched, *channel, std::nullopt);
+      } else {
+        replyJoinError(id, batched, name, "forbidden", kRevokedMessage);
+      }
+    }
     frontend().releaseChannel(channel);
     co_return;
   }

@@ -6,14 +6,14 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
+#include <optional>
 #include <random>
-#include <sstream>
 #include <stdexcept>
 
 #include "frontend/connection.h"
@@ -30,8 +30,7 @@ constexpr uint64_t kAcceptPauseMs = 100;  // after an accept error that would re
 constexpr int kEpollBatch = 512;          // connection events handled per wakeup
 constexpr uint32_t kTickMs = 50;                  // timer wheel resolution
 constexpr uintmax_t kMaxStaticFileBytes = 4 << 20;  // the demo page's files are small
-// Kicks are remembered this long: a token issued before it has expired by then (max token lifetime).
-constexpr int64_t kRevocationKeepMs = 7 * 86400 * 1000LL;
+constexpr int64_t kTokenLeewaySeconds = 30;         // clock skew allowed for exp, nbf and the lifetime
 constexpr uint64_t kRevocationRetryMs = 1000;
 
 uint64_t randomBootId() {
@@ -44,6 +43,31 @@ uint64_t randomBootId() {
 InboxAttacher::Random attachJitter() {
   auto engine = std::make_shared<std::mt19937_64>(std::random_device{}());
   return [engine] { return (*engine)(); };
+}
+
+// A static file's bytes: a regular file (a symbolic link swapped in since the directory was listed
+// is not followed: O_NOFOLLOW) of at most kMaxStaticFileBytes; nullopt otherwise.
+std::optional<std::string> readStaticFile(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return std::nullopt;
+  struct stat info {};
+  std::optional<std::string> body;
+  if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && static_cast<uintmax_t>(info.st_size) <= kMaxStaticFileBytes) {
+    body.emplace();
+    char buffer[64 * 1024];
+    for (;;) {
+      ssize_t n = ::read(fd, buffer, sizeof(buffer));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 || body->size() + static_cast<size_t>(std::max<ssize_t>(n, 0)) > kMaxStaticFileBytes) {
+        body.reset();
+        break;
+      }
+      if (n == 0) break;
+      body->append(buffer, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  return body;
 }
 
 std::string contentTypeFor(const std::filesystem::path& path) {
@@ -63,8 +87,8 @@ std::string contentTypeFor(const std::filesystem::path& path) {
 Frontend::Frontend(const FrontendConfig& config)
     : config_(config),
       wheel_((uv_loop_init(&loop_), uv_now(&loop_)), kTickMs),
-      verifier_(config.secrets),
-      sessionIds_(config.secrets),
+      verifier_(config.secrets, kTokenLeewaySeconds, config.maxTokenLifetime),
+      sessionIds_(config.secrets, kTokenLeewaySeconds, config.maxTokenLifetime),
       apiKeys_(config.apiKeys),
       readBuffer_(new char[kReadBufferBytes]),
       bootId_(randomBootId()),
@@ -200,17 +224,30 @@ void Frontend::loadStaticFiles() {
     }
     fs::path root(dir);
     if (!fs::is_directory(root)) throw std::runtime_error("--static-dir '" + dir + "' is not a directory");
-    size_t count = 0;
-    for (const auto& entry : fs::recursive_directory_iterator(root)) {
-      if (!entry.is_regular_file() || entry.file_size() > kMaxStaticFileBytes) continue;
-      std::ifstream in(entry.path(), std::ios::binary);
-      std::ostringstream body;
-      body << in.rdbuf();
-      std::string url = prefix + fs::relative(entry.path(), root).generic_string();
-      staticFiles_[url] = StaticFile{contentTypeFor(entry.path()), body.str()};
+    size_t count = 0, skipped = 0;
+    // Only regular files inside the directory, each at its own relative path. Symbolic links are
+    // never followed, wherever they point (the iterator does not descend into linked directories,
+    // and a linked file is skipped): nothing outside the tree can be served, and no file gets a
+    // second URL. The directory given may itself be a link.
+    for (const fs::directory_entry& entry : fs::recursive_directory_iterator(root)) {
+      if (entry.is_symlink()) {
+        ++skipped;
+        continue;
+      }
+      if (!entry.is_regular_file()) continue;
+      const fs::path relative = entry.path().lexically_relative(root);
+      if (relative.empty() || *relative.begin() == "..") continue;  // cannot happen: never outside
+      std::optional<std::string> body = readStaticFile(entry.path());
+      if (!body) {
+        ++skipped;
+        continue;
+      }
+      staticFiles_[prefix + relative.generic_string()] = StaticFile{contentTypeFor(entry.path()), std::move(*body)};
       ++count;
     }
-    spdlog::info("serving {} static files from {} at {}", count, dir, prefix);
+    spdlog::info("serving {} static files from {} at {}{}", count, dir, prefix,
+                 skipped ? fmt::format(" (skipped {}: symbolic links, files over 4 MiB or unreadable)", skipped)
+                         : std::string());
   }
 }
 
@@ -232,10 +269,7 @@ std::string Frontend::renderMetrics() const {
 GrantsRef Frontend::internGrants(std::vector<std::string> subscribe, std::vector<std::string> publish) {
   std::erase_if(subscribe, [](const std::string& p) { return !subscribeGrantIsUsed(p); });
   std::erase_if(publish, [](const std::string& p) { return !publishGrantIsUsed(p); });
-  std::string key;
-  for (const std::string& p : subscribe) key.append(p).push_back('\n');
-  key.push_back('\0');  // patterns never contain NUL or newlines (channel-name characters and '*')
-  for (const std::string& p : publish) key.append(p).push_back('\n');
+  std::string key = grantSetKey(subscribe, publish);
   auto it = grants_.find(key);
   if (it != grants_.end()) return GrantsRef(it->second.get());
   if (grants_.size() >= grantsPruneAt_) {  // drop sets no connection uses any more
@@ -516,7 +550,7 @@ void Frontend::noteRevocation(const std::string& user, int64_t notBeforeMs) {
   int64_t& at = revocations_[user];
   at = std::max(at, notBeforeMs);
   if (revocations_.size() >= revocationsPruneAt_) {
-    const int64_t oldest = wallSeconds() * 1000 - kRevocationKeepMs;
+    const int64_t oldest = wallSeconds() * 1000 - revocationKeepMs();
     std::erase_if(revocations_, [oldest](const auto& entry) { return entry.second < oldest; });
     revocationsPruneAt_ = std::max<size_t>(1024, revocations_.size() * 2);
   }
@@ -526,7 +560,7 @@ void Frontend::noteRevocation(const std::string& user, int64_t notBeforeMs) {
 Task Frontend::loadRevocations(size_t shard) {
   for (;;) {
     wire::FrontendRequest request;
-    request.mutable_revocations()->set_since_ms(wallSeconds() * 1000 - kRevocationKeepMs);
+    request.mutable_revocations()->set_since_ms(wallSeconds() * 1000 - revocationKeepMs());
     HubCall call(*hubs_[shard], fills_, request, nowMs() + config_.hubTimeoutMs);
     HubResult result = co_await call;
     if (result.status == WaitStatus::Cancelled) co_return;

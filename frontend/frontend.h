@@ -130,6 +130,8 @@ class Frontend {
   // Kick revocations (user -> not before, ms): learned from kicks, and from every hub at start and
   // after a hub restart (the hubs store them), so a restarted frontend still refuses old tokens.
   void noteRevocation(const std::string& user, int64_t notBeforeMs);
+  // Kicks are remembered as long as a token may live (max_token_lifetime): older tokens have expired.
+  int64_t revocationKeepMs() const noexcept { return static_cast<int64_t>(config_.maxTokenLifetime) * 1000; }
   Task loadRevocations(size_t shard);
   // Inboxes (user:<id>) are routed by the hub to this frontend's own topic: the net attach/detach
   // changes of each loop iteration go out in chunks (InboxAttacher), attaches retried until the

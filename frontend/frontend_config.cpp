@@ -137,6 +137,8 @@ std::vector<std::string> readSecrets(const std::string& path, size_t minBytes) {
   return secrets;
 }
 
+constexpr uint32_t kMaxTokenLifetimeLimit = 10 * 365 * 86400;
+
 bool validZmqEndpoint(const std::string& endpoint) {
   return endpoint.rfind("tcp://", 0) == 0 || endpoint.rfind("ipc://", 0) == 0 ||
          endpoint.rfind("inproc://", 0) == 0;
@@ -185,6 +187,10 @@ void validate(FrontendConfig& config) {
   for (const std::string& cidr : config.trustedProxies) {
     std::string error;
     if (!config.trustedProxyRanges.add(cidr, error)) throw std::runtime_error("--trusted-proxies: " + error);
+  }
+  if (config.maxTokenLifetime == 0 || config.maxTokenLifetime > kMaxTokenLifetimeLimit) {
+    throw std::runtime_error("--max-token-lifetime must be 1.." + std::to_string(kMaxTokenLifetimeLimit) +
+                             " seconds (10 years)");
   }
   if (config.maxSubscriptions == 0 || config.maxSubscriptions > 65535) {
     throw std::runtime_error("--max-subscriptions must be 1..65535");
@@ -297,6 +303,8 @@ ConfigOutcome loadFrontendConfig(int argc, char** argv, FrontendConfig& config) 
   binder.bind("--trusted-proxies", &FrontendConfig::trustedProxies,
               "proxies (IP or CIDR) whose X-Forwarded-For gives the client address");
   binder.bind("--max-backlog-bytes", &FrontendConfig::maxBacklogBytes, "unsent bytes per connection (4009 beyond)");
+  binder.bind("--max-token-lifetime", &FrontendConfig::maxTokenLifetime,
+              "seconds: refuse tokens whose exp lies further ahead (4001 / 401)");
   binder.bind("--allowed-origins", &FrontendConfig::allowedOrigins, "extra allowed Origins (scheme://host[:port])");
   binder.bind("--allow-missing-origin", &FrontendConfig::allowMissingOrigin, "accept handshakes without Origin");
   binder.bind("--allow-any-origin", &FrontendConfig::allowAnyOrigin, "accept every Origin");
@@ -334,6 +342,17 @@ int runTokenCommand(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   try {
+    if (!isValidUserId(user)) {
+      throw std::runtime_error("--user must be 1.." + std::to_string(kMaxSubjectBytes) +
+                               " bytes without control characters");
+    }
+    for (const auto* patterns : {&subscribe, &publish}) {
+      for (const std::string& p : *patterns) {
+        if (!isValidGrantPattern(p)) {
+          throw std::runtime_error("invalid pattern '" + p + "': a channel name, or a prefix of one followed by '*'");
+        }
+      }
+    }
     std::vector<std::string> secrets = readSecrets(secretFile, 32);
     TokenClaims claims;
     claims.sub = user;

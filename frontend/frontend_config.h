@@ -64,6 +64,8 @@ struct FrontendConfig {
   // Proxies (IP or CIDR) whose X-Forwarded-For names the client address (the per-address cap).
   std::vector<std::string> trustedProxies;
   uint64_t maxBacklogBytes = 1024 * 1024;  // per connection; beyond it the client is closed 4009
+  // Seconds: a token (or sid) whose exp lies further ahead than this (+ the 30 s leeway) is refused.
+  uint32_t maxTokenLifetime = 7 * 86400;
   std::vector<std::string> allowedOrigins;
   bool allowMissingOrigin = true;
   bool allowAnyOrigin = false;

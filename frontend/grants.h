@@ -9,6 +9,19 @@
 
 namespace webim {
 
+// The key a grant set is interned under: each list as its count, then each pattern as its length
+// and its bytes ("2;6:room:*1:x" + "0;"). The encoding is prefix-free, so two sets get the same key
+// only if they hold the same patterns in the same order, whatever bytes the patterns hold (tokens
+// are checked too, but the key does not rely on it).
+inline std::string grantSetKey(const std::vector<std::string>& subscribe, const std::vector<std::string>& publish) {
+  std::string key;
+  for (const std::vector<std::string>* patterns : {&subscribe, &publish}) {
+    key.append(std::to_string(patterns->size())).push_back(';');
+    for (const std::string& p : *patterns) key.append(std::to_string(p.size())).append(1, ':').append(p);
+  }
+  return key;
+}
+
 struct Grants {
   std::vector<std::string> subscribe;
   std::vector<std::string> publish;

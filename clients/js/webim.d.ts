@@ -119,11 +119,21 @@ export interface ResyncEvent {
   reason: 'epoch' | 'server' | 'gap' | 'too_far';
 }
 
+/** A refreshed token no longer grants `ch`: its subscription ended for good (not subscribed again). */
+export interface RevokedEvent {
+  ch: string;
+  /** 'forbidden' */
+  code: string;
+  msg: string;
+}
+
 export interface EventMap {
   state: State;
   recovered: RecoveredEvent;
   resync: ResyncEvent;
   subscribed: { ch: string } & Position;
+  /** Also reported as an 'error' with code 'forbidden'. */
+  revoked: RevokedEvent;
   error: Error;
 }
 

@@ -326,6 +326,9 @@ class HttpSession {
       const id = this.pending.get(ch);
       this.pending.delete(ch);
       if (id !== undefined) this.reply({ op: 'err', id, ch, code: reply.code, msg: reply.msg });
+      // A channel already subscribed (a new sid from a refreshed token, or a resumed one): what the
+      // WebSocket says with `revoked`.
+      else this.reply({ op: 'revoked', ch, code: reply.code, msg: reply.msg });
     }));
     if (stream.stopped || this.closed) return;
     if (!dropped) throw new Error(`GET /events: ${status ? `HTTP ${status}` : 'failed'}`);
@@ -480,7 +483,8 @@ export class WebimClient {
 
   /**
    * Events: 'state' (State, {state, transport}), 'recovered' ({ch, recovered, server, filled}),
-   * 'resync' ({ch, epoch, seq, reason}), 'error' (Error), 'subscribed' ({ch, epoch, seq}).
+   * 'resync' ({ch, epoch, seq, reason}), 'error' (Error), 'subscribed' ({ch, epoch, seq}),
+   * 'revoked' ({ch, code, msg}: a refreshed token no longer grants the channel; its subscription ended).
    * @param {string} event @param {Function} fn @returns {() => void} removes the listener
    */
   on(event, fn) {
@@ -780,6 +784,7 @@ export class WebimClient {
   onFrame(obj) {
     if (obj.op === 'msg') return this.onMessage(obj);
     if (obj.op === 'resync') return this.onResync(obj);
+    if (obj.op === 'revoked') return this.onRevoked(obj);
     const r = this.inflight.get(obj.id);
     if (!r) return;
     if (r.batch && obj.ch !== undefined) {
@@ -1036,6 +1041,23 @@ export class WebimClient {
     // Same epoch, a gap the server could not fill: deliver what history still has, skip the rest.
     this.emit('resync', { ch, epoch, seq, reason: 'server' });
     if (!channel.filling) this.fill(channel, channel.generation, seq, true);
+  }
+
+  // The server ended a subscription: a refreshed token no longer grants the channel. The subscription
+  // fails for good (like a `sub` answered forbidden): nothing more is delivered, it is not subscribed
+  // again, its `ready` rejects if still pending, and 'revoked' and 'error' are emitted.
+  onRevoked({ ch, code = 'forbidden', msg = 'subscription revoked' }) {
+    const channel = this.channels.get(ch);
+    if (!channel) return;
+    this.channels.delete(ch);
+    this.subQueue.delete(channel);
+    channel.generation++; // a fill or a sub answer still on its way is stale now
+    channel.live = false;
+    channel.held.clear();
+    const error = new WebimError(code, msg);
+    channel.ready.reject(error);
+    this.emit('revoked', { ch, code, msg });
+    this.emit('error', new WebimError(code, `subscribe ${ch}: ${msg}`));
   }
 
   // Delivers held messages that are next in order. A gap before them is fetched from history, or,

@@ -52,6 +52,9 @@ void checkRequest(const HttpRequest& r, const HttpLimits& limits, size_t consume
   for (char c : r.target) FUZZ_CHECK(static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7F);
   FUZZ_CHECK(r.version == "HTTP/1.1" || r.version == "HTTP/1.0");
   FUZZ_CHECK(r.headers.size() <= limits.maxHeaders);
+  // RFC 9112 3.2: one Host at most, exactly one in HTTP/1.1.
+  FUZZ_CHECK(r.headerCount("Host") <= 1);
+  if (r.version == "HTTP/1.1") FUZZ_CHECK(r.headerCount("Host") == 1);
   for (const HttpHeader& h : r.headers) {
     FUZZ_CHECK(isToken(h.name));
     if (!h.value.empty()) {

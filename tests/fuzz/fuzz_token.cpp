@@ -2,9 +2,9 @@
 // base64url codec under them.
 //
 // The input is used twice. As a token: verify() with fixed secrets must not crash, must be
-// deterministic, and may accept only claims that satisfy its contract (non-empty subject within its
-// bound, not expired, already valid). As a source of claims: issueToken() on input-derived claims
-// must verify to exactly the error class token.h promises (None, MissingClaim, Malformed, Expired,
+// deterministic, and may accept only claims that satisfy its contract (a valid user id and grant
+// patterns, not expired, already valid). As a source of claims: issueToken() on input-derived claims
+// must verify to exactly the error class token.h promises (None, BadSubject, Malformed, BadGrant, Expired,
 // NotYetValid) and, when accepted, to the same claims; changing any one character of an issued token
 // must make it fail, and a verifier without the signing secret must answer BadSignature.
 #include <fuzzer/FuzzedDataProvider.h>
@@ -54,8 +54,12 @@ bool sameClaims(const TokenClaims& a, const TokenClaims& b) {
          a.publish == b.publish;
 }
 
+bool allValidPatterns(const std::vector<std::string>& patterns);
+
 void checkAcceptedClaims(const TokenClaims& c, int64_t now) {
   FUZZ_CHECK(!c.sub.empty() && c.sub.size() <= kMaxSubjectBytes);
+  for (char ch : c.sub) FUZZ_CHECK(static_cast<unsigned char>(ch) >= 0x20 && ch != 0x7f);
+  FUZZ_CHECK(allValidPatterns(c.subscribe) && allValidPatterns(c.publish));
   FUZZ_CHECK(saturatingAdd(c.exp, kLeeway) > now);
   FUZZ_CHECK(saturatingAdd(c.nbf, -kLeeway) <= now);
 }
@@ -85,6 +89,13 @@ std::vector<std::string> derivedPatterns(FuzzedDataProvider& in) {
   return out;
 }
 
+bool allValidPatterns(const std::vector<std::string>& patterns) {
+  for (const auto& p : patterns) {
+    if (!isValidGrantPattern(p)) return false;
+  }
+  return true;
+}
+
 void checkRoundTrip(std::string_view input) {
   FuzzedDataProvider in(reinterpret_cast<const uint8_t*>(input.data()), input.size());
   TokenClaims claims;
@@ -104,10 +115,12 @@ void checkRoundTrip(std::string_view input) {
   for (const auto& p : claims.publish) allUtf8 = allUtf8 && isValidUtf8(p);
   if (allUtf8) {
     TokenError expected = TokenError::None;
-    if (token.size() > kMaxTokenBytes || claims.sub.size() > kMaxSubjectBytes) {
+    if (token.size() > kMaxTokenBytes) {
       expected = TokenError::Malformed;
-    } else if (claims.sub.empty()) {
-      expected = TokenError::MissingClaim;
+    } else if (!isValidUserId(claims.sub)) {
+      expected = TokenError::BadSubject;
+    } else if (!allValidPatterns(claims.subscribe) || !allValidPatterns(claims.publish)) {
+      expected = TokenError::BadGrant;
     } else if (saturatingAdd(claims.exp, kLeeway) <= kNow) {
       expected = TokenError::Expired;
     } else if (saturatingAdd(claims.nbf, -kLeeway) > kNow) {

@@ -132,6 +132,64 @@ describe('recovery logic (unit, fake transport)', () => {
   });
 });
 
+describe('revoked subscriptions (unit, fake transport)', () => {
+  test('a revoked channel fails with forbidden, delivers nothing more and is not subscribed again', async () => {
+    const s = fakeServer();
+    s.onRequest = (req, reply) => {
+      if (req.op === 'auth') reply({ op: 'ok', user: 'u' });
+      if (req.op === 'sub') {
+        for (const { ch } of req.subs ?? [req]) reply({ op: 'ok', ...(req.subs ? { ch } : {}), epoch: 'e1', seq: 0 });
+      }
+    };
+    const c = new WebimClient({ url: 'fake', token: 't', transport: s.transport, backoff: FAST });
+    const seen = [];
+    const errors = [];
+    const revoked = [];
+    c.on('error', (e) => errors.push(e));
+    c.on('revoked', (e) => revoked.push(e));
+    const offA = c.subscribe('room:a', (m) => seen.push(`a${m.seq}`));
+    const offB = c.subscribe('room:b', (m) => seen.push(`b${m.seq}`));
+    await c.connect();
+    await Promise.all([offA.ready, offB.ready]);
+
+    s.push({ op: 'revoked', ch: 'room:b', code: 'forbidden', msg: 'the refreshed token does not grant this channel' });
+    s.push(msg('room:b', 'e1', 1));
+    s.push(msg('room:a', 'e1', 1));
+    await until(() => seen.length === 1, 'delivery');
+    await sleep(20);
+    assert.deepEqual(seen, ['a1']);
+    assert.deepEqual(revoked, [{ ch: 'room:b', code: 'forbidden', msg: 'the refreshed token does not grant this channel' }]);
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].code, 'forbidden');
+    assert.match(errors[0].message, /room:b/);
+    assert.equal(c.position('room:b'), undefined);
+
+    // After a reconnect only room:a is subscribed again; unsubscribing room:b sends nothing.
+    const subsBefore = s.sent.filter((r) => r.op === 'sub').length;
+    s.drop();
+    await until(() => s.sent.filter((r) => r.op === 'sub').length > subsBefore, 'resubscribe');
+    await sleep(20);
+    const resent = s.sent.filter((r) => r.op === 'sub').slice(subsBefore).flatMap((r) => (r.subs ?? [r]).map((e) => e.ch));
+    assert.deepEqual(resent, ['room:a']);
+    offB();
+    await sleep(20);
+    assert.ok(!s.sent.some((r) => r.op === 'unsub'));
+
+    // A subscription revoked before its first answer rejects its ready promise.
+    const offC = c.subscribe('room:c', () => {});
+    s.onRequest = (req, reply) => {
+      if (req.op === 'sub') {
+        s.push({ op: 'revoked', ch: 'room:c', code: 'forbidden', msg: 'gone' });
+        reply({ op: 'err', code: 'forbidden', msg: 'gone' });
+      }
+    };
+    await assert.rejects(offC.ready, { code: 'forbidden' });
+    await sleep(20);
+    assert.equal(errors.length, 2, 'one error per revoked channel');
+    c.close();
+  });
+});
+
 describe('WebimClient against a real hub and frontends', () => {
   let cluster;
   let fe1;
@@ -350,6 +408,34 @@ describe('WebimClient against a real hub and frontends', () => {
     const ack = await a.publish('room:fresh', 'still here');
     assert.ok(ack.seq >= 1);
     assert.deepEqual(states, ['connecting', 'open'], 'never reconnected');
+  });
+
+  test('a refresh with fewer grants: the dropped channel fails with forbidden, the others go on', async () => {
+    let calls = 0;
+    const getToken = () => {
+      calls++;
+      const exp = Math.floor(Date.now() / 1000) + (calls === 1 ? 4 : 3600);
+      return cluster.token('shrink', calls === 1 ? ['room:keep', 'room:drop'] : ['room:keep'], { exp });
+    };
+    const a = open({ url: fe1.url, getToken });
+    const seen = [];
+    const errors = [];
+    const revoked = [];
+    a.on('error', (e) => errors.push(e));
+    a.on('revoked', (e) => revoked.push(e.ch));
+    const keep = a.subscribe('room:keep', (m) => seen.push(`keep:${m.data}`));
+    const drop = a.subscribe('room:drop', (m) => seen.push(`drop:${m.data}`));
+    await a.connect();
+    await Promise.all([keep.ready, drop.ready]);
+    await until(() => revoked.length === 1, 'the refresh', 8000);
+    assert.deepEqual(revoked, ['room:drop']);
+    assert.deepEqual(errors.map((e) => e.code), ['forbidden']);
+    await cluster.appRequest({ op: 'pub', ch: 'room:drop', data: 1 });
+    await cluster.appRequest({ op: 'pub', ch: 'room:keep', data: 2 });
+    await until(() => seen.length === 1, 'delivery');
+    await sleep(200);
+    assert.deepEqual(seen, ['keep:2']);
+    assert.equal(a.state, 'open');
   });
 
   test('close 4003 (kicked by the app) stops the client for good', async () => {

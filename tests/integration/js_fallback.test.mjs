@@ -264,6 +264,34 @@ describe('the HTTP fallback of the JS client against a real hub and frontends', 
       assert.deepEqual(seen, [ack.seq, own.seq]);
       assert.deepEqual(states, ['connecting', 'open'], 'never reconnected');
     });
+
+    test(`${mode}: a refresh with fewer grants revokes the dropped channel (forbidden); the others go on`, async () => {
+      let calls = 0;
+      const getToken = () => {
+        calls++;
+        const exp = Math.floor(Date.now() / 1000) + (calls === 1 ? 3 : 3600);
+        return cluster.token(`shrink-${mode}`, calls === 1 ? [`room:${mode}-keep`, `room:${mode}-drop`] : [`room:${mode}-keep`], { exp });
+      };
+      const a = open({ url: fe1.url, getToken, transports: [mode] });
+      const writer = open({ url: fe2.url, token: cluster.token(`sw-${mode}`, ['room:*']) });
+      const seen = [];
+      const revoked = [];
+      const errors = [];
+      a.on('revoked', (e) => revoked.push(e.ch));
+      a.on('error', (e) => errors.push(e.code));
+      const keep = a.subscribe(`room:${mode}-keep`, (m) => seen.push(`keep:${m.data}`));
+      const drop = a.subscribe(`room:${mode}-drop`, (m) => seen.push(`drop:${m.data}`));
+      await Promise.all([a.connect(), writer.connect()]);
+      await Promise.all([keep.ready, drop.ready]);
+      await until(() => revoked.length === 1, 'the refresh', 8000);
+      assert.deepEqual(revoked, [`room:${mode}-drop`]);
+      assert.ok(errors.includes('forbidden'), JSON.stringify(errors));
+      await writer.publish(`room:${mode}-drop`, 1);
+      await writer.publish(`room:${mode}-keep`, 2);
+      await until(() => seen.length === 1, 'delivery on the kept channel');
+      await sleep(300);
+      assert.deepEqual(seen, ['keep:2']);
+    });
   }
 
   test('a WebSocket URL whose upgrades are refused: the client falls back to SSE, then switches back when upgrades work', async () => {

@@ -11,7 +11,7 @@ set -euo pipefail
 SRC=${1:?usage: sanitize_frontend.sh SOURCE_DIR BUILD_DIR WEBIM_BROADCAST}
 BUILD=${2:?}
 export WEBIM_BROADCAST=${3:?}
-FILES=(front_door ws_conformance js_fallback two_frontends inbox recovery_fallback join_races peer_auth)
+FILES=(front_door ws_conformance js_fallback two_frontends inbox recovery_fallback join_races peer_auth hardening)
 FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 
 cmake -S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEBIM_WERROR=OFF \

@@ -155,7 +155,7 @@ TEST_CASE("http: request targets and path()", "[http]") {
   REQUIRE(parser.consume("GET http://h.example HTTP/1.1\r\nHost: h\r\n\r\n").status == Status::Done);
   CHECK(parser.request().path() == "/");
   parser.reset();
-  REQUIRE(parser.consume("GET /events?sid=1#frag HTTP/1.1\r\n\r\n").status == Status::Done);
+  REQUIRE(parser.consume("GET /events?sid=1#frag HTTP/1.1\r\nHost: h\r\n\r\n").status == Status::Done);
   CHECK(parser.request().path() == "/events");
 }
 
@@ -209,13 +209,13 @@ TEST_CASE("http: malformed headers are 400", "[http]") {
   constexpr char kNul[] = "X-A: b\0c\r\n\r\n";
   CHECK(errorOf(line + std::string(kNul, sizeof kNul - 1)) == 400);  // NUL
   // HTAB and obs-text are allowed inside a value.
-  const Outcome ok = feedWhole(line + "X-A: a\tb \xC3\xA9\r\n\r\n");
+  const Outcome ok = feedWhole(line + "Host: h\r\nX-A: a\tb \xC3\xA9\r\n\r\n");
   REQUIRE(ok.status == Status::Done);
   CHECK(ok.request.back() == "X-A=a\tb \xC3\xA9|");
 }
 
 TEST_CASE("http: version checks", "[http]") {
-  CHECK(feedWhole("GET / HTTP/1.1\r\n\r\n").status == Status::Done);
+  CHECK(feedWhole("GET / HTTP/1.1\r\nHost: h\r\n\r\n").status == Status::Done);
   CHECK(feedWhole("GET / HTTP/1.0\r\n\r\n").status == Status::Done);
   CHECK(errorOf("GET / HTTP/2.0\r\n\r\n") == 505);
   CHECK(errorOf("GET / HTTP/0.9\r\n\r\n") == 505);
@@ -237,8 +237,8 @@ TEST_CASE("http: 2,000 headers fail with 431 without buffering them all", "[http
   // With a large byte limit the header count trips, as soon as header 65 is complete.
   const HttpLimits roomy{1 << 20, 64};
   HttpRequestParser parser(roomy);
-  std::string head = "GET /ws HTTP/1.1\r\n";
-  for (int i = 0; i < 64; ++i) head += "X-" + std::to_string(i) + ": v\r\n";
+  std::string head = "GET /ws HTTP/1.1\r\nHost: h\r\n";
+  for (int i = 1; i < 64; ++i) head += "X-" + std::to_string(i) + ": v\r\n";
   REQUIRE(parser.consume(head).status == Status::NeedMore);
   const auto r = parser.consume("X-65: v\r\n");
   REQUIRE(r.status == Status::Error);
@@ -285,7 +285,7 @@ TEST_CASE("http: a 64 KiB header line fails with 431 once the limit is crossed",
 }
 
 TEST_CASE("http: head size limit is exact", "[http]") {
-  const std::string base = "GET / HTTP/1.1\r\nX: ";
+  const std::string base = "GET / HTTP/1.0\r\nX: ";
   const HttpLimits limits{64, 64};
   const std::string fits = base + std::string(64 - base.size() - 4, 'v') + "\r\n\r\n";
   REQUIRE(fits.size() == 64);
@@ -313,4 +313,32 @@ TEST_CASE("http: errors are sticky until reset", "[http]") {
   CHECK(again.status == Status::Error);
   CHECK(again.consumed == 0);
   CHECK(parser.errorStatus() == 400);
+}
+
+TEST_CASE("http: HTTP/1.1 needs exactly one valid Host header (RFC 9112 3.2)", "[http]") {
+  auto withHost = [](const std::string& hostLines, const char* version = "HTTP/1.1") {
+    return feedWhole(std::string("GET / ") + version + "\r\n" + hostLines + "X: y\r\n\r\n");
+  };
+  // Missing, repeated or invalid: 400 with a reason.
+  for (const char* bad : {"", "Host: a\r\nHost: a\r\n", "Host: a\r\nhost: b\r\n", "Host: a b\r\n", "Host: a@b\r\n",
+                          "Host: a/b\r\n", "Host: h:80x\r\n", "Host: [::1\r\n", "Host: [::1]x\r\n", "Host: h\"\r\n",
+                          "Host: \xC3\xA9\r\n"}) {
+    INFO(bad);
+    const Outcome o = withHost(bad);
+    CHECK(o.status == Status::Error);
+    CHECK(o.errorStatus == 400);
+  }
+  HttpRequestParser parser;
+  REQUIRE(parser.consume("GET / HTTP/1.1\r\n\r\n").status == Status::Error);
+  CHECK(std::string(parser.errorReason()) == "missing Host header");
+  // Valid ones (an empty value is allowed: RFC 9110 7.2).
+  for (const char* good : {"Host: chat.example.com\r\n", "Host: 127.0.0.1:8080\r\n", "HOST: h\r\n", "Host: [::1]:8080\r\n",
+                           "Host: [::1]\r\n", "Host:\r\n", "Host: h:\r\n", "Host: xn--bcher-kva.example\r\n",
+                           "Host: a_b-c~d%41!$&'()*+,;=\r\n"}) {
+    INFO(good);
+    CHECK(withHost(good).status == Status::Done);
+  }
+  // HTTP/1.0 may leave Host out, but not repeat it.
+  CHECK(withHost("", "HTTP/1.0").status == Status::Done);
+  CHECK(withHost("Host: a\r\nHost: a\r\n", "HTTP/1.0").errorStatus == 400);
 }

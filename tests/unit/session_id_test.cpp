@@ -61,3 +61,12 @@ TEST_CASE("a JWT signed with the session key but without a nonce is refused", "[
   std::string forged = issueToken(claims(2000), deriveSessionKey(kSecret));
   CHECK(SessionIds({kSecret}).verify(forged, 1000).error == TokenError::MissingClaim);
 }
+
+TEST_CASE("a session id beyond the maximum token lifetime is refused", "[session_id]") {
+  // Issued by a frontend that allows a year, checked by one that allows a week (the sid carries
+  // its token's exp).
+  const std::string sid = SessionIds({kSecret}, 30, 365 * 86400).issue(claims(1000 + 30 * 86400), std::string(16, 'n'));
+  CHECK(SessionIds({kSecret}, 30, 365 * 86400).verify(sid, 1000).error == TokenError::None);
+  CHECK(SessionIds({kSecret}, 30, 7 * 86400).verify(sid, 1000).error == TokenError::TooLong);
+  CHECK(SessionIds({kSecret}, 30, 7 * 86400).verify(sid, 1000 + 23 * 86400).error == TokenError::None);
+}

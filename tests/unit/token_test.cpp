@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -189,7 +190,7 @@ TEST_CASE("only HS256 is accepted", "[token]") {
 
 TEST_CASE("missing and ill-typed claims", "[token]") {
   CHECK(verifyError(signPayload(R"({"exp":1900000000})")) == TokenError::MissingClaim);
-  CHECK(verifyError(signPayload(R"({"sub":"","exp":1900000000})")) == TokenError::MissingClaim);
+  CHECK(verifyError(signPayload(R"({"sub":"","exp":1900000000})")) == TokenError::BadSubject);
   CHECK(verifyError(signPayload(R"({"sub":"42"})")) == TokenError::MissingClaim);
   CHECK(verifyError(signPayload(R"({})")) == TokenError::MissingClaim);
 
@@ -211,7 +212,7 @@ TEST_CASE("missing and ill-typed claims", "[token]") {
 
   // sub length limit: 128 bytes pass, 129 do not.
   CHECK(verifyError(signPayload(R"({"sub":")" + std::string(128, 'u') + R"(","exp":1900000000})")) == TokenError::None);
-  CHECK(verifyError(signPayload(R"({"sub":")" + std::string(129, 'u') + R"(","exp":1900000000})")) == TokenError::Malformed);
+  CHECK(verifyError(signPayload(R"({"sub":")" + std::string(129, 'u') + R"(","exp":1900000000})")) == TokenError::BadSubject);
 
   // Unknown claims are ignored; escaped keys are read unescaped; ch absent means no grants.
   const TokenResult r = TokenVerifier({kSecret}).verify(
@@ -238,6 +239,7 @@ TEST_CASE("the verifier refuses weak configuration", "[token]") {
   CHECK_THROWS_AS(TokenVerifier({kSecret, "short"}), std::invalid_argument);
   CHECK_THROWS_AS(TokenVerifier({}), std::invalid_argument);
   CHECK_THROWS_AS(TokenVerifier({kSecret}, -1), std::invalid_argument);
+  CHECK_THROWS_AS(TokenVerifier({kSecret}, 30, -1), std::invalid_argument);
   CHECK_NOTHROW(TokenVerifier({std::string(32, 'k')}));
 }
 
@@ -282,6 +284,8 @@ TEST_CASE("toString names every error", "[token]") {
   CHECK(std::string(toString(TokenError::Expired)) == "token expired");
   CHECK(std::string(toString(TokenError::NotYetValid)) == "token not yet valid");
   CHECK(std::string(toString(TokenError::MissingClaim)) == "missing claim");
+  CHECK(std::string(toString(TokenError::BadGrant)).find("ch/pub pattern") != std::string::npos);
+  CHECK(std::string(toString(TokenError::TooLong)).find("max_token_lifetime") != std::string::npos);
 }
 
 TEST_CASE("matchChannelPattern: exact names and trailing-star prefixes", "[token]") {
@@ -297,4 +301,94 @@ TEST_CASE("matchChannelPattern: exact names and trailing-star prefixes", "[token
   CHECK_FALSE(matchChannelPattern("", "room:1"));
   CHECK_FALSE(matchChannelPattern("room:*:x", "room:1:x"));  // '*' only counts at the end
   CHECK(matchChannelPattern("room:*:x", "room:*:x"));
+}
+
+TEST_CASE("grant patterns must be channel names or prefixes ending in one '*'", "[token]") {
+  auto withCh = [](std::string_view patterns) {
+    return verifyError(signPayload(R"({"sub":"42","exp":1800003600,"ch":)" + std::string(patterns) + "}"));
+  };
+  auto withPub = [](std::string_view patterns) {
+    return verifyError(signPayload(R"({"sub":"42","exp":1800003600,"ch":[],"pub":)" + std::string(patterns) + "}"));
+  };
+  CHECK(withCh(R"(["room:1","room:*","*","user:42","dm:a:b","a_b.c-d:E9"])") == TokenError::None);
+  CHECK(withCh(R"([])") == TokenError::None);
+  CHECK(withCh(R"(["room:)" + std::string(123, 'x') + R"("])") == TokenError::None);      // 128 bytes
+  CHECK(withCh(R"(["room:)" + std::string(122, 'x') + R"(*"])") == TokenError::None);     // 127 + '*'
+  CHECK(withPub(R"(["room:*"])") == TokenError::None);
+
+  // A newline (or anything outside [A-Za-z0-9_.:-]) could make one user's interned grant set equal
+  // another's; such tokens are refused.
+  const char* bad[] = {
+      R"(["room:a\nroom:b"])", R"(["room:a\n"])", R"(["room:\u0000"])", R"([""])", R"(["room 1"])",
+      R"(["room:*:x"])",       R"(["**"])",        R"(["room:**"])",     R"(["*room"])", R"(["room/1"])",
+      R"(["r\u00e9sum\u00e9"])", R"(["room:1","room:\t"])",
+  };
+  for (const char* patterns : bad) {
+    INFO(patterns);
+    CHECK(withCh(patterns) == TokenError::BadGrant);
+    CHECK(withPub(patterns) == TokenError::BadGrant);
+  }
+  CHECK(withCh(R"(["room:)" + std::string(124, 'x') + R"("])") == TokenError::BadGrant);   // 129 bytes
+  CHECK(withCh(R"(["room:)" + std::string(123, 'x') + R"(*"])") == TokenError::BadGrant);  // 128 + '*'
+  CHECK(std::string(toString(TokenError::BadGrant)).find("pattern") != std::string::npos);
+
+  CHECK(isValidGrantPattern("room:*"));
+  CHECK(isValidGrantPattern("*"));
+  CHECK_FALSE(isValidGrantPattern(""));
+  CHECK_FALSE(isValidGrantPattern("room:a\nroom:b"));
+  CHECK_FALSE(isValidGrantPattern("a*b"));
+}
+
+TEST_CASE("user ids: 1..128 bytes without control characters", "[token]") {
+  auto withSub = [](std::string_view subJson) {
+    return verifyError(signPayload(R"({"sub":)" + std::string(subJson) + R"(,"exp":1800003600})"));
+  };
+  CHECK(withSub(R"("42")") == TokenError::None);
+  CHECK(withSub(R"("alice@example.com")") == TokenError::None);
+  CHECK(withSub(R"("J\u00f6rg M\u00fcller")") == TokenError::None);  // non-ASCII and spaces are fine
+  CHECK(withSub("\"" + std::string(128, 'u') + "\"") == TokenError::None);
+  // A NUL or another control character in the id: the user could not be kicked by name.
+  const char* bad[] = {
+      R"("a\u0000b")", R"("\u0000")", R"("42\n")", R"("a\tb")", R"("\r")", R"("x\u001fy")", R"("x\u007fy")",
+      R"("")",
+  };
+  for (const char* sub : bad) {
+    INFO(sub);
+    CHECK(withSub(sub) == TokenError::BadSubject);
+  }
+  CHECK(withSub("\"" + std::string(129, 'u') + "\"") == TokenError::BadSubject);
+  CHECK(withSub(R"(42)") == TokenError::Malformed);  // not a string
+  CHECK(verifyError(signPayload(R"({"exp":1800003600})")) == TokenError::MissingClaim);
+  CHECK(std::string(toString(TokenError::BadSubject)).find("sub") != std::string::npos);
+
+  CHECK(isValidUserId("42"));
+  CHECK_FALSE(isValidUserId(""));
+  CHECK_FALSE(isValidUserId(std::string_view("4\0002", 3)));
+  CHECK_FALSE(isValidUserId(std::string(kMaxSubjectBytes + 1, 'u')));
+}
+
+TEST_CASE("a maximum lifetime refuses tokens whose exp lies too far ahead, with the leeway", "[token]") {
+  constexpr int64_t kWeek = 7 * 86400;
+  const TokenVerifier verifier({kSecret}, 30, kWeek);
+  auto expiringAt = [](int64_t exp) {
+    TokenClaims c = sampleClaims();
+    c.exp = exp;
+    return issueToken(c, kSecret);
+  };
+  CHECK(verifier.verify(expiringAt(kNow + 3600), kNow).error == TokenError::None);
+  CHECK(verifier.verify(expiringAt(kNow + kWeek), kNow).error == TokenError::None);
+  CHECK(verifier.verify(expiringAt(kNow + kWeek + 30), kNow).error == TokenError::None);  // the issuer's clock may be ahead
+  CHECK(verifier.verify(expiringAt(kNow + kWeek + 31), kNow).error == TokenError::TooLong);
+  CHECK(verifier.verify(expiringAt(kNow + 8 * 86400), kNow).error == TokenError::TooLong);
+  CHECK(verifier.verify(expiringAt(int64_t{1} << 62), kNow).error == TokenError::TooLong);
+  CHECK(verifier.verify(signPayload(R"({"sub":"1","exp":9223372036854775807})"), kNow).error == TokenError::TooLong);
+  // The same token is fine once its exp comes within reach; expiry is checked first.
+  CHECK(verifier.verify(expiringAt(kNow + 8 * 86400), kNow + 86400).error == TokenError::None);
+  CHECK(verifier.verify(expiringAt(kNow - 100), kNow).error == TokenError::Expired);
+  // Extreme clocks saturate instead of overflowing.
+  CHECK(verifier.verify(expiringAt(kNow + 3600), std::numeric_limits<int64_t>::max()).error == TokenError::Expired);
+  CHECK(TokenVerifier({kSecret}, 30, std::numeric_limits<int64_t>::max()).verify(expiringAt(int64_t{1} << 62), kNow).error ==
+        TokenError::None);
+  // Without a maximum (0) any exp is accepted, as before.
+  CHECK(TokenVerifier({kSecret}, 30, 0).verify(expiringAt(int64_t{1} << 62), kNow).error == TokenError::None);
 }

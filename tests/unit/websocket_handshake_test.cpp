@@ -100,12 +100,27 @@ TEST_CASE("handshake: request line requirements", "[handshake]") {
   Headers old;
   old.version = "HTTP/1.0";
   CHECK(statusOf(old) == 400);
+  // Without exactly one Host the parser already answers 400 (RFC 9112 3.2); the handshake checks
+  // again for requests that come from elsewhere.
   Headers noHost;
   noHost.host.clear();
-  CHECK(statusOf(noHost) == 400);
+  HttpRequestParser parser;
+  CHECK(parser.consume(build(noHost)).status == HttpRequestParser::Status::Error);
+  CHECK(parser.errorStatus() == 400);
   Headers twoHosts;
   twoHosts.extra = "Host: other.example.com\r\n";
-  CHECK(statusOf(twoHosts) == 400);
+  parser.reset();
+  CHECK(parser.consume(build(twoHosts)).status == HttpRequestParser::Status::Error);
+  CHECK(parser.errorStatus() == 400);
+  const std::string valid = build(Headers{});
+  parser.reset();
+  REQUIRE(parser.consume(valid).status == HttpRequestParser::Status::Done);
+  webim::HttpRequest request = parser.request();
+  std::erase_if(request.headers, [](const webim::HttpHeader& h) { return webim::equalsIgnoreCase(h.name, "Host"); });
+  CHECK(acceptWebSocket(request, {}).status == 400);
+  request.headers.push_back({"Host", "a"});
+  request.headers.push_back({"host", "b"});
+  CHECK(acceptWebSocket(request, {}).status == 400);
 }
 
 TEST_CASE("handshake: missing or wrong Upgrade is 426", "[handshake]") {
@@ -207,6 +222,25 @@ TEST_CASE("handshake: Origin policy", "[handshake]") {
     h.extra = "Origin: https://evil.example.com\r\n";  // duplicated Origin
     CHECK(statusOf(h, policy) == 403);
   }
+  SECTION("same host and port under another scheme is not same-origin") {
+    // An extension page, or a page of another scheme, with the site's host: only http and https
+    // pages are same-origin (the allowed list still takes any exact Origin).
+    for (const char* origin : {"chrome-extension://chat.example.com", "moz-extension://chat.example.com",
+                               "ws://chat.example.com", "wss://chat.example.com", "file://chat.example.com",
+                               "ftp://chat.example.com", "javascript://chat.example.com", "https+x://chat.example.com"}) {
+      INFO(origin);
+      h.origin = origin;
+      CHECK(statusOf(h, policy) == 403);
+    }
+    h.host = "chat.example.com:8080";
+    h.origin = "chrome-extension://chat.example.com:8080";
+    CHECK(statusOf(h, policy) == 403);
+    h.origin = "HTTPS://chat.example.com:8080";
+    CHECK(statusOf(h, policy) == 101);
+    policy.allowedOrigins.push_back("chrome-extension://abcdefghijklmnop");
+    h.origin = "chrome-extension://abcdefghijklmnop";
+    CHECK(statusOf(h, policy) == 101);
+  }
   SECTION("allowAnyOrigin") {
     policy.allowAnyOrigin = true;
     h.origin = "https://evil.example.com";
@@ -236,4 +270,14 @@ TEST_CASE("handshake: error responses carry a body matching Content-Length", "[h
   const std::string body = r.response.substr(headEnd + 4);
   CHECK_FALSE(body.empty());
   CHECK(contains(r.response, "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n"));
+}
+
+TEST_CASE("handshake: withoutBody answers HEAD with GET's head, Content-Length included", "[handshake]") {
+  CHECK(webim::withoutBody(httpResponse(200, "text/plain", "ok\n")) ==
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\n");
+  const std::string empty = httpResponse(204, "", "");
+  CHECK(webim::withoutBody(empty) == empty);
+  const std::string body = "line\r\n\r\nmore";  // a body holding a blank line is cut at the head's end
+  CHECK(webim::withoutBody(httpResponse(404, "text/plain", body)).find("Content-Length: 12\r\n") != std::string::npos);
+  CHECK(webim::withoutBody(httpResponse(404, "text/plain", body)).ends_with("Connection: close\r\n\r\n"));
 }

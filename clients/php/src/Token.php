@@ -14,6 +14,8 @@ final class Token
     public const MIN_SECRET_BYTES = 32;
     /** The frontend accepts this much clock skew; verify() uses the same. */
     public const LEEWAY_SECONDS = 30;
+    /** The longest `sub` the frontend accepts. */
+    public const MAX_USER_ID_BYTES = 128;
 
     /** An exact channel name, or a prefix ending in '*' ("room:*", or "*" for every channel). */
     private const PATTERN = '/^(?:[A-Za-z0-9_.:-]{1,128}|[A-Za-z0-9_.:-]{0,127}\*)$/D';
@@ -39,8 +41,9 @@ final class Token
         string $secret,
         ?int $now = null,
     ): string {
-        if ($userId === '') {
-            throw new \InvalidArgumentException('Token: user id must not be empty');
+        if ($userId === '' || \strlen($userId) > self::MAX_USER_ID_BYTES || preg_match('/[\x00-\x1f\x7f]/', $userId)) {
+            // The frontend refuses such tokens (close 4001): say so where the token is made.
+            throw new \InvalidArgumentException('Token: user id must be 1..128 bytes without control characters');
         }
         if ($ttl < 1) {
             throw new \InvalidArgumentException('Token: ttl must be >= 1 second');

@@ -81,6 +81,10 @@ test('Token::issue rejects short secrets, bad patterns, empty users and ttl < 1'
     throws(InvalidArgumentException::class, fn () => Token::issue('1', [str_repeat('a', 129)], [], 60, SECRET));
     Token::issue('1', ['*', str_repeat('a', 128), str_repeat('a', 127) . '*'], [], 60, SECRET);
     throws(InvalidArgumentException::class, fn () => Token::issue('', [], [], 60, SECRET));
+    throws(InvalidArgumentException::class, fn () => Token::issue("4\x002", [], [], 60, SECRET));
+    throws(InvalidArgumentException::class, fn () => Token::issue("42\n", [], [], 60, SECRET));
+    throws(InvalidArgumentException::class, fn () => Token::issue(str_repeat('u', 129), [], [], 60, SECRET));
+    Token::issue(str_repeat('u', 128), [], [], 60, SECRET);
     throws(InvalidArgumentException::class, fn () => Token::issue('1', [], [], 0, SECRET));
 });
 
