@@ -271,6 +271,18 @@ export async function apiPost(port, path, body, key) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Resolves with the first truthy value of `check()` (which may be async), polling every
+// `intervalMs`; rejects naming `what` after the deadline.
+export async function until(check, what, timeoutMs = 8000, intervalMs = 20) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
 export async function httpGet(port, path) {
   const res = await fetch(`http://127.0.0.1:${port}${path}`);
   return { status: res.status, body: await res.text() };

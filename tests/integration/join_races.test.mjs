@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { Client, Cluster, sleep } from './harness.mjs';
+import { Client, Cluster, sleep, until } from './harness.mjs';
 import { OP, RawWs, frame } from './raw_ws.mjs';
 
 const text = (obj) => frame(OP.TEXT, JSON.stringify(obj));
@@ -29,16 +29,6 @@ async function hubStats(cluster) {
   const stats = await cluster.appRequest({ op: 'stats' });
   assert.equal(stats.ok, true);
   return stats;
-}
-
-async function waitFor(check, what, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 describe('requests racing in one read', () => {
@@ -168,9 +158,9 @@ describe('two frontends with one id', () => {
     assert.equal((await a.request('sub', { ch: 'user:sameA' })).op, 'ok');
 
     const fe2 = await cluster.startFrontend(['--id', 'same', '--hub-timeout-ms', '1500']);
-    await waitFor(() => /two running frontends use the id same/.test(cluster.hub.log), 'the hub to log the conflict');
-    await waitFor(() => /in use by another running process/.test(fe2.log), 'the second frontend to log it');
-    await waitFor(() => /another process .* started with this frontend's id same/.test(fe1.log), 'the first to log it');
+    await until(() => /two running frontends use the id same/.test(cluster.hub.log), 'the hub to log the conflict');
+    await until(() => /in use by another running process/.test(fe2.log), 'the second frontend to log it');
+    await until(() => /another process .* started with this frontend's id same/.test(fe1.log), 'the first to log it');
 
     // The second cannot hold inboxes: its inbox join fails instead of silently never delivering.
     const b = await Client.connect(fe2.url);
@@ -208,7 +198,7 @@ describe('two frontends with one id', () => {
     assert.match(cluster.hub.log, /frontend phoenix restarted/);
     assert.doesNotMatch(fresh.log, /in use by another running process/);
     // The old process's users are forgotten with it.
-    await waitFor(async () => (await hubStats(cluster)).inbox_users === 1, 'only the new process\'s inbox to stay routed');
+    await until(async () => (await hubStats(cluster)).inbox_users === 1, 'only the new process\'s inbox to stay routed');
     await b.close();
     await fresh.stop();
   });

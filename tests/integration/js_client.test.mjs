@@ -5,19 +5,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { Client, Cluster, WebSocket, makeToken, sleep } from './harness.mjs';
+import { Client, Cluster, WebSocket, makeToken, sleep, until } from './harness.mjs';
 import { WebimClient, backoffDelay, tokenExpiry } from '../../clients/js/webim.js';
 
 const FAST = { baseMs: 50, maxMs: 400, stableMs: 2000, restartMs: 100 };
-
-// Resolves when `predicate()` holds, polling; rejects with `what` after the deadline.
-async function until(predicate, what, timeoutMs = 8000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 function assertExactlyOnceInOrder(seqs, first, last) {
   const expected = Array.from({ length: last - first + 1 }, (_, i) => first + i);

@@ -8,18 +8,10 @@ import { createServer, request as httpRequest } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
-import { Cluster, WebSocket, sleep } from './harness.mjs';
+import { Cluster, WebSocket, sleep, until } from './harness.mjs';
 import { WebimClient } from '../../clients/js/webim.js';
 
 const FAST = { baseMs: 50, maxMs: 400, stableMs: 2000, restartMs: 100 };
-
-async function until(predicate, what, timeoutMs = 8000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 const range = (first, last) => Array.from({ length: last - first + 1 }, (_, i) => first + i);
 
