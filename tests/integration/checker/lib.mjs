@@ -15,6 +15,9 @@
 //   storedTwice     the same id stored under two seqs (the cid dedup failed)
 //   outOfOrder      a subscriber's seq went backwards or skipped within an epoch with no resync
 //   unexpected      delivered but never sent, or delivered with content other than history's at that seq
+//   wireDuplicated  sent by the server twice, counted on the wire before the library de-duplicates
+//                   (see Wire below): the same channel, epoch and seq twice on one stream, or a msg
+//                   a resume's `since` already covered
 //   unackedAtEnd    sent, still being retried when the run ended (not a loss)
 // The promise: zero of each class except unackedAtEnd.
 import { execFile, spawn } from 'node:child_process';
@@ -65,6 +68,184 @@ function waitReady(proc, pattern, timeoutMs = 15000) {
 
 const metric = (body, name) => body.split('\n').filter((l) => l.startsWith(name)).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
 
+// ---- the wire ----------------------------------------------------------------------------------
+//
+// What each client's transport received, before the library de-duplicates (webim.js drops a msg at or
+// below the position it delivered, `onMessage`). Recorded per *stream*: one WebSocket connection, or
+// one GET /events request of the HTTP fallback (an SSE stream, or one long-poll answer). A stream
+// subscribes a channel once, from a position: the `since` of its `sub` request (WebSocket) or the
+// channel's entry in `since=` of its URL (HTTP); for a new subscription, the position the server
+// answered with (the `sub` reply; the fallback's `resync` for the NO_EPOCH entry). A *wire
+// duplicate* is a msg the server should not have sent:
+//   twice       the same channel, epoch and seq a second time on one stream (it stayed subscribed)
+//   covered     at or before the stream's position for that channel, in the same epoch: the resume's
+//               `since` already covered it (or the new subscription's reply said it was past it)
+// A msg the client saw on an earlier stream and sees again on a later one whose `since` did not cover
+// it is legitimate (the library had not delivered it: held behind a gap when the connection dropped);
+// those are counted as `resent`, for information, as are msgs for a channel the stream never
+// subscribed (`unsolicited`; the library ignores them).
+const NO_EPOCH = '0000000000000000';
+
+export class Wire {
+  constructor(client) {
+    this.client = client;
+    this.streams = 0;
+    this.msgs = 0; // msg frames / events / array elements received
+    this.resent = 0;
+    this.unsolicited = 0;
+    this.dups = []; // {why, stream, kind, ch, epoch, seq, since, t}
+    this.everSeen = new Map(); // ch -> epoch -> Set(seq), over all streams
+  }
+
+  open(kind) {
+    return { id: ++this.streams, kind, since: new Map(), seen: new Map(), replies: new Map() };
+  }
+
+  // The stream subscribes `ch` from `since` (null/NO_EPOCH: a new subscription; `id`: its request id,
+  // whose reply gives the position).
+  sub(stream, ch, since, id) {
+    const resume = since && since.epoch !== NO_EPOCH;
+    stream.since.set(ch, resume ? { epoch: since.epoch, seq: Number(since.seq) } : null);
+    if (!resume && id !== undefined) stream.replies.set(id, ch);
+  }
+
+  // A reply to a new subscription: its position (`ok` with epoch/seq on the WebSocket; the
+  // fallback's `resync` event) is where the stream starts.
+  started(stream, ch, epoch, seq) {
+    if (stream.since.has(ch) && stream.since.get(ch) === null) stream.since.set(ch, { epoch, seq, reply: true });
+  }
+
+  reply(stream, obj) {
+    const ch = stream.replies.get(obj.id);
+    if (ch === undefined) return;
+    stream.replies.delete(obj.id);
+    if (obj.op === 'ok') this.started(stream, ch, obj.epoch, obj.seq);
+  }
+
+  msg(stream, m) {
+    if (!m || m.op !== 'msg' || typeof m.ch !== 'string') return;
+    this.msgs++;
+    if (!stream.since.has(m.ch)) { this.unsolicited++; return; }
+    const seenOn = (map) => {
+      let byEpoch = map.get(m.ch);
+      if (!byEpoch) map.set(m.ch, (byEpoch = new Map()));
+      let seqs = byEpoch.get(m.epoch);
+      if (!seqs) byEpoch.set(m.epoch, (seqs = new Set()));
+      const had = seqs.has(m.seq);
+      seqs.add(m.seq);
+      return had;
+    };
+    const since = stream.since.get(m.ch);
+    const twice = seenOn(stream.seen);
+    const ever = seenOn(this.everSeen);
+    let why = null;
+    if (twice) why = 'twice';
+    else if (since && since.epoch === m.epoch && m.seq <= since.seq) why = 'covered';
+    if (why) this.dups.push({ why, client: this.client, stream: stream.id, kind: stream.kind, ch: m.ch, epoch: m.epoch, seq: m.seq, since: since ?? null, t: now() });
+    else if (ever) this.resent++;
+  }
+}
+
+// A `ws` WebSocket class that records one client's wire (and the run's close codes and `err` replies,
+// which the library hides behind its retries). The library calls send() with each request's JSON.
+export function wireWebSocket(run, tag, wire) {
+  return class extends WebSocket {
+    constructor(url, ...rest) {
+      super(url, ...rest);
+      this.wireStream = wire.open('websocket');
+      run.sockets.push({ tag, ws: this });
+      this.on('message', (d, isBinary) => {
+        if (isBinary) return;
+        let obj;
+        try { obj = JSON.parse(d.toString()); } catch { return; }
+        if (obj.op === 'msg') return wire.msg(this.wireStream, obj);
+        wire.reply(this.wireStream, obj);
+        if (obj.op === 'err') run.errCodes[obj.code ?? '?'] = (run.errCodes[obj.code ?? '?'] ?? 0) + 1;
+      });
+      this.on('close', (code) => { run.closeCodes[code] = (run.closeCodes[code] ?? 0) + 1; });
+    }
+
+    send(data, ...rest) {
+      if (typeof data === 'string' && data.startsWith('{"op":"sub"')) {
+        const req = JSON.parse(data);
+        wire.sub(this.wireStream, req.ch, req.since, req.id);
+      }
+      return super.send(data, ...rest);
+    }
+  };
+}
+
+// A fetch for the library's HTTP fallback that records what each GET /events brought (SSE: the body
+// is teed and parsed here too; long-poll: the answer's array) before the library sees it.
+// Each request gets its own AbortSignal, aborted with the library's: the library passes one signal
+// to every poll of a stream, and Node 20's fetch (undici) keeps an abort listener per request on it
+// until garbage collection (nodejs/node#52635), warning after 1,500 polls.
+export function wireFetch(wire, inner = fetch) {
+  return async (url, init = {}) => {
+    let unlink = () => {};
+    if (init.signal) {
+      const outer = init.signal;
+      const mine = new AbortController();
+      const abort = () => mine.abort(outer.reason);
+      if (outer.aborted) abort();
+      else outer.addEventListener('abort', abort, { once: true });
+      unlink = () => outer.removeEventListener('abort', abort);
+      init = { ...init, signal: mine.signal };
+    }
+    let res;
+    try {
+      res = await inner(url, init);
+    } catch (e) {
+      unlink();
+      throw e;
+    }
+    const u = new URL(url);
+    if (!u.pathname.endsWith('/events') || res.status !== 200) {
+      unlink(); // the rest of a small body the library reads at once is not worth aborting
+      return res;
+    }
+    const sse = String(init.headers?.Accept ?? '').includes('text/event-stream');
+    const stream = wire.open(sse ? 'sse' : 'longpoll');
+    const names = (u.searchParams.get('ch') ?? '').split(',');
+    const positions = (u.searchParams.get('since') ?? '').split(',');
+    names.forEach((ch, i) => {
+      // ch:epoch:seq, where the channel may contain ':'.
+      const parts = (positions[i] ?? '').split(':');
+      const seq = parts.pop();
+      const epoch = parts.pop();
+      wire.sub(stream, ch, epoch ? { epoch, seq } : null);
+    });
+    const onEvent = (obj) => {
+      if (obj?.op === 'resync' && obj.seq !== undefined) wire.started(stream, obj.ch, obj.epoch, obj.seq);
+      else wire.msg(stream, obj);
+    };
+    if (!sse) {
+      let text;
+      try { text = await res.text(); } finally { unlink(); }
+      try { for (const obj of JSON.parse(text)) onEvent(obj); } catch { /* the library reports it */ }
+      return new Response(text, { status: res.status, headers: res.headers });
+    }
+    const [mine, theirs] = res.body.tee();
+    (async () => {
+      const reader = mine.getReader();
+      const decoder = new TextDecoder();
+      let buffer = '';
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        buffer += decoder.decode(value, { stream: true }).replace(/\r\n/g, '\n');
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const data = buffer.slice(0, end).split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(l[5] === ' ' ? 6 : 5));
+          buffer = buffer.slice(end + 2);
+          if (data.length) { try { onEvent(JSON.parse(data.join('\n'))); } catch { /* not JSON */ } }
+        }
+      }
+    })().catch(() => { /* aborted with the library's branch */ }).finally(unlink);
+    return new Response(theirs, { status: res.status, headers: res.headers });
+  };
+}
+
 // ---- the run ------------------------------------------------------------------------------------
 
 class Run {
@@ -98,27 +279,6 @@ class Run {
   }
 
   log(...a) { this.opts.log(`[${this.name}] ${a.join(' ')}`); }
-
-  // A WebSocket class that counts close codes and `err` replies (the library hides retries).
-  wsClass(tag) {
-    const run = this;
-    return class extends WebSocket {
-      constructor(url, ...rest) {
-        super(url, ...rest);
-        run.sockets.push({ tag, ws: this });
-        this.on('message', (d) => {
-          if (d.length < 300) {
-            const s = d.toString();
-            if (s.startsWith('{"op":"err"')) {
-              const code = /"code":"([a-z_]+)"/.exec(s)?.[1] ?? '?';
-              run.errCodes[code] = (run.errCodes[code] ?? 0) + 1;
-            }
-          }
-        });
-        this.on('close', (code) => { run.closeCodes[code] = (run.closeCodes[code] ?? 0) + 1; });
-      }
-    };
-  }
 
   hubProcesses() {
     return this.cluster.shardHubs?.length ? this.cluster.shardHubs : [this.cluster.hub];
@@ -201,6 +361,10 @@ class Run {
       // A subscribe-only client per frontend: its connection is silent, so the frontend pings it.
       await this.addClient(`s${f}`, [...urls.slice(f), ...urls.slice(0, f)], this.channels);
     }
+    // Subscribers on the HTTP fallback (SSE, long-poll), at home on the first frontend to fail.
+    for (const transport of o.httpSubscribers ?? ['sse', 'longpoll']) {
+      await this.addClient(transport, urls, this.channels, { transport });
+    }
   }
 
   pickChannels(n) {
@@ -219,13 +383,17 @@ class Run {
     return list;
   }
 
-  async addClient(name, urls, channels, { publishes = false, clientOpts = {} } = {}) {
+  // A library client on `transport` (websocket, sse or longpoll) subscribed to `channels`; its wire
+  // (what its transport received) is recorded in sub.wire.
+  async addClient(name, urls, channels, { publishes = false, transport = 'websocket', clientOpts = {} } = {}) {
+    const wire = new Wire(name);
     const client = new WebimClient({
-      urls, token: this.cluster.token(name, ['room:*']), WebSocket: this.wsClass(name), transports: ['websocket'],
+      urls, token: this.cluster.token(name, ['room:*']), WebSocket: wireWebSocket(this, name, wire), fetch: wireFetch(wire),
+      transports: [transport],
       backoff: { baseMs: 100, maxMs: 1000, stableMs: 2000, restartMs: 200 }, requestTimeoutMs: 3000, connectTimeoutMs: 3000,
       ...clientOpts,
     });
-    const sub = { name, client, start: new Map(), got: new Map(), resyncs: [], publishes, n: 0, inflight: 0 };
+    const sub = { name, transport, client, wire, start: new Map(), got: new Map(), resyncs: [], publishes, n: 0, inflight: 0 };
     let down = null;
     client.on('state', (s) => {
       if (s === 'reconnecting' && down === null) down = now();
@@ -298,7 +466,7 @@ class Run {
 
   async execute(fault) {
     const o = this.opts;
-    const t0 = now();
+    const t0 = (this.t0 = now());
     const sampler = setInterval(() => this.sampleRss(), 1000);
     this.sampleRss();
     const loops = this.subscribers.filter((s) => s.publishes).map((s) => this.clientLoop(s));
@@ -374,8 +542,8 @@ class Run {
   // ---- classification ----
 
   classify() {
-    const c = { lost: 0, duplicated: 0, storedTwice: 0, outOfOrder: 0, unexpected: 0, unackedAtEnd: 0, resyncs: 0 };
-    const examples = { lost: [], duplicated: [], storedTwice: [], outOfOrder: [], unexpected: [] };
+    const c = { lost: 0, duplicated: 0, storedTwice: 0, outOfOrder: 0, unexpected: 0, wireDuplicated: 0, unackedAtEnd: 0, resyncs: 0 };
+    const examples = { lost: [], duplicated: [], storedTwice: [], outOfOrder: [], unexpected: [], wireDuplicated: [] };
     const ex = (k, v) => { if (examples[k].length < 10) examples[k].push(v); };
     // History: seq -> id per channel; id -> seqs.
     const bySeq = new Map();
@@ -437,7 +605,26 @@ class Run {
         }
       }
     }
-    return { counts: c, examples, checked, acked: this.acks.size, deliveries };
+    // The wire: duplicates the server sent (whatever the library then dropped).
+    const wire = { msgs: 0, resent: 0, unsolicited: 0, twice: 0, covered: 0, byTransport: {} };
+    for (const sub of this.subscribers) {
+      const w = sub.wire;
+      const t = (wire.byTransport[sub.transport] ??= { clients: 0, streams: 0, msgs: 0, delivered: 0, duplicates: 0 });
+      t.clients++;
+      t.streams += w.streams;
+      t.msgs += w.msgs;
+      t.delivered += [...sub.got.values()].reduce((a, l) => a + l.length, 0);
+      t.duplicates += w.dups.length;
+      wire.msgs += w.msgs;
+      wire.resent += w.resent;
+      wire.unsolicited += w.unsolicited;
+      for (const d of w.dups) {
+        c.wireDuplicated++;
+        wire[d.why]++;
+        ex('wireDuplicated', { ...d, t: undefined, atS: (d.t - this.t0) / 1000 });
+      }
+    }
+    return { counts: c, examples, checked, acked: this.acks.size, deliveries, wire };
   }
 
   async stop() {
@@ -677,6 +864,7 @@ export async function runScenario(name, opts = {}) {
     messages: { sent: run.sent.size, acked: result.acked, checked: result.checked, deliveries: result.deliveries },
     counts: result.counts,
     examples: result.examples,
+    wire: result.wire,
     faults: run.faults,
     reconnectMs: summarize(run.reconnectMs),
     reconnectSamples: run.reconnectMs,
@@ -692,5 +880,6 @@ export async function runScenario(name, opts = {}) {
 
 export function passed(report) {
   const c = report.counts;
-  return c.lost === 0 && c.duplicated === 0 && c.storedTwice === 0 && c.outOfOrder === 0 && c.unexpected === 0;
+  return c.lost === 0 && c.duplicated === 0 && c.storedTwice === 0 && c.outOfOrder === 0 && c.unexpected === 0 &&
+    c.wireDuplicated === 0;
 }
