@@ -1,11 +1,12 @@
-// "Nothing lost, nothing duplicated": a short run of every fault-injection scenario of the checker
-// (tests/integration/checker/: JS client library clients on WebSocket, SSE and long-poll, and
-// app-ingress publishers, under load while a frontend is killed or frozen, the hub or one shard is
-// restarted, a subscriber stops reading, the hub's publish HWM drops messages, the hub's disk fills
-// up). Each asserts zero acknowledged-but-lost, zero delivered twice to the application, zero sent
+// "Nothing lost, nothing duplicated, publishing resumes": a short run of every fault-injection
+// scenario of the checker (tests/integration/checker/: JS client library clients on WebSocket, SSE
+// and long-poll, and app-ingress publishers, under load while a frontend is killed or frozen, the
+// hub or one shard is restarted, a subscriber stops reading, the hub's publish HWM drops messages,
+// the hub's disk fills up). Each asserts zero acknowledged-but-lost, zero delivered twice to the application, zero sent
 // twice by the server on the wire (counted before the library de-duplicates), zero stored twice,
-// zero out of order, zero unexpected, and that the fault really happened. The long version:
-// scripts/soak.
+// zero out of order, zero unexpected; that after the fault ends every publisher is acked and every
+// subscriber delivered to again within the scenario's bound (liveBoundMs in lib.mjs); and that the
+// fault really happened. The long version: scripts/soak.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
@@ -25,11 +26,13 @@ const EVIDENCE = {
 };
 
 function summary(r) {
-  return JSON.stringify({ messages: r.messages, counts: r.counts, wire: r.wire, faults: r.faults, closeCodes: r.closeCodes,
+  return JSON.stringify({ messages: r.messages, counts: r.counts, wire: r.wire, liveness: r.liveness, faults: r.faults, closeCodes: r.closeCodes,
     errCodes: r.errCodes, examples: r.examples, notes: r.notes.slice(0, 5) }, null, 1);
 }
 
-describe('checker: nothing lost, nothing duplicated, under faults', { concurrency: false }, () => {
+const ms = (v) => (v === null ? 'never' : `${v} ms`);
+
+describe('checker: nothing lost, nothing duplicated, publishing resumes, under faults', { concurrency: false }, () => {
   for (const name of Object.keys(EVIDENCE)) {
     test(name, { timeout: 60000 }, async (t) => {
       let r;
@@ -46,12 +49,20 @@ describe('checker: nothing lost, nothing duplicated, under faults', { concurrenc
       t.diagnostic(`${name}: on the wire: ${w.msgs} msgs, duplicates ${w.twice} twice on one stream + ${w.covered} covered by ` +
         `the stream's position, ${w.resent} re-sent on a later stream (legitimate), ${w.unsolicited} unsolicited; ` +
         `per transport ${JSON.stringify(w.byTransport)}`);
+      const lv = r.liveness;
+      for (const f of lv.faults) {
+        t.diagnostic(`${name}: fault ended at ${f.endedAt} s; resumed (bound ${lv.boundMs} ms): library publishers ` +
+          `first ${ms(f.library.firstMs)}, all ${ms(f.library.allMs)}; app publishers first ${ms(f.app.firstMs)}, ` +
+          `all ${ms(f.app.allMs)}; deliveries first ${ms(f.delivery.firstMs)}, all ${ms(f.delivery.allMs)}`);
+      }
       assert.ok(r.messages.acked > 100, `load ran: ${summary(r)}`);
       assert.ok(c.lost === 0 && c.duplicated === 0 && c.storedTwice === 0 && c.outOfOrder === 0 && c.unexpected === 0,
         `lost / duplicated / stored twice / out of order / unexpected:\n${summary(r)}`);
       assert.equal(c.wireDuplicated, 0, `the server sent messages twice (the library hid them):\n${JSON.stringify(r.examples.wireDuplicated, null, 1)}\n${summary(r)}`);
       assert.equal(w.unsolicited, 0, `msgs for channels a stream never subscribed:\n${summary(r)}`);
       for (const [transport, x] of Object.entries(w.byTransport)) assert.ok(x.msgs > 0, `${transport} clients received msgs on the wire`);
+      assert.equal(lv.faults.length, r.faults.length);
+      assert.ok(lv.ok, `after a fault, a publisher or subscriber did not resume within ${lv.boundMs} ms:\n${JSON.stringify(lv.faults, null, 1)}`);
       assert.ok(passed(r), summary(r));
       assert.ok(r.messages.acked + r.counts.unackedAtEnd >= r.messages.sent, summary(r));
       EVIDENCE[name](r);

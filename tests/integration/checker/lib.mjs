@@ -20,6 +20,10 @@
 //                   a resume's `since` already covered
 //   unackedAtEnd    sent, still being retried when the run ended (not a loss)
 // The promise: zero of each class except unackedAtEnd.
+//
+// Liveness: after each fault ends (the moment the scenario removes it: the restarted process is
+// ready, SIGCONT, the reader resumes, the disk is freed), every publisher must get an ack again and
+// every subscriber a delivery again within the scenario's `liveBoundMs` (see Run.liveness).
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -261,6 +265,7 @@ class Run {
       pad: 200, // bytes of padding per message
       faultEveryS: 0, // repeat the fault this often (0: once, at 30% of the duration)
       drainMs: 20000,
+      liveBoundMs: 5000, // after a fault ends, every publisher is acked and every subscriber delivered to within this
       log: () => {},
       ...opts,
     };
@@ -269,6 +274,7 @@ class Run {
     this.subscribers = []; // {name, client, start: Map ch -> {epoch, seq}, got: Map ch -> [{seq, epoch, id, resyncBefore}], resyncs: []}
     this.clients = [];
     this.faults = [];
+    this.faultEnds = []; // ms timestamps: when each fault ended (liveness is measured from there)
     this.reconnectMs = [];
     this.closeCodes = {};
     this.errCodes = {};
@@ -411,7 +417,7 @@ class Run {
       const list = [];
       sub.got.set(ch, list);
       const off = client.subscribe(ch, (m) => {
-        list.push({ seq: m.seq, epoch: m.epoch, id: m.data?.id, resynced: list.resyncMark === list.length });
+        list.push({ seq: m.seq, epoch: m.epoch, id: m.data?.id, resynced: list.resyncMark === list.length, t: now() });
       });
       sub.start.set(ch, await off.ready);
     }
@@ -471,15 +477,19 @@ class Run {
     this.sampleRss();
     const loops = this.subscribers.filter((s) => s.publishes).map((s) => this.clientLoop(s));
     for (let i = 0; i < o.appPublishers; i++) loops.push(this.appLoop(i));
-    const end = t0 + o.duration * 1000;
-    // Faults: once at 30% of the run, or every faultEveryS; none in the last 1.5 s... the fault itself
-    // is bounded and the drain below gives recovery its time.
+    const planned = t0 + o.duration * 1000;
+    let end = planned;
+    // Faults: once at 30% of the run, or every faultEveryS until the planned end. The fault itself is
+    // bounded; the load goes on for at least the liveness bound (+1 s) after each fault ends, so that
+    // resumption is measured under load, and the drain below gives recovery its time.
     let next = t0 + Math.max(500, o.duration * 300);
     while (now() < end) {
-      if (now() >= next) {
+      if (now() >= next && now() < planned) {
         const t = now();
-        const what = await fault(this);
-        this.faults.push({ at: (t - t0) / 1000, took: (now() - t) / 1000, ...what });
+        const { endedAt = now(), ...what } = await fault(this);
+        this.faults.push({ at: (t - t0) / 1000, took: (now() - t) / 1000, endedAt: (endedAt - t0) / 1000, ...what });
+        this.faultEnds.push(endedAt);
+        end = Math.max(end, endedAt + o.liveBoundMs + 1000);
         this.log(`fault ${JSON.stringify(what)}`);
         if (!o.faultEveryS) next = Infinity;
         else next = now() + o.faultEveryS * 1000;
@@ -537,6 +547,62 @@ class Run {
       try { m.gaps += metric((await httpGet(fe.port, '/metrics')).body, 'webim_gaps_total'); } catch { /* killed */ }
     }
     return m;
+  }
+
+  // ---- liveness ----
+
+  // For each fault: from its end to the first ack afterwards of each publisher (library clients,
+  // app-ingress publishers) and to the first delivery afterwards to each subscriber of the loaded
+  // channels. `firstMs`: the first of the kind (publishing resumed at all); `allMs`: the last of the
+  // kind (every one of them resumed; null if one never did). ok: every allMs <= liveBoundMs.
+  liveness() {
+    const bound = this.opts.liveBoundMs;
+    const sortedTimes = (entries) => {
+      const m = new Map();
+      for (const [who, t] of entries) (m.get(who) ?? m.set(who, []).get(who)).push(t);
+      for (const list of m.values()) list.sort((a, b) => a - b);
+      return m;
+    };
+    const firstAfter = (list, t) => {
+      let lo = 0;
+      let hi = list.length;
+      while (lo < hi) { const mid = (lo + hi) >> 1; if (list[mid] < t) lo = mid + 1; else hi = mid; }
+      return lo < list.length ? list[lo] : null;
+    };
+    const acks = sortedTimes([...this.acks].filter(([id]) => !id.startsWith('seed-')).map(([id, a]) => [this.sent.get(id).by, a.t]));
+    const library = this.subscribers.filter((s) => s.publishes).map((s) => s.name);
+    const app = Array.from({ length: this.opts.appPublishers }, (_, i) => `app${i}`);
+    const loaded = new Set(this.channels);
+    const receivers = this.subscribers.filter((s) => [...s.got.keys()].some((ch) => loaded.has(ch)));
+    const deliveries = sortedTimes(receivers.flatMap((s) => [...s.got].filter(([ch]) => loaded.has(ch)).flatMap(([, l]) => l.map((d) => [s.name, d.t]))));
+    const measure = (names, times, end) => {
+      const ms = names.map((n) => { const t = firstAfter(times.get(n) ?? [], end); return [n, t === null ? null : t - end]; });
+      const got = ms.filter(([, v]) => v !== null);
+      const missing = ms.filter(([, v]) => v === null).map(([n]) => n);
+      const slowest = got.reduce((a, b) => (b[1] > a[1] ? b : a), [null, -1]);
+      return {
+        count: names.length,
+        firstMs: got.length ? Math.min(...got.map(([, v]) => v)) : null,
+        allMs: missing.length || !got.length ? null : slowest[1],
+        slowest: slowest[0],
+        ...(missing.length ? { missing } : {}),
+      };
+    };
+    const faults = this.faultEnds.map((end) => ({
+      endedAt: (end - this.t0) / 1000,
+      library: measure(library, acks, end),
+      app: measure(app, acks, end),
+      delivery: measure(receivers.map((s) => s.name), deliveries, end),
+    }));
+    const kinds = ['library', 'app', 'delivery'];
+    // Per kind, the slowest resumption over all faults (null: one never resumed).
+    const worst = {};
+    for (const k of kinds) {
+      const all = faults.filter((f) => f[k].count).map((f) => f[k].allMs);
+      worst[k] = all.includes(null) ? null : Math.max(0, ...all);
+    }
+    const ok = faults.every((f) => kinds.every((k) => !f[k].count || (f[k].allMs !== null && f[k].allMs <= bound)));
+    return { boundMs: bound, ok, worstMs: worst, faults };
   }
 
   // ---- classification ----
@@ -735,14 +801,21 @@ async function slowFault(run) {
     await sleep(100);
   }
   sock.resume();
+  const endedAt = now();
   await sleep(1500);
   const closes = Object.fromEntries(Object.entries(run.closeCodes).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => v));
-  return { fault: `slow subscriber paused ${run.opts.pauseMs} ms under a flood of ${floods} x ${run.opts.floodPad} B`, closes };
+  return { fault: `slow subscriber paused ${run.opts.pauseMs} ms under a flood of ${floods} x ${run.opts.floodPad} B`, closes, endedAt };
 }
 
+// liveBoundMs per scenario (Run.liveness: from the fault's end to every publisher's next ack and
+// every subscriber's next delivery), honest for a loaded 2-core machine: a library client waits at
+// most its 3 s request timeout (or <= 1 s reconnect backoff) before it re-sends; an app publisher its
+// 3 s `webim-broadcast request` timeout and 200 ms; a frontend gives up on the hub after 2 s. Measured
+// here: <= 200 ms, except an app request caught by a hub kill (its 3 s timeout, ~3.2 s).
 const SCENARIO_DEFS = {
   'frontend-kill': {
-    opts: {},
+    // Ends when the restarted frontend is ready; its clients have moved to the others by then.
+    opts: { liveBoundMs: 5000 },
     async fault(run) {
       const i = (run.faultIndex = ((run.faultIndex ?? -1) + 1)) % run.cluster.frontends.length;
       const closesBefore = run.closeCodes[1006] ?? 0;
@@ -751,7 +824,8 @@ const SCENARIO_DEFS = {
     },
   },
   'hub-restart': {
-    opts: {},
+    // Ends when the restarted hub is ready: requests it lost wait out their timeouts (3 s).
+    opts: { liveBoundMs: 5000 },
     async fault(run) {
       const t = now();
       await run.restartHub(run.cluster.hub, (h) => { run.cluster.hub = h; });
@@ -761,7 +835,8 @@ const SCENARIO_DEFS = {
   'frontend-stop': {
     // Pings every 300 ms, dropped 300 ms after an unanswered ping: a 3.5 s SIGSTOP is far past it, and
     // past the clients' 3 s request timeout (publishes are re-sent with their cid on the same socket).
-    opts: { feArgs: ['--ping-interval-ms', '300', '--pong-timeout-ms', '300'], stopMs: 3500 },
+    // Ends at SIGCONT.
+    opts: { feArgs: ['--ping-interval-ms', '300', '--pong-timeout-ms', '300'], stopMs: 3500, liveBoundMs: 5000 },
     async fault(run) {
       const i = (run.faultIndex = ((run.faultIndex ?? -1) + 1)) % run.cluster.frontends.length;
       const fe = run.cluster.frontends[i];
@@ -769,18 +844,20 @@ const SCENARIO_DEFS = {
       process.kill(fe.child.pid, 'SIGSTOP');
       await sleep(run.opts.stopMs);
       process.kill(fe.child.pid, 'SIGCONT');
+      const endedAt = now();
       await sleep(1000);
       const closes = Object.fromEntries(Object.entries(run.closeCodes).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => v));
-      return { fault: `SIGSTOP ${fe.name} for ${run.opts.stopMs} ms, SIGCONT`, closesWithin1s: closes };
+      return { fault: `SIGSTOP ${fe.name} for ${run.opts.stopMs} ms, SIGCONT`, closesWithin1s: closes, endedAt };
     },
   },
   'slow-subscriber': {
     // The flood goes to a channel of its own (subscribed by the slow client and the flooder): the
     // other clients share this Node process and would be too slow for it themselves. Recovery and
     // the slow client's `hist` pages (25 x 4 KB) stay under the 256 KiB backlog; see
-    // slow-subscriber-large for the library's default page and the frontend's defaults.
+    // slow-subscriber-large for the library's default page and the frontend's defaults. Ends when the
+    // slow client reads again (closed 4009 meanwhile, it reconnects and resumes).
     opts: { feArgs: ['--max-backlog-bytes', '262144', '--recovery-max-bytes', '131072', '--write-timeout-ms', '30000'],
-      pauseMs: 3000, extraChannels: 1, floodPad: 4000, floodPer100ms: 60, slowHistPage: 25 },
+      pauseMs: 3000, extraChannels: 1, floodPad: 4000, floodPer100ms: 60, slowHistPage: 25, liveBoundMs: 5000 },
     setup: slowSetup,
     fault: slowFault,
   },
@@ -788,12 +865,14 @@ const SCENARIO_DEFS = {
   // messages (<= 1 MiB, PROTOCOL.md) is itself answered with 4009, so the library's gap fill after
   // the resume can never complete (known bug, see the report of the checker's issue).
   'slow-subscriber-large': {
-    opts: { feArgs: ['--write-timeout-ms', '30000'], pauseMs: 2500, extraChannels: 1, floodPad: 8000, floodPer100ms: 40 },
+    opts: { feArgs: ['--write-timeout-ms', '30000'], pauseMs: 2500, extraChannels: 1, floodPad: 8000, floodPer100ms: 40,
+      liveBoundMs: 5000 },
     setup: slowSetup,
     fault: slowFault,
   },
   'hwm-flood': {
-    opts: { hubArgs: ['--pub-hwm', '2', '--sync-interval-ms', '300'], channels: 6 },
+    // Ends when the burst is acked; nothing is down, so publishing never stops.
+    opts: { hubArgs: ['--pub-hwm', '2', '--sync-interval-ms', '300'], channels: 6, liveBoundMs: 3000 },
     async fault(run) {
       // Concurrent bursts on every channel, then quiet: tails are dropped at the hub's XPUB and only
       // the periodic sync reveals them.
@@ -801,12 +880,14 @@ const SCENARIO_DEFS = {
       const burst = [];
       for (const ch of run.channels) for (let i = 0; i < 60; i++) burst.push(run.publish(burster, ch, { pad: 3000 }));
       await Promise.all(burst);
+      const endedAt = now();
       await sleep(800);
-      return { fault: `burst of ${burst.length} publishes over ${run.channels.length} channels, hub --pub-hwm 2`, gapsSoFar: (await run.frontendMetrics()).gaps };
+      return { fault: `burst of ${burst.length} publishes over ${run.channels.length} channels, hub --pub-hwm 2`, gapsSoFar: (await run.frontendMetrics()).gaps, endedAt };
     },
   },
   'shard-restart': {
-    opts: { shards: ['0-511', '512-1023'] },
+    // Ends when the restarted shard is ready (as hub-restart).
+    opts: { shards: ['0-511', '512-1023'], liveBoundMs: 5000 },
     async fault(run) {
       const i = (run.faultIndex = ((run.faultIndex ?? -1) + 1)) % run.cluster.shardHubs.length;
       const t = now();
@@ -815,7 +896,9 @@ const SCENARIO_DEFS = {
     },
   },
   'disk-full': {
-    opts: { mountData: true, hubArgs: ['--retention', ''], fullMs: 2000 },
+    // Ends when the filler is deleted: the store recovers by itself (publishes get `unavailable` and
+    // are retried meanwhile).
+    opts: { mountData: true, hubArgs: ['--retention', ''], fullMs: 2000, liveBoundMs: 5000 },
     async fault(run) {
       const before = run.errCodes.unavailable ?? 0;
       const beforeApp = run.errCodes['app:unavailable'] ?? 0;
@@ -865,6 +948,7 @@ export async function runScenario(name, opts = {}) {
     counts: result.counts,
     examples: result.examples,
     wire: result.wire,
+    liveness: run.liveness(),
     faults: run.faults,
     reconnectMs: summarize(run.reconnectMs),
     reconnectSamples: run.reconnectMs,
@@ -881,5 +965,5 @@ export async function runScenario(name, opts = {}) {
 export function passed(report) {
   const c = report.counts;
   return c.lost === 0 && c.duplicated === 0 && c.storedTwice === 0 && c.outOfOrder === 0 && c.unexpected === 0 &&
-    c.wireDuplicated === 0;
+    c.wireDuplicated === 0 && report.liveness.ok;
 }
