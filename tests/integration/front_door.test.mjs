@@ -326,37 +326,50 @@ describe('front door', () => {
   });
 });
 
-describe('out of file descriptors', () => {
+// Not against a UBSan build (sanitize.sh sets WEBIM_TEST_UBSAN): UBSan's vptr check probes memory
+// through pipe(), which fails in a process at its fd limit, and then reports virtual calls as made
+// on an invalid vptr (false positives, seen in ~Connection and hub_link). integration/front_door
+// runs this case against the ordinary build.
+if (!process.env.WEBIM_TEST_UBSAN) describe('out of file descriptors', () => {
   test('EMFILE does not spin the loop and the frontend recovers', async () => {
     const cluster = new Cluster();
-    await cluster.startHub();
-    // The frontend's fd limit is set low through prlimit on its own process.
-    const fe = await cluster.startFrontend();
-    const { execFileSync } = await import('node:child_process');
-    execFileSync('prlimit', ['--pid', String(fe.child.pid), '--nofile=40:40']);
     const sockets = [];
-    let closedByServer = 0;
-    for (let i = 0; i < 60; i++) {
-      const s = net.connect(fe.port, '127.0.0.1');
-      s.on('error', () => {});
-      s.on('close', () => { closedByServer++; });
-      sockets.push(s);
+    let results;
+    try {
+      await cluster.startHub();
+      // The frontend's fd limit is set low through prlimit on its own process.
+      const fe = await cluster.startFrontend();
+      const { execFileSync } = await import('node:child_process');
+      execFileSync('prlimit', ['--pid', String(fe.child.pid), '--nofile=40:40']);
+      let closedByServer = 0;
+      for (let i = 0; i < 60; i++) {
+        const s = net.connect(fe.port, '127.0.0.1');
+        s.on('error', () => {});
+        s.on('close', () => { closedByServer++; });
+        sockets.push(s);
+      }
+      await sleep(500);
+      // Beyond the limit, libuv accepts with its reserve fd and closes at once: no spinning.
+      assert.ok(closedByServer > 0, 'connections beyond the fd limit are closed');
+      const cpu = () => {
+        const fields = readFileSync(`/proc/${fe.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        return Number(fields[11]) + Number(fields[12]);  // utime + stime, in clock ticks
+      };
+      const before = cpu();
+      await sleep(1000);
+      const used = cpu() - before;
+      assert.ok(used < 30, `the loop spins at EMFILE (${used} ticks in 1 s)`);
+      for (const s of sockets) s.destroy();
+      await sleep(300);
+      assert.deepEqual(await httpGet(fe.port, '/healthz'), { status: 200, body: 'ok\n' });
+    } catch (e) {
+      e.message += `\n${cluster.logs().slice(-4000)}`;
+      throw e;
+    } finally {
+      // Also on failure: a frontend or hub left running would keep this file from ever ending.
+      for (const s of sockets) s.destroy();
+      results = await cluster.stop();
     }
-    await sleep(500);
-    // Beyond the limit, libuv accepts with its reserve fd and closes at once: no spinning.
-    assert.ok(closedByServer > 0, 'connections beyond the fd limit are closed');
-    const cpu = () => {
-      const fields = readFileSync(`/proc/${fe.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      return Number(fields[11]) + Number(fields[12]);  // utime + stime, in clock ticks
-    };
-    const before = cpu();
-    await sleep(1000);
-    const used = cpu() - before;
-    assert.ok(used < 30, `the loop spins at EMFILE (${used} ticks in 1 s)`);
-    for (const s of sockets) s.destroy();
-    await sleep(300);
-    assert.deepEqual(await httpGet(fe.port, '/healthz'), { status: 200, body: 'ok\n' });
-    const results = await cluster.stop();
-    assert.deepEqual(results.fe1, { code: 0, signal: null });
+    assert.deepEqual(results.fe1, { code: 0, signal: null }, cluster.logs().slice(-4000));
   });
 });

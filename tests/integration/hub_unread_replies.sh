@@ -7,7 +7,7 @@
 set -euo pipefail
 BROADCAST=${1:?usage: hub_unread_replies.sh WEBIM_BROADCAST}
 if ! php -r 'exit(class_exists("ZMQContext") ? 0 : 1);' 2>/dev/null; then
-  echo "skipped: php-zmq is not available"; exit 0
+  echo "skipped: php-zmq is not available"; exit 77
 fi
 DIR=$(mktemp -d /tmp/webim-unread.XXXXXX)
 HUB=""

@@ -6,7 +6,8 @@
 //          [--out FILE.json] [--quiet]
 // Scenarios: frontend-kill hub-restart frontend-stop slow-subscriber hwm-flood shard-restart disk-full
 // Environment: WEBIM_FRONTEND, WEBIM_BROADCAST (the built binaries; default build-chk, then build).
-// Exit code: 0 when nothing was lost, duplicated, out of order or unexpected; 1 otherwise; 77 skipped.
+// Exit code: 0 when nothing was lost, duplicated (delivered or on the wire), out of order or unexpected
+// and publishing resumed within the scenario's bound after each fault; 1 otherwise; 77 skipped.
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,7 +53,9 @@ if (values.out) writeFileSync(values.out, JSON.stringify(report, null, 1));
 const c = report.counts;
 console.log(`${report.scenario}: ${report.passed ? 'PASS' : 'FAIL'} sent ${report.messages.sent} acked ${report.messages.acked} ` +
   `deliveries ${report.messages.deliveries} faults ${report.faults.length} | lost ${c.lost} duplicated ${c.duplicated} ` +
-  `storedTwice ${c.storedTwice} outOfOrder ${c.outOfOrder} unexpected ${c.unexpected} unackedAtEnd ${c.unackedAtEnd} ` +
-  `resyncs ${c.resyncs} | reconnect ms p50 ${report.reconnectMs.p50} p99 ${report.reconnectMs.p99} max ${report.reconnectMs.max}`);
-if (!report.passed) console.log(JSON.stringify(report.examples, null, 1));
+  `storedTwice ${c.storedTwice} outOfOrder ${c.outOfOrder} unexpected ${c.unexpected} wireDuplicated ${c.wireDuplicated} ` +
+  `unackedAtEnd ${c.unackedAtEnd} resyncs ${c.resyncs} | reconnect ms p50 ${report.reconnectMs.p50} p99 ${report.reconnectMs.p99} ` +
+  `max ${report.reconnectMs.max} | resumed after the fault (ms, bound ${report.liveness.boundMs}): ` +
+  `${JSON.stringify(report.liveness.worstMs)}`);
+if (!report.passed) console.log(JSON.stringify({ examples: report.examples, liveness: report.liveness.faults }, null, 1));
 process.exit(report.passed ? 0 : 1);

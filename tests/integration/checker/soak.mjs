@@ -1,6 +1,7 @@
 // The checker as a soak: runs the fault-injection scenarios round-robin for a while (each segment
 // a fresh cluster under load with its fault repeated), then writes a report: counts per class,
-// faults injected, reconnect times (p50/p99/max), and the RSS of the server processes over time
+// (wire duplicates included), faults injected, how fast publishing resumed after them (liveness),
+// reconnect times (p50/p99/max), and the RSS of the server processes over time
 // (sampled from /proc every second) as a PNG (gnuplot) and JSON. Run through scripts/soak.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -23,7 +24,8 @@ mkdirSync(out, { recursive: true });
 const segment = Number(values.segment ?? Math.max(15, Math.floor((minutes * 60) / scenarios.length) - 10));
 const faultEveryS = Number(values['fault-every']);
 
-const CLASSES = ['lost', 'duplicated', 'storedTwice', 'outOfOrder', 'unexpected', 'unackedAtEnd', 'resyncs'];
+const CLASSES = ['lost', 'duplicated', 'storedTwice', 'outOfOrder', 'unexpected', 'wireDuplicated', 'unackedAtEnd', 'resyncs'];
+const KINDS = ['library', 'app', 'delivery']; // liveness: time from a fault's end to acks / deliveries again
 const totals = Object.fromEntries(CLASSES.map((k) => [k, 0]));
 const perScenario = {};
 const segments = [];
@@ -56,6 +58,13 @@ for (;;) {
     ps.deliveries += r.messages.deliveries;
     ps.faults += r.faults.length;
     for (const k of CLASSES) { ps[k] += r.counts[k]; totals[k] += r.counts[k]; }
+    // The slowest resumption after a fault per kind (null: one never resumed), and the bound.
+    ps.liveBoundMs = r.liveness.boundMs;
+    ps.resumedMs ??= Object.fromEntries(KINDS.map((k) => [k, 0]));
+    for (const k of KINDS) {
+      const v = r.liveness.worstMs[k];
+      ps.resumedMs[k] = ps.resumedMs[k] === null || v === null ? null : Math.max(ps.resumedMs[k], v);
+    }
     reconnects.push(...r.reconnectSamples);
     for (const s of r.rss) rss.push({ t: (s.t - start) / 1000, name: s.name, mb: s.kb / 1024, segment: segments.length });
     const { rss: _r, reconnectSamples: _s, ...keep } = r;
@@ -125,7 +134,7 @@ const text = [
   `messages: ${fmt(report.messages)}; faults injected: ${report.faultsInjected}`,
   `counts: ${fmt(totals)}`,
   `reconnect ms: n ${report.reconnectMs.count}, p50 ${report.reconnectMs.p50}, p99 ${report.reconnectMs.p99}, max ${report.reconnectMs.max}`,
-  ...Object.entries(perScenario).map(([n, p]) => `  ${n}: ${fmt(p)}`),
+  ...Object.entries(perScenario).map(([n, { resumedMs, ...p }]) => `  ${n}: ${fmt(p)}, resumed after faults (ms) ${JSON.stringify(resumedMs)}`),
   ...segments.filter((s) => s.skipped || s.error).map((s) => `  ${s.scenario}: ${s.skipped ? 'skipped' : 'ERROR ' + s.error.split('\n')[0]}`),
   'RSS (MiB): ' + Object.entries(rssByName).map(([n, r]) => `${n} ${r.minMiB.toFixed(1)}..${r.maxMiB.toFixed(1)}`).join(', '),
   `plot: ${png}; json: ${join(out, 'soak.json')}`,
