@@ -279,9 +279,20 @@ class HttpSession {
 
   async poll(stream) {
     while (!stream.stopped) {
-      const res = await this.fetch(this.eventsUrl(), { signal: stream.signal });
-      if (res.status !== 200) return this.refused(stream, res.status);
-      const events = await res.json();
+      // A signal of its own per poll, aborted with the stream's: some fetch implementations (Node
+      // 20's) keep a listener on the signal per request until it is collected, and a session polls
+      // thousands of times.
+      const poll = new AbortController();
+      const abort = () => poll.abort();
+      stream.signal.addEventListener('abort', abort, { once: true });
+      let events;
+      try {
+        const res = await this.fetch(this.eventsUrl(), { signal: poll.signal });
+        if (res.status !== 200) return this.refused(stream, res.status);
+        events = await res.json();
+      } finally {
+        stream.signal.removeEventListener('abort', abort);
+      }
       this.streamOpened = true;
       for (const obj of events) if (!stream.stopped) this.onEvent(obj);
     }

@@ -9,7 +9,7 @@ import { connect as netConnect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
 import { Cluster, WebSocket, sleep, until } from './harness.mjs';
-import { WebimClient } from '../../clients/js/webim.js';
+import { WebimClient, createHttpTransport } from '../../clients/js/webim.js';
 
 const FAST = { baseMs: 50, maxMs: 400, stableMs: 2000, restartMs: 100 };
 
@@ -62,6 +62,42 @@ async function startProxy(targetPort) {
   };
   return proxy;
 }
+
+// Node 20's fetch keeps a listener on a request's signal until the request is collected: one
+// signal shared by every poll of a session piles them up (MaxListenersExceededWarning floods after
+// ~1,500 polls, seen in the checker's soak). Each poll gets a signal of its own, aborted with the
+// session.
+test('long-poll: every poll has a signal of its own, and closing the session aborts the one in flight', async () => {
+  const signals = [];
+  let hold = null;
+  const server = createServer((req, res) => {
+    if (req.url.startsWith('/session')) return res.end(JSON.stringify({ sid: 's.i.d', user: 'u' }));
+    if (signals.length >= 300) {
+      hold = res;  // the last poll waits: the session is closed while it is in flight
+      return;
+    }
+    res.end('[]');
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const fetchImpl = (url, options) => {
+    if (String(url).includes('/events')) signals.push(options.signal);
+    return fetch(url, options);
+  };
+  const transport = createHttpTransport({ mode: 'longpoll', fetch: fetchImpl })(`ws://127.0.0.1:${server.address().port}/ws`, {
+    onOpen: () => {}, onMessage: () => {}, onClose: () => {},
+  });
+  transport.send({ op: 'auth', id: 1, token: 't' });
+  await until(() => transport.sid, 'the session');
+  transport.send({ op: 'sub', id: 2, ch: 'room:x', since: { epoch: 'ed75278690ed6ccc', seq: 1 } });
+  await until(() => hold, '300 polls', 30000);
+  assert.equal(new Set(signals).size, signals.length, 'a signal per poll');
+  const inFlight = signals[signals.length - 1];
+  assert.equal(inFlight.aborted, false);
+  transport.close();
+  assert.equal(inFlight.aborted, true, 'the poll in flight is aborted with the session');
+  hold.end('[]');
+  server.close();
+});
 
 describe('the HTTP fallback of the JS client against a real hub and frontends', { timeout: 85000 }, () => {
   let cluster;
