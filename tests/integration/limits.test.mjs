@@ -72,7 +72,8 @@ describe('event streams that are not read', () => {
     const grown = (rssKb(fe.child.pid) - before) / 1024;
     const metrics = (await httpGet(fe.port, '/metrics')).body;
     assert.ok(metric(metrics, 'webim_streams_too_slow_total') >= 1, 'the stream was ended');
-    assert.ok(grown < 12, `the frontend grew by ${grown.toFixed(1)} MB for one unread stream`);
+    // Under ASan freed memory stays in its quarantine: the size says nothing there.
+    if (!process.env.WEBIM_SANITIZED) assert.ok(grown < 12, `the frontend grew by ${grown.toFixed(1)} MB for one unread stream`);
     socket.destroy();
   });
 

@@ -84,6 +84,7 @@ cleanup() {
 }
 trap cleanup EXIT
 export WEBIM_TEST_UBSAN=1
+export WEBIM_SANITIZED=1  # tests that measure memory skip that (ASan's quarantine keeps what is freed)
 export LSAN_OPTIONS="suppressions=$HERE/sanitize.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$REPORTS/ubsan"
 ASAN_BASE="detect_leaks=1:abort_on_error=1"

@@ -108,11 +108,11 @@ export class Wire {
   }
 
   // The stream subscribes `ch` from `since` (null/NO_EPOCH: a new subscription; `id`: its request id,
-  // whose reply gives the position).
-  sub(stream, ch, since, id) {
+  // whose reply gives the position; `batched`: one channel of a `subs` request, answered with `ch`).
+  sub(stream, ch, since, id, batched = false) {
     const resume = since && since.epoch !== NO_EPOCH;
     stream.since.set(ch, resume ? { epoch: since.epoch, seq: Number(since.seq) } : null);
-    if (!resume && id !== undefined) stream.replies.set(id, ch);
+    if (!resume && id !== undefined) stream.replies.set(`${id}\0${batched ? ch : ''}`, ch);
   }
 
   // A reply to a new subscription: its position (`ok` with epoch/seq on the WebSocket; the
@@ -122,9 +122,10 @@ export class Wire {
   }
 
   reply(stream, obj) {
-    const ch = stream.replies.get(obj.id);
+    const key = `${obj.id}\0${obj.ch ?? ''}`;
+    const ch = stream.replies.get(key);
     if (ch === undefined) return;
-    stream.replies.delete(obj.id);
+    stream.replies.delete(key);
     if (obj.op === 'ok') this.started(stream, ch, obj.epoch, obj.seq);
   }
 
@@ -174,7 +175,11 @@ export function wireWebSocket(run, tag, wire) {
     send(data, ...rest) {
       if (typeof data === 'string' && data.startsWith('{"op":"sub"')) {
         const req = JSON.parse(data);
-        wire.sub(this.wireStream, req.ch, req.since, req.id);
+        if (Array.isArray(req.subs)) {
+          for (const e of req.subs) wire.sub(this.wireStream, e.ch, e.since, req.id, true);
+        } else {
+          wire.sub(this.wireStream, req.ch, req.since, req.id);
+        }
       }
       return super.send(data, ...rest);
     }
