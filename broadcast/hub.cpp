@@ -730,11 +730,16 @@ void Hub::replyApp(Request& r, const std::string& json) {
   send(frontend_, r.envelope, reply.SerializeAsString());
 }
 
+// One page of r's channel; a channel never written reports the epoch its first message will carry.
+HistoryPage Hub::readHistory(const Request& r, size_t maxBytes) {
+  HistoryPage page = store_.readPage(r.channel, {r.before, r.after, r.limit, maxBytes});
+  if (page.epoch == 0) page.epoch = sequencer_.epochFor(r.channel);
+  return page;
+}
+
 void Hub::replyAppHistory(Request& r) {
   try {
-    HistoryPage page = store_.readPage(r.channel, {r.before, r.after, r.limit, kMaxAppPageBytes});
-    if (page.epoch == 0) page.epoch = sequencer_.epochFor(r.channel);  // never written: the epoch it will have
-    replyApp(r, encodeHistoryOk(page));
+    replyApp(r, encodeHistoryOk(readHistory(r, kMaxAppPageBytes)));
   } catch (const HistoryStoreError& e) {
     replyApp(r, encodeAppError("unavailable", e.what()));
   }
@@ -744,8 +749,7 @@ void Hub::replyFrontendHistory(Request& r) {
   wire::HubReply reply;
   reply.set_req_id(r.reqId);
   try {
-    HistoryPage page = store_.readPage(r.channel, {r.before, r.after, r.limit, kMaxPageBytes});
-    if (page.epoch == 0) page.epoch = sequencer_.epochFor(r.channel);  // never written: the epoch it will have
+    HistoryPage page = readHistory(r, kMaxPageBytes);
     wire::HistoryPage* out = reply.mutable_history();
     out->set_epoch(page.epoch);
     out->set_last_seq(page.lastSeq);

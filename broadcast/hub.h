@@ -61,6 +61,7 @@ class Hub {
   void processBatch(std::vector<Request>& batch);
   void reply(Request& r, bool committed);
   void replyFrontendHistory(Request& r);
+  HistoryPage readHistory(const Request& r, size_t maxBytes);
   void replyAppHistory(Request& r);
   void send(zmq::socket_ref socket, std::vector<zmq::message_t>& envelope, const std::string& body);
   bool publish(const std::string& channel, const std::string& payload, bool whole = false);

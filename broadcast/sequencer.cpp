@@ -17,7 +17,7 @@ std::string Sequencer::dedupKey(std::string_view from, std::string_view cid) {
   return key;
 }
 
-uint64_t Sequencer::newEpoch(std::string_view channel) const {
+uint64_t Sequencer::epochFor(std::string_view channel) const {
   // 0 is never an epoch (the HTTP fallback's "no position yet").
   uint64_t epoch = epochs_(channel);
   return epoch == 0 ? 1 : epoch;
@@ -50,7 +50,7 @@ Sequencer::ChannelState* Sequencer::loadChannel(const std::string& channel, std:
     state.durableSeq = state.lastSeq = meta->lastSeq;
     state.durable = true;
   } else {
-    state.epoch = newEpoch(channel);
+    state.epoch = epochFor(channel);
   }
   return &channels_.emplace(channel, state).first->second;
 }
@@ -173,7 +173,7 @@ std::optional<std::vector<ChannelMeta>> Sequencer::positions(const std::vector<s
   }
   for (size_t k = 0; k < missing.size(); ++k) {
     if (!loaded[k]) {  // never written: nothing kept
-      out[missingAt[k]] = ChannelMeta{newEpoch(missing[k]), 0};
+      out[missingAt[k]] = ChannelMeta{epochFor(missing[k]), 0};
       continue;
     }
     out[missingAt[k]] = *loaded[k];

@@ -79,7 +79,7 @@ class Sequencer {
   void evictIdle();
   size_t channelsInMemory() const noexcept { return channels_.size() + idle_.size(); }
   // The epoch of a channel that has no record yet (its first message will carry it).
-  uint64_t epochFor(std::string_view channel) const { return newEpoch(channel); }
+  uint64_t epochFor(std::string_view channel) const;
   // A record that rides with the current batch (a kick's revocation): committed with it, dropped
   // with it when the commit fails.
   void stage(Revocation revocation) { batch_.revocations.push_back(std::move(revocation)); }
@@ -100,7 +100,6 @@ class Sequencer {
   ChannelState* loadChannel(const std::string& channel, std::string& error);
   // The channel's state if in memory (an idle one is made recent again), else nullptr.
   ChannelState* findChannel(const std::string& channel);
-  uint64_t newEpoch(std::string_view channel) const;
   void clearBatch();
 
   HistoryStore& store_;

@@ -460,11 +460,9 @@ void Frontend::onHubBoot(size_t shard, uint64_t bootId) {
   }
   hubBootIds_[shard] = bootId;
   loadRevocations(shard);  // at start, and again after a restart of that hub
-  std::vector<std::string_view> held;
-  channels_.forEach([&](Channel* channel) {
-    if (isInboxChannel(channel->name) && config_.slotMap->shardOf(channel->name) == shard) held.push_back(channel->name);
+  channels_.forEach([&](Channel* channel) {  // inboxChanged only notes the change: the index stays as is
+    if (isInboxChannel(channel->name) && config_.slotMap->shardOf(channel->name) == shard) inboxChanged(channel->name);
   });
-  for (std::string_view inbox : held) inboxChanged(inbox);
 }
 
 void Frontend::flushInboxChanges() {

@@ -72,10 +72,9 @@ class HubLink {
   bool post(wire::FrontendRequest& request);
 
   size_t subscriptions() const noexcept { return subscriptions_; }
-  // The hub's limits from its answer to our hello (0 until it answered): the frontend refuses what
+  // The hub's limit from its answer to our hello (0 until it answered): the frontend refuses what
   // the hub would, instead of forwarding it.
   uint64_t maxDataBytes() const noexcept { return hubInfo_.max_data_bytes(); }
-  uint64_t maxRequestBytes() const noexcept { return hubInfo_.max_request_bytes(); }
   const std::string& ingress() const noexcept { return ingress_; }
   uint64_t repliesReceived() const noexcept { return replies_; }
   uint64_t deliveriesReceived() const noexcept { return deliveries_; }
