@@ -182,3 +182,5 @@ export function createHttpTransport(options?: {
 }): TransportFactory;
 /** `ws(s)://host/prefix/ws` -> `http(s)://host/prefix`. */
 export function httpBaseUrl(url: string): string;
+/** Reads a text/event-stream body, calling `onData` with each event's data (comments are skipped). */
+export function readEventStream(body: ReadableStream<Uint8Array>, onData: (data: string) => void): Promise<void>;

@@ -366,8 +366,11 @@ function parseJson(text) {
   try { return JSON.parse(text); } catch { return undefined; }
 }
 
-// Reads a text/event-stream body, calling `onData` with each event's data (comments are skipped).
-async function readEventStream(body, onData) {
+/**
+ * Reads a text/event-stream body, calling `onData` with each event's data (comments are skipped).
+ * @param {ReadableStream<Uint8Array>} body @param {(data: string) => void} onData
+ */
+export async function readEventStream(body, onData) {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   let buffer = '';

@@ -781,6 +781,9 @@ void becomeReady(Conn* c) {
   }
 }
 
+// Where connection c's position on its channel k is kept (W->chEpoch, W->chSeq).
+size_t positionSlot(Conn* c, size_t k) { return size_t(slotOf(c)) * W->lay.count + k; }
+
 // A msg frame, counted on the wire against the (epoch, seq) last seen on its channel.
 void countMsg(Conn* c, std::string_view msg) {
   size_t dataAt = msg.find("\"data\":");
@@ -794,7 +797,7 @@ void countMsg(Conn* c, std::string_view msg) {
   ws.msgs.fetch_add(1, std::memory_order_relaxed);
   uint64_t epoch = parseEpoch(head);
   uint32_t seq = uint32_t(parseUint(head, "\"seq\":"));
-  size_t at = size_t(slotOf(c)) * W->lay.count + size_t(k);
+  size_t at = positionSlot(c, size_t(k));
   uint64_t& knownEpoch = W->chEpoch[at];
   uint32_t& last = W->chSeq[at];
   if (knownEpoch == 0) {  // before the sub reply (not expected): start counting here
@@ -821,7 +824,7 @@ void countSubOk(Conn* c, int k, std::string_view msg) {
   ws.subsOk.fetch_add(1, std::memory_order_relaxed);
   uint64_t epoch = parseEpoch(msg);
   uint32_t seq = uint32_t(parseUint(msg, "\"seq\":"));
-  size_t at = size_t(slotOf(c)) * W->lay.count + size_t(k);
+  size_t at = positionSlot(c, size_t(k));
   uint64_t& knownEpoch = W->chEpoch[at];
   uint32_t& last = W->chSeq[at];
   bool withSince = msg.find("\"recovered\":") != std::string_view::npos;
@@ -854,7 +857,7 @@ void countResync(Conn* c, std::string_view msg) {
     return;
   }
   W->st->wire[kindOf(k)].resyncs.fetch_add(1, std::memory_order_relaxed);
-  size_t at = size_t(slotOf(c)) * W->lay.count + size_t(k);
+  size_t at = positionSlot(c, size_t(k));
   uint64_t epoch = parseEpoch(msg);
   uint32_t seq = uint32_t(parseUint(msg, "\"seq\":"));
   if (W->chEpoch[at] != epoch) {
@@ -1002,7 +1005,7 @@ void sendAuthAndSubs(Conn* c) {
   c->pendingReplies = 1;  // the auth
   for (uint32_t k = 0; k < W->lay.count; ++k) {
     std::string ch = channelName(c, int(k));
-    size_t at = size_t(slotOf(c)) * W->lay.count + k;
+    size_t at = positionSlot(c, k);
     if (W->hold && W->chEpoch[at] != 0) {
       n = snprintf(buf, sizeof buf, R"({"op":"sub","id":%u,"ch":"%s","since":{"epoch":"%016)" PRIx64 R"(","seq":%u}})",
                    2 + k, ch.c_str(), W->chEpoch[at], W->chSeq[at]);

@@ -29,7 +29,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } f
 import { join } from 'node:path';
 
 import { BROADCAST, Cluster, Process, WebSocket, httpGet, sleep } from '../harness.mjs';
-import { WebimClient } from '../../../clients/js/webim.js';
+import { WebimClient, readEventStream } from '../../../clients/js/webim.js';
 
 // The scenario names (scenarios.json, also read by CMake: one CTest test checker/<name> each).
 const SCENARIO_LIST = JSON.parse(readFileSync(new URL('./scenarios.json', import.meta.url), 'utf8'));
@@ -237,22 +237,9 @@ export function wireFetch(wire, inner = fetch) {
       return new Response(text, { status: res.status, headers: res.headers });
     }
     const [mine, theirs] = res.body.tee();
-    (async () => {
-      const reader = mine.getReader();
-      const decoder = new TextDecoder();
-      let buffer = '';
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        buffer += decoder.decode(value, { stream: true }).replace(/\r\n/g, '\n');
-        let end;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const data = buffer.slice(0, end).split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(l[5] === ' ' ? 6 : 5));
-          buffer = buffer.slice(end + 2);
-          if (data.length) { try { onEvent(JSON.parse(data.join('\n'))); } catch { /* not JSON */ } }
-        }
-      }
-    })().catch(() => { /* aborted with the library's branch */ }).finally(unlink);
+    readEventStream(mine, (data) => {
+      try { onEvent(JSON.parse(data)); } catch { /* not JSON */ }
+    }).catch(() => { /* aborted with the library's branch */ }).finally(unlink);
     return new Response(theirs, { status: res.status, headers: res.headers });
   };
 }
