@@ -215,9 +215,9 @@ class Connection final : private TimerNode {
   void replyJoinError(int64_t id, bool batched, std::string_view ch, std::string_view code, std::string_view message);
   void abandonJoin(Channel* channel);
   void failJoin(int64_t id, bool batched, std::string_view ch, std::string_view why);
-  // Checks one channel of a sub (name, grant, max_subscriptions, since) and starts its join; false
-  // (answered) when the channel is refused.
-  bool startJoin(int64_t id, bool batched, std::string_view ch, bool hasSince, std::string_view sinceEpoch,
+  // Checks one channel of a sub (name, grant, max_subscriptions, since) and starts its join, or
+  // answers why the channel is refused.
+  void startJoin(int64_t id, bool batched, std::string_view ch, bool hasSince, std::string_view sinceEpoch,
                  uint64_t sinceSeq);
   // Cancels every wait of this connection (it is closing or answered).
   void cancelWaits();

@@ -209,32 +209,31 @@ void Connection::handleSub(const ClientRequest& request) {
   }
 }
 
-bool Connection::startJoin(int64_t id, bool batched, std::string_view ch, bool hasSince, std::string_view sinceEpoch,
+void Connection::startJoin(int64_t id, bool batched, std::string_view ch, bool hasSince, std::string_view sinceEpoch,
                            uint64_t sinceSeq) {
   if (!isValidChannelName(ch)) {
     replyJoinError(id, batched, ch, "bad_request", "invalid channel name");
-    return false;
+    return;
   }
   if (!session_.canSubscribe(ch)) {
     replyJoinError(id, batched, ch, "forbidden", "no grant for this channel");
     countForbidden();
-    return false;
+    return;
   }
   if (channels_.size() >= frontend().config().maxSubscriptions && findSubscription(ch) == nullptr) {
     replyJoinError(id, batched, ch, "too_large", "too many subscriptions (max_subscriptions)");
-    return false;
+    return;
   }
   std::optional<Since> since;
   if (hasSince) {
     std::optional<uint64_t> epoch = parseEpoch(sinceEpoch);
     if (!epoch) {
       replyJoinError(id, batched, ch, "bad_request", "since.epoch must be 16 hex digits");
-      return false;
+      return;
     }
     since = Since{*epoch, sinceSeq};
   }
   subscribe(id, batched, std::string(ch), since);
-  return true;
 }
 
 void Connection::handleUnsub(const ClientRequest& request) {
