@@ -1,4 +1,4 @@
-// App ingress requests (PROTOCOL.md section 4): one JSON object per ZeroMQ frame from the PHP app
+// App ingress requests (docs/protocol.md section 4): one JSON object per ZeroMQ frame from the PHP app
 // or operator tools, answered with one JSON object. Pure: no ZeroMQ, no store.
 //
 //   {"op":"pub","ch":C,"data":<any JSON>,"from":"system","cid":"..."}  from, cid optional
@@ -49,7 +49,7 @@ inline constexpr size_t kMaxKickReasonBytes = 123;  // what fits a close frame
 using AppRequest = std::variant<AppPublish, AppHistory, AppStats, AppKick>;
 
 struct AppDecodeError {
-  std::string code;  // "" on success, else a PROTOCOL.md error code (bad_request, too_large)
+  std::string code;  // "" on success, else a docs/protocol.md error code (bad_request, too_large)
   std::string message;
   bool ok() const { return code.empty(); }
 };
@@ -101,7 +101,7 @@ std::string encodePublishOk(uint64_t epoch, uint64_t seq);
 std::string encodeHistoryOk(const HistoryPage& page);
 std::string encodeStatsOk(const HubStats& stats);
 std::string encodeAppOk();  // {"ok":true}
-// One delivery object {"op":"msg",...} (PROTOCOL.md section 1), appended to out.
+// One delivery object {"op":"msg",...} (docs/protocol.md section 1), appended to out.
 void appendDeliveryJson(std::string& out, const StoredMessage& msg);
 
 }  // namespace webim::hub

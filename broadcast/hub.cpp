@@ -37,7 +37,7 @@ constexpr auto kConflictLogInterval = std::chrono::seconds(10);
 // fit (the pipe's count lags its reader by up to half the mark).
 constexpr int kAppReplyQueue = 1024;
 constexpr size_t kMaxAppPageBytes = 64 * 1024;  // app-ingress hist pages (`more` says there is more)
-constexpr size_t kMaxPageBytes = 1 << 20; // PROTOCOL.md: a history page is at most 1 MiB
+constexpr size_t kMaxPageBytes = 1 << 20; // docs/protocol.md: a history page is at most 1 MiB
 constexpr int kSyncRounds = 1;     // syncs for a channel after its last write (never dropped: one is enough)
 constexpr int kSyncAttempts = 30;  // rounds to try them in while a frontend's pipe is full
 constexpr size_t kMaxSubscriptionDrain = 65536;  // per iteration, so requests are never starved

@@ -18,7 +18,7 @@ namespace webim::hub {
 inline constexpr int kExitBadConfig = 2;
 
 struct HubConfig {
-  std::string appIngress = "tcp://127.0.0.1:5560";  // ROUTER, JSON (PROTOCOL.md section 4)
+  std::string appIngress = "tcp://127.0.0.1:5560";  // ROUTER, JSON (docs/protocol.md section 4)
   std::string hubIngress = "tcp://127.0.0.1:5561";  // ROUTER, protobuf FrontendRequest/HubReply
   std::string hubPub = "tcp://127.0.0.1:5562";      // XPUB, [channel '\0'][Delivery]
   std::string store = "rocksdb";                    // rocksdb (embedded, --data) | postgres (--pg-dsn)
@@ -46,12 +46,12 @@ struct HubConfig {
   // time, so a frontend that lost the last message of a burst (and the channel then went quiet)
   // notices the hole and fills it from history.
   int64_t syncIntervalMs = 2000;
-  // Shards (PROTOCOL.md section 4): the shared JSON shard table and which of its shards this hub
+  // Shards (docs/protocol.md section 4): the shared JSON shard table and which of its shards this hub
   // is. Both empty: one hub owns every channel. Channels of other shards get `wrong_shard`.
   std::string shards;
   std::string shard;
   std::shared_ptr<const SlotMap> slotMap;  // derived from `shards` at start
-  // CURVE (PROTOCOL.md section 4): the file holding this hub's secret key (Z85, from
+  // CURVE (docs/protocol.md section 4): the file holding this hub's secret key (Z85, from
   // `webim-broadcast keygen`). Required when any endpoint binds off loopback; then all three
   // sockets speak CURVE and clients need the matching public key.
   std::string curveSecretKeyFile;

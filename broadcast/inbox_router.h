@@ -1,4 +1,4 @@
-// Which frontends hold which users' inboxes (ARCHITECTURE.md, "Inboxes are routed, not
+// Which frontends hold which users' inboxes (docs/architecture.md, "Inboxes are routed, not
 // subscribed"): a per-user ZeroMQ topic would cost ~120-200 B per connection on each side, so
 // frontends attach the users they hold and the hub publishes an inbox message once per holding
 // frontend on that frontend's own topic. Pure bookkeeping; the hub forgets a frontend's users

@@ -1,5 +1,5 @@
 // ZeroMQ endpoint helpers (pure). Off loopback, the hub's ingresses and publish socket require
-// CURVE (PROTOCOL.md section 4); ipc://, inproc:// and tcp:// on 127.0.0.0/8, localhost or ::1
+// CURVE (docs/protocol.md section 4); ipc://, inproc:// and tcp:// on 127.0.0.0/8, localhost or ::1
 // count as loopback.
 #pragma once
 

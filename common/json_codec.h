@@ -1,5 +1,5 @@
 // JSON object reading (one simdjson On-Demand pass; no hand-written parser), client request
-// decoding on top of it, and a minimal JSON writer for replies and deliveries (PROTOCOL.md
+// decoding on top of it, and a minimal JSON writer for replies and deliveries (docs/protocol.md
 // sections 1 and 4). Pure: no I/O.
 #pragma once
 
@@ -102,7 +102,7 @@ class JsonObjectReader {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Client requests (PROTOCOL.md section 1)
+// Client requests (docs/protocol.md section 1)
 
 enum class ClientOp { Auth, Sub, Unsub, Pub, Hist, Unknown };
 

@@ -1,4 +1,4 @@
-// Session ids of the HTTP fallback (PROTOCOL.md section 2). `POST /session` trades a token for a
+// Session ids of the HTTP fallback (docs/protocol.md section 2). `POST /session` trades a token for a
 // sid that any frontend process can verify without shared state: the sid is itself an HS256 JWT
 // carrying the token's user, expiry and grants plus 128 random bits (jti), signed with a key
 // derived from the token secret (HMAC-SHA256(secret, "webim-sid-v1")). A token is therefore never

@@ -1,4 +1,4 @@
-// Hashed timer wheel: one per event loop, so connections need no uv_timer each (ARCHITECTURE.md,
+// Hashed timer wheel: one per event loop, so connections need no uv_timer each (docs/architecture.md,
 // "Budgets"). Pure: the caller passes the time in and arms one uv_timer from nextDueMs().
 #pragma once
 

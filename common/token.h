@@ -1,4 +1,4 @@
-// HS256 JWT verification and issuing (PROTOCOL.md section 3). Pure: OpenSSL for HMAC, simdjson for
+// HS256 JWT verification and issuing (docs/protocol.md section 3). Pure: OpenSSL for HMAC, simdjson for
 // the header and claims; no I/O and no clock (callers pass the time in).
 #pragma once
 
@@ -44,7 +44,7 @@ struct TokenResult {
 };
 
 inline constexpr size_t kMaxTokenBytes = 8 * 1024;   // bounds the work spent on any input
-inline constexpr size_t kMinSecretBytes = 32;        // PROTOCOL.md section 3
+inline constexpr size_t kMinSecretBytes = 32;        // docs/protocol.md section 3
 inline constexpr size_t kMaxSubjectBytes = 128;
 
 // A user id ("sub"): 1..kMaxSubjectBytes bytes (UTF-8, as JSON strings are), no control character

@@ -405,7 +405,7 @@ std::string encodeCloseFrame(uint16_t code, std::string_view reason) {
 
 bool isValidCloseCode(uint16_t code) noexcept {
   // RFC 6455 7.4.1 plus IANA registrations 1012-1014; 1004-1006 and 1015 must never be on the wire;
-  // 3000-3999 are registered by libraries/frameworks, 4000-4999 are private (PROTOCOL.md uses 40xx).
+  // 3000-3999 are registered by libraries/frameworks, 4000-4999 are private (docs/protocol.md uses 40xx).
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
 }
 

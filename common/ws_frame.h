@@ -1,5 +1,5 @@
 // RFC 6455 frame parsing (client -> server) and encoding (server -> client).
-// Hand-written on purpose (ARCHITECTURE.md): a library parser would cost the per-connection memory budget.
+// Hand-written on purpose (docs/architecture.md): a library parser would cost the per-connection memory budget.
 #pragma once
 
 #include <cstddef>
@@ -18,7 +18,7 @@ struct WsLimits {
   size_t maxFragments = 1024;          // frames per message, including the first
 };
 
-// Close codes used by the parser (PROTOCOL.md section 1).
+// Close codes used by the parser (docs/protocol.md section 1).
 inline constexpr uint16_t kWsCloseNormal = 1000;
 inline constexpr uint16_t kWsCloseProtocolError = 1002;
 inline constexpr uint16_t kWsCloseNoStatus = 1005;  // reported, never sent
@@ -54,7 +54,7 @@ class WsFrameHandler {
 // and is freed as soon as the message it holds has been delivered. A frame received whole in one read
 // is unmasked into a stack buffer (small frames) or one scratch buffer per thread (= per loop).
 // The handler may call into other parsers (even consume()), but must not destroy this parser from a
-// callback (connections are freed at the end of the loop iteration, ARCHITECTURE.md rule 3).
+// callback (connections are freed at the end of the loop iteration, docs/architecture.md rule 3).
 class WsFrameParser {
  public:
   explicit WsFrameParser(const WsLimits* limits);  // limits shared by all connections of a loop (not copied)

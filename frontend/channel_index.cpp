@@ -6,7 +6,7 @@
 
 namespace webim {
 
-// Every connected user holds an inbox channel, so this is paid once per idle connection (ARCHITECTURE.md
+// Every connected user holds an inbox channel, so this is paid once per idle connection (docs/architecture.md
 // "Budgets"); keep it from growing unnoticed.
 static_assert(sizeof(SubscriberList) == 8);
 static_assert(sizeof(Channel) <= 72);

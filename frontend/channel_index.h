@@ -24,7 +24,7 @@ class JoinWait;
 // Joining and gap-filling state: most channels are quiet and in order, so it lives apart.
 struct ChannelCatchUp {
   std::vector<JoinWait*> joiners;      // subscribe requests waiting for the sync
-  bool filling = false;                // a gap fill is running (ARCHITECTURE.md)
+  bool filling = false;                // a gap fill is running (docs/architecture.md)
   uint64_t fillTarget = 0;             // fill from history up to this seq
   std::vector<wire::Delivery> held;    // live messages that arrived after the hole, by arrival
 };

@@ -1,5 +1,5 @@
 // The hub's stream of one channel as this frontend's subscribers see it: in seq order, each
-// message once, never a gap within an epoch (ARCHITECTURE.md, "Joining a stream without a gap").
+// message once, never a gap within an epoch (docs/architecture.md, "Joining a stream without a gap").
 //
 // The SUB socket can lose messages (HWM drops, a slow joiner, a hub restart between commit and
 // publish, the last message of a burst). A hole shows as a seq jump or as a sync ahead of what we

@@ -16,7 +16,7 @@
 
 namespace webim {
 
-// Every idle connection is this object and little else (ARCHITECTURE.md "Budgets", ~450 B in all;
+// Every idle connection is this object and little else (docs/architecture.md "Budgets", ~450 B in all;
 // docs/architecture.md "Memory per connection"): keep it from growing unnoticed.
 static_assert(sizeof(Connection) <= 200);
 
@@ -180,7 +180,7 @@ void Connection::send(SharedFrame frame, bool own) {
   size_t limit = frontend().config().maxBacklogBytes + (own || replaying_ ? kOwnAllowance : 0);
   if ((phase_ == Phase::WebSocket || phase_ == Phase::Stream) && queuedBytes() + frame->size() > limit) {
     // The client cannot keep up; it is closed 4009 at the flush (never from inside a fan-out loop,
-    // which would change the subscriber list under it) and may resume with `since` (PROTOCOL.md).
+    // which would change the subscriber list under it) and may resume with `since` (docs/protocol.md).
     // An event stream the same: it ends, and the client resumes with Last-Event-ID.
     tooSlow_ = true;
     frontend().markDirty(this);

@@ -1,5 +1,5 @@
 // One client connection: HTTP request head -> WebSocket upgrade (or a plain HTTP answer) -> the
-// client protocol of PROTOCOL.md section 1.
+// client protocol of docs/protocol.md section 1.
 //
 // Memory while idle: one object (the poll handle, one deadline node, the session, the list of
 // subscribed channels). No read buffer (the loop's is shared), no frame parser state between frames
@@ -32,7 +32,7 @@ class Frontend;
 struct Channel;
 
 
-// A subscribe request waiting for its channel's sync (ARCHITECTURE.md "Joining a stream").
+// A subscribe request waiting for its channel's sync (docs/architecture.md "Joining a stream").
 class JoinWait final : public PendingOp {
  public:
   JoinWait(Channel& channel, PendingOp*& ownerList, TimerWheel& wheel, uint64_t deadlineMs);

@@ -1,4 +1,4 @@
-// The client protocol's requests (PROTOCOL.md section 1) and their flows, written as coroutines
+// The client protocol's requests (docs/protocol.md section 1) and their flows, written as coroutines
 // with deadlines: auth, sub (with gap-free join and recovery), unsub, pub, hist. The same flows
 // serve the HTTP fallback's /cmd and /events (replies go through sendReply / deliverOwn).
 #include <spdlog/spdlog.h>
@@ -269,7 +269,7 @@ void Connection::replyError(int64_t id, bool hasId, std::string_view code, std::
 
 // ---- request flows (coroutines) ---------------------------------------------------------------
 
-// Joins a channel without a gap or a duplicate (ARCHITECTURE.md, "Joining a stream"):
+// Joins a channel without a gap or a duplicate (docs/architecture.md, "Joining a stream"):
 //  1. the channel must be live here (the hub's sync says where its stream starts);
 //  2. with `since`, the messages after it are read from history, page by page, until the cursor
 //     reaches what this frontend has delivered live so far (bounded by the recovery window);
@@ -530,7 +530,7 @@ Task Connection::publish(int64_t id, std::string channel, std::string cid, std::
   if (result.status != WaitStatus::Done) {
     if (result.status == WaitStatus::TimedOut) metrics.hubTimeouts++;
     metrics.publishErrors++;
-    // Outcome unknown: the client retries with the same cid (PROTOCOL.md).
+    // Outcome unknown: the client retries with the same cid (docs/protocol.md).
     replyError(id, true, "unavailable", "the hub did not acknowledge in time; retry with the same cid");
     co_return;
   }

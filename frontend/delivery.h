@@ -1,6 +1,6 @@
 // One message's bytes for the clients of one frontend: the `msg` JSON is built once, and its
 // transport encodings (a WebSocket text frame, a Server-Sent Event) are built at most once each and
-// shared by every subscriber (ARCHITECTURE.md: serialize once per frontend, no copy per delivery).
+// shared by every subscriber (docs/architecture.md: serialize once per frontend, no copy per delivery).
 #pragma once
 
 #include <memory>

@@ -230,7 +230,7 @@ void validate(FrontendConfig& config) {
     config.curveSecretKey = key;
     config.curvePublicKey = publicKey;
   }
-  // Off loopback the hub speaks only CURVE (PROTOCOL.md section 4): without its key we could
+  // Off loopback the hub speaks only CURVE (docs/protocol.md section 4): without its key we could
   // never connect, and without our own key pair (listed by the hub) it would refuse us, so say so
   // now rather than time out on every request.
   for (const Shard& shard : config.slotMap->shards()) {

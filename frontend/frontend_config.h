@@ -1,5 +1,5 @@
 // The frontend's configuration: one struct with defaults, read from a TOML file (--config) and
-// overridden by flags, validated once at start (ARCHITECTURE.md, house style 6).
+// overridden by flags, validated once at start (docs/architecture.md, house style 6).
 #pragma once
 
 #include <cstdint>
@@ -18,7 +18,7 @@ struct FrontendConfig {
   // The hub's frontend ingress (ROUTER, we connect a DEALER) and its publish socket (XPUB, we SUB).
   std::string hubIngress = "tcp://127.0.0.1:5561";
   std::string hubPub = "tcp://127.0.0.1:5562";
-  // Several hubs (shards): the shared JSON shard table (PROTOCOL.md section 4); its shards'
+  // Several hubs (shards): the shared JSON shard table (docs/protocol.md section 4); its shards'
   // hub_ingress/hub_pub replace the two endpoints above, and channels are routed by slot.
   std::string shards;
   // The hub's CURVE public key (Z85; `webim-broadcast keygen`), required when it is off loopback.
@@ -54,7 +54,7 @@ struct FrontendConfig {
   uint32_t maxSubscriptions = 1000;  // channels one connection may subscribe to (too_large beyond)
   uint32_t maxFragments = 1024;      // frames per message (1009 beyond)
   uint32_t recoveryMaxMessages = 500;      // sub with `since`: recover at most this many...
-  uint32_t recoveryMaxBytes = 1024 * 1024;  // ...or bytes, else recovered:false (PROTOCOL.md)
+  uint32_t recoveryMaxBytes = 1024 * 1024;  // ...or bytes, else recovered:false (docs/protocol.md)
   uint32_t pollTimeoutMs = 25'000;   // HTTP fallback long-poll: answer [] after this long
   uint32_t sseKeepaliveMs = 15'000;  // HTTP fallback SSE: a comment line this often (proxies, dead peers)
   uint32_t maxMessageBytes = 64 * 1024;

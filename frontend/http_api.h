@@ -1,4 +1,4 @@
-// The HTTP API for apps without php-zmq (PROTOCOL.md section 4): POST /api/publish, /api/hist,
+// The HTTP API for apps without php-zmq (docs/protocol.md section 4): POST /api/publish, /api/hist,
 // /api/kick, /api/stats with `Authorization: Bearer <api key>`, the same JSON bodies and replies as
 // the hub's app ingress. The frontend relays the body to the hub (AppCall) and maps the reply's
 // error code to an HTTP status. Pure helpers here; the I/O is in Connection.

@@ -2,7 +2,7 @@
 //  - a DEALER to the hub's frontend ingress for requests (publish, history, hello) and their replies;
 //  - a SUB to the hub's XPUB, subscribed to exactly the channels that have local subscribers.
 // ZMQ_FD is edge-triggered: after every send and on every wakeup we drain while ZMQ_EVENTS says
-// POLLIN, in bounded batches, continuing from a uv_idle when more is left (ARCHITECTURE.md).
+// POLLIN, in bounded batches, continuing from a uv_idle when more is left (docs/architecture.md).
 #pragma once
 
 #include <uv.h>

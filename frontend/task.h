@@ -1,6 +1,6 @@
 // The one coroutine type of the frontend, and the base of everything a coroutine can wait on.
 //
-// Request/response flows read top to bottom (ARCHITECTURE.md, "Fine-grained timeouts"):
+// Request/response flows read top to bottom (docs/architecture.md, "Fine-grained timeouts"):
 //
 //   Task Connection::publish(...) {
 //     HubCall call(hub, *this, std::move(request), deadline);

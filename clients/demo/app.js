@@ -65,7 +65,7 @@ function titleOf(ch) {
   return ch;
 }
 
-const dmChannel = (a, b) => (a < b ? `dm:${a}:${b}` : `dm:${b}:${a}`); // PROTOCOL.md: dm:<a>:<b>, a < b
+const dmChannel = (a, b) => (a < b ? `dm:${a}:${b}` : `dm:${b}:${a}`); // docs/protocol.md: dm:<a>:<b>, a < b
 
 function saveConversations() {
   const list = [...convs.keys()].filter((ch) => !ch.startsWith('user:'));

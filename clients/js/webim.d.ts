@@ -1,4 +1,4 @@
-// Types for webim.js, the webim client library (PROTOCOL.md sections 1 and 2).
+// Types for webim.js, the webim client library (docs/protocol.md sections 1 and 2).
 
 export interface Position {
   epoch: string;
@@ -174,7 +174,7 @@ export function backoffDelay(attempt: number, options?: BackoffOptions, random?:
 /** The `exp` claim (seconds) of a JWT, unverified. */
 export function tokenExpiry(token: string): number | undefined;
 export function createWebSocketTransport(WebSocketImpl: any): TransportFactory;
-/** The HTTP fallback (PROTOCOL.md section 2) as a transport; `url` may be the frontend's ws(s):// URL. */
+/** The HTTP fallback (docs/protocol.md section 2) as a transport; `url` may be the frontend's ws(s):// URL. */
 export function createHttpTransport(options?: {
   mode?: 'sse' | 'longpoll';
   fetch?: typeof fetch;

@@ -7,7 +7,7 @@
 // its built-in fetch for the HTTP fallback.
 //
 // The connection is a swappable transport (`(url, {onOpen, onMessage, onClose}) => {send, close}`):
-// the WebSocket (PROTOCOL.md section 1) or the HTTP fallback (section 2: SSE or long-poll for
+// the WebSocket (docs/protocol.md section 1) or the HTTP fallback (section 2: SSE or long-poll for
 // delivery, POST for commands), which speaks the same request/reply objects, so everything above it
 // (requests, subscriptions, recovery) is shared. The client starts with the first of
 // `options.transports`, moves to the next after repeated failures, and, while on a fallback, probes
@@ -135,7 +135,7 @@ export function httpBaseUrl(url) {
 const NO_EPOCH = '0000000000000000';
 
 /**
- * The HTTP fallback (PROTOCOL.md section 2) behind the transport interface. It takes the same request
+ * The HTTP fallback (docs/protocol.md section 2) behind the transport interface. It takes the same request
  * objects as the WebSocket and answers with the same replies:
  * - `auth` -> POST /session (a fresh token later makes a new sid, and the event stream is reopened);
  * - `pub`, `hist` -> POST /cmd?sid=...;

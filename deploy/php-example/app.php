@@ -86,7 +86,7 @@ function token_secret(): string
 }
 
 /**
- * The browser's token. Grants (PROTOCOL.md section 1): subscribe to every room, every pub:
+ * The browser's token. Grants (docs/protocol.md section 1): subscribe to every room, every pub:
  * broadcast (read-only for clients whatever the token says) and the own inbox; publish to rooms and
  * to inboxes (the chat page's DM notices). DMs (dm:<a>:<b>) need no grant.
  */

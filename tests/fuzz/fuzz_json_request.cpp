@@ -1,4 +1,4 @@
-// libFuzzer target: RequestDecoder::decode (client requests, PROTOCOL.md section 1) and JsonWriter.
+// libFuzzer target: RequestDecoder::decode (client requests, docs/protocol.md section 1) and JsonWriter.
 //
 // The input is one text frame's payload. Whatever decode() accepts must satisfy the contract in
 // json_codec.h (the fields each op needs, cid 1..64 bytes, limit 1..200, before/after exclusive,

@@ -1,4 +1,4 @@
-// libFuzzer target: TokenVerifier::verify (HS256 JWTs, PROTOCOL.md section 3), issueToken and the
+// libFuzzer target: TokenVerifier::verify (HS256 JWTs, docs/protocol.md section 3), issueToken and the
 // base64url codec under them.
 //
 // The input is used twice. As a token: verify() with fixed secrets must not crash, must be

@@ -156,7 +156,7 @@ void checkParserState(const WsFrameParser& parser, bool consumeResult, const Che
   FUZZ_CHECK(parser.finished() == h.terminated);
   // The owned buffer never exceeds one message plus one split control payload.
   FUZZ_CHECK(parser.bufferCapacity() <= kLimits.maxMessageBytes + kWsMaxControlPayload);
-  // Memory budget (ARCHITECTURE.md): no buffer while idle, and none after the stream finished.
+  // Memory budget (docs/architecture.md): no buffer while idle, and none after the stream finished.
   if (parser.idle()) FUZZ_CHECK(parser.bufferCapacity() == 0);
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CTest entry "fuzz/sanitize" (tests/fuzz/fuzz.cmake): the ASan/UBSan build of the pure library
-# (ARCHITECTURE.md rule 9) and a short, bounded run of each libFuzzer target.
+# (docs/architecture.md rule 9) and a short, bounded run of each libFuzzer target.
 #
 #   1. configures and builds tests/fuzz (a standalone CMake project, clang++) into BUILD_DIR;
 #   2. runs the pure library's unit tests built with -fsanitize=address,undefined;

@@ -1,4 +1,4 @@
-// CURVE on the hub's sockets (PROTOCOL.md section 4): keys from `webim-broadcast keygen`; a hub
+// CURVE on the hub's sockets (docs/protocol.md section 4): keys from `webim-broadcast keygen`; a hub
 // with a key refuses clients without the hub's public key; endpoints off loopback require it.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';

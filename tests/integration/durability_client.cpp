@@ -1,5 +1,5 @@
 // A publisher for the durability tests (tests/integration/durability.cmake): publishes through the
-// hub's app ingress (DEALER, PROTOCOL.md section 4) with up to INFLIGHT requests outstanding and
+// hub's app ingress (DEALER, docs/protocol.md section 4) with up to INFLIGHT requests outstanding and
 // prints one line per finished request:
 //   <cid> <send_ns> <recv_ns> <ok|unavailable|timeout|error:CODE> <seq>
 // send_ns / recv_ns are CLOCK_MONOTONIC (system-wide on Linux, so comparable with the sync shim's

@@ -94,7 +94,7 @@ export class Cluster {
     return this.hub;
   }
 
-  // Several hubs, each owning part of the slots through one shard table (PROTOCOL.md section 4).
+  // Several hubs, each owning part of the slots through one shard table (docs/protocol.md section 4).
   // Frontends started afterwards connect to all of them (--shards).
   async startShards(ranges, extraArgs = []) {
     const shards = ranges.map((slots, i) => ({

@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   zmq::context_t ctx;
   zmq::socket_t sub(ctx, zmq::socket_type::sub), dealer(ctx, zmq::socket_type::dealer);
   for (zmq::socket_t* s : {&sub, &dealer}) s->set(zmq::sockopt::linger, 0);
-  sub.set(zmq::sockopt::sndhwm, 0);  // ARCHITECTURE.md: a SUB drops subscriptions past its HWM
+  sub.set(zmq::sockopt::sndhwm, 0);  // docs/architecture.md: a SUB drops subscriptions past its HWM
   sub.connect(argv[2]);
   dealer.connect(argv[1]);
   sub.set(zmq::sockopt::subscribe, topic);

@@ -1,4 +1,4 @@
-// The JS client library's HTTP fallback (PROTOCOL.md section 2) in Node, against a real hub and
+// The JS client library's HTTP fallback (docs/protocol.md section 2) in Node, against a real hub and
 // frontends: forced SSE and forced long-poll (subscribe, live delivery once in order, acked
 // publishes stored once when retried, resume after the serving frontend is SIGKILLed, resync when
 // `since` cannot be recovered), and the automatic switch from a WebSocket URL whose upgrades are

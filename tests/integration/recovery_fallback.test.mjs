@@ -1,4 +1,4 @@
-// Recovery on `sub` with `since` (PROTOCOL.md section 1) and the HTTP fallback (section 2):
+// Recovery on `sub` with `since` (docs/protocol.md section 1) and the HTTP fallback (section 2):
 // POST /session, GET /events as Server-Sent Events and as long-poll, POST /cmd.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';

@@ -202,7 +202,7 @@ describe('two frontends through the hub', () => {
     await b.request('sub', { ch: 'room:api' });
 
     const wrong = await apiPost(fe1.port, 'publish', { ch: 'room:api', data: 1 }, 'not-the-key');
-    assert.deepEqual([wrong.status, wrong.body.code], [401, 'forbidden']);  // PROTOCOL.md's codes; HTTP says 401
+    assert.deepEqual([wrong.status, wrong.body.code], [401, 'forbidden']);  // docs/protocol.md's codes; HTTP says 401
     const missing = await apiPost(fe1.port, 'publish', { ch: 'room:api', data: 1 }, null);
     assert.equal(missing.status, 401);
     assert.equal((await apiPost(fe1.port, 'nope', {}, cluster.apiKey)).status, 404);

@@ -1,4 +1,4 @@
-// A minimal Node.js `ws` chat server with webim's client protocol (PROTOCOL.md section 1), the
+// A minimal Node.js `ws` chat server with webim's client protocol (docs/protocol.md section 1), the
 // baseline for scripts/bench-compare: HS256 auth with the same token, sub/unsub/pub with grants,
 // `msg` deliveries with an in-memory seq per channel (no durability, no history, no hub).
 // One process, one core, like one webim frontend.

@@ -1,4 +1,4 @@
-// webim-bench: a load generator for webim (and any server speaking PROTOCOL.md section 1).
+// webim-bench: a load generator for webim (and any server speaking docs/protocol.md section 1).
 //
 // One coordinator process forks W worker processes (each under the 20,000-file limit). Workers run
 // one libuv loop each and own a contiguous slice of connection indices. The coordinator and the
@@ -316,7 +316,7 @@ enum Command : int {
   kExit,
 };
 
-// Error codes of `err` replies (PROTOCOL.md section 1), the last one for anything else.
+// Error codes of `err` replies (docs/protocol.md section 1), the last one for anything else.
 constexpr const char* kErrCodes[] = {"bad_request", "forbidden",   "not_found", "too_large",
                                      "rate_limited", "unavailable", "wrong_shard", "other"};
 constexpr int kNumErrCodes = 8;

@@ -203,7 +203,7 @@ TEST_CASE("a decoder serves request after request", "[app_request]") {
   CHECK(std::get<AppPublish>(req).data == "-0");
 }
 
-TEST_CASE("replies are encoded as PROTOCOL.md section 4 says", "[app_request]") {
+TEST_CASE("replies are encoded as docs/protocol.md section 4 says", "[app_request]") {
   CHECK(encodePublishOk(0xab, 27) == R"({"ok":true,"epoch":"00000000000000ab","seq":27})");
   CHECK(encodeAppError("bad_request", "bad \"x\"") ==
         R"({"ok":false,"code":"bad_request","msg":"bad \"x\""})");

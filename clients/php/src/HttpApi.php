@@ -4,7 +4,7 @@ declare(strict_types=1);
 namespace Webim;
 
 /**
- * The same calls as {@see Hub} over a frontend's HTTP API (PROTOCOL.md section 4), for apps
+ * The same calls as {@see Hub} over a frontend's HTTP API (docs/protocol.md section 4), for apps
  * without php-zmq: POST /api/publish, /api/hist, /api/kick with the same JSON bodies and replies
  * and `Authorization: Bearer <api key>`. Any frontend serves any channel; give several base URLs
  * and a call that cannot reach one (connection failure, timeout, 502/503/504, `unavailable`) is

@@ -4,7 +4,7 @@ declare(strict_types=1);
 namespace Webim;
 
 /**
- * The PHP app's side of the broadcast hub (PROTOCOL.md section 4): pushes, history, kicks and stats
+ * The PHP app's side of the broadcast hub (docs/protocol.md section 4): pushes, history, kicks and stats
  * over the hub's JSON app ingress with a ZeroMQ REQ socket (ext-zmq, Debian package php-zmq).
  *
  *     $hub = new Hub('tcp://127.0.0.1:5560');                 // one hub owning every slot

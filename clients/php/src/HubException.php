@@ -7,7 +7,7 @@ namespace Webim;
  * The hub (or a frontend's HTTP API) refused a request, or could not be reached.
  *
  * `errorCode` is the protocol's error code: bad_request, forbidden, not_found, too_large,
- * rate_limited, unavailable, wrong_shard (PROTOCOL.md section 1), or "timeout" for
+ * rate_limited, unavailable, wrong_shard (docs/protocol.md section 1), or "timeout" for
  * {@see TimeoutException}. `unavailable` and `timeout` mean "outcome unknown": retry the same
  * publish with the same cid (the hub stores it at most once).
  */

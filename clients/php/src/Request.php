@@ -4,7 +4,7 @@ declare(strict_types=1);
 namespace Webim;
 
 /**
- * Builds the JSON request bodies of PROTOCOL.md section 4, shared by {@see Hub} (one ZeroMQ frame)
+ * Builds the JSON request bodies of docs/protocol.md section 4, shared by {@see Hub} (one ZeroMQ frame)
  * and {@see HttpApi} (one POST body), and decodes replies. Public so apps and tests can see exactly
  * what goes on the wire.
  */

@@ -4,7 +4,7 @@ declare(strict_types=1);
 namespace Webim;
 
 /**
- * Channel -> slot -> hub (PROTOCOL.md section 4): slot = crc32(channel) % 1024 (zlib's CRC-32,
+ * Channel -> slot -> hub (docs/protocol.md section 4): slot = crc32(channel) % 1024 (zlib's CRC-32,
  * PHP's crc32()), and a table assigns every slot to exactly one hub:
  *
  *     {"slots": 1024,

@@ -4,7 +4,7 @@ declare(strict_types=1);
 namespace Webim;
 
 /**
- * Browser tokens (PROTOCOL.md section 3): JWT signed with HS256 and a shared secret of >= 32 bytes,
+ * Browser tokens (docs/protocol.md section 3): JWT signed with HS256 and a shared secret of >= 32 bytes,
  * the same secret the frontends read from their --secret-file.
  *
  *     $jwt = Token::issue('42', ['room:7', 'user:42'], ['room:7'], 3600, $secret);

@@ -206,7 +206,7 @@ test('Hub config forms: endpoint, table array, table file, list of endpoints', f
 });
 
 // ---- request building and replies ---------------------------------------------------------------
-test('request bodies are the JSON of PROTOCOL.md section 4', function () {
+test('request bodies are the JSON of docs/protocol.md section 4', function () {
     eq('{"op":"pub","ch":"room:1","from":"system","cid":"c1","data":{"text":"é/x","n":[1,2.5,null]}}',
         Request::publish('room:1', ['text' => 'é/x', 'n' => [1, 2.5, null]], 'c1'), 'pub');
     eq('{"op":"pub","ch":"room:1","from":"bot","cid":"c2","data":{"n":1234567890123456789012345, "k" : 1}}',
