@@ -3,7 +3,10 @@
 #include <optional>
 
 #include "common/channel_rules.h"
-#include "common/json_codec.h"
+#include "common/client_request.h"
+#include "common/epoch.h"
+#include "common/json_reader.h"
+#include "common/json_writer.h"
 
 namespace webim::hub {
 

@@ -14,8 +14,9 @@
 #include <zmq_addon.hpp>
 
 #include "common/channel_rules.h"
+#include "common/client_request.h"
+#include "common/epoch.h"
 #include "common/failpoint.h"
-#include "common/json_codec.h"
 #include "common/topics.h"
 #include "proto/webim.pb.h"
 

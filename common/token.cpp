@@ -11,7 +11,7 @@
 
 #include "common/base64.h"
 #include "common/channel_rules.h"
-#include "common/json_codec.h"
+#include "common/json_writer.h"
 
 namespace webim {
 

@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "common/client_request.h"
 #include "common/http_request_parser.h"
-#include "common/json_codec.h"
 #include "common/token.h"
 #include "common/ws_frame.h"
 #include "frontend/delivery.h"

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/epoch.h"
 #include "common/ws_frame.h"
 
 namespace webim {

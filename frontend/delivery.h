@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/json_codec.h"
+#include "common/json_writer.h"
 #include "proto/webim.pb.h"
 
 namespace webim {

@@ -11,7 +11,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "common/json_codec.h"
+#include "common/client_request.h"
+#include "common/json_reader.h"
 #include "common/session_id.h"
 #include "common/timer_wheel.h"
 #include "common/token.h"

@@ -4,7 +4,7 @@
 #include <openssl/sha.h>
 
 #include "common/http_request_parser.h"
-#include "common/json_codec.h"
+#include "common/json_reader.h"
 
 namespace webim {
 

@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "common/json_codec.h"
+#include "common/epoch.h"
 #include "common/topics.h"
 
 namespace webim {

@@ -1,7 +1,7 @@
 // libFuzzer target: RequestDecoder::decode (client requests, docs/protocol.md section 1) and JsonWriter.
 //
 // The input is one text frame's payload. Whatever decode() accepts must satisfy the contract in
-// json_codec.h (the fields each op needs, cid 1..64 bytes, limit 1..200, before/after exclusive,
+// common/client_request.h (the fields each op needs, cid 1..64 bytes, limit 1..200, before/after exclusive,
 // canonical epoch, `data` itself valid JSON, the frame valid UTF-8), and must survive a round trip:
 // re-encoded with JsonWriter, it decodes to the same request. Decoding is repeated with the same
 // decoder to check that its reused buffers do not leak state between frames. The raw input is also
@@ -15,7 +15,9 @@
 #include <string>
 #include <string_view>
 
-#include "common/json_codec.h"
+#include "common/client_request.h"
+#include "common/epoch.h"
+#include "common/json_writer.h"
 #include "common/utf8.h"
 #include "tests/fuzz/fuzz_support.h"
 
