@@ -1,7 +1,6 @@
 #include "broadcast/hub_config.h"
 
 #include <CLI/CLI.hpp>
-#include <toml++/toml.h>
 
 #include <grp.h>
 #include <zmq.h>
@@ -10,13 +9,13 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <functional>
 #include <iostream>
 #include <sstream>
 #include <tuple>
 #include <vector>
 
 #include "common/endpoint.h"
+#include "common/program/config_binder.h"
 
 namespace webim::hub {
 
@@ -25,103 +24,51 @@ namespace {
 constexpr int64_t kMaxDataBytesLimit = 1 << 20;  // a history page is at most 1 MiB
 constexpr int64_t kMaxBatchLimit = 1000000;
 
-// One configurable setting: its flag/TOML name and how to bind it. Both the CLI and the TOML
-// reader walk this table, so a setting cannot exist in one and not the other.
-struct Setting {
-  const char* name;  // TOML key; the flag is "--" + name with '_' -> '-'
-  const char* help;
-  std::function<std::string*(HubConfig&)> text;
-  std::function<int64_t*(HubConfig&)> number;
-  std::function<bool*(HubConfig&)> flag;
-  std::function<std::vector<std::string>*(HubConfig&)> list = {};  // TOML array of strings; repeatable flag
+using S = Setting<HubConfig>;
+// Every setting: its TOML key (the flag is "--" + key with '-'), where it goes, its --help line.
+constexpr S kSettings[] = {
+    {"app_ingress", &HubConfig::appIngress, "app ingress endpoint (ROUTER, JSON)"},
+    {"hub_ingress", &HubConfig::hubIngress, "frontend ingress endpoint (ROUTER, protobuf)"},
+    {"hub_pub", &HubConfig::hubPub, "publish endpoint (XPUB)"},
+    {"store", &HubConfig::store, "history store: rocksdb (embedded, --data) | postgres (--pg-dsn)"},
+    {"data", &HubConfig::data, "store directory (RocksDB)"},
+    {"pg_dsn", &HubConfig::pgDsn,
+     "PostgreSQL connection string for --store postgres, e.g. \"host=/run/postgresql dbname=webim\""},
+    {"log_level", &HubConfig::logLevel, "trace|debug|info|warn|error|critical|off"},
+    {"sync", &HubConfig::sync, "fsync every group commit (--no-sync or --sync=false to disable)"},
+    {"dedup_ttl", &HubConfig::dedupTtl, "seconds a (from, cid) pair is remembered"},
+    {"max_batch", &HubConfig::maxBatch, "requests per loop iteration / group commit"},
+    {"max_data_bytes", &HubConfig::maxDataBytes, "largest data of one publish"},
+    {"frontend_timeout", &HubConfig::frontendTimeout, "seconds without hello before a frontend is gone"},
+    {"channel_idle_timeout", &HubConfig::channelIdleTimeout, "seconds before an unused channel leaves the hub's memory"},
+    {"revocation_ttl", &HubConfig::revocationTtl,
+     "seconds a kick keeps refusing the user's older tokens (>= max_token_lifetime)"},
+    {"pub_hwm", &HubConfig::pubHwm, "XPUB send high-water mark (messages)"},
+    {"ingress_hwm", &HubConfig::ingressHwm, "ROUTER high-water marks (messages)"},
+    {"shards", &HubConfig::shards, "shard table (JSON) shared by hubs, frontends and the PHP app"},
+    {"shard", &HubConfig::shard, "this hub's shard name in the table"},
+    {"curve_secret_key_file", &HubConfig::curveSecretKeyFile,
+     "file with this hub's CURVE secret key (webim-broadcast keygen); required off loopback"},
+    {"curve_frontend_clients", &HubConfig::curveFrontendClients,
+     "file of the frontends' CURVE public keys, one per line: the only clients admitted on hub_ingress and hub_pub"},
+    {"curve_app_clients", &HubConfig::curveAppClients,
+     "file of the apps' CURVE public keys (PHP app, webim-broadcast request), one per line: the only clients "
+     "admitted on app_ingress"},
+    {"app_ingress_group", &HubConfig::appIngressGroup,
+     "an ipc:// app_ingress socket belongs to this group, mode 0660 (default: the hub's user only, 0600)"},
+    {"sync_interval_ms", &HubConfig::syncIntervalMs, "sync recently written channels every (ms)"},
+    {"retention", &HubConfig::retention,
+     "history retention rule PATTERN=COUNT/AGE, e.g. room:*=10000/30d (repeat the flag; COUNT/AGE '-' = no "
+     "limit; --retention '' = keep everything)"},
+    {"retention_interval", &HubConfig::retentionInterval, "seconds between the starts of two retention passes"},
 };
 
-const std::vector<Setting>& settings() {
-  static const std::vector<Setting> table = {
-      {"app_ingress", "app ingress endpoint (ROUTER, JSON)", [](HubConfig& c) { return &c.appIngress; }, {}, {}},
-      {"hub_ingress", "frontend ingress endpoint (ROUTER, protobuf)", [](HubConfig& c) { return &c.hubIngress; }, {}, {}},
-      {"hub_pub", "publish endpoint (XPUB)", [](HubConfig& c) { return &c.hubPub; }, {}, {}},
-      {"store", "history store: rocksdb (embedded, --data) | postgres (--pg-dsn)", [](HubConfig& c) { return &c.store; }, {}, {}},
-      {"data", "store directory (RocksDB)", [](HubConfig& c) { return &c.data; }, {}, {}},
-      {"pg_dsn", "PostgreSQL connection string for --store postgres, e.g. \"host=/run/postgresql dbname=webim\"", [](HubConfig& c) { return &c.pgDsn; }, {}, {}},
-      {"log_level", "trace|debug|info|warn|error|critical|off", [](HubConfig& c) { return &c.logLevel; }, {}, {}},
-      {"sync", "fsync every group commit (--no-sync or --sync=false to disable)", {}, {}, [](HubConfig& c) { return &c.sync; }},
-      {"dedup_ttl", "seconds a (from, cid) pair is remembered", {}, [](HubConfig& c) { return &c.dedupTtl; }, {}},
-      {"max_batch", "requests per loop iteration / group commit", {}, [](HubConfig& c) { return &c.maxBatch; }, {}},
-      {"max_data_bytes", "largest data of one publish", {}, [](HubConfig& c) { return &c.maxDataBytes; }, {}},
-      {"frontend_timeout", "seconds without hello before a frontend is gone", {}, [](HubConfig& c) { return &c.frontendTimeout; }, {}},
-      {"channel_idle_timeout", "seconds before an unused channel leaves the hub's memory", {}, [](HubConfig& c) { return &c.channelIdleTimeout; }, {}},
-      {"revocation_ttl", "seconds a kick keeps refusing the user's older tokens (>= max_token_lifetime)", {}, [](HubConfig& c) { return &c.revocationTtl; }, {}},
-      {"pub_hwm", "XPUB send high-water mark (messages)", {}, [](HubConfig& c) { return &c.pubHwm; }, {}},
-      {"ingress_hwm", "ROUTER high-water marks (messages)", {}, [](HubConfig& c) { return &c.ingressHwm; }, {}},
-      {"shards", "shard table (JSON) shared by hubs, frontends and the PHP app", [](HubConfig& c) { return &c.shards; }, {}, {}},
-      {"shard", "this hub's shard name in the table", [](HubConfig& c) { return &c.shard; }, {}, {}},
-      {"curve_secret_key_file", "file with this hub's CURVE secret key (webim-broadcast keygen); required off loopback", [](HubConfig& c) { return &c.curveSecretKeyFile; }, {}, {}},
-      {"curve_frontend_clients", "file of the frontends' CURVE public keys, one per line: the only clients admitted on hub_ingress and hub_pub", [](HubConfig& c) { return &c.curveFrontendClients; }, {}, {}},
-      {"curve_app_clients", "file of the apps' CURVE public keys (PHP app, webim-broadcast request), one per line: the only clients admitted on app_ingress", [](HubConfig& c) { return &c.curveAppClients; }, {}, {}},
-      {"app_ingress_group", "an ipc:// app_ingress socket belongs to this group, mode 0660 (default: the hub's user only, 0600)", [](HubConfig& c) { return &c.appIngressGroup; }, {}, {}},
-      {"sync_interval_ms", "sync recently written channels every (ms)", {}, [](HubConfig& c) { return &c.syncIntervalMs; }, {}},
-      {"retention", "history retention rule PATTERN=COUNT/AGE, e.g. room:*=10000/30d (repeat the flag; COUNT/AGE '-' = no limit; --retention '' = keep everything)", {}, {}, {}, [](HubConfig& c) { return &c.retention; }},
-      {"retention_interval", "seconds between the starts of two retention passes", {}, [](HubConfig& c) { return &c.retentionInterval; }, {}},
-  };
-  return table;
-}
-
-std::string flagName(const char* key) {
-  std::string name = std::string("--") + key;
-  for (char& ch : name)
-    if (ch == '_') ch = '-';
-  return name;
-}
-
-bool validEndpoint(const std::string& ep) {
-  for (std::string_view scheme : {"tcp://", "ipc://"})
-    if (ep.size() > scheme.size() && ep.compare(0, scheme.size(), scheme) == 0) return true;
-  return false;
-}
-
 }  // namespace
-
-std::string loadTomlConfig(const std::string& path, HubConfig& config) {
-  toml::table table;
-  try {
-    table = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    return "config " + path + ": " + std::string(e.description());
-  }
-  for (const auto& [key, node] : table) {
-    const Setting* setting = nullptr;
-    for (const Setting& s : settings())
-      if (key.str() == s.name) setting = &s;
-    if (!setting) return "config " + path + ": unknown key '" + std::string(key.str()) + "'";
-    const std::string where = "config " + path + ": key '" + std::string(key.str()) + "' must be ";
-    if (setting->list) {
-      const toml::array* array = node.as_array();
-      if (!array) return where + "an array of strings";
-      std::vector<std::string> values;
-      for (const toml::node& item : *array) {
-        if (!item.is_string()) return where + "an array of strings";
-        values.push_back(*item.value<std::string>());
-      }
-      *setting->list(config) = std::move(values);
-    } else if (setting->text) {
-      if (!node.is_string()) return where + "a string";
-      *setting->text(config) = *node.value<std::string>();
-    } else if (setting->number) {
-      if (!node.is_integer()) return where + "an integer";
-      *setting->number(config) = *node.value<int64_t>();
-    } else {
-      if (!node.is_boolean()) return where + "a boolean";
-      *setting->flag(config) = *node.value<bool>();
-    }
-  }
-  return {};
-}
 
 std::string validateConfig(const HubConfig& c) {
   for (auto [name, ep] : std::array<std::pair<const char*, const std::string*>, 3>{
            {{"app_ingress", &c.appIngress}, {"hub_ingress", &c.hubIngress}, {"hub_pub", &c.hubPub}}})
-    if (!validEndpoint(*ep))
+    if (!isPeerEndpoint(*ep))
       return std::string(name) + ": '" + *ep + "' is not a tcp:// or ipc:// endpoint";
   if (c.store != "rocksdb" && c.store != "postgres")
     return "store: '" + c.store + "' is not one of rocksdb|postgres";
@@ -275,27 +222,14 @@ std::string loadCurve(HubConfig& c) {
   return {};
 }
 
-CommandLine parseCommandLine(int argc, char** argv) {
-  CommandLine result;
-  CLI::App app{"webim-broadcast: the webim broadcast hub (sequences, stores, publishes)", "webim-broadcast"};
-  std::string configPath;
-  app.add_option("--config", configPath, "TOML file; keys are the flag names with '_'");
-  HubConfig flags;  // values given on the command line; applied over the file's
-  std::vector<std::pair<CLI::Option*, const Setting*>> options;
-  for (const Setting& s : settings()) {
-    CLI::Option* opt = nullptr;
-    if (s.list) {
-      opt = app.add_option(flagName(s.name), *s.list(flags), s.help)->expected(1)->take_all();
-    } else if (s.text) {
-      opt = app.add_option(flagName(s.name), *s.text(flags), s.help);
-    } else if (s.number) {
-      opt = app.add_option(flagName(s.name), *s.number(flags), s.help);
-    } else {
-      opt = app.add_flag(flagName(s.name) + ",!--no-" + std::string(s.name), *s.flag(flags), s.help);
-    }
-    options.emplace_back(opt, &s);
-  }
+namespace {
 
+struct Subcommands {
+  CLI::App* request;
+  CLI::App* keygen;
+};
+
+Subcommands addSubcommands(CLI::App& app, CommandLine& result) {
   CLI::App* request = app.add_subcommand(
       "request", "send one JSON request to a hub's app ingress, print the reply\n"
                  "(`-` instead of the request: one request per stdin line, up to 256 in flight on one\n"
@@ -308,7 +242,31 @@ CommandLine parseCommandLine(int argc, char** argv) {
                       "this client's CURVE secret key (webim-broadcast keygen; its public key in the hub's curve_app_clients)");
   CLI::App* keygen = app.add_subcommand("keygen", "make a CURVE key pair: for a hub, a frontend or an app (the secret stays with it, the public key goes to its peers)");
   keygen->add_option("--out", result.keygen.out, "write PREFIX.key (secret, 0600) and PREFIX.pub instead of printing");
+  return {request, keygen};
+}
 
+// `webim-broadcast request`: "" when its options hold together, else the error.
+std::string checkRequest(RequestOptions& request) {
+  if (request.timeoutMs < 1) return "--timeout-ms must be >= 1";
+  if (!request.serverKey.empty() && !isZ85Key(request.serverKey)) return "--server-key must be 40 Z85 characters";
+  if (request.curveSecretKeyFile.empty()) return {};
+  if (request.serverKey.empty()) return "--curve-secret-key-file goes with --server-key (the hub's public key)";
+  return readCurveSecretKey(request.curveSecretKeyFile, "--curve-secret-key-file", request.curveSecretKey);
+}
+
+CommandLine exitWith(CommandLine& result, std::string_view prefix, const std::string& error) {
+  std::cerr << prefix << error << "\n";
+  result.exitCode = kExitBadConfig;
+  return std::move(result);
+}
+
+}  // namespace
+
+CommandLine parseCommandLine(int argc, char** argv) {
+  CommandLine result;
+  CLI::App app{"webim-broadcast: the webim broadcast hub (sequences, stores, publishes)", "webim-broadcast"};
+  ConfigBinder<HubConfig> binder(app, kSettings);
+  const Subcommands subcommands = addSubcommands(app, result);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -318,71 +276,25 @@ CommandLine parseCommandLine(int argc, char** argv) {
     result.exitCode = app.exit(e);
     return result;
   } catch (const CLI::ParseError& e) {
-    std::cerr << "webim-broadcast: " << e.what() << "\n";
-    result.exitCode = kExitBadConfig;
-    return result;
+    return exitWith(result, "webim-broadcast: ", e.what());
   }
-
-  if (request->parsed()) {
-    if (result.request.timeoutMs < 1) {
-      std::cerr << "webim-broadcast request: --timeout-ms must be >= 1\n";
-      result.exitCode = kExitBadConfig;
-      return result;
-    }
-    if (!result.request.serverKey.empty() && !isZ85Key(result.request.serverKey)) {
-      std::cerr << "webim-broadcast request: --server-key must be 40 Z85 characters\n";
-      result.exitCode = kExitBadConfig;
-      return result;
-    }
-    if (!result.request.curveSecretKeyFile.empty()) {
-      if (result.request.serverKey.empty()) {
-        std::cerr << "webim-broadcast request: --curve-secret-key-file goes with --server-key (the hub's public key)\n";
-        result.exitCode = kExitBadConfig;
-        return result;
-      }
-      std::string error = readCurveSecretKey(result.request.curveSecretKeyFile, "--curve-secret-key-file",
-                                             result.request.curveSecretKey);
-      if (!error.empty()) {
-        std::cerr << "webim-broadcast request: " << error << "\n";
-        result.exitCode = kExitBadConfig;
-        return result;
-      }
+  if (subcommands.request->parsed()) {
+    if (std::string error = checkRequest(result.request); !error.empty()) {
+      return exitWith(result, "webim-broadcast request: ", error);
     }
     result.mode = CommandLine::Mode::Request;
     return result;
   }
-  if (keygen->parsed()) {
+  if (subcommands.keygen->parsed()) {
     result.mode = CommandLine::Mode::Keygen;
     return result;
   }
-
   HubConfig config;
-  if (!configPath.empty()) {
-    if (std::string error = loadTomlConfig(configPath, config); !error.empty()) {
-      std::cerr << "webim-broadcast: " << error << "\n";
-      result.exitCode = kExitBadConfig;
-      return result;
-    }
-  }
-  for (auto [opt, s] : options) {
-    if (opt->count() == 0) continue;
-    if (s->list) {
-      // `--retention ''` alone means "no rules" (keep everything).
-      std::vector<std::string> values = *s->list(flags);
-      std::erase_if(values, [](const std::string& v) { return v.empty(); });
-      *s->list(config) = std::move(values);
-    } else if (s->text) *s->text(config) = *s->text(flags);
-    else if (s->number) *s->number(config) = *s->number(flags);
-    else *s->flag(config) = *s->flag(flags);
-  }
+  if (std::string error = binder.apply(config); !error.empty()) return exitWith(result, "webim-broadcast: ", error);
   std::string error = validateConfig(config);
   if (error.empty()) error = loadShards(config);
   if (error.empty()) error = loadCurve(config);
-  if (!error.empty()) {
-    std::cerr << "webim-broadcast: bad config: " << error << "\n";
-    result.exitCode = kExitBadConfig;
-    return result;
-  }
+  if (!error.empty()) return exitWith(result, "webim-broadcast: bad config: ", error);
   result.config = std::move(config);
   result.mode = CommandLine::Mode::Serve;
   return result;

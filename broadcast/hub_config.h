@@ -101,8 +101,6 @@ struct CommandLine {
 // Parses flags, reads --config, validates. Prints help / the error itself for Mode::Exit.
 CommandLine parseCommandLine(int argc, char** argv);
 
-// Exposed for tests: read a TOML file over `config`; "" on success, else the error line.
-std::string loadTomlConfig(const std::string& path, HubConfig& config);
 std::string validateConfig(const HubConfig& config);
 // Reads the allow-list files of `config` (at start, and again on SIGHUP): "" on success.
 std::string loadPeerLists(const HubConfig& config, PeerLists& lists);

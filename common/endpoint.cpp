@@ -2,8 +2,15 @@
 
 namespace webim {
 
+bool isPeerEndpoint(std::string_view endpoint) noexcept {
+  for (std::string_view scheme : {"tcp://", "ipc://"}) {
+    if (endpoint.size() > scheme.size() && endpoint.substr(0, scheme.size()) == scheme) return true;
+  }
+  return false;
+}
+
 bool isLoopbackEndpoint(std::string_view endpoint) noexcept {
-  if (endpoint.substr(0, 6) == "ipc://" || endpoint.substr(0, 9) == "inproc://") return true;
+  if (endpoint.substr(0, 6) == "ipc://") return true;
   if (endpoint.substr(0, 6) != "tcp://") return false;
   std::string_view address = endpoint.substr(6);
   // tcp://interface;peer forms and wildcards ("*", 0.0.0.0) are not loopback.
