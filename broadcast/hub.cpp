@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <zmq_addon.hpp>
 
+#include "common/big_endian.h"
 #include "common/channel_rules.h"
 #include "common/client_request.h"
 #include "common/epoch.h"
@@ -53,9 +54,7 @@ Sequencer::EpochSource derivedEpochs(HistoryStore& store) {
     unsigned int length = 0;
     HMAC(EVP_sha256(), seed->data(), static_cast<int>(seed->size()), reinterpret_cast<const unsigned char*>(channel.data()),
          channel.size(), mac, &length);
-    uint64_t epoch = 0;
-    for (int i = 0; i < 8; ++i) epoch = epoch << 8 | mac[i];
-    return epoch;
+    return loadBigEndian<uint64_t>(mac);
   };
 }
 

@@ -14,6 +14,8 @@
 #include <vector>
 #include <utility>
 
+#include "common/big_endian.h"
+
 namespace webim::hub {
 
 namespace {
@@ -144,40 +146,28 @@ const std::vector<Statement>& statements() {
   return list;
 }
 
-void putBe32(std::string& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
-}
-void putBe64(std::string& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
-}
-uint64_t getBe64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-
 // A one-dimensional array parameter in PostgreSQL's binary array format.
 class ArrayParam {
  public:
   explicit ArrayParam(Oid element) : element_(element) {}
   void addInt8(uint64_t v) {
-    putBe32(body_, 8);
-    putBe64(body_, v);
+    appendBigEndian<uint32_t>(body_, 8);
+    appendBigEndian<uint64_t>(body_, v);
     ++count_;
   }
   void addBytes(std::string_view v) {
-    putBe32(body_, static_cast<uint32_t>(v.size()));
+    appendBigEndian<uint32_t>(body_, static_cast<uint32_t>(v.size()));
     body_.append(v);
     ++count_;
   }
   const std::string& finish() {
     std::string header;
-    putBe32(header, count_ == 0 ? 0 : 1);  // ndim
-    putBe32(header, 0);                    // no NULLs
-    putBe32(header, element_);
+    appendBigEndian<uint32_t>(header, count_ == 0 ? 0 : 1);  // ndim
+    appendBigEndian<uint32_t>(header, 0);                    // no NULLs
+    appendBigEndian<uint32_t>(header, element_);
     if (count_ != 0) {
-      putBe32(header, count_);  // dimension
-      putBe32(header, 1);       // lower bound
+      appendBigEndian<uint32_t>(header, count_);  // dimension
+      appendBigEndian<uint32_t>(header, 1);       // lower bound
     }
     encoded_ = header + body_;
     return encoded_;
@@ -196,7 +186,7 @@ struct Params {
   void add(std::string value) { storage.push_back(std::move(value)); }
   void addInt8(uint64_t v) {
     std::string s;
-    putBe64(s, v);
+    appendBigEndian<uint64_t>(s, v);
     storage.push_back(std::move(s));
   }
   std::vector<const char*> values() const {
@@ -221,7 +211,7 @@ std::string_view field(const PGresult* r, int row, int col) {
 }
 uint64_t int8Field(const PGresult* r, int row, int col) {
   if (PQgetlength(r, row, col) != 8) throw HistoryStoreError("unexpected int8 field size");
-  return getBe64(PQgetvalue(r, row, col));
+  return loadBigEndian<uint64_t>(PQgetvalue(r, row, col));
 }
 
 int64_t wallMs() {

@@ -19,6 +19,8 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "common/big_endian.h"
+
 namespace webim::hub {
 
 namespace {
@@ -103,7 +105,7 @@ int runBatch(const RequestOptions& options, std::istream& in) {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank lines are skipped
       uint64_t n = sent++;
       unsigned char tag[8];
-      for (int i = 0; i < 8; ++i) tag[i] = static_cast<unsigned char>(n >> (8 * i));
+      storeBigEndian(tag, n);
       dealer.send(zmq::buffer(tag, sizeof tag), zmq::send_flags::sndmore);
       dealer.send(zmq::message_t(), zmq::send_flags::sndmore);
       dealer.send(zmq::buffer(line), zmq::send_flags::none);
@@ -122,8 +124,7 @@ int runBatch(const RequestOptions& options, std::istream& in) {
       std::vector<zmq::message_t> frames;
       if (!zmq::recv_multipart(dealer, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
       if (frames.size() != 3 || frames[0].size() != 8) continue;  // not a reply to this batch
-      uint64_t n = 0;
-      for (int i = 0; i < 8; ++i) n |= uint64_t(static_cast<const unsigned char*>(frames[0].data())[i]) << (8 * i);
+      const uint64_t n = loadBigEndian<uint64_t>(static_cast<const unsigned char*>(frames[0].data()));
       auto it = inFlight.find(n);
       if (it == inFlight.end() || it->second.reply) continue;
       std::string reply(frames[2].to_string_view());

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "common/big_endian.h"
 #include "proto/webim.pb.h"
 
 namespace webim::hub {
@@ -91,16 +92,6 @@ std::unique_ptr<rocksdb::DB> openDb(const std::string& path) {
   return std::unique_ptr<rocksdb::DB>(db);
 }
 
-void putBigEndian(std::string& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
-}
-
-uint64_t getBigEndian(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-
 std::string channelPrefix(std::string_view channel) {
   std::string key;
   key.reserve(1 + channel.size() + 1 + 8);
@@ -112,7 +103,7 @@ std::string channelPrefix(std::string_view channel) {
 
 std::string messageKey(std::string_view channel, uint64_t seq) {
   std::string key = channelPrefix(channel);
-  putBigEndian(key, seq);
+  appendBigEndian<uint64_t>(key, seq);
   return key;
 }
 
@@ -138,22 +129,22 @@ std::string revocationKey(std::string_view user) {
 
 std::string encodeRevocation(int64_t notBeforeMs) {
   std::string v(1, kRecordVersion);
-  putBigEndian(v, static_cast<uint64_t>(notBeforeMs));
+  appendBigEndian<uint64_t>(v, static_cast<uint64_t>(notBeforeMs));
   return v;
 }
 
 std::string encodeMeta(const ChannelMeta& meta) {
   std::string v(1, kRecordVersion);
-  putBigEndian(v, meta.epoch);
-  putBigEndian(v, meta.lastSeq);
+  appendBigEndian<uint64_t>(v, meta.epoch);
+  appendBigEndian<uint64_t>(v, meta.lastSeq);
   return v;
 }
 
 std::string encodeDedup(const DedupRecord& r) {
   std::string v(1, kRecordVersion);
-  putBigEndian(v, r.epoch);
-  putBigEndian(v, r.seq);
-  putBigEndian(v, static_cast<uint64_t>(r.tsMs));
+  appendBigEndian<uint64_t>(v, r.epoch);
+  appendBigEndian<uint64_t>(v, r.seq);
+  appendBigEndian<uint64_t>(v, static_cast<uint64_t>(r.tsMs));
   v.append(r.channel);
   return v;
 }
@@ -217,7 +208,7 @@ std::optional<ChannelMeta> RocksDbHistoryStore::loadMeta(std::string_view channe
   if (!value) return std::nullopt;
   if (value->size() != kMetaSize || (*value)[0] != kRecordVersion)
     throw HistoryStoreError("corrupt meta record for " + std::string(channel));
-  return ChannelMeta{getBigEndian(value->data() + 1), getBigEndian(value->data() + 9)};
+  return ChannelMeta{loadBigEndian<uint64_t>(value->data() + 1), loadBigEndian<uint64_t>(value->data() + 9)};
 }
 
 std::string RocksDbHistoryStore::epochSeed() {
@@ -246,7 +237,7 @@ std::vector<std::optional<ChannelMeta>> RocksDbHistoryStore::loadMetas(const std
     if (!statuses[i].ok()) throw HistoryStoreError(statuses[i].ToString());
     const std::string& v = values[i];
     if (v.size() != kMetaSize || v[0] != kRecordVersion) throw HistoryStoreError("corrupt meta record for " + channels[i]);
-    out[i] = ChannelMeta{getBigEndian(v.data() + 1), getBigEndian(v.data() + 9)};
+    out[i] = ChannelMeta{loadBigEndian<uint64_t>(v.data() + 1), loadBigEndian<uint64_t>(v.data() + 9)};
   }
   return out;
 }
@@ -258,8 +249,8 @@ std::optional<DedupRecord> RocksDbHistoryStore::loadDedup(std::string_view from,
   if (value->size() < kDedupFixedSize || (*value)[0] != kRecordVersion)
     throw HistoryStoreError("corrupt dedup record");
   const char* p = value->data();
-  return DedupRecord{value->substr(kDedupFixedSize), getBigEndian(p + 1), getBigEndian(p + 9),
-                     static_cast<int64_t>(getBigEndian(p + 17))};
+  return DedupRecord{value->substr(kDedupFixedSize), loadBigEndian<uint64_t>(p + 1), loadBigEndian<uint64_t>(p + 9),
+                     static_cast<int64_t>(loadBigEndian<uint64_t>(p + 17))};
 }
 
 std::string RocksDbHistoryStore::commit(const WriteSet& batch, bool sync) {
@@ -427,7 +418,7 @@ void forEachRevocation(rocksdb::DB& db, F&& f) {
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     rocksdb::Slice v = it->value();
     if (v.size() != 9 || v[0] != kRecordVersion) throw HistoryStoreError("corrupt revocation record");
-    f(std::string_view(it->key().data() + 1, it->key().size() - 1), static_cast<int64_t>(getBigEndian(v.data() + 1)));
+    f(std::string_view(it->key().data() + 1, it->key().size() - 1), static_cast<int64_t>(loadBigEndian<uint64_t>(v.data() + 1)));
   }
   if (!it->status().ok()) throw HistoryStoreError(it->status().ToString());
 }
@@ -488,7 +479,7 @@ TrimResult RocksDbHistoryStore::trimHistory(std::string_view channel, const Trim
     if (!it->status().ok()) throw HistoryStoreError(it->status().ToString());
     return result;  // no messages at all
   }
-  const uint64_t oldest = getBigEndian(it->key().data() + it->key().size() - 8);
+  const uint64_t oldest = loadBigEndian<uint64_t>(it->key().data() + it->key().size() - 8);
   if (cut >= oldest) result.deleted = cut - oldest + 1;
   // Then the age limit: the oldest messages above `cut` older than minTsMs, scanned one by one.
   if (request.minTsMs != INT64_MIN) {

@@ -6,6 +6,8 @@
 #include <new>
 #include <utility>
 
+#include "common/big_endian.h"
+
 namespace webim {
 namespace {
 
@@ -185,12 +187,11 @@ bool WsFrameParser::beginFrame(const uint8_t* h, WsFrameHandler& handler) {
   uint64_t length = len7;
   size_t at = 2;
   if (len7 == kLength16) {
-    length = (uint64_t{h[2]} << 8) | h[3];
+    length = loadBigEndian<uint16_t>(h + 2);
     at = 4;
     if (length < kLength16) return fail(kWsCloseProtocolError, "non-minimal payload length", handler);
   } else if (len7 == kLength64) {
-    length = 0;
-    for (size_t i = 0; i < 8; ++i) length = (length << 8) | h[2 + i];
+    length = loadBigEndian<uint64_t>(h + 2);
     at = 10;
     if (length & kTopBit64) return fail(kWsCloseProtocolError, "64-bit payload length with the top bit set", handler);
     if (length <= 0xFFFF) return fail(kWsCloseProtocolError, "non-minimal payload length", handler);
@@ -350,7 +351,7 @@ bool WsFrameParser::dispatchControl(WsOpcode opcode, std::string_view payload, W
   std::string_view reason;
   if (payload.size() == 1) return fail(kWsCloseProtocolError, "close frame with a 1-byte body", handler);
   if (payload.size() >= kCloseCodeSize) {
-    code = static_cast<uint16_t>((static_cast<uint8_t>(payload[0]) << 8) | static_cast<uint8_t>(payload[1]));
+    code = loadBigEndian<uint16_t>(payload.data());
     reason = payload.substr(kCloseCodeSize);
     if (!isValidCloseCode(code)) return fail(kWsCloseProtocolError, "invalid close code", handler);
     if (!isValidUtf8(reason)) return fail(kWsCloseInvalidPayload, "close reason is not UTF-8", handler);
@@ -370,12 +371,11 @@ size_t writeFrameHeader(uint8_t* out, WsOpcode opcode, uint64_t payloadLength, b
   }
   if (payloadLength <= 0xFFFF) {
     out[1] = kLength16;
-    out[2] = static_cast<uint8_t>(payloadLength >> 8);
-    out[3] = static_cast<uint8_t>(payloadLength);
+    storeBigEndian(out + 2, static_cast<uint16_t>(payloadLength));
     return 4;
   }
   out[1] = kLength64;
-  for (size_t i = 0; i < 8; ++i) out[2 + i] = static_cast<uint8_t>(payloadLength >> (56 - 8 * i));
+  storeBigEndian(out + 2, payloadLength);
   return kWsMaxFrameHeader;
 }
 
@@ -397,8 +397,7 @@ std::string encodeCloseFrame(uint16_t code, std::string_view reason) {
     reason = reason.substr(0, cut);
   }
   char payload[kWsMaxControlPayload];
-  payload[0] = static_cast<char>(code >> 8);
-  payload[1] = static_cast<char>(code & 0xFF);
+  storeBigEndian(payload, code);
   if (!reason.empty()) std::memcpy(payload + kCloseCodeSize, reason.data(), reason.size());
   return encodeFrame(WsOpcode::Close, std::string_view(payload, kCloseCodeSize + reason.size()));
 }

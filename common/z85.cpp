@@ -3,6 +3,8 @@
 #include <array>
 #include <cstdint>
 
+#include "common/big_endian.h"
+
 namespace webim {
 
 namespace {
@@ -26,8 +28,7 @@ std::optional<std::string> z85Encode(std::string_view bytes) {
   std::string out;
   out.reserve(bytes.size() / 4 * 5);
   for (size_t i = 0; i < bytes.size(); i += 4) {
-    uint32_t value = 0;
-    for (size_t j = 0; j < 4; ++j) value = (value << 8) | static_cast<uint8_t>(bytes[i + j]);
+    uint32_t value = loadBigEndian<uint32_t>(bytes.data() + i);
     char group[5];
     for (int j = 4; j >= 0; --j) {
       group[j] = kAlphabet[value % 85];
@@ -50,7 +51,7 @@ std::optional<std::string> z85Decode(std::string_view text) {
       value = value * 85 + static_cast<uint64_t>(digit);
     }
     if (value > UINT32_MAX) return std::nullopt;
-    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((value >> shift) & 0xff));
+    appendBigEndian(out, static_cast<uint32_t>(value));
   }
   return out;
 }

@@ -65,6 +65,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/big_endian.h"
+
 namespace {
 
 // ---------------------------------------------------------------------------------------------
@@ -554,10 +556,11 @@ void appendFrame(uint8_t opcode, const char* payload, size_t len) {
   if (len < 126) {
     p[1] = 0x80 | uint8_t(len);
   } else if (len < 65536) {
-    p[1] = 0x80 | 126; p[2] = uint8_t(len >> 8); p[3] = uint8_t(len);
+    p[1] = 0x80 | 126;
+    webim::storeBigEndian(p + 2, uint16_t(len));
   } else {
     p[1] = 0x80 | 127;
-    for (int i = 0; i < 8; ++i) p[2 + i] = uint8_t(uint64_t(len) >> (56 - 8 * i));
+    webim::storeBigEndian(p + 2, uint64_t(len));
   }
   uint32_t key = W->rnd();
   uint8_t* mask = p + hdr;
@@ -952,12 +955,11 @@ size_t parseFrames(Conn* c, const char* data, size_t len) {
     size_t hdr = 2;
     if (plen == 126) {
       if (len - pos < 4) break;
-      plen = (uint64_t(p[2]) << 8) | p[3];
+      plen = webim::loadBigEndian<uint16_t>(p + 2);
       hdr = 4;
     } else if (plen == 127) {
       if (len - pos < 10) break;
-      plen = 0;
-      for (int i = 0; i < 8; ++i) plen = (plen << 8) | p[2 + i];
+      plen = webim::loadBigEndian<uint64_t>(p + 2);
       hdr = 10;
     }
     if (masked) hdr += 4;
@@ -975,11 +977,12 @@ size_t parseFrames(Conn* c, const char* data, size_t len) {
         break;
       }
       case 0x8: {
-        uint16_t code = plen >= 2 ? uint16_t((uint8_t(payload[0]) << 8) | uint8_t(payload[1])) : 1005;
+        uint16_t code = plen >= 2 ? webim::loadBigEndian<uint16_t>(payload) : 1005;
         W->st->serverCloses.fetch_add(1, std::memory_order_relaxed);
         W->st->lastCloseCode.store(code, std::memory_order_relaxed);
         countCloseCode(code);
-        char body[2] = {char(code >> 8), char(code & 0xFF)};
+        char body[2];
+        webim::storeBigEndian(body, code);
         appendFrame(0x8, body, 2);
         flushFrames(c);
         failConn(c, "server closed", code);
