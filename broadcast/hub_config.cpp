@@ -3,7 +3,6 @@
 #include <CLI/CLI.hpp>
 
 #include <grp.h>
-#include <zmq.h>
 
 #include <array>
 #include <cerrno>
@@ -16,6 +15,7 @@
 
 #include "common/endpoint.h"
 #include "common/program/config_binder.h"
+#include "common/program/curve.h"
 
 namespace webim::hub {
 
@@ -110,17 +110,6 @@ std::string loadShards(HubConfig& c) {
   return {};
 }
 
-std::string readCurveSecretKey(const std::string& path, const std::string& setting, std::string& key) {
-  std::ifstream in(path);
-  if (!in) return setting + ": cannot read '" + path + "'";
-  std::string line;
-  std::getline(in, line);
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-  if (!isZ85Key(line)) return setting + ": '" + path + "' must hold a 40-character Z85 key";
-  key = line;
-  return {};
-}
-
 std::string loadPeerLists(const HubConfig& c, PeerLists& lists) {
   PeerLists loaded;
   for (auto [name, path, out] : std::array<std::tuple<const char*, const std::string*, std::shared_ptr<const AllowList>*>, 2>{
@@ -200,10 +189,9 @@ std::string loadCurve(HubConfig& c) {
   }
   if (c.slotMap && !c.curveSecretKey.empty()) {
     const Shard& own = c.slotMap->shards()[c.shardIndex];
-    char publicKey[41];
-    if (zmq_curve_public(publicKey, c.curveSecretKey.c_str()) == 0 && !own.curveServerKey.empty() &&
-        own.curveServerKey != publicKey) {
-      return "curve_secret_key_file: this hub's public key is " + std::string(publicKey) + ", but shard " + own.name +
+    const std::string publicKey = curvePublicKeyOf(c.curveSecretKey);
+    if (!own.curveServerKey.empty() && own.curveServerKey != publicKey) {
+      return "curve_secret_key_file: this hub's public key is " + publicKey + ", but shard " + own.name +
              " in " + c.shards + " has curve_server_key " + own.curveServerKey + " (each hub its own key pair)";
     }
   }

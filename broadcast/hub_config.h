@@ -107,7 +107,5 @@ std::string loadPeerLists(const HubConfig& config, PeerLists& lists);
 // Endpoints any local user can reach (tcp:// on loopback, abstract ipc://@ sockets) without an
 // allow-list guarding them: one warning line each, logged at start.
 std::vector<std::string> peerAuthWarnings(const HubConfig& config);
-// The first line of a key file written by `webim-broadcast keygen` (PREFIX.key), checked to be Z85.
-std::string readCurveSecretKey(const std::string& path, const std::string& setting, std::string& key);
 
 }  // namespace webim::hub

@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -20,6 +19,7 @@
 #include <zmq_addon.hpp>
 
 #include "common/big_endian.h"
+#include "common/program/curve.h"
 
 namespace webim::hub {
 
@@ -31,19 +31,7 @@ zmq::socket_t connectDealer(zmq::context_t& context, const RequestOptions& optio
   dealer.set(zmq::sockopt::linger, 0);  // an unanswered request must not hold the exit
   dealer.set(zmq::sockopt::sndhwm, hwm);
   dealer.set(zmq::sockopt::rcvhwm, hwm);
-  if (!options.serverKey.empty()) {  // CURVE client: our own key pair, else a throwaway one
-    char publicKey[41];
-    char secretKey[41];
-    if (!options.curveSecretKey.empty()) {
-      std::snprintf(secretKey, sizeof secretKey, "%s", options.curveSecretKey.c_str());
-      if (zmq_curve_public(publicKey, secretKey) != 0) throw zmq::error_t();
-    } else if (zmq_curve_keypair(publicKey, secretKey) != 0) {
-      throw zmq::error_t();
-    }
-    dealer.set(zmq::sockopt::curve_serverkey, options.serverKey);
-    dealer.set(zmq::sockopt::curve_publickey, publicKey);
-    dealer.set(zmq::sockopt::curve_secretkey, secretKey);
-  }
+  if (!options.serverKey.empty()) useCurveClient(dealer, options.serverKey, options.curveSecretKey);
   dealer.connect(options.appIngress);
   return dealer;
 }

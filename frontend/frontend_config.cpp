@@ -8,10 +8,10 @@
 #include <iostream>
 #include <set>
 #include <sstream>
-#include <zmq.h>
 
 #include "common/endpoint.h"
 #include "common/program/config_binder.h"
+#include "common/program/curve.h"
 #include "common/token.h"
 #include "frontend/listen_address.h"
 
@@ -194,18 +194,8 @@ void validate(FrontendConfig& config) {
   if (config.id.empty()) config.id = "fe-" + std::to_string(::getpid());
   loadHubs(config);
   if (!config.curveSecretKeyFile.empty()) {
-    std::ifstream in(config.curveSecretKeyFile);
-    if (!in) throw std::runtime_error("--curve-secret-key-file: cannot read '" + config.curveSecretKeyFile + "'");
-    std::string key;
-    std::getline(in, key);
-    while (!key.empty() && (key.back() == '\r' || key.back() == ' ')) key.pop_back();
-    char publicKey[41];
-    if (!isZ85Key(key) || zmq_curve_public(publicKey, key.c_str()) != 0) {
-      throw std::runtime_error("--curve-secret-key-file: '" + config.curveSecretKeyFile +
-                               "' must hold a 40-character Z85 secret key (webim-broadcast keygen)");
-    }
-    config.curveSecretKey = key;
-    config.curvePublicKey = publicKey;
+    std::string error = readCurveSecretKey(config.curveSecretKeyFile, "--curve-secret-key-file", config.curveSecretKey);
+    if (!error.empty()) throw std::runtime_error(error);
   }
   checkCurve(config);
 }

@@ -74,7 +74,6 @@ struct FrontendConfig {
   std::vector<std::string> secrets;
   std::vector<std::string> apiKeys;
   std::string curveSecretKey;  // from curveSecretKeyFile (Z85)
-  std::string curvePublicKey;  // derived from it
   std::shared_ptr<const SlotMap> slotMap;  // the hubs: from --shards, or one from the two endpoints
   TrustedProxies trustedProxyRanges;       // from trustedProxies
 };

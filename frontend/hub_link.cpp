@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "common/epoch.h"
+#include "common/program/curve.h"
 #include "common/topics.h"
 
 namespace webim {
@@ -50,24 +51,6 @@ HubLink::HubLink(uv_loop_t* loop, TimerWheel& wheel, const FrontendConfig& confi
 HubLink::~HubLink() { close(); }
 
 namespace {
-// CURVE client side: this frontend's key pair (--curve-secret-key-file), which the hub checks
-// against its curve_frontend_clients, or else a throwaway pair per process (admitted only by a
-// hub without that allow-list). Returns the public key presented.
-std::string useCurve(zmq::socket_t& socket, const std::string& serverKey, const FrontendConfig& config) {
-  static const std::pair<std::string, std::string> ephemeral = [] {
-    char publicKey[41];
-    char secretKey[41];
-    if (zmq_curve_keypair(publicKey, secretKey) != 0) throw zmq::error_t();
-    return std::pair<std::string, std::string>(publicKey, secretKey);
-  }();
-  const bool own = !config.curveSecretKey.empty();
-  const std::string& publicKey = own ? config.curvePublicKey : ephemeral.first;
-  socket.set(zmq::sockopt::curve_serverkey, serverKey);
-  socket.set(zmq::sockopt::curve_publickey, publicKey);
-  socket.set(zmq::sockopt::curve_secretkey, own ? config.curveSecretKey : ephemeral.second);
-  return publicKey;
-}
-
 constexpr const char* kMonitorEndpoint = "inproc://hub-link-dealer-monitor";  // one context per HubLink
 constexpr uint64_t kAuthRetryMs = 10'000;  // after the hub refused our key
 }  // namespace
@@ -75,7 +58,7 @@ constexpr uint64_t kAuthRetryMs = 10'000;  // after the hub refused our key
 void HubLink::start() {
   dealer_ = zmq::socket_t(context_, zmq::socket_type::dealer);
   if (!serverKey_.empty()) {
-    curvePublicKey_ = useCurve(dealer_, serverKey_, config_);
+    curvePublicKey_ = useCurveClient(dealer_, serverKey_, config_.curveSecretKey);
     // The hub's refusal of our key reaches us only as a monitor event: log it, or publishes would
     // just time out without a word.
     if (zmq_socket_monitor(dealer_.handle(), kMonitorEndpoint,
@@ -97,7 +80,7 @@ void HubLink::start() {
   dealer_.connect(ingress_);
 
   sub_ = zmq::socket_t(context_, zmq::socket_type::sub);
-  if (!serverKey_.empty()) useCurve(sub_, serverKey_, config_);
+  if (!serverKey_.empty()) useCurveClient(sub_, serverKey_, config_.curveSecretKey);
   // A SUB silently drops subscriptions beyond its send HWM (seen with 19,000 topics): unlimited.
   sub_.set(zmq::sockopt::sndhwm, 0);
   sub_.set(zmq::sockopt::rcvhwm, kSubRcvHwm);
