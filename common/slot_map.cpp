@@ -51,6 +51,66 @@ SlotMap SlotMap::single(Shard shard) {
   return map;
 }
 
+namespace {
+
+// The table's top level: "slots" (if given) is kSlotCount, "shards" a non-empty array. "" or the error.
+std::string readTable(simdjson::dom::element root, simdjson::dom::array& shards) {
+  int64_t slots = kSlotCount;
+  if (auto e = root["slots"].get(slots); e && e != simdjson::NO_SUCH_FIELD) return "\"slots\" must be a number";
+  if (slots != kSlotCount) return "\"slots\" must be " + std::to_string(kSlotCount);
+  if (root["shards"].get(shards) || shards.size() == 0) return "\"shards\" must be a non-empty array";
+  return {};
+}
+
+// One shard's name, endpoints and key; `earlier` are the shards before it. "" or the error.
+std::string readShard(simdjson::dom::element entry, const std::vector<Shard>& earlier, Shard& shard) {
+  std::string_view text;
+  if (entry["name"].get(text) || text.empty()) return "every shard needs a \"name\"";
+  shard.name = text;
+  for (const Shard& other : earlier) {
+    if (other.name == shard.name) return "shard \"" + shard.name + "\" appears twice";
+  }
+  for (auto [key, field] : {std::pair{"app_ingress", &shard.appIngress}, std::pair{"hub_ingress", &shard.hubIngress},
+                            std::pair{"hub_pub", &shard.hubPub}, std::pair{"curve_server_key", &shard.curveServerKey}}) {
+    if (entry[key].get(text) == simdjson::SUCCESS) *field = text;
+  }
+  // One key pair per hub: a secret shared by several hubs would let any of them pass for the others.
+  for (const Shard& other : earlier) {
+    if (!shard.curveServerKey.empty() && other.curveServerKey == shard.curveServerKey) {
+      return "shards \"" + other.name + "\" and \"" + shard.name +
+             "\" have the same curve_server_key: give each hub its own key pair (webim-broadcast keygen)";
+    }
+  }
+  return {};
+}
+
+// A shard's "slots": a list string ("0-511", "0-9,20-29") or an array of numbers. "" or the error.
+std::string readOwnedSlots(simdjson::dom::element entry, const std::string& name, std::vector<uint32_t>& owned) {
+  simdjson::dom::element slotsField;
+  if (entry["slots"].get(slotsField)) {
+    return "shard \"" + name + "\" needs \"slots\" (\"0-511\", \"0-9,20-29\" or a list)";
+  }
+  bool ok = true;
+  if (slotsField.is_string()) {
+    ok = parseSlotList(std::string_view(slotsField), owned);
+  } else if (slotsField.is_array()) {
+    for (simdjson::dom::element n : simdjson::dom::array(slotsField)) {
+      uint64_t slot = 0;
+      if (n.get(slot) || slot >= kSlotCount) {
+        ok = false;
+        break;
+      }
+      owned.push_back(static_cast<uint32_t>(slot));
+    }
+  } else {
+    ok = false;
+  }
+  if (!ok) return "shard \"" + name + "\": bad \"slots\" (slots are 0.." + std::to_string(kSlotCount - 1) + ")";
+  return {};
+}
+
+}  // namespace
+
 std::optional<SlotMap> SlotMap::parse(std::string_view json, std::string& error) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
@@ -58,71 +118,15 @@ std::optional<SlotMap> SlotMap::parse(std::string_view json, std::string& error)
     error = std::string("not valid JSON: ") + simdjson::error_message(e);
     return std::nullopt;
   }
-  int64_t slots = kSlotCount;
-  if (auto e = root["slots"].get(slots); e && e != simdjson::NO_SUCH_FIELD) {
-    error = "\"slots\" must be a number";
-    return std::nullopt;
-  }
-  if (slots != kSlotCount) {
-    error = "\"slots\" must be " + std::to_string(kSlotCount);
-    return std::nullopt;
-  }
   simdjson::dom::array shards;
-  if (root["shards"].get(shards) || shards.size() == 0) {
-    error = "\"shards\" must be a non-empty array";
-    return std::nullopt;
-  }
+  if (error = readTable(root, shards); !error.empty()) return std::nullopt;
   SlotMap map;
   map.owner_.assign(kSlotCount, kUnowned);
   for (simdjson::dom::element entry : shards) {
     Shard shard;
-    std::string_view text;
-    if (entry["name"].get(text) || text.empty()) {
-      error = "every shard needs a \"name\"";
-      return std::nullopt;
-    }
-    shard.name = text;
-    if (map.findShard(shard.name)) {
-      error = "shard \"" + shard.name + "\" appears twice";
-      return std::nullopt;
-    }
-    for (auto [key, field] : {std::pair{"app_ingress", &shard.appIngress}, std::pair{"hub_ingress", &shard.hubIngress},
-                              std::pair{"hub_pub", &shard.hubPub}, std::pair{"curve_server_key", &shard.curveServerKey}}) {
-      if (entry[key].get(text) == simdjson::SUCCESS) *field = text;
-    }
-    // One key pair per hub: a secret shared by several hubs would let any of them pass for the others.
-    for (const Shard& other : map.shards_) {
-      if (!shard.curveServerKey.empty() && other.curveServerKey == shard.curveServerKey) {
-        error = "shards \"" + other.name + "\" and \"" + shard.name +
-                "\" have the same curve_server_key: give each hub its own key pair (webim-broadcast keygen)";
-        return std::nullopt;
-      }
-    }
+    if (error = readShard(entry, map.shards_, shard); !error.empty()) return std::nullopt;
     std::vector<uint32_t> owned;
-    simdjson::dom::element slotsField;
-    if (entry["slots"].get(slotsField)) {
-      error = "shard \"" + shard.name + "\" needs \"slots\" (\"0-511\", \"0-9,20-29\" or a list)";
-      return std::nullopt;
-    }
-    bool ok = true;
-    if (slotsField.is_string()) {
-      ok = parseSlotList(std::string_view(slotsField), owned);
-    } else if (slotsField.is_array()) {
-      for (simdjson::dom::element n : simdjson::dom::array(slotsField)) {
-        uint64_t slot = 0;
-        if (n.get(slot) || slot >= kSlotCount) {
-          ok = false;
-          break;
-        }
-        owned.push_back(static_cast<uint32_t>(slot));
-      }
-    } else {
-      ok = false;
-    }
-    if (!ok) {
-      error = "shard \"" + shard.name + "\": bad \"slots\" (slots are 0.." + std::to_string(kSlotCount - 1) + ")";
-      return std::nullopt;
-    }
+    if (error = readOwnedSlots(entry, shard.name, owned); !error.empty()) return std::nullopt;
     const uint16_t index = static_cast<uint16_t>(map.shards_.size());
     for (uint32_t slot : owned) {
       if (map.owner_[slot] != kUnowned) {
