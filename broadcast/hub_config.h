@@ -46,18 +46,18 @@ struct HubConfig {
   // time, so a frontend that lost the last message of a burst (and the channel then went quiet)
   // notices the hole and fills it from history.
   int64_t syncIntervalMs = 2000;
-  // Shards (docs/protocol.md section 4): the shared JSON shard table and which of its shards this hub
+  // Shards (docs/protocol.md section 6): the shared JSON shard table and which of its shards this hub
   // is. Both empty: one hub owns every channel. Channels of other shards get `wrong_shard`.
   std::string shards;
   std::string shard;
   std::shared_ptr<const SlotMap> slotMap;  // derived from `shards` at start
-  // CURVE (docs/protocol.md section 4): the file holding this hub's secret key (Z85, from
-  // `webim-broadcast keygen`). Required when any endpoint binds off loopback; then all three
-  // sockets speak CURVE and clients need the matching public key.
+  // CURVE (docs/architecture.md "Peer authentication"): the file holding this hub's secret key
+  // (Z85, from `webim-broadcast keygen`). Required when any endpoint binds off loopback; then all
+  // three sockets speak CURVE and clients need the matching public key.
   std::string curveSecretKeyFile;
   std::string curveSecretKey;  // derived: the file's key
-  // Who may connect (docs/configuration.md, "Who may connect"): files of CURVE public keys, one per
-  // line (peer_auth.h). With CURVE the hub admits on hub_ingress and hub_pub only the keys listed
+  // Who may connect (docs/architecture.md "Peer authentication"): files of CURVE public keys, one
+  // per line (peer_auth.h). With CURVE the hub admits on hub_ingress and hub_pub only the keys listed
   // in curveFrontendClients, on app_ingress only those in curveAppClients (ZAP, zap_server.h).
   // A socket off loopback needs its list; one on loopback without it admits any CURVE client.
   // Reread on SIGHUP.

@@ -1,4 +1,5 @@
-// Channel names and who may subscribe or publish to them (docs/protocol.md section 1 "Channels").
+// Channel names and who may subscribe or publish to them (docs/protocol.md: names at the top,
+// grants in section 3).
 // Pure functions of the channel name and the verified token claims.
 #pragma once
 

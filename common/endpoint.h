@@ -1,5 +1,5 @@
 // ZeroMQ endpoint helpers (pure). Off loopback, the hub's ingresses and publish socket require
-// CURVE (docs/protocol.md section 4); ipc:// and tcp:// on 127.0.0.0/8, localhost or ::1 count as
+// CURVE (docs/architecture.md "Peer authentication"); ipc:// and tcp:// on 127.0.0.0/8, localhost or ::1 count as
 // loopback.
 #pragma once
 

@@ -1,6 +1,6 @@
 // Shards: channels map to slots by crc32(name) % 1024 (zlib's CRC-32, the same as PHP's crc32()),
 // and slots to hubs through one table in the shared config, read by hubs, frontends and the PHP
-// library (docs/protocol.md section 4). The table is JSON so that PHP reads it without a library:
+// library (docs/protocol.md section 6). The table is JSON so that PHP reads it without a library:
 //
 //   {"slots": 1024,
 //    "shards": [{"name": "hub0", "slots": "0-511",

@@ -141,9 +141,9 @@ void loadHubs(FrontendConfig& config) {
   config.slotMap = std::make_shared<const SlotMap>(std::move(*map));
 }
 
-// Off loopback the hub speaks only CURVE (docs/protocol.md section 4): without its key we could
-// never connect, and without our own key pair (listed by the hub) it would refuse us, so say so
-// now rather than time out on every request.
+// Off loopback the hub speaks only CURVE (docs/architecture.md "Peer authentication"): without its
+// key we could never connect, and without our own key pair (listed by the hub) it would refuse us,
+// so say so now rather than time out on every request.
 void checkCurve(const FrontendConfig& config) {
   const std::string serverKeySetting = config.shards.empty() ? "--hub-public-key" : "curve_server_key in --shards";
   bool anyCurve = false;

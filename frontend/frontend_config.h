@@ -1,5 +1,5 @@
 // The frontend's configuration: one struct with defaults, read from a TOML file (--config) and
-// overridden by flags, validated once at start (docs/architecture.md, house style 6).
+// overridden by flags, validated once at start (common/program/config_binder.h binds the keys and flags).
 #pragma once
 
 #include <cstdint>
@@ -18,7 +18,7 @@ struct FrontendConfig {
   // The hub's frontend ingress (ROUTER, we connect a DEALER) and its publish socket (XPUB, we SUB).
   std::string hubIngress = "tcp://127.0.0.1:5561";
   std::string hubPub = "tcp://127.0.0.1:5562";
-  // Several hubs (shards): the shared JSON shard table (docs/protocol.md section 4); its shards'
+  // Several hubs (shards): the shared JSON shard table (docs/protocol.md section 6); its shards'
   // hub_ingress/hub_pub replace the two endpoints above, and channels are routed by slot.
   std::string shards;
   // The hub's CURVE public key (Z85; `webim-broadcast keygen`), required when it is off loopback.

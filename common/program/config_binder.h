@@ -1,8 +1,8 @@
 // One binder for both programs' settings: a table of {TOML key, member, help} gives each setting
 // a flag ("--" + the key with '-' for '_') and a key in the --config TOML file, so the two can never
 // drift apart, and the flag's --help line with its default. The file is applied first, then the
-// flags that were given (flags win). Validation stays with each program's config
-// (docs/architecture.md: one struct per program, validated once at start).
+// flags that were given (flags win). Validation stays with each program's config struct, which
+// is validated once at start.
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -1,4 +1,4 @@
-// CURVE keys (docs/protocol.md section 4) as both programs use them: key files written by
+// CURVE keys (docs/architecture.md "Peer authentication") as both programs use them: key files written by
 // `webim-broadcast keygen`, and the client side of a CURVE socket (the frontend's links to its
 // hubs, `webim-broadcast request`).
 #pragma once
