@@ -235,6 +235,9 @@ Subcommands addSubcommands(CLI::App& app, CommandLine& result) {
 
 // `webim-broadcast request`: "" when its options hold together, else the error.
 std::string checkRequest(RequestOptions& request) {
+  if (!isPeerEndpoint(request.appIngress)) {
+    return "--app-ingress: '" + request.appIngress + "' is not a tcp:// or ipc:// endpoint";
+  }
   if (request.timeoutMs < 1) return "--timeout-ms must be >= 1";
   if (!request.serverKey.empty() && !isZ85Key(request.serverKey)) return "--server-key must be 40 Z85 characters";
   if (request.curveSecretKeyFile.empty()) return {};

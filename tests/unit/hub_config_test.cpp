@@ -29,6 +29,13 @@ TEST_CASE("hub config: endpoints are tcp:// or ipc://, never inproc:// (the fron
   }
 }
 
+TEST_CASE("webim-broadcast request: the same endpoint rule for --app-ingress", "[hub_config]") {
+  CHECK(parse({"request", "--app-ingress", "ipc:///tmp/webim-app", "{}"}).mode == CommandLine::Mode::Request);
+  const CommandLine cmd = parse({"request", "--app-ingress", "inproc://app", "{}"});
+  CHECK(cmd.mode == CommandLine::Mode::Exit);
+  CHECK(cmd.exitCode == kExitBadConfig);
+}
+
 TEST_CASE("hub config: flags over defaults, --no-sync, --retention ''", "[hub_config]") {
   const CommandLine cmd = parse({"--no-sync", "--max-batch", "7", "--retention", ""});
   REQUIRE(cmd.mode == CommandLine::Mode::Serve);
