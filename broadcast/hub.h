@@ -11,6 +11,9 @@
 //      and messages.
 // When the write fails every publish of the batch is answered `unavailable` and the sequencer
 // rolls back, so nothing past the durable seq is ever acked or published.
+//
+// Files: hub.cpp (loop, commit, between batches), hub_ingress.cpp (sockets, receive, send),
+// hub_staging.cpp (step b per request), hub_replies.cpp (step c replies).
 #pragma once
 
 #include <chrono>
@@ -64,7 +67,7 @@ class Hub {
     int64_t kickNotBeforeMs = 0;           // KickRequest, once staged
   };
 
-  // Sockets, and step (a): receive and decode.
+  // Sockets, and step (a): receive and decode (hub_ingress.cpp).
   void configureSockets(zmq::context_t& context);
   void bindPrivate(zmq::socket_t& socket, const std::string& endpoint, bool appIngress);
   void servePeers();
@@ -73,7 +76,7 @@ class Hub {
   size_t receive(zmq::socket_ref socket, bool fromApp, std::vector<Request>& batch, size_t room);
   void send(zmq::socket_ref socket, std::vector<zmq::message_t>& envelope, const std::string& body);
 
-  // Step (b), sequencing and commit.
+  // Step (b), sequencing and commit (hub.cpp, hub_staging.cpp).
   void stage(Request& r);
   void stagePublish(Request& r, PublishRequest& publish);
   void stageAttach(Request& r, const AttachRequest& attach);
@@ -85,7 +88,7 @@ class Hub {
   bool commitBatch();
   std::string commitPending();
 
-  // Step (c), replies and publishes (publishBatch, Publisher).
+  // Step (c), replies (hub_replies.cpp) and publishes (publishBatch, Publisher).
   void reply(Request& r, bool committed);
   void replyError(Request& r, const std::string& code, const std::string& message);
   void replyApp(Request& r, const std::string& json);
@@ -103,7 +106,7 @@ class Hub {
   void publishBatch(const std::vector<Request>& batch);
   HubStats snapshotStats();
 
-  // Between batches.
+  // Between batches (hub.cpp).
   void housekeeping();
   void publishSyncs(const std::vector<std::string>& channels);
   void syncWritten();
