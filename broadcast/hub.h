@@ -2,7 +2,7 @@
 // frontend ingress (ROUTER, protobuf) and the publish socket (XPUB).
 //
 // One iteration: drain subscription messages (answering each subscribe with a sync marker), then
-// one bounded batch from both ingresses in three steps (docs/architecture.md "Group commit"):
+// one bounded batch from both ingresses in three steps (docs/architecture.md "Durability"):
 //  (a) decode each request (HubRequestDecoder, pure: hub_request.h);
 //  (b) sequence and stage it (Sequencer, frontend admission, inbox attach), then write ONE store
 //      batch (group commit);

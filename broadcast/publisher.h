@@ -1,10 +1,11 @@
 // The hub's publish socket (XPUB), the third step of the loop: what goes out after a batch's acks
 // (its messages and kicks), between batches (syncs) and on a frontend's subscribe (the boot id).
-// Every message is [topic '\0'][payload]; inbox messages are routed (docs/architecture.md "Routed
-// inboxes"): once to each frontend holding the user, on that frontend's own topic.
+// Every message is [topic '\0'][payload]; inbox messages are routed (docs/architecture.md
+// "Inboxes are routed, not subscribed"): once to each frontend holding the user, on that
+// frontend's own topic.
 //
 // Contract: call only with what is durable (a committed batch, positions read between batches):
-// nothing past the durable seq is ever published (docs/architecture.md "Group commit").
+// nothing past the durable seq is ever published (docs/architecture.md "Durability").
 #pragma once
 
 #include <cstdint>

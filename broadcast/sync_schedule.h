@@ -1,8 +1,8 @@
-// Which channels still owe their frontends a sync after their last write. The sync after a
-// channel's last write is what reveals a dropped tail to the frontends (docs/architecture.md,
-// "Joining a channel without a gap"), so it is not dropped itself: it goes out whole to every
-// subscribed frontend or not at all, and is tried again next round while a frontend's pipe is full,
-// for a bounded number of rounds (a frontend whose pipe stays full does not hold it forever).
+// Which channels still owe their frontends a sync after their last write. That sync is what
+// reveals a dropped tail to the frontends (docs/architecture.md "Gap filling"), so it is not
+// dropped itself: it goes out whole to every subscribed frontend or not at all, and is tried again
+// next round while a frontend's pipe is full, for a bounded number of rounds (a frontend whose
+// pipe stays full does not hold it forever).
 // Pure bookkeeping: the caller sends.
 #pragma once
 
