@@ -1,12 +1,19 @@
 // The hub's event loop: one thread, one zmq_poll over the app ingress (ROUTER, JSON), the
 // frontend ingress (ROUTER, protobuf) and the publish socket (XPUB).
 //
-// One iteration: drain subscription messages (answering each subscribe with a sync marker), take
-// up to max_batch requests from both ingresses, sequence every publish of the batch, write ONE
-// store batch (group commit), and only after it succeeded reply and publish. When the write
-// fails every publish of the batch is answered `unavailable` and the sequencer rolls back, so
-// nothing past the durable seq is ever acked or published. Non-publish requests of the batch are
-// answered after the commit, in arrival order, so a client's history read sees its own publish.
+// One iteration: drain subscription messages (answering each subscribe with a sync marker), then
+// one bounded batch from both ingresses in three steps (docs/architecture.md "Durability"):
+//  (a) decode each request (HubRequestDecoder, pure: hub_request.h);
+//  (b) sequence and stage it (Sequencer, frontend admission, inbox attach), then write ONE store
+//      batch (group commit);
+//  (c) reply to every request in arrival order (acks only now that the batch is durable, so a
+//      client's history read sees its own publish), then publish (Publisher): the batch's kicks
+//      and messages.
+// When the write fails every publish of the batch is answered `unavailable` and the sequencer
+// rolls back, so nothing past the durable seq is ever acked or published.
+//
+// Files: hub.cpp (loop, commit, between batches), hub_ingress.cpp (sockets, receive, send),
+// hub_staging.cpp (step b per request), hub_replies.cpp (step c replies).
 #pragma once
 
 #include <chrono>
@@ -15,18 +22,20 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 #include <zmq.hpp>
 
 #include "broadcast/app_request.h"
 #include "broadcast/frontend_registry.h"
 #include "broadcast/history_store.h"
-#include "broadcast/inbox_router.h"
 #include "broadcast/hub_config.h"
+#include "broadcast/hub_request.h"
+#include "broadcast/inbox_router.h"
+#include "broadcast/publisher.h"
 #include "broadcast/retention.h"
 #include "broadcast/sequencer.h"
 #include "broadcast/zap_server.h"
+#include "proto/webim.pb.h"
 
 namespace webim::hub {
 
@@ -47,47 +56,68 @@ class Hub {
   void setReloadFlag(volatile std::sig_atomic_t* flag) { reload_ = flag; }
 
  private:
-  struct Request;
+  // One request of a batch, from its decoding to its reply.
+  struct Request {
+    std::vector<zmq::message_t> envelope;  // every frame before the body, echoed in the reply
+    ReplyForm form = ReplyForm::Frontend;
+    uint64_t reqId = 0;                    // frontend requests only
+    HubRequest request;                    // staging may turn it into a RequestError
+    PublishOutcome outcome;                // PublishRequest, once sequenced
+    std::vector<ChannelMeta> positions;    // AttachRequest: each inbox's position when it was read
+    int64_t kickNotBeforeMs = 0;           // KickRequest, once staged
+  };
 
+  // Sockets, and step (a): receive and decode (hub_ingress.cpp).
   void configureSockets(zmq::context_t& context);
   void bindPrivate(zmq::socket_t& socket, const std::string& endpoint, bool appIngress);
   void servePeers();
   void reloadPeerLists();
   void drainSubscriptions();
   size_t receive(zmq::socket_ref socket, bool fromApp, std::vector<Request>& batch, size_t room);
-  void decodeApp(Request& r, std::string_view body, std::string_view impliedOp = {});
-  void replyApp(Request& r, const std::string& json);
-  void decodeFrontend(Request& r, std::string_view body);
-  void processBatch(std::vector<Request>& batch);
-  void reply(Request& r, bool committed);
-  void replyFrontendHistory(Request& r);
-  HistoryPage readHistory(const Request& r, size_t maxBytes);
-  void replyAppHistory(Request& r);
   void send(zmq::socket_ref socket, std::vector<zmq::message_t>& envelope, const std::string& body);
-  bool publish(const std::string& channel, const std::string& payload, bool whole = false);
-  bool publishRouted(const std::string& channel, const std::string& payload, bool whole = false);
-  void expireFrontends();
-  std::string commitPending();
-  void stageKick(Request& r);
-  void trimRevocations();
+
+  // Step (b), sequencing and commit (hub.cpp, hub_staging.cpp).
+  void stage(Request& r);
+  void stagePublish(Request& r, PublishRequest& publish);
+  void stageAttach(Request& r, const AttachRequest& attach);
+  void stageDetach(const DetachRequest& detach);
   bool admitFrontend(Request& r, const std::string& id, uint64_t boot);
   bool probeFrontend(std::string_view routingId, const std::string& id, uint64_t newBoot);
+  void expireFrontends();
+  void processBatch(std::vector<Request>& batch);
+  bool commitBatch();
+  std::string commitPending();
+
+  // Step (c), replies (hub_replies.cpp) and publishes (publishBatch, Publisher).
+  void reply(Request& r, bool committed);
+  void replyError(Request& r, const std::string& code, const std::string& message);
+  void replyApp(Request& r, const std::string& json);
+  void replyFrontend(Request& r, wire::HubReply& reply);
+  void answer(Request& r, const RequestError& error);
+  void answer(Request& r, const PublishRequest& publish);
+  void answer(Request& r, const HistoryRequest& history);
+  void answer(Request& r, const StatsRequest& stats);
+  void answer(Request& r, const KickRequest& kick);
+  void answer(Request& r, const HelloRequest& hello);
+  void answer(Request& r, const AttachRequest& attach);
+  void answer(Request& r, const DetachRequest& detach);
+  void answer(Request& r, const RevocationsRequest& revocations);
+  HistoryPage readHistory(const HistoryRequest& h, size_t maxBytes);
+  void publishBatch(const std::vector<Request>& batch);
+  HubStats snapshotStats();
+
+  // Between batches (hub.cpp).
+  void housekeeping();
+  void publishSyncs(const std::vector<std::string>& channels);
+  void syncWritten();
+  void trimRevocations();
+  void retentionStep();
+
   // The largest request (one ZeroMQ message) answered; larger ones get too_large.
   size_t maxRequestBytes() const { return static_cast<size_t>(config_.maxDataBytes) + kEnvelopeSlackBytes; }
   static constexpr size_t kEnvelopeSlackBytes = 65536;  // request bytes beyond `data` (fields, JSON, envelope)
-  bool owns(const std::string& channel) const;
-  std::string wrongShardMessage(const std::string& channel) const;
-  void publishSyncs(const std::vector<std::string>& channels);
-  void syncWritten();
-  static std::string syncMarker(const std::string& channel, const ChannelMeta& meta);
-  HubStats snapshotStats();
   int64_t nowMs() const;
 
-  struct SyncsDue {
-    int rounds;    // syncs still to send (each queued to every subscribed frontend)
-    int attempts;  // rounds left to try in (a frontend whose pipe stays full does not hold it forever)
-  };
-  std::unordered_map<std::string, SyncsDue> written_;  // recently written channels
   std::chrono::steady_clock::time_point nextSync_{};
   const HubConfig& config_;
   HistoryStore& store_;
@@ -95,20 +125,20 @@ class Hub {
   zmq::socket_t frontend_;
   zmq::socket_t pub_;
   Sequencer sequencer_;
-  AppRequestDecoder appDecoder_;
+  HubRequestDecoder decoder_;
   std::chrono::steady_clock::time_point started_;
   FrontendRegistry frontends_;  // which process speaks for each frontend id
   std::chrono::steady_clock::time_point nextConflictLog_{};
   std::chrono::steady_clock::time_point nextRevocationTrim_{};  // hourly
   std::chrono::steady_clock::time_point nextEviction_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   InboxRouter inboxes_;
+  Publisher publisher_;  // on pub_, routing inboxes by inboxes_
   uint64_t bootId_ = 0;  // random per start: frontends re-attach their inboxes when it changes
   std::unordered_map<std::string, uint64_t> subscribers_;  // topic -> subscribe count
   uint64_t storedChannelsAtStart_ = 0;
   HubStats stats_;
   RetentionPolicy retentionPolicy_;  // parsed from config_.retention (validated at start)
   RetentionSweeper retention_;
-  void retentionStep();
   uint64_t failedCommitsInRow_ = 0;  // store errors: log rate limit, recovery notice
   std::chrono::steady_clock::time_point nextCommitErrorLog_{};
   std::unique_ptr<ZapServer> zap_;  // with CURVE: which client keys each socket admits

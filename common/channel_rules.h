@@ -1,5 +1,4 @@
-// Channel names and who may subscribe or publish to them (docs/protocol.md: names at the top,
-// grants in section 3).
+// Channel names and who may subscribe or publish to them (docs/protocol.md section 1 "Channels").
 // Pure functions of the channel name and the verified token claims.
 #pragma once
 

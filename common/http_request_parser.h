@@ -1,5 +1,6 @@
 // Strict, bounded HTTP/1.1 request-head parser for the WebSocket upgrade and the small HTTP endpoints.
-// Hand-written on purpose: it is small, copies only a bounded head, and is fuzzed.
+// Hand-written on purpose (docs/architecture.md, "Libraries before hand-written code"): it is
+// small, copies only a bounded head, and is fuzzed.
 #pragma once
 
 #include <cstddef>

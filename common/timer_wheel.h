@@ -1,5 +1,5 @@
 // Hashed timer wheel: one per event loop, so connections need no uv_timer each (docs/architecture.md,
-// "Processes"). Pure: the caller passes the time in and arms one uv_timer from nextDueMs().
+// "Budgets"). Pure: the caller passes the time in and arms one uv_timer from nextDueMs().
 #pragma once
 
 #include <cstddef>

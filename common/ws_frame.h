@@ -1,5 +1,6 @@
 // RFC 6455 frame parsing (client -> server) and encoding (server -> client).
-// Hand-written on purpose: a library parser would cost the per-connection memory budget.
+// Hand-written on purpose (docs/architecture.md, "Libraries before hand-written code"): a library
+// parser would cost the per-connection memory budget.
 #pragma once
 
 #include <cstddef>
@@ -54,8 +55,7 @@ class WsFrameHandler {
 // and is freed as soon as the message it holds has been delivered. A frame received whole in one read
 // is unmasked into a stack buffer (small frames) or one scratch buffer per thread (= per loop).
 // The handler may call into other parsers (even consume()), but must not destroy this parser from a
-// callback (connections are freed at the end of the loop iteration, docs/architecture.md "Memory per
-// connection").
+// callback (connections are freed at the end of the loop iteration, docs/architecture.md rule 3).
 class WsFrameParser {
  public:
   explicit WsFrameParser(const WsLimits* limits);  // limits shared by all connections of a loop (not copied)

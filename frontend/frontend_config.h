@@ -1,5 +1,6 @@
 // The frontend's configuration: one struct with defaults, read from a TOML file (--config) and
-// overridden by flags, validated once at start (common/program/config_binder.h binds the keys and flags).
+// overridden by flags, validated once at start (docs/architecture.md, house style 6). The keys and
+// flags are bound by common/program/config_binder.h.
 #pragma once
 
 #include <cstdint>

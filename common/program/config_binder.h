@@ -2,7 +2,7 @@
 // a flag ("--" + the key with '-' for '_') and a key in the --config TOML file, so the two can never
 // drift apart, and the flag's --help line with its default. The file is applied first, then the
 // flags that were given (flags win). Validation stays with each program's config struct, which
-// is validated once at start.
+// is validated once at start (docs/architecture.md, house style 6).
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -1,0 +1,65 @@
+#include "broadcast/publisher.h"
+
+#include <spdlog/spdlog.h>
+
+#include "broadcast/zmq_send.h"
+#include "common/topics.h"
+
+namespace webim::hub {
+
+void Publisher::publishMessages(const std::vector<StoredMessage>& messages) {
+  wire::Delivery delivery;
+  std::string payload;
+  for (const StoredMessage& m : messages) {
+    toDelivery(m, delivery);
+    delivery.SerializeToString(&payload);
+    publishRouted(m.channel, payload);
+    syncsDue_.written(m.channel);
+  }
+}
+
+void Publisher::publishKick(const std::string& user, uint32_t code, const std::string& reason, int64_t notBeforeMs) {
+  wire::Kick kick;
+  kick.set_user(user);
+  kick.set_code(code);
+  kick.set_reason(reason);
+  kick.set_not_before_ms(notBeforeMs);
+  publish(kKickControl, kick.SerializeAsString());
+}
+
+void Publisher::publishBoot(std::string_view frontendId, uint64_t bootId) {
+  publish(frontendControl(frontendId), bootMarker(bootId));
+}
+
+void Publisher::publishSyncs(const std::vector<std::string>& channels, const std::vector<ChannelMeta>& positions) {
+  for (size_t i = 0; i < channels.size() && i < positions.size(); ++i) {
+    publish(channels[i], syncMarker(channels[i], positions[i]));
+  }
+}
+
+bool Publisher::publish(std::string_view channel, std::string_view payload, bool whole) {
+  topic_.assign(channel).push_back('\0');
+  if (whole) pub_.set(zmq::sockopt::xpub_nodrop, 1);
+  // A refused first frame leaves nothing half-sent; the rest of a message the pipes took follows.
+  bool sent = sendFrame(pub_, zmq::buffer(topic_), zmq::send_flags::sndmore);
+  if (sent) sendFrame(pub_, zmq::buffer(payload), zmq::send_flags::none);
+  if (whole) pub_.set(zmq::sockopt::xpub_nodrop, 0);
+  return sent;
+}
+
+bool Publisher::publishRouted(const std::string& channel, std::string_view payload, bool whole) {
+  if (!isInboxChannel(channel)) return publish(channel, payload, whole);
+  bool all = true;
+  inboxes_.forEachHolder(channel.substr(kInboxPrefix.size()), [&](std::string_view frontend) {
+    all = publish(frontendControl(frontend), payload, whole) && all;
+  });
+  return all;
+}
+
+void Publisher::warnAbandoned(const std::vector<std::string>& channels) {
+  for (const std::string& channel : channels) {
+    spdlog::warn("channel {}: a frontend's pipe stayed full; its sync was not sent", channel);
+  }
+}
+
+}  // namespace webim::hub

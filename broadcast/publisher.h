@@ -1,0 +1,69 @@
+// The hub's publish socket (XPUB), the third step of the loop: what goes out after a batch's acks
+// (its messages and kicks), between batches (syncs) and on a frontend's subscribe (the boot id).
+// Every message is [topic '\0'][payload]; inbox messages are routed (docs/architecture.md
+// "Inboxes are routed, not subscribed"): once to each frontend holding the user, on that
+// frontend's own topic.
+//
+// Contract: call only with what is durable (a committed batch, positions read between batches):
+// nothing past the durable seq is ever published (docs/architecture.md "Durability").
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+#include <zmq.hpp>
+
+#include "broadcast/delivery.h"
+#include "broadcast/history_store.h"
+#include "broadcast/inbox_router.h"
+#include "broadcast/sync_schedule.h"
+
+namespace webim::hub {
+
+class Publisher {
+ public:
+  Publisher(zmq::socket_ref pub, const InboxRouter& inboxes) : pub_(pub), inboxes_(inboxes) {}
+
+  // A committed batch's messages, in sequencing order; each channel's sync falls due again.
+  void publishMessages(const std::vector<StoredMessage>& messages);
+  // A stored kick (its revocation committed) on the control topic every frontend subscribes.
+  void publishKick(const std::string& user, uint32_t code, const std::string& reason, int64_t notBeforeMs);
+  // A frontend subscribed its own topic: the hub's boot id tells it whether to attach again.
+  void publishBoot(std::string_view frontendId, uint64_t bootId);
+  // Answers subscribes: sync{epoch, last} for each channel (may be dropped at the HWM: a joiner
+  // that misses it asks on the request path).
+  void publishSyncs(const std::vector<std::string>& channels, const std::vector<ChannelMeta>& positions);
+  // One round of the syncs due after writes (SyncSchedule): state(channel) is the channel's
+  // durable position (nullopt: nothing to send). Returns the syncs deferred (a pipe was full).
+  template <class State>
+  size_t syncWritten(State&& state);
+
+ private:
+  // [channel '\0'][payload]. XPUB drops (never blocks) for a subscriber past its HWM, and the
+  // frontend refills the gap from history. `whole`: queued to every matching pipe or, when one of
+  // them is at its HWM, to none (false) instead of being dropped for that one.
+  bool publish(std::string_view channel, std::string_view payload, bool whole = false);
+  // Inbox channels to each holding frontend, the rest on the channel's topic. True when every send
+  // was queued (always, unless `whole`).
+  bool publishRouted(const std::string& channel, std::string_view payload, bool whole = false);
+  void warnAbandoned(const std::vector<std::string>& channels);
+
+  zmq::socket_ref pub_;
+  const InboxRouter& inboxes_;
+  SyncSchedule syncsDue_;
+  std::string topic_;  // reused: no allocation per publish
+};
+
+template <class State>
+size_t Publisher::syncWritten(State&& state) {
+  SyncSchedule::Round round = syncsDue_.round([&](const std::string& channel) {
+    std::optional<ChannelMeta> meta = state(channel);
+    return !meta || publishRouted(channel, syncMarker(channel, *meta), /*whole=*/true);
+  });
+  if (!round.abandoned.empty()) warnAbandoned(round.abandoned);
+  return round.deferred;
+}
+
+}  // namespace webim::hub

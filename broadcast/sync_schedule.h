@@ -1,0 +1,62 @@
+// Which channels still owe their frontends a sync after their last write. That sync is what
+// reveals a dropped tail to the frontends (docs/architecture.md "Gap filling"), so it is not
+// dropped itself: it goes out whole to every subscribed frontend or not at all, and is tried again
+// next round while a frontend's pipe is full, for a bounded number of rounds (a frontend whose
+// pipe stays full does not hold it forever).
+// Pure bookkeeping: the caller sends.
+#pragma once
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace webim::hub {
+
+class SyncSchedule {
+ public:
+  static constexpr int kRounds = 1;     // syncs after the last write (never dropped: one is enough)
+  static constexpr int kAttempts = 30;  // rounds to try them in
+
+  // A message of `channel` was published: its syncs are due again from the next round.
+  void written(const std::string& channel) { due_[channel] = {kRounds, kAttempts}; }
+
+  struct Round {
+    size_t deferred = 0;                 // syncs refused (a pipe was full): tried next round
+    std::vector<std::string> abandoned;  // channels whose sync ran out of attempts
+  };
+  // One round: send(channel) for every channel due, true when the sync went out (or there is
+  // nothing to send). Channels done or out of attempts leave the schedule.
+  template <class Send>
+  Round round(Send&& send);
+
+  size_t size() const noexcept { return due_.size(); }
+
+ private:
+  struct Due {
+    int rounds;    // syncs still to send
+    int attempts;  // rounds left to try in
+  };
+  std::unordered_map<std::string, Due> due_;
+};
+
+template <class Send>
+SyncSchedule::Round SyncSchedule::round(Send&& send) {
+  Round out;
+  for (auto it = due_.begin(); it != due_.end();) {
+    Due& due = it->second;
+    if (send(it->first)) {
+      --due.rounds;
+    } else {
+      ++out.deferred;
+    }
+    if (due.rounds <= 0 || --due.attempts <= 0) {
+      if (due.rounds > 0) out.abandoned.push_back(it->first);
+      it = due_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return out;
+}
+
+}  // namespace webim::hub

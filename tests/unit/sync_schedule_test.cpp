@@ -1,0 +1,45 @@
+#include "broadcast/sync_schedule.h"
+
+#include <catch2/catch.hpp>
+
+using namespace webim::hub;
+
+TEST_CASE("a written channel gets one sync, then leaves the schedule", "[sync_schedule]") {
+  SyncSchedule schedule;
+  schedule.written("room:1");
+  schedule.written("room:1");  // a second write in the same round: still one sync
+  std::vector<std::string> sent;
+  SyncSchedule::Round round = schedule.round([&](const std::string& ch) {
+    sent.push_back(ch);
+    return true;
+  });
+  CHECK(sent == std::vector<std::string>{"room:1"});
+  CHECK(round.deferred == 0);
+  CHECK(round.abandoned.empty());
+  CHECK(schedule.size() == 0);
+  CHECK(schedule.round([](const std::string&) { return true; }).deferred == 0);
+}
+
+TEST_CASE("a refused sync is tried again each round, up to its attempts", "[sync_schedule]") {
+  SyncSchedule schedule;
+  schedule.written("room:1");
+  for (int i = 1; i < SyncSchedule::kAttempts; ++i) {
+    SyncSchedule::Round round = schedule.round([](const std::string&) { return false; });
+    CHECK(round.deferred == 1);
+    CHECK(round.abandoned.empty());
+    CHECK(schedule.size() == 1);
+  }
+  SyncSchedule::Round last = schedule.round([](const std::string&) { return false; });
+  CHECK(last.abandoned == std::vector<std::string>{"room:1"});
+  CHECK(schedule.size() == 0);
+}
+
+TEST_CASE("a write while a sync is deferred starts its attempts over", "[sync_schedule]") {
+  SyncSchedule schedule;
+  schedule.written("room:1");
+  for (int i = 1; i < SyncSchedule::kAttempts; ++i) schedule.round([](const std::string&) { return false; });
+  schedule.written("room:1");
+  CHECK(schedule.round([](const std::string&) { return false; }).abandoned.empty());
+  CHECK(schedule.round([](const std::string&) { return true; }).deferred == 0);
+  CHECK(schedule.size() == 0);
+}
