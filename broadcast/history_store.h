@@ -5,7 +5,10 @@
 // Contract for every implementation:
 //  - commit() is atomic: either every record of the WriteSet is stored or none is. With sync=true
 //    it returns only after the batch is on stable storage (the hub acks only after that).
-//  - Read errors (I/O, corruption) throw HistoryStoreError; "not found" is a value (nullopt).
+//  - One error convention: every failure (I/O, corruption, a lost server, a store that is down
+//    and recovering) is a HistoryStoreError thrown by the call, reads and commit() alike;
+//    "not found" is a value (nullopt). The caller answers `unavailable`: for a read, that request;
+//    for a commit, every request of the batch, and the sequencer rolls back (Sequencer::commitFailed).
 //  - A failed commit() leaves the store able to recover by itself: later calls retry (with a
 //    bounded backoff, failing fast meanwhile) and undo the failed batch first if its outcome is
 //    unknown, so the hub's rolled-back sequencer and the store agree again.
@@ -134,8 +137,9 @@ class HistoryStore {
     return out;
   }
   virtual std::optional<DedupRecord> loadDedup(std::string_view from, std::string_view cid) = 0;
-  // Returns an empty string on success, else a description of the failure (nothing was stored).
-  virtual std::string commit(const WriteSet& batch, bool sync) = 0;
+  // Stores the whole batch or, throwing HistoryStoreError, nothing (as far as later reads can
+  // tell: a batch of unknown outcome is undone before the next call, see above).
+  virtual void commit(const WriteSet& batch, bool sync) = 0;
   virtual HistoryPage readPage(std::string_view channel, const HistoryQuery& query) = 0;
   // Number of channels with a meta record (may scan; call at start, not per request).
   virtual uint64_t countChannels() = 0;

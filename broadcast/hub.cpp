@@ -845,7 +845,12 @@ void Hub::trimRevocations() {
 
 std::string Hub::commitPending() {
   if (failpoint("hub.commit")) return "failpoint hub.commit";
-  return store_.commit(sequencer_.pending(), config_.sync);
+  try {
+    store_.commit(sequencer_.pending(), config_.sync);
+  } catch (const HistoryStoreError& e) {
+    return e.what();
+  }
+  return {};
 }
 
 // Hello, attach and detach name the frontend and its process (boot id): one process per id

@@ -134,14 +134,10 @@ std::string PostgresHistoryStore::epochSeed() {
   return std::string(field(r.get(), 0, 0));  // ours, or one another hub stored first
 }
 
-std::string PostgresHistoryStore::commit(const WriteSet& batch, bool sync) {
-  if (batch.empty()) return {};
+void PostgresHistoryStore::commit(const WriteSet& batch, bool sync) {
+  if (batch.empty()) return;
   pg::Session& s = *session_;
-  try {
-    s.ready();
-  } catch (const HistoryStoreError& e) {
-    return e.what();
-  }
+  s.ready();
   pg::CommitArrays arrays = pg::commitArrays(batch);
   std::string error = s.transaction([&] { return sendCommit(s, arrays, sync); });
   if (!error.empty()) {
@@ -150,11 +146,10 @@ std::string PostgresHistoryStore::commit(const WriteSet& batch, bool sync) {
       s.rememberUndo(batch);
       s.disconnect();
     }
-    return "postgres: " + error;
+    throw HistoryStoreError("postgres: " + error);
   }
   const int64_t now = pg::wallMs();
   for (uint64_t h : arrays.dedupHashes) s.filter.add(h, now);
-  return {};
 }
 
 HistoryPage PostgresHistoryStore::readPage(std::string_view channel, const HistoryQuery& query) {

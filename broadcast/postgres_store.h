@@ -48,7 +48,7 @@ class PostgresHistoryStore final : public HistoryStore {
   // Statements sent to the server since the store was opened (tests: batched loads are one each).
   uint64_t roundTrips() const noexcept;
   std::optional<DedupRecord> loadDedup(std::string_view from, std::string_view cid) override;
-  std::string commit(const WriteSet& batch, bool sync) override;
+  void commit(const WriteSet& batch, bool sync) override;
   HistoryPage readPage(std::string_view channel, const HistoryQuery& query) override;
   uint64_t countChannels() override;
   std::vector<std::string> listChannels(std::string_view after, size_t limit) override;

@@ -262,17 +262,17 @@ std::optional<DedupRecord> RocksDbHistoryStore::loadDedup(std::string_view from,
                      static_cast<int64_t>(getBigEndian(p + 17))};
 }
 
-std::string RocksDbHistoryStore::commit(const WriteSet& batch, bool sync) {
+void RocksDbHistoryStore::commit(const WriteSet& batch, bool sync) {
   if (failed_) {
     const auto now = std::chrono::steady_clock::now();
     if (now < nextAttempt_)
-      return "store unavailable after a write error (" + lastError_ + "); next recovery attempt in " +
-             std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(nextAttempt_ - now).count()) +
-             " ms";
+      throw HistoryStoreError(
+          "store unavailable after a write error (" + lastError_ + "); next recovery attempt in " +
+          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(nextAttempt_ - now).count()) + " ms");
     if (std::string error = recover(); !error.empty()) {
       backoff_ = std::min(kMaxBackoff, std::max(kMinBackoff, backoff_ * 2));
       nextAttempt_ = std::chrono::steady_clock::now() + backoff_;
-      return "store recovery failed: " + error;
+      throw HistoryStoreError("store recovery failed: " + error);
     }
   }
   rocksdb::WriteBatch wb;
@@ -290,14 +290,14 @@ std::string RocksDbHistoryStore::commit(const WriteSet& batch, bool sync) {
   rocksdb::Status s = db_ ? db_->Write(options, &wb) : rocksdb::Status::IOError("store closed");
   if (s.ok()) {
     undo_.reset();
-    return {};
+    return;
   }
   rememberUndo(batch);
   lastError_ = s.ToString();
   if (!failed_) backoff_ = kMinBackoff;
   failed_ = true;
   nextAttempt_ = std::chrono::steady_clock::now() + backoff_;
-  return lastError_;
+  throw HistoryStoreError(lastError_);
 }
 
 void RocksDbHistoryStore::rememberUndo(const WriteSet& batch) {

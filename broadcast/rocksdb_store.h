@@ -31,7 +31,7 @@ class RocksDbHistoryStore final : public HistoryStore {
   std::string epochSeed() override;
   std::vector<std::optional<ChannelMeta>> loadMetas(const std::vector<std::string>& channels) override;
   std::optional<DedupRecord> loadDedup(std::string_view from, std::string_view cid) override;
-  std::string commit(const WriteSet& batch, bool sync) override;
+  void commit(const WriteSet& batch, bool sync) override;
   HistoryPage readPage(std::string_view channel, const HistoryQuery& query) override;
   uint64_t countChannels() override;
   std::vector<std::string> listChannels(std::string_view after, size_t limit) override;
@@ -46,9 +46,9 @@ class RocksDbHistoryStore final : public HistoryStore {
  private:
   // A failed Write leaves RocksDB stopped (background error, read-only) until DB::Resume(). The
   // next commits try Resume() (then a reopen when Resume cannot), with a backoff of 50 ms doubling
-  // to 2 s; until then commits fail fast. The failed batches' records are undone (deleted, metas
+  // to 2 s; until then commits fail fast (throw). The failed batches' records are undone (deleted, metas
   // put back) in the first successful commit, in case they reached the WAL after all.
-  std::string recover();
+  std::string recover();  // "" when the DB is writable again, else why not
   void rememberUndo(const WriteSet& batch);
   rocksdb::DB& db();  // throws HistoryStoreError when a reopen failed
 
