@@ -16,6 +16,7 @@
 //    ignores such records anyway; the PostgreSQL store's filter only knows younger keys).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -58,6 +59,11 @@ struct StoredMessage {
   bool operator==(const StoredMessage&) const = default;
 };
 
+// What a message counts against HistoryQuery::maxBytes, the same on every store: about the size of
+// its encoded Delivery (the page is sent as Deliveries; the bound keeps a page under the 1 MiB the
+// protocol promises).
+inline size_t pageBytes(const StoredMessage& m) { return m.channel.size() + m.from.size() + m.data.size() + 32; }
+
 struct DedupEntry {
   std::string from;
   std::string cid;
@@ -93,7 +99,7 @@ struct HistoryQuery {
   uint64_t before = 0;
   uint64_t after = 0;
   uint32_t limit = 0;
-  size_t maxBytes = 0;  // bound on the stored bytes of a page; a page always holds >= 1 message
+  size_t maxBytes = 0;  // bound on the pageBytes() sum of a page; a page always holds >= 1 message
 };
 
 struct HistoryPage {

@@ -179,8 +179,7 @@ HistoryPage PostgresHistoryStore::readPage(std::string_view channel, const Histo
     StoredMessage m{std::string(channel), int8Field(r.get(), i, 3), int8Field(r.get(), i, 2),
                     std::string(field(r.get(), i, 4)), static_cast<int64_t>(int8Field(r.get(), i, 5)),
                     std::string(field(r.get(), i, 6))};
-    // Roughly the encoded Delivery's size, as the RocksDB store counts it.
-    const size_t size = m.channel.size() + m.from.size() + m.data.size() + 32;
+    const size_t size = pageBytes(m);
     if (page.msgs.size() >= query.limit || (!page.msgs.empty() && bytes + size > query.maxBytes)) {
       page.more = true;
       break;
