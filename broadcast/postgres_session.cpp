@@ -13,7 +13,6 @@ namespace webim::hub::pg {
 namespace {
 constexpr std::chrono::milliseconds kMinConnectBackoff{100};
 constexpr std::chrono::milliseconds kMaxConnectBackoff{5000};
-constexpr int64_t kSchemaLockKey = 0x7765623173746f72;  // advisory lock around CREATE .. IF NOT EXISTS
 
 void chomp(std::string& s) {
   while (!s.empty() && s.back() == '\n') s.pop_back();
@@ -74,10 +73,7 @@ void Session::connect() {
     const std::string current = PQgetvalue(level.get(), 0, 0);
     if (current == "off" || current == "local") exec("SET synchronous_commit TO on");
     exec("SET client_min_messages TO warning");  // no "already exists, skipping" notices
-    exec("BEGIN");
-    exec(("SELECT pg_advisory_xact_lock(" + std::to_string(kSchemaLockKey) + ")").c_str());
-    exec(kSchemaSql);
-    exec("COMMIT");
+    migrateSchema(*this);
     for (const Statement& s : statements()) {
       Result r(PQprepare(conn, s.name, s.sql, static_cast<int>(s.types.size()), s.types.data()));
       if (PQresultStatus(r.get()) != PGRES_COMMAND_OK)

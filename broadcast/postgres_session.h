@@ -1,4 +1,4 @@
-// The PostgreSQL store's connection: connect (+ schema + prepared statements),
+// The PostgreSQL store's connection: connect (+ schema migrations + prepared statements),
 // reconnect with backoff, the undo of a batch of unknown outcome, one-shot reads and pipelined
 // transactions. Every failure is a HistoryStoreError (history_store.h).
 //
@@ -49,7 +49,7 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   // Connects; throws HistoryStoreError when the server cannot be reached, the schema cannot be
-  // created or a statement cannot be prepared.
+  // brought to this binary's version (or is newer) or a statement cannot be prepared.
   void connect();
   void disconnect();
   bool connectionBroken() const { return conn == nullptr || PQstatus(conn) != CONNECTION_OK; }
@@ -93,5 +93,8 @@ class Session {
   std::chrono::steady_clock::time_point nextConnect_{};
   std::string connectError_;
 };
+
+// Brings the schema to this binary's version (postgres_schema.cpp).
+void migrateSchema(Session& session);
 
 }  // namespace webim::hub::pg

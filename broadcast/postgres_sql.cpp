@@ -4,7 +4,15 @@
 
 namespace webim::hub::pg {
 
-const char* const kSchemaSql = R"sql(
+const char* const kVersionTableSql = R"sql(
+CREATE TABLE IF NOT EXISTS webim_store (
+  name  text  PRIMARY KEY,
+  value bytea NOT NULL);
+)sql";
+
+// Step 1 is the schema of the releases before the schema version (format 0): on a database they
+// wrote, every statement is a no-op (IF NOT EXISTS), so such a database simply gets version 1.
+constexpr const char* kBaselineSql = R"sql(
 CREATE TABLE IF NOT EXISTS webim_channel (
   channel  text   PRIMARY KEY,
   epoch    bigint NOT NULL,
@@ -33,6 +41,13 @@ CREATE TABLE IF NOT EXISTS webim_revocation (
   user_id       bytea  PRIMARY KEY,
   not_before_ms bigint NOT NULL);
 )sql";
+
+const std::vector<SchemaStep>& schemaSteps() {
+  static const std::vector<SchemaStep> list = {
+      {1, "baseline: channels, messages, dedup records, revocations, store values", kBaselineSql},
+  };
+  return list;
+}
 
 const std::vector<Statement>& statements() {
   static const std::vector<Statement> list = {

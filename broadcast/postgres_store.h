@@ -1,6 +1,6 @@
 // PostgreSQL adapter for HistoryStore (libpq), for deployments where the history must live on
-// shared, replicated storage. The tables (postgres_sql.h) are created if absent at connect, in
-// the first schema of the connection's search_path; put
+// shared, replicated storage. The tables (postgres_sql.h) are created and migrated at connect
+// (postgres_schema.h) in the first schema of the connection's search_path; put
 // `options='-c search_path=NAME'` in the DSN to pick one.
 //
 // commit(): one transaction, sent in libpq pipeline mode (BEGIN, one multi-row INSERT .. SELECT
@@ -37,8 +37,9 @@ struct PostgresStoreOptions {
 
 class PostgresHistoryStore final : public HistoryStore {
  public:
-  // Connects, creates the schema if absent and loads the dedup filter. Throws HistoryStoreError
-  // with libpq's message when the server cannot be reached or the schema cannot be created.
+  // Connects, creates or migrates the schema and loads the dedup filter. Throws HistoryStoreError
+  // with libpq's message when the server cannot be reached or the schema cannot be migrated, and
+  // when the schema was written by a newer release.
   explicit PostgresHistoryStore(PostgresStoreOptions options);
   ~PostgresHistoryStore() override;
 
