@@ -14,7 +14,8 @@ class Session;
 
 uint32_t latestSchemaVersion();
 
-// Defined in postgres_schema.cpp; declared in postgres_session.h too (connect() calls it).
+// Brings the connected session's schema to latestSchemaVersion() (Session::connect calls it).
+// Throws HistoryStoreError when a step fails or the schema is newer than this binary.
 void migrateSchema(Session& session);
 
 }  // namespace webim::hub::pg

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "broadcast/postgres_schema.h"
 #include "broadcast/postgres_sql.h"
 #include "broadcast/store_bytes.h"
 

@@ -94,7 +94,4 @@ class Session {
   std::string connectError_;
 };
 
-// Brings the schema to this binary's version (postgres_schema.cpp).
-void migrateSchema(Session& session);
-
 }  // namespace webim::hub::pg
