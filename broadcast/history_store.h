@@ -1,6 +1,8 @@
 // The hub's durable state behind one abstract interface: per-channel meta, the message log and
-// the idempotency (dedup) records. The RocksDB adapter (rocksdb_store.h) is the embedded default;
-// a PostgreSQL one can follow without touching the sequencer or the loop.
+// the idempotency (dedup) records, and kick revocations. Two adapters: RocksDB (rocksdb_store.h,
+// the embedded default) and PostgreSQL (postgres_store.h). Each keeps its own on-disk encoding
+// with a version, migrated at open (store_migration.h; docs/durability.md "Store format and
+// migrations"): nothing on disk is a wire message.
 //
 // Contract for every implementation:
 //  - commit() is atomic: either every record of the WriteSet is stored or none is. With sync=true
@@ -12,6 +14,8 @@
 //  - A failed commit() leaves the store able to recover by itself: later calls retry (with a
 //    bounded backoff, failing fast meanwhile) and undo the failed batch first if its outcome is
 //    unknown, so the hub's rolled-back sequencer and the store agree again.
+//  - Opening a store (the adapters' constructors) runs its pending migrations and refuses, with a
+//    HistoryStoreError, a store written by a newer release.
 //  - loadDedup() may report a record older than the hub's dedup TTL as absent (the sequencer
 //    ignores such records anyway; the PostgreSQL store's filter only knows younger keys).
 #pragma once

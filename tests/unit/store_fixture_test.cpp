@@ -134,6 +134,26 @@ TEST_CASE("rocksdb: a store written by the format-0 release opens, reads and con
   CHECK(seqs(again.readPage("room:a", {0, 0, 10, kPageBytes})) == std::vector<uint64_t>{1, 2, 3, 4});
 }
 
+TEST_CASE("rocksdb: a migration cut short (some records rewritten, no version yet) completes at the next open",
+          "[store_fixture][rocksdb]") {
+  TempDir dir;
+  const fs::path data = dir.path / "data";
+  fs::copy(kFixtures / "rocksdb", data, fs::copy_options::recursive);
+  {
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::Open(rocksdb::Options(), data.string(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::string legacy;
+    REQUIRE(db->Get(rocksdb::ReadOptions(), rocks::messageKey("room:a", 2), &legacy).ok());
+    std::optional<StoredMessage> m = rocks::decodeLegacyDelivery(legacy);
+    REQUIRE(m);
+    REQUIRE(db->Put(rocksdb::WriteOptions(), rocks::messageKey("room:a", 2), rocks::encodeMessage(*m)).ok());
+    REQUIRE(db->Close().ok());
+  }
+  RocksDbHistoryStore store(data.string());
+  checkWritten(store, kRocks);
+}
+
 TEST_CASE("rocksdb: the format version is recorded, a newer store is refused", "[store_fixture][rocksdb]") {
   TempDir dir;
   { RocksDbHistoryStore fresh(dir.path.string()); }
