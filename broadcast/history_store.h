@@ -1,18 +1,26 @@
 // The hub's durable state behind one abstract interface: per-channel meta, the message log and
-// the idempotency (dedup) records. The RocksDB adapter (rocksdb_store.h) is the embedded default;
-// a PostgreSQL one can follow without touching the sequencer or the loop.
+// the idempotency (dedup) records, and kick revocations. Two adapters: RocksDB (rocksdb_store.h,
+// the embedded default) and PostgreSQL (postgres_store.h). Each keeps its own on-disk encoding
+// with a version, migrated at open (store_migration.h; docs/durability.md "Store format and
+// migrations"): nothing on disk is a wire message.
 //
 // Contract for every implementation:
 //  - commit() is atomic: either every record of the WriteSet is stored or none is. With sync=true
 //    it returns only after the batch is on stable storage (the hub acks only after that).
-//  - Read errors (I/O, corruption) throw HistoryStoreError; "not found" is a value (nullopt).
+//  - One error convention: every failure (I/O, corruption, a lost server, a store that is down
+//    and recovering) is a HistoryStoreError thrown by the call, reads and commit() alike;
+//    "not found" is a value (nullopt). The caller answers `unavailable`: for a read, that request;
+//    for a commit, every request of the batch, and the sequencer rolls back (Sequencer::commitFailed).
 //  - A failed commit() leaves the store able to recover by itself: later calls retry (with a
 //    bounded backoff, failing fast meanwhile) and undo the failed batch first if its outcome is
 //    unknown, so the hub's rolled-back sequencer and the store agree again.
+//  - Opening a store (the adapters' constructors) runs its pending migrations and refuses, with a
+//    HistoryStoreError, a store written by a newer release.
 //  - loadDedup() may report a record older than the hub's dedup TTL as absent (the sequencer
 //    ignores such records anyway; the PostgreSQL store's filter only knows younger keys).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -55,6 +63,11 @@ struct StoredMessage {
   bool operator==(const StoredMessage&) const = default;
 };
 
+// What a message counts against HistoryQuery::maxBytes, the same on every store: about the size of
+// its encoded Delivery (the page is sent as Deliveries; the bound keeps a page under the 1 MiB the
+// protocol promises).
+inline size_t pageBytes(const StoredMessage& m) { return m.channel.size() + m.from.size() + m.data.size() + 32; }
+
 struct DedupEntry {
   std::string from;
   std::string cid;
@@ -90,7 +103,7 @@ struct HistoryQuery {
   uint64_t before = 0;
   uint64_t after = 0;
   uint32_t limit = 0;
-  size_t maxBytes = 0;  // bound on the stored bytes of a page; a page always holds >= 1 message
+  size_t maxBytes = 0;  // bound on the pageBytes() sum of a page; a page always holds >= 1 message
 };
 
 struct HistoryPage {
@@ -134,8 +147,9 @@ class HistoryStore {
     return out;
   }
   virtual std::optional<DedupRecord> loadDedup(std::string_view from, std::string_view cid) = 0;
-  // Returns an empty string on success, else a description of the failure (nothing was stored).
-  virtual std::string commit(const WriteSet& batch, bool sync) = 0;
+  // Stores the whole batch or, throwing HistoryStoreError, nothing (as far as later reads can
+  // tell: a batch of unknown outcome is undone before the next call, see above).
+  virtual void commit(const WriteSet& batch, bool sync) = 0;
   virtual HistoryPage readPage(std::string_view channel, const HistoryQuery& query) = 0;
   // Number of channels with a meta record (may scan; call at start, not per request).
   virtual uint64_t countChannels() = 0;

@@ -160,7 +160,12 @@ void Hub::publishBatch(const std::vector<Request>& batch) {
 
 std::string Hub::commitPending() {
   if (failpoint("hub.commit")) return "failpoint hub.commit";
-  return store_.commit(sequencer_.pending(), config_.sync);
+  try {
+    store_.commit(sequencer_.pending(), config_.sync);
+  } catch (const HistoryStoreError& e) {
+    return e.what();
+  }
+  return {};
 }
 
 // One retention slice between batches (a few channels, bounded deletions each): never a stall.

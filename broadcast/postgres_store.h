@@ -1,36 +1,21 @@
 // PostgreSQL adapter for HistoryStore (libpq), for deployments where the history must live on
-// shared, replicated storage. Tables (created if absent, in the first schema of the connection's
-// search_path; put `options='-c search_path=NAME'` in the DSN to pick one):
-//   webim_channel (channel text PK, epoch int8, last_seq int8)                      -- meta
-//   webim_message (channel text, seq int8, epoch int8, sender bytea, ts_ms int8, data bytea),
-//                 PRIMARY KEY (channel, seq): a history page is one index range scan
-//   webim_dedup   (sender bytea, cid bytea, channel text, epoch int8, seq int8, ts_ms int8),
-//                 PRIMARY KEY (sender, cid), index on ts_ms (for retention)
-// 64-bit epochs are stored bit for bit in int8 (they may read as negative in psql).
+// shared, replicated storage. The tables (postgres_sql.h) are created and migrated at connect
+// (postgres_schema.h) in the first schema of the connection's search_path; put
+// `options='-c search_path=NAME'` in the DSN to pick one.
 //
 // commit(): one transaction, sent in libpq pipeline mode (BEGIN, one multi-row INSERT .. SELECT
-// FROM unnest($arrays) per table with binary array parameters, COMMIT: one round trip). Durable
-// when it returns with synchronous_commit on (the session is set to `on` unless the server already
-// asks for more, e.g. remote_apply); commit(batch, false) uses SET LOCAL synchronous_commit = off.
-// Records are upserted (a rewrite of the same key replaces it, as RocksDB's Put does).
+// FROM unnest($arrays) per table with binary array parameters (postgres_batch.h), COMMIT: one
+// round trip). Durable when it returns with synchronous_commit on (the session is set to `on`
+// unless the server already asks for more, e.g. remote_apply); commit(batch, false) uses
+// SET LOCAL synchronous_commit = off. Records are upserted (a rewrite of the same key replaces
+// it, as RocksDB's Put does).
 //
-// Lost connection: the failing call throws HistoryStoreError (reads; a read is retried once on a
-// fresh connection first) or returns the error (commit); the next call reconnects. A commit whose
-// connection broke after it was sent has an unknown outcome. The hub then answers `unavailable`
-// and rolls its sequencer back, so before anything else the store undoes that batch on the next
-// call (deletes its messages and dedup records, puts each meta back to its previous seq; a no-op
-// when the batch never landed). Until that succeeded every call fails.
+// Failures, the lost connection, the undo of a batch of unknown outcome and the reconnect backoff:
+// postgres_session.h. Put connect_timeout=2 in the DSN of a TCP server: libpq waits forever for an
+// unreachable host by default.
 //
-// Reconnects are rate-limited: after a failed connect, calls fail fast for a backoff (100 ms
-// doubling to 5 s) instead of blocking the hub's loop on every call. Put connect_timeout=2 in
-// the DSN of a TCP server: libpq waits forever for an unreachable host by default.
-//
-// Dedup filter: the sequencer looks up (from, cid) once per publish, and on PostgreSQL that is a
-// round trip per message. The store keeps a Bloom filter of the dedup keys younger than the TTL
-// (loaded at open, then fed by every commit, in two generations that rotate every TTL), so a new
-// cid is answered "not found" without a query; only filter hits (~1% false positives) go to the
-// server. This relies on the hub being the single writer of its channels' records, the same
-// assumption its in-memory sequence numbers already make.
+// Dedup lookups go through a Bloom filter of the keys younger than the TTL (dedup_filter.h), so a
+// new cid costs no round trip.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +26,10 @@
 
 namespace webim::hub {
 
+namespace pg {
+class Session;
+}
+
 struct PostgresStoreOptions {
   std::string dsn;                        // libpq connection string ("host=... dbname=...")
   int64_t dedupTtlMs = 86400LL * 1000;    // the hub's dedup TTL (sizes the filter's generations)
@@ -48,8 +37,9 @@ struct PostgresStoreOptions {
 
 class PostgresHistoryStore final : public HistoryStore {
  public:
-  // Connects, creates the schema if absent and loads the dedup filter. Throws HistoryStoreError
-  // with libpq's message when the server cannot be reached or the schema cannot be created.
+  // Connects, creates or migrates the schema and loads the dedup filter. Throws HistoryStoreError
+  // with libpq's message when the server cannot be reached or the schema cannot be migrated, and
+  // when the schema was written by a newer release.
   explicit PostgresHistoryStore(PostgresStoreOptions options);
   ~PostgresHistoryStore() override;
 
@@ -59,7 +49,7 @@ class PostgresHistoryStore final : public HistoryStore {
   // Statements sent to the server since the store was opened (tests: batched loads are one each).
   uint64_t roundTrips() const noexcept;
   std::optional<DedupRecord> loadDedup(std::string_view from, std::string_view cid) override;
-  std::string commit(const WriteSet& batch, bool sync) override;
+  void commit(const WriteSet& batch, bool sync) override;
   HistoryPage readPage(std::string_view channel, const HistoryQuery& query) override;
   uint64_t countChannels() override;
   std::vector<std::string> listChannels(std::string_view after, size_t limit) override;
@@ -72,8 +62,7 @@ class PostgresHistoryStore final : public HistoryStore {
   uint64_t dedupQueries() const;
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<pg::Session> session_;
 };
 
 }  // namespace webim::hub

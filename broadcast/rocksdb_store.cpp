@@ -1,179 +1,55 @@
 #include "broadcast/rocksdb_store.h"
 
-#include <rocksdb/db.h>
-#include <rocksdb/filter_policy.h>
-#include <rocksdb/table.h>
 #include <openssl/rand.h>
+#include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cstdarg>
-#include <cstdio>
 #include <filesystem>
 
-#include "common/big_endian.h"
-#include "proto/webim.pb.h"
+#include "broadcast/rocksdb_migrations.h"
+#include "broadcast/rocksdb_open.h"
+#include "broadcast/rocksdb_records.h"
 
 namespace webim::hub {
 
+using namespace rocks;
+
 namespace {
 
-constexpr char kMessagePrefix = 'm';
-constexpr char kMetaPrefix = 'c';
-constexpr char kDedupPrefix = 'd';
-constexpr char kRevocationPrefix = 'r';  // 'r' user -> version, not-before ms (kick revocations)
-constexpr std::string_view kEpochSeedKey = "s:epoch-seed";  // the store's epoch seed (HistoryStore::epochSeed)
 constexpr size_t kEpochSeedBytes = 32;
-// First byte of every meta/dedup value, so the layout can change without guessing.
-constexpr char kRecordVersion = 1;
-constexpr size_t kMetaSize = 1 + 8 + 8;
-constexpr size_t kDedupFixedSize = 1 + 8 + 8 + 8;
-constexpr int kBloomBitsPerKey = 10;
-constexpr size_t kRecycledWalFiles = 4;  // point lookups (meta, dedup) mostly miss on new cids
 constexpr std::chrono::milliseconds kMinBackoff{50};
 constexpr std::chrono::milliseconds kMaxBackoff{2000};
 
-// RocksDB's info log goes to the hub's log instead of DATA/LOG: a LOG file on the full disk would
-// fail with the store, and Debian's librocksdb (built with assertions) aborts on the next write
-// to a log file that failed once.
-class SpdlogLogger final : public rocksdb::Logger {
+std::string_view view(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+// An iterator over [lower, upper); the bounds live as long as the iterator.
+class RangeIterator {
  public:
-  SpdlogLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
-  using rocksdb::Logger::Logv;
-  void Logv(const char* format, va_list ap) override { Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap); }
-  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
-    if (level < GetInfoLogLevel()) return;
-    char line[1024];
-    std::vsnprintf(line, sizeof line, format, ap);
-    if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL) {
-      spdlog::error("rocksdb: {}", line);
-    } else {
-      spdlog::warn("rocksdb: {}", line);
-    }
+  RangeIterator(rocksdb::DB& db, std::string lower, std::string upper)
+      : lower_(std::move(lower)), upper_(std::move(upper)), lowerSlice_(lower_), upperSlice_(upper_) {
+    rocksdb::ReadOptions options;
+    options.iterate_lower_bound = &lowerSlice_;
+    options.iterate_upper_bound = &upperSlice_;
+    it_.reset(db.NewIterator(options));
   }
+  RangeIterator(const RangeIterator&) = delete;  // the options point into this object
+  RangeIterator& operator=(const RangeIterator&) = delete;
+  rocksdb::Iterator* operator->() { return it_.get(); }
+  // Throws HistoryStoreError when the iteration stopped on an error rather than at the end.
+  void check() {
+    if (!it_->status().ok()) throw HistoryStoreError(it_->status().ToString());
+  }
+
+ private:
+  std::string lower_, upper_;
+  rocksdb::Slice lowerSlice_, upperSlice_;
+  std::unique_ptr<rocksdb::Iterator> it_;
 };
 
-// RocksDB hands a "no space" error to its SstFileManager, which polls every 5 s and resumes only
-// once write_buffer_size (64 MiB) is free; meanwhile DB::Resume() answers Busy. An Env that cannot
-// tell free space turns that auto-recovery off (ErrorHandler::OverrideNoSpaceError), so the store
-// resumes by itself as soon as a flush fits (RocksDbHistoryStore::recover). Nothing else in RocksDB
-// needs GetFreeSpace() from the DB's Env (the SstFileManager asks its own FileSystem).
-class NoFreeSpaceEnv final : public rocksdb::EnvWrapper {
- public:
-  NoFreeSpaceEnv() : rocksdb::EnvWrapper(rocksdb::Env::Default()) {}
-  static const char* kClassName() { return "WebimNoFreeSpaceEnv"; }
-  const char* Name() const override { return kClassName(); }
-  rocksdb::Status GetFreeSpace(const std::string&, uint64_t*) override {
-    return rocksdb::Status::NotSupported("free space not reported (webim resumes the store itself)");
-  }
-};
-
-std::unique_ptr<rocksdb::DB> openDb(const std::string& path) {
-  static NoFreeSpaceEnv env;
-  rocksdb::Options options;
-  options.env = &env;
-  options.create_if_missing = true;
-  options.paranoid_checks = true;
-  options.info_log = std::make_shared<SpdlogLogger>();
-  // The store resumes itself after a write error (RocksDbHistoryStore::recover), from the loop;
-  // RocksDB's own background resume thread would race with it.
-  options.max_bgerror_resume_count = 0;
-  // Reuse WAL files instead of growing new ones: a sync then has no file-size metadata to journal
-  // (fdatasync of an extending file costs a filesystem journal commit, ~4 ms here; ~0.3 ms without).
-  options.recycle_log_file_num = kRecycledWalFiles;
-  rocksdb::BlockBasedTableOptions table;
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(kBloomBitsPerKey));
-  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  rocksdb::DB* db = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(options, path, &db);
-  if (!s.ok()) throw HistoryStoreError("cannot open store " + path + ": " + s.ToString());
-  return std::unique_ptr<rocksdb::DB>(db);
-}
-
-std::string channelPrefix(std::string_view channel) {
-  std::string key;
-  key.reserve(1 + channel.size() + 1 + 8);
-  key.push_back(kMessagePrefix);
-  key.append(channel);
-  key.push_back('\0');
-  return key;
-}
-
-std::string messageKey(std::string_view channel, uint64_t seq) {
-  std::string key = channelPrefix(channel);
-  appendBigEndian<uint64_t>(key, seq);
-  return key;
-}
-
-std::string metaKey(std::string_view channel) {
-  std::string key(1, kMetaPrefix);
-  key.append(channel);
-  return key;
-}
-
-std::string dedupKey(std::string_view from, std::string_view cid) {
-  std::string key(1, kDedupPrefix);
-  key.append(from);
-  key.push_back('\0');
-  key.append(cid);
-  return key;
-}
-
-std::string revocationKey(std::string_view user) {
-  std::string key(1, kRevocationPrefix);
-  key.append(user);
-  return key;
-}
-
-std::string encodeRevocation(int64_t notBeforeMs) {
-  std::string v(1, kRecordVersion);
-  appendBigEndian<uint64_t>(v, static_cast<uint64_t>(notBeforeMs));
-  return v;
-}
-
-std::string encodeMeta(const ChannelMeta& meta) {
-  std::string v(1, kRecordVersion);
-  appendBigEndian<uint64_t>(v, meta.epoch);
-  appendBigEndian<uint64_t>(v, meta.lastSeq);
-  return v;
-}
-
-std::string encodeDedup(const DedupRecord& r) {
-  std::string v(1, kRecordVersion);
-  appendBigEndian<uint64_t>(v, r.epoch);
-  appendBigEndian<uint64_t>(v, r.seq);
-  appendBigEndian<uint64_t>(v, static_cast<uint64_t>(r.tsMs));
-  v.append(r.channel);
-  return v;
-}
-
-std::string encodeMessage(const StoredMessage& m) {
-  wire::Delivery d;
-  d.set_channel(m.channel);
-  d.set_epoch(m.epoch);
-  d.set_seq(m.seq);
-  d.set_from(m.from);
-  d.set_ts_ms(m.tsMs);
-  d.set_data(m.data);
-  return d.SerializeAsString();
-}
-
-StoredMessage decodeMessage(const rocksdb::Slice& value) {
-  wire::Delivery d;
-  if (!d.ParseFromArray(value.data(), static_cast<int>(value.size())))
-    throw HistoryStoreError("corrupt message record");
-  return StoredMessage{d.channel(), d.epoch(), d.seq(), d.from(), d.ts_ms(), d.data()};
-}
-
-// Get() with "not found" as nullopt and every other failure as HistoryStoreError.
-std::optional<std::string> getValue(rocksdb::DB& db, const std::string& key) {
-  std::string value;
-  rocksdb::Status s = db.Get(rocksdb::ReadOptions(), key, &value);
-  if (s.IsNotFound()) return std::nullopt;
-  if (!s.ok()) throw HistoryStoreError(s.ToString());
-  return value;
+RangeIterator prefixIterator(rocksdb::DB& db, char prefix) {
+  return RangeIterator(db, std::string(1, prefix), std::string(1, static_cast<char>(prefix + 1)));
 }
 
 }  // namespace
@@ -183,6 +59,7 @@ RocksDbHistoryStore::RocksDbHistoryStore(const std::string& path) : path_(path) 
   std::filesystem::create_directories(path, ec);
   if (ec) throw HistoryStoreError("cannot create " + path + ": " + ec.message());
   db_ = openDb(path);
+  migrate(*db_, path);
 }
 
 rocksdb::DB& RocksDbHistoryStore::db() {
@@ -206,9 +83,7 @@ RocksDbHistoryStore::~RocksDbHistoryStore() {
 std::optional<ChannelMeta> RocksDbHistoryStore::loadMeta(std::string_view channel) {
   auto value = getValue(db(), metaKey(channel));
   if (!value) return std::nullopt;
-  if (value->size() != kMetaSize || (*value)[0] != kRecordVersion)
-    throw HistoryStoreError("corrupt meta record for " + std::string(channel));
-  return ChannelMeta{loadBigEndian<uint64_t>(value->data() + 1), loadBigEndian<uint64_t>(value->data() + 9)};
+  return decodeMeta(*value);
 }
 
 std::string RocksDbHistoryStore::epochSeed() {
@@ -235,35 +110,28 @@ std::vector<std::optional<ChannelMeta>> RocksDbHistoryStore::loadMetas(const std
   for (size_t i = 0; i < channels.size(); ++i) {
     if (statuses[i].IsNotFound()) continue;
     if (!statuses[i].ok()) throw HistoryStoreError(statuses[i].ToString());
-    const std::string& v = values[i];
-    if (v.size() != kMetaSize || v[0] != kRecordVersion) throw HistoryStoreError("corrupt meta record for " + channels[i]);
-    out[i] = ChannelMeta{loadBigEndian<uint64_t>(v.data() + 1), loadBigEndian<uint64_t>(v.data() + 9)};
+    out[i] = decodeMeta(values[i]);
   }
   return out;
 }
 
-std::optional<DedupRecord> RocksDbHistoryStore::loadDedup(std::string_view from,
-                                                          std::string_view cid) {
+std::optional<DedupRecord> RocksDbHistoryStore::loadDedup(std::string_view from, std::string_view cid) {
   auto value = getValue(db(), dedupKey(from, cid));
   if (!value) return std::nullopt;
-  if (value->size() < kDedupFixedSize || (*value)[0] != kRecordVersion)
-    throw HistoryStoreError("corrupt dedup record");
-  const char* p = value->data();
-  return DedupRecord{value->substr(kDedupFixedSize), loadBigEndian<uint64_t>(p + 1), loadBigEndian<uint64_t>(p + 9),
-                     static_cast<int64_t>(loadBigEndian<uint64_t>(p + 17))};
+  return decodeDedup(*value);
 }
 
-std::string RocksDbHistoryStore::commit(const WriteSet& batch, bool sync) {
+void RocksDbHistoryStore::commit(const WriteSet& batch, bool sync) {
   if (failed_) {
     const auto now = std::chrono::steady_clock::now();
     if (now < nextAttempt_)
-      return "store unavailable after a write error (" + lastError_ + "); next recovery attempt in " +
-             std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(nextAttempt_ - now).count()) +
-             " ms";
+      throw HistoryStoreError(
+          "store unavailable after a write error (" + lastError_ + "); next recovery attempt in " +
+          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(nextAttempt_ - now).count()) + " ms");
     if (std::string error = recover(); !error.empty()) {
       backoff_ = std::min(kMaxBackoff, std::max(kMinBackoff, backoff_ * 2));
       nextAttempt_ = std::chrono::steady_clock::now() + backoff_;
-      return "store recovery failed: " + error;
+      throw HistoryStoreError("store recovery failed: " + error);
     }
   }
   rocksdb::WriteBatch wb;
@@ -281,14 +149,14 @@ std::string RocksDbHistoryStore::commit(const WriteSet& batch, bool sync) {
   rocksdb::Status s = db_ ? db_->Write(options, &wb) : rocksdb::Status::IOError("store closed");
   if (s.ok()) {
     undo_.reset();
-    return {};
+    return;
   }
   rememberUndo(batch);
   lastError_ = s.ToString();
   if (!failed_) backoff_ = kMinBackoff;
   failed_ = true;
   nextAttempt_ = std::chrono::steady_clock::now() + backoff_;
-  return lastError_;
+  throw HistoryStoreError(lastError_);
 }
 
 void RocksDbHistoryStore::rememberUndo(const WriteSet& batch) {
@@ -348,60 +216,40 @@ HistoryPage RocksDbHistoryStore::readPage(std::string_view channel, const Histor
   } else {
     return page;
   }
-  const std::string lower = channelPrefix(channel);
-  std::string upper = lower;
-  upper.back() = '\1';  // just past every key of this channel
-  rocksdb::Slice lowerSlice(lower), upperSlice(upper);
-  rocksdb::ReadOptions options;
-  options.iterate_lower_bound = &lowerSlice;
-  options.iterate_upper_bound = &upperSlice;
-  std::unique_ptr<rocksdb::Iterator> it(db().NewIterator(options));
-
   const bool backward = query.before != 0;
+  if (!backward && query.after == UINT64_MAX) return page;
+  RangeIterator it(db(), channelPrefix(channel), channelEnd(channel));
   size_t bytes = 0;
-  auto fits = [&](const rocksdb::Slice& value) {
-    if (page.msgs.size() >= query.limit) return false;
+  // Adds the iterator's message to the page; false (page.more) when it does not fit.
+  auto take = [&] {
+    StoredMessage m = decodeMessage(channel, view(it->value()));
+    const size_t size = pageBytes(m);
     // At least one message per page, so paging always makes progress.
-    if (!page.msgs.empty() && bytes + value.size() > query.maxBytes) return false;
+    if (page.msgs.size() >= query.limit || (!page.msgs.empty() && bytes + size > query.maxBytes)) {
+      page.more = true;
+      return false;
+    }
+    bytes += size;
+    page.msgs.push_back(std::move(m));
     return true;
   };
   if (backward) {
-    it->SeekForPrev(messageKey(channel, query.before - 1));
-    for (; it->Valid(); it->Prev()) {
-      if (!fits(it->value())) {
-        page.more = true;
-        break;
-      }
-      bytes += it->value().size();
-      page.msgs.push_back(decodeMessage(it->value()));
+    for (it->SeekForPrev(messageKey(channel, query.before - 1)); it->Valid() && take(); it->Prev()) {
     }
     std::reverse(page.msgs.begin(), page.msgs.end());
   } else {
-    if (query.after == UINT64_MAX) return page;
-    it->Seek(messageKey(channel, query.after + 1));
-    for (; it->Valid(); it->Next()) {
-      if (!fits(it->value())) {
-        page.more = true;
-        break;
-      }
-      bytes += it->value().size();
-      page.msgs.push_back(decodeMessage(it->value()));
+    for (it->Seek(messageKey(channel, query.after + 1)); it->Valid() && take(); it->Next()) {
     }
   }
-  if (!it->status().ok()) throw HistoryStoreError(it->status().ToString());
+  it.check();
   return page;
 }
 
 uint64_t RocksDbHistoryStore::countChannels() {
-  const std::string lower(1, kMetaPrefix), upper(1, kMetaPrefix + 1);
-  rocksdb::Slice lowerSlice(lower), upperSlice(upper);
-  rocksdb::ReadOptions options;
-  options.iterate_lower_bound = &lowerSlice;
-  options.iterate_upper_bound = &upperSlice;
-  std::unique_ptr<rocksdb::Iterator> it(db().NewIterator(options));
+  RangeIterator it = prefixIterator(db(), kMetaPrefix);
   uint64_t n = 0;
   for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
-  if (!it->status().ok()) throw HistoryStoreError(it->status().ToString());
+  it.check();
   return n;
 }
 
@@ -409,18 +257,11 @@ namespace {
 // Calls f(user, notBeforeMs) for every revocation record.
 template <class F>
 void forEachRevocation(rocksdb::DB& db, F&& f) {
-  const std::string lower(1, kRevocationPrefix), upper(1, kRevocationPrefix + 1);
-  rocksdb::Slice lowerSlice(lower), upperSlice(upper);
-  rocksdb::ReadOptions options;
-  options.iterate_lower_bound = &lowerSlice;
-  options.iterate_upper_bound = &upperSlice;
-  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(options));
+  RangeIterator it = prefixIterator(db, kRevocationPrefix);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    rocksdb::Slice v = it->value();
-    if (v.size() != 9 || v[0] != kRecordVersion) throw HistoryStoreError("corrupt revocation record");
-    f(std::string_view(it->key().data() + 1, it->key().size() - 1), static_cast<int64_t>(loadBigEndian<uint64_t>(v.data() + 1)));
+    f(view(it->key()).substr(1), decodeRevocation(view(it->value())));
   }
-  if (!it->status().ok()) throw HistoryStoreError(it->status().ToString());
+  it.check();
 }
 }  // namespace
 
@@ -444,17 +285,13 @@ void RocksDbHistoryStore::trimRevocations(int64_t beforeMs) {
 
 std::vector<std::string> RocksDbHistoryStore::listChannels(std::string_view after, size_t limit) {
   std::vector<std::string> out;
-  const std::string upper(1, kMetaPrefix + 1);
-  rocksdb::Slice upperSlice(upper);
-  rocksdb::ReadOptions options;
-  options.iterate_upper_bound = &upperSlice;
-  std::unique_ptr<rocksdb::Iterator> it(db().NewIterator(options));
+  RangeIterator it = prefixIterator(db(), kMetaPrefix);
   const std::string start = metaKey(after);
   for (it->Seek(start); it->Valid() && out.size() < limit; it->Next()) {
     if (it->key() == rocksdb::Slice(start)) continue;  // strictly after
-    out.emplace_back(it->key().data() + 1, it->key().size() - 1);
+    out.emplace_back(view(it->key()).substr(1));
   }
-  if (!it->status().ok()) throw HistoryStoreError(it->status().ToString());
+  it.check();
   return out;
 }
 
@@ -466,20 +303,13 @@ TrimResult RocksDbHistoryStore::trimHistory(std::string_view channel, const Trim
   uint64_t cut = 0;
   if (request.keepLast != UINT64_MAX && meta->lastSeq > request.keepLast) cut = meta->lastSeq - request.keepLast;
 
-  const std::string lower = channelPrefix(channel);
-  std::string upper = lower;
-  upper.back() = '\1';
-  rocksdb::Slice lowerSlice(lower), upperSlice(upper);
-  rocksdb::ReadOptions options;
-  options.iterate_lower_bound = &lowerSlice;
-  options.iterate_upper_bound = &upperSlice;
-  std::unique_ptr<rocksdb::Iterator> it(db().NewIterator(options));
+  RangeIterator it(db(), channelPrefix(channel), channelEnd(channel));
   it->SeekToFirst();
   if (!it->Valid()) {
-    if (!it->status().ok()) throw HistoryStoreError(it->status().ToString());
+    it.check();
     return result;  // no messages at all
   }
-  const uint64_t oldest = loadBigEndian<uint64_t>(it->key().data() + it->key().size() - 8);
+  const uint64_t oldest = messageKeySeq(view(it->key()));
   if (cut >= oldest) result.deleted = cut - oldest + 1;
   // Then the age limit: the oldest messages above `cut` older than minTsMs, scanned one by one.
   if (request.minTsMs != INT64_MIN) {
@@ -490,18 +320,15 @@ TrimResult RocksDbHistoryStore::trimHistory(std::string_view channel, const Trim
         result.more = true;
         break;
       }
-      wire::Delivery d;
-      if (!d.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())))
-        throw HistoryStoreError("corrupt message record");
-      if (d.ts_ms() >= request.minTsMs) break;
-      cut = std::max(cut, d.seq());
+      if (decodeMessageTs(view(it->value())) >= request.minTsMs) break;
+      cut = std::max(cut, messageKeySeq(view(it->key())));
       ++result.deleted;
     }
-    if (!it->status().ok()) throw HistoryStoreError(it->status().ToString());
+    it.check();
   }
   if (cut < oldest) return result;
   rocksdb::WriteBatch wb;
-  wb.DeleteRange(lower, messageKey(channel, cut + 1));
+  wb.DeleteRange(channelPrefix(channel), messageKey(channel, cut + 1));
   rocksdb::WriteOptions wo;  // not synced: a crash may undo a trim, the next pass redoes it
   rocksdb::Status s = db().Write(wo, &wb);
   if (!s.ok()) throw HistoryStoreError(s.ToString());

@@ -1,9 +1,6 @@
-// RocksDB adapter for HistoryStore (the embedded default). One DB, one column family, records
-// separated by a one-byte prefix (channel names never contain '\0', so '\0' ends a name):
-//   'm' + channel + '\0' + seq (8 bytes big-endian) -> Delivery protobuf (the message)
-//   'c' + channel                                   -> meta  {version, epoch, last seq}
-//   'd' + from + '\0' + cid                         -> dedup {version, epoch, seq, ts, channel}
-// Big-endian seq makes byte order = seq order, so a page is one iterator range.
+// RocksDB adapter for HistoryStore (the embedded default). One DB, one column family; the keys
+// and records are the store's own encoding (rocksdb_records.h), migrated at open to the format
+// this binary writes (rocksdb_migrations.h). Opening options: rocksdb_open.h.
 #pragma once
 
 #include <chrono>
@@ -22,8 +19,9 @@ namespace webim::hub {
 
 class RocksDbHistoryStore final : public HistoryStore {
  public:
-  // Creates the directory and the DB if missing. Throws HistoryStoreError with RocksDB's message
-  // when the DB cannot be opened (unwritable directory, locked by another process, corruption).
+  // Creates the directory and the DB if missing, then runs the pending format migrations. Throws
+  // HistoryStoreError with RocksDB's message when the DB cannot be opened (unwritable directory,
+  // locked by another process, corruption), or when it was written by a newer release.
   explicit RocksDbHistoryStore(const std::string& path);
   ~RocksDbHistoryStore() override;  // closes the DB (flushes nothing extra: the WAL is durable)
 
@@ -31,7 +29,7 @@ class RocksDbHistoryStore final : public HistoryStore {
   std::string epochSeed() override;
   std::vector<std::optional<ChannelMeta>> loadMetas(const std::vector<std::string>& channels) override;
   std::optional<DedupRecord> loadDedup(std::string_view from, std::string_view cid) override;
-  std::string commit(const WriteSet& batch, bool sync) override;
+  void commit(const WriteSet& batch, bool sync) override;
   HistoryPage readPage(std::string_view channel, const HistoryQuery& query) override;
   uint64_t countChannels() override;
   std::vector<std::string> listChannels(std::string_view after, size_t limit) override;
@@ -46,9 +44,9 @@ class RocksDbHistoryStore final : public HistoryStore {
  private:
   // A failed Write leaves RocksDB stopped (background error, read-only) until DB::Resume(). The
   // next commits try Resume() (then a reopen when Resume cannot), with a backoff of 50 ms doubling
-  // to 2 s; until then commits fail fast. The failed batches' records are undone (deleted, metas
+  // to 2 s; until then commits fail fast (throw). The failed batches' records are undone (deleted, metas
   // put back) in the first successful commit, in case they reached the WAL after all.
-  std::string recover();
+  std::string recover();  // "" when the DB is writable again, else why not
   void rememberUndo(const WriteSet& batch);
   rocksdb::DB& db();  // throws HistoryStoreError when a reopen failed
 

@@ -66,7 +66,7 @@ class FakeStore final : public HistoryStore {
 
   std::optional<ChannelMeta> loadMeta(std::string_view) override { return std::nullopt; }
   std::optional<DedupRecord> loadDedup(std::string_view, std::string_view) override { return std::nullopt; }
-  std::string commit(const WriteSet&, bool) override { return {}; }
+  void commit(const WriteSet&, bool) override {}
   HistoryPage readPage(std::string_view, const HistoryQuery&) override { return {}; }
   uint64_t countChannels() override { return channels.size(); }
   std::vector<std::string> listChannels(std::string_view after, size_t limit) override {
@@ -141,7 +141,7 @@ TEST_CASE("retention sweeper: a store error pauses the pass, which then resumes"
     int calls = 0;
     std::optional<ChannelMeta> loadMeta(std::string_view) override { return std::nullopt; }
     std::optional<DedupRecord> loadDedup(std::string_view, std::string_view) override { return std::nullopt; }
-    std::string commit(const WriteSet&, bool) override { return {}; }
+    void commit(const WriteSet&, bool) override {}
     HistoryPage readPage(std::string_view, const HistoryQuery&) override { return {}; }
     uint64_t countChannels() override { return 1; }
     std::vector<std::string> listChannels(std::string_view after, size_t) override {

@@ -30,12 +30,11 @@ class MemoryStore final : public HistoryStore {
     if (it == dedups.end()) return std::nullopt;
     return it->second;
   }
-  std::string commit(const WriteSet& batch, bool) override {
-    if (failCommit) return "disk full";
+  void commit(const WriteSet& batch, bool) override {
+    if (failCommit) throw HistoryStoreError("disk full");
     for (const auto& m : batch.messages) messages.push_back(m);
     for (const auto& e : batch.metas) metas[e.channel] = e.meta;
     for (const auto& e : batch.dedups) dedups[{e.from, e.cid}] = e.record;
-    return {};
   }
   std::vector<std::optional<ChannelMeta>> loadMetas(const std::vector<std::string>& channels) override {
     ++metaBatches;
@@ -63,7 +62,7 @@ struct Fixture {
     return seq.sequence({std::move(ch), std::move(from), std::move(cid), "{\"a\":1}"}, now);
   }
   void commit() {
-    REQUIRE(store.commit(seq.pending(), true).empty());
+    REQUIRE_NOTHROW(store.commit(seq.pending(), true));
     seq.commitSucceeded();
   }
 };
@@ -178,7 +177,7 @@ TEST_CASE("a failed commit rolls back to the last durable seq", "[sequencer][rol
   f.pub("room:a", "c3");
   auto newChannel = f.pub("room:new", "c4");
   f.store.failCommit = true;
-  REQUIRE_FALSE(f.store.commit(f.seq.pending(), true).empty());
+  REQUIRE_THROWS_AS(f.store.commit(f.seq.pending(), true), HistoryStoreError);
   f.seq.commitFailed();
   CHECK_FALSE(f.seq.hasPending());
   CHECK(f.seq.channelState("room:a") == ChannelMeta{a1.epoch, 1});

@@ -1,0 +1,132 @@
+#include "broadcast/postgres_sql.h"
+
+#include "broadcast/postgres_codec.h"
+
+namespace webim::hub::pg {
+
+const char* const kVersionTableSql = R"sql(
+CREATE TABLE IF NOT EXISTS webim_store (
+  name  text  PRIMARY KEY,
+  value bytea NOT NULL);
+)sql";
+
+// Step 1 is the schema of the releases before the schema version (format 0): on a database they
+// wrote, every statement is a no-op (IF NOT EXISTS), so such a database simply gets version 1.
+constexpr const char* kBaselineSql = R"sql(
+CREATE TABLE IF NOT EXISTS webim_channel (
+  channel  text   PRIMARY KEY,
+  epoch    bigint NOT NULL,
+  last_seq bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS webim_message (
+  channel text   NOT NULL,
+  seq     bigint NOT NULL,
+  epoch   bigint NOT NULL,
+  sender  bytea  NOT NULL,
+  ts_ms   bigint NOT NULL,
+  data    bytea  NOT NULL,
+  PRIMARY KEY (channel, seq));
+CREATE TABLE IF NOT EXISTS webim_dedup (
+  sender  bytea  NOT NULL,
+  cid     bytea  NOT NULL,
+  channel text   NOT NULL,
+  epoch   bigint NOT NULL,
+  seq     bigint NOT NULL,
+  ts_ms   bigint NOT NULL,
+  PRIMARY KEY (sender, cid));
+CREATE INDEX IF NOT EXISTS webim_dedup_ts ON webim_dedup (ts_ms);
+CREATE TABLE IF NOT EXISTS webim_store (
+  name  text  PRIMARY KEY,
+  value bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS webim_revocation (
+  user_id       bytea  PRIMARY KEY,
+  not_before_ms bigint NOT NULL);
+)sql";
+
+const std::vector<SchemaStep>& schemaSteps() {
+  static const std::vector<SchemaStep> list = {
+      {1, "baseline: channels, messages, dedup records, revocations, store values", kBaselineSql},
+  };
+  return list;
+}
+
+const std::vector<Statement>& statements() {
+  static const std::vector<Statement> list = {
+      {"meta_get", "SELECT epoch, last_seq FROM webim_channel WHERE channel = $1", {kTextOid}},
+      // The store's epoch seed: the first hub to ask makes it, every later one reads it.
+      {"seed_put", "INSERT INTO webim_store (name, value) VALUES ('epoch_seed', $1) ON CONFLICT (name) DO NOTHING",
+       {kByteaOid}},
+      {"seed_get", "SELECT value FROM webim_store WHERE name = 'epoch_seed'", {}},
+      {"metas_get", "SELECT channel, epoch, last_seq FROM webim_channel WHERE channel = ANY($1::text[])",
+       {kTextArrayOid}},
+      {"dedup_get", "SELECT channel, epoch, seq, ts_ms FROM webim_dedup WHERE sender = $1 AND cid = $2",
+       {kByteaOid, kByteaOid}},
+      {"channel_count", "SELECT count(*) FROM webim_channel", {}},
+      // One statement (one snapshot) for the meta and the page; limit is the page size + 1.
+      {"page_after",
+       "SELECT c.epoch, c.last_seq, m.seq, m.epoch, m.sender, m.ts_ms, m.data FROM webim_channel c "
+       "LEFT JOIN LATERAL (SELECT seq, epoch, sender, ts_ms, data FROM webim_message "
+       "WHERE channel = c.channel AND seq > $2 ORDER BY seq LIMIT $3) m ON true WHERE c.channel = $1",
+       {kTextOid, kInt8Oid, kInt8Oid}},
+      {"page_before",
+       "SELECT c.epoch, c.last_seq, m.seq, m.epoch, m.sender, m.ts_ms, m.data FROM webim_channel c "
+       "LEFT JOIN LATERAL (SELECT seq, epoch, sender, ts_ms, data FROM webim_message "
+       "WHERE channel = c.channel AND seq < $2 ORDER BY seq DESC LIMIT $3) m ON true "
+       "WHERE c.channel = $1",
+       {kTextOid, kInt8Oid, kInt8Oid}},
+      {"put_messages",
+       "INSERT INTO webim_message (channel, seq, epoch, sender, ts_ms, data) "
+       "SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::bytea[], $5::int8[], $6::bytea[]) "
+       "ON CONFLICT (channel, seq) DO UPDATE SET epoch = excluded.epoch, sender = excluded.sender, "
+       "ts_ms = excluded.ts_ms, data = excluded.data",
+       {kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid, kByteaArrayOid, kInt8ArrayOid, kByteaArrayOid}},
+      {"put_metas",
+       "INSERT INTO webim_channel (channel, epoch, last_seq) "
+       "SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[]) "
+       "ON CONFLICT (channel) DO UPDATE SET epoch = excluded.epoch, last_seq = excluded.last_seq",
+       {kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid}},
+      {"put_dedups",
+       "INSERT INTO webim_dedup (sender, cid, channel, epoch, seq, ts_ms) "
+       "SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::text[], $4::int8[], $5::int8[], $6::int8[]) "
+       "ON CONFLICT (sender, cid) DO UPDATE SET channel = excluded.channel, epoch = excluded.epoch, "
+       "seq = excluded.seq, ts_ms = excluded.ts_ms",
+       {kByteaArrayOid, kByteaArrayOid, kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid, kInt8ArrayOid}},
+      // Undo of a batch whose commit outcome is unknown (see the header).
+      {"undo_messages",
+       "DELETE FROM webim_message m USING unnest($1::text[], $2::int8[]) AS u(channel, seq) "
+       "WHERE m.channel = u.channel AND m.seq = u.seq",
+       {kTextArrayOid, kInt8ArrayOid}},
+      {"undo_dedups",
+       "DELETE FROM webim_dedup d USING unnest($1::bytea[], $2::bytea[], $3::text[], $4::int8[]) "
+       "AS u(sender, cid, channel, seq) "
+       "WHERE d.sender = u.sender AND d.cid = u.cid AND d.channel = u.channel AND d.seq = u.seq",
+       {kByteaArrayOid, kByteaArrayOid, kTextArrayOid, kInt8ArrayOid}},
+      {"undo_metas",
+       "UPDATE webim_channel c SET last_seq = u.restore "
+       "FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[]) AS u(channel, epoch, last, restore) "
+       "WHERE c.channel = u.channel AND c.epoch = u.epoch AND c.last_seq = u.last",
+       {kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid, kInt8ArrayOid}},
+      {"dedup_keys_since", "SELECT sender, cid FROM webim_dedup WHERE ts_ms >= $1", {kInt8Oid}},
+      // Kick revocations: the latest per user wins.
+      {"put_revocations",
+       "INSERT INTO webim_revocation (user_id, not_before_ms) SELECT * FROM unnest($1::bytea[], $2::int8[]) "
+       "ON CONFLICT (user_id) DO UPDATE SET not_before_ms = GREATEST(webim_revocation.not_before_ms, "
+       "excluded.not_before_ms)",
+       {kByteaArrayOid, kInt8ArrayOid}},
+      {"revocations_since", "SELECT user_id, not_before_ms FROM webim_revocation WHERE not_before_ms >= $1",
+       {kInt8Oid}},
+      {"trim_revocations", "DELETE FROM webim_revocation WHERE not_before_ms < $1", {kInt8Oid}},
+      // Retention (trimHistory): list channels in index order, scan the oldest messages' times,
+      // delete a bounded prefix of a channel's messages.
+      {"channels_after", "SELECT channel FROM webim_channel WHERE channel > $1 ORDER BY channel LIMIT $2",
+       {kTextOid, kInt8Oid}},
+      {"oldest_times", "SELECT seq, ts_ms FROM webim_message WHERE channel = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+       {kTextOid, kInt8Oid, kInt8Oid}},
+      {"trim_messages",
+       "DELETE FROM webim_message WHERE channel = $1 AND seq IN (SELECT seq FROM webim_message "
+       "WHERE channel = $1 AND seq <= $2 ORDER BY seq LIMIT $3)",
+       {kTextOid, kInt8Oid, kInt8Oid}},
+  };
+  return list;
+}
+
+}  // namespace webim::hub::pg

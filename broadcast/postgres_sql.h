@@ -1,0 +1,41 @@
+// The PostgreSQL store's SQL text: the schema, as numbered migration steps, and the prepared
+// statements. Tables (in the first schema of the connection's search_path):
+//   webim_channel    (channel text PK, epoch int8, last_seq int8)                      -- meta
+//   webim_message    (channel text, seq int8, epoch int8, sender bytea, ts_ms int8, data bytea),
+//                    PRIMARY KEY (channel, seq): a history page is one index range scan
+//   webim_dedup      (sender bytea, cid bytea, channel text, epoch int8, seq int8, ts_ms int8),
+//                    PRIMARY KEY (sender, cid), index on ts_ms (for retention)
+//   webim_revocation (user_id bytea PK, not_before_ms int8)                             -- kicks
+//   webim_store      (name text PK, value bytea): 'epoch_seed' (32 random bytes) and
+//                    'schema_version' (4 bytes big-endian; postgres_schema.h)
+// 64-bit epochs are stored bit for bit in int8 (they may read as negative in psql).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace webim::hub::pg {
+
+// A prepared statement: name, text, parameter types (OIDs, postgres_codec.h).
+struct Statement {
+  const char* name;
+  const char* sql;
+  std::vector<uint32_t> types;
+};
+
+const std::vector<Statement>& statements();
+
+// One schema migration step (store_migration.h): `sql` turns schema version-1 into `version`.
+struct SchemaStep {
+  uint32_t version;
+  const char* what;  // for the log
+  const char* sql;
+};
+
+const std::vector<SchemaStep>& schemaSteps();
+
+// Creates webim_store, which holds the schema version, before any step (it exists from step 1 on,
+// but the version must be readable before step 1 ran).
+extern const char* const kVersionTableSql;
+
+}  // namespace webim::hub::pg

@@ -1,0 +1,215 @@
+#include "broadcast/rocksdb_records.h"
+
+#include "common/big_endian.h"
+
+namespace webim::hub::rocks {
+
+namespace {
+
+constexpr size_t kMessageFixedSize = 1 + 8 + 8 + 8 + 4;
+constexpr size_t kMetaSize = 1 + 8 + 8;
+constexpr size_t kDedupFixedSize = 1 + 8 + 8 + 8;
+constexpr size_t kRevocationSize = 1 + 8;
+
+[[noreturn]] void corrupt(const char* kind) { throw HistoryStoreError(std::string("corrupt ") + kind + " record"); }
+
+// A protobuf reader over the wire format's four primitive encodings (enough for format 0).
+class ProtoReader {
+ public:
+  explicit ProtoReader(std::string_view in) : in_(in) {}
+  bool done() const { return pos_ == in_.size(); }
+  bool varint(uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ == in_.size()) return false;
+      const auto byte = static_cast<unsigned char>(in_[pos_++]);
+      v |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) return true;
+    }
+    return false;
+  }
+  bool fixed(size_t n, uint64_t& v) {  // little-endian
+    if (in_.size() - pos_ < n) return false;
+    v = 0;
+    for (size_t i = 0; i < n; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(in_[pos_ + i])) << (8 * i);
+    pos_ += n;
+    return true;
+  }
+  bool bytes(std::string_view& v) {
+    uint64_t n = 0;
+    if (!varint(n) || n > in_.size() - pos_) return false;
+    v = in_.substr(pos_, n);
+    pos_ += n;
+    return true;
+  }
+
+ private:
+  std::string_view in_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::string channelPrefix(std::string_view channel) {
+  std::string key;
+  key.reserve(1 + channel.size() + 1 + 8);
+  key.push_back(kMessagePrefix);
+  key.append(channel);
+  key.push_back('\0');
+  return key;
+}
+
+std::string channelEnd(std::string_view channel) {
+  std::string key = channelPrefix(channel);
+  key.back() = '\1';
+  return key;
+}
+
+std::string messageKey(std::string_view channel, uint64_t seq) {
+  std::string key = channelPrefix(channel);
+  appendBigEndian<uint64_t>(key, seq);
+  return key;
+}
+
+uint64_t messageKeySeq(std::string_view key) {
+  if (key.size() < 1 + 1 + 8) corrupt("message key");
+  return loadBigEndian<uint64_t>(key.data() + key.size() - 8);
+}
+
+std::string metaKey(std::string_view channel) {
+  std::string key(1, kMetaPrefix);
+  key.append(channel);
+  return key;
+}
+
+std::string dedupKey(std::string_view from, std::string_view cid) {
+  std::string key(1, kDedupPrefix);
+  key.append(from);
+  key.push_back('\0');
+  key.append(cid);
+  return key;
+}
+
+std::string revocationKey(std::string_view user) {
+  std::string key(1, kRevocationPrefix);
+  key.append(user);
+  return key;
+}
+
+std::string encodeMessage(const StoredMessage& m) {
+  std::string v;
+  v.reserve(kMessageFixedSize + m.from.size() + m.data.size());
+  v.push_back(kRecordVersion);
+  appendBigEndian<uint64_t>(v, m.epoch);
+  appendBigEndian<uint64_t>(v, m.seq);
+  appendBigEndian<uint64_t>(v, static_cast<uint64_t>(m.tsMs));
+  appendBigEndian<uint32_t>(v, static_cast<uint32_t>(m.from.size()));
+  v.append(m.from);
+  v.append(m.data);
+  return v;
+}
+
+StoredMessage decodeMessage(std::string_view channel, std::string_view record) {
+  if (record.size() < kMessageFixedSize || record[0] != kRecordVersion) corrupt("message");
+  const char* p = record.data();
+  const uint32_t fromSize = loadBigEndian<uint32_t>(p + 25);
+  if (record.size() - kMessageFixedSize < fromSize) corrupt("message");
+  return StoredMessage{std::string(channel),
+                       loadBigEndian<uint64_t>(p + 1),
+                       loadBigEndian<uint64_t>(p + 9),
+                       std::string(record.substr(kMessageFixedSize, fromSize)),
+                       static_cast<int64_t>(loadBigEndian<uint64_t>(p + 17)),
+                       std::string(record.substr(kMessageFixedSize + fromSize))};
+}
+
+int64_t decodeMessageTs(std::string_view record) {
+  if (record.size() < kMessageFixedSize || record[0] != kRecordVersion) corrupt("message");
+  return static_cast<int64_t>(loadBigEndian<uint64_t>(record.data() + 17));
+}
+
+std::string encodeMeta(const ChannelMeta& meta) {
+  std::string v(1, kRecordVersion);
+  appendBigEndian<uint64_t>(v, meta.epoch);
+  appendBigEndian<uint64_t>(v, meta.lastSeq);
+  return v;
+}
+
+ChannelMeta decodeMeta(std::string_view record) {
+  if (record.size() != kMetaSize || record[0] != kRecordVersion) corrupt("meta");
+  return ChannelMeta{loadBigEndian<uint64_t>(record.data() + 1), loadBigEndian<uint64_t>(record.data() + 9)};
+}
+
+std::string encodeDedup(const DedupRecord& r) {
+  std::string v(1, kRecordVersion);
+  appendBigEndian<uint64_t>(v, r.epoch);
+  appendBigEndian<uint64_t>(v, r.seq);
+  appendBigEndian<uint64_t>(v, static_cast<uint64_t>(r.tsMs));
+  v.append(r.channel);
+  return v;
+}
+
+DedupRecord decodeDedup(std::string_view record) {
+  if (record.size() < kDedupFixedSize || record[0] != kRecordVersion) corrupt("dedup");
+  const char* p = record.data();
+  return DedupRecord{std::string(record.substr(kDedupFixedSize)), loadBigEndian<uint64_t>(p + 1), loadBigEndian<uint64_t>(p + 9),
+                     static_cast<int64_t>(loadBigEndian<uint64_t>(p + 17))};
+}
+
+std::string encodeRevocation(int64_t notBeforeMs) {
+  std::string v(1, kRecordVersion);
+  appendBigEndian<uint64_t>(v, static_cast<uint64_t>(notBeforeMs));
+  return v;
+}
+
+int64_t decodeRevocation(std::string_view record) {
+  if (record.size() != kRevocationSize || record[0] != kRecordVersion) corrupt("revocation");
+  return static_cast<int64_t>(loadBigEndian<uint64_t>(record.data() + 1));
+}
+
+std::string encodeFormatVersion(uint32_t version) {
+  std::string v;
+  appendBigEndian<uint32_t>(v, version);
+  return v;
+}
+
+uint32_t decodeFormatVersion(std::string_view record) {
+  if (record.size() != 4) corrupt("format version");
+  return loadBigEndian<uint32_t>(record.data());
+}
+
+bool isLegacyMessage(std::string_view record) { return record.empty() || record[0] != kRecordVersion; }
+
+std::optional<StoredMessage> decodeLegacyDelivery(std::string_view record) {
+  StoredMessage m;
+  ProtoReader in(record);
+  while (!in.done()) {
+    uint64_t tag = 0, v = 0;
+    std::string_view s;
+    if (!in.varint(tag) || (tag >> 3) == 0) return std::nullopt;
+    switch (tag & 7) {
+      case 0:
+        if (!in.varint(v)) return std::nullopt;
+        if ((tag >> 3) == 3) m.seq = v;
+        if ((tag >> 3) == 5) m.tsMs = static_cast<int64_t>(v);
+        break;
+      case 1:
+        if (!in.fixed(8, v)) return std::nullopt;
+        if ((tag >> 3) == 2) m.epoch = v;
+        break;
+      case 2:
+        if (!in.bytes(s)) return std::nullopt;
+        if ((tag >> 3) == 1) m.channel = s;
+        if ((tag >> 3) == 4) m.from = s;
+        if ((tag >> 3) == 6) m.data = s;
+        break;
+      case 5:
+        if (!in.fixed(4, v)) return std::nullopt;
+        break;
+      default:
+        return std::nullopt;
+    }
+  }
+  return m;
+}
+
+}  // namespace webim::hub::rocks

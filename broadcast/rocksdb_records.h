@@ -1,0 +1,67 @@
+// The RocksDB store's keys and records: the store's own on-disk encoding, kept apart from the wire
+// messages (proto/webim.proto) so the wire can change without a store migration. Pure: no I/O.
+//
+// One column family; a one-byte prefix separates the record kinds. Channel names never contain
+// '\0', so '\0' ends a name in a key. Big-endian seq makes byte order = seq order (a history page
+// is one iterator range).
+//   'm' channel '\0' seq(8)  message     v1: 0x01 epoch(8) seq(8) ts_ms(8) from_len(4) from data
+//   'c' channel              meta        v1: 0x01 epoch(8) last_seq(8)
+//   'd' from '\0' cid        dedup       v1: 0x01 epoch(8) seq(8) ts_ms(8) channel
+//   'r' user                 revocation  v1: 0x01 not_before_ms(8)
+//   "s:epoch-seed"           the epoch seed (32 random bytes, HistoryStore::epochSeed)
+//   "s:format-version"       the store format version, 4 bytes big-endian (rocksdb_migrations.h)
+// Integers are big-endian; signed ones (ts_ms, not_before_ms) are stored as their two's complement.
+// The first byte of every record is its layout version, so a layout can change record by record.
+//
+// Format 0 (releases before the version key) stored each message as the serialized wire Delivery
+// (a protobuf, which never starts with byte 0x01). decodeLegacyDelivery reads that frozen layout
+// without the generated code; migration step 1 rewrites such records into v1.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "broadcast/history_store.h"
+
+namespace webim::hub::rocks {
+
+constexpr char kMessagePrefix = 'm';
+constexpr char kMetaPrefix = 'c';
+constexpr char kDedupPrefix = 'd';
+constexpr char kRevocationPrefix = 'r';
+constexpr std::string_view kEpochSeedKey = "s:epoch-seed";
+constexpr std::string_view kFormatVersionKey = "s:format-version";
+constexpr char kRecordVersion = 1;
+
+// Keys.
+std::string channelPrefix(std::string_view channel);  // every message key of `channel` starts so
+std::string channelEnd(std::string_view channel);     // just past every message key of `channel`
+std::string messageKey(std::string_view channel, uint64_t seq);
+uint64_t messageKeySeq(std::string_view key);  // the seq of a message key
+std::string metaKey(std::string_view channel);
+std::string dedupKey(std::string_view from, std::string_view cid);
+std::string revocationKey(std::string_view user);
+
+// Records. decode* throw HistoryStoreError("corrupt ... record") on a malformed or unknown layout.
+std::string encodeMessage(const StoredMessage& m);  // m.channel is in the key, not the record
+StoredMessage decodeMessage(std::string_view channel, std::string_view record);
+int64_t decodeMessageTs(std::string_view record);  // ts_ms only (retention scans)
+std::string encodeMeta(const ChannelMeta& meta);
+ChannelMeta decodeMeta(std::string_view record);
+std::string encodeDedup(const DedupRecord& r);
+DedupRecord decodeDedup(std::string_view record);
+std::string encodeRevocation(int64_t notBeforeMs);
+int64_t decodeRevocation(std::string_view record);
+std::string encodeFormatVersion(uint32_t version);
+uint32_t decodeFormatVersion(std::string_view record);
+
+// Format 0 message records: true when `record` is not a v1 message (a serialized Delivery).
+bool isLegacyMessage(std::string_view record);
+// Delivery fields as the releases of format 0 wrote them: channel=1 (bytes), epoch=2 (fixed64),
+// seq=3 (varint), from=4 (bytes), ts_ms=5 (varint, int64), data=6 (bytes); other fields skipped.
+// nullopt when the bytes are not a well-formed protobuf message.
+std::optional<StoredMessage> decodeLegacyDelivery(std::string_view record);
+
+}  // namespace webim::hub::rocks
