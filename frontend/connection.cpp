@@ -26,19 +26,6 @@ constexpr size_t kMaxWriteBufs = 64;  // buffers per sendmsg; the rest go in the
 constexpr size_t kSharedParserKeepBytes = 64 * 1024;
 }  // namespace
 
-JoinWait::JoinWait(Channel& channel, PendingOp*& ownerList, TimerWheel& wheel, uint64_t deadlineMs)
-    : channel_(&channel) {
-  channel.catchUp().joiners.push_back(this);
-  linkToOwner(ownerList);
-  armDeadline(wheel, deadlineMs);
-}
-
-void JoinWait::detach() noexcept {
-  auto& joiners = channel_->catchUp().joiners;
-  joiners.erase(std::remove(joiners.begin(), joiners.end(), this), joiners.end());
-  channel_->trimCatchUp();
-}
-
 // The parser's callbacks, routed to the connection (so the connection itself carries no vtable).
 class WsEvents final : public WsFrameHandler {
  public:
@@ -160,8 +147,7 @@ void Connection::refuse() {
 
 void Connection::finishHttp(std::string response) {
   // An answered exchange holds no subscription and waits for nothing.
-  cancelWaits();
-  leaveAll();
+  stopAll();
   http_.reset();
   if (headRequest_) response = withoutBody(std::move(response));
   send(std::make_shared<const std::string>(std::move(response)));
@@ -393,8 +379,7 @@ void Connection::close(uint16_t code, std::string_view reason) {
     finishPoll();
     if (phase_ == Phase::Stream) {
       phase_ = Phase::Closing;
-      cancelWaits();
-      leaveAll();
+      stopAll();
       shutdownAfterFlush_ = true;
       frontend().markDirty(this);
       setDeadline(frontend().nowMs() + frontend().config().closeTimeoutMs);
@@ -409,8 +394,7 @@ void Connection::close(uint16_t code, std::string_view reason) {
   shutdownAfterFlush_ = true;
   setDeadline(frontend().nowMs() + frontend().config().closeTimeoutMs);
   // Nothing the client asked for completes after we decided to close.
-  cancelWaits();
-  leaveAll();
+  stopAll();
 }
 
 void Connection::cancelWaits() {
@@ -428,8 +412,7 @@ void Connection::endReplayTurn() {
 void Connection::destroy() {
   if (phase_ == Phase::Closed) return;
   phase_ = Phase::Closed;
-  cancelWaits();
-  leaveAll();
+  stopAll();
   frontend().wheel().cancel(*this);
   Metrics& metrics = frontend().metrics();
   metrics.connectionsOpen--;
@@ -546,8 +529,15 @@ void Connection::countForbidden() {
   if (++forbidden_ >= frontend().config().maxForbidden) close(4003, "too many forbidden requests");
 }
 
+// Channels first: a cancelled join then drops the last pin of its channel, which removes it (were
+// the waits cancelled first, the channel could go while still in channels_).
+void Connection::stopAll() {
+  leaveAll();
+  cancelWaits();
+}
+
 void Connection::leaveAll() {
-  for (Channel* channel : channels_) frontend().leaveChannel(channel, this);
+  for (Channel* channel : channels_) frontend().stream().leave(channel, this);
   channels_.clear();
 }
 

@@ -21,6 +21,7 @@
 #include "common/json_codec.h"
 #include "common/token.h"
 #include "common/ws_frame.h"
+#include "frontend/channel_stream.h"
 #include "frontend/delivery.h"
 #include "frontend/grants.h"
 #include "frontend/inline_ptr_vec.h"
@@ -31,18 +32,6 @@ namespace webim {
 class Frontend;
 struct Channel;
 
-
-// A subscribe request waiting for its channel's sync (docs/architecture.md "Joining a stream").
-class JoinWait final : public PendingOp {
- public:
-  JoinWait(Channel& channel, PendingOp*& ownerList, TimerWheel& wheel, uint64_t deadlineMs);
-  WaitStatus await_resume() const noexcept { return status_; }
-  void joined() { complete(WaitStatus::Done); }
-
- private:
-  void detach() noexcept override;
-  Channel* channel_;
-};
 
 // Idle, a connection is this object and nothing else on the heap (its inbox and rooms are shared
 // Channel objects): the poll handle, the session, the deadline and the channel list.
@@ -87,6 +76,8 @@ class Connection final : private TimerNode {
   // Stream: the HTTP fallback's GET /events (SSE or long-poll) holding subscriptions.
   enum class Phase : uint8_t { Http, WebSocket, Stream, Closing, Closed };
   enum class BodyUse : uint8_t { Api, Session, Command };
+  // Why a subscription ended (or a join failed) after a refresh with fewer grants.
+  static constexpr std::string_view kRevokedMessage = "the refreshed token does not grant this channel";
   struct Since {
     uint64_t epoch = 0;
     uint64_t seq = 0;
@@ -202,6 +193,8 @@ class Connection final : private TimerNode {
   void replyError(const ClientRequest& request, std::string_view code, std::string_view message);
   void replyError(int64_t id, bool hasId, std::string_view code, std::string_view message);
   Channel* findSubscription(std::string_view name) const;
+  // Leaves every channel and cancels every wait (closing, or an HTTP exchange answered).
+  void stopAll();
   void leaveAll();
 
   // WebSocket events (through WsEvents, so the connection carries no vtable).
@@ -213,8 +206,7 @@ class Connection final : private TimerNode {
   // `batched`: the request listed several channels (`subs`), so each answer names its channel.
   void replySubscribed(int64_t id, bool batched, const Channel& channel, std::optional<bool> recovered);
   void replyJoinError(int64_t id, bool batched, std::string_view ch, std::string_view code, std::string_view message);
-  void abandonJoin(Channel* channel);
-  void failJoin(int64_t id, bool batched, std::string_view ch, std::string_view why);
+  void abandonJoin(int64_t id, bool batched, Channel* channel, std::string_view why);
   // Checks one channel of a sub (name, grant, max_subscriptions, since) and starts its join, or
   // answers why the channel is refused.
   void startJoin(int64_t id, bool batched, std::string_view ch, bool hasSince, std::string_view sinceEpoch,
@@ -224,7 +216,14 @@ class Connection final : private TimerNode {
   // The replay turn (ReplayPacer): ends it, passing it on to the connection's next replay, if any.
   void endReplayTurn();
 
-  Task subscribe(int64_t id, bool batched, std::string channel, std::optional<Since> since);
+  // The sub flow (connection_join.cpp); `pin` holds the channel while the connection catches up.
+  // subscribe: a checked channel, joined anew or (already held) answered once its position is known.
+  void subscribe(int64_t id, bool batched, std::string_view ch, std::optional<Since> since);
+  Task joinAgain(int64_t id, bool batched, bool withSince, ChannelPin pin);
+  Task join(int64_t id, bool batched, std::optional<Since> since, ChannelPin pin);
+  Task recover(int64_t id, bool batched, std::optional<Since> since, ChannelPin pin);
+  void goLive(int64_t id, bool batched, ChannelPin pin, std::optional<bool> recovered,
+              std::vector<wire::Delivery> missed);
   Task publish(int64_t id, std::string channel, std::string cid, std::string data);
   Task history(int64_t id, std::string channel, uint64_t before, uint64_t after, uint32_t limit);
 

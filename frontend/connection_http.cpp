@@ -452,7 +452,7 @@ void Connection::openEvents(const HttpRequest& request) {
     authOrExpiryMs_ = now + frontend().config().pollTimeoutMs;
     setDeadline(authOrExpiryMs_);
   }
-  for (size_t i = 0; i < channels.size(); ++i) subscribe(0, false, std::move(channels[i]), sinces[i]);
+  for (size_t i = 0; i < channels.size(); ++i) subscribe(0, false, channels[i], sinces[i]);
 }
 
 // Long-poll: answers with what was gathered (at the end of the loop iteration it arrived in).

@@ -108,7 +108,7 @@ Frontend::Frontend(const FrontendConfig& config)
   for (size_t i = 0; i < shards.size(); ++i) {
     hubs_.push_back(std::make_unique<HubLink>(
         &loop_, wheel_, config, bootId_, shards[i].hubIngress, shards[i].hubPub, shards[i].curveServerKey,
-        [this](const wire::Delivery& d) { onDelivery(d); }, [this](const wire::Kick& k) { onKick(k); },
+        [this](const wire::Delivery& d) { stream_.onDelivery(d); }, [this](const wire::Kick& k) { onKick(k); },
         [this, i](uint64_t boot) { onHubBoot(i, boot); }));
   }
   hubBootIds_.assign(shards.size(), 0);
@@ -263,7 +263,7 @@ const StaticFile* Frontend::staticFile(std::string_view path) const {
 std::string Frontend::renderMetrics() const {
   size_t subscriptions = 0;
   for (const auto& hub : hubs_) subscriptions += hub->subscriptions();
-  return metrics_.render(config_.id, channels_.size(), subscriptions);
+  return metrics_.render(config_.id, stream_.size(), subscriptions);
 }
 
 GrantsRef Frontend::internGrants(std::vector<std::string> subscribe, std::vector<std::string> publish) {
@@ -423,117 +423,6 @@ void Frontend::trimHeapAfterDrop() {
     malloc_trim(0);
     peakConnections_ = open;
     nextTrimMs_ = now + kTrimIntervalMs;
-  }
-}
-
-Channel* Frontend::acquireChannel(std::string_view name) {
-  auto [channel, created] = channels_.acquire(name);
-  if (created) {
-    if (isInboxChannel(name)) {
-      inboxChanged(name);
-    } else {
-      hubFor(name).subscribe(name);
-    }
-  }
-  return channel;
-}
-
-void Frontend::leaveChannel(Channel* channel, Connection* connection) {
-  std::string name = channel->name;
-  if (!channels_.remove(channel, connection)) return;
-  if (isInboxChannel(name)) {
-    inboxChanged(name);
-  } else {
-    hubFor(name).unsubscribe(name);
-  }
-}
-
-void Frontend::inboxChanged(std::string_view inboxChannel) {
-  inboxes_.changed(config_.slotMap->shardOf(inboxChannel), std::string(inboxChannel.substr(kInboxPrefix.size())));
-  uv_idle_start(&flushIdle_, [](uv_idle_t*) {});  // sent at the end of this iteration
-}
-
-void Frontend::onHubBoot(size_t shard, uint64_t bootId) {
-  if (bootId == hubBootIds_[shard]) return;
-  if (hubBootIds_[shard] != 0) {
-    spdlog::info("hub {} restarted: attaching its inboxes again", config_.slotMap->shards()[shard].name);
-  }
-  hubBootIds_[shard] = bootId;
-  loadRevocations(shard);  // at start, and again after a restart of that hub
-  channels_.forEach([&](Channel* channel) {  // inboxChanged only notes the change: the index stays as is
-    if (isInboxChannel(channel->name) && config_.slotMap->shardOf(channel->name) == shard) inboxChanged(channel->name);
-  });
-}
-
-void Frontend::flushInboxChanges() {
-  const uint64_t now = nowMs();
-  if (!inboxes_.due(now)) return;
-  std::string scratch;
-  auto held = [&](size_t, const std::string& user) {
-    scratch.assign(kInboxPrefix).append(user);
-    return channels_.find(scratch) != nullptr;
-  };
-  for (InboxAttacher::Chunk& chunk : inboxes_.take(now, held)) {
-    if (chunk.attach) {
-      attachInboxes(chunk.shard, std::move(chunk.users));
-      continue;
-    }
-    wire::FrontendRequest request;
-    wire::Detach* detach = request.mutable_detach();
-    detach->set_frontend_id(config_.id);
-    detach->set_boot_id(bootId_);
-    for (std::string& user : chunk.users) detach->add_users(std::move(user));
-    hubs_[chunk.shard]->post(request);
-  }
-  scheduleInboxRetry();
-}
-
-void Frontend::scheduleInboxRetry() {
-  uint64_t next = inboxes_.nextRetryMs();
-  if (next == UINT64_MAX || stopping_) return;
-  if (!inboxRetry_.scheduled() || inboxRetry_.deadlineMs > next) wheel_.schedule(inboxRetry_, next);
-}
-
-// One chunk of inboxes. Acknowledged: each inbox's joiners go live at the hub's position (or a fill
-// starts if messages came meanwhile). Not acknowledged: InboxAttacher tries again after a backoff,
-// for as long as the inboxes are held here; their joiners wait (up to hub_timeout_ms).
-Task Frontend::attachInboxes(size_t shard, std::vector<std::string> users) {
-  wire::FrontendRequest request;
-  wire::Attach* attach = request.mutable_attach();
-  attach->set_frontend_id(config_.id);
-  attach->set_boot_id(bootId_);
-  for (const std::string& user : users) attach->add_users(user);
-  HubCall call(*hubs_[shard], fills_, request, nowMs() + config_.hubTimeoutMs);
-  HubResult result = co_await call;
-  if (result.status == WaitStatus::Cancelled) co_return;
-  if (result.status != WaitStatus::Done || result.reply.has_error()) {
-    if (result.status == WaitStatus::TimedOut) metrics_.hubTimeouts++;
-    metrics_.inboxAttachRetries++;
-    const uint64_t now = nowMs();
-    if (now >= nextAttachWarnMs_) {  // one line per second at most, however many chunks fail
-      spdlog::warn("attaching {} inboxes to hub {} failed ({}): retrying", users.size(), hubs_[shard]->ingress(),
-                   result.reply.has_error() ? result.reply.error().code() + ": " + result.reply.error().message()
-                                            : std::string(result.status == WaitStatus::TimedOut ? "no answer in time"
-                                                                                                : "not sent"));
-      nextAttachWarnMs_ = now + 1000;
-    }
-    inboxes_.failed(shard, std::move(users), now);
-    scheduleInboxRetry();
-    co_return;
-  }
-  inboxes_.succeeded(shard);
-  metrics_.inboxAttaches += users.size();
-  for (const wire::InboxState& state : result.reply.attached().inboxes()) {
-    Channel* channel = channels_.find(std::string(kInboxPrefix) + state.user());
-    if (channel == nullptr) continue;
-    if (!channel->live) {
-      goLive(channel, state.epoch(), state.last_seq());
-    } else if (state.epoch() != channel->epoch) {
-      resyncChannel(channel, state.epoch(), state.last_seq());
-    } else if (state.last_seq() > channel->lastSeq) {
-      metrics_.gaps++;
-      startFill(channel, state.last_seq());  // published while we were not attached
-    }
   }
 }
 

@@ -18,6 +18,7 @@
 #include "common/websocket_handshake.h"
 #include "common/ws_frame.h"
 #include "frontend/channel_index.h"
+#include "frontend/channel_stream.h"
 #include "frontend/delivery.h"
 #include "frontend/frontend_config.h"
 #include "frontend/grants.h"
@@ -37,7 +38,7 @@ struct StaticFile {
   std::string body;
 };
 
-class Frontend {
+class Frontend final : private ChannelStreamPort {
  public:
   explicit Frontend(const FrontendConfig& config);
   Frontend(const Frontend&) = delete;
@@ -61,7 +62,8 @@ class Frontend {
   JsonObjectReader& jsonReader() noexcept { return jsonReader_; }
   const TokenVerifier& verifier() const noexcept { return verifier_; }
   const SessionIds& sessionIds() const noexcept { return sessionIds_; }
-  ChannelIndex& channels() noexcept { return channels_; }
+  // The channels held here and their streams (joining, filling, going live).
+  ChannelStream& stream() noexcept { return stream_; }
   Metrics& metrics() noexcept { return metrics_; }
   ReplayPacer& replayPacer() noexcept { return replayPacer_; }
   UserCounts& userCounts() noexcept { return userCounts_; }
@@ -94,22 +96,12 @@ class Frontend {
   // its own only while a frame is split across reads).
   WsFrameParser& wsParser() noexcept { return wsParser_; }
 
-  // Leaves `channel` for `connection`; unsubscribes upstream when it was the last local subscriber.
-  void leaveChannel(Channel* channel, Connection* connection);
-  // A subscriber starts catching up on `name` (pendingJoins + 1); subscribes upstream when the
-  // channel is new here (an inbox is attached instead). Pair with channel->pendingJoins - 1, then
-  // going live or leaveChannel.
-  Channel* acquireChannel(std::string_view name);
-  // Drops the channel if nobody subscribes, joins or catches up on it any more.
-  void releaseChannel(Channel* channel) { leaveChannel(channel, nullptr); }
 
   uint64_t nextConnectionSerial() noexcept { return ++connectionCounter_; }
   GrantsRef internGrants(std::vector<std::string> subscribe, std::vector<std::string> publish);
   // Whether a kick revoked this token or sid: its user was kicked at or after its iat (a token
   // without iat: kicked at all, within the revocation window).
   bool isRevoked(const TokenClaims& claims) const;
-  // The channel's stream position is known (sync, or asked on the request path): joiners go on.
-  void goLive(Channel* channel, uint64_t epoch, uint64_t lastSeq);
 
 
  private:
@@ -118,14 +110,13 @@ class Frontend {
   void listen();
   void startAccepting();
   void loadStaticFiles();
-  // channel_stream.cpp: the hub's stream per channel, in order and without a gap.
-  void onDelivery(const wire::Delivery& delivery);
-  void onSync(Channel* channel, const wire::Delivery& sync);
-  void deliverToChannel(Channel* channel, const wire::Delivery& delivery);
-  void resyncChannel(Channel* channel, uint64_t epoch, uint64_t seq);
-  void startFill(Channel* channel, uint64_t target);
-  void holdForFill(Channel* channel, const wire::Delivery& delivery);
-  Task fillGap(Channel* channel);
+  // channel_routing.cpp: the I/O side of the channels' streams (ChannelStreamPort).
+  void channelOpened(std::string_view name) override;
+  void channelClosed(std::string_view name) override;
+  void fetchFill(Channel& channel, uint64_t after) override;
+  Task readFillPage(Channel* channel, uint64_t after);
+  void deliver(Channel& channel, const wire::Delivery& delivery) override;
+  void resync(Channel& channel, uint64_t epoch, uint64_t seq) override;
   void onKick(const wire::Kick& kick);
   // Kick revocations (user -> not before, ms): learned from kicks, and from every hub at start and
   // after a hub restart (the hubs store them), so a restarted frontend still refuses old tokens.
@@ -175,8 +166,8 @@ class Frontend {
   JsonObjectReader jsonReader_;
   TokenVerifier verifier_;
   SessionIds sessionIds_;
-  ChannelIndex channels_;
   Metrics metrics_;
+  ChannelStream stream_{*this, metrics_};
   ReplayPacer replayPacer_;
   UserCounts userCounts_;
   AddressCounts addressCounts_;
