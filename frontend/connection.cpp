@@ -13,6 +13,7 @@
 #include "common/websocket_handshake.h"
 #include "frontend/channel_index.h"
 #include "frontend/frontend.h"
+#include "frontend/rate_limit.h"
 
 namespace webim {
 
@@ -512,17 +513,10 @@ void Connection::armWebSocketDeadline() {
   setDeadline(next);
 }
 
-// Token bucket in thousandths of a request, refilled lazily from the elapsed time.
+// The connection's own bucket (rate_limit, rate_burst): its two fields are apart in the layout.
 bool Connection::takeRateToken() {
   const FrontendConfig& config = frontend().config();
-  uint64_t now = frontend().nowMs();
-  uint64_t refill = (now - rateRefillMs_) * config.rateLimit;  // ms * req/s = thousandths
-  uint64_t cap = uint64_t{config.rateBurst} * 1000;
-  rateTokensMilli_ = static_cast<uint32_t>(std::min<uint64_t>(cap, rateTokensMilli_ + refill));
-  rateRefillMs_ = now;
-  if (rateTokensMilli_ < 1000) return false;
-  rateTokensMilli_ -= 1000;
-  return true;
+  return takeToken(rateRefillMs_, rateTokensMilli_, frontend().nowMs(), config.rateLimit, config.rateBurst);
 }
 
 void Connection::countForbidden() {

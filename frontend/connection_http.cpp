@@ -19,6 +19,7 @@
 #include "frontend/connection.h"
 #include "frontend/frontend.h"
 #include "frontend/http_api.h"
+#include "frontend/rate_limit.h"
 
 namespace webim {
 
@@ -118,7 +119,7 @@ void Connection::serveHttp(const HttpRequest& request, std::string_view rest) {
     lastReadMs_ = frontend().nowMs();
     authOrExpiryMs_ = lastReadMs_ + frontend().config().authTimeoutMs;
     rateRefillMs_ = lastReadMs_;
-    rateTokensMilli_ = frontend().config().rateBurst * 1000;
+    rateTokensMilli_ = static_cast<uint32_t>(fullBucketMilli(frontend().config().rateBurst));
     armWebSocketDeadline();
     // Frames pipelined behind the request head belong to the WebSocket.
     if (!rest.empty()) onWebSocketBytes(rest);
