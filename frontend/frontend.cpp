@@ -266,24 +266,6 @@ std::string Frontend::renderMetrics() const {
   return metrics_.render(config_.id, stream_.size(), subscriptions);
 }
 
-GrantsRef Frontend::internGrants(std::vector<std::string> subscribe, std::vector<std::string> publish) {
-  std::erase_if(subscribe, [](const std::string& p) { return !subscribeGrantIsUsed(p); });
-  std::erase_if(publish, [](const std::string& p) { return !publishGrantIsUsed(p); });
-  std::string key = grantSetKey(subscribe, publish);
-  auto it = grants_.find(key);
-  if (it != grants_.end()) return GrantsRef(it->second.get());
-  if (grants_.size() >= grantsPruneAt_) {  // drop sets no connection uses any more
-    std::erase_if(grants_, [](const auto& entry) { return entry.second->holders == 0; });
-    grantsPruneAt_ = std::max<size_t>(64, grants_.size() * 2);
-  }
-  auto grants = std::make_unique<Grants>();
-  grants->subscribe = std::move(subscribe);
-  grants->publish = std::move(publish);
-  GrantsRef ref(grants.get());
-  grants_.emplace(std::move(key), std::move(grants));
-  return ref;
-}
-
 void Frontend::onAcceptable(uv_poll_t* handle, int /*status*/, int /*events*/) {
   static_cast<Frontend*>(handle->data)->acceptPending();
 }

@@ -98,7 +98,9 @@ class Frontend final : private ChannelStreamPort {
 
 
   uint64_t nextConnectionSerial() noexcept { return ++connectionCounter_; }
-  GrantsRef internGrants(std::vector<std::string> subscribe, std::vector<std::string> publish);
+  GrantsRef internGrants(std::vector<std::string> subscribe, std::vector<std::string> publish) {
+    return grants_.intern(std::move(subscribe), std::move(publish));
+  }
   // Whether a kick revoked this token or sid: its user was kicked at or after its iat (a token
   // without iat: kicked at all, within the revocation window).
   bool isRevoked(const TokenClaims& claims) const;
@@ -199,8 +201,7 @@ class Frontend final : private ChannelStreamPort {
   } acceptStart_;
   size_t revocationsPruneAt_ = 1024;
   uint64_t connectionCounter_ = 0;
-  std::unordered_map<std::string, std::unique_ptr<Grants>> grants_;  // interned grant sets
-  size_t grantsPruneAt_ = 64;
+  GrantSets grants_;
   uint64_t nextAcceptWarnMs_ = 0;
   uint64_t peakConnections_ = 0;
   uint64_t nextTrimMs_ = 0;
