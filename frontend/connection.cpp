@@ -47,7 +47,7 @@ Connection::Connection(Frontend& frontend, int fd) : frontend_(frontend), fd_(fd
 
 Connection* Connection::accept(Frontend& frontend, int fd) {
   auto* connection = new Connection(frontend, fd);
-  if (!frontend.watchConnection(connection, fd, false, true)) {
+  if (!frontend.sockets().add(connection, fd)) {
     spdlog::warn("accept: cannot watch the socket: {}", strerror(errno));
     ::close(fd);
     delete connection;
@@ -63,7 +63,7 @@ Connection* Connection::accept(Frontend& frontend, int fd) {
 }
 
 // Readable always; writable only while a backlog waits for the socket to drain.
-void Connection::watch(bool writable) { frontend().watchConnection(this, fd_, writable, false); }
+void Connection::watch(bool writable) { frontend().sockets().watch(this, fd_, writable); }
 
 void Connection::onEvents(uint32_t events) {
   if (phase_ == Phase::Closed) return;  // destroyed earlier in this batch of events

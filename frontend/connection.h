@@ -1,14 +1,15 @@
 // One client connection: HTTP request head -> WebSocket upgrade (or a plain HTTP answer) -> the
 // client protocol of docs/protocol.md section 1.
 //
-// Memory while idle: one object (the poll handle, one deadline node, the session, the list of
-// subscribed channels). No read buffer (the loop's is shared), no frame parser state between frames
+// Memory while idle: one object (one deadline node, the session, the socket's fd, the list of
+// subscribed channels); the socket is watched in the frontend's EpollSet, without a libuv handle of
+// its own. No read buffer (the loop's is shared), no frame parser state between frames
 // (the loop's parser serves), no write queue unless the socket is backed up, no coroutine frame
 // unless a request is in flight.
 //
 // Lifetime: destroy() cancels every waiting coroutine, leaves every channel and closes the socket;
 // the frontend frees the object at the end of that loop iteration, never inside a callback that may
-// still use it (house style 3). Closing twice is safe.
+// still use it. Closing twice is safe.
 #pragma once
 
 #include <uv.h>
@@ -34,13 +35,13 @@ struct Channel;
 
 
 // Idle, a connection is this object and nothing else on the heap (its inbox and rooms are shared
-// Channel objects): the poll handle, the session, the deadline and the channel list.
+// Channel objects): the session, the deadline, the fd and the channel list.
 class Connection final : private TimerNode {
  public:
   // Takes one connection the listener accepted (`fd`, non-blocking); returns nullptr if it could
   // not be watched (the fd is closed then).
   static Connection* accept(Frontend& frontend, int fd);
-  // The frontend's epoll set reported `events` (EPOLLIN, EPOLLOUT, ...) for this socket.
+  // The frontend's EpollSet reported `events` (EPOLLIN, EPOLLOUT, ...) for this socket.
   void onEvents(uint32_t events);
   // Freed by the frontend at the end of the loop iteration in which it was destroyed.
   ~Connection() = default;
@@ -247,9 +248,8 @@ class Connection final : private TimerNode {
   uint32_t pendingHead_ = kNoFrame;          // this iteration's frames (Frontend::pendingFrame)
   uint32_t pendingTail_ = kNoFrame;
   uint32_t pendingBytes_ = 0;
-  // The socket: in the frontend's epoll set (one libuv handle watches the set, so a connection
-  // needs no uv_tcp_t of 248 bytes or uv_poll_t of 160); reads use the loop's buffer, writes go out
-  // with sendmsg.
+  // The socket: in the frontend's EpollSet (so a connection needs no uv_tcp_t of 248 bytes or
+  // uv_poll_t of 160); reads use the loop's buffer, writes go out with sendmsg.
   int fd_;
   [[no_unique_address]] InlinePtrVec<Channel, 2> channels_;
   uint16_t closeCode_ = 1006;

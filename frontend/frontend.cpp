@@ -3,7 +3,6 @@
 #include <malloc.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -27,7 +26,6 @@ namespace {
 constexpr int kListenBacklog = 4096;
 constexpr int kAcceptBatch = 256;  // connections accepted per wakeup of the listener
 constexpr uint64_t kAcceptPauseMs = 100;  // after an accept error that would repeat at once
-constexpr int kEpollBatch = 512;          // connection events handled per wakeup
 constexpr uint32_t kTickMs = 50;                  // timer wheel resolution
 constexpr uintmax_t kMaxStaticFileBytes = 4 << 20;  // the demo page's files are small
 constexpr int64_t kTokenLeewaySeconds = 30;         // clock skew allowed for exp, nbf and the lifetime
@@ -188,13 +186,7 @@ void Frontend::listen() {
     throw std::runtime_error("cannot listen on " + config_.listen + ": " + why);
   }
   listenFd_ = fd;
-  epollFd_ = ::epoll_create1(EPOLL_CLOEXEC);
-  if (epollFd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + strerror(errno));
-  if (int rc = uv_poll_init(&loop_, &connectionEvents_, epollFd_); rc != 0) {
-    throw std::runtime_error(std::string("watching the epoll set: ") + uv_strerror(rc));
-  }
-  connectionEvents_.data = this;
-  uv_poll_start(&connectionEvents_, UV_READABLE, onConnectionEvents);
+  sockets_.open(&loop_);
   reserveFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   // Bound and listening now (connections wait in the kernel's queue), accepted once every hub's
   // kick revocations are known (startAccepting).
@@ -312,45 +304,13 @@ void Frontend::acceptPending() {
   }
 }
 
-std::vector<Connection*> Frontend::allConnections() const {
-  std::vector<Connection*> all;
-  for (Connection* connection : byFd_) {
-    if (connection != nullptr) all.push_back(connection);
-  }
-  return all;
-}
-
-bool Frontend::watchConnection(Connection* connection, int fd, bool writable, bool add) {
-  epoll_event event{};
-  event.events = writable ? uint32_t{EPOLLIN | EPOLLOUT} : uint32_t{EPOLLIN};
-  event.data.ptr = connection;
-  if (::epoll_ctl(epollFd_, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &event) != 0) return false;
-  if (add) {
-    if (static_cast<size_t>(fd) >= byFd_.size()) byFd_.resize(static_cast<size_t>(fd) + 1);
-    byFd_[static_cast<size_t>(fd)] = connection;
-  }
-  return true;
-}
-
 void Frontend::forgetConnection(Connection* connection, int fd) {
-  ::epoll_ctl(epollFd_, EPOLL_CTL_DEL, fd, nullptr);
-  if (static_cast<size_t>(fd) < byFd_.size() && byFd_[static_cast<size_t>(fd)] == connection) {
-    byFd_[static_cast<size_t>(fd)] = nullptr;
-  }
+  sockets_.remove(connection, fd);
   destroyed_.push_back(connection);
   uv_idle_start(&flushIdle_, [](uv_idle_t*) {});  // freed in this iteration's check phase
   // Stopping, and every client has answered the close: exit now rather than after the grace, so a
   // restart (stop, then start) keeps the clients waiting as little as possible.
   if (stopping_ && metrics_.connectionsOpen == 0 && shutdownTimer_.scheduled()) wheel_.schedule(shutdownTimer_, uv_now(&loop_));
-}
-
-void Frontend::onConnectionEvents(uv_poll_t* handle, int /*status*/, int /*events*/) {
-  auto* self = static_cast<Frontend*>(handle->data);
-  // One batch per wakeup: the set is level-triggered, so whatever is left comes back next time,
-  // after the loop served its timers and the hub.
-  epoll_event events[kEpollBatch];
-  int n = ::epoll_wait(self->epollFd_, events, kEpollBatch, 0);
-  for (int i = 0; i < n; ++i) static_cast<Connection*>(events[i].data.ptr)->onEvents(events[i].events);
 }
 
 void Frontend::markDirty(Connection* connection) {
@@ -452,7 +412,7 @@ void Frontend::onKick(const wire::Kick& kick) {
   noteRevocation(kick.user(), kick.not_before_ms());
   // Kicks are rare: a scan of the connections costs no memory per connection.
   size_t closed = 0;
-  for (Connection* c : allConnections()) {
+  for (Connection* c : sockets_.all()) {
     if (c->user() == kick.user()) {
       c->close(static_cast<uint16_t>(kick.code()), kick.reason());
       ++closed;
@@ -477,13 +437,12 @@ void Frontend::shutdown() {
   ::close(listenFd_);
   if (reserveFd_ >= 0) ::close(reserveFd_);
   // Tell WebSocket clients to come back after a jittered delay (1012); they reconnect elsewhere.
-  std::vector<Connection*> open = allConnections();
+  std::vector<Connection*> open = sockets_.all();
   for (Connection* c : open) c->close(1012, "service restart");
   shutdownTimer_.fire = [](TimerNode* node) {
     Frontend* self = static_cast<ShutdownTimer*>(node)->frontend;
-    for (Connection* c : self->allConnections()) c->destroy();
-    uv_close(reinterpret_cast<uv_handle_t*>(&self->connectionEvents_), nullptr);
-    ::close(self->epollFd_);
+    for (Connection* c : self->sockets_.all()) c->destroy();
+    self->sockets_.close();
     for (auto& hub : self->hubs_) hub->close();
     uv_close(reinterpret_cast<uv_handle_t*>(&self->sigint_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&self->sigterm_), nullptr);

@@ -20,6 +20,7 @@
 #include "frontend/channel_index.h"
 #include "frontend/channel_stream.h"
 #include "frontend/delivery.h"
+#include "frontend/epoll_set.h"
 #include "frontend/frontend_config.h"
 #include "frontend/grants.h"
 #include "frontend/http_api.h"
@@ -86,11 +87,9 @@ class Frontend final : private ChannelStreamPort {
   PendingFrame& pendingFrame(uint32_t index) noexcept { return pendingFrames_[index]; }
   std::vector<OutChunk>& writeScratch() noexcept { return writeScratch_; }
 
-  // Connections' sockets are watched in one epoll set, itself watched by one libuv handle: a
-  // connection then needs no libuv handle (uv_tcp_t is 248 bytes). Level-triggered, like libuv.
-  // `add`: a new socket (EPOLLIN); else EPOLLIN, plus EPOLLOUT while `writable`. False on failure.
-  bool watchConnection(Connection* connection, int fd, bool writable, bool add);
-  // A destroyed connection leaves the set now and is freed at the end of this loop iteration.
+  // The connections' sockets (EpollSet).
+  EpollSet& sockets() noexcept { return sockets_; }
+  // A destroyed connection leaves the socket set now and is freed at the end of this loop iteration.
   void forgetConnection(Connection* connection, int fd);
   // The loop's frame parser for the bytes of every connection between frames (a connection keeps
   // its own only while a frame is split across reads).
@@ -138,9 +137,6 @@ class Frontend final : private ChannelStreamPort {
   void flushDirty();
   static void onAcceptable(uv_poll_t* handle, int status, int events);
   void acceptPending();
-  // Every live connection, for rare events only: shutdown, kick.
-  std::vector<Connection*> allConnections() const;
-  static void onConnectionEvents(uv_poll_t* handle, int status, int events);
   static void onSignal(uv_signal_t* handle, int signum);
   static void onTick(uv_timer_t* handle);
   void trimHeapAfterDrop();
@@ -151,9 +147,7 @@ class Frontend final : private ChannelStreamPort {
   const FrontendConfig& config_;
   uv_loop_t loop_{};
   uv_poll_t listener_{};
-  int epollFd_ = -1;
-  uv_poll_t connectionEvents_{};            // watches epollFd_
-  std::vector<Connection*> byFd_;           // live connections by socket fd
+  EpollSet sockets_;
   std::vector<Connection*> destroyed_;      // freed at the end of this loop iteration
   int listenFd_ = -1;
   int reserveFd_ = -1;  // given up to accept-and-close a connection when out of file descriptors
