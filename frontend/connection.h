@@ -160,7 +160,12 @@ class Connection final : private TimerNode {
   void onBytes(std::string_view bytes);
   void onWebSocketBytes(std::string_view bytes);
   void onHttpBytes(std::string_view bytes);
+  // A parsed request head: routed to the WebSocket upgrade, the HTTP API, the HTTP fallback or a
+  // plain GET. `rest`: the bytes read behind the head.
   void serveHttp(const HttpRequest& request, std::string_view rest);
+  void upgradeWebSocket(const HttpRequest& request, std::string_view rest);
+  void serveFallback(const HttpRequest& request, std::string_view rest);
+  void serveFile(const HttpRequest& request);
   void finishHttp(std::string response);
   void startBody(const HttpRequest& request, std::string_view rest, BodyUse use, std::string op,
                  std::string cors = {});
