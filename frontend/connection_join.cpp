@@ -23,13 +23,17 @@ constexpr uint64_t kSyncWaitMs = 1000;  // then the join asks the hub on the req
 // client gets recovered:false and reads history itself).
 constexpr uint64_t kReplayTurnWaitMs = 60'000;
 
+// Runs `f` at the end of the scope, if armed by then.
 template <class F>
 struct ScopeExit {
-  F f;
-  bool armed = false;
+  explicit ScopeExit(F fn) : f(std::move(fn)) {}
+  ScopeExit(const ScopeExit&) = delete;
+  ScopeExit& operator=(const ScopeExit&) = delete;
   ~ScopeExit() {
     if (armed) f();
   }
+  F f;
+  bool armed = false;
 };
 
 wire::FrontendRequest historyAfter(std::string_view channel, uint64_t after, uint32_t limit) {
