@@ -90,7 +90,8 @@ Frontend::Frontend(const FrontendConfig& config)
       apiKeys_(config.apiKeys),
       readBuffer_(new char[kReadBufferBytes]),
       bootId_(randomBootId()),
-      inboxes_(config.slotMap->shards().size(), InboxAttacher::Options{}, attachJitter()) {
+      inboxes_(config.slotMap->shards().size(), InboxAttacher::Options{}, attachJitter()),
+      revocations_(static_cast<int64_t>(config.maxTokenLifetime) * 1000) {
   wsLimits_.maxMessageBytes = config.maxMessageBytes;
   wsLimits_.maxFragments = config.maxFragments;
   handshakePolicy_.allowedOrigins = config.allowedOrigins;
@@ -368,33 +369,18 @@ void Frontend::trimHeapAfterDrop() {
   }
 }
 
-bool Frontend::isRevoked(const TokenClaims& claims) const {
-  auto it = revocations_.find(claims.sub);
-  if (it == revocations_.end()) return false;
-  return claims.iat == 0 || claims.iat * 1000 <= it->second;
-}
-
-void Frontend::noteRevocation(const std::string& user, int64_t notBeforeMs) {
-  if (notBeforeMs <= 0) return;
-  int64_t& at = revocations_[user];
-  at = std::max(at, notBeforeMs);
-  if (revocations_.size() >= revocationsPruneAt_) {
-    const int64_t oldest = wallSeconds() * 1000 - revocationKeepMs();
-    std::erase_if(revocations_, [oldest](const auto& entry) { return entry.second < oldest; });
-    revocationsPruneAt_ = std::max<size_t>(1024, revocations_.size() * 2);
-  }
-}
-
 // Asks a hub for the kicks it keeps; tried again every second until it answers.
 Task Frontend::loadRevocations(size_t shard) {
   for (;;) {
     wire::FrontendRequest request;
-    request.mutable_revocations()->set_since_ms(wallSeconds() * 1000 - revocationKeepMs());
+    request.mutable_revocations()->set_since_ms(revocations_.windowStartMs(wallSeconds() * 1000));
     HubCall call(*hubs_[shard], fills_, request, nowMs() + config_.hubTimeoutMs);
     HubResult result = co_await call;
     if (result.status == WaitStatus::Cancelled) co_return;
     if (result.status == WaitStatus::Done && !result.reply.has_error()) {
-      for (const wire::Revocation& r : result.reply.revocations().revocations()) noteRevocation(r.user(), r.not_before_ms());
+      for (const wire::Revocation& r : result.reply.revocations().revocations()) {
+        revocations_.note(r.user(), r.not_before_ms(), wallSeconds() * 1000);
+      }
       if (!revocationsLoaded_[shard]) {
         revocationsLoaded_[shard] = true;
         if (std::all_of(revocationsLoaded_.begin(), revocationsLoaded_.end(), [](bool b) { return b; })) startAccepting();
@@ -409,7 +395,7 @@ Task Frontend::loadRevocations(size_t shard) {
 }
 
 void Frontend::onKick(const wire::Kick& kick) {
-  noteRevocation(kick.user(), kick.not_before_ms());
+  revocations_.note(kick.user(), kick.not_before_ms(), wallSeconds() * 1000);
   // Kicks are rare: a scan of the connections costs no memory per connection.
   size_t closed = 0;
   for (Connection* c : sockets_.all()) {

@@ -28,6 +28,7 @@
 #include "frontend/hub_link.h"
 #include "frontend/metrics.h"
 #include "frontend/replay_pacer.h"
+#include "frontend/revocations.h"
 
 namespace webim {
 
@@ -102,7 +103,7 @@ class Frontend final : private ChannelStreamPort {
   }
   // Whether a kick revoked this token or sid: its user was kicked at or after its iat (a token
   // without iat: kicked at all, within the revocation window).
-  bool isRevoked(const TokenClaims& claims) const;
+  bool isRevoked(const TokenClaims& claims) const { return revocations_.isRevoked(claims); }
 
 
  private:
@@ -119,11 +120,7 @@ class Frontend final : private ChannelStreamPort {
   void deliver(Channel& channel, const wire::Delivery& delivery) override;
   void resync(Channel& channel, uint64_t epoch, uint64_t seq) override;
   void onKick(const wire::Kick& kick);
-  // Kick revocations (user -> not before, ms): learned from kicks, and from every hub at start and
-  // after a hub restart (the hubs store them), so a restarted frontend still refuses old tokens.
-  void noteRevocation(const std::string& user, int64_t notBeforeMs);
-  // Kicks are remembered as long as a token may live (max_token_lifetime): older tokens have expired.
-  int64_t revocationKeepMs() const noexcept { return static_cast<int64_t>(config_.maxTokenLifetime) * 1000; }
+  // Reads a hub's stored kicks (Revocations), at start and after the hub restarted.
   Task loadRevocations(size_t shard);
   // Inboxes (user:<id>) are routed by the hub to this frontend's own topic: the net attach/detach
   // changes of each loop iteration go out in chunks (InboxAttacher), attaches retried until the
@@ -187,13 +184,12 @@ class Frontend final : private ChannelStreamPort {
   } inboxRetry_;
   uint64_t nextAttachWarnMs_ = 0;
   std::vector<uint64_t> hubBootIds_;  // per shard
-  std::unordered_map<std::string, int64_t> revocations_;
+  Revocations revocations_;
   std::vector<bool> revocationsLoaded_;  // per shard: its hub answered once
   bool accepting_ = false;
   struct AcceptStart : TimerNode {
     Frontend* frontend = nullptr;
   } acceptStart_;
-  size_t revocationsPruneAt_ = 1024;
   uint64_t connectionCounter_ = 0;
   GrantSets grants_;
   uint64_t nextAcceptWarnMs_ = 0;
