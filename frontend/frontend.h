@@ -29,16 +29,12 @@
 #include "frontend/metrics.h"
 #include "frontend/replay_pacer.h"
 #include "frontend/revocations.h"
+#include "frontend/static_files.h"
 
 namespace webim {
 
 class Connection;
 
-
-struct StaticFile {
-  std::string contentType;
-  std::string body;
-};
 
 class Frontend final : private ChannelStreamPort {
  public:
@@ -76,7 +72,7 @@ class Frontend final : private ChannelStreamPort {
   const WsLimits& wsLimits() const noexcept { return wsLimits_; }
   const HandshakePolicy& handshakePolicy() const noexcept { return handshakePolicy_; }
   const ApiKeys& apiKeys() const noexcept { return apiKeys_; }
-  const StaticFile* staticFile(std::string_view path) const;
+  const StaticFile* staticFile(std::string_view path) const { return staticFiles_.find(path); }
   std::string renderMetrics() const;
 
   // The one read buffer of the loop (no per-connection read buffer while idle).
@@ -111,7 +107,6 @@ class Frontend final : private ChannelStreamPort {
 
   void listen();
   void startAccepting();
-  void loadStaticFiles();
   // channel_routing.cpp: the I/O side of the channels' streams (ChannelStreamPort).
   void channelOpened(std::string_view name) override;
   void channelClosed(std::string_view name) override;
@@ -174,7 +169,7 @@ class Frontend final : private ChannelStreamPort {
   std::vector<Connection*> dirty_;
   std::vector<PendingFrame> pendingFrames_;
   std::vector<OutChunk> writeScratch_;
-  std::map<std::string, StaticFile, std::less<>> staticFiles_;
+  StaticFiles staticFiles_;
   std::string deliveryScratch_;
   PendingOp* fills_ = nullptr;  // frontend-level hub requests: gap fills, inbox attaches
   uint64_t bootId_ = 0;  // random per process: tells the hubs a restart from a second process with our id
