@@ -13,6 +13,7 @@
 #include "common/websocket_handshake.h"
 #include "frontend/channel_index.h"
 #include "frontend/frontend.h"
+#include "frontend/liveness.h"
 #include "frontend/rate_limit.h"
 
 namespace webim {
@@ -255,34 +256,41 @@ void Connection::onDeadline() {
     case Phase::WebSocket:
       break;
   }
-  const FrontendConfig& config = frontend().config();
-  uint64_t now = frontend().nowMs();
-  if (now >= authOrExpiryMs_) {
-    // Before auth: the auth deadline; after: the token's expiry (a fresh auth moves it).
-    close(4001, session_.active() ? "token expired" : "auth timeout");
-    return;
-  }
-  uint64_t stalledSince = backlog_ ? backlog_->stalledSinceMs : 0;
-  if (stalledSince != 0 && now >= stalledSince + config.writeTimeoutMs) {
-    // A close frame would wait behind the stalled bytes: drop the connection, counted as too slow.
-    closeCode_ = 4009;
-    destroy();
-    return;
-  }
-  if (pongDeadlineMs_ != 0) {
-    if (lastReadMs_ + config.pongTimeoutMs >= pongDeadlineMs_) {
-      pongDeadlineMs_ = 0;  // something arrived after the ping: alive
-    } else if (now >= pongDeadlineMs_) {
+  const uint64_t now = frontend().nowMs();
+  LivenessTimes times = livenessTimes();
+  const Liveness verdict = checkLiveness(now, times, livenessLimits());
+  pongDeadlineMs_ = times.pongDeadlineMs;
+  switch (verdict) {
+    case Liveness::Expired:
+      // Before auth: the auth deadline; after: the token's expiry (a fresh auth moves it).
+      close(4001, session_.active() ? "token expired" : "auth timeout");
+      return;
+    case Liveness::Stalled:
+      // A close frame would wait behind the stalled bytes: drop the connection, counted as too slow.
+      closeCode_ = 4009;
+      destroy();
+      return;
+    case Liveness::Silent:
       spdlog::debug("connection {} did not answer a ping", session_.active() ? session_.user : "-");
       destroy();  // gone silent; it cannot read a close frame either
       return;
-    }
-  }
-  if (pongDeadlineMs_ == 0 && now >= lastReadMs_ + config.pingIntervalMs) {
-    send(std::make_shared<const std::string>(encodeFrame(WsOpcode::Ping, {})));
-    pongDeadlineMs_ = now + config.pongTimeoutMs;
+    case Liveness::PingDue:
+      send(std::make_shared<const std::string>(encodeFrame(WsOpcode::Ping, {})));
+      pongDeadlineMs_ = pongDeadline(now, livenessLimits());
+      break;
+    case Liveness::Alive:
+      break;
   }
   armWebSocketDeadline();
+}
+
+LivenessTimes Connection::livenessTimes() const noexcept {
+  return {authOrExpiryMs_, lastReadMs_, pongDeadlineMs_, backlog_ ? backlog_->stalledSinceMs : 0};
+}
+
+LivenessLimits Connection::livenessLimits() const noexcept {
+  const FrontendConfig& config = frontend().config();
+  return {config.pingIntervalMs, config.pongTimeoutMs, config.writeTimeoutMs};
 }
 
 // An event stream's next check: its end (session expiry, poll timeout), the next SSE keepalive, and
@@ -295,13 +303,7 @@ void Connection::armStreamDeadline() {
   setDeadline(next);
 }
 
-void Connection::armWebSocketDeadline() {
-  const FrontendConfig& config = frontend().config();
-  uint64_t next = authOrExpiryMs_;
-  next = std::min(next, pongDeadlineMs_ != 0 ? pongDeadlineMs_ : lastReadMs_ + config.pingIntervalMs);
-  if (backlog_ && backlog_->stalledSinceMs != 0) next = std::min(next, backlog_->stalledSinceMs + config.writeTimeoutMs);
-  setDeadline(next);
-}
+void Connection::armWebSocketDeadline() { setDeadline(nextLivenessCheck(livenessTimes(), livenessLimits())); }
 
 // The connection's own bucket (rate_limit, rate_burst): its two fields are apart in the layout.
 bool Connection::takeRateToken() {

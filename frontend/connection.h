@@ -26,6 +26,7 @@
 #include "frontend/delivery.h"
 #include "frontend/grants.h"
 #include "frontend/inline_ptr_vec.h"
+#include "frontend/liveness.h"
 #include "frontend/task.h"
 
 namespace webim {
@@ -188,6 +189,9 @@ class Connection final : private TimerNode {
   void setDeadline(uint64_t deadlineMs);
   void onDeadline();
   void armWebSocketDeadline();
+  // The WebSocket's clocks as frontend/liveness.h decides on them.
+  LivenessTimes livenessTimes() const noexcept;
+  LivenessLimits livenessLimits() const noexcept;
   bool takeRateToken();
   void countForbidden();
   void handleRequest(std::string_view payload);
