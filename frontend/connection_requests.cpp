@@ -121,7 +121,7 @@ void Connection::handleAuth(const ClientRequest& request) {
 // After a refresh: the new grants may allow less. Every subscription they no longer allow (live, or
 // still joining) ends here, and the client is told per channel with
 //   {"op":"revoked","ch":C,"code":"forbidden","msg":...}
-// A sub of such a channel still waiting for its answer is then answered forbidden (subscribe()).
+// A sub of such a channel still waiting for its answer is then answered forbidden (connection_join.cpp).
 void Connection::revokeUngranted() {
   std::vector<Channel*> revoked;
   for (Channel* channel : channels_) {

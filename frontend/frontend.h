@@ -1,6 +1,8 @@
 // One frontend process: one libuv loop that accepts browsers, speaks the client protocol through
 // Connection objects, and relays to the hub through HubLink. Owns everything shared by the
-// connections of the loop: the read buffer, the timer wheel, the JSON decoder, the channel index.
+// connections of the loop: the read buffer, the timer wheel, the JSON decoder, the socket set, the
+// channels' streams. frontend.cpp is the process shell (start, accept, flush, shutdown, kicks);
+// channel_routing.cpp the I/O side of the channels' streams and the routed inboxes.
 #pragma once
 
 #include <uv.h>
@@ -34,7 +36,6 @@
 namespace webim {
 
 class Connection;
-
 
 class Frontend final : private ChannelStreamPort {
  public:
@@ -92,7 +93,6 @@ class Frontend final : private ChannelStreamPort {
   // its own only while a frame is split across reads).
   WsFrameParser& wsParser() noexcept { return wsParser_; }
 
-
   uint64_t nextConnectionSerial() noexcept { return ++connectionCounter_; }
   GrantsRef internGrants(std::vector<std::string> subscribe, std::vector<std::string> publish) {
     return grants_.intern(std::move(subscribe), std::move(publish));
@@ -100,7 +100,6 @@ class Frontend final : private ChannelStreamPort {
   // Whether a kick revoked this token or sid: its user was kicked at or after its iat (a token
   // without iat: kicked at all, within the revocation window).
   bool isRevoked(const TokenClaims& claims) const { return revocations_.isRevoked(claims); }
-
 
  private:
   static constexpr size_t kReadBufferBytes = 64 * 1024;
