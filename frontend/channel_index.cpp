@@ -87,13 +87,13 @@ std::pair<Channel*, bool> ChannelIndex::acquire(std::string_view name) {
     size_++;
     created = true;
   }
-  channel->pendingJoins++;
+  channel->pins++;
   return {channel, created};
 }
 
 bool ChannelIndex::remove(Channel* channel, Connection* subscriber) {
   channel->subscribers.erase(subscriber);
-  if (!channel->subscribers.empty() || channel->hasJoiners() || channel->pendingJoins != 0 ||
+  if (!channel->subscribers.empty() || channel->hasJoiners() || channel->pins != 0 ||
       channel->filling()) {
     return false;
   }

@@ -83,7 +83,7 @@ struct Channel {
   uint64_t epoch = 0;
   uint64_t lastSeq = 0;
   uint32_t hash = 0;               // of name, so the index rehashes and erases without hashing strings
-  uint32_t pendingJoins : 31 = 0;  // subscribers catching up (sync, recovery) before they go live
+  uint32_t pins : 31 = 0;          // ChannelPins held (frontend/channel_stream.h); only they change it
   bool live : 1 = false;           // the hub's sync arrived: epoch and lastSeq follow the stream
 
   ChannelCatchUp& catchUp() {
@@ -110,12 +110,12 @@ class ChannelIndex {
   ChannelIndex& operator=(const ChannelIndex&) = delete;
   ~ChannelIndex();
 
-  // Finds or creates the channel for a subscriber that is about to catch up, counting it in
-  // pendingJoins (which keeps the channel alive); returns whether it is new (the caller subscribes
-  // upstream). The subscriber goes live with `channel->subscribers.push_back` once it caught up.
+  // Finds or creates the channel for a subscriber that is about to catch up, counting one pin
+  // (which keeps the channel alive; ChannelStream::join wraps it in a ChannelPin); returns whether
+  // it is new (the caller subscribes upstream).
   std::pair<Channel*, bool> acquire(std::string_view name);
-  // Removes `subscriber` (if live); returns true when the channel has no subscriber, joiner or
-  // pending join left and was erased (the caller unsubscribes upstream). `channel` is invalid after
+  // Removes `subscriber` (if live); returns true when the channel has no subscriber, joiner, pin or
+  // fill left and was erased (the caller unsubscribes upstream). `channel` is invalid after
   // a true return.
   bool remove(Channel* channel, Connection* subscriber);
   Channel* find(std::string_view name);

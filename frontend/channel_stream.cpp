@@ -1,32 +1,71 @@
-// The hub's stream of one channel as this frontend's subscribers see it: in seq order, each
-// message once, never a gap within an epoch (docs/architecture.md, "Joining a stream without a gap").
-//
 // The SUB socket can lose messages (HWM drops, a slow joiner, a hub restart between commit and
 // publish, the last message of a burst). A hole shows as a seq jump or as a sync ahead of what we
 // delivered; then later messages are held while the missing range is read from the hub's history
 // (every published message is durable first, so history has it unless retention or a reset lost
-// it). A range history cannot give becomes a `resync` to the clients, who reload from hist.
-#include <spdlog/spdlog.h>
+// it). A range history cannot give becomes a `resync` to the clients, who reload from hist
+// (docs/architecture.md, "Gap filling").
+#include "frontend/channel_stream.h"
 
 #include <algorithm>
-
-#include "frontend/channel_index.h"
-#include "frontend/connection.h"
-#include "frontend/delivery.h"
-#include "frontend/frontend.h"
+#include <cassert>
 
 namespace webim {
 
-namespace {
-// Held messages are only a shortcut: beyond this many, history serves them too.
-constexpr size_t kMaxHeld = 1024;
-}  // namespace
+ChannelPin& ChannelPin::operator=(ChannelPin&& other) noexcept {
+  if (this != &other) {
+    reset();
+    stream_ = other.stream_;
+    channel_ = other.channel_;
+    other.channel_ = nullptr;
+  }
+  return *this;
+}
 
-void Frontend::onDelivery(const wire::Delivery& delivery) {
-  Channel* channel = channels_.find(delivery.channel());
+void ChannelPin::reset() {
+  Channel* channel = channel_;
+  if (channel == nullptr) return;
+  channel_ = nullptr;
+  assert(channel->pins > 0);
+  channel->pins--;
+  stream_->leave(channel, nullptr);
+}
+
+JoinWait::JoinWait(Channel& channel, PendingOp*& ownerList, TimerWheel& wheel, uint64_t deadlineMs)
+    : channel_(&channel) {
+  channel.catchUp().joiners.push_back(this);
+  linkToOwner(ownerList);
+  armDeadline(wheel, deadlineMs);
+}
+
+void JoinWait::detach() noexcept {
+  auto& joiners = channel_->catchUp().joiners;
+  joiners.erase(std::remove(joiners.begin(), joiners.end(), this), joiners.end());
+  channel_->trimCatchUp();
+}
+
+ChannelPin ChannelStream::join(std::string_view name) {
+  auto [channel, created] = index_.acquire(name);  // counts the pin
+  ChannelPin pin(*this, channel);
+  if (created) port_.channelOpened(name);
+  return pin;
+}
+
+ChannelPin ChannelStream::pin(Channel* channel) {
+  channel->pins++;
+  return ChannelPin(*this, channel);
+}
+
+void ChannelStream::leave(Channel* channel, Connection* subscriber) {
+  if (!channel->subscribers.empty() && subscriber == nullptr) return;  // cheap and common: still held
+  std::string name = channel->name;
+  if (index_.remove(channel, subscriber)) port_.channelClosed(name);
+}
+
+void ChannelStream::onDelivery(const wire::Delivery& delivery) {
+  Channel* channel = index_.find(delivery.channel());
   if (channel == nullptr) return;  // the last local subscriber left meanwhile
   if (delivery.sync()) {
-    onSync(channel, delivery);
+    onSync(channel, delivery.epoch(), delivery.seq());
     return;
   }
   // Before the sync, deliveries are at or before the point the joining clients start from.
@@ -36,92 +75,89 @@ void Frontend::onDelivery(const wire::Delivery& delivery) {
       channel->epoch = delivery.epoch();  // joined before the channel's first message: nothing lost
     } else {
       // The channel's history was lost or reset at the hub: clients reload, then go on from here.
-      resyncChannel(channel, delivery.epoch(), delivery.seq() - 1);
+      resync(channel, delivery.epoch(), delivery.seq() - 1);
     }
   }
   if (channel->filling()) {
-    holdForFill(channel, delivery);
+    hold(channel, delivery);
     return;
   }
   if (delivery.seq() <= channel->lastSeq) return;  // already delivered
   if (delivery.seq() > channel->lastSeq + 1) {
     metrics_.gaps++;
-    holdForFill(channel, delivery);
+    hold(channel, delivery);
     startFill(channel, delivery.seq() - 1);
     return;
   }
-  deliverToChannel(channel, delivery);
+  deliver(channel, delivery);
 }
 
-void Frontend::onSync(Channel* channel, const wire::Delivery& sync) {
+void ChannelStream::onSync(Channel* channel, uint64_t epoch, uint64_t seq) {
   if (!channel->live) {
-    goLive(channel, sync.epoch(), sync.seq());
+    goLive(channel, epoch, seq);
     return;
   }
-  if (sync.epoch() != channel->epoch) {
-    resyncChannel(channel, sync.epoch(), sync.seq());
+  if (epoch != channel->epoch) {
+    resync(channel, epoch, seq);
     return;
   }
-  if (sync.seq() <= channel->lastSeq) return;
-  // Messages up to sync.seq() exist that we never saw (e.g. the last one of a burst was dropped).
+  if (seq <= channel->lastSeq) return;
+  // Messages up to `seq` exist that we never saw (e.g. the last one of a burst was dropped).
   if (channel->filling()) {
-    channel->catchUp().fillTarget = std::max(channel->catchUp().fillTarget, sync.seq());
+    channel->catchUp().fillTarget = std::max(channel->catchUp().fillTarget, seq);
     return;
   }
   metrics_.gaps++;
-  startFill(channel, sync.seq());
+  startFill(channel, seq);
 }
 
-void Frontend::goLive(Channel* channel, uint64_t epoch, uint64_t lastSeq) {
+void ChannelStream::onAttached(Channel* channel, uint64_t epoch, uint64_t lastSeq) {
+  if (!channel->live) {
+    goLive(channel, epoch, lastSeq);
+  } else if (epoch != channel->epoch) {
+    resync(channel, epoch, lastSeq);
+  } else if (lastSeq > channel->lastSeq) {
+    metrics_.gaps++;
+    startFill(channel, lastSeq);  // published while we were not attached
+  }
+}
+
+void ChannelStream::onPositionAsked(Channel* channel, uint64_t epoch, uint64_t lastSeq) {
+  // Anything published before the subscription reached the hub but after this position shows up
+  // as a hole later (seq jump or periodic sync) and is filled from history.
+  if (!channel->live) goLive(channel, epoch, lastSeq);
+}
+
+void ChannelStream::goLive(Channel* channel, uint64_t epoch, uint64_t lastSeq) {
   channel->live = true;
   channel->epoch = epoch;
   channel->lastSeq = lastSeq;
-  // A resumed joiner may leave the channel (`sub` and `unsub` in one read): pinned while we loop.
-  channel->pendingJoins++;
+  // A resumed joiner may leave the channel (`sub` and `unsub` in one read): pinned while we loop,
+  // and removed when the pin drops if every joiner left.
+  ChannelPin held = pin(channel);
   while (channel->hasJoiners()) channel->catchUp().joiners.front()->joined();
   channel->trimCatchUp();
-  channel->pendingJoins--;
-  releaseChannel(channel);  // erased here if every joiner left
 }
 
-void Frontend::deliverToChannel(Channel* channel, const wire::Delivery& delivery) {
+void ChannelStream::deliver(Channel* channel, const wire::Delivery& delivery) {
   channel->epoch = delivery.epoch();
   channel->lastSeq = delivery.seq();
-  if (channel->subscribers.empty()) return;
-  // Serialize once per frontend; every subscriber shares the same frame bytes.
-  deliveryScratch_.clear();
-  JsonWriter writer(deliveryScratch_);
-  writeMessage(writer, delivery);
-  DeliveryFrames frames(delivery.channel(), delivery.epoch(), delivery.seq(), deliveryScratch_);
-  for (Connection* subscriber : channel->subscribers) subscriber->deliver(frames);
-  metrics_.deliveries += channel->subscribers.size();
+  if (!channel->subscribers.empty()) port_.deliver(*channel, delivery);
 }
 
-void Frontend::resyncChannel(Channel* channel, uint64_t epoch, uint64_t seq) {
+void ChannelStream::resync(Channel* channel, uint64_t epoch, uint64_t seq) {
   metrics_.resyncs++;
-  spdlog::warn("channel {}: cannot deliver without a gap (epoch {} seq {}): resync", channel->name,
-               formatEpoch(epoch), seq);
   channel->epoch = epoch;
   channel->lastSeq = seq;
   if (channel->catchUpState) {
     auto& held = channel->catchUpState->held;
-    held.erase(std::remove_if(held.begin(), held.end(), [&](const wire::Delivery& d) { return d.epoch() != epoch; }),
-               held.end());
+    std::erase_if(held, [&](const wire::Delivery& d) { return d.epoch() != epoch; });
     channel->catchUpState->fillTarget = std::min(channel->catchUpState->fillTarget, seq);
   }
-  std::string json;
-  JsonWriter(json)
-      .beginObject()
-      .key("op").string("resync")
-      .key("ch").string(channel->name)
-      .key("epoch").string(formatEpoch(epoch))
-      .key("seq").uinteger(seq)
-      .endObject();
-  DeliveryFrames frames(channel->name, epoch, seq, json);
-  for (Connection* subscriber : channel->subscribers) subscriber->deliver(frames);
+  port_.resync(*channel, epoch, seq);
 }
 
-void Frontend::holdForFill(Channel* channel, const wire::Delivery& delivery) {
+void ChannelStream::hold(Channel* channel, const wire::Delivery& delivery) {
   if (delivery.seq() <= channel->lastSeq) return;
   ChannelCatchUp& catchUp = channel->catchUp();
   if (catchUp.held.size() >= kMaxHeld) {
@@ -132,73 +168,83 @@ void Frontend::holdForFill(Channel* channel, const wire::Delivery& delivery) {
   catchUp.held.push_back(delivery);
 }
 
-void Frontend::startFill(Channel* channel, uint64_t target) {
+// One fill per channel at a time; the channel stays in the index while it runs
+// (ChannelIndex::remove checks `filling`).
+void ChannelStream::startFill(Channel* channel, uint64_t target) {
   ChannelCatchUp& catchUp = channel->catchUp();
   catchUp.fillTarget = std::max(catchUp.fillTarget, target);
   if (catchUp.filling) return;
   catchUp.filling = true;
-  fillGap(channel);
+  continueFill(channel);
 }
 
-// Reads (lastSeq, fillTarget] from history and delivers it, then the held messages; repeats while
-// the held messages leave another hole. One fill per channel at a time; the channel stays in the
-// index while it runs (ChannelIndex::remove checks `filling`).
-Task Frontend::fillGap(Channel* channel) {
-  while (true) {
-    while (channel->lastSeq < channel->catchUp().fillTarget) {
-      wire::FrontendRequest request;
-      wire::History* body = request.mutable_history();
-      body->set_channel(channel->name);
-      body->set_after(channel->lastSeq);
-      body->set_limit(kMaxHistLimit);
-      HubCall call(hubFor(channel->name), fills_, request, nowMs() + config_.hubTimeoutMs);
-      HubResult result = co_await call;
-      if (result.status == WaitStatus::Cancelled) co_return;  // shutting down: touch nothing
-      if (result.status != WaitStatus::Done || result.reply.has_error()) {
-        // The hub cannot tell us now; rather than hold clients back, say what is missing.
-        resyncChannel(channel, channel->epoch, channel->catchUp().fillTarget);
-        break;
-      }
-      const wire::HistoryPage& page = result.reply.history();
-      if (page.epoch() != channel->epoch) {
-        resyncChannel(channel, page.epoch(), std::max(channel->catchUp().fillTarget, page.last_seq()));
-        break;
-      }
-      uint64_t before = channel->lastSeq;
-      for (const wire::Delivery& m : page.msgs()) {
-        if (m.seq() <= channel->lastSeq) continue;
-        if (m.seq() != channel->lastSeq + 1) resyncChannel(channel, channel->epoch, m.seq() - 1);  // lost range
-        deliverToChannel(channel, m);
-        metrics_.gapMessagesFilled++;
-      }
-      if (channel->lastSeq == before || (!page.more() && channel->lastSeq < channel->catchUp().fillTarget)) {
-        // History ends before the target: retention or a reset lost those messages.
-        resyncChannel(channel, channel->epoch, channel->catchUp().fillTarget);
-        break;
-      }
+// Reads (lastSeq, fillTarget] from history, page by page (the answers come back through onFillPage
+// and onFillFailed), then delivers the held messages; another hole among them starts over.
+void ChannelStream::continueFill(Channel* channel) {
+  for (;;) {
+    if (channel->lastSeq < channel->catchUp().fillTarget) {
+      port_.fetchFill(*channel, channel->lastSeq);  // may answer at once: touch nothing after it
+      return;
     }
-    // Then the messages that arrived meanwhile, in order; another hole among them starts over.
-    std::sort(channel->catchUp().held.begin(), channel->catchUp().held.end(),
-              [](const wire::Delivery& a, const wire::Delivery& b) { return a.seq() < b.seq(); });
-    size_t next = 0;
-    bool hole = false;
-    for (; next < channel->catchUp().held.size(); ++next) {
-      const wire::Delivery& m = channel->catchUp().held[next];
-      if (m.seq() <= channel->lastSeq) continue;
-      if (m.seq() != channel->lastSeq + 1) {
-        channel->catchUp().fillTarget = m.seq() - 1;
-        hole = true;
-        break;
-      }
-      deliverToChannel(channel, m);
-    }
-    channel->catchUp().held.erase(channel->catchUp().held.begin(), channel->catchUp().held.begin() + static_cast<std::ptrdiff_t>(next));
-    if (!hole && channel->lastSeq >= channel->catchUp().fillTarget) break;
+    if (!drainHeld(channel)) break;
   }
+  finishFill(channel);
+}
+
+void ChannelStream::onFillPage(Channel* channel, const wire::HistoryPage& page) {
+  ChannelCatchUp& catchUp = channel->catchUp();
+  if (page.epoch() != channel->epoch) {
+    resync(channel, page.epoch(), std::max(catchUp.fillTarget, page.last_seq()));
+    continueFill(channel);  // nothing is missing any more: on to the held messages
+    return;
+  }
+  const uint64_t before = channel->lastSeq;
+  for (const wire::Delivery& m : page.msgs()) {
+    if (m.seq() <= channel->lastSeq) continue;
+    if (m.seq() != channel->lastSeq + 1) resync(channel, channel->epoch, m.seq() - 1);  // lost range
+    deliver(channel, m);
+    metrics_.gapMessagesFilled++;
+  }
+  if (channel->lastSeq == before || (!page.more() && channel->lastSeq < catchUp.fillTarget)) {
+    // History ends before the target: retention or a reset lost those messages.
+    resync(channel, channel->epoch, catchUp.fillTarget);
+  }
+  continueFill(channel);
+}
+
+void ChannelStream::onFillFailed(Channel* channel) {
+  // The hub cannot tell us now; rather than hold clients back, say what is missing.
+  resync(channel, channel->epoch, channel->catchUp().fillTarget);
+  continueFill(channel);
+}
+
+// Delivers the held messages that follow on in order. Returns true when a hole among them set a new
+// fill target (and keeps the messages after it), false when none is left to deliver.
+bool ChannelStream::drainHeld(Channel* channel) {
+  ChannelCatchUp& catchUp = channel->catchUp();
+  auto& held = catchUp.held;
+  std::sort(held.begin(), held.end(), [](const wire::Delivery& a, const wire::Delivery& b) { return a.seq() < b.seq(); });
+  size_t next = 0;
+  bool hole = false;
+  for (; next < held.size(); ++next) {
+    const wire::Delivery& m = held[next];
+    if (m.seq() <= channel->lastSeq) continue;
+    if (m.seq() != channel->lastSeq + 1) {
+      catchUp.fillTarget = m.seq() - 1;
+      hole = true;
+      break;
+    }
+    deliver(channel, m);
+  }
+  held.erase(held.begin(), held.begin() + static_cast<std::ptrdiff_t>(next));
+  return hole;
+}
+
+void ChannelStream::finishFill(Channel* channel) {
   channel->catchUp().held.clear();
   channel->catchUp().filling = false;
   channel->trimCatchUp();
-  releaseChannel(channel);  // erased here if everybody left during the fill
+  leave(channel, nullptr);  // removed here if everybody left during the fill
 }
 
 }  // namespace webim

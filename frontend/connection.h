@@ -1,14 +1,15 @@
 // One client connection: HTTP request head -> WebSocket upgrade (or a plain HTTP answer) -> the
 // client protocol of docs/protocol.md section 1.
 //
-// Memory while idle: one object (the poll handle, one deadline node, the session, the list of
-// subscribed channels). No read buffer (the loop's is shared), no frame parser state between frames
+// Memory while idle: one object (one deadline node, the session, the socket's fd, the list of
+// subscribed channels); the socket is watched in the frontend's EpollSet, without a libuv handle of
+// its own. No read buffer (the loop's is shared), no frame parser state between frames
 // (the loop's parser serves), no write queue unless the socket is backed up, no coroutine frame
 // unless a request is in flight.
 //
 // Lifetime: destroy() cancels every waiting coroutine, leaves every channel and closes the socket;
 // the frontend frees the object at the end of that loop iteration, never inside a callback that may
-// still use it (house style 3). Closing twice is safe.
+// still use it. Closing twice is safe.
 #pragma once
 
 #include <uv.h>
@@ -21,9 +22,11 @@
 #include "common/http_request_parser.h"
 #include "common/token.h"
 #include "common/ws_frame.h"
+#include "frontend/channel_stream.h"
 #include "frontend/delivery.h"
 #include "frontend/grants.h"
 #include "frontend/inline_ptr_vec.h"
+#include "frontend/liveness.h"
 #include "frontend/task.h"
 
 namespace webim {
@@ -32,26 +35,14 @@ class Frontend;
 struct Channel;
 
 
-// A subscribe request waiting for its channel's sync (docs/architecture.md "Joining a stream").
-class JoinWait final : public PendingOp {
- public:
-  JoinWait(Channel& channel, PendingOp*& ownerList, TimerWheel& wheel, uint64_t deadlineMs);
-  WaitStatus await_resume() const noexcept { return status_; }
-  void joined() { complete(WaitStatus::Done); }
-
- private:
-  void detach() noexcept override;
-  Channel* channel_;
-};
-
 // Idle, a connection is this object and nothing else on the heap (its inbox and rooms are shared
-// Channel objects): the poll handle, the session, the deadline and the channel list.
+// Channel objects): the session, the deadline, the fd and the channel list.
 class Connection final : private TimerNode {
  public:
   // Takes one connection the listener accepted (`fd`, non-blocking); returns nullptr if it could
   // not be watched (the fd is closed then).
   static Connection* accept(Frontend& frontend, int fd);
-  // The frontend's epoll set reported `events` (EPOLLIN, EPOLLOUT, ...) for this socket.
+  // The frontend's EpollSet reported `events` (EPOLLIN, EPOLLOUT, ...) for this socket.
   void onEvents(uint32_t events);
   // Freed by the frontend at the end of the loop iteration in which it was destroyed.
   ~Connection() = default;
@@ -87,6 +78,8 @@ class Connection final : private TimerNode {
   // Stream: the HTTP fallback's GET /events (SSE or long-poll) holding subscriptions.
   enum class Phase : uint8_t { Http, WebSocket, Stream, Closing, Closed };
   enum class BodyUse : uint8_t { Api, Session, Command };
+  // Why a subscription ended (or a join failed) after a refresh with fewer grants.
+  static constexpr std::string_view kRevokedMessage = "the refreshed token does not grant this channel";
   struct Since {
     uint64_t epoch = 0;
     uint64_t seq = 0;
@@ -168,7 +161,12 @@ class Connection final : private TimerNode {
   void onBytes(std::string_view bytes);
   void onWebSocketBytes(std::string_view bytes);
   void onHttpBytes(std::string_view bytes);
+  // A parsed request head: routed to the WebSocket upgrade, the HTTP API, the HTTP fallback or a
+  // plain GET. `rest`: the bytes read behind the head.
   void serveHttp(const HttpRequest& request, std::string_view rest);
+  void upgradeWebSocket(const HttpRequest& request, std::string_view rest);
+  void serveFallback(const HttpRequest& request, std::string_view rest);
+  void serveFile(const HttpRequest& request);
   void finishHttp(std::string response);
   void startBody(const HttpRequest& request, std::string_view rest, BodyUse use, std::string op,
                  std::string cors = {});
@@ -191,6 +189,9 @@ class Connection final : private TimerNode {
   void setDeadline(uint64_t deadlineMs);
   void onDeadline();
   void armWebSocketDeadline();
+  // The WebSocket's clocks as frontend/liveness.h decides on them.
+  LivenessTimes livenessTimes() const noexcept;
+  LivenessLimits livenessLimits() const noexcept;
   bool takeRateToken();
   void countForbidden();
   void handleRequest(std::string_view payload);
@@ -202,6 +203,8 @@ class Connection final : private TimerNode {
   void replyError(const ClientRequest& request, std::string_view code, std::string_view message);
   void replyError(int64_t id, bool hasId, std::string_view code, std::string_view message);
   Channel* findSubscription(std::string_view name) const;
+  // Leaves every channel and cancels every wait (closing, or an HTTP exchange answered).
+  void stopAll();
   void leaveAll();
 
   // WebSocket events (through WsEvents, so the connection carries no vtable).
@@ -213,8 +216,7 @@ class Connection final : private TimerNode {
   // `batched`: the request listed several channels (`subs`), so each answer names its channel.
   void replySubscribed(int64_t id, bool batched, const Channel& channel, std::optional<bool> recovered);
   void replyJoinError(int64_t id, bool batched, std::string_view ch, std::string_view code, std::string_view message);
-  void abandonJoin(Channel* channel);
-  void failJoin(int64_t id, bool batched, std::string_view ch, std::string_view why);
+  void abandonJoin(int64_t id, bool batched, Channel* channel, std::string_view why);
   // Checks one channel of a sub (name, grant, max_subscriptions, since) and starts its join, or
   // answers why the channel is refused.
   void startJoin(int64_t id, bool batched, std::string_view ch, bool hasSince, std::string_view sinceEpoch,
@@ -224,7 +226,14 @@ class Connection final : private TimerNode {
   // The replay turn (ReplayPacer): ends it, passing it on to the connection's next replay, if any.
   void endReplayTurn();
 
-  Task subscribe(int64_t id, bool batched, std::string channel, std::optional<Since> since);
+  // The sub flow (connection_join.cpp); `pin` holds the channel while the connection catches up.
+  // subscribe: a checked channel, joined anew or (already held) answered once its position is known.
+  void subscribe(int64_t id, bool batched, std::string_view ch, std::optional<Since> since);
+  Task joinAgain(int64_t id, bool batched, bool withSince, ChannelPin pin);
+  Task join(int64_t id, bool batched, std::optional<Since> since, ChannelPin pin);
+  Task recover(int64_t id, bool batched, std::optional<Since> since, ChannelPin pin);
+  void goLive(int64_t id, bool batched, ChannelPin pin, std::optional<bool> recovered,
+              std::vector<wire::Delivery> missed);
   Task publish(int64_t id, std::string channel, std::string cid, std::string data);
   Task history(int64_t id, std::string channel, uint64_t before, uint64_t after, uint32_t limit);
 
@@ -248,9 +257,8 @@ class Connection final : private TimerNode {
   uint32_t pendingHead_ = kNoFrame;          // this iteration's frames (Frontend::pendingFrame)
   uint32_t pendingTail_ = kNoFrame;
   uint32_t pendingBytes_ = 0;
-  // The socket: in the frontend's epoll set (one libuv handle watches the set, so a connection
-  // needs no uv_tcp_t of 248 bytes or uv_poll_t of 160); reads use the loop's buffer, writes go out
-  // with sendmsg.
+  // The socket: in the frontend's EpollSet (so a connection needs no uv_tcp_t of 248 bytes or
+  // uv_poll_t of 160); reads use the loop's buffer, writes go out with sendmsg.
   int fd_;
   [[no_unique_address]] InlinePtrVec<Channel, 2> channels_;
   uint16_t closeCode_ = 1006;

@@ -19,6 +19,7 @@
 #include "frontend/connection.h"
 #include "frontend/frontend.h"
 #include "frontend/http_api.h"
+#include "frontend/rate_limit.h"
 
 namespace webim {
 
@@ -105,64 +106,78 @@ void Connection::serveHttp(const HttpRequest& request, std::string_view rest) {
     return;
   }
   if (path == "/ws") {
-    HandshakeResult handshake = acceptWebSocket(request, frontend().handshakePolicy());
-    if (handshake.status != 101) {
-      finishHttp(std::move(handshake.response));
-      return;
-    }
-    http_.reset();
-    phase_ = Phase::WebSocket;
-    countedWebSocket_ = true;
-    frontend().metrics().websocketsOpen++;
-    send(std::make_shared<const std::string>(std::move(handshake.response)));
-    lastReadMs_ = frontend().nowMs();
-    authOrExpiryMs_ = lastReadMs_ + frontend().config().authTimeoutMs;
-    rateRefillMs_ = lastReadMs_;
-    rateTokensMilli_ = frontend().config().rateBurst * 1000;
-    armWebSocketDeadline();
-    // Frames pipelined behind the request head belong to the WebSocket.
-    if (!rest.empty()) onWebSocketBytes(rest);
+    upgradeWebSocket(request, rest);
     return;
   }
   frontend().metrics().httpRequests++;
   if (path.substr(0, 5) == "/api/") {
     serveApi(request, rest);
+  } else if (path == "/session" || path == "/events" || path == "/cmd") {
+    serveFallback(request, rest);
+  } else {
+    serveFile(request);
+  }
+}
+
+void Connection::upgradeWebSocket(const HttpRequest& request, std::string_view rest) {
+  HandshakeResult handshake = acceptWebSocket(request, frontend().handshakePolicy());
+  if (handshake.status != 101) {
+    finishHttp(std::move(handshake.response));
     return;
   }
-  if (path == "/session" || path == "/events" || path == "/cmd") {
-    if (!isOriginAllowed(request, frontend().handshakePolicy())) {
-      finishHttp(httpResponse(403, kJson, apiError("forbidden", "origin not allowed")));
-      return;
-    }
-    std::string cors = corsHeaders(request);
-    if (request.method == "OPTIONS") {  // CORS preflight
-      finishHttp(withHeaders(httpResponse(204, {}, {}),
-                             cors + "Access-Control-Allow-Methods: GET, POST\r\n"
-                                    "Access-Control-Allow-Headers: Content-Type, Last-Event-ID\r\n"
-                                    "Access-Control-Max-Age: 600\r\n"));
-      return;
-    }
-    if (path == "/events") {
-      if (request.method != "GET") {
-        finishHttp(withHeaders(httpResponse(405, kJson, apiError("bad_request", "use GET")), cors));
-        return;
-      }
-      openEvents(request);
-      return;
-    }
-    if (request.method != "POST") {
-      finishHttp(withHeaders(httpResponse(405, kJson, apiError("bad_request", "use POST")), cors));
-      return;
-    }
-    if (path == "/cmd") {
-      if (std::string refusal = adoptSession(queryParam(request.target, "sid")); !refusal.empty()) {
-        finishHttp(withHeaders(httpResponse(401, kJson, apiError("forbidden", refusal)), cors));
-        return;
-      }
-    }
-    startBody(request, rest, path == "/cmd" ? BodyUse::Command : BodyUse::Session, {}, std::move(cors));
+  http_.reset();
+  phase_ = Phase::WebSocket;
+  countedWebSocket_ = true;
+  frontend().metrics().websocketsOpen++;
+  send(std::make_shared<const std::string>(std::move(handshake.response)));
+  lastReadMs_ = frontend().nowMs();
+  authOrExpiryMs_ = lastReadMs_ + frontend().config().authTimeoutMs;
+  rateRefillMs_ = lastReadMs_;
+  rateTokensMilli_ = static_cast<uint32_t>(fullBucketMilli(frontend().config().rateBurst));
+  armWebSocketDeadline();
+  // Frames pipelined behind the request head belong to the WebSocket.
+  if (!rest.empty()) onWebSocketBytes(rest);
+}
+
+// The HTTP fallback (docs/protocol.md): /session, /events and /cmd, with CORS for allowed origins.
+void Connection::serveFallback(const HttpRequest& request, std::string_view rest) {
+  std::string_view path = request.path();
+  if (!isOriginAllowed(request, frontend().handshakePolicy())) {
+    finishHttp(httpResponse(403, kJson, apiError("forbidden", "origin not allowed")));
     return;
   }
+  std::string cors = corsHeaders(request);
+  if (request.method == "OPTIONS") {  // CORS preflight
+    finishHttp(withHeaders(httpResponse(204, {}, {}),
+                           cors + "Access-Control-Allow-Methods: GET, POST\r\n"
+                                  "Access-Control-Allow-Headers: Content-Type, Last-Event-ID\r\n"
+                                  "Access-Control-Max-Age: 600\r\n"));
+    return;
+  }
+  if (path == "/events") {
+    if (request.method != "GET") {
+      finishHttp(withHeaders(httpResponse(405, kJson, apiError("bad_request", "use GET")), cors));
+      return;
+    }
+    openEvents(request);
+    return;
+  }
+  if (request.method != "POST") {
+    finishHttp(withHeaders(httpResponse(405, kJson, apiError("bad_request", "use POST")), cors));
+    return;
+  }
+  if (path == "/cmd") {
+    if (std::string refusal = adoptSession(queryParam(request.target, "sid")); !refusal.empty()) {
+      finishHttp(withHeaders(httpResponse(401, kJson, apiError("forbidden", refusal)), cors));
+      return;
+    }
+  }
+  startBody(request, rest, path == "/cmd" ? BodyUse::Command : BodyUse::Session, {}, std::move(cors));
+}
+
+// Plain GETs: health, metrics, static files.
+void Connection::serveFile(const HttpRequest& request) {
+  std::string_view path = request.path();
   if (request.method != "GET" && request.method != "HEAD") {
     finishHttp(httpResponse(405, "text/plain", "method not allowed\n"));
     return;
@@ -452,7 +467,7 @@ void Connection::openEvents(const HttpRequest& request) {
     authOrExpiryMs_ = now + frontend().config().pollTimeoutMs;
     setDeadline(authOrExpiryMs_);
   }
-  for (size_t i = 0; i < channels.size(); ++i) subscribe(0, false, std::move(channels[i]), sinces[i]);
+  for (size_t i = 0; i < channels.size(); ++i) subscribe(0, false, channels[i], sinces[i]);
 }
 
 // Long-poll: answers with what was gathered (at the end of the loop iteration it arrived in).

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <functional>
 
+#include "frontend/rate_limit.h"
+
 namespace webim {
 
 namespace {
@@ -200,7 +202,7 @@ uint32_t AddressCounts::count(const AddressKey& address) const {
 // ---- UserRateLimits ---------------------------------------------------------------------------
 
 bool UserRateLimits::take(std::string_view user, uint64_t nowMs, uint32_t perSecond, uint32_t burst) {
-  const uint64_t cap = uint64_t{burst} * 1000;
+  const uint64_t cap = fullBucketMilli(burst);
   if (buckets_.size() >= pruneAt_) {
     // Buckets that filled up again are the same as none.
     std::erase_if(buckets_, [&](const auto& entry) {
@@ -214,11 +216,7 @@ bool UserRateLimits::take(std::string_view user, uint64_t nowMs, uint32_t perSec
     b.refillMs = nowMs;
     b.tokensMilli = cap;
   }
-  b.tokensMilli = std::min(cap, b.tokensMilli + (nowMs - b.refillMs) * perSecond);
-  b.refillMs = nowMs;
-  if (b.tokensMilli < 1000) return false;
-  b.tokensMilli -= 1000;
-  return true;
+  return takeToken(b.refillMs, b.tokensMilli, nowMs, perSecond, burst);
 }
 
 }  // namespace webim

@@ -1,5 +1,5 @@
 // The client protocol's requests (docs/protocol.md section 1) and their flows, written as coroutines
-// with deadlines: auth, sub (with gap-free join and recovery), unsub, pub, hist. The same flows
+// with deadlines: auth, unsub, pub, hist (sub and its join: connection_join.cpp). The same flows
 // serve the HTTP fallback's /cmd and /events (replies go through sendReply / deliverOwn).
 #include <spdlog/spdlog.h>
 
@@ -13,24 +13,6 @@
 #include "frontend/frontend.h"
 
 namespace webim {
-
-namespace {
-constexpr uint64_t kSyncWaitMs = 1000;  // then the join asks the hub on the request path
-// A replay waits this long at most for its turn behind the connection's other replays (then the
-// client gets recovered:false and reads history itself).
-constexpr uint64_t kReplayTurnWaitMs = 60'000;
-// Why a subscription ended (or a join failed) after a refresh with fewer grants.
-constexpr std::string_view kRevokedMessage = "the refreshed token does not grant this channel";
-
-template <class F>
-struct ScopeExit {
-  F f;
-  bool armed = false;
-  ~ScopeExit() {
-    if (armed) f();
-  }
-};
-}  // namespace
 
 void Connection::handleRequest(std::string_view payload) {
   ClientRequest request;
@@ -139,7 +121,7 @@ void Connection::handleAuth(const ClientRequest& request) {
 // After a refresh: the new grants may allow less. Every subscription they no longer allow (live, or
 // still joining) ends here, and the client is told per channel with
 //   {"op":"revoked","ch":C,"code":"forbidden","msg":...}
-// A sub of such a channel still waiting for its answer is then answered forbidden (subscribe()).
+// A sub of such a channel still waiting for its answer is then answered forbidden (connection_join.cpp).
 void Connection::revokeUngranted() {
   std::vector<Channel*> revoked;
   for (Channel* channel : channels_) {
@@ -155,7 +137,7 @@ void Connection::revokeUngranted() {
         .key("msg").string(kRevokedMessage)
         .endObject();
     channels_.erase(channel);
-    frontend().leaveChannel(channel, this);  // may free the channel
+    frontend().stream().leave(channel, this);  // may free the channel
     sendText(out);
   }
 }
@@ -196,46 +178,6 @@ Channel* Connection::findSubscription(std::string_view name) const {
   return nullptr;
 }
 
-void Connection::handleSub(const ClientRequest& request) {
-  if (request.subs.empty()) {
-    startJoin(request.id, false, request.ch, request.hasSince, request.sinceEpoch, request.sinceSeq);
-    return;
-  }
-  // A batch (a reconnect resubscribing everything): one request for the rate limit, one answer per
-  // channel, each naming its channel; the replays it causes are paced by the socket (ReplayPacer).
-  for (const SubEntry& entry : request.subs) {
-    if (!open()) return;  // closed meanwhile (too many forbidden channels)
-    startJoin(request.id, true, entry.ch, entry.hasSince, entry.sinceEpoch, entry.sinceSeq);
-  }
-}
-
-void Connection::startJoin(int64_t id, bool batched, std::string_view ch, bool hasSince, std::string_view sinceEpoch,
-                           uint64_t sinceSeq) {
-  if (!isValidChannelName(ch)) {
-    replyJoinError(id, batched, ch, "bad_request", "invalid channel name");
-    return;
-  }
-  if (!session_.canSubscribe(ch)) {
-    replyJoinError(id, batched, ch, "forbidden", "no grant for this channel");
-    countForbidden();
-    return;
-  }
-  if (channels_.size() >= frontend().config().maxSubscriptions && findSubscription(ch) == nullptr) {
-    replyJoinError(id, batched, ch, "too_large", "too many subscriptions (max_subscriptions)");
-    return;
-  }
-  std::optional<Since> since;
-  if (hasSince) {
-    std::optional<uint64_t> epoch = parseEpoch(sinceEpoch);
-    if (!epoch) {
-      replyJoinError(id, batched, ch, "bad_request", "since.epoch must be 16 hex digits");
-      return;
-    }
-    since = Since{*epoch, sinceSeq};
-  }
-  subscribe(id, batched, std::string(ch), since);
-}
-
 void Connection::handleUnsub(const ClientRequest& request) {
   if (!isValidChannelName(request.ch)) {
     replyError(request, "bad_request", "invalid channel name");
@@ -243,7 +185,7 @@ void Connection::handleUnsub(const ClientRequest& request) {
   }
   if (Channel* channel = findSubscription(request.ch)) {
     channels_.erase(channel);
-    frontend().leaveChannel(channel, this);
+    frontend().stream().leave(channel, this);
   }
   replyOk(request.id);
 }
@@ -264,254 +206,6 @@ void Connection::replyError(int64_t id, bool hasId, std::string_view code, std::
   writer.beginObject().key("op").string("err");
   if (hasId) writer.key("id").integer(id);
   writer.key("code").string(code).key("msg").string(message).endObject();
-  sendReply(out);
-}
-
-// ---- request flows (coroutines) ---------------------------------------------------------------
-
-// Joins a channel without a gap or a duplicate (docs/architecture.md, "Joining a stream"):
-//  1. the channel must be live here (the hub's sync says where its stream starts);
-//  2. with `since`, the messages after it are read from history, page by page, until the cursor
-//     reaches what this frontend has delivered live so far (bounded by the recovery window);
-//  3. then, in one step of the loop, the ok (WebSocket) goes out, the recovered messages, and the
-//     connection becomes a live subscriber: every later message has a higher seq.
-// While catching up the connection is not in `subscribers`; pendingJoins keeps the channel alive.
-Task Connection::subscribe(int64_t id, bool batched, std::string name, std::optional<Since> since) {
-  const FrontendConfig& config = frontend().config();
-  if (Channel* existing = findSubscription(name)) {
-    // Already subscribed or joining: answer with where the stream is, once that is known.
-    if (!existing->live) {
-      existing->pendingJoins++;  // pinned while we wait: the first join may give up meanwhile
-      JoinWait join(*existing, pending_, frontend().wheel(), frontend().nowMs() + config.hubTimeoutMs);
-      WaitStatus status = co_await join;
-      existing->pendingJoins--;
-      if (status == WaitStatus::Cancelled) co_return;  // the closing connection leaves its channels itself
-    }
-    if (phase_ == Phase::WebSocket) {
-      if (!session_.canSubscribe(name)) {
-        replyJoinError(id, batched, name, "forbidden", kRevokedMessage);  // revoked meanwhile
-      } else if (existing->live) {
-        replySubscribed(id, batched, *existing, since ? std::optional<bool>(false) : std::nullopt);
-      } else {
-        replyJoinError(id, batched, name, "unavailable", "the hub did not confirm the subscription in time");
-      }
-    }
-    if (findSubscription(name) != existing) frontend().releaseChannel(existing);  // the first join gave up
-    co_return;
-  }
-  Channel* channel = frontend().acquireChannel(name);
-  channels_.push_back(channel);
-  if (!channel->live && isInboxChannel(name)) {
-    // An inbox goes live when the hub acknowledges routing it here (Frontend::attachInboxes, retried
-    // until it holds); there is no topic sync to wait for.
-    JoinWait join(*channel, pending_, frontend().wheel(), frontend().nowMs() + config.hubTimeoutMs);
-    WaitStatus status = co_await join;
-    if (status == WaitStatus::Cancelled) {
-      channel->pendingJoins--;  // the closing connection leaves the channel itself
-      co_return;
-    }
-    if (!channel->live) {
-      frontend().metrics().hubTimeouts++;
-      abandonJoin(channel);
-      failJoin(id, batched, name, "the hub did not attach this inbox in time");
-      co_return;
-    }
-  }
-  if (!channel->live) {
-    // The sync answering our subscribe travels on the publish socket and can be dropped like any
-    // message there (HWM): after a short wait, ask for the stream's position on the request path.
-    uint64_t syncWaitMs = std::min<uint64_t>(config.hubTimeoutMs, kSyncWaitMs);
-    JoinWait join(*channel, pending_, frontend().wheel(), frontend().nowMs() + syncWaitMs);
-    WaitStatus status = co_await join;
-    if (status == WaitStatus::Cancelled) {
-      channel->pendingJoins--;  // the closing connection leaves the channel itself
-      co_return;
-    }
-    if (status != WaitStatus::Done && !channel->live) {
-      wire::FrontendRequest request;
-      wire::History* body = request.mutable_history();
-      body->set_channel(name);
-      body->set_after(std::numeric_limits<int64_t>::max());  // no messages: epoch and last seq only
-      body->set_limit(1);
-      HubCall call(frontend().hubFor(name), pending_, request, frontend().nowMs() + config.hubTimeoutMs);
-      HubResult result = co_await call;
-      if (result.status == WaitStatus::Cancelled) {
-        channel->pendingJoins--;
-        co_return;
-      }
-      if (result.status != WaitStatus::Done || result.reply.has_error()) {
-        frontend().metrics().hubTimeouts++;
-        abandonJoin(channel);
-        failJoin(id, batched, name, "the hub did not confirm the subscription in time");
-        co_return;
-      }
-      // Anything published before our subscription reached the hub but after this position shows
-      // up as a hole later (seq jump or periodic sync) and is filled from history.
-      if (!channel->live) frontend().goLive(channel, result.reply.history().epoch(), result.reply.history().last_seq());
-    }
-  }
-
-  // Recovery: messages after `since`, in order, within the window.
-  std::vector<wire::Delivery> missed;
-  std::optional<bool> recovered;
-  // Replays are paced per connection (ReplayPacer): the turn is ours from here to the end, once the
-  // replay has left for the socket.
-  ScopeExit endTurn{[this] { endReplayTurn(); }};
-  if (since) {
-    recovered = false;
-    bool turn = false;
-    if (since->epoch == channel->epoch && since->seq < channel->lastSeq) {
-      PaceWait wait(frontend().replayPacer(), this, PaceWait::Kind::Turn, 0, pending_, frontend().wheel(),
-                    frontend().nowMs() + kReplayTurnWaitMs);
-      WaitStatus status = co_await wait;
-      if (status == WaitStatus::Cancelled) {
-        channel->pendingJoins--;
-        co_return;
-      }
-      turn = status == WaitStatus::Done;  // else recovered:false: the client reads history itself
-      if (turn) {
-        replaying_ = true;
-        endTurn.armed = true;
-        PaceWait drain(frontend().replayPacer(), this, PaceWait::Kind::Drain, queuedBytes(), pending_,
-                       frontend().wheel(), frontend().nowMs() + config.writeTimeoutMs + config.hubTimeoutMs);
-        WaitStatus drained = co_await drain;
-        if (drained == WaitStatus::Cancelled) {
-          channel->pendingJoins--;
-          co_return;
-        }
-      }
-    }
-    if (since->epoch == channel->epoch && since->seq >= channel->lastSeq) {
-      recovered = true;  // nothing missed
-    } else if (since->epoch == channel->epoch && turn) {
-      uint64_t cursor = since->seq;
-      size_t bytes = 0;
-      bool withinWindow = true;
-      while (withinWindow && cursor < channel->lastSeq) {
-        wire::FrontendRequest request;
-        wire::History* body = request.mutable_history();
-        body->set_channel(name);
-        body->set_after(cursor);
-        body->set_limit(kMaxHistLimit);
-        HubCall call(frontend().hubFor(name), pending_, request, frontend().nowMs() + config.hubTimeoutMs);
-        HubResult result = co_await call;
-        if (result.status == WaitStatus::Cancelled) {
-          channel->pendingJoins--;
-          co_return;
-        }
-        if (result.status != WaitStatus::Done || result.reply.has_error()) break;  // recovered:false
-        const wire::HistoryPage& page = result.reply.history();
-        if (page.epoch() != channel->epoch || page.msgs().empty()) break;
-        for (const wire::Delivery& m : page.msgs()) {
-          if (m.seq() != cursor + 1) {  // history lost this range: a gap we cannot fill
-            withinWindow = false;
-            break;
-          }
-          if (m.seq() > channel->lastSeq) break;  // arrives live (or already did, in order)
-          bytes += m.data().size() + m.channel().size() + 64;
-          if (missed.size() >= config.recoveryMaxMessages || bytes > config.recoveryMaxBytes) {
-            withinWindow = false;
-            break;
-          }
-          missed.push_back(m);
-          cursor = m.seq();
-        }
-        if (!page.more() && cursor < channel->lastSeq && withinWindow) {
-          // History ends before what we delivered live: it lost messages.
-          withinWindow = false;
-        }
-      }
-      recovered = withinWindow && cursor >= channel->lastSeq;
-      if (!*recovered) missed.clear();
-    }
-  }
-
-  channel->pendingJoins--;
-  if (std::find(channels_.begin(), channels_.end(), channel) == channels_.end() || !open()) {
-    // Unsubscribed while catching up: the join is answered (it reached this position; the unsub's
-    // answer went out first), and nothing of the channel follows. Revoked by a refresh: forbidden.
-    if (open() && phase_ == Phase::WebSocket) {
-      if (session_.canSubscribe(name)) {
-        replySubscribed(id, batched, *channel, std::nullopt);
-      } else {
-        replyJoinError(id, batched, name, "forbidden", kRevokedMessage);
-      }
-    }
-    frontend().releaseChannel(channel);
-    co_return;
-  }
-  if (phase_ == Phase::WebSocket) {
-    replySubscribed(id, batched, *channel, recovered);
-  } else if (recovered && !*recovered) {
-    // The HTTP fallback has no reply: tell the client to reload this channel from hist.
-    std::string out;
-    JsonWriter(out)
-        .beginObject()
-        .key("op").string("resync")
-        .key("ch").string(channel->name)
-        .key("epoch").string(formatEpoch(channel->epoch))
-        .key("seq").uinteger(channel->lastSeq)
-        .endObject();
-    deliverOwn(channel->name, channel->epoch, channel->lastSeq, out);
-  }
-  for (const wire::Delivery& m : missed) {
-    std::string json = encodeMessage(m);
-    deliverOwn(m.channel(), m.epoch(), m.seq(), json);
-  }
-  channel->subscribers.push_back(this);
-  if (frontend().config().logLevel == "trace") spdlog::trace("{} live on {}", user(), channel->name);
-  if (endTurn.armed && open()) {
-    // The turn passes on once this replay has left for the socket.
-    PaceWait drain(frontend().replayPacer(), this, PaceWait::Kind::Drain, queuedBytes(), pending_, frontend().wheel(),
-                   frontend().nowMs() + config.writeTimeoutMs + config.hubTimeoutMs);
-    WaitStatus drained = co_await drain;
-    (void)drained;  // done, timed out or cancelled: the turn ends either way
-  }
-}
-
-void Connection::replySubscribed(int64_t id, bool batched, const Channel& channel, std::optional<bool> recovered) {
-  std::string out;
-  JsonWriter writer(out);
-  writer.beginObject().key("op").string("ok").key("id").integer(id);
-  if (batched) writer.key("ch").string(channel.name);
-  writer.key("epoch").string(formatEpoch(channel.epoch))
-      .key("seq").uinteger(channel.lastSeq);
-  if (recovered) writer.key("recovered").boolean(*recovered);  // only when `since` was sent
-  writer.endObject();
-  sendText(out);
-}
-
-void Connection::abandonJoin(Channel* channel) {
-  channel->pendingJoins--;
-  channels_.erase(channel);
-  frontend().releaseChannel(channel);
-}
-
-// A join that could not complete: `unavailable` on a WebSocket (the client subscribes again); an
-// event stream has no reply to carry it, so it ends and the client reconnects and resumes.
-void Connection::failJoin(int64_t id, bool batched, std::string_view ch, std::string_view why) {
-  if (phase_ == Phase::Stream) {
-    close(1011, why);
-    return;
-  }
-  replyJoinError(id, batched, ch, "unavailable", why);
-}
-
-void Connection::replyJoinError(int64_t id, bool batched, std::string_view ch, std::string_view code,
-                                std::string_view message) {
-  if (!batched) {
-    replyError(id, true, code, message);
-    return;
-  }
-  std::string out;
-  JsonWriter(out)
-      .beginObject()
-      .key("op").string("err")
-      .key("id").integer(id)
-      .key("ch").string(ch)
-      .key("code").string(code)
-      .key("msg").string(message)
-      .endObject();
   sendReply(out);
 }
 

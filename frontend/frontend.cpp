@@ -3,7 +3,6 @@
 #include <malloc.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -27,9 +26,7 @@ namespace {
 constexpr int kListenBacklog = 4096;
 constexpr int kAcceptBatch = 256;  // connections accepted per wakeup of the listener
 constexpr uint64_t kAcceptPauseMs = 100;  // after an accept error that would repeat at once
-constexpr int kEpollBatch = 512;          // connection events handled per wakeup
 constexpr uint32_t kTickMs = 50;                  // timer wheel resolution
-constexpr uintmax_t kMaxStaticFileBytes = 4 << 20;  // the demo page's files are small
 constexpr int64_t kTokenLeewaySeconds = 30;         // clock skew allowed for exp, nbf and the lifetime
 constexpr uint64_t kRevocationRetryMs = 1000;
 
@@ -45,43 +42,6 @@ InboxAttacher::Random attachJitter() {
   return [engine] { return (*engine)(); };
 }
 
-// A static file's bytes: a regular file (a symbolic link swapped in since the directory was listed
-// is not followed: O_NOFOLLOW) of at most kMaxStaticFileBytes; nullopt otherwise.
-std::optional<std::string> readStaticFile(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return std::nullopt;
-  struct stat info {};
-  std::optional<std::string> body;
-  if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && static_cast<uintmax_t>(info.st_size) <= kMaxStaticFileBytes) {
-    body.emplace();
-    char buffer[64 * 1024];
-    for (;;) {
-      ssize_t n = ::read(fd, buffer, sizeof(buffer));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 || body->size() + static_cast<size_t>(std::max<ssize_t>(n, 0)) > kMaxStaticFileBytes) {
-        body.reset();
-        break;
-      }
-      if (n == 0) break;
-      body->append(buffer, static_cast<size_t>(n));
-    }
-  }
-  ::close(fd);
-  return body;
-}
-
-std::string contentTypeFor(const std::filesystem::path& path) {
-  std::string ext = path.extension().string();
-  if (ext == ".html") return "text/html; charset=utf-8";
-  if (ext == ".js" || ext == ".mjs") return "text/javascript; charset=utf-8";
-  if (ext == ".css") return "text/css; charset=utf-8";
-  if (ext == ".json") return "application/json";
-  if (ext == ".svg") return "image/svg+xml";
-  if (ext == ".png") return "image/png";
-  if (ext == ".ico") return "image/x-icon";
-  if (ext == ".txt" || ext == ".md") return "text/plain; charset=utf-8";
-  return "application/octet-stream";
-}
 }  // namespace
 
 Frontend::Frontend(const FrontendConfig& config)
@@ -92,7 +52,8 @@ Frontend::Frontend(const FrontendConfig& config)
       apiKeys_(config.apiKeys),
       readBuffer_(new char[kReadBufferBytes]),
       bootId_(randomBootId()),
-      inboxes_(config.slotMap->shards().size(), InboxAttacher::Options{}, attachJitter()) {
+      inboxes_(config.slotMap->shards().size(), InboxAttacher::Options{}, attachJitter()),
+      revocations_(static_cast<int64_t>(config.maxTokenLifetime) * 1000) {
   wsLimits_.maxMessageBytes = config.maxMessageBytes;
   wsLimits_.maxFragments = config.maxFragments;
   handshakePolicy_.allowedOrigins = config.allowedOrigins;
@@ -108,7 +69,7 @@ Frontend::Frontend(const FrontendConfig& config)
   for (size_t i = 0; i < shards.size(); ++i) {
     hubs_.push_back(std::make_unique<HubLink>(
         &loop_, wheel_, config, bootId_, shards[i].hubIngress, shards[i].hubPub, shards[i].curveServerKey,
-        [this](const wire::Delivery& d) { onDelivery(d); }, [this](const wire::Kick& k) { onKick(k); },
+        [this](const wire::Delivery& d) { stream_.onDelivery(d); }, [this](const wire::Kick& k) { onKick(k); },
         [this, i](uint64_t boot) { onHubBoot(i, boot); }));
   }
   hubBootIds_.assign(shards.size(), 0);
@@ -127,7 +88,7 @@ int64_t Frontend::wallSeconds() const noexcept {
 
 int Frontend::run() {
   try {
-    loadStaticFiles();
+    staticFiles_.load(config_.staticDirs);
     listen();
     for (auto& hub : hubs_) hub->start();
   } catch (const std::exception& e) {
@@ -188,13 +149,7 @@ void Frontend::listen() {
     throw std::runtime_error("cannot listen on " + config_.listen + ": " + why);
   }
   listenFd_ = fd;
-  epollFd_ = ::epoll_create1(EPOLL_CLOEXEC);
-  if (epollFd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + strerror(errno));
-  if (int rc = uv_poll_init(&loop_, &connectionEvents_, epollFd_); rc != 0) {
-    throw std::runtime_error(std::string("watching the epoll set: ") + uv_strerror(rc));
-  }
-  connectionEvents_.data = this;
-  uv_poll_start(&connectionEvents_, UV_READABLE, onConnectionEvents);
+  sockets_.open(&loop_);
   reserveFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   // Bound and listening now (connections wait in the kernel's queue), accepted once every hub's
   // kick revocations are known (startAccepting).
@@ -212,76 +167,10 @@ void Frontend::startAccepting() {
   uv_poll_start(&listener_, UV_READABLE, onAcceptable);
 }
 
-void Frontend::loadStaticFiles() {
-  namespace fs = std::filesystem;
-  for (const std::string& mount : config_.staticDirs) {
-    std::string prefix = "/";
-    std::string dir = mount;
-    if (size_t eq = mount.find('='); !mount.empty() && mount[0] == '/' && eq != std::string::npos) {
-      prefix = mount.substr(0, eq);
-      dir = mount.substr(eq + 1);
-      if (prefix.back() != '/') prefix.push_back('/');
-    }
-    fs::path root(dir);
-    if (!fs::is_directory(root)) throw std::runtime_error("--static-dir '" + dir + "' is not a directory");
-    size_t count = 0, skipped = 0;
-    // Only regular files inside the directory, each at its own relative path. Symbolic links are
-    // never followed, wherever they point (the iterator does not descend into linked directories,
-    // and a linked file is skipped): nothing outside the tree can be served, and no file gets a
-    // second URL. The directory given may itself be a link.
-    for (const fs::directory_entry& entry : fs::recursive_directory_iterator(root)) {
-      if (entry.is_symlink()) {
-        ++skipped;
-        continue;
-      }
-      if (!entry.is_regular_file()) continue;
-      const fs::path relative = entry.path().lexically_relative(root);
-      if (relative.empty() || *relative.begin() == "..") continue;  // cannot happen: never outside
-      std::optional<std::string> body = readStaticFile(entry.path());
-      if (!body) {
-        ++skipped;
-        continue;
-      }
-      staticFiles_[prefix + relative.generic_string()] = StaticFile{contentTypeFor(entry.path()), std::move(*body)};
-      ++count;
-    }
-    spdlog::info("serving {} static files from {} at {}{}", count, dir, prefix,
-                 skipped ? fmt::format(" (skipped {}: symbolic links, files over 4 MiB or unreadable)", skipped)
-                         : std::string());
-  }
-}
-
-const StaticFile* Frontend::staticFile(std::string_view path) const {
-  if (!path.empty() && path.back() == '/') {
-    auto index = staticFiles_.find(std::string(path) + "index.html");
-    return index == staticFiles_.end() ? nullptr : &index->second;
-  }
-  auto it = staticFiles_.find(path);
-  return it == staticFiles_.end() ? nullptr : &it->second;
-}
-
 std::string Frontend::renderMetrics() const {
   size_t subscriptions = 0;
   for (const auto& hub : hubs_) subscriptions += hub->subscriptions();
-  return metrics_.render(config_.id, channels_.size(), subscriptions);
-}
-
-GrantsRef Frontend::internGrants(std::vector<std::string> subscribe, std::vector<std::string> publish) {
-  std::erase_if(subscribe, [](const std::string& p) { return !subscribeGrantIsUsed(p); });
-  std::erase_if(publish, [](const std::string& p) { return !publishGrantIsUsed(p); });
-  std::string key = grantSetKey(subscribe, publish);
-  auto it = grants_.find(key);
-  if (it != grants_.end()) return GrantsRef(it->second.get());
-  if (grants_.size() >= grantsPruneAt_) {  // drop sets no connection uses any more
-    std::erase_if(grants_, [](const auto& entry) { return entry.second->holders == 0; });
-    grantsPruneAt_ = std::max<size_t>(64, grants_.size() * 2);
-  }
-  auto grants = std::make_unique<Grants>();
-  grants->subscribe = std::move(subscribe);
-  grants->publish = std::move(publish);
-  GrantsRef ref(grants.get());
-  grants_.emplace(std::move(key), std::move(grants));
-  return ref;
+  return metrics_.render(config_.id, stream_.size(), subscriptions);
 }
 
 void Frontend::onAcceptable(uv_poll_t* handle, int /*status*/, int /*events*/) {
@@ -330,45 +219,13 @@ void Frontend::acceptPending() {
   }
 }
 
-std::vector<Connection*> Frontend::allConnections() const {
-  std::vector<Connection*> all;
-  for (Connection* connection : byFd_) {
-    if (connection != nullptr) all.push_back(connection);
-  }
-  return all;
-}
-
-bool Frontend::watchConnection(Connection* connection, int fd, bool writable, bool add) {
-  epoll_event event{};
-  event.events = writable ? uint32_t{EPOLLIN | EPOLLOUT} : uint32_t{EPOLLIN};
-  event.data.ptr = connection;
-  if (::epoll_ctl(epollFd_, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &event) != 0) return false;
-  if (add) {
-    if (static_cast<size_t>(fd) >= byFd_.size()) byFd_.resize(static_cast<size_t>(fd) + 1);
-    byFd_[static_cast<size_t>(fd)] = connection;
-  }
-  return true;
-}
-
 void Frontend::forgetConnection(Connection* connection, int fd) {
-  ::epoll_ctl(epollFd_, EPOLL_CTL_DEL, fd, nullptr);
-  if (static_cast<size_t>(fd) < byFd_.size() && byFd_[static_cast<size_t>(fd)] == connection) {
-    byFd_[static_cast<size_t>(fd)] = nullptr;
-  }
+  sockets_.remove(connection, fd);
   destroyed_.push_back(connection);
   uv_idle_start(&flushIdle_, [](uv_idle_t*) {});  // freed in this iteration's check phase
   // Stopping, and every client has answered the close: exit now rather than after the grace, so a
   // restart (stop, then start) keeps the clients waiting as little as possible.
   if (stopping_ && metrics_.connectionsOpen == 0 && shutdownTimer_.scheduled()) wheel_.schedule(shutdownTimer_, uv_now(&loop_));
-}
-
-void Frontend::onConnectionEvents(uv_poll_t* handle, int /*status*/, int /*events*/) {
-  auto* self = static_cast<Frontend*>(handle->data);
-  // One batch per wakeup: the set is level-triggered, so whatever is left comes back next time,
-  // after the loop served its timers and the hub.
-  epoll_event events[kEpollBatch];
-  int n = ::epoll_wait(self->epollFd_, events, kEpollBatch, 0);
-  for (int i = 0; i < n; ++i) static_cast<Connection*>(events[i].data.ptr)->onEvents(events[i].events);
 }
 
 void Frontend::markDirty(Connection* connection) {
@@ -426,144 +283,18 @@ void Frontend::trimHeapAfterDrop() {
   }
 }
 
-Channel* Frontend::acquireChannel(std::string_view name) {
-  auto [channel, created] = channels_.acquire(name);
-  if (created) {
-    if (isInboxChannel(name)) {
-      inboxChanged(name);
-    } else {
-      hubFor(name).subscribe(name);
-    }
-  }
-  return channel;
-}
-
-void Frontend::leaveChannel(Channel* channel, Connection* connection) {
-  std::string name = channel->name;
-  if (!channels_.remove(channel, connection)) return;
-  if (isInboxChannel(name)) {
-    inboxChanged(name);
-  } else {
-    hubFor(name).unsubscribe(name);
-  }
-}
-
-void Frontend::inboxChanged(std::string_view inboxChannel) {
-  inboxes_.changed(config_.slotMap->shardOf(inboxChannel), std::string(inboxChannel.substr(kInboxPrefix.size())));
-  uv_idle_start(&flushIdle_, [](uv_idle_t*) {});  // sent at the end of this iteration
-}
-
-void Frontend::onHubBoot(size_t shard, uint64_t bootId) {
-  if (bootId == hubBootIds_[shard]) return;
-  if (hubBootIds_[shard] != 0) {
-    spdlog::info("hub {} restarted: attaching its inboxes again", config_.slotMap->shards()[shard].name);
-  }
-  hubBootIds_[shard] = bootId;
-  loadRevocations(shard);  // at start, and again after a restart of that hub
-  channels_.forEach([&](Channel* channel) {  // inboxChanged only notes the change: the index stays as is
-    if (isInboxChannel(channel->name) && config_.slotMap->shardOf(channel->name) == shard) inboxChanged(channel->name);
-  });
-}
-
-void Frontend::flushInboxChanges() {
-  const uint64_t now = nowMs();
-  if (!inboxes_.due(now)) return;
-  std::string scratch;
-  auto held = [&](size_t, const std::string& user) {
-    scratch.assign(kInboxPrefix).append(user);
-    return channels_.find(scratch) != nullptr;
-  };
-  for (InboxAttacher::Chunk& chunk : inboxes_.take(now, held)) {
-    if (chunk.attach) {
-      attachInboxes(chunk.shard, std::move(chunk.users));
-      continue;
-    }
-    wire::FrontendRequest request;
-    wire::Detach* detach = request.mutable_detach();
-    detach->set_frontend_id(config_.id);
-    detach->set_boot_id(bootId_);
-    for (std::string& user : chunk.users) detach->add_users(std::move(user));
-    hubs_[chunk.shard]->post(request);
-  }
-  scheduleInboxRetry();
-}
-
-void Frontend::scheduleInboxRetry() {
-  uint64_t next = inboxes_.nextRetryMs();
-  if (next == UINT64_MAX || stopping_) return;
-  if (!inboxRetry_.scheduled() || inboxRetry_.deadlineMs > next) wheel_.schedule(inboxRetry_, next);
-}
-
-// One chunk of inboxes. Acknowledged: each inbox's joiners go live at the hub's position (or a fill
-// starts if messages came meanwhile). Not acknowledged: InboxAttacher tries again after a backoff,
-// for as long as the inboxes are held here; their joiners wait (up to hub_timeout_ms).
-Task Frontend::attachInboxes(size_t shard, std::vector<std::string> users) {
-  wire::FrontendRequest request;
-  wire::Attach* attach = request.mutable_attach();
-  attach->set_frontend_id(config_.id);
-  attach->set_boot_id(bootId_);
-  for (const std::string& user : users) attach->add_users(user);
-  HubCall call(*hubs_[shard], fills_, request, nowMs() + config_.hubTimeoutMs);
-  HubResult result = co_await call;
-  if (result.status == WaitStatus::Cancelled) co_return;
-  if (result.status != WaitStatus::Done || result.reply.has_error()) {
-    if (result.status == WaitStatus::TimedOut) metrics_.hubTimeouts++;
-    metrics_.inboxAttachRetries++;
-    const uint64_t now = nowMs();
-    if (now >= nextAttachWarnMs_) {  // one line per second at most, however many chunks fail
-      spdlog::warn("attaching {} inboxes to hub {} failed ({}): retrying", users.size(), hubs_[shard]->ingress(),
-                   result.reply.has_error() ? result.reply.error().code() + ": " + result.reply.error().message()
-                                            : std::string(result.status == WaitStatus::TimedOut ? "no answer in time"
-                                                                                                : "not sent"));
-      nextAttachWarnMs_ = now + 1000;
-    }
-    inboxes_.failed(shard, std::move(users), now);
-    scheduleInboxRetry();
-    co_return;
-  }
-  inboxes_.succeeded(shard);
-  metrics_.inboxAttaches += users.size();
-  for (const wire::InboxState& state : result.reply.attached().inboxes()) {
-    Channel* channel = channels_.find(std::string(kInboxPrefix) + state.user());
-    if (channel == nullptr) continue;
-    if (!channel->live) {
-      goLive(channel, state.epoch(), state.last_seq());
-    } else if (state.epoch() != channel->epoch) {
-      resyncChannel(channel, state.epoch(), state.last_seq());
-    } else if (state.last_seq() > channel->lastSeq) {
-      metrics_.gaps++;
-      startFill(channel, state.last_seq());  // published while we were not attached
-    }
-  }
-}
-
-bool Frontend::isRevoked(const TokenClaims& claims) const {
-  auto it = revocations_.find(claims.sub);
-  if (it == revocations_.end()) return false;
-  return claims.iat == 0 || claims.iat * 1000 <= it->second;
-}
-
-void Frontend::noteRevocation(const std::string& user, int64_t notBeforeMs) {
-  if (notBeforeMs <= 0) return;
-  int64_t& at = revocations_[user];
-  at = std::max(at, notBeforeMs);
-  if (revocations_.size() >= revocationsPruneAt_) {
-    const int64_t oldest = wallSeconds() * 1000 - revocationKeepMs();
-    std::erase_if(revocations_, [oldest](const auto& entry) { return entry.second < oldest; });
-    revocationsPruneAt_ = std::max<size_t>(1024, revocations_.size() * 2);
-  }
-}
-
 // Asks a hub for the kicks it keeps; tried again every second until it answers.
 Task Frontend::loadRevocations(size_t shard) {
   for (;;) {
     wire::FrontendRequest request;
-    request.mutable_revocations()->set_since_ms(wallSeconds() * 1000 - revocationKeepMs());
+    request.mutable_revocations()->set_since_ms(revocations_.windowStartMs(wallSeconds() * 1000));
     HubCall call(*hubs_[shard], fills_, request, nowMs() + config_.hubTimeoutMs);
     HubResult result = co_await call;
     if (result.status == WaitStatus::Cancelled) co_return;
     if (result.status == WaitStatus::Done && !result.reply.has_error()) {
-      for (const wire::Revocation& r : result.reply.revocations().revocations()) noteRevocation(r.user(), r.not_before_ms());
+      for (const wire::Revocation& r : result.reply.revocations().revocations()) {
+        revocations_.note(r.user(), r.not_before_ms(), wallSeconds() * 1000);
+      }
       if (!revocationsLoaded_[shard]) {
         revocationsLoaded_[shard] = true;
         if (std::all_of(revocationsLoaded_.begin(), revocationsLoaded_.end(), [](bool b) { return b; })) startAccepting();
@@ -578,10 +309,10 @@ Task Frontend::loadRevocations(size_t shard) {
 }
 
 void Frontend::onKick(const wire::Kick& kick) {
-  noteRevocation(kick.user(), kick.not_before_ms());
+  revocations_.note(kick.user(), kick.not_before_ms(), wallSeconds() * 1000);
   // Kicks are rare: a scan of the connections costs no memory per connection.
   size_t closed = 0;
-  for (Connection* c : allConnections()) {
+  for (Connection* c : sockets_.all()) {
     if (c->user() == kick.user()) {
       c->close(static_cast<uint16_t>(kick.code()), kick.reason());
       ++closed;
@@ -606,13 +337,12 @@ void Frontend::shutdown() {
   ::close(listenFd_);
   if (reserveFd_ >= 0) ::close(reserveFd_);
   // Tell WebSocket clients to come back after a jittered delay (1012); they reconnect elsewhere.
-  std::vector<Connection*> open = allConnections();
+  std::vector<Connection*> open = sockets_.all();
   for (Connection* c : open) c->close(1012, "service restart");
   shutdownTimer_.fire = [](TimerNode* node) {
     Frontend* self = static_cast<ShutdownTimer*>(node)->frontend;
-    for (Connection* c : self->allConnections()) c->destroy();
-    uv_close(reinterpret_cast<uv_handle_t*>(&self->connectionEvents_), nullptr);
-    ::close(self->epollFd_);
+    for (Connection* c : self->sockets_.all()) c->destroy();
+    self->sockets_.close();
     for (auto& hub : self->hubs_) hub->close();
     uv_close(reinterpret_cast<uv_handle_t*>(&self->sigint_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&self->sigterm_), nullptr);

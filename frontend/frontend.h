@@ -1,6 +1,8 @@
 // One frontend process: one libuv loop that accepts browsers, speaks the client protocol through
 // Connection objects, and relays to the hub through HubLink. Owns everything shared by the
-// connections of the loop: the read buffer, the timer wheel, the JSON decoder, the channel index.
+// connections of the loop: the read buffer, the timer wheel, the JSON decoder, the socket set, the
+// channels' streams. frontend.cpp is the process shell (start, accept, flush, shutdown, kicks);
+// channel_routing.cpp the I/O side of the channels' streams and the routed inboxes.
 #pragma once
 
 #include <uv.h>
@@ -19,7 +21,9 @@
 #include "common/websocket_handshake.h"
 #include "common/ws_frame.h"
 #include "frontend/channel_index.h"
+#include "frontend/channel_stream.h"
 #include "frontend/delivery.h"
+#include "frontend/epoll_set.h"
 #include "frontend/frontend_config.h"
 #include "frontend/grants.h"
 #include "frontend/http_api.h"
@@ -27,18 +31,14 @@
 #include "frontend/hub_link.h"
 #include "frontend/metrics.h"
 #include "frontend/replay_pacer.h"
+#include "frontend/revocations.h"
+#include "frontend/static_files.h"
 
 namespace webim {
 
 class Connection;
 
-
-struct StaticFile {
-  std::string contentType;
-  std::string body;
-};
-
-class Frontend {
+class Frontend final : private ChannelStreamPort {
  public:
   explicit Frontend(const FrontendConfig& config);
   Frontend(const Frontend&) = delete;
@@ -62,7 +62,8 @@ class Frontend {
   JsonObjectReader& jsonReader() noexcept { return jsonReader_; }
   const TokenVerifier& verifier() const noexcept { return verifier_; }
   const SessionIds& sessionIds() const noexcept { return sessionIds_; }
-  ChannelIndex& channels() noexcept { return channels_; }
+  // The channels held here and their streams (joining, filling, going live).
+  ChannelStream& stream() noexcept { return stream_; }
   Metrics& metrics() noexcept { return metrics_; }
   ReplayPacer& replayPacer() noexcept { return replayPacer_; }
   UserCounts& userCounts() noexcept { return userCounts_; }
@@ -73,7 +74,7 @@ class Frontend {
   const WsLimits& wsLimits() const noexcept { return wsLimits_; }
   const HandshakePolicy& handshakePolicy() const noexcept { return handshakePolicy_; }
   const ApiKeys& apiKeys() const noexcept { return apiKeys_; }
-  const StaticFile* staticFile(std::string_view path) const;
+  const StaticFile* staticFile(std::string_view path) const { return staticFiles_.find(path); }
   std::string renderMetrics() const;
 
   // The one read buffer of the loop (no per-connection read buffer while idle).
@@ -85,54 +86,36 @@ class Frontend {
   PendingFrame& pendingFrame(uint32_t index) noexcept { return pendingFrames_[index]; }
   std::vector<OutChunk>& writeScratch() noexcept { return writeScratch_; }
 
-  // Connections' sockets are watched in one epoll set, itself watched by one libuv handle: a
-  // connection then needs no libuv handle (uv_tcp_t is 248 bytes). Level-triggered, like libuv.
-  // `add`: a new socket (EPOLLIN); else EPOLLIN, plus EPOLLOUT while `writable`. False on failure.
-  bool watchConnection(Connection* connection, int fd, bool writable, bool add);
-  // A destroyed connection leaves the set now and is freed at the end of this loop iteration.
+  // The connections' sockets (EpollSet).
+  EpollSet& sockets() noexcept { return sockets_; }
+  // A destroyed connection leaves the socket set now and is freed at the end of this loop iteration.
   void forgetConnection(Connection* connection, int fd);
   // The loop's frame parser for the bytes of every connection between frames (a connection keeps
   // its own only while a frame is split across reads).
   WsFrameParser& wsParser() noexcept { return wsParser_; }
 
-  // Leaves `channel` for `connection`; unsubscribes upstream when it was the last local subscriber.
-  void leaveChannel(Channel* channel, Connection* connection);
-  // A subscriber starts catching up on `name` (pendingJoins + 1); subscribes upstream when the
-  // channel is new here (an inbox is attached instead). Pair with channel->pendingJoins - 1, then
-  // going live or leaveChannel.
-  Channel* acquireChannel(std::string_view name);
-  // Drops the channel if nobody subscribes, joins or catches up on it any more.
-  void releaseChannel(Channel* channel) { leaveChannel(channel, nullptr); }
-
   uint64_t nextConnectionSerial() noexcept { return ++connectionCounter_; }
-  GrantsRef internGrants(std::vector<std::string> subscribe, std::vector<std::string> publish);
+  GrantsRef internGrants(std::vector<std::string> subscribe, std::vector<std::string> publish) {
+    return grants_.intern(std::move(subscribe), std::move(publish));
+  }
   // Whether a kick revoked this token or sid: its user was kicked at or after its iat (a token
   // without iat: kicked at all, within the revocation window).
-  bool isRevoked(const TokenClaims& claims) const;
-  // The channel's stream position is known (sync, or asked on the request path): joiners go on.
-  void goLive(Channel* channel, uint64_t epoch, uint64_t lastSeq);
-
+  bool isRevoked(const TokenClaims& claims) const { return revocations_.isRevoked(claims); }
 
  private:
   static constexpr size_t kReadBufferBytes = 64 * 1024;
 
   void listen();
   void startAccepting();
-  void loadStaticFiles();
-  // channel_stream.cpp: the hub's stream per channel, in order and without a gap.
-  void onDelivery(const wire::Delivery& delivery);
-  void onSync(Channel* channel, const wire::Delivery& sync);
-  void deliverToChannel(Channel* channel, const wire::Delivery& delivery);
-  void resyncChannel(Channel* channel, uint64_t epoch, uint64_t seq);
-  void startFill(Channel* channel, uint64_t target);
-  void holdForFill(Channel* channel, const wire::Delivery& delivery);
-  Task fillGap(Channel* channel);
+  // channel_routing.cpp: the I/O side of the channels' streams (ChannelStreamPort).
+  void channelOpened(std::string_view name) override;
+  void channelClosed(std::string_view name) override;
+  void fetchFill(Channel& channel, uint64_t after) override;
+  Task readFillPage(Channel* channel, uint64_t after);
+  void deliver(Channel& channel, const wire::Delivery& delivery) override;
+  void resync(Channel& channel, uint64_t epoch, uint64_t seq) override;
   void onKick(const wire::Kick& kick);
-  // Kick revocations (user -> not before, ms): learned from kicks, and from every hub at start and
-  // after a hub restart (the hubs store them), so a restarted frontend still refuses old tokens.
-  void noteRevocation(const std::string& user, int64_t notBeforeMs);
-  // Kicks are remembered as long as a token may live (max_token_lifetime): older tokens have expired.
-  int64_t revocationKeepMs() const noexcept { return static_cast<int64_t>(config_.maxTokenLifetime) * 1000; }
+  // Reads a hub's stored kicks (Revocations), at start and after the hub restarted.
   Task loadRevocations(size_t shard);
   // Inboxes (user:<id>) are routed by the hub to this frontend's own topic: the net attach/detach
   // changes of each loop iteration go out in chunks (InboxAttacher), attaches retried until the
@@ -146,9 +129,6 @@ class Frontend {
   void flushDirty();
   static void onAcceptable(uv_poll_t* handle, int status, int events);
   void acceptPending();
-  // Every live connection, for rare events only: shutdown, kick.
-  std::vector<Connection*> allConnections() const;
-  static void onConnectionEvents(uv_poll_t* handle, int status, int events);
   static void onSignal(uv_signal_t* handle, int signum);
   static void onTick(uv_timer_t* handle);
   void trimHeapAfterDrop();
@@ -159,9 +139,7 @@ class Frontend {
   const FrontendConfig& config_;
   uv_loop_t loop_{};
   uv_poll_t listener_{};
-  int epollFd_ = -1;
-  uv_poll_t connectionEvents_{};            // watches epollFd_
-  std::vector<Connection*> byFd_;           // live connections by socket fd
+  EpollSet sockets_;
   std::vector<Connection*> destroyed_;      // freed at the end of this loop iteration
   int listenFd_ = -1;
   int reserveFd_ = -1;  // given up to accept-and-close a connection when out of file descriptors
@@ -176,8 +154,8 @@ class Frontend {
   JsonObjectReader jsonReader_;
   TokenVerifier verifier_;
   SessionIds sessionIds_;
-  ChannelIndex channels_;
   Metrics metrics_;
+  ChannelStream stream_{*this, metrics_};
   ReplayPacer replayPacer_;
   UserCounts userCounts_;
   AddressCounts addressCounts_;
@@ -191,7 +169,7 @@ class Frontend {
   std::vector<Connection*> dirty_;
   std::vector<PendingFrame> pendingFrames_;
   std::vector<OutChunk> writeScratch_;
-  std::map<std::string, StaticFile, std::less<>> staticFiles_;
+  StaticFiles staticFiles_;
   std::string deliveryScratch_;
   PendingOp* fills_ = nullptr;  // frontend-level hub requests: gap fills, inbox attaches
   uint64_t bootId_ = 0;  // random per process: tells the hubs a restart from a second process with our id
@@ -201,16 +179,14 @@ class Frontend {
   } inboxRetry_;
   uint64_t nextAttachWarnMs_ = 0;
   std::vector<uint64_t> hubBootIds_;  // per shard
-  std::unordered_map<std::string, int64_t> revocations_;
+  Revocations revocations_;
   std::vector<bool> revocationsLoaded_;  // per shard: its hub answered once
   bool accepting_ = false;
   struct AcceptStart : TimerNode {
     Frontend* frontend = nullptr;
   } acceptStart_;
-  size_t revocationsPruneAt_ = 1024;
   uint64_t connectionCounter_ = 0;
-  std::unordered_map<std::string, std::unique_ptr<Grants>> grants_;  // interned grant sets
-  size_t grantsPruneAt_ = 64;
+  GrantSets grants_;
   uint64_t nextAcceptWarnMs_ = 0;
   uint64_t peakConnections_ = 0;
   uint64_t nextTrimMs_ = 0;

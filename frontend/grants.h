@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -49,6 +51,20 @@ class GrantsRef {
 
  private:
   const Grants* grants_ = nullptr;
+};
+
+// The frontend's interned grant sets. Pure (no I/O).
+class GrantSets {
+ public:
+  // The shared set for these patterns, after dropping the ones no rule consults (so tokens that
+  // differ only in such patterns share one set). Sets nobody holds are freed now and then: when the
+  // table has doubled since the last sweep.
+  GrantsRef intern(std::vector<std::string> subscribe, std::vector<std::string> publish);
+  size_t size() const noexcept { return sets_.size(); }
+
+ private:
+  std::unordered_map<std::string, std::unique_ptr<Grants>> sets_;  // by grantSetKey
+  size_t pruneAt_ = 64;
 };
 
 }  // namespace webim

@@ -47,10 +47,10 @@ struct ModelRun {
     auto it = model.find(name);
     if (created != (it == model.end())) disagreements++;
     if (it == model.end()) {
-      if (channel->name != name || channel->pendingJoins != 1) disagreements++;
+      if (channel->name != name || channel->pins != 1) disagreements++;
       model.emplace(name, std::pair{channel, 1u});
     } else {
-      if (channel != it->second.first || channel->pendingJoins != ++it->second.second) disagreements++;
+      if (channel != it->second.first || channel->pins != ++it->second.second) disagreements++;
     }
     checkLoad();
   }
@@ -58,7 +58,7 @@ struct ModelRun {
   void release(const std::string& name) {
     auto it = model.find(name);
     Channel* channel = it->second.first;
-    channel->pendingJoins--;
+    channel->pins--;
     bool erased = index.remove(channel, nullptr);
     if (erased != (--it->second.second == 0)) disagreements++;
     if (erased) model.erase(it);
@@ -176,13 +176,13 @@ TEST_CASE("a channel leaves the index only when no subscriber, joiner, pending j
   ChannelIndex index;
   auto [channel, created] = index.acquire("room:1");
   CHECK(created);
-  CHECK(channel->pendingJoins == 1);
+  CHECK(channel->pins == 1);
   CHECK_FALSE(index.remove(channel, fakeConnection(1)));  // still catching up
   CHECK(index.acquire("room:1") == std::pair{channel, false});
-  CHECK(channel->pendingJoins == 2);
+  CHECK(channel->pins == 2);
 
   // Both go live.
-  channel->pendingJoins = 0;
+  channel->pins = 0;
   channel->subscribers.push_back(fakeConnection(1));
   channel->subscribers.push_back(fakeConnection(2));
   CHECK_FALSE(index.remove(channel, fakeConnection(3)));  // not a subscriber: nothing changes
@@ -201,9 +201,9 @@ TEST_CASE("a channel leaves the index only when no subscriber, joiner, pending j
   CHECK(index.find("room:1") == channel);
 
   channel->catchUp().filling = false;
-  channel->pendingJoins = 1;
+  channel->pins = 1;
   CHECK_FALSE(index.remove(channel, nullptr));
-  channel->pendingJoins = 0;
+  channel->pins = 0;
   CHECK(index.remove(channel, nullptr));
   CHECK(index.find("room:1") == nullptr);
   CHECK(index.size() == 0);
@@ -298,23 +298,23 @@ TEST_CASE("a channel is 72 bytes and its subscriber list one word", "[channel_in
   STATIC_REQUIRE(sizeof(Channel) <= 72);
 }
 
-TEST_CASE("live and pendingJoins share a word without disturbing each other", "[channel_index]") {
+TEST_CASE("live and pins share a word without disturbing each other", "[channel_index]") {
   Channel channel;
   CHECK_FALSE(channel.live);
-  CHECK(channel.pendingJoins == 0);
-  channel.pendingJoins++;
-  channel.pendingJoins++;
+  CHECK(channel.pins == 0);
+  channel.pins++;
+  channel.pins++;
   CHECK_FALSE(channel.live);
   channel.live = true;
-  CHECK(channel.pendingJoins == 2);
-  channel.pendingJoins--;
-  channel.pendingJoins--;
+  CHECK(channel.pins == 2);
+  channel.pins--;
+  channel.pins--;
   CHECK(channel.live);
-  CHECK(channel.pendingJoins == 0);
-  channel.pendingJoins = (1u << 31) - 1;  // the most the 31 bits hold
+  CHECK(channel.pins == 0);
+  channel.pins = (1u << 31) - 1;  // the most the 31 bits hold
   CHECK(channel.live);
   channel.live = false;
-  CHECK(channel.pendingJoins == (1u << 31) - 1);
+  CHECK(channel.pins == (1u << 31) - 1);
 }
 
 TEST_CASE("a subscriber list goes 0 -> 1 -> 2 -> 1 -> 0 through each representation", "[channel_index]") {

@@ -42,3 +42,47 @@ TEST_CASE("grant set keys: different sets never share a key, whatever the patter
   for (const auto& [subscribe, publish] : sets) keys.insert(grantSetKey(subscribe, publish));
   CHECK(keys.size() == sets.size());
 }
+
+TEST_CASE("a GrantsRef counts its set's holders, through copies and moves", "[grants]") {
+  Grants grants;
+  {
+    GrantsRef a(&grants);
+    CHECK(grants.holders == 1);
+    GrantsRef b = a;
+    CHECK(grants.holders == 2);
+    GrantsRef c;
+    CHECK_FALSE(c);
+    c = b;
+    CHECK(grants.holders == 3);
+    c = GrantsRef();
+    CHECK(grants.holders == 2);
+    CHECK(b->subscribe.empty());
+  }
+  CHECK(grants.holders == 0);
+  STATIC_REQUIRE(sizeof(GrantsRef) == sizeof(void*));  // paid by every authenticated connection
+}
+
+TEST_CASE("interned grant sets: equal sets are one, unused patterns do not tell sets apart", "[grants]") {
+  GrantSets sets;
+  GrantsRef a = sets.intern({"room:*", "user:42"}, {"room:*"});
+  GrantsRef b = sets.intern({"room:*", "user:7"}, {"room:*", "pub:*"});  // both differences unused
+  GrantsRef c = sets.intern({"room:*"}, {});
+  CHECK(a.operator->() == b.operator->());
+  CHECK(a->subscribe == Patterns{"room:*"});
+  CHECK(a->publish == Patterns{"room:*"});
+  CHECK(c.operator->() != a.operator->());
+  CHECK(sets.size() == 2);
+  CHECK(a->holders == 2);
+}
+
+TEST_CASE("interned grant sets nobody holds are freed once the table doubled", "[grants]") {
+  GrantSets sets;
+  GrantsRef kept = sets.intern({"room:kept"}, {});
+  for (int i = 0; i < 63; ++i) sets.intern({"room:" + std::to_string(i)}, {});  // dropped at once
+  CHECK(sets.size() == 64);
+  GrantsRef next = sets.intern({"room:next"}, {});  // the 65th: a sweep first
+  CHECK(sets.size() == 2);
+  CHECK(kept->subscribe == Patterns{"room:kept"});
+  GrantsRef again = sets.intern({"room:kept"}, {});
+  CHECK(again.operator->() == kept.operator->());
+}

@@ -129,3 +129,68 @@ TEST_CASE("users dropped while waiting for a retry are not retried", "[inbox_att
   CHECK(a.take(100, w.predicate()).empty());  // not held: nothing to attach or detach
   CHECK(a.nextRetryMs() == UINT64_MAX);
 }
+
+TEST_CASE("the retry wait is jittered over the upper half of the backoff", "[inbox_attacher]") {
+  InboxAttacher::Options options;  // 200 ms doubling to 5 s
+  for (uint64_t r : {uint64_t{0}, uint64_t{99}, uint64_t{100}, uint64_t{12345}}) {
+    InboxAttacher fresh(1, options, [r] { return r; });
+    fresh.failed(0, {"a"}, 1000);
+    CHECK(fresh.nextRetryMs() >= 1100);
+    CHECK(fresh.nextRetryMs() < 1200);
+    CHECK(fresh.nextRetryMs() == 1100 + r % 100);
+  }
+}
+
+TEST_CASE("detaches are chunked like attaches, per shard", "[inbox_attacher]") {
+  InboxAttacher a = make(2, 100);
+  World w;
+  for (int i = 0; i < 40; ++i) a.changed(i % 2, "user" + std::to_string(100 + i));  // none held: detaches
+  auto chunks = a.take(0, w.predicate());
+  size_t total = 0;
+  for (const auto& c : chunks) {
+    CHECK_FALSE(c.attach);
+    size_t bytes = 0;
+    for (const auto& u : c.users) {
+      bytes += u.size() + 4;
+      CHECK((std::stoi(u.substr(4)) - 100) % 2 == static_cast<int>(c.shard));
+    }
+    CHECK(bytes <= 100);
+    total += c.users.size();
+  }
+  CHECK(total == 40);
+  CHECK(chunks.size() == 6);  // 20 per shard, 9 of 11 bytes to a chunk: 9 + 9 + 2
+}
+
+TEST_CASE("each shard backs off on its own", "[inbox_attacher]") {
+  InboxAttacher a = make(2);
+  World w;
+  w.held = {{0, "a"}, {1, "b"}};
+  a.failed(0, {"a"}, 0);
+  a.failed(0, {"a"}, 0);  // shard 0 failed twice: 400 ms, half without jitter
+  a.failed(1, {"b"}, 0);
+  CHECK(a.nextRetryMs() == 100);
+  auto chunks = a.take(100, w.predicate());
+  REQUIRE(chunks.size() == 1);
+  CHECK(chunks[0].shard == 1);
+  CHECK(a.nextRetryMs() == 200);
+  chunks = a.take(200, w.predicate());
+  REQUIRE(chunks.size() == 1);
+  CHECK(chunks[0].shard == 0);
+  CHECK(chunks[0].users == std::vector<std::string>{"a"});
+}
+
+TEST_CASE("a change while a retry waits decides the user afresh", "[inbox_attacher]") {
+  InboxAttacher a = make(1);
+  World w;
+  a.failed(0, {"a", "b"}, 0);
+  w.held = {{0, "b"}};
+  a.changed(0, "a");  // gone before its retry: a detach now, no retry later
+  auto chunks = a.take(0, w.predicate());
+  REQUIRE(chunks.size() == 1);
+  CHECK_FALSE(chunks[0].attach);
+  CHECK(chunks[0].users == std::vector<std::string>{"a"});
+  chunks = a.take(100, w.predicate());
+  CHECK(users(chunks, true) == std::set<std::string>{"b"});
+  CHECK(users(chunks, false).empty());
+  CHECK(a.nextRetryMs() == UINT64_MAX);
+}

@@ -1,0 +1,155 @@
+// Channel and inbox routing: the I/O side of the channels' streams (ChannelStream is the pure
+// state machine; this subscribes topics, reads history for fills and fans messages out), and the
+// routed inboxes' attach and detach (docs/architecture.md, "Routed inboxes").
+#include <spdlog/spdlog.h>
+
+#include "common/topics.h"
+#include "frontend/channel_stream.h"
+#include "frontend/connection.h"
+#include "frontend/delivery.h"
+#include "frontend/frontend.h"
+
+namespace webim {
+
+void Frontend::channelOpened(std::string_view name) {
+  if (isInboxChannel(name)) {
+    inboxChanged(name);
+  } else {
+    hubFor(name).subscribe(name);
+  }
+}
+
+void Frontend::channelClosed(std::string_view name) {
+  if (isInboxChannel(name)) {
+    inboxChanged(name);
+  } else {
+    hubFor(name).unsubscribe(name);
+  }
+}
+
+void Frontend::fetchFill(Channel& channel, uint64_t after) { readFillPage(&channel, after); }
+
+// A filling channel stays in the index until the fill ends, so `channel` outlives the call.
+Task Frontend::readFillPage(Channel* channel, uint64_t after) {
+  wire::FrontendRequest request;
+  wire::History* body = request.mutable_history();
+  body->set_channel(channel->name);
+  body->set_after(after);
+  body->set_limit(kMaxHistLimit);
+  HubCall call(hubFor(channel->name), fills_, request, nowMs() + config_.hubTimeoutMs);
+  HubResult result = co_await call;
+  if (result.status == WaitStatus::Cancelled) co_return;  // shutting down: touch nothing
+  if (result.status != WaitStatus::Done || result.reply.has_error()) {
+    stream_.onFillFailed(channel);
+  } else {
+    stream_.onFillPage(channel, result.reply.history());
+  }
+}
+
+void Frontend::deliver(Channel& channel, const wire::Delivery& delivery) {
+  // Serialize once per frontend; every subscriber shares the same frame bytes.
+  deliveryScratch_.clear();
+  JsonWriter writer(deliveryScratch_);
+  writeMessage(writer, delivery);
+  DeliveryFrames frames(delivery.channel(), delivery.epoch(), delivery.seq(), deliveryScratch_);
+  for (Connection* subscriber : channel.subscribers) subscriber->deliver(frames);
+  metrics_.deliveries += channel.subscribers.size();
+}
+
+void Frontend::resync(Channel& channel, uint64_t epoch, uint64_t seq) {
+  spdlog::warn("channel {}: cannot deliver without a gap (epoch {} seq {}): resync", channel.name,
+               formatEpoch(epoch), seq);
+  std::string json;
+  JsonWriter(json)
+      .beginObject()
+      .key("op").string("resync")
+      .key("ch").string(channel.name)
+      .key("epoch").string(formatEpoch(epoch))
+      .key("seq").uinteger(seq)
+      .endObject();
+  DeliveryFrames frames(channel.name, epoch, seq, json);
+  for (Connection* subscriber : channel.subscribers) subscriber->deliver(frames);
+}
+
+void Frontend::inboxChanged(std::string_view inboxChannel) {
+  inboxes_.changed(config_.slotMap->shardOf(inboxChannel), std::string(inboxChannel.substr(kInboxPrefix.size())));
+  uv_idle_start(&flushIdle_, [](uv_idle_t*) {});  // sent at the end of this iteration
+}
+
+void Frontend::onHubBoot(size_t shard, uint64_t bootId) {
+  if (bootId == hubBootIds_[shard]) return;
+  if (hubBootIds_[shard] != 0) {
+    spdlog::info("hub {} restarted: attaching its inboxes again", config_.slotMap->shards()[shard].name);
+  }
+  hubBootIds_[shard] = bootId;
+  loadRevocations(shard);  // at start, and again after a restart of that hub
+  stream_.index().forEach([&](Channel* channel) {  // inboxChanged only notes the change: the index stays as is
+    if (isInboxChannel(channel->name) && config_.slotMap->shardOf(channel->name) == shard) inboxChanged(channel->name);
+  });
+}
+
+void Frontend::flushInboxChanges() {
+  const uint64_t now = nowMs();
+  if (!inboxes_.due(now)) return;
+  std::string scratch;
+  auto held = [&](size_t, const std::string& user) {
+    scratch.assign(kInboxPrefix).append(user);
+    return stream_.find(scratch) != nullptr;
+  };
+  for (InboxAttacher::Chunk& chunk : inboxes_.take(now, held)) {
+    if (chunk.attach) {
+      attachInboxes(chunk.shard, std::move(chunk.users));
+      continue;
+    }
+    wire::FrontendRequest request;
+    wire::Detach* detach = request.mutable_detach();
+    detach->set_frontend_id(config_.id);
+    detach->set_boot_id(bootId_);
+    for (std::string& user : chunk.users) detach->add_users(std::move(user));
+    hubs_[chunk.shard]->post(request);
+  }
+  scheduleInboxRetry();
+}
+
+void Frontend::scheduleInboxRetry() {
+  uint64_t next = inboxes_.nextRetryMs();
+  if (next == UINT64_MAX || stopping_) return;
+  if (!inboxRetry_.scheduled() || inboxRetry_.deadlineMs > next) wheel_.schedule(inboxRetry_, next);
+}
+
+// One chunk of inboxes. Acknowledged: each inbox's joiners go live at the hub's position (or a fill
+// starts if messages came meanwhile). Not acknowledged: InboxAttacher tries again after a backoff,
+// for as long as the inboxes are held here; their joiners wait (up to hub_timeout_ms).
+Task Frontend::attachInboxes(size_t shard, std::vector<std::string> users) {
+  wire::FrontendRequest request;
+  wire::Attach* attach = request.mutable_attach();
+  attach->set_frontend_id(config_.id);
+  attach->set_boot_id(bootId_);
+  for (const std::string& user : users) attach->add_users(user);
+  HubCall call(*hubs_[shard], fills_, request, nowMs() + config_.hubTimeoutMs);
+  HubResult result = co_await call;
+  if (result.status == WaitStatus::Cancelled) co_return;
+  if (result.status != WaitStatus::Done || result.reply.has_error()) {
+    if (result.status == WaitStatus::TimedOut) metrics_.hubTimeouts++;
+    metrics_.inboxAttachRetries++;
+    const uint64_t now = nowMs();
+    if (now >= nextAttachWarnMs_) {  // one line per second at most, however many chunks fail
+      spdlog::warn("attaching {} inboxes to hub {} failed ({}): retrying", users.size(), hubs_[shard]->ingress(),
+                   result.reply.has_error() ? result.reply.error().code() + ": " + result.reply.error().message()
+                                            : std::string(result.status == WaitStatus::TimedOut ? "no answer in time"
+                                                                                                : "not sent"));
+      nextAttachWarnMs_ = now + 1000;
+    }
+    inboxes_.failed(shard, std::move(users), now);
+    scheduleInboxRetry();
+    co_return;
+  }
+  inboxes_.succeeded(shard);
+  metrics_.inboxAttaches += users.size();
+  for (const wire::InboxState& state : result.reply.attached().inboxes()) {
+    Channel* channel = stream_.find(std::string(kInboxPrefix) + state.user());
+    if (channel != nullptr) stream_.onAttached(channel, state.epoch(), state.last_seq());
+  }
+}
+
+}  // namespace webim
