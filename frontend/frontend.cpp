@@ -68,7 +68,7 @@ Frontend::Frontend(const FrontendConfig& config)
   const std::vector<Shard>& shards = config.slotMap->shards();
   for (size_t i = 0; i < shards.size(); ++i) {
     hubs_.push_back(std::make_unique<HubLink>(
-        &loop_, wheel_, config, bootId_, shards[i].hubIngress, shards[i].hubPub, shards[i].curveServerKey,
+        &loop_, zmqContext_, i, wheel_, config, bootId_, shards[i].hubIngress, shards[i].hubPub, shards[i].curveServerKey,
         [this](const wire::Delivery& d) { stream_.onDelivery(d); }, [this](const wire::Kick& k) { onKick(k); },
         [this, i](uint64_t boot) { onHubBoot(i, boot); }));
   }

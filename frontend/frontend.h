@@ -149,6 +149,7 @@ class Frontend final : private ChannelStreamPort {
   uv_check_t check_{};
   uv_idle_t flushIdle_{};  // keeps the loop from blocking in poll while writes are queued
   TimerWheel wheel_;
+  zmq::context_t zmqContext_{1};               // the process's one ZeroMQ context; outlives the links
   std::vector<std::unique_ptr<HubLink>> hubs_;  // one per shard
   RequestDecoder decoder_;
   JsonObjectReader jsonReader_;

@@ -33,9 +33,9 @@ HubCall::HubCall(HubLink& hub, PendingOp*& ownerList, wire::FrontendRequest& req
 
 void HubCall::detach() noexcept { hub_.pending_.erase(reqId_); }
 
-HubLink::HubLink(uv_loop_t* loop, TimerWheel& wheel, const FrontendConfig& config, uint64_t bootId,
-                 std::string ingress, std::string pub, std::string serverKey, DeliveryHandler onDelivery,
-                 KickHandler onKick, BootHandler onHubBoot)
+HubLink::HubLink(uv_loop_t* loop, zmq::context_t& context, size_t shard, TimerWheel& wheel,
+                 const FrontendConfig& config, uint64_t bootId, std::string ingress, std::string pub,
+                 std::string serverKey, DeliveryHandler onDelivery, KickHandler onKick, BootHandler onHubBoot)
     : loop_(loop),
       wheel_(wheel),
       config_(config),
@@ -46,12 +46,13 @@ HubLink::HubLink(uv_loop_t* loop, TimerWheel& wheel, const FrontendConfig& confi
       onDelivery_(std::move(onDelivery)),
       onKick_(std::move(onKick)),
       onHubBoot_(std::move(onHubBoot)),
-      ownTopic_(topicFor(frontendControl(config.id))) {}
+      ownTopic_(topicFor(frontendControl(config.id))),
+      context_(context),
+      monitorEndpoint_("inproc://hub-link-monitor-" + std::to_string(shard)) {}
 
 HubLink::~HubLink() { close(); }
 
 namespace {
-constexpr const char* kMonitorEndpoint = "inproc://hub-link-dealer-monitor";  // one context per HubLink
 constexpr uint64_t kAuthRetryMs = 10'000;  // after the hub refused our key
 }  // namespace
 
@@ -61,12 +62,12 @@ void HubLink::start() {
     curvePublicKey_ = useCurveClient(dealer_, serverKey_, config_.curveSecretKey);
     // The hub's refusal of our key reaches us only as a monitor event: log it, or publishes would
     // just time out without a word.
-    if (zmq_socket_monitor(dealer_.handle(), kMonitorEndpoint,
+    if (zmq_socket_monitor(dealer_.handle(), monitorEndpoint_.c_str(),
                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0) {
       throw zmq::error_t();
     }
     monitor_ = zmq::socket_t(context_, zmq::socket_type::pair);
-    monitor_.connect(kMonitorEndpoint);
+    monitor_.connect(monitorEndpoint_.c_str());
   }
   dealer_.set(zmq::sockopt::sndhwm, kDealerSendHwm);
   dealer_.set(zmq::sockopt::rcvhwm, 0);  // replies are never dropped: each one completes a waiting request

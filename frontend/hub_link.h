@@ -54,7 +54,10 @@ class HubLink {
   // One hub (shard): its frontend ingress and publish endpoints.
   // serverKey: the hub's CURVE public key (Z85), empty for a hub on loopback without CURVE.
   // bootId: this frontend process's random id (hello, attach, detach: see wire::Hello).
-  HubLink(uv_loop_t* loop, TimerWheel& wheel, const FrontendConfig& config, uint64_t bootId, std::string ingress,
+  // context: the process's one ZeroMQ context (it outlives the link); shard: this link's index, naming
+  // its inproc monitor endpoint in that context.
+  HubLink(uv_loop_t* loop, zmq::context_t& context, size_t shard, TimerWheel& wheel, const FrontendConfig& config,
+          uint64_t bootId, std::string ingress,
           std::string pub, std::string serverKey, DeliveryHandler onDelivery, KickHandler onKick,
           BootHandler onHubBoot);
   HubLink(const HubLink&) = delete;
@@ -109,7 +112,8 @@ class HubLink {
   BootHandler onHubBoot_;
   std::string ownTopic_;  // "!fe:<id>\0": routed inbox messages and the hub's boot syncs
   wire::Kick kick_;
-  zmq::context_t context_{1};
+  zmq::context_t& context_;  // the process's one context (Frontend's)
+  std::string monitorEndpoint_;  // inproc, one per link in that context
   zmq::socket_t dealer_;
   zmq::socket_t sub_;
   uv_poll_t dealerPoll_{};
