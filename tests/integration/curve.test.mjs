@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 
 import { BROADCAST, Client, Cluster, FRONTEND } from './harness.mjs';
@@ -85,5 +86,44 @@ describe('CURVE on the hub sockets', () => {
     const fe = await run(FRONTEND, ['--secret-file', cluster.secretFile, '--hub-ingress', 'tcp://0.0.0.0:1']);
     assert.equal(fe.code, 2);
     assert.match(fe.stderr, /off loopback/);
+  });
+});
+
+// A frontend keeps one ZeroMQ context for all its hub links: with two CURVE hubs each link has its
+// own key check (and handshake monitor) in that context, and both shards work.
+describe('CURVE on two shards, one frontend', () => {
+  let cluster;
+
+  before(async () => {
+    cluster = new Cluster();
+    const keys = [];
+    for (const name of ['shard0', 'shard1']) {
+      const prefix = join(cluster.dir, name);
+      const made = await run(BROADCAST, ['keygen', '--out', prefix]);
+      assert.equal(made.code, 0, made.stderr);
+      keys.push({ pub: `${prefix}.pub`, key: `${prefix}.key` });
+    }
+    await cluster.startShards(['0-511', '512-1023'], [], keys);
+  });
+
+  after(() => cluster.stopCleanly());
+
+  test('publishes and deliveries on channels of both shards', async () => {
+    const fe = await cluster.startFrontend();
+    const low = [];
+    const high = [];
+    for (let i = 0; low.length < 1 || high.length < 1; i++) {
+      const ch = `room:c${i}`;
+      (crc32(ch) % 1024 < 512 ? low : high).push(ch);
+    }
+    const c = await Client.connect(fe.url);
+    await c.auth(cluster.token('cs', ['room:*']));
+    for (const ch of [low[0], high[0]]) assert.equal((await c.request('sub', { ch })).op, 'ok');
+    for (const ch of [low[0], high[0]]) {
+      const ack = await c.request('pub', { ch, data: ch, cid: `cs-${ch}` });
+      assert.equal(ack.op, 'ok', JSON.stringify(ack));
+    }
+    assert.deepEqual((await c.waitForMsgs(2)).map((m) => m.ch).sort(), [low[0], high[0]].sort());
+    await c.close();
   });
 });

@@ -3,7 +3,7 @@
 // drives real WebSocket clients (Node's `ws`, a strict RFC 6455 client).
 import { execFile, spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,22 +95,25 @@ export class Cluster {
   }
 
   // Several hubs, each owning part of the slots through one shard table (docs/protocol.md section 4).
-  // Frontends started afterwards connect to all of them (--shards).
-  async startShards(ranges, extraArgs = []) {
+  // Frontends started afterwards connect to all of them (--shards). curveKeys: one
+  // { pub, key } (files from `webim-broadcast keygen`) per hub, for hubs that speak CURVE.
+  async startShards(ranges, extraArgs = [], curveKeys = []) {
     const shards = ranges.map((slots, i) => ({
       name: `hub${i}`,
       slots,
       app_ingress: `ipc://${this.dir}/app${i}`,
       hub_ingress: `ipc://${this.dir}/ingress${i}`,
       hub_pub: `ipc://${this.dir}/pub${i}`,
+      ...(curveKeys[i] ? { curve_server_key: readFileSync(curveKeys[i].pub, 'utf8').trim() } : {}),
     }));
     this.shardFile = join(this.dir, 'shards.json');
     writeFileSync(this.shardFile, JSON.stringify({ slots: 1024, shards }));
     this.shardHubs = [];
-    for (const shard of shards) {
+    for (const [i, shard] of shards.entries()) {
       const hub = new Process(shard.name, BROADCAST, [
         '--app-ingress', shard.app_ingress, '--hub-ingress', shard.hub_ingress, '--hub-pub', shard.hub_pub,
-        '--data', join(this.dir, shard.name), '--shards', this.shardFile, '--shard', shard.name, ...extraArgs,
+        '--data', join(this.dir, shard.name), '--shards', this.shardFile, '--shard', shard.name,
+        ...(curveKeys[i] ? ['--curve-secret-key-file', curveKeys[i].key] : []), ...extraArgs,
       ]);
       await waitForLine(hub.child, /webim-broadcast ready/, shard.name);
       this.shardHubs.push(hub);
