@@ -66,6 +66,10 @@ Frontend::Frontend(const FrontendConfig& config)
     uv_idle_start(&self->flushIdle_, [](uv_idle_t*) {});  // sent at the end of this iteration
   };
   const std::vector<Shard>& shards = config.slotMap->shards();
+  // One context for every hub link, sized as one context per link was: an I/O thread per hub
+  // (CURVE's encryption runs there) and room for each link's sockets (dealer, SUB, CURVE monitor).
+  zmqContext_.set(zmq::ctxopt::io_threads, static_cast<int>(shards.size()));
+  zmqContext_.set(zmq::ctxopt::max_sockets, std::max(1024, static_cast<int>(4 * shards.size() + 16)));
   for (size_t i = 0; i < shards.size(); ++i) {
     hubs_.push_back(std::make_unique<HubLink>(
         &loop_, zmqContext_, i, wheel_, config, bootId_, shards[i].hubIngress, shards[i].hubPub, shards[i].curveServerKey,
