@@ -8,7 +8,7 @@ File lengths are counted here; function lengths come from clang-tidy's readabili
 (LineThreshold 80) run over BUILD_DIR/compile_commands.json with run-clang-tidy, two jobs at a time
 (WEBIM_SIZE_JOBS to change). PATH_REGEX (searched in paths relative to SOURCE_DIR, e.g. 'common/')
 narrows both checks. Each offender is printed as file:line: size. Exit 0: within the rules; 1: an
-offender (or clang-tidy could not run); 77: skipped, clang-tidy or run-clang-tidy is not installed.
+offender, or clang-tidy could not run or parse a file (its functions would go unchecked); 77: skipped, clang-tidy or run-clang-tidy is not installed.
 """
 import os
 import re
@@ -85,10 +85,10 @@ def long_functions(root, build, files, tool, runner):
             continue
         if m := ERROR.match(line):
             rel = os.path.relpath(os.path.realpath(m["file"]), real_root)
-            notes.append(f"note: clang-tidy could not parse all of {rel}:{m['line']} ({m['text']}); "
-                         f"functions it did parse were checked")
+            notes.append(f"{rel}:{m['line']}: clang-tidy could not parse this ({m['text']}), so the "
+                         f"functions after it are unchecked: keep the code parseable by clang")
     if not offenders and not notes and proc.returncode != 0 and "warning:" not in proc.stdout:
-        notes.append("note: run-clang-tidy exited %d:\n%s" % (proc.returncode, proc.stderr[-2000:]))
+        notes.append("run-clang-tidy exited %d:\n%s" % (proc.returncode, proc.stderr[-2000:]))
     return offenders, notes
 
 
@@ -120,7 +120,9 @@ def main(argv):
         print(o)
     print(f"{len(files)} files checked: {len(offenders)} over the limits "
           f"(files {MAX_FILE_LINES} lines, functions {MAX_FUNCTION_LINES} lines)")
-    return 1 if offenders else 0
+    if notes:
+        print(f"{len(notes)} place(s) clang-tidy could not check: failing (a rule unchecked is not kept)")
+    return 1 if offenders or notes else 0
 
 
 if __name__ == "__main__":
