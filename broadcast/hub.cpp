@@ -193,8 +193,8 @@ void Hub::syncWritten() {
 
 // Answers subscribes with sync{epoch, last}. Called between batches only, so each channel's
 // in-memory seq is its durable seq. The positions are read in one batch (a frontend that
-// reconnects resubscribes thousands of topics at once); a channel never written is at (0, 0) and
-// nothing is written for it: its epoch comes with its first message, which the frontends adopt.
+// reconnects resubscribes thousands of topics at once); a channel never written is at its derived
+// epoch (Sequencer::epochFor), seq 0, and nothing is written for it: its first message continues it.
 void Hub::publishSyncs(const std::vector<std::string>& channels) {
   std::vector<std::string> owned;
   owned.reserve(channels.size());

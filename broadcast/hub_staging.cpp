@@ -47,7 +47,7 @@ void Hub::stageAttach(Request& r, const AttachRequest& attach) {
   std::vector<std::string> inboxes;
   inboxes.reserve(attach.users.size());
   for (const std::string& user : attach.users) inboxes.push_back(std::string(kInboxPrefix) + user);
-  // One batched read; an inbox never written is at (0, 0) and nothing is written for it.
+  // One batched read; an inbox never written is at its derived epoch, seq 0, and nothing is written for it.
   std::string error;
   std::optional<std::vector<ChannelMeta>> positions = sequencer_.positions(inboxes, error);
   if (!positions) {
