@@ -18,9 +18,8 @@
 
 namespace webim {
 
-// Every idle connection is this object and little else (docs/architecture.md "Budgets": ~450 B per idle
-// connection in the frontend;
-// docs/architecture.md "Memory per connection"): keep it from growing unnoticed.
+// Every idle connection is this object and little else (docs/architecture.md "Budgets": ~450 B per
+// idle connection in the frontend; "Memory per connection"): keep it from growing unnoticed.
 static_assert(sizeof(Connection) <= 200);
 
 namespace {
