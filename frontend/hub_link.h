@@ -57,9 +57,8 @@ class HubLink {
   // context: the process's one ZeroMQ context (it outlives the link); shard: this link's index, naming
   // its inproc monitor endpoint in that context.
   HubLink(uv_loop_t* loop, zmq::context_t& context, size_t shard, TimerWheel& wheel, const FrontendConfig& config,
-          uint64_t bootId, std::string ingress,
-          std::string pub, std::string serverKey, DeliveryHandler onDelivery, KickHandler onKick,
-          BootHandler onHubBoot);
+          uint64_t bootId, std::string ingress, std::string pub, std::string serverKey, DeliveryHandler onDelivery,
+          KickHandler onKick, BootHandler onHubBoot);
   HubLink(const HubLink&) = delete;
   HubLink& operator=(const HubLink&) = delete;
   ~HubLink();
