@@ -11,12 +11,6 @@ import { WebimClient } from '../../clients/js/webim.js';
 
 const ZERO = '0000000000000000';
 
-async function stats(cluster) {
-  const s = await cluster.appRequest({ op: 'stats' });
-  assert.equal(s.ok, true);
-  return s;
-}
-
 describe('channels that were never written', () => {
   let cluster;
   let fe;
@@ -29,7 +23,7 @@ describe('channels that were never written', () => {
   after(() => cluster.stopCleanly());
 
   test('subscribing to them (DMs, rooms, inboxes) writes nothing durable', async () => {
-    const before = (await stats(cluster)).channels;
+    const before = (await cluster.hubStats()).channels;
     const c = await Client.connect(fe.url);
     await c.auth(cluster.token('prober', []));  // no grants: DMs of its own and its inbox only
     const subs = Array.from({ length: 256 }, (_, i) => ({ ch: `dm:prober:x${i}` }));
@@ -42,12 +36,12 @@ describe('channels that were never written', () => {
       await u.close();
     }
     await sleep(300);
-    assert.equal((await stats(cluster)).channels, before, 'no channel record was created');
+    assert.equal((await cluster.hubStats()).channels, before, 'no channel record was created');
     // Still none after a restart (the count is read from the store then).
     cluster.hub.child.kill('SIGKILL');
     await cluster.hub.exited;
     await cluster.startHub(['--channel-idle-timeout', '2']);
-    assert.equal((await stats(cluster)).channels, before);
+    assert.equal((await cluster.hubStats()).channels, before);
     await c.close();
   });
 
@@ -111,11 +105,11 @@ describe('channels that were never written', () => {
     const acks = await cluster.appRequests(Array.from({ length: 40 }, (_, i) => ({ op: 'pub', ch: `room:idle${i}`, data: i })));
     assert.equal(acks.length, 40);
     for (const ack of acks) assert.equal(ack.ok, true);
-    assert.ok((await stats(cluster)).channels_in_memory >= 40);
+    assert.ok((await cluster.hubStats()).channels_in_memory >= 40);
     let inMemory = Infinity;
     for (let i = 0; i < 50 && inMemory > 0; i++) {
       await sleep(200);
-      inMemory = (await stats(cluster)).channels_in_memory;
+      inMemory = (await cluster.hubStats()).channels_in_memory;
     }
     assert.equal(inMemory, 0, 'every idle channel left memory');
     const again = await cluster.appRequest({ op: 'pub', ch: 'room:idle7', data: 'again' });

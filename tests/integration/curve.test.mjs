@@ -1,30 +1,12 @@
 // CURVE on the hub's sockets (docs/protocol.md section 4): keys from `webim-broadcast keygen`; a hub
 // with a key refuses clients without the hub's public key; endpoints off loopback require it.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 
-import { BROADCAST, Client, Cluster, FRONTEND } from './harness.mjs';
-
-const run = (bin, args) => new Promise((resolve) => {
-  execFile(bin, args, { timeout: 20000 }, (error, stdout, stderr) => {
-    resolve({ code: error ? (error.code ?? 1) : 0, stdout, stderr });
-  });
-});
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { BROADCAST, Client, Cluster, FRONTEND, freePort, runProgram } from './harness.mjs';
 
 describe('CURVE on the hub sockets', () => {
   let cluster;
@@ -35,7 +17,7 @@ describe('CURVE on the hub sockets', () => {
   before(async () => {
     cluster = new Cluster();
     keyPrefix = join(cluster.dir, 'hub');
-    const made = await run(BROADCAST, ['keygen', '--out', keyPrefix]);
+    const made = await runProgram(BROADCAST, ['keygen', '--out', keyPrefix]);
     assert.equal(made.code, 0, made.stderr);
     publicKey = readFileSync(`${keyPrefix}.pub`, 'utf8').trim();
     // CURVE is required off loopback and used whenever a key is configured: here on 127.0.0.1.
@@ -53,9 +35,9 @@ describe('CURVE on the hub sockets', () => {
   });
 
   test('the app ingress answers only clients that know the hub\'s public key', async () => {
-    const without = await run(BROADCAST, ['request', '--app-ingress', app, '--timeout-ms', '1500', '{"op":"stats"}']);
+    const without = await runProgram(BROADCAST, ['request', '--app-ingress', app, '--timeout-ms', '1500', '{"op":"stats"}']);
     assert.equal(without.code, 1, 'a plain client gets no answer');
-    const withKey = await run(BROADCAST, ['request', '--app-ingress', app, '--server-key', publicKey, '{"op":"stats"}']);
+    const withKey = await runProgram(BROADCAST, ['request', '--app-ingress', app, '--server-key', publicKey, '{"op":"stats"}']);
     assert.equal(withKey.code, 0, withKey.stderr);
     assert.equal(JSON.parse(withKey.stdout).ok, true);
   });
@@ -80,10 +62,10 @@ describe('CURVE on the hub sockets', () => {
   });
 
   test('off loopback without a key is a configuration error', async () => {
-    const hub = await run(BROADCAST, ['--app-ingress', 'tcp://0.0.0.0:1', '--data', join(cluster.dir, 'x')]);
+    const hub = await runProgram(BROADCAST, ['--app-ingress', 'tcp://0.0.0.0:1', '--data', join(cluster.dir, 'x')]);
     assert.equal(hub.code, 2);
     assert.match(hub.stderr, /off loopback: CURVE is required/);
-    const fe = await run(FRONTEND, ['--secret-file', cluster.secretFile, '--hub-ingress', 'tcp://0.0.0.0:1']);
+    const fe = await runProgram(FRONTEND, ['--secret-file', cluster.secretFile, '--hub-ingress', 'tcp://0.0.0.0:1']);
     assert.equal(fe.code, 2);
     assert.match(fe.stderr, /off loopback/);
   });
@@ -99,7 +81,7 @@ describe('CURVE on two shards, one frontend', () => {
     const keys = [];
     for (const name of ['shard0', 'shard1']) {
       const prefix = join(cluster.dir, name);
-      const made = await run(BROADCAST, ['keygen', '--out', prefix]);
+      const made = await runProgram(BROADCAST, ['keygen', '--out', prefix]);
       assert.equal(made.code, 0, made.stderr);
       keys.push({ pub: `${prefix}.pub`, key: `${prefix}.key` });
     }

@@ -6,6 +6,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 const require = createRequire(new URL('../node/package.json', import.meta.url));
@@ -156,6 +157,13 @@ export class Cluster {
     });
   }
 
+  // The hub's `stats` reply (failing unless it is ok).
+  async hubStats(endpoint = this.endpoints.app) {
+    const stats = await this.appRequest({ op: 'stats' }, 5000, endpoint);
+    if (stats.ok !== true) throw new Error(`stats failed: ${JSON.stringify(stats)}`);
+    return stats;
+  }
+
   // Several requests through one `webim-broadcast request -` (pipelined); the replies in order.
   appRequests(requests, timeoutMs = 5000, endpoint = this.endpoints.app) {
     return new Promise((resolve, reject) => {
@@ -282,6 +290,24 @@ export async function apiPost(port, path, body, key) {
   let json;
   try { json = JSON.parse(text); } catch { json = text; }
   return { status: res.status, body: json };
+}
+
+// A port nothing listens on right now (on 127.0.0.1).
+export async function freePort() {
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+// Runs a program to its end: { code, stdout, stderr } (code 1 when it was killed by a signal).
+export function runProgram(bin, args, options = {}) {
+  return new Promise((resolve) => {
+    execFile(bin, args, { timeout: 20000, ...options }, (error, stdout, stderr) => {
+      resolve({ code: error ? (error.code ?? 1) : 0, stdout, stderr });
+    });
+  });
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -25,12 +25,6 @@ async function replies(ws, ids, timeoutMs = 5000) {
   return { byId, all };
 }
 
-async function hubStats(cluster) {
-  const stats = await cluster.appRequest({ op: 'stats' });
-  assert.equal(stats.ok, true);
-  return stats;
-}
-
 describe('requests racing in one read', () => {
   let cluster;
   let fe;
@@ -87,7 +81,7 @@ describe('requests racing in one read', () => {
   });
 
   test('an inbox joined and left in one write is not left routed to the frontend', async () => {
-    const before = (await hubStats(cluster)).inbox_users;
+    const before = (await cluster.hubStats()).inbox_users;
     assert.equal(typeof before, 'number', 'the hub reports how many inboxes it routes');
     for (let i = 0; i < 10; i++) {
       const ws = await RawWs.connect(fe.port, {
@@ -101,7 +95,7 @@ describe('requests racing in one read', () => {
       ws.destroy();
     }
     await sleep(500);
-    assert.equal((await hubStats(cluster)).inbox_users, before, 'no inbox of a closed connection stays routed');
+    assert.equal((await cluster.hubStats()).inbox_users, before, 'no inbox of a closed connection stays routed');
   });
 });
 
@@ -198,7 +192,7 @@ describe('two frontends with one id', () => {
     assert.match(cluster.hub.log, /frontend phoenix restarted/);
     assert.doesNotMatch(fresh.log, /in use by another running process/);
     // The old process's users are forgotten with it.
-    await until(async () => (await hubStats(cluster)).inbox_users === 1, 'only the new process\'s inbox to stay routed');
+    await until(async () => (await cluster.hubStats()).inbox_users === 1, 'only the new process\'s inbox to stay routed');
     await b.close();
     await fresh.stop();
   });

@@ -4,19 +4,10 @@
 // test: 1,000 users in 200 channels each come back together after a frontend restart, with default
 // limits.
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
-import { Client, Cluster, WebSocket, sleep } from './harness.mjs';
+import { Client, Cluster, WebSocket, freePort, sleep } from './harness.mjs';
 import { WebimClient } from '../../clients/js/webim.js';
-
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 // Reads replies of request `id` until `count` arrived; returns them with every msg seen meanwhile.
 async function batchReplies(client, id, count, timeoutMs = 10000) {

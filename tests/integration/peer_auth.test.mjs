@@ -3,14 +3,13 @@
 // app_ingress only the app keys of curve_app_clients (its ZAP handler); everyone else gets nothing
 // on any socket. ipc:// socket files are created for the hub's user only, whatever the umask.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { apiPost, BROADCAST, Client, Cluster, FRONTEND, Process, sleep, until } from './harness.mjs';
+import { apiPost, BROADCAST, Client, Cluster, FRONTEND, Process, freePort, runProgram, sleep, until } from './harness.mjs';
 
 const PHP = process.env.WEBIM_PHP || 'php';
 const PHP_LIB = new URL('../../clients/php/autoload.php', import.meta.url).pathname;
@@ -22,22 +21,6 @@ const phpSkip = (() => {
 
 const PEER_PROBE = process.env.WEBIM_PEER_PROBE ?? resolve(dirname(BROADCAST), '../tests/integration/peer_probe');
 
-const run = (bin, args, options = {}) => new Promise((done) => {
-  execFile(bin, args, { timeout: 20000, ...options }, (error, stdout, stderr) => {
-    done({ code: error ? (error.code ?? 1) : 0, stdout, stderr });
-  });
-});
-
-async function freePort() {
-  return new Promise((done) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
-}
-
 describe('CURVE allow-lists: the hub admits only listed client keys', () => {
   let cluster;
   const keys = {};  // name -> {key: secret key file, pub: public key}
@@ -47,10 +30,10 @@ describe('CURVE allow-lists: the hub admits only listed client keys', () => {
 
   // One JSON request on the app ingress as `webim-broadcast request` with the key pair `name`
   // (null: a throwaway key pair).
-  const appRequest = (request, name, timeoutMs = 3000) => run(BROADCAST, [
+  const appRequest = (request, name, timeoutMs = 3000) => runProgram(BROADCAST, [
     'request', '--app-ingress', cluster.endpoints.app, '--server-key', hubPub, '--timeout-ms', String(timeoutMs),
     ...(name ? ['--curve-secret-key-file', keys[name].key] : []), JSON.stringify(request)]);
-  const probe = (name, channel, user, ms) => run(PEER_PROBE, [
+  const probe = (name, channel, user, ms) => runProgram(PEER_PROBE, [
     cluster.endpoints.ingress, cluster.endpoints.pub, hubPub, keys[name].key, channel, user, String(ms)]);
   const stats = async () => JSON.parse((await appRequest({ op: 'stats' }, 'app')).stdout);
 
@@ -59,7 +42,7 @@ describe('CURVE allow-lists: the hub admits only listed client keys', () => {
     cluster = new Cluster();
     for (const name of ['hub', 'fe', 'app', 'rogue']) {
       const prefix = join(cluster.dir, name);
-      const made = await run(BROADCAST, ['keygen', '--out', prefix]);
+      const made = await runProgram(BROADCAST, ['keygen', '--out', prefix]);
       assert.equal(made.code, 0, made.stderr);
       keys[name] = { key: `${prefix}.key`, pub: readFileSync(`${prefix}.pub`, 'utf8').trim() };
     }
@@ -99,7 +82,7 @@ describe('CURVE allow-lists: the hub admits only listed client keys', () => {
       catch (Webim\\HubException $e) { echo json_encode(['error' => $e->errorCode]); }`;
     const php = (name) => {
       const sec = readFileSync(keys[name].key, 'utf8').trim();
-      return run(PHP, ['-r', script, '--', cluster.endpoints.app, hubPub, keys[name].pub, sec]);
+      return runProgram(PHP, ['-r', script, '--', cluster.endpoints.app, hubPub, keys[name].pub, sec]);
     };
     const listed = await php('app');
     assert.equal(listed.code, 0, listed.stderr);
@@ -237,7 +220,7 @@ describe('CURVE allow-lists: the hub admits only listed client keys', () => {
         /must hold a 40-character Z85 secret key/],
     ];
     for (const [bin, args, pattern] of cases) {
-      const r = await run(bin, args);
+      const r = await runProgram(bin, args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, pattern);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
@@ -294,7 +277,7 @@ describe('ipc:// socket files admit only the hub\'s user', () => {
     const bin = join(dir, 'webim-broadcast');
     copyFileSync(BROADCAST, bin);  // a path the user may execute
     chmodSync(bin, 0o755);
-    const as = (endpoint) => run(bin, ['request', '--app-ingress', endpoint, '--timeout-ms', '800', '{"op":"stats"}'], { uid, gid });
+    const as = (endpoint) => runProgram(bin, ['request', '--app-ingress', endpoint, '--timeout-ms', '800', '{"op":"stats"}'], { uid, gid });
     for (const name of ['app', 'ingress']) {
       const r = await as(`ipc://${paths[name]}`);
       assert.equal(r.code, 1, `${user} reached ${name}: ${r.stdout}`);

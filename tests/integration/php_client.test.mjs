@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 
-import { BROADCAST, Client, Cluster, Process, sleep } from './harness.mjs';
+import { BROADCAST, Client, Cluster, Process, freePort, sleep } from './harness.mjs';
 
 const PHP = process.env.WEBIM_PHP || 'php';
 const PHP_DIR = new URL('./php/', import.meta.url).pathname;
@@ -68,14 +68,6 @@ class PhpDriver {
     this.child.stdin.end();
     return Promise.race([exited, sleep(5000).then(() => { this.child.kill('SIGKILL'); return 'hung'; })]);
   }
-}
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function waitForPort(port, timeoutMs = 5000) {

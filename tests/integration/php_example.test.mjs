@@ -11,12 +11,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
-import { Client, Cluster, Process, sleep } from './harness.mjs';
+import { Client, Cluster, Process, freePort, sleep } from './harness.mjs';
 
 const PHP = process.env.WEBIM_PHP || 'php';
 const CHROMIUM = process.env.WEBIM_CHROMIUM || '/usr/bin/chromium';
@@ -34,14 +33,6 @@ function phpSkipReason() {
 const SKIP = phpSkipReason();
 if (SKIP) console.log(`skipped: ${SKIP}`);
 const haveChromium = existsSync(CHROMIUM);
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 // `php -S 127.0.0.1:port -t deploy/php-example` with the site's settings in its environment.
 async function startSite(name, port, env, sessionDir) {
