@@ -10,7 +10,7 @@
 #include <zmq_addon.hpp>
 
 #include "broadcast/hub.h"
-#include "broadcast/zmq_send.h"
+#include "broadcast/zmq_io.h"
 #include "common/topics.h"
 
 namespace webim::hub {
@@ -184,14 +184,7 @@ size_t Hub::receive(zmq::socket_ref socket, bool fromApp, std::vector<Request>& 
   size_t n = 0;
   while (n < room) {
     std::vector<zmq::message_t> frames;
-    zmq::recv_result_t got;
-    try {
-      got = zmq::recv_multipart(socket, std::back_inserter(frames), zmq::recv_flags::dontwait);
-    } catch (const zmq::error_t& e) {
-      if (e.num() == EINTR) break;
-      throw;
-    }
-    if (!got) break;
+    if (!receiveMessage(socket, frames)) break;
     if (frames.size() < 2) continue;  // a ROUTER always prepends the peer identity
     Request& r = batch.emplace_back();
     zmq::message_t body = std::move(frames.back());

@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "broadcast/zmq_send.h"
+#include "broadcast/zmq_io.h"
 #include "common/topics.h"
 
 namespace webim::hub {

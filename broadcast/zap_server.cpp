@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
-#include <iterator>
 #include <vector>
-#include <zmq_addon.hpp>
+
+#include "broadcast/zmq_io.h"
 
 namespace webim::hub {
 
@@ -28,14 +28,7 @@ ZapServer::ZapServer(zmq::context_t& context, PeerLists lists)
 void ZapServer::serve(size_t max) {
   for (size_t i = 0; i < max; ++i) {
     std::vector<zmq::message_t> frames;
-    zmq::recv_result_t got;
-    try {
-      got = zmq::recv_multipart(rep_, std::back_inserter(frames), zmq::recv_flags::dontwait);
-    } catch (const zmq::error_t& e) {
-      if (e.num() == EINTR) return;
-      throw;
-    }
-    if (!got) return;
+    if (!receiveMessage(rep_, frames)) return;
     std::vector<std::string_view> views;
     views.reserve(frames.size());
     for (const zmq::message_t& f : frames) views.push_back(f.to_string_view());

@@ -1,9 +1,13 @@
-// Sending one frame without blocking, shared by the hub's replies and its publisher.
+// Sending one frame and receiving one message without blocking, shared by the hub's ingresses,
+// replies, publisher and ZAP handler.
 #pragma once
 
 #include <cerrno>
+#include <iterator>
 #include <utility>
+#include <vector>
 #include <zmq.hpp>
+#include <zmq_addon.hpp>
 
 namespace webim::hub {
 
@@ -20,6 +24,17 @@ bool sendFrame(zmq::socket_ref socket, Frame&& frame, zmq::send_flags flags) {
       if (e.num() == EHOSTUNREACH) return false;
       if (e.num() != EINTR) throw;
     }
+  }
+}
+
+// One whole multipart message if one is queued; false when none is (or the wait was interrupted:
+// the caller's poll loop comes back to it).
+inline bool receiveMessage(zmq::socket_ref socket, std::vector<zmq::message_t>& frames) {
+  try {
+    return zmq::recv_multipart(socket, std::back_inserter(frames), zmq::recv_flags::dontwait).has_value();
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EINTR) return false;
+    throw;
   }
 }
 
