@@ -16,6 +16,14 @@
 //    unknown, so the hub's rolled-back sequencer and the store agree again.
 //  - Opening a store (the adapters' constructors) runs its pending migrations and refuses, with a
 //    HistoryStoreError, a store written by a newer release.
+//  - Pipelined commit (pipelined() true, the RocksDB store): write() stores a batch without waiting
+//    for stable storage (atomic; later reads may already see it); sync(), called from the hub's
+//    sync thread concurrently with any other call on the hub's thread, returns when every batch
+//    written before it was called is durable. When a sync fails (HistoryStoreError), the caller
+//    abandon()s every batch written since the last successful sync, oldest first: their outcome
+//    is unknown, and the store fails every call (reads too) until it has undone them. sync() is
+//    never called while a recovery may run (the hub waits for the sync thread after a failure).
+//    commit(batch, true) is write() + sync() (+ abandon() on a failed sync).
 //  - loadDedup() may report a record older than the hub's dedup TTL as absent (the sequencer
 //    ignores such records anyway; the PostgreSQL store's filter only knows younger keys).
 #pragma once
@@ -150,6 +158,11 @@ class HistoryStore {
   // Stores the whole batch or, throwing HistoryStoreError, nothing (as far as later reads can
   // tell: a batch of unknown outcome is undone before the next call, see above).
   virtual void commit(const WriteSet& batch, bool sync) = 0;
+  // Pipelined commit (see above); a store that does not pipeline only has commit().
+  virtual bool pipelined() const { return false; }
+  virtual void write(const WriteSet& batch) { commit(batch, false); }
+  virtual void sync() {}
+  virtual void abandon(const WriteSet& /*batch*/) {}
   virtual HistoryPage readPage(std::string_view channel, const HistoryQuery& query) = 0;
   // Number of channels with a meta record (may scan; call at start, not per request).
   virtual uint64_t countChannels() = 0;

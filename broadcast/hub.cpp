@@ -9,7 +9,6 @@
 
 #include "common/big_endian.h"
 #include "common/channel_rules.h"
-#include "common/failpoint.h"
 
 namespace webim::hub {
 
@@ -47,6 +46,7 @@ Hub::Hub(const HubConfig& config, HistoryStore& store, zmq::context_t& context)
   configureSockets(context);
   storedChannelsAtStart_ = store_.countChannels();
   retentionPolicy_.parse(config_.retention);
+  startSyncWorker();
   std::random_device random;
   while (bootId_ == 0) bootId_ = (uint64_t{random()} << 32) | random();
 }
@@ -62,6 +62,7 @@ void Hub::run(const volatile std::sig_atomic_t* stop) {
                                         {frontend_.handle(), 0, ZMQ_POLLIN, 0},
                                         {pub_.handle(), 0, ZMQ_POLLIN, 0}};
   if (zap_) items.push_back({zap_->socket().handle(), 0, ZMQ_POLLIN, 0});
+  if (syncer_) items.push_back({nullptr, syncer_->fd(), ZMQ_POLLIN, 0});
   const size_t maxBatch = static_cast<size_t>(config_.maxBatch);
   std::vector<Request> batch;
   batch.reserve(maxBatch);
@@ -77,6 +78,10 @@ void Hub::run(const volatile std::sig_atomic_t* stop) {
     }
     // Keep going while there is work, one bounded batch (one group commit) at a time.
     while (!*stop) {
+      // At most kMaxInFlight batches wait for their sync; what arrives meanwhile makes the next
+      // batch (a group commit of its own).
+      if (inFlight_.size() >= kMaxInFlight) waitForOldest();
+      completeDurable();
       housekeeping();
       batch.clear();
       // Alternate which ingress goes first so neither can starve the other.
@@ -90,11 +95,11 @@ void Hub::run(const volatile std::sig_atomic_t* stop) {
       processBatch(batch);
     }
   }
+  drainInFlight();
   spdlog::info("webim-broadcast stopping: {} messages published", stats_.published);
 }
 
-// Between batches, so every channel's in-memory seq is its durable seq and nothing of a batch is
-// in flight.
+// Between batches (batches may be in flight: what is told to others is durable positions only).
 void Hub::housekeeping() {
   servePeers();
   drainSubscriptions();
@@ -106,66 +111,6 @@ void Hub::housekeeping() {
     nextEviction_ = std::chrono::steady_clock::now() + std::chrono::seconds(std::max<int64_t>(1, config_.channelIdleTimeout / 2));
   }
   if (retention_.due(std::chrono::steady_clock::now())) retentionStep();
-}
-
-// Steps (b) and (c) for a decoded batch: stage every request in arrival order, one group commit,
-// then the replies (acks only now that the batch is durable), then the publishes.
-void Hub::processBatch(std::vector<Request>& batch) {
-  for (Request& r : batch) stage(r);
-  const bool committed = commitBatch();
-  for (Request& r : batch) reply(r, committed);
-  if (!committed) {
-    sequencer_.commitFailed();
-    return;
-  }
-  publishBatch(batch);
-  sequencer_.commitSucceeded();
-}
-
-// One store write for everything the batch staged; true when it is durable (or there was nothing
-// to write).
-bool Hub::commitBatch() {
-  if (!sequencer_.hasPending()) return true;
-  const std::string error = commitPending();
-  if (error.empty()) {
-    ++stats_.commits;
-    if (failedCommitsInRow_ > 0) spdlog::info("group commits succeed again after {} failed", failedCommitsInRow_);
-    failedCommitsInRow_ = 0;
-    return true;
-  }
-  ++stats_.commitFailures;
-  // The store fails fast while it waits to retry: one log line per second, not per batch.
-  const auto now = std::chrono::steady_clock::now();
-  if (failedCommitsInRow_++ == 0 || now >= nextCommitErrorLog_) {
-    spdlog::error("group commit of {} messages failed ({} in a row): {}", sequencer_.pending().messages.size(),
-                  failedCommitsInRow_, error);
-    nextCommitErrorLog_ = now + std::chrono::seconds(1);
-  }
-  return false;
-}
-
-// After the replies of a committed batch: its kicks (their revocations are stored), then its
-// messages in sequencing order.
-void Hub::publishBatch(const std::vector<Request>& batch) {
-  for (const Request& r : batch) {
-    if (const auto* kick = std::get_if<KickRequest>(&r.request)) {
-      publisher_.publishKick(kick->user, kick->code, kick->reason, r.kickNotBeforeMs);
-      ++stats_.kicks;
-    }
-  }
-  const std::vector<StoredMessage>& messages = sequencer_.pending().messages;
-  publisher_.publishMessages(messages);
-  stats_.published += messages.size();
-}
-
-std::string Hub::commitPending() {
-  if (failpoint("hub.commit")) return "failpoint hub.commit";
-  try {
-    store_.commit(sequencer_.pending(), config_.sync);
-  } catch (const HistoryStoreError& e) {
-    return e.what();
-  }
-  return {};
 }
 
 // One retention slice between batches (a few channels, bounded deletions each): never a stall.
@@ -191,8 +136,8 @@ void Hub::syncWritten() {
       publisher_.syncWritten([this](const std::string& channel) { return sequencer_.channelState(channel); });
 }
 
-// Answers subscribes with sync{epoch, last}. Called between batches only, so each channel's
-// in-memory seq is its durable seq. The positions are read in one batch (a frontend that
+// Answers subscribes with sync{epoch, last}: durable positions (Sequencer::positions), never a
+// seq still in flight. The positions are read in one batch (a frontend that
 // reconnects resubscribes thousands of topics at once); a channel never written is at its derived
 // epoch (Sequencer::epochFor), seq 0, and nothing is written for it: its first message continues it.
 void Hub::publishSyncs(const std::vector<std::string>& channels) {

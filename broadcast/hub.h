@@ -1,24 +1,28 @@
 // The hub's event loop: one thread, one zmq_poll over the app ingress (ROUTER, JSON), the
 // frontend ingress (ROUTER, protobuf) and the publish socket (XPUB).
 //
-// One iteration: drain subscription messages (answering each subscribe with a sync marker), then
-// one bounded batch from both ingresses in three steps (docs/architecture.md "Durability"):
+// One iteration: complete the batches whose sync finished, drain subscription messages (answering
+// each subscribe with a sync marker), then one bounded batch from both ingresses in three steps
+// (docs/architecture.md "Durability", "Pipelined group commit"):
 //  (a) decode each request (HubRequestDecoder, pure: hub_request.h);
 //  (b) sequence and stage it (Sequencer, frontend admission, inbox attach), then write ONE store
-//      batch (group commit);
-//  (c) reply to every request in arrival order (acks only now that the batch is durable, so a
-//      client's history read sees its own publish), then publish (Publisher): the batch's kicks
-//      and messages.
-// When the write fails every publish of the batch is answered `unavailable` and the sequencer
-// rolls back, so nothing past the durable seq is ever acked or published.
+//      batch (group commit); the batch waits in flight for its sync (SyncWorker, a thread) while
+//      the loop goes on with the next ones;
+//  (c) once the batch is durable, in order: reply to every request in arrival order (acks only
+//      now, so a client's history read sees its own publish), then publish (Publisher): the
+//      batch's kicks and messages.
+// When a write or a sync fails every publish of the batches concerned is answered `unavailable`
+// and the sequencer rolls back, so nothing past the durable seq is ever acked or published.
 //
-// Files: hub.cpp (loop, commit, between batches), hub_ingress.cpp (sockets, receive, send),
-// hub_staging.cpp (step b per request), hub_replies.cpp (step c replies).
+// Files: hub.cpp (loop, between batches), hub_ingress.cpp (sockets, receive, send),
+// hub_staging.cpp (step b per request), hub_commit.cpp (write, sync, completion),
+// hub_replies.cpp (step c replies).
 #pragma once
 
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -34,6 +38,7 @@
 #include "broadcast/publisher.h"
 #include "broadcast/retention.h"
 #include "broadcast/sequencer.h"
+#include "broadcast/sync_worker.h"
 #include "broadcast/zap_server.h"
 #include "proto/webim.pb.h"
 
@@ -66,6 +71,12 @@ class Hub {
     std::vector<ChannelMeta> positions;    // AttachRequest: each inbox's position when it was read
     int64_t kickNotBeforeMs = 0;           // KickRequest, once staged
   };
+  // A batch written and waiting for its sync (or behind one that is).
+  struct InFlight {
+    std::vector<Request> requests;
+    uint64_t ticket = 0;  // durable once the sync worker reports this ticket
+    bool wrote = false;   // it had records to write
+  };
 
   // Sockets, and step (a): receive and decode (hub_ingress.cpp).
   void configureSockets(zmq::context_t& context);
@@ -84,9 +95,17 @@ class Hub {
   bool admitFrontend(Request& r, const std::string& id, uint64_t boot);
   bool probeFrontend(std::string_view routingId, const std::string& id, uint64_t newBoot);
   void expireFrontends();
+  // The pipelined group commit (hub_commit.cpp).
+  void startSyncWorker();
   void processBatch(std::vector<Request>& batch);
-  bool commitBatch();
-  std::string commitPending();
+  bool writeBatch();
+  void completeDurable();
+  void waitForOldest();
+  void drainInFlight();
+  bool takeSyncResult(const SyncWorker::Result& result);
+  void completeOldest();
+  void failInFlight(const std::string& error);
+  void commitFailedLog(size_t messages, const std::string& error);
 
   // Step (c), replies (hub_replies.cpp) and publishes (publishBatch, Publisher).
   void reply(Request& r, bool committed);
@@ -103,7 +122,7 @@ class Hub {
   void answer(Request& r, const DetachRequest& detach);
   void answer(Request& r, const RevocationsRequest& revocations);
   HistoryPage readHistory(const HistoryRequest& h, size_t maxBytes);
-  void publishBatch(const std::vector<Request>& batch);
+  void publishBatch(const std::vector<Request>& batch, const std::vector<StoredMessage>& messages);
   HubStats snapshotStats();
 
   // Between batches (hub.cpp).
@@ -113,6 +132,8 @@ class Hub {
   void trimRevocations();
   void retentionStep();
 
+  // Batches written and waiting for their sync at most (one syncing, one written behind it).
+  static constexpr size_t kMaxInFlight = 2;
   // The largest request (one ZeroMQ message) answered; larger ones get too_large.
   size_t maxRequestBytes() const { return static_cast<size_t>(config_.maxDataBytes) + kEnvelopeSlackBytes; }
   static constexpr size_t kEnvelopeSlackBytes = 65536;  // request bytes beyond `data` (fields, JSON, envelope)
@@ -142,6 +163,10 @@ class Hub {
   uint64_t failedCommitsInRow_ = 0;  // store errors: log rate limit, recovery notice
   std::chrono::steady_clock::time_point nextCommitErrorLog_{};
   std::unique_ptr<ZapServer> zap_;  // with CURVE: which client keys each socket admits
+  std::unique_ptr<SyncWorker> syncer_;  // with sync on a pipelined store
+  std::deque<InFlight> inFlight_;       // oldest first
+  uint64_t writtenTicket_ = 0;          // batches written through syncer_
+  uint64_t durableTicket_ = 0;          // the last one reported durable
   volatile std::sig_atomic_t* reload_ = nullptr;
 };
 

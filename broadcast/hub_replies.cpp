@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "broadcast/delivery.h"
+#include "broadcast/durable_page.h"
 #include "broadcast/hub.h"
 #include "common/topics.h"
 
@@ -59,8 +60,12 @@ void Hub::answer(Request& r, const PublishRequest& /*publish*/) {
 }
 
 // One page of the channel; a channel never written reports the epoch its first message will carry.
+// The store may already show a batch still waiting for its sync: the page ends at the durable seq.
 HistoryPage Hub::readHistory(const HistoryRequest& h, size_t maxBytes) {
-  HistoryPage page = store_.readPage(h.channel, {h.before, h.after, h.limit, maxBytes});
+  HistoryQuery query{h.before, h.after, h.limit, maxBytes};
+  const std::optional<ChannelMeta> durable = sequencer_.channelState(h.channel);  // nullopt: all durable
+  HistoryPage page = store_.readPage(h.channel, durable ? durableQuery(query, *durable) : query);
+  if (durable) clampPage(page, *durable);
   if (page.epoch == 0) page.epoch = sequencer_.epochFor(h.channel);
   return page;
 }

@@ -63,17 +63,32 @@ RocksDbHistoryStore::RocksDbHistoryStore(const std::string& path) : path_(path) 
 }
 
 rocksdb::DB& RocksDbHistoryStore::db() {
-  if (!db_) {
-    // A reopen failed (e.g. the disk was still full). Reads must retry it too: while every
-    // publish fails at its first read, no commit would ever come to do it.
-    if (std::chrono::steady_clock::now() >= nextAttempt_) {
-      if (recover().empty()) return *db_;
-      backoff_ = std::min(kMaxBackoff, std::max(kMinBackoff, backoff_ * 2));
-      nextAttempt_ = std::chrono::steady_clock::now() + backoff_;
-    }
-    throw HistoryStoreError("store closed after a failed reopen (" + lastError_ + "); retrying");
-  }
+  if (db_ && !undoVisible_) return *db_;
+  // Reads retry the recovery too: while every publish fails at its first read, no write would
+  // ever come to do it.
+  recoverNow();
   return *db_;
+}
+
+void RocksDbHistoryStore::recoverNow() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now < nextAttempt_) {
+    throw HistoryStoreError(
+        "store unavailable after an error (" + lastError_ + "); next recovery attempt in " +
+        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(nextAttempt_ - now).count()) + " ms");
+  }
+  if (std::string error = recover(); !error.empty()) {
+    backoff_ = std::min(kMaxBackoff, std::max(kMinBackoff, backoff_ * 2));
+    nextAttempt_ = std::chrono::steady_clock::now() + backoff_;
+    throw HistoryStoreError("store recovery failed: " + error);
+  }
+}
+
+void RocksDbHistoryStore::markFailed(std::string error) {
+  lastError_ = std::move(error);
+  if (!failed_) backoff_ = kMinBackoff;
+  failed_ = true;
+  nextAttempt_ = std::chrono::steady_clock::now() + backoff_;
 }
 
 RocksDbHistoryStore::~RocksDbHistoryStore() {
@@ -122,41 +137,41 @@ std::optional<DedupRecord> RocksDbHistoryStore::loadDedup(std::string_view from,
 }
 
 void RocksDbHistoryStore::commit(const WriteSet& batch, bool sync) {
-  if (failed_) {
-    const auto now = std::chrono::steady_clock::now();
-    if (now < nextAttempt_)
-      throw HistoryStoreError(
-          "store unavailable after a write error (" + lastError_ + "); next recovery attempt in " +
-          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(nextAttempt_ - now).count()) + " ms");
-    if (std::string error = recover(); !error.empty()) {
-      backoff_ = std::min(kMaxBackoff, std::max(kMinBackoff, backoff_ * 2));
-      nextAttempt_ = std::chrono::steady_clock::now() + backoff_;
-      throw HistoryStoreError("store recovery failed: " + error);
-    }
+  write(batch);
+  if (!sync) return;
+  try {
+    this->sync();
+  } catch (const HistoryStoreError&) {
+    abandon(batch);
+    throw;
   }
+}
+
+void RocksDbHistoryStore::write(const WriteSet& batch) {
+  if (failed_) recoverNow();  // or throws
+  rocksdb::DB& d = *db_;
   rocksdb::WriteBatch wb;
-  if (undo_) {  // first, in the same atomic batch: the records of failed batches, if they landed
-    for (const std::string& key : undo_->deletes) wb.Delete(key);
-    for (const auto& [channel, meta] : undo_->metas)
-      wb.Put(metaKey(channel), encodeMeta(ChannelMeta{meta.first, meta.second}));
-  }
   for (const StoredMessage& m : batch.messages) wb.Put(messageKey(m.channel, m.seq), encodeMessage(m));
   for (const MetaEntry& e : batch.metas) wb.Put(metaKey(e.channel), encodeMeta(e.meta));
   for (const DedupEntry& e : batch.dedups) wb.Put(dedupKey(e.from, e.cid), encodeDedup(e.record));
   for (const Revocation& r : batch.revocations) wb.Put(revocationKey(r.user), encodeRevocation(r.notBeforeMs));
-  rocksdb::WriteOptions options;
-  options.sync = sync;
-  rocksdb::Status s = db_ ? db_->Write(options, &wb) : rocksdb::Status::IOError("store closed");
-  if (s.ok()) {
-    undo_.reset();
-    return;
-  }
+  rocksdb::Status s = d.Write(rocksdb::WriteOptions(), &wb);
+  if (s.ok()) return;
   rememberUndo(batch);
-  lastError_ = s.ToString();
-  if (!failed_) backoff_ = kMinBackoff;
-  failed_ = true;
-  nextAttempt_ = std::chrono::steady_clock::now() + backoff_;
+  markFailed(s.ToString());
   throw HistoryStoreError(lastError_);
+}
+
+// On the hub's sync thread: touches nothing but the open DB (never reopened meanwhile).
+void RocksDbHistoryStore::sync() {
+  rocksdb::Status s = db_ ? db_->SyncWAL() : rocksdb::Status::IOError("store closed");
+  if (!s.ok()) throw HistoryStoreError("WAL sync: " + s.ToString());
+}
+
+void RocksDbHistoryStore::abandon(const WriteSet& batch) {
+  rememberUndo(batch);
+  undoVisible_ = true;  // in the memtable: no read until it is undone
+  markFailed("a WAL sync failed");
 }
 
 void RocksDbHistoryStore::rememberUndo(const WriteSet& batch) {
@@ -200,9 +215,23 @@ std::string RocksDbHistoryStore::recover() {
       return lastError_;
     }
   }
+  if (undo_) {  // the records of failed batches, if they landed, before anything is served again
+    rocksdb::WriteBatch wb;
+    for (const std::string& key : undo_->deletes) wb.Delete(key);
+    for (const auto& [channel, meta] : undo_->metas)
+      wb.Put(metaKey(channel), encodeMeta(ChannelMeta{meta.first, meta.second}));
+    rocksdb::WriteOptions options;
+    options.sync = true;
+    if (rocksdb::Status u = db_->Write(options, &wb); !u.ok()) {
+      lastError_ = "undoing failed batches: " + u.ToString();
+      return lastError_;
+    }
+    undo_.reset();
+  }
   ++recoveries_;
   failedResumes_ = 0;
   failed_ = false;
+  undoVisible_ = false;
   backoff_ = std::chrono::milliseconds{0};
   spdlog::info("store {} writable again after: {}", path_, lastError_);
   return {};

@@ -30,6 +30,10 @@ class RocksDbHistoryStore final : public HistoryStore {
   std::vector<std::optional<ChannelMeta>> loadMetas(const std::vector<std::string>& channels) override;
   std::optional<DedupRecord> loadDedup(std::string_view from, std::string_view cid) override;
   void commit(const WriteSet& batch, bool sync) override;
+  bool pipelined() const override { return true; }
+  void write(const WriteSet& batch) override;  // WAL write, not synced
+  void sync() override;                        // DB::SyncWAL()
+  void abandon(const WriteSet& batch) override;
   HistoryPage readPage(std::string_view channel, const HistoryQuery& query) override;
   uint64_t countChannels() override;
   std::vector<std::string> listChannels(std::string_view after, size_t limit) override;
@@ -42,17 +46,22 @@ class RocksDbHistoryStore final : public HistoryStore {
   uint64_t recoveries() const { return recoveries_; }
 
  private:
-  // A failed Write leaves RocksDB stopped (background error, read-only) until DB::Resume(). The
-  // next commits try Resume() (then a reopen when Resume cannot), with a backoff of 50 ms doubling
-  // to 2 s; until then commits fail fast (throw). The failed batches' records are undone (deleted, metas
-  // put back) in the first successful commit, in case they reached the WAL after all.
+  // A failed Write or WAL sync leaves RocksDB stopped (background error, read-only) until
+  // DB::Resume(). The next writes try Resume() (then a reopen when Resume cannot), with a backoff
+  // of 50 ms doubling to 2 s; until then they fail fast (throw). Once the DB is writable the failed
+  // batches' records are undone (deleted, metas put back; synced), in case they reached the WAL
+  // after all. Reads go on after a failed Write (RocksDB applies nothing of it), but not after a
+  // failed sync: that batch is in the memtable, so reads recover (and undo it) first.
   std::string recover();  // "" when the DB is writable again, else why not
+  void recoverNow();      // recover() within the backoff, or throws HistoryStoreError
   void rememberUndo(const WriteSet& batch);
-  rocksdb::DB& db();  // throws HistoryStoreError when a reopen failed
+  void markFailed(std::string error);
+  rocksdb::DB& db();  // the open DB for reads (recovered first when it must be); throws HistoryStoreError
 
   std::string path_;
   std::unique_ptr<rocksdb::DB> db_;
-  bool failed_ = false;
+  bool failed_ = false;       // writes recover first
+  bool undoVisible_ = false;  // an abandoned batch is in the memtable: reads recover first too
   std::string lastError_;
   std::chrono::milliseconds backoff_{0};
   std::chrono::steady_clock::time_point nextAttempt_{};

@@ -33,6 +33,10 @@ Sequencer::ChannelState* Sequencer::findChannel(const std::string& channel) {
 void Sequencer::evictIdle() {
   idle_.clear();
   idle_.swap(channels_);
+  // What a batch in flight wrote stays: its sync reports to it.
+  for (const WriteSet& batch : inFlight_) {
+    for (const MetaEntry& entry : batch.metas) findChannel(entry.channel);
+  }
 }
 
 Sequencer::ChannelState* Sequencer::loadChannel(const std::string& channel, std::string& error) {
@@ -119,32 +123,50 @@ PublishOutcome Sequencer::sequence(PublishInput input, int64_t nowMs) {
   return out;
 }
 
-void Sequencer::commitSucceeded() {
+void Sequencer::seal() {
   for (const std::string& name : touched_) {
     ChannelState& state = *findChannel(name);
+    state.touched = false;
+    ++state.inFlight;
+  }
+  touched_.clear();
+  inFlight_.push_back(std::move(batch_));
+  batch_ = WriteSet{};
+}
+
+WriteSet Sequencer::commitSucceeded() {
+  if (inFlight_.empty()) seal();
+  WriteSet done = std::move(inFlight_.front());
+  inFlight_.pop_front();
+  for (const MetaEntry& entry : done.metas) {
+    ChannelState& state = *findChannel(entry.channel);  // pinned while in flight
     if (!state.durable) ++createdChannels_;
     state.durable = true;
-    state.durableSeq = state.lastSeq;
-    state.touched = false;
+    state.durableSeq = entry.meta.lastSeq;
+    --state.inFlight;
   }
-  clearBatch();
+  for (const DedupEntry& entry : done.dedups) pendingDedup_.erase(dedupKey(entry.from, entry.cid));
+  return done;
+}
+
+void Sequencer::rollBack(const std::string& channel) {
+  ChannelState* state = findChannel(channel);  // recent again (or already rolled back)
+  if (state == nullptr) return;
+  if (!state->durable) {
+    channels_.erase(channel);  // reloaded from the store (or given its derived epoch) on next use
+    return;
+  }
+  state->lastSeq = state->durableSeq;
+  state->touched = false;
+  state->inFlight = 0;
 }
 
 void Sequencer::commitFailed() {
-  for (const std::string& name : touched_) {
-    findChannel(name);  // recent again (touched channels always are)
-    auto it = channels_.find(name);
-    if (!it->second.durable) {
-      channels_.erase(it);  // reloaded from the store (or given a new epoch) on next use
-      continue;
-    }
-    it->second.lastSeq = it->second.durableSeq;
-    it->second.touched = false;
+  for (const WriteSet& batch : inFlight_) {
+    for (const MetaEntry& entry : batch.metas) rollBack(entry.channel);
   }
-  clearBatch();
-}
-
-void Sequencer::clearBatch() {
+  for (const std::string& name : touched_) rollBack(name);
+  inFlight_.clear();
   batch_ = WriteSet{};
   touched_.clear();
   pendingDedup_.clear();
@@ -156,8 +178,9 @@ std::optional<std::vector<ChannelMeta>> Sequencer::positions(const std::vector<s
   std::vector<std::string> missing;
   std::vector<size_t> missingAt;
   for (size_t i = 0; i < channels.size(); ++i) {
-    if (ChannelState* state = findChannel(channels[i]); state != nullptr && state->durable) {
-      out[i] = ChannelMeta{state->epoch, state->durableSeq};
+    if (ChannelState* state = findChannel(channels[i]); state != nullptr) {
+      // In flight only (not durable yet): where it stands for others is still seq 0.
+      out[i] = ChannelMeta{state->epoch, state->durable ? state->durableSeq : 0};
     } else {
       missing.push_back(channels[i]);
       missingAt.push_back(i);
@@ -195,7 +218,8 @@ std::optional<ChannelMeta> Sequencer::channelState(std::string_view channel) con
     it = idle_.find(name);
     if (it == idle_.end()) return std::nullopt;
   }
-  return ChannelMeta{it->second.epoch, it->second.lastSeq};
+  const ChannelState& state = it->second;
+  return ChannelMeta{state.epoch, state.durable ? state.durableSeq : 0};
 }
 
 }  // namespace webim::hub

@@ -1,6 +1,8 @@
 // Sequencer: the hub's per-channel (epoch, seq) state machine and idempotency check. Pure logic:
-// it reads from a HistoryStore (meta and dedup records on first use) but never writes; the loop
-// commits pending() and then reports the outcome with commitSucceeded() / commitFailed().
+// it reads from a HistoryStore (meta and dedup records on first use) but never writes. The loop
+// writes pending(), seals it (seal(): the batch is in flight, waiting for its sync, while the next
+// one is staged) and reports the outcome of the oldest batch in flight with commitSucceeded(), or
+// of all of them with commitFailed() (docs/architecture.md "Pipelined group commit").
 //
 // Contract:
 //  - seq starts at 1 per channel and increases by exactly 1 per sequenced publish.
@@ -8,17 +10,22 @@
 //  - (from, cid) already durable -> the first result; already in the current batch -> the same
 //    pending result (valid only if the batch commits); for another channel -> BadRequest.
 //    An empty cid means "not idempotent": no lookup and no dedup record.
-//  - commitFailed() rolls every channel of the batch back to its last durable seq (channels never
+//  - Batches become durable in the order they were sealed. commitFailed() rolls every channel of
+//    every batch in flight and of the current one back to its last durable seq (channels never
 //    made durable are forgotten and reloaded from the store on next use), so nothing past the
-//    durable seq is ever acked or published.
+//    durable seq is ever acked or published: a batch behind a failed one fails with it.
+//  - Positions told to others (positions(), channelState()) are durable ones only: a seq still in
+//    flight is never announced (the store may already show it to a read; the hub clamps history
+//    pages with channelState()).
 //  - A channel never written has no record: its position is (epochFor(channel), 0), the epoch its
 //    first message will carry, and asking for it (a subscribe, an inbox attach) writes nothing and
 //    keeps nothing in memory.
-//  - Channels idle for two eviction periods are forgotten (evictIdle); they are read from the store
-//    again when used.
+//  - Channels idle for two eviction periods are forgotten (evictIdle), except those a batch in
+//    flight wrote; they are read from the store again when used.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -66,7 +73,15 @@ class Sequencer {
   const WriteSet& pending() const { return batch_; }
   bool hasPending() const { return !batch_.empty(); }
 
-  void commitSucceeded();
+  // The current batch was written: it waits for its sync while the next one is staged.
+  void seal();
+  size_t inFlight() const noexcept { return inFlight_.size(); }
+  // Every batch in flight, oldest first (a failed sync: the store undoes them).
+  const std::deque<WriteSet>& batchesInFlight() const noexcept { return inFlight_; }
+  // The oldest batch in flight (the current one when none is sealed) is durable: its channels'
+  // durable seqs advance. Returns it (its messages are published now).
+  WriteSet commitSucceeded();
+  // The oldest batch in flight failed, hence every later one and the current one: all roll back.
   void commitFailed();
 
   // Channels whose meta was first written by this process (for stats).
@@ -83,7 +98,9 @@ class Sequencer {
   // A record that rides with the current batch (a kick's revocation): committed with it, dropped
   // with it when the commit fails.
   void stage(Revocation revocation) { batch_.revocations.push_back(std::move(revocation)); }
-  // In-memory state of a channel, if loaded: last sequenced (maybe not yet durable) seq.
+  // The durable position of a channel held in memory: (epoch, durable seq), (epoch, 0) while only
+  // a batch in flight wrote it; nullopt when not in memory (then the store holds only durable
+  // records of it: nothing in flight is ever evicted).
   std::optional<ChannelMeta> channelState(std::string_view channel) const;
 
  private:
@@ -94,13 +111,15 @@ class Sequencer {
     bool durable = false;  // a meta record exists in the store
     size_t metaIndex = 0;  // index into batch_.metas while touched by the current batch
     bool touched = false;
+    uint32_t inFlight = 0;  // sealed batches not yet durable that wrote it (pins it in memory)
   };
 
   static std::string dedupKey(std::string_view from, std::string_view cid);
   ChannelState* loadChannel(const std::string& channel, std::string& error);
   // The channel's state if in memory (an idle one is made recent again), else nullptr.
   ChannelState* findChannel(const std::string& channel);
-  void clearBatch();
+  // Rolls a channel back to its durable seq (forgets it if never durable).
+  void rollBack(const std::string& channel);
 
   HistoryStore& store_;
   EpochSource epochs_;
@@ -108,8 +127,9 @@ class Sequencer {
   std::unordered_map<std::string, ChannelState> channels_;  // used since the last evictIdle()
   std::unordered_map<std::string, ChannelState> idle_;      // not used since: dropped at the next
   WriteSet batch_;
-  std::vector<std::string> touched_;
-  std::unordered_map<std::string, DedupRecord> pendingDedup_;
+  std::vector<std::string> touched_;  // channels of batch_
+  std::deque<WriteSet> inFlight_;     // sealed, oldest first
+  std::unordered_map<std::string, DedupRecord> pendingDedup_;  // of batch_ and inFlight_
   uint64_t createdChannels_ = 0;
 };
 

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 
 namespace webim {
 
@@ -54,6 +55,11 @@ bool failpoint(std::string_view name) {
     std::fprintf(stderr, "WEBIM_FAILPOINTS set: %s\n", env);
     return *parsed;
   }();
+  // Any thread may check (the hub's sync thread does); without failpoints there is nothing to lock.
+  static const bool configured = !points.empty();
+  if (!configured) return false;
+  static std::mutex mutex;
+  std::lock_guard lock(mutex);
   return points.fire(name);
 }
 

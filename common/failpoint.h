@@ -5,7 +5,6 @@
 //   WEBIM_FAILPOINTS="hub.commit=1,other.point"   # hub.commit fails once, other.point always
 //
 // `name=N`: the next N checks of `name` fire, then it is off again; `name`: every check fires.
-// Checking an unset failpoint costs one hash lookup in an empty map.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +29,7 @@ class Failpoints {
 };
 
 // The process's failpoints, from WEBIM_FAILPOINTS (a malformed value is reported on stderr once
-// and ignored).
+// and ignored). Thread-safe; free (no lock) when WEBIM_FAILPOINTS names none.
 bool failpoint(std::string_view name);
 
 }  // namespace webim

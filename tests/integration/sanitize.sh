@@ -35,7 +35,7 @@ FRONTEND_TESTS=(node:front_door node:ws_conformance node:js_fallback node:two_fr
   node:recovery_fallback node:gaps node:shards node:js_client node:join_races node:peer_auth node:hardening
   node:limits checker:frontend-kill checker:frontend-stop checker:slow-subscriber checker:slow-subscriber-large)
 HUB_TESTS=(node:inbox node:gaps node:shards node:retention node:two_frontends node:recovery_fallback
-  node:js_client node:curve node:php_client node:join_races node:kick_revocation node:channel_lifecycle
+  node:js_client node:curve node:php_client node:join_races node:kick_revocation node:channel_lifecycle node:pipeline
   checker:hub-restart checker:shard-restart checker:hwm-flood checker:disk-full sh:hub_e2e sh:retention_e2e
   sh:durability_enospc)
 FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"

@@ -255,3 +255,81 @@ TEST_CASE("evictIdle forgets channels unused for a whole period, and they come b
   CHECK(a3.epoch == a.epoch);
   CHECK(a3.seq == 3);
 }
+
+// Pipelined group commit: batches are sealed (written, waiting for their sync) while the next one
+// is staged, and become durable in order.
+TEST_CASE("pipelined: sealed batches become durable in order; only durable positions are told", "[sequencer][pipeline]") {
+  Fixture f;
+  auto a1 = f.pub("room:a", "c1");
+  f.seq.seal();
+  auto a2 = f.pub("room:a", "c2");
+  auto b1 = f.pub("room:b", "c3");
+  f.seq.seal();
+  CHECK(a2.seq == 2);  // continues the batch in flight
+  CHECK(f.seq.inFlight() == 2);
+  CHECK_FALSE(f.seq.hasPending());
+  // Nothing durable yet: others see seq 0 (no store read for channels in flight).
+  std::string error;
+  CHECK(*f.seq.positions({"room:a", "room:b"}, error) == std::vector<ChannelMeta>{{a1.epoch, 0}, {b1.epoch, 0}});
+  CHECK(f.seq.channelState("room:a") == ChannelMeta{a1.epoch, 0});
+  CHECK(f.store.metaBatches == 0);
+  // A cid in flight is a pending duplicate, whichever batch holds it.
+  auto again = f.pub("room:a", "c1");
+  CHECK(again.status == PublishStatus::Duplicate);
+  CHECK(again.pending);
+  CHECK(again.seq == 1);
+
+  WriteSet first = f.seq.commitSucceeded();
+  CHECK(first.messages.size() == 1);
+  CHECK(f.seq.channelState("room:a") == ChannelMeta{a1.epoch, 1});
+  CHECK(f.seq.channelState("room:b") == ChannelMeta{b1.epoch, 0});
+  CHECK(f.seq.createdChannels() == 1);
+  WriteSet second = f.seq.commitSucceeded();
+  CHECK(second.messages.size() == 2);
+  CHECK(f.seq.channelState("room:a") == ChannelMeta{a1.epoch, 2});
+  CHECK(f.seq.channelState("room:b") == ChannelMeta{b1.epoch, 1});
+  CHECK(f.seq.inFlight() == 0);
+  // Durable now: the store answers for the cid.
+  f.store.dedups[{"u1", "c1"}] = DedupRecord{"room:a", a1.epoch, 1, 1000};
+  auto later = f.pub("room:a", "c1");
+  CHECK(later.status == PublishStatus::Duplicate);
+  CHECK_FALSE(later.pending);
+}
+
+TEST_CASE("pipelined: a failed batch fails every later one and the current one", "[sequencer][pipeline][rollback]") {
+  Fixture f;
+  auto a1 = f.pub("room:a", "c1");
+  f.commit();
+  f.pub("room:a", "c2");
+  f.seq.seal();
+  f.pub("room:a", "c3");
+  auto fresh = f.pub("room:new", "c4");
+  f.seq.seal();
+  f.pub("room:a", "c5");  // staged, not sealed
+  REQUIRE(f.seq.batchesInFlight().size() == 2);
+  f.seq.commitFailed();
+  CHECK(f.seq.inFlight() == 0);
+  CHECK_FALSE(f.seq.hasPending());
+  CHECK(f.seq.channelState("room:a") == ChannelMeta{a1.epoch, 1});
+  CHECK_FALSE(f.seq.channelState("room:new"));  // never durable: forgotten
+  // The retries continue from the durable seq, in the epoch announced before.
+  CHECK(f.pub("room:a", "c3").seq == 2);
+  auto retry = f.pub("room:new", "c4");
+  CHECK(retry.seq == 1);
+  CHECK(retry.epoch == fresh.epoch);
+}
+
+TEST_CASE("pipelined: channels written by a batch in flight are never evicted", "[sequencer][pipeline]") {
+  Fixture f;
+  f.pub("room:a", "c1");
+  f.seq.seal();
+  f.seq.evictIdle();
+  f.seq.evictIdle();  // two periods: an unpinned channel would be gone
+  CHECK(f.seq.channelsInMemory() == 1);
+  REQUIRE_NOTHROW(f.store.commit(f.seq.batchesInFlight().front(), true));
+  f.seq.commitSucceeded();
+  f.seq.evictIdle();
+  f.seq.evictIdle();
+  CHECK(f.seq.channelsInMemory() == 0);
+  CHECK(f.pub("room:a", "c2").seq == 2);  // read from the store again
+}

@@ -1,0 +1,166 @@
+// Steps (b) and (c) across batches: the pipelined group commit (docs/architecture.md "Pipelined
+// group commit"). A staged batch is written to the store on the loop thread, then waits in flight
+// for its sync (SyncWorker) while the next batches are received, decoded, sequenced and written.
+// Batches complete in order once durable: replies (acks only now), then publishes. A failed sync
+// fails every batch in flight (nothing past the durable seq is ever acked or published); the store
+// undoes them before it serves again.
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <thread>
+
+#include "broadcast/hub.h"
+#include "common/failpoint.h"
+
+namespace webim::hub {
+
+namespace {
+
+
+// A crash at a named point (tests: WEBIM_FAILPOINTS=hub.crash_after_write=1), as kill -9 would.
+void crashAt(std::string_view point) {
+  if (!failpoint(point)) return;
+  spdlog::warn("failpoint {}: killing the hub", point);
+  std::raise(SIGKILL);
+}
+
+}  // namespace
+
+void Hub::startSyncWorker() {
+  // Without sync there is nothing to wait for; a store that does not pipeline commits in one call.
+  if (!config_.sync || !store_.pipelined()) return;
+  syncer_ = std::make_unique<SyncWorker>([this] {
+    // Tests: a slow disk (each sync takes 300 ms more); a sync that fails.
+    if (failpoint("hub.slow_sync")) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    if (failpoint("hub.sync_fails")) throw HistoryStoreError("failpoint hub.sync_fails");
+    store_.sync();
+  });
+}
+
+// Stage every request in arrival order, write the batch, and let it wait in flight for its sync.
+void Hub::processBatch(std::vector<Request>& batch) {
+  for (Request& r : batch) stage(r);
+  const bool wrote = sequencer_.hasPending();
+  if (!writeBatch()) {
+    drainInFlight();  // the batches before this one complete (or fail) first, in order
+    for (Request& r : batch) reply(r, false);
+    sequencer_.commitFailed();
+    return;
+  }
+  sequencer_.seal();
+  InFlight& flight = inFlight_.emplace_back(InFlight{std::move(batch), writtenTicket_, wrote});
+  if (wrote && syncer_) {
+    crashAt("hub.crash_after_write");  // written, not yet synced
+    syncer_->request(flight.ticket);
+  }
+  completeDurable();
+}
+
+// The store write of the current batch (the whole commit when there is no sync worker). True when
+// it is written (or there was nothing to write).
+bool Hub::writeBatch() {
+  if (!sequencer_.hasPending()) return true;
+  try {
+    if (failpoint("hub.commit")) throw HistoryStoreError("failpoint hub.commit");
+    if (syncer_) {
+      store_.write(sequencer_.pending());
+      ++writtenTicket_;
+    } else {
+      store_.commit(sequencer_.pending(), config_.sync);
+    }
+    return true;
+  } catch (const HistoryStoreError& e) {
+    commitFailedLog(sequencer_.pending().messages.size(), e.what());
+    return false;
+  }
+}
+
+// Completes, in order, the batches in flight that are durable now; fails them all when a sync
+// failed. Never blocks.
+void Hub::completeDurable() {
+  while (!inFlight_.empty()) {
+    if (inFlight_.front().ticket > durableTicket_) {
+      if (!syncer_ || !takeSyncResult(syncer_->take())) return;
+      if (inFlight_.empty() || inFlight_.front().ticket > durableTicket_) return;
+    }
+    completeOldest();
+  }
+}
+
+// Blocks until the oldest batch in flight completes (or every one fails).
+void Hub::waitForOldest() {
+  if (inFlight_.empty()) return;
+  if (inFlight_.front().ticket > durableTicket_ && syncer_) takeSyncResult(syncer_->wait(durableTicket_));
+  completeDurable();
+}
+
+void Hub::drainInFlight() {
+  while (!inFlight_.empty()) waitForOldest();
+}
+
+// False when a sync failed (every batch in flight was failed).
+bool Hub::takeSyncResult(const SyncWorker::Result& result) {
+  durableTicket_ = std::max(durableTicket_, result.durable);
+  if (result.failed == 0) return true;
+  failInFlight(result.error);
+  return false;
+}
+
+void Hub::completeOldest() {
+  InFlight flight = std::move(inFlight_.front());
+  inFlight_.pop_front();
+  if (flight.wrote) {
+    if (syncer_) crashAt("hub.crash_after_sync");  // durable, not yet acked
+    ++stats_.commits;
+    if (failedCommitsInRow_ > 0) spdlog::info("group commits succeed again after {} failed", failedCommitsInRow_);
+    failedCommitsInRow_ = 0;
+  }
+  const WriteSet done = sequencer_.commitSucceeded();
+  for (Request& r : flight.requests) reply(r, true);
+  publishBatch(flight.requests, done.messages);
+}
+
+// A sync failed: the batches written since the last good one are of unknown outcome. The store
+// undoes them (after the sync thread is idle); every request that needed them is `unavailable`.
+void Hub::failInFlight(const std::string& error) {
+  syncer_->waitIdle();
+  (void)syncer_->take();  // a sync that started meanwhile: its batches fail with the others
+  durableTicket_ = writtenTicket_;
+  size_t messages = 0;
+  for (const WriteSet& batch : sequencer_.batchesInFlight()) {
+    store_.abandon(batch);
+    messages += batch.messages.size();
+  }
+  commitFailedLog(messages, error);
+  sequencer_.commitFailed();
+  std::deque<InFlight> failed;
+  failed.swap(inFlight_);
+  for (InFlight& flight : failed) {
+    for (Request& r : flight.requests) reply(r, false);
+  }
+}
+
+void Hub::commitFailedLog(size_t messages, const std::string& error) {
+  ++stats_.commitFailures;
+  // The store fails fast while it waits to retry: one log line per second, not per batch.
+  const auto now = std::chrono::steady_clock::now();
+  if (failedCommitsInRow_++ == 0 || now >= nextCommitErrorLog_) {
+    spdlog::error("group commit of {} messages failed ({} in a row): {}", messages, failedCommitsInRow_, error);
+    nextCommitErrorLog_ = now + std::chrono::seconds(1);
+  }
+}
+
+// After the replies of a durable batch: its kicks (their revocations are stored), then its
+// messages in sequencing order.
+void Hub::publishBatch(const std::vector<Request>& batch, const std::vector<StoredMessage>& messages) {
+  for (const Request& r : batch) {
+    if (const auto* kick = std::get_if<KickRequest>(&r.request)) {
+      publisher_.publishKick(kick->user, kick->code, kick->reason, r.kickNotBeforeMs);
+      ++stats_.kicks;
+    }
+  }
+  publisher_.publishMessages(messages);
+  stats_.published += messages.size();
+}
+
+}  // namespace webim::hub
