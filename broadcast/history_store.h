@@ -16,14 +16,14 @@
 //    unknown, so the hub's rolled-back sequencer and the store agree again.
 //  - Opening a store (the adapters' constructors) runs its pending migrations and refuses, with a
 //    HistoryStoreError, a store written by a newer release.
-//  - Pipelined commit (pipelined() true, the RocksDB store): write() stores a batch without waiting
+//  - Pipelined commit (pipelined() true: both stores): write() stores a batch without waiting
 //    for stable storage (atomic; later reads may already see it); sync(), called from the hub's
 //    sync thread concurrently with any other call on the hub's thread, returns when every batch
 //    written before it was called is durable. When a sync fails (HistoryStoreError), the caller
 //    abandon()s every batch written since the last successful sync, oldest first: their outcome
 //    is unknown, and the store fails every call (reads too) until it has undone them. sync() is
 //    never called while a recovery may run (the hub waits for the sync thread after a failure).
-//    commit(batch, true) is write() + sync() (+ abandon() on a failed sync).
+//    commit(batch, true) does what write() + sync() do for one batch, in one call.
 //  - loadDedup() may report a record older than the hub's dedup TTL as absent (the sequencer
 //    ignores such records anyway; the PostgreSQL store's filter only knows younger keys).
 #pragma once

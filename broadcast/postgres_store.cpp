@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "broadcast/postgres_session.h"
+#include "broadcast/postgres_sync.h"
 
 namespace webim::hub {
 
@@ -52,7 +53,8 @@ int sendCommit(pg::Session& s, pg::CommitArrays& a, bool sync) {
 }  // namespace
 
 PostgresHistoryStore::PostgresHistoryStore(PostgresStoreOptions options)
-    : session_(std::make_unique<pg::Session>(std::move(options))) {
+    : session_(std::make_unique<pg::Session>(options)),
+      syncConnection_(std::make_unique<pg::SyncConnection>(options.dsn)) {
   session_->connect();
   session_->loadFilter();
 }
@@ -143,13 +145,27 @@ void PostgresHistoryStore::commit(const WriteSet& batch, bool sync) {
   if (!error.empty()) {
     if (s.connectionBroken()) {
       // The COMMIT may or may not have reached the server: undo the batch on the next call.
-      s.rememberUndo(batch);
+      rememberUndo(batch);
       s.disconnect();
     }
     throw HistoryStoreError("postgres: " + error);
   }
   const int64_t now = pg::wallMs();
   for (uint64_t h : arrays.dedupHashes) s.filter.add(h, now);
+}
+
+void PostgresHistoryStore::write(const WriteSet& batch) { commit(batch, false); }
+
+void PostgresHistoryStore::sync() { syncConnection_->sync(); }
+
+void PostgresHistoryStore::abandon(const WriteSet& batch) { rememberUndo(batch); }
+
+void PostgresHistoryStore::rememberUndo(const WriteSet& batch) {
+  if (!session_->undo) undone_ = WriteSet{};  // the last undo ran: start afresh
+  undone_.messages.insert(undone_.messages.end(), batch.messages.begin(), batch.messages.end());
+  undone_.metas.insert(undone_.metas.end(), batch.metas.begin(), batch.metas.end());
+  undone_.dedups.insert(undone_.dedups.end(), batch.dedups.begin(), batch.dedups.end());
+  session_->rememberUndo(undone_);
 }
 
 HistoryPage PostgresHistoryStore::readPage(std::string_view channel, const HistoryQuery& query) {

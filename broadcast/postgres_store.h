@@ -10,6 +10,11 @@
 // SET LOCAL synchronous_commit = off. Records are upserted (a rewrite of the same key replaces
 // it, as RocksDB's Put does).
 //
+// Pipelined (the hub's way): write() is commit(batch, false): committed and visible, not yet
+// flushed; sync() runs on the hub's sync thread over a connection of its own (postgres_sync.h) and
+// makes every batch committed before it durable. abandon() adds the batch to the undo run before
+// the next call (as for a commit whose connection broke).
+//
 // Failures, the lost connection, the undo of a batch of unknown outcome and the reconnect backoff:
 // postgres_session.h. Put connect_timeout=2 in the DSN of a TCP server: libpq waits forever for an
 // unreachable host by default.
@@ -28,6 +33,7 @@ namespace webim::hub {
 
 namespace pg {
 class Session;
+class SyncConnection;
 }
 
 struct PostgresStoreOptions {
@@ -50,6 +56,10 @@ class PostgresHistoryStore final : public HistoryStore {
   uint64_t roundTrips() const noexcept;
   std::optional<DedupRecord> loadDedup(std::string_view from, std::string_view cid) override;
   void commit(const WriteSet& batch, bool sync) override;
+  bool pipelined() const override { return true; }
+  void write(const WriteSet& batch) override;
+  void sync() override;
+  void abandon(const WriteSet& batch) override;
   HistoryPage readPage(std::string_view channel, const HistoryQuery& query) override;
   uint64_t countChannels() override;
   std::vector<std::string> listChannels(std::string_view after, size_t limit) override;
@@ -62,7 +72,12 @@ class PostgresHistoryStore final : public HistoryStore {
   uint64_t dedupQueries() const;
 
  private:
+  // The batches of unknown outcome not yet undone (merged: one undo for all of them).
+  void rememberUndo(const WriteSet& batch);
+
   std::unique_ptr<pg::Session> session_;
+  std::unique_ptr<pg::SyncConnection> syncConnection_;  // the sync thread's
+  WriteSet undone_;  // what session_->undo undoes
 };
 
 }  // namespace webim::hub

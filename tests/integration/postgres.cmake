@@ -25,6 +25,11 @@ if(TARGET unit_history_store_test)
   add_test(NAME "unit/history_store_test: postgres" COMMAND unit_history_store_test "[postgres]")
   webim_pg_test("unit/history_store_test: postgres")
 endif()
+# The pipelined commit (write, sync from another thread, abandon) on PostgreSQL.
+if(TARGET unit_store_pipeline_test)
+  add_test(NAME "unit/store_pipeline_test: postgres" COMMAND unit_store_pipeline_test "[postgres]")
+  webim_pg_test("unit/store_pipeline_test: postgres")
+endif()
 # A database written by the release before the schema version (tests/fixtures/store-v0) migrates.
 if(TARGET unit_store_fixture_test)
   add_test(NAME "unit/store_fixture_test: postgres" COMMAND unit_store_fixture_test "[postgres]")
