@@ -2,17 +2,19 @@
 // entry per user connected to any frontend, so a million of them must stay small and a growth must
 // not stall the hub's loop. Pure.
 //
-// Layout: open addressing with linear probing over one array of 24-byte slots: the user id inline
-// (up to 15 bytes, a length tag in the 16th; the 7-digit ids of today fit) or, when longer, a
-// pointer to its own heap copy; then the 8-byte Holders. Slot i of a table of capacity C is where
-// a key's probe starts when (hash * C) >> 64 == i, so C need not be a power of two: the table grows
-// by 1.5x from a load of 0.8 and stays between ~0.53 and 0.8 full (24 / load = 30-45 bytes a user).
-// Deletion shifts the rest of the probe run back (no tombstones).
+// Layout: open addressing with linear probing over one array of 16-byte slots: 8 bytes of key, then
+// the 8-byte Holders. The key is the id itself when it has at most 7 bytes (the 7-digit ids of
+// today), the number when it is a decimal of 8-16 digits without a leading zero (ids to come), else
+// a pointer to its own heap copy; a tag byte says which. Slot i of a table of capacity C is where a
+// key's probe starts when (hash * C) >> 64 == i, so C need not be a power of two: the table grows
+// by 1.25x from a load of 0.8 and stays between 0.64 and 0.8 full (16 / load = 20-25 bytes a
+// user). Deletion shifts the rest of the probe run back (no tombstones).
 //
-// Growth is incremental: past the load limit the full table becomes the `old` one and a table 1.5x
+// Growth is incremental: past the load limit the full table becomes the `old` one and a table 1.25x
 // as large is allocated; every insert and erase then moves up to kMigrateSlots slots of the old
 // table into the new one (lookups look in both, a moved slot is simply emptied), so no single call
-// rehashes a million users. Below a load of 1/8 the table shrinks the same way, to a load of 0.4.
+// rehashes a million users (a table of up to kRehashAtOnce slots, 1 MiB, is moved at once: well
+// under a millisecond). Below a load of 1/8 the table shrinks the same way, to a load of 0.4.
 #pragma once
 
 #include <cstddef>
@@ -32,14 +34,16 @@ static_assert(sizeof(Holders) == 8);
 
 class UserTable {
  public:
-  // Slots of the old table moved per insert or erase while growing: the old table is gone before the
-  // new one (1.5x, starting ~0.53 full) passes 0.8, which takes ~0.4 C inserts for C old slots.
-  static constexpr size_t kMigrateSlots = 16;
+  // Slots of the old table moved per insert or erase while growing: C old slots are moved within
+  // C / 64 inserts, long before the new table (1.25x, starting 0.64 full) passes 0.8 (0.2 C inserts).
+  static constexpr size_t kMigrateSlots = 64;
   static constexpr size_t kMinCapacity = 16;
+  static constexpr size_t kRehashAtOnce = 65536;
 
   enum class Visit { Keep, Erase, Stop };
 
-  UserTable() = default;
+  // `rehashAtOnce`: old tables of up to this many slots are moved in one go (tests pass 0).
+  explicit UserTable(size_t rehashAtOnce = kRehashAtOnce) : rehashAtOnce_(rehashAtOnce) {}
   UserTable(const UserTable&) = delete;
   UserTable& operator=(const UserTable&) = delete;
   ~UserTable();
@@ -60,19 +64,27 @@ class UserTable {
   // Slots allocated (both tables while growing): size() / capacity() is the load.
   size_t capacity() const noexcept { return cur_.capacity + old_.capacity; }
   bool migrating() const noexcept { return old_.capacity != 0; }
-  // Heap bytes: the slot arrays plus the copies of ids longer than 15 bytes.
+  // Heap bytes: the slot arrays plus the copies of ids kept on the heap.
   size_t memoryBytes() const noexcept;
 
  private:
-  static constexpr uint8_t kEmpty = 0;
-  static constexpr uint8_t kHeap = 0xFF;  // tags 1..16: an inline id of tag - 1 bytes
-  static constexpr size_t kInlineBytes = 15;
+  static constexpr uint8_t kEmpty = 0;  // tags 1..8: an inline id of tag - 1 bytes
+  static constexpr uint8_t kNumber = 9;  // a decimal id of 8-16 digits, as a 56-bit number
+  static constexpr uint8_t kHeap = 10;   // a pointer to [uint32_t length][the id]
+  static constexpr size_t kKeyBytes = 7;
+  static constexpr size_t kMaxDigits = 16;  // 10^16 < 2^56
   struct Slot {
-    unsigned char key[kInlineBytes];  // the id, or (kHeap) a char* and a uint32_t length
+    unsigned char key[kKeyBytes];  // unused bytes are zero, so equal keys have equal bytes
     uint8_t tag;
     Holders holders;
   };
-  static_assert(sizeof(Slot) == 24);
+  static_assert(sizeof(Slot) == 16);
+  // A looked-up id in its slot form.
+  struct Key {
+    Slot slot{};
+    std::string_view text;
+    uint64_t hash = 0;
+  };
   struct FreeSlots {
     void operator()(Slot* slots) const noexcept;
   };
@@ -87,10 +99,10 @@ class UserTable {
     size_t gapBegin = 0;
     size_t gapEnd = 0;
 
-    size_t home(std::string_view key) const noexcept;
+    size_t home(uint64_t hash) const noexcept;
     size_t next(size_t i) const noexcept { return i + 1 == capacity ? 0 : i + 1; }
     // The slot holding `key`, or capacity when absent.
-    size_t locate(std::string_view key) const noexcept;
+    size_t locate(const Key& key) const noexcept;
     // Places a slot whose key is absent (the table has room); returns its index.
     size_t place(const Slot& slot) noexcept;
     // Empties slot i and shifts the rest of its probe run back; the slot's key is not freed.
@@ -100,7 +112,12 @@ class UserTable {
     size_t firstEmpty() const noexcept;
   };
 
-  static std::string_view keyOf(const Slot& slot) noexcept;
+  static Key encode(std::string_view user) noexcept;
+  static uint64_t hashOf(const Slot& slot) noexcept;
+  static bool sameKey(const Slot& slot, const Key& key) noexcept;
+  // The id of an occupied slot; a number is written into `digits`.
+  static std::string_view textOf(const Slot& slot, char (&digits)[kMaxDigits]) noexcept;
+  static const char* heapBlock(const Slot& slot) noexcept;
   static Table allocate(size_t capacity);
   static size_t capacityFor(size_t users) noexcept;
   void startResize(size_t capacity);
@@ -112,6 +129,7 @@ class UserTable {
   bool eraseIfIn(Table& t, F& visit);  // false when visit said Stop
 
   Table cur_;
+  size_t rehashAtOnce_;
   Table old_;  // capacity 0 unless migrating
 };
 
@@ -132,7 +150,8 @@ bool UserTable::eraseIfIn(Table& t, F& visit) {
   for (size_t walked = 0; walked < t.capacity;) {
     Slot& slot = t.slots[i];
     if (slot.tag != kEmpty) {
-      const Visit v = visit(keyOf(slot), slot.holders);
+      char digits[kMaxDigits];
+      const Visit v = visit(textOf(slot, digits), slot.holders);
       if (v == Visit::Stop) return false;
       if (v == Visit::Erase) {
         t.freeKey(slot);
