@@ -1,5 +1,7 @@
 #include "broadcast/user_table.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
@@ -34,7 +36,13 @@ bool isNumber(std::string_view s) noexcept {
 
 }  // namespace
 
-void UserTable::FreeSlots::operator()(Slot* slots) const noexcept { std::free(slots); }
+void UserTable::FreeSlots::operator()(Slot* slots) const noexcept {
+  if (bytes >= kMapBytes) {
+    munmap(slots, bytes);
+  } else {
+    std::free(slots);
+  }
+}
 
 UserTable::~UserTable() {
   cur_.releaseKeys();
@@ -166,11 +174,19 @@ std::string_view UserTable::textOf(const Slot& slot, char (&digits)[kMaxDigits])
   return {reinterpret_cast<const char*>(slot.key), static_cast<size_t>(slot.tag - 1)};
 }
 
-// calloc: an empty slot is all zero bytes, and pages not yet written cost no memory.
+// Zeroed memory: an empty slot is all zero bytes.
 UserTable::Table UserTable::allocate(size_t capacity) {
+  const size_t bytes = capacity * sizeof(Slot);
+  void* memory = nullptr;
+  if (bytes >= kMapBytes) {
+    memory = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED) memory = nullptr;
+  } else {
+    memory = std::calloc(capacity, sizeof(Slot));
+  }
+  if (memory == nullptr) throw std::bad_alloc();
   Table t;
-  t.slots.reset(static_cast<Slot*>(std::calloc(capacity, sizeof(Slot))));
-  if (!t.slots) throw std::bad_alloc();
+  t.slots = std::unique_ptr<Slot[], FreeSlots>(static_cast<Slot*>(memory), FreeSlots{bytes});
   t.capacity = capacity;
   return t;
 }

@@ -85,8 +85,15 @@ class UserTable {
     std::string_view text;
     uint64_t hash = 0;
   };
+  // Slot arrays of kMapBytes or more are mapped on their own (mmap), not taken from malloc's heap:
+  // pages never written cost nothing, and a table given up after a growth goes back to the system
+  // at once instead of leaving a hole in the heap that stays resident.
+  static constexpr size_t kMapBytes = 4096;  // a page: only tables of fewer than 256 slots are in the heap
   struct FreeSlots {
+    FreeSlots() noexcept : bytes(0) {}
+    explicit FreeSlots(size_t size) noexcept : bytes(size) {}
     void operator()(Slot* slots) const noexcept;
+    size_t bytes;
   };
   struct Table {
     std::unique_ptr<Slot[], FreeSlots> slots;
