@@ -4,7 +4,7 @@
 // frontend on that frontend's own topic. Pure bookkeeping; the hub forgets a frontend's users
 // when its heartbeats stop. The same map later gives presence.
 //
-// Every connected user has an entry, so it is kept small (30-45 B per user, UserTable): frontend
+// Every connected user has an entry, so it is kept small (20-25 B per user, UserTable): frontend
 // ids are interned as 16-bit indices (there are tens to hundreds of frontends), a user's holders
 // sit beside the id in the table's slot, and there is no frontend -> users map (forgetting a
 // frontend, which is rare, scans the users instead of every user name being stored twice).

@@ -225,6 +225,7 @@ Holders& UserTable::findOrInsert(std::string_view user) {
     std::memcpy(block, &length, sizeof length);
     std::memcpy(block + sizeof length, user.data(), user.size());
     const uint64_t bits = reinterpret_cast<uintptr_t>(block);
+    if ((bits >> (8 * kKeyBytes)) != 0) std::abort();  // see heapBlock: cannot happen in user space
     std::memcpy(key.slot.key, &bits, kKeyBytes);
   }
   return cur_.slots[cur_.place(key.slot)].holders;
