@@ -36,6 +36,10 @@ void InboxRouter::forgetFrontend(const std::string& frontend) {
   std::string user;  // removeHolder looks up overflow_ by std::string
   holders_.eraseIf([&](std::string_view id, Holders& holders) {
     if (left == 0) return UserTable::Visit::Stop;
+    // Most users are held by other frontends alone: no need to look further (or copy the id).
+    const uint16_t* first = holders.first;
+    const uint16_t* end = first + std::min(holders.count, kInline);
+    if (holders.count <= kInline && std::find(first, end, index) == end) return UserTable::Visit::Keep;
     user.assign(id);
     if (!removeHolder(user, holders, index)) return UserTable::Visit::Keep;
     --left;
