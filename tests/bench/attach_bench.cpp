@@ -10,6 +10,8 @@
 //  3. throughout, one app publishes at `--rate` per second on the app ingress (open loop: a stalled
 //     hub shows as latency), and the tool reports publish->ack p50/p99/max per phase and the
 //     slowest attach chunk.
+// --written N gives the first N users' inboxes a message and restarts the hub before all this (an
+// attach then loads those inboxes' positions from the store: the Sequencer keeps them a while).
 // With --check it exits 1 unless the hub's `inbox_users` stat is --users after the attach and after
 // the storm, every chunk was acknowledged and every publish acked (speed is not judged).
 #include "attach_bench_support.h"
@@ -204,6 +206,11 @@ HubRun runHub(const Args& a, zmq::context_t& ctx, const std::string& hubBinary, 
   HubProcess hub(a, hubBinary, dir);
   if (!hub.waitReady(ctx)) {
     run.failure = "the hub did not start (log: " + (dir / "hub.log").string() + ")";
+    return run;
+  }
+  // Inboxes with a stored message, then a restart: what a hub meets when frontends re-attach.
+  if (a.written > 0 && (!writeInboxes(ctx, hub.appEndpoint(), a.written) || !hub.restart(ctx))) {
+    run.failure = "writing the inboxes or restarting the hub failed (log: " + (dir / "hub.log").string() + ")";
     return run;
   }
   Publisher publisher(ctx, hub.appEndpoint(), a.rate);

@@ -18,7 +18,8 @@ namespace {
 [[noreturn]] void usage(const std::string& error) {
   if (!error.empty()) std::cerr << "attach_bench: " << error << "\n";
   std::cerr << "usage: attach_bench --hub PATH [--hub PATH ...] [--users 1000000] [--frontends 10]\n"
-               "  [--storm-users 100000] [--rate 300] [--chunk-bytes 32768] [--window 4] [--check] [--keep]\n"
+               "  [--storm-users 100000] [--rate 300] [--chunk-bytes 32768] [--window 4] [--written 0] [--check]\n"
+               "  [--keep]\n"
                "  [-- extra hub flags]\n";
   std::exit(2);
 }
@@ -58,6 +59,7 @@ Args parseArgs(int argc, char** argv) {
       else if (k == "--rate") a.rate = std::stod(v);
       else if (k == "--chunk-bytes") a.chunkBytes = std::stoul(v);
       else if (k == "--window") a.window = std::stoul(v);
+      else if (k == "--written") a.written = std::stoul(v);
       else usage("unknown option " + k);
     } catch (const std::logic_error&) {
       usage("bad value for " + k + ": " + v);
@@ -66,44 +68,63 @@ Args parseArgs(int argc, char** argv) {
   if (a.hubs.empty()) usage("--hub is required");
   if (a.users < 1 || a.users > 8000000) usage("--users must be 1..8000000 (7-digit ids)");
   if (a.frontends < 1 || a.frontends > 1000) usage("--frontends must be 1..1000");
+  if (a.written > a.users) usage("--written must be at most --users");
   if (a.rate <= 0 || a.window < 1 || a.chunkBytes < 16) usage("--rate, --window and --chunk-bytes must be positive");
   return a;
 }
 
 HubProcess::HubProcess(const Args& a, const std::string& binary, const fs::path& dir) : dir_(dir) {
-  std::vector<std::string> args = {binary,        "--app-ingress", appEndpoint(), "--hub-ingress", ingressEndpoint(),
-                                   "--hub-pub",   "ipc://" + (dir / "pub").string(), "--data", (dir / "data").string(),
-                                   "--no-sync", "--log-level", "warn"};
-  args.insert(args.end(), a.hubArgs.begin(), a.hubArgs.end());
+  args_ = {binary,      "--app-ingress", appEndpoint(), "--hub-ingress", ingressEndpoint(),
+           "--hub-pub", "ipc://" + (dir / "pub").string(), "--data", (dir / "data").string(),
+           "--no-sync", "--log-level", "warn"};
+  args_.insert(args_.end(), a.hubArgs.begin(), a.hubArgs.end());
+  start();
+}
+
+void HubProcess::start() {
   pid_ = fork();
   if (pid_ == 0) {
-    FILE* log = fopen((dir / "hub.log").c_str(), "w");
+    FILE* log = fopen((dir_ / "hub.log").c_str(), "a");
     if (log) {
       dup2(fileno(log), 1);
       dup2(fileno(log), 2);
     }
     std::vector<char*> argv;
-    for (auto& s : args) argv.push_back(s.data());
+    for (auto& s : args_) argv.push_back(s.data());
     argv.push_back(nullptr);
     execv(argv[0], argv.data());
     _exit(127);
   }
 }
 
-HubProcess::~HubProcess() {
+void HubProcess::stop() {
   if (pid_ <= 0) return;
   kill(pid_, SIGTERM);
   for (int i = 0; i < 100; ++i) {
-    if (waitpid(pid_, nullptr, WNOHANG) == pid_) return;
+    if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+      pid_ = -1;
+      return;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   kill(pid_, SIGKILL);
   waitpid(pid_, nullptr, 0);
+  pid_ = -1;
 }
+
+bool HubProcess::restart(zmq::context_t& ctx) {
+  stop();
+  start();
+  return waitReady(ctx);
+}
+
+HubProcess::~HubProcess() { stop(); }
 
 bool HubProcess::waitReady(zmq::context_t& ctx) {
   for (int attempt = 0; attempt < 100; ++attempt) {
-    if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      std::cerr << "attach_bench: the hub exited (status " << status << ")\n";
       pid_ = -1;
       return false;
     }
@@ -134,6 +155,36 @@ int64_t HubProcess::inboxUsers(zmq::context_t& ctx) {
   const std::string key = "\"inbox_users\":";
   const size_t at = body.find(key);
   return at == std::string::npos ? -1 : std::stoll(body.substr(at + key.size()));
+}
+
+bool writeInboxes(zmq::context_t& ctx, const std::string& endpoint, size_t users) {
+  constexpr size_t kWindow = 100;  // publishes in flight (the hub drops replies past its send HWM)
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  s.set(zmq::sockopt::linger, 0);
+  s.connect(endpoint);
+  size_t sent = 0, acked = 0;
+  while (acked < users) {
+    for (; sent < users && sent - acked < kWindow; ++sent) {
+      const std::string body = R"({"op":"pub","ch":"user:)" + std::to_string(1000000 + sent) + R"(","data":1})";
+      s.send(zmq::message_t(), zmq::send_flags::sndmore);
+      s.send(zmq::buffer(body), zmq::send_flags::none);
+    }
+    zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, std::chrono::seconds(10)) == 0) {
+      std::cerr << "attach_bench: no answer to the inbox writes (" << acked << " of " << users << " acked)\n";
+      return false;
+    }
+    std::vector<zmq::message_t> frames;
+    while (zmq::recv_multipart(s, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+      if (frames.back().to_string().find(R"("ok":true)") == std::string::npos) {
+        std::cerr << "attach_bench: an inbox write failed: " << frames.back().to_string() << "\n";
+        return false;
+      }
+      ++acked;
+      frames.clear();
+    }
+  }
+  return true;
 }
 
 void Publisher::run() {
@@ -193,8 +244,10 @@ void Publisher::run() {
 }
 
 void printReport(const Args& a, const std::vector<HubRun>& runs) {
-  std::printf("\nHub memory per attached user: %zu users (7-digit ids) over %zu fake frontends, chunks of <= %zu B\n",
+  std::printf("\nHub memory per attached user: %zu users (7-digit ids) over %zu fake frontends, chunks of <= %zu B",
               a.users, a.frontends, a.chunkBytes);
+  if (a.written > 0) std::printf("; %zu of their inboxes written before a hub restart", a.written);
+  std::printf("\n");
   std::printf("| hub | idle RSS MiB | attached RSS MiB | delta MiB | B/user | attach s | slowest chunk ms |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
   for (const HubRun& r : runs) {

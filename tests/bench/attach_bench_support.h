@@ -28,6 +28,7 @@ struct Args {
   double rate = 300;  // app publishes per second
   size_t chunkBytes = 32 * 1024;
   size_t window = 4;  // attach chunks in flight per frontend
+  size_t written = 0;  // inboxes given a message (then the hub restarts) before the attach
   bool check = false;
   bool keep = false;  // keep the temp dir (hub logs)
   std::vector<std::string> hubArgs;
@@ -65,6 +66,8 @@ class HubProcess {
  public:
   HubProcess(const Args& a, const std::string& binary, const fs::path& dir);
   ~HubProcess();
+  // Stops the hub (SIGTERM) and starts it again on the same data dir and endpoints.
+  bool restart(zmq::context_t& ctx);
   HubProcess(const HubProcess&) = delete;
   HubProcess& operator=(const HubProcess&) = delete;
   bool waitReady(zmq::context_t& ctx);
@@ -74,7 +77,11 @@ class HubProcess {
   std::string ingressEndpoint() const { return "ipc://" + (dir_ / "fe").string(); }
 
  private:
+  void start();
+  void stop();
+
   fs::path dir_;
+  std::vector<std::string> args_;
   pid_t pid_ = -1;
 };
 
@@ -97,6 +104,10 @@ class Publisher {
   std::atomic<bool> stop_{false};
   std::array<Latencies, kPhases> results_{};
 };
+
+// One app publish to each of the inboxes of the first `users` users (`user:<1000000 + k>`), 100
+// in flight; false on a failed or missing ack.
+bool writeInboxes(zmq::context_t& ctx, const std::string& endpoint, size_t users);
 
 void printReport(const Args& a, const std::vector<HubRun>& runs);
 // 0 when every run attached every user (after the attach and after the storm), every chunk was
