@@ -5,7 +5,7 @@ namespace webim::hub {
 bool InboxRouter::attach(const std::string& frontend, const std::string& user) {
   std::optional<uint16_t> index = intern(frontend);
   if (!index) return false;
-  Holders& holders = holders_[user];
+  Holders& holders = holders_.findOrInsert(user);
   if (holds(user, holders, *index)) return true;  // already attached
   if (holders.count < kInline) {
     holders.first[holders.count] = *index;
@@ -21,9 +21,9 @@ void InboxRouter::detach(const std::string& frontend, const std::string& user) {
   auto fe = frontendIndex_.find(frontend);
   if (fe == frontendIndex_.end()) return;
   const uint16_t index = fe->second;
-  auto it = holders_.find(user);
-  if (it == holders_.end() || !removeHolder(user, it->second, index)) return;
-  if (it->second.count == 0) holders_.erase(it);
+  Holders* holders = holders_.find(user);
+  if (holders == nullptr || !removeHolder(user, *holders, index)) return;
+  if (holders->count == 0) holders_.erase(user);
   dropUser(index);
 }
 
@@ -31,15 +31,21 @@ void InboxRouter::forgetFrontend(const std::string& frontend) {
   auto fe = frontendIndex_.find(frontend);
   if (fe == frontendIndex_.end()) return;
   const uint16_t index = fe->second;
-  // Stops once all of the frontend's users are found.
-  for (auto it = holders_.begin(); it != holders_.end() && frontendUsers_[index] > 0;) {
-    if (!removeHolder(it->first, it->second, index)) {
-      ++it;
-      continue;
-    }
-    it = it->second.count == 0 ? holders_.erase(it) : std::next(it);
+  // Stops once all of the frontend's users are found (the last one frees the index).
+  size_t left = frontendUsers_[index];
+  std::string user;  // removeHolder looks up overflow_ by std::string
+  holders_.eraseIf([&](std::string_view id, Holders& holders) {
+    if (left == 0) return UserTable::Visit::Stop;
+    // Most users are held by other frontends alone: no need to look further (or copy the id).
+    const uint16_t* first = holders.first;
+    const uint16_t* end = first + std::min(holders.count, kInline);
+    if (holders.count <= kInline && std::find(first, end, index) == end) return UserTable::Visit::Keep;
+    user.assign(id);
+    if (!removeHolder(user, holders, index)) return UserTable::Visit::Keep;
+    --left;
     dropUser(index);
-  }
+    return holders.count == 0 ? UserTable::Visit::Erase : UserTable::Visit::Keep;
+  });
 }
 
 std::optional<uint16_t> InboxRouter::intern(const std::string& frontend) {

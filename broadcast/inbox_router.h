@@ -4,10 +4,10 @@
 // frontend on that frontend's own topic. Pure bookkeeping; the hub forgets a frontend's users
 // when its heartbeats stop. The same map later gives presence.
 //
-// Every connected user has an entry, so it is kept small (~75 B per user at a million): frontend
+// Every connected user has an entry, so it is kept small (20-25 B per user, UserTable): frontend
 // ids are interned as 16-bit indices (there are tens to hundreds of frontends), a user's holders
-// fit inline in the map's node, and there is no frontend -> users map (forgetting a frontend, which
-// is rare, scans the users instead of every user name being stored twice).
+// sit beside the id in the table's slot, and there is no frontend -> users map (forgetting a
+// frontend, which is rare, scans the users instead of every user name being stored twice).
 #pragma once
 
 #include <algorithm>
@@ -18,6 +18,8 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "broadcast/user_table.h"
 
 namespace webim::hub {
 
@@ -36,18 +38,15 @@ class InboxRouter {
   template <class F>
   void forEachHolder(const std::string& user, F&& f) const;
   size_t users() const noexcept { return holders_.size(); }
+  // Heap bytes of the user table (UserTable::memoryBytes), for the memory figures.
+  size_t tableBytes() const noexcept { return holders_.memoryBytes(); }
   // Frontends holding at least one user (one is forgotten with its last user).
   size_t frontends() const noexcept { return frontendIndex_.size(); }
 
  private:
-  static constexpr uint16_t kInline = 3;
   // A user's holding frontends: one nearly always, 2-3 with tabs on several frontends. The first
-  // kInline indices live here, in the map node itself; the rest (count > kInline) in overflow_.
-  struct Holders {
-    uint16_t count = 0;
-    uint16_t first[kInline] = {};
-  };
-  static_assert(sizeof(Holders) == 8);
+  // kInline indices live in the table's slot; the rest (count > kInline) in overflow_.
+  static constexpr uint16_t kInline = Holders::kInline;
 
   std::optional<uint16_t> intern(const std::string& frontend);
   // One user fewer for the frontend; its index is freed for reuse with its last user.
@@ -56,7 +55,7 @@ class InboxRouter {
   // False when `index` was not among the holders.
   bool removeHolder(const std::string& user, Holders& holders, uint16_t index);
 
-  std::unordered_map<std::string, Holders> holders_;  // user -> frontend indices
+  UserTable holders_;  // user -> frontend indices
   std::unordered_map<std::string, std::vector<uint16_t>> overflow_;  // user -> holders past kInline
   std::vector<std::string> frontendNames_;  // index -> frontend id ("" when free)
   std::vector<size_t> frontendUsers_;  // index -> users it holds
@@ -66,9 +65,9 @@ class InboxRouter {
 
 template <class F>
 void InboxRouter::forEachHolder(const std::string& user, F&& f) const {
-  auto it = holders_.find(user);
-  if (it == holders_.end()) return;
-  const Holders& holders = it->second;
+  const Holders* found = holders_.find(user);
+  if (found == nullptr) return;
+  const Holders& holders = *found;
   for (uint16_t i = 0; i < std::min(holders.count, kInline); ++i) {
     f(std::string_view(frontendNames_[holders.first[i]]));
   }

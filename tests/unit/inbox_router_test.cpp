@@ -161,3 +161,19 @@ TEST_CASE("random attaches, detaches and forgets agree with a plain map", "[inbo
     }
   }
 }
+
+TEST_CASE("a frontend forgotten in the middle of a growth, then re-attached, keeps everyone routed", "[inbox_router]") {
+  InboxRouter router;
+  // 50,000 users over 5 frontends; some ids kept on the table's heap.
+  auto id = [](int i) { return i % 7 == 0 ? "user-with-a-long-id-" + std::to_string(i) : std::to_string(1000000 + i); };
+  for (int i = 0; i < 50000; ++i) REQUIRE(router.attach("fe" + std::to_string(i % 5), id(i)));
+  router.forgetFrontend("fe2");  // a restart: its 10,000 users go, then come back
+  CHECK(router.users() == 40000);
+  CHECK(router.frontends() == 4);
+  for (int i = 2; i < 50000; i += 5) REQUIRE(router.attach("fe2", id(i)));
+  CHECK(router.users() == 50000);
+  for (int i = 0; i < 50000; ++i) {
+    REQUIRE(holders(router, id(i)) == std::set<std::string>{"fe" + std::to_string(i % 5)});
+  }
+  CHECK(router.tableBytes() <= 50000 * 25 + (50000 / 7 + 1) * 30);
+}
