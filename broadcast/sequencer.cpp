@@ -199,14 +199,7 @@ std::optional<std::vector<ChannelMeta>> Sequencer::positions(const std::vector<s
       out[missingAt[k]] = ChannelMeta{epochFor(missing[k]), 0};
       continue;
     }
-    out[missingAt[k]] = *loaded[k];
-    if (findChannel(missing[k]) == nullptr) {
-      ChannelState state;
-      state.epoch = loaded[k]->epoch;
-      state.durableSeq = state.lastSeq = loaded[k]->lastSeq;
-      state.durable = true;
-      channels_.emplace(missing[k], state);
-    }
+    out[missingAt[k]] = *loaded[k];  // not kept: most are not written again soon
   }
   return out;
 }

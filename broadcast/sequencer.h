@@ -87,8 +87,9 @@ class Sequencer {
   // Channels whose meta was first written by this process (for stats).
   uint64_t createdChannels() const { return createdChannels_; }
   // Where each channel's stream stands: (epoch, last durable seq); (epochFor(channel), 0) for a
-  // channel never written. Channels not in memory are read in one batch (HistoryStore::loadMetas); those that
-  // exist stay in memory. Call between batches; nullopt (with `error`) when the store cannot be read.
+  // channel never written. Channels not in memory are read in one batch (HistoryStore::loadMetas)
+  // and not kept (a million inboxes attached after a restart would stay for channel_idle_timeout,
+  // ~126 B each). Nullopt (with `error`) when the store cannot be read.
   std::optional<std::vector<ChannelMeta>> positions(const std::vector<std::string>& channels, std::string& error);
   // Forgets the channels not used since the previous call (call between batches, every idle period).
   void evictIdle();
