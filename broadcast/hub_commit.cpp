@@ -98,10 +98,11 @@ void Hub::drainInFlight() {
   while (!inFlight_.empty()) waitForOldest();
 }
 
-// False when a sync failed (every batch in flight was failed).
+// False when a sync failed: what was durable before it completes, every other batch in flight fails.
 bool Hub::takeSyncResult(const SyncWorker::Result& result) {
   durableTicket_ = std::max(durableTicket_, result.durable);
   if (result.failed == 0) return true;
+  while (!inFlight_.empty() && inFlight_.front().ticket <= durableTicket_) completeOldest();
   failInFlight(result.error);
   return false;
 }
@@ -123,8 +124,8 @@ void Hub::completeOldest() {
 // A sync failed: the batches written since the last good one are of unknown outcome. The store
 // undoes them (after the sync thread is idle); every request that needed them is `unavailable`.
 void Hub::failInFlight(const std::string& error) {
-  syncer_->waitIdle();
-  (void)syncer_->take();  // a sync that started meanwhile: its batches fail with the others
+  syncer_->waitIdle();    // the failure was taken: a sync asked for meanwhile runs, then nothing
+  (void)syncer_->take();  // its batches fail with the others
   durableTicket_ = writtenTicket_;
   size_t messages = 0;
   for (const WriteSet& batch : sequencer_.batchesInFlight()) {

@@ -37,8 +37,10 @@ void SyncWorker::request(uint64_t ticket) {
 void SyncWorker::run() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    wake_.wait(lock, [this] { return stop_ || requested_ > std::max(durable_, failed_); });
-    if (requested_ <= std::max(durable_, failed_)) return;  // stopping, nothing asked for
+    // After a failure nothing more is synced until the loop took it: `durable` in a result is
+    // always what was durable before the failure.
+    wake_.wait(lock, [this] { return stop_ || (failed_ == 0 && requested_ > durable_); });
+    if (failed_ != 0 || requested_ <= durable_) return;  // stopping
     const uint64_t target = requested_;
     busy_ = true;
     lock.unlock();
@@ -78,15 +80,17 @@ SyncWorker::Result SyncWorker::take() {
   seen_ = signals;
   uint64_t count = 0;
   [[maybe_unused]] ssize_t n = ::read(eventFd_, &count, sizeof count);  // EAGAIN: read already
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   Result result{durable_, failed_, error_};
   last_ = result;
   if (failed_ != 0) {
-    // Taken: the loop fails the batches in flight; later tickets start afresh.
+    // Taken: the loop fails the batches in flight; the thread goes on with later tickets.
     durable_ = std::max(durable_, failed_);
     requested_ = std::max(requested_, failed_);
     failed_ = 0;
     error_.clear();
+    lock.unlock();
+    wake_.notify_one();
   }
   return result;
 }

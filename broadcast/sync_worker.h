@@ -2,7 +2,8 @@
 // batch (HistoryStore::write), asks for its sync with the batch's ticket, and goes on staging the
 // next batches while this thread waits for stable storage. One sync covers every ticket asked for
 // before it started (the batches written meanwhile share the next one: group commit across
-// batches). Results are reported in ticket order through an eventfd the loop polls.
+// batches). Results are reported in ticket order through an eventfd the loop polls. After a failed
+// sync the thread syncs nothing more until the failure is taken.
 //
 // After a failed sync the loop fails every batch in flight and calls waitIdle() before anything
 // else touches the store (a recovery must not run beside a sync).
@@ -39,7 +40,8 @@ class SyncWorker {
   Result take();
   // Blocks until a result newer than `durable` (or a failure) is there, then take()s it.
   Result wait(uint64_t durable);
-  // Blocks until no sync is under way or asked for (after a failure: before the store recovers).
+  // Blocks until no sync is under way or asked for (after a failure, once taken: before the store
+  // recovers).
   void waitIdle();
   // Readable while a result has not been taken (for zmq_poll).
   int fd() const noexcept { return eventFd_; }

@@ -98,3 +98,23 @@ TEST_CASE("the destructor finishes the sync under way", "[sync_worker]") {
   opener.join();
   CHECK(gate.calls == 1);
 }
+
+TEST_CASE("after a failed sync nothing more is synced until the failure is taken", "[sync_worker]") {
+  GatedSync gate;
+  gate.fail = true;
+  SyncWorker worker([&] { gate(); });
+  worker.request(1);
+  while (gate.calls < 1) std::this_thread::sleep_for(1ms);
+  worker.request(2);  // while ticket 1 fails
+  gate.release();
+  REQUIRE(readable(worker.fd(), 5000));
+  std::this_thread::sleep_for(50ms);
+  CHECK(gate.calls == 1);  // paused: `durable` of the result is what was durable before the failure
+  gate.fail = false;
+  SyncWorker::Result result = worker.take();
+  CHECK(result.durable == 0);
+  CHECK(result.failed == 1);
+  worker.waitIdle();  // ticket 2 runs now
+  CHECK(gate.calls == 2);
+  CHECK(worker.take().durable == 2);
+}
