@@ -84,6 +84,7 @@ void Hub::run(const volatile std::sig_atomic_t* stop) {
       completeDurable();
       housekeeping();
       batch.clear();
+      attachUsersInBatch_ = 0;
       // Alternate which ingress goes first so neither can starve the other.
       zmq::socket_ref first = appFirst ? zmq::socket_ref(app_) : zmq::socket_ref(frontend_);
       zmq::socket_ref second = appFirst ? zmq::socket_ref(frontend_) : zmq::socket_ref(app_);

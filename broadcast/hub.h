@@ -134,6 +134,8 @@ class Hub {
 
   // Batches written and waiting for their sync at most (one syncing, one written behind it).
   static constexpr size_t kMaxInFlight = 2;
+  // Inbox attaches taken into one batch, in users (receive()).
+  static constexpr size_t kMaxAttachUsersPerBatch = 8192;
   // The largest request (one ZeroMQ message) answered; larger ones get too_large.
   size_t maxRequestBytes() const { return static_cast<size_t>(config_.maxDataBytes) + kEnvelopeSlackBytes; }
   static constexpr size_t kEnvelopeSlackBytes = 65536;  // request bytes beyond `data` (fields, JSON, envelope)
@@ -167,6 +169,7 @@ class Hub {
   std::deque<InFlight> inFlight_;       // oldest first
   uint64_t writtenTicket_ = 0;          // batches written through syncer_
   uint64_t durableTicket_ = 0;          // the last one reported durable
+  size_t attachUsersInBatch_ = 0;       // users of the inbox attaches in the batch being received
   volatile std::sig_atomic_t* reload_ = nullptr;
 };
 

@@ -180,9 +180,12 @@ void Hub::drainSubscriptions() {
   if (!toSync.empty()) publishSyncs(toSync);
 }
 
+// Up to `room` requests. Frontend requests stop for this batch once its inbox attaches name
+// kMaxAttachUsersPerBatch users: a storm of re-attaching frontends (a hub restart: a million users
+// in chunks of ~4,700) is spread over many batches instead of holding one batch's publishes back.
 size_t Hub::receive(zmq::socket_ref socket, bool fromApp, std::vector<Request>& batch, size_t room) {
   size_t n = 0;
-  while (n < room) {
+  while (n < room && (fromApp || attachUsersInBatch_ < kMaxAttachUsersPerBatch)) {
     std::vector<zmq::message_t> frames;
     if (!receiveMessage(socket, frames)) break;
     if (frames.size() < 2) continue;  // a ROUTER always prepends the peer identity
@@ -200,6 +203,7 @@ size_t Hub::receive(zmq::socket_ref socket, bool fromApp, std::vector<Request>& 
       r.form = decoded.form;
       r.reqId = decoded.reqId;
       r.request = std::move(decoded.request);
+      if (const auto* attach = std::get_if<AttachRequest>(&r.request)) attachUsersInBatch_ += attach->users.size();
     }
     ++n;
   }
