@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/rate_limiter.h>
 #include <rocksdb/table.h>
 #include <spdlog/spdlog.h>
 
@@ -52,9 +53,32 @@ class NoFreeSpaceEnv final : public rocksdb::EnvWrapper {
   }
 };
 
+IoOptions& processIoOptions() {
+  static IoOptions io;
+  return io;
+}
+
+// Writeback and placement (docs/durability.md "Disk layout"). bytes_per_sync: RocksDB asks the
+// kernel to start writing an SST file every MiB as it is built (sync_file_range), so a 64 MiB
+// memtable flush or a compaction reaches the disk as a steady stream instead of one burst at the
+// file's fsync, which would queue the group commit's WAL fdatasync behind it on the same device.
+// wal_bytes_per_sync does the same for the WAL when sync is off. The rate limiter caps flush and
+// compaction writes (never the WAL); 0 leaves them unlimited.
+void applyIoOptions(const IoOptions& io, rocksdb::Options& options) {
+  if (!io.walDir.empty()) options.wal_dir = io.walDir;
+  options.bytes_per_sync = io.bytesPerSync;
+  options.wal_bytes_per_sync = io.walBytesPerSync;
+  if (io.rateLimitBytesPerSec > 0) options.rate_limiter.reset(rocksdb::NewGenericRateLimiter(io.rateLimitBytesPerSec));
+}
+
 }  // namespace
 
-std::unique_ptr<rocksdb::DB> openDb(const std::string& path) {
+void setIoOptions(const IoOptions& io) { processIoOptions() = io; }
+const IoOptions& ioOptions() { return processIoOptions(); }
+
+std::unique_ptr<rocksdb::DB> openDb(const std::string& path) { return openDb(path, ioOptions()); }
+
+std::unique_ptr<rocksdb::DB> openDb(const std::string& path, const IoOptions& io) {
   static NoFreeSpaceEnv env;
   rocksdb::Options options;
   options.env = &env;
@@ -71,6 +95,7 @@ std::unique_ptr<rocksdb::DB> openDb(const std::string& path) {
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(kBloomBitsPerKey));
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  applyIoOptions(io, options);
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, path, &db);
   if (!s.ok()) throw HistoryStoreError("cannot open store " + path + ": " + s.ToString());
