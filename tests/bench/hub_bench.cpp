@@ -400,7 +400,7 @@ void printTables(const Args& a, const std::vector<FsyncProbe>& probes, const std
     for (const Result& r : results)
       for (const Window& w : r.windows)
         std::printf("| %-8s | %-3s | %10d | %6.0f | %7.0f | %6.2f | %6.2f | %6.2f |\n", r.store.c_str(), r.hub.c_str(),
-                    r.publishers, w.startS, static_cast<double>(w.acks) / a.window, w.p50us / 1000, w.p99us / 1000,
+                    r.publishers, w.startS, static_cast<double>(w.acks) / std::min(a.window, a.seconds - w.startS), w.p50us / 1000, w.p99us / 1000,
                     w.maxUs / 1000);
   }
   std::printf("\nSync policy:\n");
