@@ -5,6 +5,8 @@
 # `webim-broadcast request -` connection, up to 256 in flight) and is killed with -9 in the middle:
 # the WAL files are in the WAL directory and none in the data directory; after a restart with the
 # same flags every acknowledged publish is in the history (seq and data), and the seqs continue.
+# Started without its wal_dir while the WAL holds data, the hub refuses (exit 2); once the files
+# are moved to the data directory it opens with everything.
 set -u
 HUB=${1:?usage: hub_wal_dir.sh /path/to/webim-broadcast}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/webim-hub-wal.XXXXXX")
@@ -85,7 +87,7 @@ done
 awk '/"seq"/ { print "\"data\":{\"i\":" NR - 1 "}" }' "$WORK/acks" >"$WORK/want"
 found=$(grep -o -F -f "$WORK/want" "$WORK/hist" | sort -u | wc -l)
 check "every acknowledged publish is in the history after kill -9 + restart" "$found" "$acked"
-r=$(req '{"op":"pub","ch":"room:w0","from":"t","cid":"after","data":1}') || fail "pub after restart: $r"
+r=$(req '{"op":"pub","ch":"room:w0","from":"t","cid":"after","data":{"after":true}}') || fail "pub after restart: $r"
 [[ $(sed -n 's/.*"seq":\([0-9]*\).*/\1/p' <<<"$r") -gt 0 ]] || fail "no seq after restart: $r"
 echo "ok - publishes continue after the restart ($(wc -l <"$WORK/hist") messages stored before)"
 wal_files=$(find "$WORK/wal" -maxdepth 1 -name '*.log' | wc -l)
@@ -94,4 +96,18 @@ data_wal_files=$(find "$WORK/data" -maxdepth 1 -name '*.log' | wc -l)
 check "still no WAL file in the data directory after the restart" "$data_wal_files" 0
 kill -TERM "$PID"; wait "$PID"; rc=$?; PID=
 check "SIGTERM exits 0" "$rc" 0
+# Opened without its wal_dir, RocksDB would replay none of the WAL and drop what is only there:
+# the hub refuses (bad config, exit 2) until the files are moved.
+out=$("$HUB" --app-ingress "$APP" --hub-ingress "ipc://$WORK/fe" --hub-pub "ipc://$WORK/pub" --data "$WORK/data" 2>&1); rc=$?
+check "wal_dir dropped while the WAL holds data: exit 2" "$rc" 2
+grep -q "WAL files (\*.log) are in $WORK/wal" <<<"$out" || fail "unclear message: $out"
+mv "$WORK"/wal/*.log "$WORK/data/"
+"$HUB" --app-ingress "$APP" --hub-ingress "ipc://$WORK/fe" --hub-pub "ipc://$WORK/pub" --data "$WORK/data" \
+  --log-level info 2>"$WORK/hub3.log" &
+PID=$!
+for _ in $(seq 100); do grep -q "webim-broadcast ready" "$WORK/hub3.log" && break; sleep 0.1; done
+h=$(req '{"op":"hist","ch":"room:w0","before":1000000,"limit":1}') || fail "hist after the move: $h"
+check "after moving the WAL back, room:w0 ends with the publish made after the restart" \
+  "$(grep -o '"seq":[0-9]*,[^{]*"data":{"after":true}' <<<"$h" | cut -d, -f1)" "$(grep -o '"seq":[0-9]*' <<<"$r")"
+kill -TERM "$PID"; wait "$PID"; PID=
 echo "all hub wal_dir checks passed"
