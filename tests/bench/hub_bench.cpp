@@ -41,6 +41,7 @@ struct Args {
   std::string workDir;   // stores and the fdatasync probe; "" = the temp directory
   int fsyncProbes = 2000;
   double window = 0;     // > 0: ack latency per window of this many seconds, too
+  int rounds = 0;        // per publisher count and binary; 0 = 2 with --old-hub, else 1
   std::string pgScript;
   std::vector<std::string> stores = {"rocksdb", "postgres"};
   std::vector<int> publishers = {1, 16, 256};
@@ -64,7 +65,7 @@ std::vector<std::string> split(const std::string& s, char sep) {
   if (!error.empty()) std::cerr << "hub_bench: " << error << "\n";
   std::cerr << "usage: hub_bench --hub PATH [--old-hub PATH] [--work-dir DIR] [--pg-script PATH]\n"
                "  [--stores rocksdb,postgres] [--publishers 1,16,256] [--seconds 5] [--warmup 1] [--window S]\n"
-               "  [--payload 100] [--channels 64] [--fsync-probes 2000] [--out DIR] [-- extra hub flags]\n";
+               "  [--rounds N] [--payload 100] [--channels 64] [--fsync-probes 2000] [--out DIR] [-- extra hub flags]\n";
   std::exit(2);
 }
 
@@ -83,6 +84,7 @@ Args parse(int argc, char** argv) {
     else if (k == "--work-dir") a.workDir = v;
     else if (k == "--fsync-probes") a.fsyncProbes = std::stoi(v);
     else if (k == "--window") a.window = std::stod(v);
+    else if (k == "--rounds") a.rounds = std::stoi(v);
     else if (k == "--pg-script") a.pgScript = v;
     else if (k == "--stores") a.stores = split(v, ',');
     else if (k == "--publishers") {
@@ -96,6 +98,7 @@ Args parse(int argc, char** argv) {
     else usage("unknown option " + k);
   }
   if (a.hub.empty()) usage("--hub is required");
+  if (a.rounds <= 0) a.rounds = a.oldHub.empty() ? 1 : 2;
   return a;
 }
 
@@ -218,6 +221,7 @@ struct Result {
   double rate = 0;
   double p50us = 0, p99us = 0;
   std::vector<Window> windows;
+  int rep = 0;  // round (in a summary row: how many rounds it averages)
 };
 
 Result drive(zmq::context_t& ctx, const Args& a, const fs::path& dir, const std::string& store, int publishers,
@@ -335,31 +339,80 @@ std::string databaseFor(const std::string& dsn, const std::string& label) {
   return dsn + " dbname=bench_" + label;  // a later keyword wins in a libpq connection string
 }
 
-// One store, one binary: start the hub, run every publisher count, stop it. False if it did not start.
-bool benchHub(zmq::context_t& ctx, const Args& a, const fs::path& dir, const std::string& store,
-              const std::string& label, const std::string& binary, const std::string& dsn, int& round,
-              std::vector<Result>& results) {
-  fs::create_directories(dir);
-  pid_t hub = startHub(a, binary, dir, store, dsn);
-  if (!waitReady(ctx, dir, hub)) {
-    std::cerr << "hub_bench: hub (" << store << ", " << label << ") did not start; log:\n";
-    std::ifstream log(dir / "hub.log");
-    std::cerr << log.rdbuf();
-    kill(hub, SIGKILL);
-    waitpid(hub, nullptr, 0);
-    return false;
+struct RunningHub {
+  std::string label;
+  fs::path dir;
+  pid_t pid = -1;
+};
+
+// One store: every binary's hub up at once (each its own store), then for each publisher count
+// `rounds` rounds alternating the order (old new, new old, ...), so that the load of the machine
+// drifting during the run falls on both alike. False if a hub did not start.
+bool benchStore(zmq::context_t& ctx, const Args& a, const fs::path& work, const std::string& store,
+                const std::vector<std::pair<std::string, std::string>>& binaries, const std::string& dsn, int& round,
+                std::vector<Result>& results) {
+  std::vector<RunningHub> hubs;
+  bool ok = true;
+  for (const auto& [label, binary] : binaries) {
+    RunningHub h{label, work / (store + "-" + label)};
+    fs::create_directories(h.dir);
+    h.pid = startHub(a, binary, h.dir, store, store == "postgres" ? databaseFor(dsn, label) : dsn);
+    if (!waitReady(ctx, h.dir, h.pid)) {
+      std::cerr << "hub_bench: hub (" << store << ", " << label << ") did not start; log:\n";
+      std::ifstream log(h.dir / "hub.log");
+      std::cerr << log.rdbuf();
+      kill(h.pid, SIGKILL);
+      waitpid(h.pid, nullptr, 0);
+      ok = false;
+      continue;
+    }
+    hubs.push_back(h);
   }
   for (int p : a.publishers) {
-    Result r = drive(ctx, a, dir, store, p, ++round);
-    r.hub = label;
-    std::fprintf(stderr, "hub_bench: %-8s %-3s %4d publishers: %9.0f msg/s  p50 %6.2f ms  p99 %6.2f ms  (%lu errors)\n",
-                 store.c_str(), label.c_str(), p, r.rate, r.p50us / 1000, r.p99us / 1000,
-                 static_cast<unsigned long>(r.errors));
-    results.push_back(std::move(r));
+    for (int rep = 0; rep < a.rounds; ++rep) {
+      for (size_t k = 0; k < hubs.size(); ++k) {
+        const RunningHub& h = hubs[rep % 2 == 0 ? k : hubs.size() - 1 - k];
+        Result r = drive(ctx, a, h.dir, store, p, ++round);
+        r.hub = h.label;
+        r.rep = rep;
+        std::fprintf(stderr,
+                     "hub_bench: %-8s %-3s %4d publishers (round %d): %9.0f msg/s  p50 %6.2f ms  p99 %6.2f ms  (%lu errors)\n",
+                     store.c_str(), h.label.c_str(), p, rep + 1, r.rate, r.p50us / 1000, r.p99us / 1000,
+                     static_cast<unsigned long>(r.errors));
+        results.push_back(std::move(r));
+      }
+    }
   }
-  kill(hub, SIGTERM);
-  waitpid(hub, nullptr, 0);
-  return true;
+  for (const RunningHub& h : hubs) {
+    kill(h.pid, SIGTERM);
+    waitpid(h.pid, nullptr, 0);
+  }
+  return ok;
+}
+
+// The rounds of each (store, hub, publishers) as one row: acks and errors summed, msg/s and the
+// percentiles the mean of the rounds', the windows of the first round.
+std::vector<Result> summarize(const std::vector<Result>& rounds) {
+  std::vector<Result> rows;
+  for (const Result& r : rounds) {
+    auto it = std::find_if(rows.begin(), rows.end(), [&](const Result& x) {
+      return x.store == r.store && x.hub == r.hub && x.publishers == r.publishers;
+    });
+    if (it == rows.end()) {
+      rows.push_back(r);
+      rows.back().rep = 1;
+      continue;
+    }
+    const double n = it->rep;
+    it->acks += r.acks;
+    it->errors += r.errors;
+    it->seconds += r.seconds;
+    it->rate = (it->rate * n + r.rate) / (n + 1);
+    it->p50us = (it->p50us * n + r.p50us) / (n + 1);
+    it->p99us = (it->p99us * n + r.p99us) / (n + 1);
+    it->rep += 1;
+  }
+  return rows;
 }
 
 const Result* find(const std::vector<Result>& results, const std::string& store, const std::string& hub, int p) {
@@ -373,8 +426,9 @@ void printTables(const Args& a, const std::vector<FsyncProbe>& probes, const std
   for (const FsyncProbe& f : probes)
     std::printf("  %-9s p50 %7.3f ms  p99 %7.3f ms  max %7.3f ms\n", f.mode.c_str(), f.p50us / 1000, f.p99us / 1000,
                 f.maxUs / 1000);
-  std::printf("\nDurable publishes through one hub (%d-byte data, %d channels, %.0f s per row after %.0f s warm-up)\n",
-              a.payload, a.channels, a.seconds, a.warmup);
+  std::printf("\nDurable publishes through one hub (%d-byte data, %d channels, %.0f s per round after %.0f s warm-up,"
+              " %d round(s) per row: msg/s and percentiles are the mean of the rounds')\n",
+              a.payload, a.channels, a.seconds, a.warmup, a.rounds);
   if (a.oldHub.empty()) {
     std::printf("| store    | publishers |     msg/s | p50 ms | p99 ms | errors |\n");
     std::printf("|----------|-----------:|----------:|-------:|-------:|-------:|\n");
@@ -407,7 +461,24 @@ void printTables(const Args& a, const std::vector<FsyncProbe>& probes, const std
   for (const std::string& store : a.stores) std::printf("  %-8s %s\n", store.c_str(), syncPolicy(store).c_str());
 }
 
-std::string writeJson(const Args& a, const std::vector<FsyncProbe>& probes, const std::vector<Result>& results) {
+void writeResults(std::ofstream& out, const std::vector<Result>& results, const char* repKey) {
+  for (size_t i = 0; i < results.size(); ++i) {
+    const Result& r = results[i];
+    out << (i ? "," : "") << "{\"store\":\"" << r.store << "\",\"hub\":\"" << r.hub << "\",\"publishers\":"
+        << r.publishers << ",\"msgs_per_s\":" << static_cast<uint64_t>(r.rate) << ",\"acks\":" << r.acks
+        << ",\"errors\":" << r.errors << ",\"p50_ms\":" << r.p50us / 1000 << ",\"p99_ms\":" << r.p99us / 1000
+        << ",\"" << repKey << "\":" << r.rep << ",\"windows\":[";
+    for (size_t w = 0; w < r.windows.size(); ++w)
+      out << (w ? "," : "") << "{\"from_s\":" << r.windows[w].startS << ",\"acks\":" << r.windows[w].acks
+          << ",\"p50_ms\":" << r.windows[w].p50us / 1000 << ",\"p99_ms\":" << r.windows[w].p99us / 1000
+          << ",\"max_ms\":" << r.windows[w].maxUs / 1000 << "}";
+    out << "]}";
+  }
+}
+
+// `results`: one row per (store, hub, publishers), the mean of its rounds; `rounds`: each round.
+std::string writeJson(const Args& a, const std::vector<FsyncProbe>& probes, const std::vector<Result>& results,
+                      const std::vector<Result>& rounds) {
   std::error_code ec;
   fs::create_directories(a.out, ec);
   const auto stamp = std::chrono::duration_cast<std::chrono::seconds>(
@@ -427,19 +498,10 @@ std::string writeJson(const Args& a, const std::vector<FsyncProbe>& probes, cons
   out << "},\"sync\":{";
   for (size_t i = 0; i < a.stores.size(); ++i)
     out << (i ? "," : "") << "\"" << a.stores[i] << "\":\"" << syncPolicy(a.stores[i]) << "\"";
-  out << "},\"results\":[";
-  for (size_t i = 0; i < results.size(); ++i) {
-    const Result& r = results[i];
-    out << (i ? "," : "") << "{\"store\":\"" << r.store << "\",\"hub\":\"" << r.hub << "\",\"publishers\":"
-        << r.publishers << ",\"msgs_per_s\":" << static_cast<uint64_t>(r.rate) << ",\"acks\":" << r.acks
-        << ",\"errors\":" << r.errors << ",\"p50_ms\":" << r.p50us / 1000 << ",\"p99_ms\":" << r.p99us / 1000
-        << ",\"windows\":[";
-    for (size_t w = 0; w < r.windows.size(); ++w)
-      out << (w ? "," : "") << "{\"from_s\":" << r.windows[w].startS << ",\"acks\":" << r.windows[w].acks
-          << ",\"p50_ms\":" << r.windows[w].p50us / 1000 << ",\"p99_ms\":" << r.windows[w].p99us / 1000
-          << ",\"max_ms\":" << r.windows[w].maxUs / 1000 << "}";
-    out << "]}";
-  }
+  out << "},\"rounds_per_row\":" << a.rounds << ",\"results\":[";
+  writeResults(out, results, "rounds");
+  out << "],\"rounds\":[";
+  writeResults(out, rounds, "round");
   out << "]}\n";
   return json.string();
 }
@@ -466,10 +528,7 @@ int main(int argc, char** argv) {
     std::string dsn;
     const fs::path pgDir = work / "pg";
     if (store == "postgres" && (dsn = startPostgres(a, pgDir, rc)).empty()) continue;
-    for (const auto& [label, binary] : hubs) {
-      const std::string hubDsn = store == "postgres" ? databaseFor(dsn, label) : dsn;
-      if (!benchHub(ctx, a, work / (store + "-" + label), store, label, binary, hubDsn, round, results)) rc = 1;
-    }
+    if (!benchStore(ctx, a, work, store, hubs, dsn, round, results)) rc = 1;
     if (store == "postgres") {
       int src = 0;
       run("'" + a.pgScript + "' stop '" + pgDir.string() + "'", src);
@@ -477,7 +536,8 @@ int main(int argc, char** argv) {
   }
   std::error_code ec;
   fs::remove_all(work, ec);
-  printTables(a, probes, results);
-  std::printf("\nwrote %s\n", writeJson(a, probes, results).c_str());
+  const std::vector<Result> rows = summarize(results);
+  printTables(a, probes, rows);
+  std::printf("\nwrote %s\n", writeJson(a, probes, rows, results).c_str());
   return rc;
 }
