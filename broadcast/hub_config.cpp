@@ -32,6 +32,10 @@ constexpr S kSettings[] = {
     {"hub_pub", &HubConfig::hubPub, "publish endpoint (XPUB)"},
     {"store", &HubConfig::store, "history store: rocksdb (embedded, --data) | postgres (--pg-dsn)"},
     {"data", &HubConfig::data, "store directory (RocksDB)"},
+    {"wal_dir", &HubConfig::walDir, "RocksDB WAL directory, e.g. on a dedicated device (default: in --data)"},
+    {"io_rate_limit", &HubConfig::ioRateLimit, "RocksDB flush + compaction writes, bytes/s (0 = unlimited; the WAL is never limited)"},
+    {"bytes_per_sync", &HubConfig::bytesPerSync, "RocksDB: start writeback of SST files every this many bytes (0 = off)"},
+    {"wal_bytes_per_sync", &HubConfig::walBytesPerSync, "RocksDB: start writeback of the WAL every this many bytes (0 = off)"},
     {"pg_dsn", &HubConfig::pgDsn,
      "PostgreSQL connection string for --store postgres, e.g. \"host=/run/postgresql dbname=webim\""},
     {"log_level", &HubConfig::logLevel, "trace|debug|info|warn|error|critical|off"},
@@ -63,7 +67,22 @@ constexpr S kSettings[] = {
     {"retention_interval", &HubConfig::retentionInterval, "seconds between the starts of two retention passes"},
 };
 
+constexpr int64_t kMaxBytesPerSync = int64_t{1} << 30;
+
+std::string validateRocksIo(const HubConfig& c) {
+  if (c.store != "rocksdb" && !c.walDir.empty()) return "wal_dir: only for store = rocksdb";
+  if (c.ioRateLimit < 0) return "io_rate_limit: must be >= 0 bytes/s (0 = unlimited)";
+  if (c.ioRateLimit > 0 && c.ioRateLimit < (1 << 20)) return "io_rate_limit: must be 0 (unlimited) or >= 1048576 bytes/s";
+  if (c.bytesPerSync < 0 || c.bytesPerSync > kMaxBytesPerSync) return "bytes_per_sync: must be 0..1073741824";
+  if (c.walBytesPerSync < 0 || c.walBytesPerSync > kMaxBytesPerSync) return "wal_bytes_per_sync: must be 0..1073741824";
+  return {};
+}
+
 }  // namespace
+
+rocks::IoOptions rocksIoOptions(const HubConfig& c) {
+  return {c.walDir, c.ioRateLimit, static_cast<uint64_t>(c.bytesPerSync), static_cast<uint64_t>(c.walBytesPerSync)};
+}
 
 std::string validateConfig(const HubConfig& c) {
   for (auto [name, ep] : std::array<std::pair<const char*, const std::string*>, 3>{
@@ -73,6 +92,7 @@ std::string validateConfig(const HubConfig& c) {
   if (c.store != "rocksdb" && c.store != "postgres")
     return "store: '" + c.store + "' is not one of rocksdb|postgres";
   if (c.store == "rocksdb" && c.data.empty()) return "data: must not be empty";
+  if (std::string error = validateRocksIo(c); !error.empty()) return error;
   if (c.store == "postgres" && c.pgDsn.empty())
     return "pg_dsn: required with store = postgres (a libpq connection string, e.g. \"host=/run/postgresql dbname=webim\")";
   static const std::array<const char*, 7> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
@@ -286,6 +306,7 @@ CommandLine parseCommandLine(int argc, char** argv) {
   if (error.empty()) error = loadShards(config);
   if (error.empty()) error = loadCurve(config);
   if (!error.empty()) return exitWith(result, "webim-broadcast: bad config: ", error);
+  rocks::setIoOptions(rocksIoOptions(config));  // the store opens by path (rocksdb_open.h)
   result.config = std::move(config);
   result.mode = CommandLine::Mode::Serve;
   return result;

@@ -10,6 +10,7 @@
 
 #include "broadcast/peer_auth.h"
 #include "broadcast/retention.h"
+#include "broadcast/rocksdb_open.h"
 
 #include "common/slot_map.h"
 
@@ -23,6 +24,13 @@ struct HubConfig {
   std::string hubPub = "tcp://127.0.0.1:5562";      // XPUB, [channel '\0'][Delivery]
   std::string store = "rocksdb";                    // rocksdb (embedded, --data) | postgres (--pg-dsn)
   std::string data = "./var/hub";                   // RocksDB directory
+  // RocksDB I/O (docs/durability.md "Disk layout"; rocksdb_open.h): the WAL's own directory ("" =
+  // in `data`), a cap on flush + compaction writes in bytes/s (0 = none), and writeback every
+  // this many bytes of SST files / WAL (0 = only at the file's fsync).
+  std::string walDir;
+  int64_t ioRateLimit = 0;
+  int64_t bytesPerSync = 1 << 20;
+  int64_t walBytesPerSync = 1 << 20;
   std::string pgDsn;                                // libpq connection string, for store = postgres
   std::string logLevel = "info";
   bool sync = true;               // fsync every group commit before acking
@@ -102,6 +110,8 @@ struct CommandLine {
 CommandLine parseCommandLine(int argc, char** argv);
 
 std::string validateConfig(const HubConfig& config);
+// The RocksDB store's I/O options of `config` (set process-wide by parseCommandLine for Serve).
+rocks::IoOptions rocksIoOptions(const HubConfig& config);
 // Reads the allow-list files of `config` (at start, and again on SIGHUP): "" on success.
 std::string loadPeerLists(const HubConfig& config, PeerLists& lists);
 // Endpoints any local user can reach (tcp:// on loopback, abstract ipc://@ sockets) without an

@@ -2,11 +2,15 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/rate_limiter.h>
 #include <rocksdb/table.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdarg>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <system_error>
 
 #include "broadcast/history_store.h"
 
@@ -52,9 +56,86 @@ class NoFreeSpaceEnv final : public rocksdb::EnvWrapper {
   }
 };
 
+IoOptions& processIoOptions() {
+  static IoOptions io;
+  return io;
+}
+
+// Writeback and placement (docs/durability.md "Disk layout"). bytes_per_sync: RocksDB asks the
+// kernel to start writing an SST file every MiB as it is built (sync_file_range), so a 64 MiB
+// memtable flush or a compaction reaches the disk as a steady stream instead of one burst at the
+// file's fsync, which would queue the group commit's WAL fdatasync behind it on the same device.
+// wal_bytes_per_sync does the same for the WAL when sync is off. The rate limiter caps flush and
+// compaction writes (never the WAL); 0 leaves them unlimited.
+void applyIoOptions(const IoOptions& io, rocksdb::Options& options) {
+  if (!io.walDir.empty()) options.wal_dir = io.walDir;
+  options.bytes_per_sync = io.bytesPerSync;
+  options.wal_bytes_per_sync = io.walBytesPerSync;
+  if (io.rateLimitBytesPerSec > 0) options.rate_limiter.reset(rocksdb::NewGenericRateLimiter(io.rateLimitBytesPerSec));
+}
+
+namespace fs = std::filesystem;
+
+// The number of WAL files (NNNNNN.log) in `dir`; 0 when it does not exist.
+size_t walFilesIn(const fs::path& dir) {
+  size_t n = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const size_t dot = name.find(".log");
+    if (dot != std::string::npos && dot > 0 && dot + 4 == name.size() &&
+        name.find_first_not_of("0123456789") == dot)
+      ++n;
+  }
+  return n;
+}
+
+// The wal_dir the store was last opened with ("" = in the DB directory), from its newest OPTIONS file.
+std::string previousWalDir(const fs::path& db) {
+  fs::path newest;
+  std::error_code ec;
+  for (fs::directory_iterator it(db, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind("OPTIONS-", 0) == 0 && name.find(".dbtmp") == std::string::npos &&
+        (newest.empty() || name > newest.filename().string()))
+      newest = it->path();
+  }
+  if (newest.empty()) return {};
+  std::ifstream in(newest);
+  for (std::string line; std::getline(in, line);) {
+    const size_t at = line.find_first_not_of(" \t");
+    if (at != std::string::npos && line.compare(at, 8, "wal_dir=") == 0) return line.substr(at + 8);
+  }
+  return {};
+}
+
+bool sameDir(const fs::path& a, const fs::path& b) {
+  std::error_code ec;
+  return fs::equivalent(a, b, ec) || fs::weakly_canonical(a, ec) == fs::weakly_canonical(b, ec);
+}
+
+// RocksDB replays only the WAL files in the wal_dir it is given: opened with another one than
+// last time, it would drop every acknowledged message still only in the old WAL (and start a new
+// store in the same directory). Refuse instead, saying what to move where.
+void checkWalPlacement(const std::string& path, const IoOptions& io) {
+  const fs::path want = io.walDir.empty() ? fs::path(path) : fs::path(io.walDir);
+  std::string was = previousWalDir(path);
+  const fs::path before = was.empty() ? fs::path(path) : fs::path(was);
+  if (sameDir(want, before) || walFilesIn(before) == 0) return;
+  throw HistoryStoreError("the store's WAL files (*.log) are in " + before.string() + " (its last wal_dir), but wal_dir is now " +
+                          (io.walDir.empty() ? "unset (the data directory)" : io.walDir) +
+                          ": opening it so would lose acknowledged messages. With the hub stopped, move the *.log "
+                          "files to " + want.string() + ", or set wal_dir back (docs/durability.md, \"Disk layout\")");
+}
+
 }  // namespace
 
-std::unique_ptr<rocksdb::DB> openDb(const std::string& path) {
+void setIoOptions(const IoOptions& io) { processIoOptions() = io; }
+const IoOptions& ioOptions() { return processIoOptions(); }
+
+std::unique_ptr<rocksdb::DB> openDb(const std::string& path) { return openDb(path, ioOptions()); }
+
+std::unique_ptr<rocksdb::DB> openDb(const std::string& path, const IoOptions& io) {
   static NoFreeSpaceEnv env;
   rocksdb::Options options;
   options.env = &env;
@@ -71,6 +152,8 @@ std::unique_ptr<rocksdb::DB> openDb(const std::string& path) {
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(kBloomBitsPerKey));
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  applyIoOptions(io, options);
+  checkWalPlacement(path, io);
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, path, &db);
   if (!s.ok()) throw HistoryStoreError("cannot open store " + path + ": " + s.ToString());

@@ -22,3 +22,11 @@ if(TARGET webim-broadcast)
   set_tests_properties(hub/unread-replies PROPERTIES TIMEOUT 90 LABELS "hub;integration"
     SKIP_RETURN_CODE 77)
 endif()
+
+# hub/wal-dir: the RocksDB WAL in its own directory (--wal-dir): the files land there, and a kill -9
+# in the middle of a publish stream + restart keeps every acknowledged publish.
+if(TARGET webim-broadcast)
+  add_test(NAME hub/wal-dir
+           COMMAND timeout 60 bash ${CMAKE_CURRENT_LIST_DIR}/hub_wal_dir.sh $<TARGET_FILE:webim-broadcast>)
+  set_tests_properties(hub/wal-dir PROPERTIES TIMEOUT 90 LABELS "hub;integration")
+endif()

@@ -1,6 +1,8 @@
 # Shared by scripts/bench-memory, scripts/bench-compare, scripts/million and tests/load/smoke.sh:
 # starts a webim hub and frontends (or the Node ws server) in a temp dir, stops them on exit.
 # Source it; set WEBIM_BUILD (default: build-load under the repo) or FRONTEND/BROADCAST/BENCH.
+# CLUSTER_TMPDIR: where the temp dir (hub store, sockets, logs) goes (default /tmp; put it on the
+# disk to measure when the hub syncs). HUB_SYNC=1: the hub fsyncs every group commit (default: --no-sync).
 # Every wait is bounded; cluster_stop kills only the pids it started (and has not forgotten).
 
 LOAD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -16,7 +18,8 @@ cluster_init() {
   for b in "$FRONTEND" "$BROADCAST" "$BENCH"; do
     [ -x "$b" ] || { echo "missing binary $b (build: ninja -C $WEBIM_BUILD)" >&2; exit 2; }
   done
-  CLUSTER_DIR="$(mktemp -d /tmp/webim-load.XXXXXX)"
+  mkdir -p "${CLUSTER_TMPDIR:-/tmp}"
+  CLUSTER_DIR="$(mktemp -d "${CLUSTER_TMPDIR:-/tmp}/webim-load.XXXXXX")"
   SECRET_FILE="$CLUSTER_DIR/secret"
   head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$SECRET_FILE"; echo >> "$SECRET_FILE"
   API_KEY_FILE="$CLUSTER_DIR/api-keys"
@@ -50,8 +53,10 @@ wait_line() {
 }
 
 start_hub() {
+  local sync=(--no-sync)
+  [ "${HUB_SYNC:-0}" = 1 ] && sync=()
   "$BROADCAST" --app-ingress "$APP_EP" --hub-ingress "$INGRESS_EP" --hub-pub "$PUB_EP" \
-    --data "$CLUSTER_DIR/hub" --no-sync --log-level info "$@" > "$CLUSTER_DIR/hub.log" 2>&1 &
+    --data "$CLUSTER_DIR/hub" ${sync[@]+"${sync[@]}"} --log-level info "$@" > "$CLUSTER_DIR/hub.log" 2>&1 &
   HUB_PID=$!
   CLUSTER_PIDS+=("$HUB_PID")
   wait_line "$CLUSTER_DIR/hub.log" 'webim-broadcast ready' 20

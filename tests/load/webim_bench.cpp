@@ -356,6 +356,8 @@ struct alignas(64) WorkerStats {
   std::atomic<uint64_t> deliveries, inboxMsgs, gaps, dups, pubsSent, pubsOk, pubsErr, drops, expected;
   std::atomic<uint64_t> churned, latMax, finalized, exited, generation;
   std::atomic<uint64_t> hist[kBuckets];
+  std::atomic<uint64_t> ackHist[kBuckets];  // fanout: publish -> its ok (the hub's durable ack), ns
+  std::atomic<uint64_t> ackMax;
   // wire counts (see the top of the file)
   WireStats wire[3];
   std::atomic<uint64_t> unexpected;        // msg frames for a channel this connection did not subscribe
@@ -489,6 +491,9 @@ struct Worker {
   double pubBudget = 0;
   uint64_t lastTickNs = 0;
   uint64_t pubCounter = 0;
+  // Send time of publish k at [k % size]: its ok (id 1000 + k) gives the ack latency. Far more slots
+  // than publishes in flight at any rate this tool drives.
+  std::vector<uint64_t> pubSentNs = std::vector<uint64_t>(1 << 16, 0);
   double churnBudget = 0;
   uint64_t rng = 0x9E3779B97F4A7C15ull;
   uint32_t dataSubId = 0;           // reply id of the data channel's sub
@@ -907,6 +912,13 @@ void onText(Conn* c, std::string_view msg) {
     uint64_t id = parseUint(msg, "\"id\":");
     if (id >= 1000) {
       st->pubsOk.fetch_add(1, std::memory_order_relaxed);
+      uint64_t sentNs = W->pubSentNs[(id - 1000) % W->pubSentNs.size()], nowNs = monoNs();
+      if (sentNs != 0 && nowNs >= sentNs) {
+        st->ackHist[bucketOf(nowNs - sentNs)].fetch_add(1, std::memory_order_relaxed);
+        uint64_t prev = st->ackMax.load(std::memory_order_relaxed);
+        while (nowNs - sentNs > prev && !st->ackMax.compare_exchange_weak(prev, nowNs - sentNs, std::memory_order_relaxed)) {
+        }
+      }
       uint32_t seq = uint32_t(parseUint(msg, "\"seq\":"));
       auto& rs = gShared->roomSeq()[roomOf(c->idx)];
       uint32_t prev = rs.load(std::memory_order_relaxed);
@@ -1160,6 +1172,7 @@ void publishOne(Conn* c) {
   }
   msg += "}}";
   W->st->pubsSent.fetch_add(1, std::memory_order_relaxed);
+  W->pubSentNs[k % W->pubSentNs.size()] = monoNs();
   sendText(c, msg.data(), msg.size());
 }
 
@@ -1424,6 +1437,7 @@ struct Coordinator {
     return s;
   }
   uint64_t hubRss() const { return hubPid > 0 ? rssBytes(hubPid) : 0; }
+  double hubCpu() const { return hubPid > 0 ? cpuSeconds(hubPid) : 0; }
   double serverCpu() const {
     double s = 0;
     for (int p : allServerPids()) s += cpuSeconds(p);
@@ -1440,10 +1454,18 @@ struct Coordinator {
       for (int b = 0; b < kBuckets; ++b) h[b] += gStats[i].hist[b].load(std::memory_order_relaxed);
     return h;
   }
+  std::vector<uint64_t> ackHist() const {
+    std::vector<uint64_t> h(kBuckets, 0);
+    for (uint32_t i = 0; i < o.workers; ++i)
+      for (int b = 0; b < kBuckets; ++b) h[b] += gStats[i].ackHist[b].load(std::memory_order_relaxed);
+    return h;
+  }
   void clearHist() {
     for (uint32_t i = 0; i < o.workers; ++i) {
       for (int b = 0; b < kBuckets; ++b) gStats[i].hist[b].store(0);
+      for (int b = 0; b < kBuckets; ++b) gStats[i].ackHist[b].store(0);
       gStats[i].latMax.store(0);
+      gStats[i].ackMax.store(0);
     }
     std::fill(lastHist.begin(), lastHist.end(), 0);
   }
@@ -2028,12 +2050,12 @@ int main(int argc, char** argv) {
       for (pid_t p : co.workers) g += cpuSeconds(p);
       return g;
     };
-    double cpu0 = co.serverCpu(), t0 = co.elapsed(), g0 = genCpu();
+    double cpu0 = co.serverCpu(), hub0 = co.hubCpu(), t0 = co.elapsed(), g0 = genCpu();
     uint64_t d0 = co.sum(&WorkerStats::deliveries), p0 = co.sum(&WorkerStats::pubsOk);
     co.sleepFor(o.duration);
-    double cpu1 = co.serverCpu(), t1 = co.elapsed(), g1 = genCpu();
+    double cpu1 = co.serverCpu(), hub1 = co.hubCpu(), t1 = co.elapsed(), g1 = genCpu();
     uint64_t d1 = co.sum(&WorkerStats::deliveries), p1 = co.sum(&WorkerStats::pubsOk);
-    std::vector<uint64_t> h = co.hist();
+    std::vector<uint64_t> h = co.hist(), ah = co.ackHist();
     co.phase = "drain";
     co.command(kStopPublish);
     // Drain: outstanding publishes answered and deliveries settled.
@@ -2078,6 +2100,23 @@ int main(int argc, char** argv) {
     co.field("measure_seconds", secs);
     co.field("server_cpu_seconds", cpu);
     co.field("deliveries_per_server_cpu_s", cpu > 0 ? double(d1 - d0) / cpu : 0);
+    // The hub's share apart: deliveries per CPU-second of the frontends alone and of everything.
+    const double hubCpu = hub1 - hub0, feCpu = cpu - hubCpu;
+    co.field("hub_cpu_seconds", hubCpu);
+    co.field("frontend_cpu_seconds", feCpu);
+    co.field("deliveries_per_frontend_cpu_s", feCpu > 0 ? double(d1 - d0) / feCpu : 0);
+    co.log("CPU: frontends %.2f s, hub %.2f s (%.0f%% of the server CPU) -> %.0f deliveries per frontend CPU-second",
+           feCpu, hubCpu, cpu > 0 ? hubCpu / cpu * 100 : 0, feCpu > 0 ? double(d1 - d0) / feCpu : 0);
+    uint64_t ackMax = 0;
+    for (uint32_t i = 0; i < o.workers; ++i) ackMax = std::max<uint64_t>(ackMax, gStats[i].ackMax.load());
+    const double ack50 = percentile(ah, 0.5, ackMax) / 1e3, ack99 = percentile(ah, 0.99, ackMax) / 1e3,
+                 ack999 = percentile(ah, 0.999, ackMax) / 1e3;
+    co.log("publish -> ok (durable ack): p50 %.0f us, p99 %.0f us, p99.9 %.0f us, max %.0f us", ack50, ack99, ack999,
+           double(ackMax) / 1e3);
+    co.field("ack_us_p50", ack50);
+    co.field("ack_us_p99", ack99);
+    co.field("ack_us_p999", ack999);
+    co.field("ack_us_max", double(ackMax) / 1e3);
     co.field("generator_cpu_seconds", g1 - g0);
     co.log("generator CPU %.2f s (%.0f%% of a core)", g1 - g0, (g1 - g0) / secs * 100);
     co.field("latency_us_p50", p50);

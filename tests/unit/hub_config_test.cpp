@@ -1,7 +1,10 @@
 #include "broadcast/hub_config.h"
 
 #include <catch2/catch.hpp>
+#include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -44,4 +47,53 @@ TEST_CASE("hub config: flags over defaults, --no-sync, --retention ''", "[hub_co
   CHECK(cmd.config.retention.empty());
   CHECK(parse({"--sync=false"}).config.sync == false);
   CHECK(parse({"--max-batch", "0"}).exitCode == kExitBadConfig);
+}
+
+TEST_CASE("hub config: RocksDB I/O options (wal_dir, io_rate_limit, bytes_per_sync, wal_bytes_per_sync)",
+          "[hub_config]") {
+  const CommandLine defaults = parse({});
+  REQUIRE(defaults.mode == CommandLine::Mode::Serve);
+  const rocks::IoOptions d = rocksIoOptions(defaults.config);
+  CHECK(d.walDir.empty());
+  CHECK(d.rateLimitBytesPerSec == 0);
+  CHECK(d.bytesPerSync == 1048576);
+  CHECK(d.walBytesPerSync == 1048576);
+
+  const CommandLine cmd = parse({"--wal-dir", "/srv/wal", "--io-rate-limit", "67108864", "--bytes-per-sync", "0",
+                                 "--wal-bytes-per-sync", "524288"});
+  REQUIRE(cmd.mode == CommandLine::Mode::Serve);
+  const rocks::IoOptions io = rocksIoOptions(cmd.config);
+  CHECK(io.walDir == "/srv/wal");
+  CHECK(io.rateLimitBytesPerSec == 67108864);
+  CHECK(io.bytesPerSync == 0);
+  CHECK(io.walBytesPerSync == 524288);
+  // What a Serve parse leaves for the store's openDb(path).
+  CHECK(rocks::ioOptions().walDir == "/srv/wal");
+  CHECK(rocks::ioOptions().rateLimitBytesPerSec == 67108864);
+
+  for (std::vector<std::string> bad : std::vector<std::vector<std::string>>{
+           {"--io-rate-limit", "-1"},
+           {"--io-rate-limit", "1000"},  // below 1 MiB/s: a typo, not a limit
+           {"--bytes-per-sync", "-1"},
+           {"--wal-bytes-per-sync", "2147483648"},
+           {"--store", "postgres", "--pg-dsn", "dbname=x", "--wal-dir", "/srv/wal"}}) {
+    const CommandLine c = parse(bad);
+    CHECK(c.mode == CommandLine::Mode::Exit);
+    CHECK(c.exitCode == kExitBadConfig);
+  }
+}
+
+TEST_CASE("hub config: the RocksDB I/O keys from a --config file", "[hub_config]") {
+  const std::string path = "/tmp/webim-hub-config-test-" + std::to_string(::getpid()) + ".toml";
+  {
+    std::ofstream f(path);
+    f << "wal_dir = \"/srv/wal\"\nio_rate_limit = 33554432\nbytes_per_sync = 2097152\nwal_bytes_per_sync = 0\n";
+  }
+  const CommandLine cmd = parse({"--config", path, "--bytes-per-sync", "4194304"});
+  std::remove(path.c_str());
+  REQUIRE(cmd.mode == CommandLine::Mode::Serve);
+  CHECK(cmd.config.walDir == "/srv/wal");
+  CHECK(cmd.config.ioRateLimit == 33554432);
+  CHECK(cmd.config.bytesPerSync == 4194304);  // the flag wins
+  CHECK(cmd.config.walBytesPerSync == 0);
 }
