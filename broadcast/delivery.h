@@ -2,6 +2,7 @@
 // built from the store's records. The one place a StoredMessage becomes a Delivery. Pure.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <utility>
 
@@ -21,6 +22,13 @@ void toDelivery(Message&& m, wire::Delivery& out) {
   out.set_ts_ms(m.tsMs);
   out.set_data(std::forward<Message>(m).data);
 }
+
+// The encoded wire::Delivery of a stored message, written straight from its fields: byte for byte
+// what toDelivery + SerializeToString give (fields in number order, zero and empty ones left out),
+// without the Delivery's copies of channel, from and data. What the hub publishes per message.
+size_t encodedDeliverySize(const StoredMessage& m);
+// Writes exactly encodedDeliverySize(m) bytes at `out`; returns the end.
+char* encodeDelivery(const StoredMessage& m, char* out);
 
 // sync{epoch, last}: where a channel's stream stands (a Delivery with `sync` set and no data).
 std::string syncMarker(const std::string& channel, const ChannelMeta& meta);

@@ -78,8 +78,21 @@ std::string ShardScope::wrongShardMessage(std::string_view channel) const {
          slotMap->shards()[slotMap->shardOf(channel)].name + ", not " + name;
 }
 
+namespace {
+
+google::protobuf::ArenaOptions arenaOptions(char* block, size_t size) {
+  google::protobuf::ArenaOptions options;
+  options.initial_block = block;
+  options.initial_block_size = size;
+  return options;
+}
+
+}  // namespace
+
 HubRequestDecoder::HubRequestDecoder(size_t maxDataBytes, size_t maxRequestBytes, ShardScope scope)
-    : app_(maxDataBytes), maxDataBytes_(maxDataBytes), maxRequestBytes_(maxRequestBytes), scope_(std::move(scope)) {}
+    : arenaBlock_(std::make_unique<char[]>(kArenaBlockBytes)),
+      arena_(std::make_unique<google::protobuf::Arena>(arenaOptions(arenaBlock_.get(), kArenaBlockBytes))),
+      app_(maxDataBytes), maxDataBytes_(maxDataBytes), maxRequestBytes_(maxRequestBytes), scope_(std::move(scope)) {}
 
 RequestError HubRequestDecoder::tooLarge(size_t bytes) const {
   return {"too_large", "request of " + std::to_string(bytes) + " bytes; this hub answers at most " +
@@ -107,7 +120,8 @@ HubRequest HubRequestDecoder::decodeApp(std::string_view body, std::string_view 
 }
 
 DecodedRequest HubRequestDecoder::decodeFrontend(std::string_view body) {
-  wire::FrontendRequest request;
+  arena_->Reset();  // the previous request's objects: everything decoded from them was moved out
+  wire::FrontendRequest& request = *google::protobuf::Arena::CreateMessage<wire::FrontendRequest>(arena_.get());
   if (!request.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
     return {badRequest("not a FrontendRequest")};
   }

@@ -17,6 +17,8 @@
 #include <variant>
 #include <vector>
 
+#include <google/protobuf/arena.h>
+
 #include "broadcast/app_request.h"
 #include "broadcast/sequencer.h"
 #include "common/slot_map.h"
@@ -113,6 +115,13 @@ class HubRequestDecoder {
  private:
   RequestError tooLarge(size_t bytes) const;
 
+  // Each FrontendRequest is parsed on this arena, reset before the next one: its message and
+  // string objects cost no allocation of their own (what is decoded is moved out of them first).
+  // A publish fits in the first block, which is kept across resets (larger requests add blocks
+  // that the next reset frees).
+  static constexpr size_t kArenaBlockBytes = 2048;
+  std::unique_ptr<char[]> arenaBlock_;
+  std::unique_ptr<google::protobuf::Arena> arena_;
   AppRequestDecoder app_;
   size_t maxDataBytes_;
   size_t maxRequestBytes_;

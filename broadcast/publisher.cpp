@@ -8,11 +8,10 @@
 namespace webim::hub {
 
 void Publisher::publishMessages(const std::vector<StoredMessage>& messages) {
-  wire::Delivery delivery;
-  std::string payload;
   for (const StoredMessage& m : messages) {
-    toDelivery(m, delivery);
-    delivery.SerializeToString(&payload);
+    // Encoded in place in the frame ZeroMQ sends: no Delivery, no copy of the payload.
+    zmq::message_t payload(encodedDeliverySize(m));
+    encodeDelivery(m, static_cast<char*>(payload.data()));
     publishRouted(m.channel, payload);
     syncsDue_.written(m.channel);
   }
@@ -38,20 +37,32 @@ void Publisher::publishSyncs(const std::vector<std::string>& channels, const std
 }
 
 bool Publisher::publish(std::string_view channel, std::string_view payload, bool whole) {
+  zmq::message_t frame(payload.data(), payload.size());
+  return publish(channel, frame, whole);
+}
+
+bool Publisher::publish(std::string_view channel, zmq::message_t& payload, bool whole) {
   topic_.assign(channel).push_back('\0');
   if (whole) pub_.set(zmq::sockopt::xpub_nodrop, 1);
   // A refused first frame leaves nothing half-sent; the rest of a message the pipes took follows.
   bool sent = sendFrame(pub_, zmq::buffer(topic_), zmq::send_flags::sndmore);
-  if (sent) sendFrame(pub_, zmq::buffer(payload), zmq::send_flags::none);
+  if (sent) sendFrame(pub_, payload, zmq::send_flags::none);
   if (whole) pub_.set(zmq::sockopt::xpub_nodrop, 0);
   return sent;
 }
 
 bool Publisher::publishRouted(const std::string& channel, std::string_view payload, bool whole) {
+  zmq::message_t frame(payload.data(), payload.size());
+  return publishRouted(channel, frame, whole);
+}
+
+bool Publisher::publishRouted(const std::string& channel, zmq::message_t& payload, bool whole) {
   if (!isInboxChannel(channel)) return publish(channel, payload, whole);
   bool all = true;
   inboxes_.forEachHolder(channel.substr(kInboxPrefix.size()), [&](std::string_view frontend) {
-    all = publish(frontendControl(frontend), payload, whole) && all;
+    zmq::message_t copy;
+    copy.copy(payload);  // shares the bytes (reference-counted) past ZeroMQ's 33-byte inline frames
+    all = publish(frontendControl(frontend), copy, whole) && all;
   });
   return all;
 }

@@ -45,9 +45,12 @@ class Publisher {
   // frontend refills the gap from history. `whole`: queued to every matching pipe or, when one of
   // them is at its HWM, to none (false) instead of being dropped for that one.
   bool publish(std::string_view channel, std::string_view payload, bool whole = false);
+  // The same, sending `payload` itself (it is empty afterwards, when sent).
+  bool publish(std::string_view channel, zmq::message_t& payload, bool whole = false);
   // Inbox channels to each holding frontend, the rest on the channel's topic. True when every send
   // was queued (always, unless `whole`).
   bool publishRouted(const std::string& channel, std::string_view payload, bool whole = false);
+  bool publishRouted(const std::string& channel, zmq::message_t& payload, bool whole = false);
   void warnAbandoned(const std::vector<std::string>& channels);
 
   zmq::socket_ref pub_;

@@ -3,11 +3,9 @@
 #pragma once
 
 #include <cerrno>
-#include <iterator>
 #include <utility>
 #include <vector>
 #include <zmq.hpp>
-#include <zmq_addon.hpp>
 
 namespace webim::hub {
 
@@ -28,10 +26,22 @@ bool sendFrame(zmq::socket_ref socket, Frame&& frame, zmq::send_flags flags) {
 }
 
 // One whole multipart message if one is queued; false when none is (or the wait was interrupted:
-// the caller's poll loop comes back to it).
+// the caller's poll loop comes back to it). Most calls in a loop end on an empty queue, so the
+// first frame is received before `frames` grows; it then grows once for a ROUTER's [identity][body]
+// (the parts of a message arrive together: once the first is here, so are the others).
 inline bool receiveMessage(zmq::socket_ref socket, std::vector<zmq::message_t>& frames) {
   try {
-    return zmq::recv_multipart(socket, std::back_inserter(frames), zmq::recv_flags::dontwait).has_value();
+    zmq::message_t frame;
+    if (!socket.recv(frame, zmq::recv_flags::dontwait)) return false;
+    frames.reserve(frames.size() + 2);
+    bool more = frame.more();
+    frames.push_back(std::move(frame));
+    while (more) {
+      if (!socket.recv(frame, zmq::recv_flags::dontwait)) return false;
+      more = frame.more();
+      frames.push_back(std::move(frame));
+    }
+    return true;
   } catch (const zmq::error_t& e) {
     if (e.num() == EINTR) return false;
     throw;

@@ -256,3 +256,35 @@ TEST_CASE("app ingress: malformed, unknown and oversized requests are errors", "
   CHECK(std::holds_alternative<KickRequest>(sharded.decodeApp(R"({"op":"kick","user":"bob"})")));
   CHECK(std::holds_alternative<StatsRequest>(sharded.decodeApp(R"({"op":"stats"})")));
 }
+
+// The decoder parses every FrontendRequest on one arena that it resets before the next: what it
+// returned must own its bytes, whatever came after it (a request larger than the arena's first
+// block included).
+TEST_CASE("requests decoded one after another by one decoder stay whole", "[hub_request]") {
+  HubRequestDecoder decoder = makeDecoder();
+  const std::string bigData(kMaxData, 'd');  // past the inline buffer of a std::string
+  DecodedRequest first = decoder.decodeFrontend(publishRequest("room:first-channel-name", bigData).SerializeAsString());
+  wire::FrontendRequest attach;
+  attach.set_req_id(8);
+  attach.mutable_attach()->set_frontend_id("fe-with-a-long-identifier");
+  for (int i = 0; i < 100; ++i) attach.mutable_attach()->add_users("user-with-a-long-name-" + std::to_string(i));
+  DecodedRequest second = decoder.decodeFrontend(attach.SerializeAsString());
+  DecodedRequest third = decoder.decodeFrontend(publishRequest("room:3", "x").SerializeAsString());
+
+  const PublishRequest p1 = as<PublishRequest>(first.request);
+  CHECK(p1.input.channel == "room:first-channel-name");
+  CHECK(p1.input.from == "alice");
+  CHECK(p1.input.data == bigData);
+  const AttachRequest a = as<AttachRequest>(second.request);
+  CHECK(second.reqId == 8);
+  CHECK(a.frontendId == "fe-with-a-long-identifier");
+  REQUIRE(a.users.size() == 100);  // 100 string objects: more than the arena's first block
+  CHECK(a.users.front() == "user-with-a-long-name-0");
+  CHECK(a.users.back() == "user-with-a-long-name-99");
+  const PublishRequest p3 = as<PublishRequest>(third.request);
+  CHECK(p3.input.channel == "room:3");
+  CHECK(p3.input.data == "x");
+  CHECK(errorOf(decoder.decodeFrontend("\xff\xff not protobuf").request).code == "bad_request");
+  CHECK(as<PublishRequest>(decoder.decodeFrontend(publishRequest("room:4").SerializeAsString()).request).input.channel ==
+        "room:4");
+}
