@@ -306,7 +306,6 @@ CommandLine parseCommandLine(int argc, char** argv) {
   if (error.empty()) error = loadShards(config);
   if (error.empty()) error = loadCurve(config);
   if (!error.empty()) return exitWith(result, "webim-broadcast: bad config: ", error);
-  rocks::setIoOptions(rocksIoOptions(config));  // the store opens by path (rocksdb_open.h)
   result.config = std::move(config);
   result.mode = CommandLine::Mode::Serve;
   return result;

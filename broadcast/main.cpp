@@ -52,7 +52,7 @@ int serve(const webim::hub::HubConfig& config) {
           webim::hub::PostgresStoreOptions{config.pgDsn, config.dedupTtl * 1000});
       storeDescription = "store=postgres";
     } else {
-      store = std::make_unique<webim::hub::RocksDbHistoryStore>(config.data);
+      store = std::make_unique<webim::hub::RocksDbHistoryStore>(config.data, webim::hub::rocksIoOptions(config));
       storeDescription = "store=rocksdb data=" + config.data;
     }
   } catch (const webim::hub::HistoryStoreError& e) {

@@ -22,15 +22,9 @@ struct IoOptions {
   uint64_t walBytesPerSync = 1 << 20;  // the WAL likewise (matters with sync off); 0 = off
 };
 
-// The options openDb(path) uses: set once at start from the hub config (parseCommandLine), before
-// the store opens; the store reopens by path (RocksDbHistoryStore::recover) with the same ones.
-void setIoOptions(const IoOptions& io);
-const IoOptions& ioOptions();
-
 // Opens (creating if missing) the DB in `path`. Throws HistoryStoreError with RocksDB's message
 // when it cannot (unwritable directory, locked by another process, corruption).
-std::unique_ptr<rocksdb::DB> openDb(const std::string& path);
-std::unique_ptr<rocksdb::DB> openDb(const std::string& path, const IoOptions& io);
+std::unique_ptr<rocksdb::DB> openDb(const std::string& path, const IoOptions& io = {});
 
 // Get() with "not found" as nullopt and every other failure as HistoryStoreError.
 std::optional<std::string> getValue(rocksdb::DB& db, const std::string& key);

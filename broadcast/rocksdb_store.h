@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "broadcast/history_store.h"
+#include "broadcast/rocksdb_open.h"
 
 namespace rocksdb {
 class DB;
@@ -22,7 +23,7 @@ class RocksDbHistoryStore final : public HistoryStore {
   // Creates the directory and the DB if missing, then runs the pending format migrations. Throws
   // HistoryStoreError with RocksDB's message when the DB cannot be opened (unwritable directory,
   // locked by another process, corruption), or when it was written by a newer release.
-  explicit RocksDbHistoryStore(const std::string& path);
+  explicit RocksDbHistoryStore(const std::string& path, const rocks::IoOptions& io = {});
   ~RocksDbHistoryStore() override;  // closes the DB (flushes nothing extra: the WAL is durable)
 
   std::optional<ChannelMeta> loadMeta(std::string_view channel) override;
@@ -59,6 +60,7 @@ class RocksDbHistoryStore final : public HistoryStore {
   rocksdb::DB& db();  // the open DB for reads (recovered first when it must be); throws HistoryStoreError
 
   std::string path_;
+  rocks::IoOptions io_;  // every (re)open uses them
   std::unique_ptr<rocksdb::DB> db_;
   bool failed_ = false;       // writes recover first
   bool undoVisible_ = false;  // an abandoned batch is in the memtable: reads recover first too

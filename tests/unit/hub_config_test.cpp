@@ -67,9 +67,6 @@ TEST_CASE("hub config: RocksDB I/O options (wal_dir, io_rate_limit, bytes_per_sy
   CHECK(io.rateLimitBytesPerSec == 67108864);
   CHECK(io.bytesPerSync == 0);
   CHECK(io.walBytesPerSync == 524288);
-  // What a Serve parse leaves for the store's openDb(path).
-  CHECK(rocks::ioOptions().walDir == "/srv/wal");
-  CHECK(rocks::ioOptions().rateLimitBytesPerSec == 67108864);
 
   for (std::vector<std::string> bad : std::vector<std::vector<std::string>>{
            {"--io-rate-limit", "-1"},
