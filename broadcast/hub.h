@@ -97,6 +97,8 @@ class Hub {
   void expireFrontends();
   // The pipelined group commit (hub_commit.cpp).
   void startSyncWorker();
+  void syncStore();
+  bool syncInline() const;
   void processBatch(std::vector<Request>& batch);
   bool writeBatch();
   void completeDurable();

@@ -96,20 +96,22 @@ describe('pipelined group commit', () => {
 
   test('a history read answered while a later batch waits for its sync shows durable messages only', async () => {
     const c = cluster();
-    // Every sync takes 300 ms more: a batch stays in flight long enough to be seen.
-    await startHubWith(c, 'hub.slow_sync');
-    // X and the read travel together (one batch); B comes while X syncs, is written, and waits.
-    const readWithX = c.appRequests([
+    // Every sync takes 300 ms more: a batch stays in flight long enough to be seen. Batches of 2.
+    await startHubWith(c, 'hub.slow_sync', ['--max-batch', '2']);
+    // P alone is synced on the loop (nothing else waits): X, the read and B queue up meanwhile.
+    const first = c.appRequest({ op: 'pub', ch: 'room:other', data: 'p', cid: 'h-p' });
+    await new Promise((r) => setTimeout(r, 100));
+    // Then X and the read make one batch, synced by the sync thread since B waits; B is written
+    // while X syncs, and the read is answered when X is durable, B not yet.
+    const [x, page, b] = await c.appRequests([
       { op: 'pub', ch: 'room:h', data: 'x', cid: 'h-x' },
       { op: 'hist', ch: 'room:h', after: 0, limit: 10 },
+      { op: 'pub', ch: 'room:h', data: 'b', cid: 'h-b' },
     ]);
-    await new Promise((r) => setTimeout(r, 100));
-    const laterB = c.appRequest({ op: 'pub', ch: 'room:h', data: 'b', cid: 'h-b' });
-    const [x, page] = await readWithX;
+    assert.equal((await first).seq, 1);
     assert.equal(x.seq, 1, JSON.stringify(x));
     assert.deepEqual(page.msgs.map((m) => m.data), ['x'], `B was in the store, not yet durable: ${JSON.stringify(page)}`);
     assert.equal(page.last, 1);
-    const b = await laterB;
     assert.equal(b.seq, 2);
     assert.deepEqual(await history(c, 'room:h'), [[1, 'x'], [2, 'b']]);
     await c.stopCleanly();
