@@ -5,6 +5,7 @@
 #include "broadcast/delivery.h"
 #include "broadcast/durable_page.h"
 #include "broadcast/hub.h"
+#include "common/failpoint.h"
 #include "common/topics.h"
 
 namespace webim::hub {
@@ -81,6 +82,8 @@ void Hub::answer(Request& r, const HistoryRequest& history) {
   }
   wire::HubReply reply;
   try {
+    // A frontend's read fails as while the store recovers (integration/read_failures).
+    if (failpoint("hub.history_unavailable")) throw HistoryStoreError("failpoint hub.history_unavailable");
     HistoryPage page = readHistory(history, kMaxPageBytes);
     wire::HistoryPage* out = reply.mutable_history();
     out->set_epoch(page.epoch);

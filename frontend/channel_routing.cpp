@@ -8,6 +8,7 @@
 #include "frontend/connection.h"
 #include "frontend/delivery.h"
 #include "frontend/frontend.h"
+#include "frontend/read_retry.h"
 
 namespace webim {
 
@@ -29,21 +30,38 @@ void Frontend::channelClosed(std::string_view name) {
 
 void Frontend::fetchFill(Channel& channel, uint64_t after) { readFillPage(&channel, after); }
 
-// A filling channel stays in the index until the fill ends, so `channel` outlives the call.
+// A filling channel stays in the index until the fill ends, so `channel` outlives the call. A read
+// the hub answers `unavailable` (or not in time) is tried again with backoff (ReadRetry) before the
+// fill gives up with a resync: the store's reads fail for a while when it recovers.
 Task Frontend::readFillPage(Channel* channel, uint64_t after) {
-  wire::FrontendRequest request;
-  wire::History* body = request.mutable_history();
-  body->set_channel(channel->name);
-  body->set_after(after);
-  body->set_limit(kMaxHistLimit);
-  HubCall call(hubFor(channel->name), fills_, request, nowMs() + config_.hubTimeoutMs);
-  HubResult result = co_await call;
-  if (result.status == WaitStatus::Cancelled) co_return;  // shutting down: touch nothing
-  if (result.status != WaitStatus::Done || result.reply.has_error()) {
-    stream_.onFillFailed(channel);
-  } else {
-    stream_.onFillPage(channel, result.reply.history());
+  ReadRetry retry(config_.hubTimeoutMs, reinterpret_cast<uintptr_t>(channel) ^ nowMs());
+  for (;;) {
+    wire::FrontendRequest request;
+    wire::History* body = request.mutable_history();
+    body->set_channel(channel->name);
+    body->set_after(after);
+    body->set_limit(kMaxHistLimit);
+    HubCall call(hubFor(channel->name), fills_, request, nowMs() + config_.hubTimeoutMs);
+    HubResult result = co_await call;
+    if (result.status == WaitStatus::Cancelled) co_return;  // shutting down: touch nothing
+    if (result.status == WaitStatus::Done && !result.reply.has_error()) {
+      stream_.onFillPage(channel, result.reply.history());
+      co_return;
+    }
+    std::optional<uint64_t> pause = retryPause(retry, result);
+    if (!pause) break;
+    Sleep wait(fills_, wheel_, nowMs() + *pause);
+    WaitStatus slept = co_await wait;
+    if (slept == WaitStatus::Cancelled) co_return;
   }
+  stream_.onFillFailed(channel);
+}
+
+std::optional<uint64_t> Frontend::retryPause(ReadRetry& retry, const HubResult& result) {
+  if (!ReadRetry::retryable(result.status == WaitStatus::Done, result.reply.error().code())) return std::nullopt;
+  std::optional<uint64_t> pause = retry.next(nowMs());
+  if (pause) metrics_.catchUpReadRetries++;
+  return pause;
 }
 
 void Frontend::deliver(Channel& channel, const wire::Delivery& delivery) {

@@ -13,6 +13,7 @@
 #include "frontend/channel_stream.h"
 #include "frontend/connection.h"
 #include "frontend/frontend.h"
+#include "frontend/read_retry.h"
 #include "frontend/recovery_window.h"
 
 namespace webim {
@@ -138,17 +139,30 @@ Task Connection::join(int64_t id, bool batched, std::optional<Since> since, Chan
     WaitStatus status = co_await join;
     if (status == WaitStatus::Cancelled) co_return;
     if (status != WaitStatus::Done && !channel->live) {
-      // No messages after "the end": the page carries the epoch and the last seq only.
-      wire::FrontendRequest request = historyAfter(channel->name, std::numeric_limits<int64_t>::max(), 1);
-      HubCall call(frontend().hubFor(channel->name), pending_, request, frontend().nowMs() + config.hubTimeoutMs);
-      HubResult result = co_await call;
-      if (result.status == WaitStatus::Cancelled) co_return;
-      if (result.status != WaitStatus::Done || result.reply.has_error()) {
-        frontend().metrics().hubTimeouts++;
-        abandonJoin(id, batched, channel, "the hub did not confirm the subscription in time");
-        co_return;
+      // No messages after "the end": the page carries the epoch and the last seq only. Retried like
+      // any catch-up read while the store cannot read (ReadRetry).
+      ReadRetry retry(config.hubTimeoutMs, reinterpret_cast<uintptr_t>(this) ^ frontend().nowMs());
+      for (;;) {
+        wire::FrontendRequest request = historyAfter(channel->name, std::numeric_limits<int64_t>::max(), 1);
+        HubCall call(frontend().hubFor(channel->name), pending_, request, frontend().nowMs() + config.hubTimeoutMs);
+        HubResult result = co_await call;
+        if (result.status == WaitStatus::Cancelled) co_return;
+        if (channel->live) break;  // the sync came meanwhile
+        if (result.status == WaitStatus::Done && !result.reply.has_error()) {
+          frontend().stream().onPositionAsked(channel, result.reply.history().epoch(), result.reply.history().last_seq());
+          break;
+        }
+        std::optional<uint64_t> pause = frontend().retryPause(retry, result);
+        if (!pause) {
+          frontend().metrics().hubTimeouts++;
+          abandonJoin(id, batched, channel, "the hub did not confirm the subscription in time");
+          co_return;
+        }
+        Sleep wait(pending_, frontend().wheel(), frontend().nowMs() + *pause);
+        WaitStatus slept = co_await wait;
+        if (slept == WaitStatus::Cancelled) co_return;
+        if (channel->live) break;
       }
-      frontend().stream().onPositionAsked(channel, result.reply.history().epoch(), result.reply.history().last_seq());
     }
   }
   recover(id, batched, since, std::move(pin));
@@ -186,13 +200,23 @@ Task Connection::recover(int64_t id, bool batched, std::optional<Since> since, C
   std::vector<wire::Delivery> missed;
   if (!recovered && since->epoch == channel->epoch && turn) {
     RecoveryWindow window(since->seq, config.recoveryMaxMessages, config.recoveryMaxBytes);
+    ReadRetry retry(config.hubTimeoutMs, reinterpret_cast<uintptr_t>(this) ^ frontend().nowMs());
     while (window.wantsMore(channel->lastSeq)) {
       wire::FrontendRequest request = historyAfter(channel->name, window.cursor(), kMaxHistLimit);
       HubCall call(frontend().hubFor(channel->name), pending_, request, frontend().nowMs() + config.hubTimeoutMs);
       HubResult result = co_await call;
       if (result.status == WaitStatus::Cancelled) co_return;
-      if (result.status != WaitStatus::Done || result.reply.has_error()) break;  // recovered:false
-      if (!window.take(result.reply.history(), channel->epoch, channel->lastSeq)) break;
+      if (result.status == WaitStatus::Done && !result.reply.has_error()) {
+        if (!window.take(result.reply.history(), channel->epoch, channel->lastSeq)) break;
+        retry.succeeded();
+        continue;
+      }
+      // The store cannot read now (or the hub did not answer): again after a pause, within the budget.
+      std::optional<uint64_t> pause = frontend().retryPause(retry, result);
+      if (!pause) break;  // recovered:false
+      Sleep wait(pending_, frontend().wheel(), frontend().nowMs() + *pause);
+      WaitStatus slept = co_await wait;
+      if (slept == WaitStatus::Cancelled) co_return;
     }
     recovered = window.complete(channel->lastSeq);
     if (recovered) missed = window.takeMissed();

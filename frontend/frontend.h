@@ -9,6 +9,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -30,6 +31,7 @@
 #include "frontend/inbox_attacher.h"
 #include "frontend/hub_link.h"
 #include "frontend/metrics.h"
+#include "frontend/read_retry.h"
 #include "frontend/replay_pacer.h"
 #include "frontend/revocations.h"
 #include "frontend/static_files.h"
@@ -76,6 +78,9 @@ class Frontend final : private ChannelStreamPort {
   const ApiKeys& apiKeys() const noexcept { return apiKeys_; }
   const StaticFile* staticFile(std::string_view path) const { return staticFiles_.find(path); }
   std::string renderMetrics() const;
+  // A catch-up read (history for a fill, a recovery, a joiner's position) ended in `result`, not a
+  // page: the pause before trying again, or nullopt when it is final or `retry`'s budget is spent.
+  std::optional<uint64_t> retryPause(ReadRetry& retry, const HubResult& result);
 
   // The one read buffer of the loop (no per-connection read buffer while idle).
   uv_buf_t readBuffer() noexcept { return uv_buf_init(readBuffer_.get(), kReadBufferBytes); }

@@ -35,6 +35,8 @@ std::string Metrics::render(const std::string& frontendId, size_t channels, size
           gapMessagesFilled, labels);
   counter(out, "webim_resyncs_total", "gaps history could not fill (resync sent to clients)", "counter", resyncs,
           labels);
+  counter(out, "webim_catch_up_read_retries_total", "history reads (gap fills, recoveries) retried after unavailable",
+          "counter", catchUpReadRetries, labels);
   counter(out, "webim_streams_too_slow_total", "event streams ended for not keeping up (backlog limit, stalled write)",
           "counter", streamsTooSlow, labels);
   counter(out, "webim_user_cap_refusals_total", "connections refused by max_connections_per_user", "counter",

@@ -24,6 +24,7 @@ struct Metrics {
   uint64_t gaps = 0;
   uint64_t gapMessagesFilled = 0;
   uint64_t resyncs = 0;
+  uint64_t catchUpReadRetries = 0;   // history reads (fills, recoveries) tried again after `unavailable`
   uint64_t streamsTooSlow = 0;       // event streams ended: over the backlog limit or a stalled write
   uint64_t userCapRefusals = 0;      // connections refused: max_connections_per_user
   uint64_t addressCapRefusals = 0;   // connections refused: max_connections_per_address

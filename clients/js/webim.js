@@ -394,6 +394,9 @@ const randomId = () =>
 // Channels per `sub` request (the server takes up to 256).
 const MAX_SUB_BATCH = 256;
 
+// Errors of a history read (filling a gap, catching up) after which it is tried again.
+const RETRYABLE_READ = new Set(['unavailable', 'timeout', 'rate_limited']);
+
 // Errors after which a request is not retried.
 const FINAL_ERRORS = new Set(['forbidden', 'bad_request', 'too_large', 'not_found', 'wrong_shard']);
 
@@ -455,6 +458,8 @@ export class WebimClient {
       ...options,
     };
     this.backoff = { baseMs: 500, maxMs: 30000, stableMs: 10000, restartMs: 2000, ...options.backoff };
+    // A history read that failed (fills, catching up) is tried again sooner than a reconnect: at most 5 s apart.
+    this.readBackoff = { baseMs: this.backoff.baseMs, maxMs: Math.min(this.backoff.maxMs, 5000) };
     this.fallback = { after: 2, openTimeoutMs: 5000, probeBaseMs: 5000, probeMaxMs: 60000, ...options.fallback };
     /** @type {Record<string, TransportFactory>} the usable transports, in order of preference */
     this.factories = transportFactories(options);
@@ -973,8 +978,19 @@ export class WebimClient {
     channel.filling = true;
     let filled = 0;
     try {
-      for (;;) {
-        const page = await this.history(channel.name, { after: channel.lastSeq, limit: this.options.histPageSize });
+      for (let failures = 0; ;) {
+        let page;
+        try {
+          page = await this.history(channel.name, { after: channel.lastSeq, limit: this.options.histPageSize });
+          failures = 0;
+        } catch (e) {
+          // The server cannot read history now (its store is recovering: `unavailable`), or did not
+          // answer in time: try again after a backoff, for as long as this subscription lasts.
+          if (channel.generation !== generation || this.stopped || !RETRYABLE_READ.has(e.code)) throw e;
+          await new Promise((resolve) => setTimeout(resolve, backoffDelay(failures++, this.readBackoff)));
+          if (channel.generation !== generation) return null;
+          continue;
+        }
         if (channel.generation !== generation) return null;
         if (page.epoch !== channel.epoch) {
           channel.filling = false;
