@@ -33,7 +33,8 @@ set -euo pipefail
 # node:<file>, checker:<scenario>, sh:<script>
 FRONTEND_TESTS=(node:front_door node:ws_conformance node:js_fallback node:two_frontends node:inbox
   node:recovery_fallback node:gaps node:shards node:js_client node:join_races node:peer_auth node:hardening
-  node:limits checker:frontend-kill checker:frontend-stop checker:slow-subscriber checker:slow-subscriber-large)
+  node:limits node:read_failures checker:frontend-kill checker:frontend-stop checker:slow-subscriber
+  checker:slow-subscriber-large)
 HUB_TESTS=(node:inbox node:gaps node:shards node:retention node:two_frontends node:recovery_fallback
   node:js_client node:curve node:php_client node:join_races node:kick_revocation node:channel_lifecycle node:pipeline
   checker:hub-restart checker:shard-restart checker:hwm-flood checker:disk-full sh:hub_e2e sh:retention_e2e
