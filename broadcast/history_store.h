@@ -16,8 +16,8 @@
 //    unknown, so the hub's rolled-back sequencer and the store agree again.
 //  - Opening a store (the adapters' constructors) runs its pending migrations and refuses, with a
 //    HistoryStoreError, a store written by a newer release.
-//  - Pipelined commit (pipelined() true: both stores): write() stores a batch without waiting
-//    for stable storage (atomic; later reads may already see it); sync(), called from the hub's
+//  - Pipelined commit (pipelined() true: RocksDB; PostgreSQL with pg_pipeline): write() stores a
+//    batch without waiting for stable storage (atomic; later reads may already see it); sync(), called from the hub's
 //    sync thread concurrently with any other call on the hub's thread, returns when every batch
 //    written before it was called is durable. When a sync fails (HistoryStoreError), the caller
 //    abandon()s every batch written since the last successful sync, oldest first: their outcome

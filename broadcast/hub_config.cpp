@@ -38,6 +38,9 @@ constexpr S kSettings[] = {
     {"wal_bytes_per_sync", &HubConfig::walBytesPerSync, "RocksDB: start writeback of the WAL every this many bytes (0 = off)"},
     {"pg_dsn", &HubConfig::pgDsn,
      "PostgreSQL connection string for --store postgres, e.g. \"host=/run/postgresql dbname=webim\""},
+    {"pg_pipeline", &HubConfig::pgPipeline,
+     "PostgreSQL: commit batches without waiting for the WAL flush and flush it from a second connection "
+     "(off by default: slower with the server on the hub's box)"},
     {"log_level", &HubConfig::logLevel, "trace|debug|info|warn|error|critical|off"},
     {"sync", &HubConfig::sync, "fsync every group commit (--no-sync or --sync=false to disable)"},
     {"dedup_ttl", &HubConfig::dedupTtl, "seconds a (from, cid) pair is remembered"},

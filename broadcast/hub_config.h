@@ -32,6 +32,7 @@ struct HubConfig {
   int64_t bytesPerSync = 1 << 20;
   int64_t walBytesPerSync = 1 << 20;
   std::string pgDsn;                                // libpq connection string, for store = postgres
+  bool pgPipeline = false;                          // the pipelined commit on PostgreSQL (postgres_store.h)
   std::string logLevel = "info";
   bool sync = true;               // fsync every group commit before acking
   int64_t dedupTtl = 86400;       // seconds a (from, cid) pair is remembered (>= 24 h by contract)

@@ -49,7 +49,7 @@ int serve(const webim::hub::HubConfig& config) {
   try {
     if (config.store == "postgres") {
       store = std::make_unique<webim::hub::PostgresHistoryStore>(
-          webim::hub::PostgresStoreOptions{config.pgDsn, config.dedupTtl * 1000});
+          webim::hub::PostgresStoreOptions{config.pgDsn, config.dedupTtl * 1000, config.pgPipeline});
       storeDescription = "store=postgres";
     } else {
       store = std::make_unique<webim::hub::RocksDbHistoryStore>(config.data, webim::hub::rocksIoOptions(config));

@@ -53,7 +53,8 @@ int sendCommit(pg::Session& s, pg::CommitArrays& a, bool sync) {
 }  // namespace
 
 PostgresHistoryStore::PostgresHistoryStore(PostgresStoreOptions options)
-    : session_(std::make_unique<pg::Session>(options)),
+    : pipelined_(options.pipelined),
+      session_(std::make_unique<pg::Session>(options)),
       syncConnection_(std::make_unique<pg::SyncConnection>(options.dsn)) {
   session_->connect();
   session_->loadFilter();

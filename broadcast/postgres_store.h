@@ -10,7 +10,7 @@
 // SET LOCAL synchronous_commit = off. Records are upserted (a rewrite of the same key replaces
 // it, as RocksDB's Put does).
 //
-// Pipelined (the hub's way): write() is commit(batch, false): committed and visible, not yet
+// Pipelined (PostgresStoreOptions::pipelined, hub key pg_pipeline): write() is commit(batch, false): committed and visible, not yet
 // flushed; sync() runs on the hub's sync thread over a connection of its own (postgres_sync.h) and
 // makes every batch committed before it durable. abandon() adds the batch to the undo run before
 // the next call (as for a commit whose connection broke).
@@ -39,6 +39,9 @@ class SyncConnection;
 struct PostgresStoreOptions {
   std::string dsn;                        // libpq connection string ("host=... dbname=...")
   int64_t dedupTtlMs = 86400LL * 1000;    // the hub's dedup TTL (sizes the filter's generations)
+  // The pipelined commit (below). Off by default: with the server on the hub's 2-core box it cost
+  // two transactions per batch and 0.68-0.72x the throughput (docs/testing.md "Hub throughput").
+  bool pipelined = false;
 };
 
 class PostgresHistoryStore final : public HistoryStore {
@@ -56,7 +59,7 @@ class PostgresHistoryStore final : public HistoryStore {
   uint64_t roundTrips() const noexcept;
   std::optional<DedupRecord> loadDedup(std::string_view from, std::string_view cid) override;
   void commit(const WriteSet& batch, bool sync) override;
-  bool pipelined() const override { return true; }
+  bool pipelined() const override { return pipelined_; }
   void write(const WriteSet& batch) override;
   void sync() override;
   void abandon(const WriteSet& batch) override;
@@ -75,6 +78,7 @@ class PostgresHistoryStore final : public HistoryStore {
   // The batches of unknown outcome not yet undone (merged: one undo for all of them).
   void rememberUndo(const WriteSet& batch);
 
+  bool pipelined_;
   std::unique_ptr<pg::Session> session_;
   std::unique_ptr<pg::SyncConnection> syncConnection_;  // the sync thread's
   WriteSet undone_;  // what session_->undo undoes

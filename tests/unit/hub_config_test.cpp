@@ -47,6 +47,9 @@ TEST_CASE("hub config: flags over defaults, --no-sync, --retention ''", "[hub_co
   CHECK(cmd.config.retention.empty());
   CHECK(parse({"--sync=false"}).config.sync == false);
   CHECK(parse({"--max-batch", "0"}).exitCode == kExitBadConfig);
+  // The pipelined commit on PostgreSQL is opt-in.
+  CHECK_FALSE(cmd.config.pgPipeline);
+  CHECK(parse({"--store", "postgres", "--pg-dsn", "dbname=x", "--pg-pipeline"}).config.pgPipeline);
 }
 
 TEST_CASE("hub config: RocksDB I/O options (wal_dir, io_rate_limit, bytes_per_sync, wal_bytes_per_sync)",

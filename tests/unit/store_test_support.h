@@ -144,7 +144,7 @@ class PgBackend final : public Backend {
   }
   const std::string& schema() const { return schema_; }
   std::unique_ptr<HistoryStore> open() override {
-    return std::make_unique<PostgresHistoryStore>(PostgresStoreOptions{dsn()});
+    return std::make_unique<PostgresHistoryStore>(PostgresStoreOptions{dsn(), 86400LL * 1000, true});
   }
 
  private:
