@@ -129,6 +129,10 @@ struct TrimRequest {
   uint64_t keepLast = UINT64_MAX;  // UINT64_MAX: no count limit
   int64_t minTsMs = INT64_MIN;     // INT64_MIN: no age limit
   uint64_t maxDeletes = 1000;      // work bound of one call (messages deleted or scanned)
+  // The channel's last durable seq as the hub knows it: with a batch in flight the store's meta is
+  // already past it (pipelined commit), and a failed sync would take those messages back. keepLast
+  // counts from here and nothing above it is deleted.
+  uint64_t durableLast = UINT64_MAX;
 };
 
 struct TrimResult {

@@ -46,6 +46,8 @@ Hub::Hub(const HubConfig& config, HistoryStore& store, zmq::context_t& context)
   configureSockets(context);
   storedChannelsAtStart_ = store_.countChannels();
   retentionPolicy_.parse(config_.retention);
+  // Trims never count from (or cut into) a batch whose sync is pending.
+  retention_.setDurablePositions([this](const std::string& channel) { return sequencer_.channelState(channel); });
   startSyncWorker();
   std::random_device random;
   while (bootId_ == 0) bootId_ = (uint64_t{random()} << 32) | random();

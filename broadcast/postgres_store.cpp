@@ -253,7 +253,8 @@ TrimResult PostgresHistoryStore::trimHistory(std::string_view channel, const Tri
   if (!meta) return result;
   constexpr uint64_t kMaxInt8 = static_cast<uint64_t>(INT64_MAX);
   uint64_t cut = 0;
-  if (request.keepLast != UINT64_MAX && meta->lastSeq > request.keepLast) cut = meta->lastSeq - request.keepLast;
+  const uint64_t last = std::min(meta->lastSeq, request.durableLast);
+  if (request.keepLast != UINT64_MAX && last > request.keepLast) cut = last - request.keepLast;
   const uint64_t bound = std::max<uint64_t>(1, std::min(request.maxDeletes, kMaxInt8));
   if (request.minTsMs != INT64_MIN) {
     Params p;
@@ -272,6 +273,7 @@ TrimResult PostgresHistoryStore::trimHistory(std::string_view channel, const Tri
     }
     if (!young && static_cast<uint64_t>(rows) == bound) result.more = true;
   }
+  cut = std::min(cut, request.durableLast);  // never into a batch whose sync is pending
   if (cut == 0) return result;
   pg::Session& s = *session_;
   s.ready();

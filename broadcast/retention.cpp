@@ -174,6 +174,9 @@ void RetentionSweeper::slice(std::chrono::steady_clock::time_point now, int64_t 
       request.keepLast = rule->keepLast;
       if (rule->maxAgeMs > 0) request.minTsMs = nowMs - rule->maxAgeMs;
       request.maxDeletes = options_.deletesPerChannel;
+      if (durable_) {
+        if (std::optional<ChannelMeta> durable = durable_(channel)) request.durableLast = durable->lastSeq;
+      }
       if (request.keepLast != UINT64_MAX || request.minTsMs != INT64_MIN) result = store_.trimHistory(channel, request);
     }
     current_.deleted += result.deleted;

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,6 +70,10 @@ class RetentionSweeper {
   };
 
   RetentionSweeper(HistoryStore& store, const RetentionPolicy& policy, Options options);
+  // Where a channel's durable history ends when the store may already show more (a batch whose
+  // sync is pending: the pipelined commit): TrimRequest::durableLast. nullopt: all of it is durable.
+  using DurablePositions = std::function<std::optional<ChannelMeta>(const std::string& channel)>;
+  void setDurablePositions(DurablePositions positions) { durable_ = std::move(positions); }
 
   bool due(std::chrono::steady_clock::time_point now) const {
     return !policy_.empty() && now >= retryAt_ && (active_ || now >= nextPass_);
@@ -85,6 +90,7 @@ class RetentionSweeper {
   void slice(std::chrono::steady_clock::time_point now, int64_t nowMs);
 
   HistoryStore& store_;
+  DurablePositions durable_;
   const RetentionPolicy& policy_;
   Options options_;
   bool active_ = false;

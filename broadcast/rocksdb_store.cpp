@@ -339,7 +339,8 @@ TrimResult RocksDbHistoryStore::trimHistory(std::string_view channel, const Trim
   if (!meta) return result;
   // Everything at or below `cut` goes: the count limit first (one range delete, whatever its size).
   uint64_t cut = 0;
-  if (request.keepLast != UINT64_MAX && meta->lastSeq > request.keepLast) cut = meta->lastSeq - request.keepLast;
+  const uint64_t last = std::min(meta->lastSeq, request.durableLast);
+  if (request.keepLast != UINT64_MAX && last > request.keepLast) cut = last - request.keepLast;
 
   RangeIterator it(db(), channelPrefix(channel), channelEnd(channel));
   it->SeekToFirst();
@@ -364,6 +365,7 @@ TrimResult RocksDbHistoryStore::trimHistory(std::string_view channel, const Trim
     }
     it.check();
   }
+  cut = std::min(cut, request.durableLast);  // never into a batch whose sync is pending
   if (cut < oldest) return result;
   rocksdb::WriteBatch wb;
   wb.DeleteRange(channelPrefix(channel), messageKey(channel, cut + 1));

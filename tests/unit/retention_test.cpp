@@ -63,6 +63,7 @@ class FakeStore final : public HistoryStore {
   };
   std::map<std::string, Channel> channels;
   std::vector<std::string> trims;
+  std::vector<uint64_t> durableLasts;  // TrimRequest::durableLast of each trim
 
   std::optional<ChannelMeta> loadMeta(std::string_view) override { return std::nullopt; }
   std::optional<DedupRecord> loadDedup(std::string_view, std::string_view) override { return std::nullopt; }
@@ -77,6 +78,7 @@ class FakeStore final : public HistoryStore {
   }
   TrimResult trimHistory(std::string_view name, const TrimRequest& r) override {
     trims.emplace_back(name);
+    durableLasts.push_back(r.durableLast);
     Channel& c = channels.at(std::string(name));
     TrimResult result;
     const uint64_t last = c.first + c.ts.size() - 1;
@@ -168,4 +170,21 @@ TEST_CASE("retention sweeper: a store error pauses the pass, which then resumes"
   sweeper.step(t0 + std::chrono::milliseconds(1000), 0);
   CHECK(sweeper.passes() == 1);
   CHECK(store.calls == 2);
+}
+
+TEST_CASE("retention sweeper: a channel with a batch in flight is trimmed from its durable seq", "[retention][pipeline]") {
+  FakeStore store;
+  store.channels["room:a"].ts = std::vector<int64_t>(10, 1000);
+  store.channels["room:b"].ts = std::vector<int64_t>(10, 1000);
+  RetentionPolicy policy;
+  REQUIRE(policy.parse({"room:*=5/-"}).empty());
+  RetentionSweeper sweeper(store, policy, {std::chrono::milliseconds(60000), 16, 100});
+  // The hub's sequencer: room:a is in memory with durable seq 7; room:b is not (all durable).
+  sweeper.setDurablePositions([](const std::string& channel) -> std::optional<ChannelMeta> {
+    if (channel == "room:a") return ChannelMeta{1, 7};
+    return std::nullopt;
+  });
+  sweeper.step(std::chrono::steady_clock::time_point{} + std::chrono::hours(1), 1000);
+  REQUIRE(store.trims == std::vector<std::string>{"room:a", "room:b"});
+  CHECK(store.durableLasts == std::vector<uint64_t>{7, UINT64_MAX});
 }

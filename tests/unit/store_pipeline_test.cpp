@@ -101,3 +101,18 @@ TEST_CASE("rocksdb: after a failed sync every read fails until the batch is undo
   CHECK(eventually([&] { return store.loadMeta("room:a"); }) == ChannelMeta{kEpoch, 2});
   CHECK(store.recoveries() == 1);
 }
+
+STORE_TEST("pipelined: retention beside a batch in flight counts from the durable seq, so a failed sync loses nothing acked") {
+  auto opened = backend.open();
+  HistoryStore& store = *opened;
+  store.commit(batchOf("room:a", 1, 3), true);  // acked: 1..3
+  WriteSet inFlight = batchOf("room:a", 4, 6);
+  store.write(inFlight);  // written, its sync pending: the store's meta says 6
+  TrimRequest keep3;
+  keep3.keepLast = 3;
+  keep3.durableLast = 3;  // what the hub's sequencer knows is durable
+  store.trimHistory("room:a", keep3);
+  store.abandon(inFlight);  // the sync failed
+  CHECK(eventually([&] { return store.loadMeta("room:a"); }) == ChannelMeta{kEpoch, 3});
+  CHECK(store.readPage("room:a", {0, 0, 10, kPageBytes}).msgs.size() == 3);  // keepLast = 3 keeps them
+}
