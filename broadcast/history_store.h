@@ -23,7 +23,9 @@
 //    abandon()s every batch written since the last successful sync, oldest first: their outcome
 //    is unknown, and the store fails every call (reads too) until it has undone them. sync() is
 //    never called while a recovery may run (the hub waits for the sync thread after a failure).
-//    commit(batch, true) does what write() + sync() do for one batch, in one call.
+//    commit(batch, true) does what write() + sync() do for one batch, in one call, and leaves
+//    nothing readable of a batch whose sync failed (the hub commits batches with a kick so: an
+//    abandoned batch never holds revocations, whose undo would need their previous values).
 //  - loadDedup() may report a record older than the hub's dedup TTL as absent (the sequencer
 //    ignores such records anyway; the PostgreSQL store's filter only knows younger keys).
 #pragma once

@@ -100,7 +100,7 @@ class Hub {
   void syncStore();
   bool syncInline() const;
   void processBatch(std::vector<Request>& batch);
-  bool writeBatch();
+  bool writeBatch(bool whole);
   void completeDurable();
   void waitForOldest();
   void drainInFlight();

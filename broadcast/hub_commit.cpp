@@ -6,6 +6,7 @@
 // undoes them before it serves again.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 #include <thread>
 
@@ -51,9 +52,16 @@ bool Hub::syncInline() const {
 
 // Stage every request in arrival order, write the batch, and let it wait in flight for its sync.
 void Hub::processBatch(std::vector<Request>& batch) {
+  // A kick's revocation takes effect wherever it is readable (a frontend's Revocations request), so
+  // its batch is never left written but unsynced: it is committed whole (write and sync in one
+  // call, which leaves nothing readable when the sync fails) with nothing in flight. Kicks are rare.
+  const bool whole = !syncer_ || std::any_of(batch.begin(), batch.end(), [](const Request& r) {
+    return std::holds_alternative<KickRequest>(r.request);
+  });
+  if (whole) drainInFlight();
   for (Request& r : batch) stage(r);
   const bool wrote = sequencer_.hasPending();
-  if (!writeBatch()) {
+  if (!writeBatch(whole)) {
     drainInFlight();  // the batches before this one complete (or fail) first, in order
     for (Request& r : batch) reply(r, false);
     sequencer_.commitFailed();
@@ -61,7 +69,7 @@ void Hub::processBatch(std::vector<Request>& batch) {
   }
   sequencer_.seal();
   InFlight& flight = inFlight_.emplace_back(InFlight{std::move(batch), writtenTicket_, wrote});
-  if (wrote && syncer_) {
+  if (wrote && !whole) {
     crashAt("hub.crash_after_write");  // written, not yet synced
     if (!syncInline()) {
       syncer_->request(flight.ticket);
@@ -78,17 +86,17 @@ void Hub::processBatch(std::vector<Request>& batch) {
   completeDurable();
 }
 
-// The store write of the current batch (the whole commit when there is no sync worker). True when
-// it is written (or there was nothing to write).
-bool Hub::writeBatch() {
+// The store write of the current batch, or its whole commit (written and synced in one call). True
+// when it is written (or there was nothing to write).
+bool Hub::writeBatch(bool whole) {
   if (!sequencer_.hasPending()) return true;
   try {
     if (failpoint("hub.commit")) throw HistoryStoreError("failpoint hub.commit");
-    if (syncer_) {
+    if (whole) {
+      store_.commit(sequencer_.pending(), config_.sync);
+    } else {
       store_.write(sequencer_.pending());
       ++writtenTicket_;
-    } else {
-      store_.commit(sequencer_.pending(), config_.sync);
     }
     return true;
   } catch (const HistoryStoreError& e) {

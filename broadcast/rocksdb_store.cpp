@@ -143,18 +143,13 @@ std::optional<DedupRecord> RocksDbHistoryStore::loadDedup(std::string_view from,
   return decodeDedup(*value);
 }
 
-void RocksDbHistoryStore::commit(const WriteSet& batch, bool sync) {
-  write(batch);
-  if (!sync) return;
-  try {
-    this->sync();
-  } catch (const HistoryStoreError&) {
-    abandon(batch);
-    throw;
-  }
-}
+// One Write with the WAL synced in it: RocksDB applies the batch to the memtable only once the sync
+// returned, so nothing of a batch whose sync failed is ever readable.
+void RocksDbHistoryStore::commit(const WriteSet& batch, bool sync) { writeBatch(batch, sync); }
 
-void RocksDbHistoryStore::write(const WriteSet& batch) {
+void RocksDbHistoryStore::write(const WriteSet& batch) { writeBatch(batch, false); }
+
+void RocksDbHistoryStore::writeBatch(const WriteSet& batch, bool sync) {
   if (failed_) recoverNow();  // or throws
   rocksdb::DB& d = *db_;
   rocksdb::WriteBatch wb;
@@ -162,7 +157,9 @@ void RocksDbHistoryStore::write(const WriteSet& batch) {
   for (const MetaEntry& e : batch.metas) wb.Put(metaKey(e.channel), encodeMeta(e.meta));
   for (const DedupEntry& e : batch.dedups) wb.Put(dedupKey(e.from, e.cid), encodeDedup(e.record));
   for (const Revocation& r : batch.revocations) wb.Put(revocationKey(r.user), encodeRevocation(r.notBeforeMs));
-  rocksdb::Status s = d.Write(rocksdb::WriteOptions(), &wb);
+  rocksdb::WriteOptions options;
+  options.sync = sync;
+  rocksdb::Status s = d.Write(options, &wb);
   if (s.ok()) return;
   rememberUndo(batch);
   markFailed(s.ToString());

@@ -57,6 +57,7 @@ class RocksDbHistoryStore final : public HistoryStore {
   void recoverNow();      // recover() within the backoff, or throws HistoryStoreError
   void rememberUndo(const WriteSet& batch);
   void markFailed(std::string error);
+  void writeBatch(const WriteSet& batch, bool sync);
   rocksdb::DB& db();  // the open DB for reads (recovered first when it must be); throws HistoryStoreError
 
   std::string path_;

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 
-import { Cluster } from './harness.mjs';
+import { Client, Cluster, sleep } from './harness.mjs';
 
 // Starts the hub with the given failpoints (only this process sees them).
 async function startHubWith(cluster, failpoints, args = []) {
@@ -114,6 +114,31 @@ describe('pipelined group commit', () => {
     assert.equal(page.last, 1);
     assert.equal(b.seq, 2);
     assert.deepEqual(await history(c, 'room:h'), [[1, 'x'], [2, 'b']]);
+    await c.stopCleanly();
+  });
+
+  test('a kick whose commit is not known durable revokes nobody; one acked revokes', async () => {
+    const c = cluster();
+    // The first sync fails: a kick that went through the pipeline (written, sync failed) was
+    // answered unavailable and must leave no revocation behind.
+    await startHubWith(c, 'hub.sync_fails=1');
+    const oldToken = c.token('alice', []);  // iat before the kick
+    await sleep(1100 - (Date.now() % 1000));
+    const kick = await c.appRequest({ op: 'kick', user: 'alice', code: 4003, reason: 'test' });
+    // A frontend started now asks the hub for its revocations.
+    const fe = await c.startFrontend();
+    const outcome = await new Promise((resolve) => {
+      Client.connect(fe.url).then((client) => {
+        client.ws.send(JSON.stringify({ op: 'auth', id: 1, token: oldToken }));
+        client.closed.then(({ code }) => resolve(code));
+        client.waiting.set(1, (reply) => {
+          resolve(reply.op);
+          client.close();
+        });
+      });
+    });
+    if (kick.ok) assert.equal(outcome, 4001, `the acked kick revokes the older token: ${JSON.stringify(kick)}`);
+    else assert.equal(outcome, 'ok', `an unavailable kick revokes nobody: ${JSON.stringify(kick)}`);
     await c.stopCleanly();
   });
 });
