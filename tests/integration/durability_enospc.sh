@@ -31,7 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() { echo "FAIL: $*"; FAILED=1; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/hub_script.sh"  # fail, check, field, wait_ready
 count() { grep -c " $1 " "$WORK/client.out" 2>/dev/null || true; }
 
 mkdir -p "$MNT"
@@ -45,12 +45,7 @@ start_hub() {  # start_hub LOGNAME
   "$HUB" --app-ingress "$APP" --hub-ingress "ipc://$WORK/fe" --hub-pub "ipc://$WORK/pub" \
     --data "$MNT/data" --log-level info --retention '' 2>"$WORK/$1" &
   PID=$!
-  for _ in $(seq 100); do
-    grep -q "webim-broadcast ready" "$WORK/$1" && return 0
-    kill -0 "$PID" 2>/dev/null || fail "hub exited during start"
-    sleep 0.1
-  done
-  fail "hub not ready within 10 s"
+  wait_ready "$WORK/$1"
 }
 
 wait_for() {  # wait_for DESCRIPTION SECONDS COMMAND...

@@ -28,8 +28,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; FAILED=1; exit 1; }
-field() { sed -n "s/.*\"$1\":\(\"[^\"]*\"\|[0-9a-z]*\).*/\1/p" <<<"$2" | head -1 | tr -d '"'; }
+source "$(dirname "${BASH_SOURCE[0]}")/hub_script.sh"  # fail, check, field, wait_ready
 
 run() {  # run NAME [hub flags...]: hub under the shim, 3000 publishes, leaves $WORK/NAME.{shim,client,commits}
   local name=$1; shift

@@ -20,26 +20,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() { echo "FAIL: $*"; FAILED=1; exit 1; }
-check() {  # check DESCRIPTION ACTUAL EXPECTED
-  if [[ "$2" != "$3" ]]; then fail "$1: expected '$3', got '$2'"; fi
-  echo "ok - $1"
-}
-field() {  # field NAME JSON -> first value of "NAME": (string quotes stripped)
-  sed -n "s/.*\"$1\":\(\"[^\"]*\"\|[0-9a-z]*\).*/\1/p" <<<"$2" | head -1 | tr -d '"'
-}
+source "$(dirname "${BASH_SOURCE[0]}")/hub_script.sh"  # fail, check, field, wait_ready
 req() { "$HUB" request --app-ingress "$APP" --timeout-ms 3000 "$1"; }
 
 start_hub() {  # start_hub LOGNAME
   "$HUB" --app-ingress "$APP" --hub-ingress "ipc://$WORK/fe" --hub-pub "ipc://$WORK/pub" \
     --data "$WORK/data" --log-level debug 2>"$WORK/$1" &
   PID=$!
-  for _ in $(seq 100); do
-    grep -q "webim-broadcast ready" "$WORK/$1" && return 0
-    kill -0 "$PID" 2>/dev/null || fail "hub exited during start"
-    sleep 0.1
-  done
-  fail "hub not ready within 10 s"
+  wait_ready "$WORK/$1"
 }
 
 start_hub hub1.log

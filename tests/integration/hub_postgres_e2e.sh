@@ -25,12 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() { echo "FAIL: $*"; FAILED=1; exit 1; }
-check() {  # check DESCRIPTION ACTUAL EXPECTED
-  if [[ "$2" != "$3" ]]; then fail "$1: expected '$3', got '$2'"; fi
-  echo "ok - $1"
-}
-field() { sed -n "s/.*\"$1\":\(\"[^\"]*\"\|[0-9a-z]*\).*/\1/p" <<<"$2" | head -1 | tr -d '"'; }
+source "$(dirname "${BASH_SOURCE[0]}")/hub_script.sh"  # fail, check, field, wait_ready
 req() { "$HUB" request --app-ingress "$APP" --timeout-ms 5000 "$1"; }
 
 "$PSQL" -q "$(cat "$PGDIR/dsn")" -c "CREATE SCHEMA $SCHEMA" || fail "cannot create schema"
@@ -39,12 +34,7 @@ start_hub() {  # start_hub LOGNAME
   "$HUB" --app-ingress "$APP" --hub-ingress "ipc://$WORK/fe" --hub-pub "ipc://$WORK/pub" \
     --store postgres --pg-dsn "$DSN" --log-level debug 2>"$WORK/$1" &
   PID=$!
-  for _ in $(seq 150); do
-    grep -q "webim-broadcast ready" "$WORK/$1" && return 0
-    kill -0 "$PID" 2>/dev/null || fail "hub exited during start"
-    sleep 0.1
-  done
-  fail "hub not ready within 15 s"
+  wait_ready "$WORK/$1" 15
 }
 
 start_hub hub1.log

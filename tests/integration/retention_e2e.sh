@@ -17,9 +17,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; FAILED=1; exit 1; }
-check() { if [[ "$2" != "$3" ]]; then fail "$1: expected '$3', got '$2'"; fi; echo "ok - $1"; }
-field() { sed -n "s/.*\"$1\":\(\"[^\"]*\"\|[0-9a-z]*\).*/\1/p" <<<"$2" | head -1 | tr -d '"'; }
+source "$(dirname "${BASH_SOURCE[0]}")/hub_script.sh"  # fail, check, field, wait_ready
 req() { "$HUB" request --app-ingress "$APP" --timeout-ms 3000 "$1"; }
 seqs() { grep -o '"seq":[0-9]*' <<<"$1" | cut -d: -f2 | tr '\n' ' ' | sed 's/ $//'; }
 
