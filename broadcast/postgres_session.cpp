@@ -43,15 +43,28 @@ void Session::disconnect() {
   conn = nullptr;
 }
 
-std::string Session::lastError() const {
-  std::string raw = conn ? PQerrorMessage(conn) : "not connected", e;
-  for (char c : raw) {  // one line: libpq's messages span several ("\n\tIs the server running...")
+std::string oneLine(std::string_view raw) {
+  std::string e;
+  for (char c : raw) {
     if (c == '\n' || c == '\t') c = ' ';
     if (c != ' ' || (!e.empty() && e.back() != ' ')) e.push_back(c);
   }
   while (!e.empty() && e.back() == ' ') e.pop_back();
   return e.empty() ? "unknown PostgreSQL error" : e;
 }
+
+void requireDurableCommits(PGconn* conn) {
+  Result level(PQexec(conn, "SHOW synchronous_commit"));
+  if (PQresultStatus(level.get()) != PGRES_TUPLES_OK)
+    throw HistoryStoreError("postgres: " + oneLine(PQerrorMessage(conn)));
+  const std::string current = PQgetvalue(level.get(), 0, 0);
+  if (current != "off" && current != "local") return;
+  Result set(PQexec(conn, "SET synchronous_commit TO on"));
+  if (PQresultStatus(set.get()) != PGRES_COMMAND_OK)
+    throw HistoryStoreError("postgres: " + oneLine(PQresultErrorMessage(set.get())));
+}
+
+std::string Session::lastError() const { return oneLine(conn ? PQerrorMessage(conn) : "not connected"); }
 
 void Session::exec(const char* sql) {
   Result r(PQexec(conn, sql));
@@ -68,11 +81,7 @@ void Session::connect() {
     throw HistoryStoreError(e);
   }
   try {
-    // Durable commits unless the server already asks for more than a local flush.
-    Result level(PQexec(conn, "SHOW synchronous_commit"));
-    if (PQresultStatus(level.get()) != PGRES_TUPLES_OK) throw HistoryStoreError("postgres: " + lastError());
-    const std::string current = PQgetvalue(level.get(), 0, 0);
-    if (current == "off" || current == "local") exec("SET synchronous_commit TO on");
+    requireDurableCommits(conn);
     exec("SET client_min_messages TO warning");  // no "already exists, skipping" notices
     migrateSchema(*this);
     for (const Statement& s : statements()) {

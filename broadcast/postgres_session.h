@@ -38,6 +38,11 @@ struct ResultDeleter {
 using Result = std::unique_ptr<PGresult, ResultDeleter>;
 
 std::string_view field(const PGresult* r, int row, int col);
+// libpq's message on one line ("\n\tIs the server running..." joined).
+std::string oneLine(std::string_view raw);
+// Durable commits on `conn`: synchronous_commit set to on unless the server already asks for more
+// than a local flush (remote_apply, ...). Throws HistoryStoreError.
+void requireDurableCommits(PGconn* conn);
 uint64_t int8Field(const PGresult* r, int row, int col);  // throws HistoryStoreError on a bad size
 int64_t wallMs();
 
