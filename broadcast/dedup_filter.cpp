@@ -2,17 +2,9 @@
 
 #include <utility>
 
-namespace webim::hub {
+#include "common/mix64.h"
 
-namespace {
-uint64_t mix64(uint64_t x) {  // splitmix64 finalizer
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-}  // namespace
+namespace webim::hub {
 
 uint64_t dedupKeyHash(std::string_view from, std::string_view cid) {
   // FNV-1a over from '\0' cid, then mixed.

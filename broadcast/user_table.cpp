@@ -10,6 +10,8 @@
 #include <new>
 #include <utility>
 
+#include "common/mix64.h"
+
 namespace webim::hub {
 
 namespace {
@@ -19,14 +21,6 @@ __extension__ typedef unsigned __int128 Wide;
 // The load limit, 0.8: past it the table grows by a quarter.
 bool overLoaded(size_t users, size_t capacity) noexcept { return users * 5 > capacity * 4; }
 
-// splitmix64's finalizer: every bit of an inline or numeric key reaches the high bits `home` uses.
-uint64_t mix(uint64_t x) noexcept {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 // A decimal without a leading zero, 8-16 digits: kept as its number.
 bool isNumber(std::string_view s) noexcept {
@@ -148,7 +142,8 @@ uint64_t UserTable::hashOf(const Slot& slot) noexcept {
   }
   uint64_t word = 0;
   std::memcpy(&word, slot.key, kKeyBytes);
-  return mix(word | static_cast<uint64_t>(slot.tag) << 56);
+  // mix64: every bit of an inline or numeric key reaches the high bits `home` uses.
+  return mix64(word | static_cast<uint64_t>(slot.tag) << 56);
 }
 
 bool UserTable::sameKey(const Slot& slot, const Key& key) noexcept {

@@ -1,5 +1,7 @@
 #include "frontend/inbox_attacher.h"
 
+#include "common/backoff.h"
+
 #include <algorithm>
 
 namespace webim {
@@ -20,11 +22,9 @@ void InboxAttacher::changed(size_t shard, std::string user) {
 void InboxAttacher::failed(size_t shard, std::vector<std::string> users, uint64_t nowMs) {
   Shard& s = shards_[shard];
   for (std::string& user : users) s.retry.insert(std::move(user));
-  uint64_t backoff = std::max(s.backoffMs, options_.retryMinMs);
-  // Full jitter over the upper half, so frontends that failed together do not retry together.
-  uint64_t wait = backoff / 2 + (backoff > 1 ? random_() % (backoff / 2) : 0);
+  // Jittered, so frontends that failed together do not retry together.
+  const uint64_t wait = jitteredBackoff(s.backoffMs, options_.retryMinMs, options_.retryMaxMs, random_());
   s.retryAtMs = std::max(s.retryAtMs > nowMs ? s.retryAtMs : 0, nowMs + wait);
-  s.backoffMs = std::min(backoff * 2, options_.retryMaxMs);
 }
 
 void InboxAttacher::succeeded(size_t shard) { shards_[shard].backoffMs = 0; }

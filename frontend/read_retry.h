@@ -11,6 +11,9 @@
 #include <optional>
 #include <string_view>
 
+#include "common/backoff.h"
+#include "common/mix64.h"
+
 namespace webim {
 
 class ReadRetry {
@@ -31,11 +34,9 @@ class ReadRetry {
     if (!failing_) {
       failing_ = true;
       firstFailureMs_ = nowMs;
-      delayMs_ = kFirstMs;
+      delayMs_ = 0;  // kFirstMs
     }
-    const uint64_t half = delayMs_ / 2;
-    const uint64_t wait = half + (half > 0 ? random() % half : 0);
-    delayMs_ = delayMs_ * 2 > kMaxMs ? kMaxMs : delayMs_ * 2;
+    const uint64_t wait = jitteredBackoff(delayMs_, kFirstMs, kMaxMs, random());
     if (nowMs + wait > firstFailureMs_ + budgetMs_) return std::nullopt;
     attempts_++;
     return wait;
@@ -48,17 +49,12 @@ class ReadRetry {
   uint64_t attempts() const noexcept { return attempts_; }
 
  private:
-  uint64_t random() noexcept {  // splitmix64
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
+  uint64_t random() noexcept { return mix64(state_ += 0x9e3779b97f4a7c15ULL); }  // splitmix64
 
   uint64_t budgetMs_;
   uint64_t state_;
   uint64_t firstFailureMs_ = 0;
-  uint64_t delayMs_ = kFirstMs;
+  uint64_t delayMs_ = 0;  // jitteredBackoff's state
   uint64_t attempts_ = 0;
   bool failing_ = false;
 };
