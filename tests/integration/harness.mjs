@@ -199,6 +199,23 @@ export class Cluster {
     }
   }
 
+  // What a failing test prints to explain itself: the hub's stats, each frontend's metrics (those
+  // not 0), and the tail of every process's log.
+  async diagnose(tailChars = 3000) {
+    const parts = [];
+    try { parts.push(`hub stats: ${JSON.stringify(await this.hubStats())}`); } catch (e) { parts.push(`hub stats: ${e.message}`); }
+    for (const fe of this.frontends) {
+      try {
+        const body = (await httpGet(fe.port, '/metrics')).body;
+        parts.push(`${fe.name}: ${body.split('\n').filter((l) => l.startsWith('webim_') && !l.endsWith(' 0')).join(' ')}`);
+      } catch (e) { parts.push(`${fe.name} metrics: ${e.message}`); }
+    }
+    for (const p of [this.hub, ...(this.shardHubs || []), ...this.frontends].filter(Boolean)) {
+      parts.push(`--- ${p.name} (log tail)\n${p.log.slice(-tailChars)}`);
+    }
+    return parts.join('\n');
+  }
+
   logs() {
     return [this.hub, ...(this.shardHubs || []), ...this.frontends].filter(Boolean).map((p) => `--- ${p.name}\n${p.log}`).join('\n');
   }
