@@ -152,6 +152,11 @@ class HistoryStore {
   // where a never-written channel stands writes nothing, and its first message carries that epoch.
   // A new store (history lost) has a new seed, hence new epochs. Throws HistoryStoreError.
   virtual std::string epochSeed() { return "test-double"; }
+  // Small named values of the hub's own (the run marker, run_marker.h), kept as long as the store.
+  // storeValue() is durable when it returns. Throw HistoryStoreError. The defaults keep nothing
+  // (test doubles: every start is a first run).
+  virtual std::optional<std::string> loadValue(std::string_view /*name*/) { return std::nullopt; }
+  virtual void storeValue(std::string_view /*name*/, std::string_view /*value*/) {}
   // The metas of many channels at once (one round trip on PostgreSQL, one MultiGet on RocksDB),
   // in the order asked. The default asks one by one (test doubles).
   virtual std::vector<std::optional<ChannelMeta>> loadMetas(const std::vector<std::string>& channels) {

@@ -52,10 +52,12 @@ const std::vector<SchemaStep>& schemaSteps() {
 const std::vector<Statement>& statements() {
   static const std::vector<Statement> list = {
       {"meta_get", "SELECT epoch, last_seq FROM webim_channel WHERE channel = $1", {kTextOid}},
-      // The store's epoch seed: the first hub to ask makes it, every later one reads it.
-      {"seed_put", "INSERT INTO webim_store (name, value) VALUES ('epoch_seed', $1) ON CONFLICT (name) DO NOTHING",
-       {kByteaOid}},
+      // The store's epoch seed (the first hub to ask makes it, every later one reads it); the hub's
+      // named values (HistoryStore::storeValue) under "value/<name>".
+      {"seed_put", "INSERT INTO webim_store (name, value) VALUES ('epoch_seed', $1) ON CONFLICT (name) DO NOTHING", {kByteaOid}},
       {"seed_get", "SELECT value FROM webim_store WHERE name = 'epoch_seed'", {}},
+      {"value_get", "SELECT value FROM webim_store WHERE name = 'value/' || $1", {kTextOid}},
+      {"value_put", "INSERT INTO webim_store (name, value) VALUES ('value/' || $1, $2) ON CONFLICT (name) DO UPDATE SET value = $2", {kTextOid, kByteaOid}},
       {"metas_get", "SELECT channel, epoch, last_seq FROM webim_channel WHERE channel = ANY($1::text[])",
        {kTextArrayOid}},
       {"dedup_get", "SELECT channel, epoch, seq, ts_ms FROM webim_dedup WHERE sender = $1 AND cid = $2",

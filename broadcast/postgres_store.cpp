@@ -137,6 +137,26 @@ std::string PostgresHistoryStore::epochSeed() {
   return std::string(field(r.get(), 0, 0));  // ours, or one another hub stored first
 }
 
+std::optional<std::string> PostgresHistoryStore::loadValue(std::string_view name) {
+  Params p;
+  p.add(std::string(name));
+  Result r = session_->query("value_get", p);
+  if (PQntuples(r.get()) != 1) return std::nullopt;
+  return std::string(field(r.get(), 0, 0));
+}
+
+void PostgresHistoryStore::storeValue(std::string_view name, std::string_view value) {
+  pg::Session& s = *session_;
+  Params p;
+  p.add(std::string(name));
+  p.add(std::string(value));
+  s.ready();
+  Result put = s.execPrepared("value_put", p);  // synchronous_commit on: durable when it returns
+  if (PQresultStatus(put.get()) != PGRES_COMMAND_OK) {
+    throw HistoryStoreError(std::string("postgres: value_put: ") + PQresultErrorMessage(put.get()));
+  }
+}
+
 void PostgresHistoryStore::commit(const WriteSet& batch, bool sync) {
   if (batch.empty()) return;
   pg::Session& s = *session_;

@@ -54,6 +54,8 @@ class PostgresHistoryStore final : public HistoryStore {
 
   std::optional<ChannelMeta> loadMeta(std::string_view channel) override;
   std::string epochSeed() override;
+  std::optional<std::string> loadValue(std::string_view name) override;
+  void storeValue(std::string_view name, std::string_view value) override;
   std::vector<std::optional<ChannelMeta>> loadMetas(const std::vector<std::string>& channels) override;
   // Statements sent to the server since the store was opened (tests: batched loads are one each).
   uint64_t roundTrips() const noexcept;

@@ -10,6 +10,7 @@
 //   'r' user                 revocation  v1: 0x01 not_before_ms(8)
 //   "s:epoch-seed"           the epoch seed (32 random bytes, HistoryStore::epochSeed)
 //   "s:format-version"       the store format version, 4 bytes big-endian (rocksdb_migrations.h)
+//   "s:value/<name>"         the hub's named values (HistoryStore::storeValue: the run marker)
 // Integers are big-endian; signed ones (ts_ms, not_before_ms) are stored as their two's complement.
 // The first byte of every record is its layout version, so a layout can change record by record.
 //
@@ -33,6 +34,7 @@ constexpr char kDedupPrefix = 'd';
 constexpr char kRevocationPrefix = 'r';
 constexpr std::string_view kEpochSeedKey = "s:epoch-seed";
 constexpr std::string_view kFormatVersionKey = "s:format-version";
+constexpr std::string_view kValuePrefix = "s:value/";
 constexpr char kRecordVersion = 1;
 
 // Keys.

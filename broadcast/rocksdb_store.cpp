@@ -121,6 +121,17 @@ std::string RocksDbHistoryStore::epochSeed() {
   return seed;
 }
 
+std::optional<std::string> RocksDbHistoryStore::loadValue(std::string_view name) {
+  return getValue(db(), std::string(kValuePrefix) + std::string(name));
+}
+
+void RocksDbHistoryStore::storeValue(std::string_view name, std::string_view value) {
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  rocksdb::Status s = db().Put(options, std::string(kValuePrefix) + std::string(name), rocksdb::Slice(value.data(), value.size()));
+  if (!s.ok()) throw HistoryStoreError("storing " + std::string(name) + ": " + s.ToString());
+}
+
 std::vector<std::optional<ChannelMeta>> RocksDbHistoryStore::loadMetas(const std::vector<std::string>& channels) {
   std::vector<std::string> keys;
   keys.reserve(channels.size());

@@ -28,6 +28,8 @@ class RocksDbHistoryStore final : public HistoryStore {
 
   std::optional<ChannelMeta> loadMeta(std::string_view channel) override;
   std::string epochSeed() override;
+  std::optional<std::string> loadValue(std::string_view name) override;
+  void storeValue(std::string_view name, std::string_view value) override;
   std::vector<std::optional<ChannelMeta>> loadMetas(const std::vector<std::string>& channels) override;
   std::optional<DedupRecord> loadDedup(std::string_view from, std::string_view cid) override;
   void commit(const WriteSet& batch, bool sync) override;

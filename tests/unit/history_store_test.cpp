@@ -135,6 +135,23 @@ STORE_TEST("the epoch seed is made once and kept with the store") {
   CHECK(reopened->countChannels() == 0);  // not a channel
 }
 
+STORE_TEST("named values (the run marker) are kept with the store, overwritten, apart from the seed") {
+  {
+    auto opened = backend.open();
+    CHECK_FALSE(opened->loadValue("run"));
+    opened->storeValue("run", "running 00000000000000ab");
+    opened->storeValue("run/s2", std::string("bytes\0and more", 14));
+    opened->storeValue("run", "clean 00000000000000ab");
+    CHECK(opened->loadValue("run") == "clean 00000000000000ab");
+  }
+  auto reopened = backend.open();
+  CHECK(reopened->loadValue("run") == "clean 00000000000000ab");
+  CHECK(reopened->loadValue("run/s2") == std::string("bytes\0and more", 14));
+  CHECK_FALSE(reopened->loadValue("epoch_seed"));
+  CHECK(reopened->countChannels() == 0);  // not a channel
+  CHECK(reopened->listChannels("", 10).empty());
+}
+
 STORE_TEST("meta and dedup records round-trip") {
   auto opened = backend.open();
   HistoryStore& store = *opened;
