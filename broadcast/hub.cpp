@@ -16,19 +16,22 @@ namespace {
 
 constexpr std::chrono::milliseconds kPollTimeout{250};  // bounds shutdown latency after a signal
 
-// A channel's epoch until it has a record: the first 8 bytes of HMAC-SHA256(store seed, name).
-Sequencer::EpochSource derivedEpochs(HistoryStore& store) {
-  auto seed = std::make_shared<const std::string>(store.epochSeed());
-  return [seed](std::string_view channel) {
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    HMAC(EVP_sha256(), seed->data(), static_cast<int>(seed->size()), reinterpret_cast<const unsigned char*>(channel.data()),
-         channel.size(), mac, &length);
-    return loadBigEndian<uint64_t>(mac);
-  };
-}
-
 }  // namespace
+
+// A channel's epoch until it has a record: the first 8 bytes of HMAC-SHA256(store seed, name); a
+// fast channel's, always: HMAC-SHA256(store seed, name '\0' generation) (run_marker.h).
+uint64_t Hub::epochFor(std::string_view channel) const {
+  std::string input(channel);
+  if (modes_.fast(channel)) {
+    input.push_back('\0');  // never in a channel name
+    for (int shift = 56; shift >= 0; shift -= 8) input.push_back(static_cast<char>(fastGeneration_ >> shift));
+  }
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), epochSeed_.data(), static_cast<int>(epochSeed_.size()),
+       reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &length);
+  return loadBigEndian<uint64_t>(mac);
+}
 
 Hub::Hub(const HubConfig& config, HistoryStore& store, zmq::context_t& context)
     : config_(config),
@@ -36,7 +39,8 @@ Hub::Hub(const HubConfig& config, HistoryStore& store, zmq::context_t& context)
       app_(context, zmq::socket_type::router),
       frontend_(context, zmq::socket_type::router),
       pub_(context, zmq::socket_type::xpub),
-      sequencer_(store, derivedEpochs(store), config.dedupTtl * 1000),
+      epochSeed_(store.epochSeed()),
+      sequencer_(store, [this](std::string_view channel) { return epochFor(channel); }, config.dedupTtl * 1000),
       decoder_(static_cast<size_t>(config.maxDataBytes), maxRequestBytes(),
                ShardScope{config.slotMap, config.shardIndex, config.shard}),
       started_(std::chrono::steady_clock::now()),
@@ -46,8 +50,11 @@ Hub::Hub(const HubConfig& config, HistoryStore& store, zmq::context_t& context)
   configureSockets(context);
   storedChannelsAtStart_ = store_.countChannels();
   retentionPolicy_.parse(config_.retention);
+  modes_.parse(config_.fastNamespaces);
+  sequencer_.setFast([this](std::string_view channel) { return modes_.fast(channel); });
+  beginRun();
   // Trims never count from (or cut into) a batch whose sync is pending.
-  retention_.setDurablePositions([this](const std::string& channel) { return sequencer_.channelState(channel); });
+  retention_.setDurablePositions([this](const std::string& channel) { return sequencer_.durableState(channel); });
   startSyncWorker();
   std::random_device random;
   while (bootId_ == 0) bootId_ = (uint64_t{random()} << 32) | random();
@@ -99,6 +106,7 @@ void Hub::run(const volatile std::sig_atomic_t* stop) {
     }
   }
   drainInFlight();
+  endRun();
   spdlog::info("webim-broadcast stopping: {} messages published", stats_.published);
 }
 

@@ -30,6 +30,7 @@
 #include <zmq.hpp>
 
 #include "broadcast/app_request.h"
+#include "broadcast/delivery_mode.h"
 #include "broadcast/frontend_registry.h"
 #include "broadcast/history_store.h"
 #include "broadcast/hub_config.h"
@@ -76,6 +77,7 @@ class Hub {
     std::vector<Request> requests;
     uint64_t ticket = 0;  // durable once the sync worker reports this ticket
     bool wrote = false;   // it had records to write
+    bool fastPublished = false;  // its fast namespaces' messages went out once written
   };
 
   // Sockets, and step (a): receive and decode (hub_ingress.cpp).
@@ -108,6 +110,13 @@ class Hub {
   void completeOldest();
   void failInFlight(const std::string& error);
   void commitFailedLog(size_t messages, const std::string& error);
+  // Fast delivery (delivery_mode.h, run_marker.h): the run marker at start and at a clean stop;
+  // the epoch every fast channel takes (from the store's seed and the run's generation); a new
+  // generation when fast messages were published and then lost.
+  void beginRun();
+  void endRun();
+  uint64_t epochFor(std::string_view channel) const;
+  void newFastGeneration(const char* why);
 
   // Step (c), replies (hub_replies.cpp) and publishes (publishBatch, Publisher).
   void reply(Request& r, bool committed);
@@ -124,7 +133,7 @@ class Hub {
   void answer(Request& r, const DetachRequest& detach);
   void answer(Request& r, const RevocationsRequest& revocations);
   HistoryPage readHistory(const HistoryRequest& h, size_t maxBytes);
-  void publishBatch(const std::vector<Request>& batch, const std::vector<StoredMessage>& messages);
+  void publishBatch(const std::vector<Request>& batch, const std::vector<StoredMessage>& messages, bool fastPublished);
   HubStats snapshotStats();
 
   // Between batches (hub.cpp).
@@ -149,6 +158,10 @@ class Hub {
   zmq::socket_t app_;
   zmq::socket_t frontend_;
   zmq::socket_t pub_;
+  DeliveryModes modes_;          // parsed from config_.fastNamespaces (validated at start)
+  std::string epochSeed_;        // the store's (HistoryStore::epochSeed)
+  uint64_t fastGeneration_ = 0;  // this run's (run_marker.h)
+  bool fastLost_ = false;        // fast messages were published and then lost: never a clean stop
   Sequencer sequencer_;
   HubRequestDecoder decoder_;
   std::chrono::steady_clock::time_point started_;

@@ -4,6 +4,12 @@
 // Batches complete in order once durable: replies (acks only now), then publishes. A failed sync
 // fails every batch in flight (nothing past the durable seq is ever acked or published); the store
 // undoes them before it serves again.
+//
+// Fast namespaces (delivery_mode.h) publish a batch's messages once it is written; their acks
+// still wait for the sync. A failed sync after such a publish, and a start after an unclean stop,
+// move every fast channel to a new epoch (run_marker.h).
+#include <openssl/rand.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -11,12 +17,22 @@
 #include <thread>
 
 #include "broadcast/hub.h"
+#include "broadcast/run_marker.h"
 #include "common/failpoint.h"
 
 namespace webim::hub {
 
 namespace {
 
+uint64_t randomGeneration() {
+  uint64_t generation = 0;
+  while (generation == 0) {
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&generation), sizeof generation) != 1) {
+      throw HistoryStoreError("no randomness for the fast epochs' generation");
+    }
+  }
+  return generation;
+}
 
 // A crash at a named point (tests: WEBIM_FAILPOINTS=hub.crash_after_write=1), as kill -9 would.
 void crashAt(std::string_view point) {
@@ -26,6 +42,38 @@ void crashAt(std::string_view point) {
 }
 
 }  // namespace
+
+// The run marker says whether the last run stopped cleanly: after an unclean stop every fast
+// channel starts a new epoch (its subscribers may have seen messages the crash lost). "running"
+// is stored (synced) before anything is served.
+void Hub::beginRun() {
+  const std::string name = runMarkerName(config_.shard);
+  const RunStart start = startRun(store_.loadValue(name), randomGeneration());
+  fastGeneration_ = start.generation;
+  store_.storeValue(name, runMarker(false, fastGeneration_));
+  if (start.unclean && modes_.anyFast()) {
+    spdlog::warn("the last run did not stop cleanly: channels of the fast namespaces ({}) start new epochs",
+                 fmt::join(modes_.fastNamespaces(), ", "));
+  }
+}
+
+// Everything is durable (the loop drained): the next start keeps the fast epochs, unless fast
+// messages were lost in this run.
+void Hub::endRun() {
+  if (fastLost_) return;
+  try {
+    store_.storeValue(runMarkerName(config_.shard), runMarker(true, fastGeneration_));
+  } catch (const HistoryStoreError& e) {
+    spdlog::warn("storing the clean-stop marker: {} (the next start counts this stop as unclean)", e.what());
+  }
+}
+
+void Hub::newFastGeneration(const char* why) {
+  fastGeneration_ = randomGeneration();
+  fastLost_ = true;
+  sequencer_.rebaseFastEpochs();
+  spdlog::warn("{}: channels of the fast namespaces ({}) start new epochs", why, fmt::join(modes_.fastNamespaces(), ", "));
+}
 
 void Hub::startSyncWorker() {
   // Without sync there is nothing to wait for; a store that does not pipeline commits in one call.
@@ -64,12 +112,18 @@ void Hub::processBatch(std::vector<Request>& batch) {
   if (!writeBatch(whole)) {
     drainInFlight();  // the batches before this one complete (or fail) first, in order
     for (Request& r : batch) reply(r, false);
-    sequencer_.commitFailed();
+    if (sequencer_.commitFailed()) newFastGeneration("a failed sync lost published messages");
     return;
   }
   sequencer_.seal();
   InFlight& flight = inFlight_.emplace_back(InFlight{std::move(batch), writtenTicket_, wrote});
   if (wrote && !whole) {
+    if (modes_.anyFast()) {
+      // Fast namespaces: out now, before the sync (the acks wait for it).
+      stats_.published += publisher_.publishMessages(sequencer_.batchesInFlight().back().messages,
+                                                     [this](const StoredMessage& m) { return modes_.fast(m.channel); });
+      flight.fastPublished = true;
+    }
     crashAt("hub.crash_after_write");  // written, not yet synced
     if (!syncInline()) {
       syncer_->request(flight.ticket);
@@ -148,7 +202,7 @@ void Hub::completeOldest() {
   }
   const WriteSet done = sequencer_.commitSucceeded();
   for (Request& r : flight.requests) reply(r, true);
-  publishBatch(flight.requests, done.messages);
+  publishBatch(flight.requests, done.messages, flight.fastPublished);
 }
 
 // A sync failed: the batches written since the last good one are of unknown outcome. The store
@@ -163,7 +217,7 @@ void Hub::failInFlight(const std::string& error) {
     messages += batch.messages.size();
   }
   commitFailedLog(messages, error);
-  sequencer_.commitFailed();
+  if (sequencer_.commitFailed()) newFastGeneration("a failed sync lost published messages");
   std::deque<InFlight> failed;
   failed.swap(inFlight_);
   for (InFlight& flight : failed) {
@@ -182,16 +236,20 @@ void Hub::commitFailedLog(size_t messages, const std::string& error) {
 }
 
 // After the replies of a durable batch: its kicks (their revocations are stored), then its
-// messages in sequencing order.
-void Hub::publishBatch(const std::vector<Request>& batch, const std::vector<StoredMessage>& messages) {
+// messages in sequencing order (but those of fast namespaces, when they went out once written).
+void Hub::publishBatch(const std::vector<Request>& batch, const std::vector<StoredMessage>& messages, bool fastPublished) {
   for (const Request& r : batch) {
     if (const auto* kick = std::get_if<KickRequest>(&r.request)) {
       publisher_.publishKick(kick->user, kick->code, kick->reason, r.kickNotBeforeMs);
       ++stats_.kicks;
     }
   }
-  publisher_.publishMessages(messages);
-  stats_.published += messages.size();
+  if (!fastPublished) {
+    publisher_.publishMessages(messages);
+    stats_.published += messages.size();
+  } else {
+    stats_.published += publisher_.publishMessages(messages, [this](const StoredMessage& m) { return !modes_.fast(m.channel); });
+  }
 }
 
 }  // namespace webim::hub

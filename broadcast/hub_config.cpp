@@ -13,6 +13,7 @@
 #include <tuple>
 #include <vector>
 
+#include "broadcast/delivery_mode.h"
 #include "common/endpoint.h"
 #include "common/program/config_binder.h"
 #include "common/program/curve.h"
@@ -68,6 +69,9 @@ constexpr S kSettings[] = {
      "history retention rule PATTERN=COUNT/AGE, e.g. room:*=10000/30d (repeat the flag; COUNT/AGE '-' = no "
      "limit; --retention '' = keep everything)"},
     {"retention_interval", &HubConfig::retentionInterval, "seconds between the starts of two retention passes"},
+    {"fast_namespaces", &HubConfig::fastNamespaces,
+     "namespace whose messages are published once written, before their sync (the ack still waits for it; "
+     "a crash starts new epochs there), e.g. room (repeat the flag; default: none, all durable)"},
 };
 
 constexpr int64_t kMaxBytesPerSync = int64_t{1} << 30;
@@ -113,6 +117,7 @@ std::string validateConfig(const HubConfig& c) {
   if (c.ingressHwm < 1 || c.ingressHwm > INT32_MAX) return "ingress_hwm: must be 1..2147483647";
   if (c.retentionInterval < 1 || c.retentionInterval > 86400 * 365) return "retention_interval: must be 1..31536000 seconds";
   if (std::string error = RetentionPolicy().parse(c.retention); !error.empty()) return "retention: " + error;
+  if (std::string error = DeliveryModes().parse(c.fastNamespaces); !error.empty()) return "fast_namespaces: " + error;
   return {};
 }
 

@@ -84,6 +84,9 @@ struct HubConfig {
   // retentionInterval seconds.
   std::vector<std::string> retention = defaultRetentionRules();
   int64_t retentionInterval = 60;
+  // Namespaces delivered `fast` (delivery_mode.h, docs/durability.md "Delivery modes"): their
+  // messages are published once written, before the sync their acks wait for. [] = all durable.
+  std::vector<std::string> fastNamespaces;
 };
 
 struct RequestOptions {  // `webim-broadcast request`

@@ -61,13 +61,19 @@ void Hub::answer(Request& r, const PublishRequest& /*publish*/) {
 }
 
 // One page of the channel; a channel never written reports the epoch its first message will carry.
-// The store may already show a batch still waiting for its sync: the page ends at the durable seq.
+// The store may already show a batch still waiting for its sync: the page ends at the durable seq
+// (at the written one on a fast channel, whose messages were published once written), and carries
+// the epoch the channel is told at (a fast channel's may be newer than its stored meta's).
 HistoryPage Hub::readHistory(const HistoryRequest& h, size_t maxBytes) {
   HistoryQuery query{h.before, h.after, h.limit, maxBytes};
-  const std::optional<ChannelMeta> durable = sequencer_.channelState(h.channel);  // nullopt: all durable
-  HistoryPage page = store_.readPage(h.channel, durable ? durableQuery(query, *durable) : query);
-  if (durable) clampPage(page, *durable);
-  if (page.epoch == 0) page.epoch = sequencer_.epochFor(h.channel);
+  const std::optional<ChannelMeta> told = sequencer_.channelState(h.channel);  // nullopt: all durable
+  HistoryPage page = store_.readPage(h.channel, told ? durableQuery(query, *told) : query);
+  if (told) clampPage(page, *told);
+  if (page.epoch == 0) {
+    page.epoch = sequencer_.epochFor(h.channel);
+  } else {
+    page.epoch = told ? told->epoch : sequencer_.toldEpoch(h.channel, page.epoch);
+  }
   return page;
 }
 

@@ -8,13 +8,15 @@
 namespace webim::hub {
 
 void Publisher::publishMessages(const std::vector<StoredMessage>& messages) {
-  for (const StoredMessage& m : messages) {
-    // Encoded in place in the frame ZeroMQ sends: no Delivery, no copy of the payload.
-    zmq::message_t payload(encodedDeliverySize(m));
-    encodeDelivery(m, static_cast<char*>(payload.data()));
-    publishRouted(m.channel, payload);
-    syncsDue_.written(m.channel);
-  }
+  for (const StoredMessage& m : messages) publishMessage(m);
+}
+
+void Publisher::publishMessage(const StoredMessage& m) {
+  // Encoded in place in the frame ZeroMQ sends: no Delivery, no copy of the payload.
+  zmq::message_t payload(encodedDeliverySize(m));
+  encodeDelivery(m, static_cast<char*>(payload.data()));
+  publishRouted(m.channel, payload);
+  syncsDue_.written(m.channel);
 }
 
 void Publisher::publishKick(const std::string& user, uint32_t code, const std::string& reason, int64_t notBeforeMs) {

@@ -28,6 +28,10 @@ class Publisher {
 
   // A committed batch's messages, in sequencing order; each channel's sync falls due again.
   void publishMessages(const std::vector<StoredMessage>& messages);
+  // The same, only the messages `pick(message)` selects (a fast namespace's, published once
+  // written: delivery_mode.h); returns how many.
+  template <class Pick>
+  size_t publishMessages(const std::vector<StoredMessage>& messages, Pick&& pick);
   // A stored kick (its revocation committed) on the control topic every frontend subscribes.
   void publishKick(const std::string& user, uint32_t code, const std::string& reason, int64_t notBeforeMs);
   // A frontend subscribed its own topic: the hub's boot id tells it whether to attach again.
@@ -52,12 +56,24 @@ class Publisher {
   bool publishRouted(const std::string& channel, std::string_view payload, bool whole = false);
   bool publishRouted(const std::string& channel, zmq::message_t& payload, bool whole = false);
   void warnAbandoned(const std::vector<std::string>& channels);
+  void publishMessage(const StoredMessage& message);
 
   zmq::socket_ref pub_;
   const InboxRouter& inboxes_;
   SyncSchedule syncsDue_;
   std::string topic_;  // reused: no allocation per publish
 };
+
+template <class Pick>
+size_t Publisher::publishMessages(const std::vector<StoredMessage>& messages, Pick&& pick) {
+  size_t n = 0;
+  for (const StoredMessage& m : messages) {
+    if (!pick(m)) continue;
+    publishMessage(m);
+    ++n;
+  }
+  return n;
+}
 
 template <class State>
 size_t Publisher::syncWritten(State&& state) {

@@ -1,5 +1,6 @@
 #include "broadcast/sequencer.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace webim::hub {
@@ -49,9 +50,10 @@ Sequencer::ChannelState* Sequencer::loadChannel(const std::string& channel, std:
     return nullptr;
   }
   ChannelState state;
+  state.fast = isFast(channel);
   if (meta) {
-    state.epoch = meta->epoch;
-    state.durableSeq = state.lastSeq = meta->lastSeq;
+    state.epoch = state.fast ? epochFor(channel) : meta->epoch;
+    state.durableSeq = state.lastSeq = state.shownSeq = meta->lastSeq;
     state.durable = true;
   } else {
     state.epoch = epochFor(channel);
@@ -128,6 +130,7 @@ void Sequencer::seal() {
     ChannelState& state = *findChannel(name);
     state.touched = false;
     ++state.inFlight;
+    if (state.fast) state.shownSeq = state.lastSeq;  // published now, before its sync
   }
   touched_.clear();
   inFlight_.push_back(std::move(batch_));
@@ -143,33 +146,46 @@ WriteSet Sequencer::commitSucceeded() {
     if (!state.durable) ++createdChannels_;
     state.durable = true;
     state.durableSeq = entry.meta.lastSeq;
+    state.shownSeq = std::max(state.shownSeq, state.durableSeq);
     --state.inFlight;
   }
   for (const DedupEntry& entry : done.dedups) pendingDedup_.erase(dedupKey(entry.from, entry.cid));
   return done;
 }
 
-void Sequencer::rollBack(const std::string& channel) {
+bool Sequencer::rollBack(const std::string& channel) {
   ChannelState* state = findChannel(channel);  // recent again (or already rolled back)
-  if (state == nullptr) return;
+  if (state == nullptr) return false;
+  const bool shownLost = state->fast && state->shownSeq > (state->durable ? state->durableSeq : 0);
   if (!state->durable) {
     channels_.erase(channel);  // reloaded from the store (or given its derived epoch) on next use
-    return;
+    return shownLost;
   }
-  state->lastSeq = state->durableSeq;
+  state->lastSeq = state->shownSeq = state->durableSeq;
   state->touched = false;
   state->inFlight = 0;
+  return shownLost;
 }
 
-void Sequencer::commitFailed() {
+bool Sequencer::commitFailed() {
+  bool shownLost = false;
   for (const WriteSet& batch : inFlight_) {
-    for (const MetaEntry& entry : batch.metas) rollBack(entry.channel);
+    for (const MetaEntry& entry : batch.metas) shownLost |= rollBack(entry.channel);
   }
-  for (const std::string& name : touched_) rollBack(name);
+  for (const std::string& name : touched_) shownLost |= rollBack(name);
   inFlight_.clear();
   batch_ = WriteSet{};
   touched_.clear();
   pendingDedup_.clear();
+  return shownLost;
+}
+
+void Sequencer::rebaseFastEpochs() {
+  for (auto* map : {&channels_, &idle_}) {
+    for (auto& [name, state] : *map) {
+      if (state.fast) state.epoch = epochFor(name);
+    }
+  }
 }
 
 std::optional<std::vector<ChannelMeta>> Sequencer::positions(const std::vector<std::string>& channels,
@@ -179,8 +195,8 @@ std::optional<std::vector<ChannelMeta>> Sequencer::positions(const std::vector<s
   std::vector<size_t> missingAt;
   for (size_t i = 0; i < channels.size(); ++i) {
     if (ChannelState* state = findChannel(channels[i]); state != nullptr) {
-      // In flight only (not durable yet): where it stands for others is still seq 0.
-      out[i] = ChannelMeta{state->epoch, state->durable ? state->durableSeq : 0};
+      // In flight only (not durable yet): where it stands for others is still seq 0 (unless fast).
+      out[i] = ChannelMeta{state->epoch, told(*state)};
     } else {
       missing.push_back(channels[i]);
       missingAt.push_back(i);
@@ -199,20 +215,33 @@ std::optional<std::vector<ChannelMeta>> Sequencer::positions(const std::vector<s
       out[missingAt[k]] = ChannelMeta{epochFor(missing[k]), 0};
       continue;
     }
-    out[missingAt[k]] = *loaded[k];  // not kept: most are not written again soon
+    out[missingAt[k]] = ChannelMeta{toldEpoch(missing[k], loaded[k]->epoch), loaded[k]->lastSeq};  // not kept
   }
   return out;
 }
 
-std::optional<ChannelMeta> Sequencer::channelState(std::string_view channel) const {
+const Sequencer::ChannelState* Sequencer::peekChannel(std::string_view channel) const {
   std::string name(channel);
   auto it = channels_.find(name);
-  if (it == channels_.end()) {
-    it = idle_.find(name);
-    if (it == idle_.end()) return std::nullopt;
-  }
-  const ChannelState& state = it->second;
-  return ChannelMeta{state.epoch, state.durable ? state.durableSeq : 0};
+  if (it != channels_.end()) return &it->second;
+  it = idle_.find(name);
+  return it == idle_.end() ? nullptr : &it->second;
+}
+
+std::optional<ChannelMeta> Sequencer::channelState(std::string_view channel) const {
+  const ChannelState* state = peekChannel(channel);
+  if (state == nullptr) return std::nullopt;
+  return ChannelMeta{state->epoch, told(*state)};
+}
+
+std::optional<ChannelMeta> Sequencer::durableState(std::string_view channel) const {
+  const ChannelState* state = peekChannel(channel);
+  if (state == nullptr) return std::nullopt;
+  return ChannelMeta{state->epoch, state->durable ? state->durableSeq : 0};
+}
+
+uint64_t Sequencer::toldEpoch(std::string_view channel, uint64_t stored) const {
+  return isFast(channel) ? epochFor(channel) : stored;
 }
 
 }  // namespace webim::hub

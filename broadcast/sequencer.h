@@ -16,7 +16,13 @@
 //    durable seq is ever acked or published: a batch behind a failed one fails with it.
 //  - Positions told to others (positions(), channelState()) are durable ones only: a seq still in
 //    flight is never announced (the store may already show it to a read; the hub clamps history
-//    pages with channelState()).
+//    pages with channelState()). Except on channels of `fast` namespaces (setFast,
+//    delivery_mode.h): their messages are published once written, so their told position is the
+//    last written seq. When a batch that was so shown fails, commitFailed() says so and the hub
+//    moves every fast channel to a new epoch (rebaseFastEpochs) before anything else is sequenced.
+//  - A fast channel's epoch is always epochFor(channel) (the hub derives it from the store's seed
+//    and the run's fast generation, run_marker.h): a stored meta with another epoch is taken at its
+//    seq under the current one (and stored so with the channel's next write).
 //  - A channel never written has no record: its position is (epochFor(channel), 0), the epoch its
 //    first message will carry, and asking for it (a subscribe, an inbox attach) writes nothing and
 //    keeps nothing in memory.
@@ -63,9 +69,13 @@ class Sequencer {
   // The epoch a channel without a record gets (derived from the store's epoch seed, so it is the
   // same whenever it is asked: the position of a never-written channel is (epoch, 0)).
   using EpochSource = std::function<uint64_t(std::string_view channel)>;
+  using FastPredicate = std::function<bool(std::string_view channel)>;
 
   // dedupTtlMs: dedup records older than this are ignored (the cid may be reused).
   Sequencer(HistoryStore& store, EpochSource epochs, int64_t dedupTtlMs);
+
+  // Which channels are delivered fast (default: none). Set before the first use.
+  void setFast(FastPredicate fast) { fast_ = std::move(fast); }
 
   PublishOutcome sequence(PublishInput input, int64_t nowMs);
 
@@ -82,7 +92,11 @@ class Sequencer {
   // durable seqs advance. Returns it (its messages are published now).
   WriteSet commitSucceeded();
   // The oldest batch in flight failed, hence every later one and the current one: all roll back.
-  void commitFailed();
+  // True when a fast channel had been told a seq past its durable one (its subscribers may have
+  // seen messages that are gone): the caller takes a new fast generation and rebaseFastEpochs().
+  bool commitFailed();
+  // Every fast channel in memory takes epochFor(channel) again (after the generation changed).
+  void rebaseFastEpochs();
 
   // Channels whose meta was first written by this process (for stats).
   uint64_t createdChannels() const { return createdChannels_; }
@@ -103,6 +117,11 @@ class Sequencer {
   // a batch in flight wrote it; nullopt when not in memory (then the store holds only durable
   // records of it: nothing in flight is ever evicted).
   std::optional<ChannelMeta> channelState(std::string_view channel) const;
+  // The same, durable only also for fast channels (what retention may count from).
+  std::optional<ChannelMeta> durableState(std::string_view channel) const;
+  // The epoch to tell for a channel not in memory whose store record says `stored` (fast channels
+  // are at epochFor(channel)).
+  uint64_t toldEpoch(std::string_view channel, uint64_t stored) const;
 
  private:
   struct ChannelState {
@@ -113,17 +132,28 @@ class Sequencer {
     size_t metaIndex = 0;  // index into batch_.metas while touched by the current batch
     bool touched = false;
     uint32_t inFlight = 0;  // sealed batches not yet durable that wrote it (pins it in memory)
+    bool fast = false;      // of a fast namespace: told up to shownSeq
+    uint64_t shownSeq = 0;  // fast: the last seq written (published before its sync)
   };
+  // The seq others may be told.
+  static uint64_t told(const ChannelState& state) {
+    if (state.fast) return state.shownSeq;
+    return state.durable ? state.durableSeq : 0;
+  }
+  bool isFast(std::string_view channel) const { return fast_ && fast_(channel); }
+  const ChannelState* peekChannel(std::string_view channel) const;
 
   static std::string dedupKey(std::string_view from, std::string_view cid);
   ChannelState* loadChannel(const std::string& channel, std::string& error);
   // The channel's state if in memory (an idle one is made recent again), else nullptr.
   ChannelState* findChannel(const std::string& channel);
-  // Rolls a channel back to its durable seq (forgets it if never durable).
-  void rollBack(const std::string& channel);
+  // Rolls a channel back to its durable seq (forgets it if never durable). True when it was a fast
+  // channel told past it.
+  bool rollBack(const std::string& channel);
 
   HistoryStore& store_;
   EpochSource epochs_;
+  FastPredicate fast_;
   int64_t dedupTtlMs_;
   std::unordered_map<std::string, ChannelState> channels_;  // used since the last evictIdle()
   std::unordered_map<std::string, ChannelState> idle_;      // not used since: dropped at the next

@@ -52,6 +52,13 @@ TEST_CASE("hub config: flags over defaults, --no-sync, --retention ''", "[hub_co
   CHECK(parse({"--store", "postgres", "--pg-dsn", "dbname=x", "--pg-pipeline"}).config.pgPipeline);
 }
 
+TEST_CASE("hub config: fast_namespaces, none by default, namespaces only", "[hub_config]") {
+  CHECK(parse({}).config.fastNamespaces.empty());
+  CHECK(parse({"--fast-namespaces", "room", "--fast-namespaces", "pub"}).config.fastNamespaces ==
+        std::vector<std::string>{"room", "pub"});
+  CHECK(parse({"--fast-namespaces", "room:*"}).exitCode == kExitBadConfig);
+}
+
 TEST_CASE("hub config: RocksDB I/O options (wal_dir, io_rate_limit, bytes_per_sync, wal_bytes_per_sync)",
           "[hub_config]") {
   const CommandLine defaults = parse({});

@@ -334,3 +334,92 @@ TEST_CASE("pipelined: channels written by a batch in flight are never evicted", 
   CHECK(f.seq.channelsInMemory() == 0);
   CHECK(f.pub("room:a", "c2").seq == 2);  // read from the store again
 }
+
+namespace {
+
+// Fast channels (namespace "live"): their epoch comes from a generation the test moves, as the hub
+// does after an unclean start or a failed sync (run_marker.h).
+struct FastFixture : Fixture {
+  uint64_t generation = 1;
+  uint64_t fastEpoch(std::string_view ch) const { return 7000 + generation * 100 + ch.size(); }
+};
+
+Sequencer::EpochSource fastEpochs(FastFixture& f) {
+  return [&f](std::string_view ch) { return ch.substr(0, 5) == "live:" ? f.fastEpoch(ch) : uint64_t{42}; };
+}
+
+}  // namespace
+
+TEST_CASE("fast: a sealed (written) batch is told at once, durable channels only once synced", "[sequencer][fast]") {
+  FastFixture f;
+  Sequencer s(f.store, fastEpochs(f), FastFixture::kTtlMs);
+  s.setFast([](std::string_view ch) { return ch.substr(0, 5) == "live:"; });
+  auto l1 = s.sequence({"live:a", "u", "c1", "1"}, 1000);
+  auto r1 = s.sequence({"room:a", "u", "c2", "1"}, 1000);
+  CHECK(s.channelState("live:a") == ChannelMeta{l1.epoch, 0});  // staged: not told yet
+  s.seal();
+  CHECK(s.channelState("live:a") == ChannelMeta{l1.epoch, 1});  // written: published, told
+  CHECK(s.channelState("room:a") == ChannelMeta{r1.epoch, 0});  // durable mode: not before its sync
+  CHECK(s.durableState("live:a") == ChannelMeta{l1.epoch, 0});  // what retention counts from
+  std::string error;
+  CHECK(*s.positions({"live:a"}, error) == std::vector<ChannelMeta>{{l1.epoch, 1}});
+  s.commitSucceeded();
+  CHECK(s.channelState("room:a") == ChannelMeta{r1.epoch, 1});
+  CHECK(s.durableState("live:a") == ChannelMeta{l1.epoch, 1});
+}
+
+TEST_CASE("fast: a failed sync after a fast publish says so; the new generation moves the channel to a new epoch at its durable seq", "[sequencer][fast][rollback]") {
+  FastFixture f;
+  Sequencer s(f.store, fastEpochs(f), FastFixture::kTtlMs);
+  s.setFast([](std::string_view ch) { return ch.substr(0, 5) == "live:"; });
+  auto l1 = s.sequence({"live:a", "u", "c1", "1"}, 1000);
+  s.seal();
+  f.store.commit(s.batchesInFlight().front(), true);
+  s.commitSucceeded();
+  auto l2 = s.sequence({"live:a", "u", "c2", "1"}, 1000);  // published once written, then lost
+  auto fresh = s.sequence({"live:new", "u", "c3", "1"}, 1000);
+  s.seal();
+  CHECK(s.channelState("live:a") == ChannelMeta{l1.epoch, 2});
+  CHECK(s.commitFailed());
+  f.generation = 2;
+  s.rebaseFastEpochs();
+  const auto a = s.channelState("live:a");
+  REQUIRE(a);
+  CHECK(a->lastSeq == 1);
+  CHECK(a->epoch != l1.epoch);
+  // Seq 2 comes again, in the new epoch: never (epoch, 2) for two messages.
+  auto again = s.sequence({"live:a", "u", "c4", "1"}, 1000);
+  CHECK(again.seq == 2);
+  CHECK(again.epoch == a->epoch);
+  CHECK(again.epoch != l2.epoch);
+  auto retry = s.sequence({"live:new", "u", "c5", "1"}, 1000);
+  CHECK(retry.seq == 1);
+  CHECK(retry.epoch != fresh.epoch);
+}
+
+TEST_CASE("fast: a failed sync of durable channels only, or before any fast publish, needs no new epoch", "[sequencer][fast][rollback]") {
+  FastFixture f;
+  Sequencer s(f.store, fastEpochs(f), FastFixture::kTtlMs);
+  s.setFast([](std::string_view ch) { return ch.substr(0, 5) == "live:"; });
+  s.sequence({"room:a", "u", "c1", "1"}, 1000);
+  s.seal();
+  CHECK_FALSE(s.commitFailed());
+  s.sequence({"live:a", "u", "c2", "1"}, 1000);  // staged, never written: never shown
+  CHECK_FALSE(s.commitFailed());
+}
+
+TEST_CASE("fast: a stored channel of another generation is told in the current epoch at its stored seq", "[sequencer][fast]") {
+  FastFixture f;
+  f.store.metas["live:a"] = ChannelMeta{555, 9};
+  f.store.metas["room:a"] = ChannelMeta{666, 4};
+  Sequencer s(f.store, fastEpochs(f), FastFixture::kTtlMs);
+  s.setFast([](std::string_view ch) { return ch.substr(0, 5) == "live:"; });
+  std::string error;
+  CHECK(*s.positions({"live:a", "room:a"}, error) == std::vector<ChannelMeta>{{f.fastEpoch("live:a"), 9}, {666, 4}});
+  CHECK(s.toldEpoch("live:a", 555) == f.fastEpoch("live:a"));
+  CHECK(s.toldEpoch("room:a", 666) == 666);
+  auto next = s.sequence({"live:a", "u", "c1", "1"}, 1000);
+  CHECK(next.seq == 10);
+  CHECK(next.epoch == f.fastEpoch("live:a"));
+  CHECK(s.pending().metas.front().meta == ChannelMeta{f.fastEpoch("live:a"), 10});  // stored so with this write
+}

@@ -1,0 +1,167 @@
+// Per-namespace delivery mode `fast` (docs/durability.md "Delivery modes"), through real hub and
+// frontend processes and failpoints: a fast channel's message reaches its subscribers once written,
+// before the sync its ack waits for; a durable channel's only after it. After an unclean stop, or
+// a failed sync that took back messages already published, every fast channel starts a new epoch,
+// so no (epoch, seq) is ever delivered for two different messages; a clean stop keeps the epochs.
+// Everything is counted on the wire (the raw client keeps every msg and resync it receives).
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+
+import { Client, Cluster, sleep } from './harness.mjs';
+
+const FAST = ['--fast-namespaces', 'live'];
+
+async function startHubWith(cluster, failpoints, args) {
+  if (failpoints) process.env.WEBIM_FAILPOINTS = failpoints;
+  try {
+    return await cluster.startHub(args);
+  } finally {
+    delete process.env.WEBIM_FAILPOINTS;
+  }
+}
+
+// A subscriber and a publisher on the cluster's frontend.
+async function clients(cluster, fe, channels) {
+  const reader = await Client.connect(fe.url);
+  await reader.auth(cluster.token('reader', ['live:*', 'room:*']));
+  const subs = {};
+  for (const ch of channels) {
+    const ok = await reader.request('sub', { ch });
+    assert.equal(ok.op, 'ok', JSON.stringify(ok));
+    subs[ch] = ok;
+  }
+  const writer = await Client.connect(fe.url);
+  await writer.auth(cluster.token('writer', ['live:*', 'room:*']));
+  return { reader, writer, subs };
+}
+
+// Every (ch, epoch, seq) the reader was sent, with the data: never two different data for one.
+function assertNoSeqReused(reader) {
+  const seen = new Map();
+  for (const m of reader.msgs.filter((x) => x.op === 'msg')) {
+    const key = `${m.ch}/${m.epoch}/${m.seq}`;
+    if (seen.has(key)) assert.deepEqual(m.data, seen.get(key), `${key} delivered for two messages`);
+    seen.set(key, m.data);
+  }
+}
+
+describe('delivery mode fast', () => {
+  const clusters = [];
+  after(async () => {
+    for (const c of clusters) await c.stop();
+  });
+  const cluster = () => {
+    const c = new Cluster();
+    clusters.push(c);
+    return c;
+  };
+
+  test('a fast channel is delivered before the sync (and the ack); a durable one after it', async () => {
+    const c = cluster();
+    await startHubWith(c, 'hub.slow_sync', FAST);  // every sync takes 300 ms more
+    const fe = await c.startFrontend();
+    const { reader, writer } = await clients(c, fe, ['live:a', 'room:a']);
+    for (const ch of ['live:a', 'room:a']) {
+      const sent = Date.now();
+      let ackedAt = 0;
+      const ack = writer.request('pub', { ch, data: ch, cid: `${ch}-1` }).then((a) => { ackedAt = Date.now(); return a; });
+      const [msg] = await reader.waitForMsgs(1, (m) => m.ch === ch, 5000);
+      const deliveredAt = Date.now();
+      assert.equal((await ack).op, 'ok');
+      if (ch === 'live:a') {
+        assert.ok(deliveredAt < ackedAt, `fast: delivered ${deliveredAt - sent} ms, acked ${ackedAt - sent} ms after the publish`);
+      } else {
+        assert.ok(deliveredAt - sent >= 250, `durable: delivered ${deliveredAt - sent} ms after the publish, before its sync`);
+      }
+      assert.equal(msg.seq, 1);
+    }
+    // The hub's history shows the fast message too (and the ack came only after its sync).
+    const hist = await c.appRequest({ op: 'hist', ch: 'live:a', after: 0, limit: 10 });
+    assert.deepEqual(hist.msgs.map((m) => m.data), ['live:a']);
+    await reader.close();
+    await writer.close();
+  });
+
+  test('kill -9 and restart: fast channels start a new epoch at their seq; durable ones keep theirs; a clean restart keeps both', async () => {
+    const c = cluster();
+    await c.startHub(FAST);
+    const fe = await c.startFrontend();
+    const { reader, writer, subs } = await clients(c, fe, ['live:k', 'room:k']);
+    for (const ch of ['live:k', 'room:k']) {
+      for (let i = 1; i <= 3; i++) assert.equal((await writer.request('pub', { ch, data: i, cid: `${ch}-${i}` })).op, 'ok');
+    }
+    await reader.waitForMsgs(6, () => true, 5000);
+    const before = { live: subs['live:k'].epoch, room: subs['room:k'].epoch };
+
+    c.hub.child.kill('SIGKILL');
+    await c.hub.exited;
+    await c.startHub(FAST);
+    assert.match(c.hub.log, /did not stop cleanly: channels of the fast namespaces \(live\) start new epochs/);
+    // The frontend resubscribes; the hub's sync tells the new epoch: the reader gets a resync.
+    const [resync] = await reader.waitForMsgs(1, (m) => m.op === 'resync' && m.ch === 'live:k', 10000);
+    assert.notEqual(resync.epoch, before.live);
+    assert.equal(resync.seq, 3);
+    let next;
+    for (let attempt = 0; attempt < 20 && !(next && next.op === 'ok'); attempt++) {
+      next = await writer.request('pub', { ch: 'live:k', data: 4, cid: 'live:k-4' }, 5000);
+      if (next.op !== 'ok') await sleep(200);
+    }
+    assert.deepEqual([next.epoch, next.seq], [resync.epoch, 4]);
+    const room = await writer.request('pub', { ch: 'room:k', data: 4, cid: 'room:k-4' });
+    assert.deepEqual([room.epoch, room.seq], [before.room, 4], 'a durable channel keeps its epoch');
+    await reader.waitForMsgs(2, (m) => m.op === 'msg' && m.seq === 4, 5000);
+    // History has every message, each under the epoch it was delivered in.
+    const hist = await c.appRequest({ op: 'hist', ch: 'live:k', after: 0, limit: 10 });
+    assert.deepEqual(hist.msgs.map((m) => [m.seq, m.data, m.epoch === before.live]), [[1, 1, true], [2, 2, true], [3, 3, true], [4, 4, false]]);
+    assert.equal(hist.epoch, resync.epoch);
+
+    // A clean stop keeps the fast epochs.
+    await c.hub.stop('SIGTERM');
+    await c.startHub(FAST);
+    assert.doesNotMatch(c.hub.log, /did not stop cleanly/);
+    let after5;
+    for (let attempt = 0; attempt < 20 && !(after5 && after5.op === 'ok'); attempt++) {
+      after5 = await writer.request('pub', { ch: 'live:k', data: 5, cid: 'live:k-5' }, 5000);
+      if (after5.op !== 'ok') await sleep(200);
+    }
+    assert.deepEqual([after5.epoch, after5.seq], [resync.epoch, 5]);
+    await reader.waitForMsgs(1, (m) => m.op === 'msg' && m.ch === 'live:k' && m.seq === 5, 5000);
+    assert.equal(reader.msgs.filter((m) => m.op === 'resync').length, 1, 'one resync (the crash), none for the clean restart');
+    assertNoSeqReused(reader);
+    await reader.close();
+    await writer.close();
+  });
+
+  test('a failed sync after a fast publish: the ack is unavailable, the seq comes again in a new epoch, never reused', async () => {
+    const c = cluster();
+    await startHubWith(c, 'hub.sync_fails=1', FAST);
+    const fe = await c.startFrontend();
+    const { reader, writer, subs } = await clients(c, fe, ['live:f']);
+    const first = await writer.request('pub', { ch: 'live:f', data: 'lost', cid: 'f-1' });
+    assert.equal(first.op, 'err');
+    assert.equal(first.code, 'unavailable');
+    // Published once written: the reader saw it, although it is gone now.
+    const [lost] = await reader.waitForMsgs(1, (m) => m.op === 'msg', 5000);
+    assert.deepEqual([lost.epoch, lost.seq, lost.data], [subs['live:f'].epoch, 1, 'lost']);
+    let retry;
+    for (let attempt = 0; attempt < 30 && !(retry && retry.op === 'ok'); attempt++) {
+      retry = await writer.request('pub', { ch: 'live:f', data: 'kept', cid: 'f-2' }, 5000);
+      if (retry.op !== 'ok') await sleep(200);  // the store undoes the batch first
+    }
+    assert.equal(retry.op, 'ok', JSON.stringify(retry));
+    assert.equal(retry.seq, 1);
+    assert.notEqual(retry.epoch, lost.epoch);
+    const got = await reader.waitForMsgs(3, () => true, 5000);
+    assert.deepEqual(got.map((m) => [m.op, m.epoch === lost.epoch, m.seq]), [['msg', true, 1], ['resync', false, 0], ['msg', false, 1]]);
+    assertNoSeqReused(reader);
+    const hist = await c.appRequest({ op: 'hist', ch: 'live:f', after: 0, limit: 10 });
+    assert.deepEqual(hist.msgs.map((m) => m.data), ['kept']);
+    assert.match(c.hub.log, /a failed sync lost published messages: channels of the fast namespaces \(live\) start new epochs/);
+    // This run lost published messages: even a clean stop counts as unclean for the next start.
+    await c.hub.stop('SIGTERM');
+    await c.startHub(FAST);
+    assert.match(c.hub.log, /did not stop cleanly/);
+    await reader.close();
+    await writer.close();
+  });
+});

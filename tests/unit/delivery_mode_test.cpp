@@ -1,0 +1,31 @@
+#include <catch2/catch.hpp>
+
+#include "broadcast/delivery_mode.h"
+
+using namespace webim::hub;
+
+TEST_CASE("fast namespaces: the part of the channel name before its first ':'", "[delivery_mode]") {
+  DeliveryModes modes;
+  REQUIRE(modes.parse({"room", "live.v2", "room"}).empty());
+  CHECK(modes.fastNamespaces() == std::vector<std::string>{"room", "live.v2"});
+  CHECK(modes.anyFast());
+  CHECK(modes.fast("room:7"));
+  CHECK(modes.fast("room:a:b"));
+  CHECK(modes.fast("live.v2:x"));
+  CHECK_FALSE(modes.fast("rooms:7"));
+  CHECK_FALSE(modes.fast("roo:7"));
+  CHECK_FALSE(modes.fast("room"));  // no namespace
+  CHECK_FALSE(modes.fast("dm:a:b"));
+  DeliveryModes none;
+  REQUIRE(none.parse({}).empty());
+  CHECK_FALSE(none.anyFast());
+  CHECK_FALSE(none.fast("room:7"));
+}
+
+TEST_CASE("fast namespaces: what is not a namespace is refused with the reason", "[delivery_mode]") {
+  for (const char* bad : {"", "room:", "room:*", "a b", "*"}) {
+    DeliveryModes modes;
+    CHECK_THAT(modes.parse({bad}), Catch::Contains("is not a namespace"));
+  }
+  CHECK_FALSE(DeliveryModes().parse({std::string(65, 'a')}).empty());
+}
