@@ -22,6 +22,8 @@ const DURATION = Number(process.env.WEBIM_CHECKER_DURATION ?? 4);
 const EVIDENCE = {
   'frontend-kill': (r) => assert.ok((r.closeCodes[1006] ?? 0) > 0 && r.reconnectMs.count > 0, 'clients of the killed frontend reconnected'),
   'hub-restart': (r) => assert.equal(r.faults.length, 1),
+  // The fast channels' new epochs reached the applications as resyncs.
+  'hub-restart-fast': (r) => assert.ok(r.faults.length === 1 && r.counts.resyncs > 0, `resyncs after the restart: ${r.counts.resyncs}`),
   'frontend-stop': (r) => assert.equal(r.faults.length, 1),
   'slow-subscriber': (r) => assert.ok((r.closeCodes[4009] ?? 0) > 0, `the paused subscriber was closed 4009: ${JSON.stringify(r.closeCodes)}`),
   // A subscriber that fell behind on a channel of large messages catches up through history pages
