@@ -116,7 +116,10 @@ class Hub {
   void beginRun();
   void endRun();
   uint64_t epochFor(std::string_view channel) const;
-  void newFastGeneration(const char* why);
+  // Rolls the sequencer back after a failed commit; fast channels told past their durable seq move
+  // to new epochs and their subscribers are told (a sync each, next round).
+  void rollBackSequencer();
+  void newFastGeneration(const std::vector<std::string>& shownLost);
 
   // Step (c), replies (hub_replies.cpp) and publishes (publishBatch, Publisher).
   void reply(Request& r, bool committed);

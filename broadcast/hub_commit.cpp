@@ -68,11 +68,18 @@ void Hub::endRun() {
   }
 }
 
-void Hub::newFastGeneration(const char* why) {
+void Hub::rollBackSequencer() {
+  std::vector<std::string> shownLost = sequencer_.commitFailed();
+  if (!shownLost.empty()) newFastGeneration(shownLost);
+}
+
+void Hub::newFastGeneration(const std::vector<std::string>& shownLost) {
   fastGeneration_ = randomGeneration();
   fastLost_ = true;
   sequencer_.rebaseFastEpochs();
-  spdlog::warn("{}: channels of the fast namespaces ({}) start new epochs", why, fmt::join(modes_.fastNamespaces(), ", "));
+  for (const std::string& channel : shownLost) publisher_.syncDue(channel);
+  spdlog::warn("a failed sync lost published messages of {} channel(s) (e.g. {}): channels of the fast namespaces ({}) start new epochs",
+               shownLost.size(), shownLost.front(), fmt::join(modes_.fastNamespaces(), ", "));
 }
 
 void Hub::startSyncWorker() {
@@ -112,7 +119,7 @@ void Hub::processBatch(std::vector<Request>& batch) {
   if (!writeBatch(whole)) {
     drainInFlight();  // the batches before this one complete (or fail) first, in order
     for (Request& r : batch) reply(r, false);
-    if (sequencer_.commitFailed()) newFastGeneration("a failed sync lost published messages");
+    rollBackSequencer();
     return;
   }
   sequencer_.seal();
@@ -217,7 +224,7 @@ void Hub::failInFlight(const std::string& error) {
     messages += batch.messages.size();
   }
   commitFailedLog(messages, error);
-  if (sequencer_.commitFailed()) newFastGeneration("a failed sync lost published messages");
+  rollBackSequencer();
   std::deque<InFlight> failed;
   failed.swap(inFlight_);
   for (InFlight& flight : failed) {

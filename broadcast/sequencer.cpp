@@ -1,6 +1,7 @@
 #include "broadcast/sequencer.h"
 
 #include <algorithm>
+#include <unordered_set>
 #include <utility>
 
 namespace webim::hub {
@@ -153,26 +154,32 @@ WriteSet Sequencer::commitSucceeded() {
   return done;
 }
 
-bool Sequencer::rollBack(const std::string& channel) {
+void Sequencer::rollBack(const std::string& channel, std::vector<std::string>& shownLost) {
   ChannelState* state = findChannel(channel);  // recent again (or already rolled back)
-  if (state == nullptr) return false;
-  const bool shownLost = state->fast && state->shownSeq > (state->durable ? state->durableSeq : 0);
-  if (!state->durable) {
+  if (state == nullptr) return;
+  const bool lost = state->fast && state->shownSeq > (state->durable ? state->durableSeq : 0);
+  if (lost) shownLost.push_back(channel);
+  if (!state->durable && !lost) {
     channels_.erase(channel);  // reloaded from the store (or given its derived epoch) on next use
-    return shownLost;
+    return;
   }
+  // (A fast channel never durable whose messages were shown stays, at seq 0: its subscribers are
+  // told its new epoch by a sync, which needs its position in memory.)
   state->lastSeq = state->shownSeq = state->durableSeq;
   state->touched = false;
   state->inFlight = 0;
-  return shownLost;
 }
 
-bool Sequencer::commitFailed() {
-  bool shownLost = false;
+std::vector<std::string> Sequencer::commitFailed() {
+  std::vector<std::string> shownLost;
+  std::unordered_set<std::string> done;  // a channel of several batches rolls back once
+  const auto once = [&](const std::string& name) {
+    if (done.insert(name).second) rollBack(name, shownLost);
+  };
   for (const WriteSet& batch : inFlight_) {
-    for (const MetaEntry& entry : batch.metas) shownLost |= rollBack(entry.channel);
+    for (const MetaEntry& entry : batch.metas) once(entry.channel);
   }
-  for (const std::string& name : touched_) shownLost |= rollBack(name);
+  for (const std::string& name : touched_) once(name);
   inFlight_.clear();
   batch_ = WriteSet{};
   touched_.clear();

@@ -92,9 +92,10 @@ class Sequencer {
   // durable seqs advance. Returns it (its messages are published now).
   WriteSet commitSucceeded();
   // The oldest batch in flight failed, hence every later one and the current one: all roll back.
-  // True when a fast channel had been told a seq past its durable one (its subscribers may have
-  // seen messages that are gone): the caller takes a new fast generation and rebaseFastEpochs().
-  bool commitFailed();
+  // Returns the fast channels that had been told a seq past their durable one (their subscribers
+  // may have seen messages that are gone): the caller takes a new fast generation,
+  // rebaseFastEpochs(), and tells their subscribers the new epoch.
+  std::vector<std::string> commitFailed();
   // Every fast channel in memory takes epochFor(channel) again (after the generation changed).
   void rebaseFastEpochs();
 
@@ -147,9 +148,9 @@ class Sequencer {
   ChannelState* loadChannel(const std::string& channel, std::string& error);
   // The channel's state if in memory (an idle one is made recent again), else nullptr.
   ChannelState* findChannel(const std::string& channel);
-  // Rolls a channel back to its durable seq (forgets it if never durable). True when it was a fast
-  // channel told past it.
-  bool rollBack(const std::string& channel);
+  // Rolls a channel back to its durable seq (forgets it if never durable). Adds it to `shownLost`
+  // when it was a fast channel told past it.
+  void rollBack(const std::string& channel, std::vector<std::string>& shownLost);
 
   HistoryStore& store_;
   EpochSource epochs_;

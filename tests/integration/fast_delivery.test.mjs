@@ -134,7 +134,7 @@ describe('delivery mode fast', () => {
 
   test('a failed sync after a fast publish: the ack is unavailable, the seq comes again in a new epoch, never reused', async () => {
     const c = cluster();
-    await startHubWith(c, 'hub.sync_fails=1', FAST);
+    await startHubWith(c, 'hub.sync_fails=1', [...FAST, '--sync-interval-ms', '200']);
     const fe = await c.startFrontend();
     const { reader, writer, subs } = await clients(c, fe, ['live:f']);
     const first = await writer.request('pub', { ch: 'live:f', data: 'lost', cid: 'f-1' });
@@ -143,6 +143,10 @@ describe('delivery mode fast', () => {
     // Published once written: the reader saw it, although it is gone now.
     const [lost] = await reader.waitForMsgs(1, (m) => m.op === 'msg', 5000);
     assert.deepEqual([lost.epoch, lost.seq, lost.data], [subs['live:f'].epoch, 1, 'lost']);
+    // The hub tells the channel's subscribers the new epoch by itself (a sync), before any publish.
+    const [told] = await reader.waitForMsgs(1, (m) => m.op === 'resync', 5000);
+    assert.notEqual(told.epoch, lost.epoch);
+    assert.equal(told.seq, 0);
     let retry;
     for (let attempt = 0; attempt < 30 && !(retry && retry.op === 'ok'); attempt++) {
       retry = await writer.request('pub', { ch: 'live:f', data: 'kept', cid: 'f-2' }, 5000);
@@ -150,13 +154,13 @@ describe('delivery mode fast', () => {
     }
     assert.equal(retry.op, 'ok', JSON.stringify(retry));
     assert.equal(retry.seq, 1);
-    assert.notEqual(retry.epoch, lost.epoch);
+    assert.equal(retry.epoch, told.epoch);
     const got = await reader.waitForMsgs(3, () => true, 5000);
     assert.deepEqual(got.map((m) => [m.op, m.epoch === lost.epoch, m.seq]), [['msg', true, 1], ['resync', false, 0], ['msg', false, 1]]);
     assertNoSeqReused(reader);
     const hist = await c.appRequest({ op: 'hist', ch: 'live:f', after: 0, limit: 10 });
     assert.deepEqual(hist.msgs.map((m) => m.data), ['kept']);
-    assert.match(c.hub.log, /a failed sync lost published messages: channels of the fast namespaces \(live\) start new epochs/);
+    assert.match(c.hub.log, /a failed sync lost published messages of 1 channel\(s\) \(e\.g\. live:f\): channels of the fast namespaces \(live\) start new epochs/);
     // This run lost published messages: even a clean stop counts as unclean for the next start.
     await c.hub.stop('SIGTERM');
     await c.startHub(FAST);
