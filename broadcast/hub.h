@@ -148,6 +148,8 @@ class Hub {
 
   // Batches written and waiting for their sync at most (one syncing, one written behind it).
   static constexpr size_t kMaxInFlight = 2;
+  // User-table slots walked per loop iteration while forgetting frontends (InboxRouter::forgetStep).
+  static constexpr size_t kForgetSlots = 65536;
   // Inbox attaches taken into one batch, in users (receive()).
   static constexpr size_t kMaxAttachUsersPerBatch = 8192;
   // The largest request (one ZeroMQ message) answered; larger ones get too_large.

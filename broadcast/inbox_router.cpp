@@ -31,21 +31,35 @@ void InboxRouter::forgetFrontend(const std::string& frontend) {
   auto fe = frontendIndex_.find(frontend);
   if (fe == frontendIndex_.end()) return;
   const uint16_t index = fe->second;
-  // Stops once all of the frontend's users are found (the last one frees the index).
-  size_t left = frontendUsers_[index];
-  std::string user;  // removeHolder looks up overflow_ by std::string
-  holders_.eraseIf([&](std::string_view id, Holders& holders) {
-    if (left == 0) return UserTable::Visit::Stop;
-    // Most users are held by other frontends alone: no need to look further (or copy the id).
+  frontendIndex_.erase(fe);  // its next process interns a new index
+  retired_[index] = 1;
+  if (retiring_++ == 0) cursor_ = 0;  // else the walk under way goes round again for it
+}
+
+// One slice of the walk: every retired index leaves the users visited; an index leaves with its
+// last user. A walk that ends with users left (entries moved between slices) starts over.
+void InboxRouter::forgetStep(size_t slots) {
+  if (retiring_ == 0) return;
+  cursor_ = holders_.visitSlice(cursor_, slots, [&](std::string_view id, Holders& holders) {
+    // Most users are held by live frontends alone: no need to look further (or copy the id).
     const uint16_t* first = holders.first;
     const uint16_t* end = first + std::min(holders.count, kInline);
-    if (holders.count <= kInline && std::find(first, end, index) == end) return UserTable::Visit::Keep;
-    user.assign(id);
-    if (!removeHolder(user, holders, index)) return UserTable::Visit::Keep;
-    --left;
-    dropUser(index);
+    if (holders.count <= kInline && std::none_of(first, end, [&](uint16_t i) { return retired(i); })) {
+      return UserTable::Visit::Keep;
+    }
+    scratch_.assign(id);
+    for (uint16_t k = 0; k < holders.count;) {
+      const uint16_t index = k < kInline ? holders.first[k] : overflow_.at(scratch_)[k - kInline];
+      if (!retired(index)) {
+        ++k;
+        continue;
+      }
+      removeHolder(scratch_, holders, index);  // the last holder takes its place: look at k again
+      dropUser(index);
+    }
     return holders.count == 0 ? UserTable::Visit::Erase : UserTable::Visit::Keep;
   });
+  if (cursor_ == UserTable::npos) cursor_ = 0;
 }
 
 std::optional<uint16_t> InboxRouter::intern(const std::string& frontend) {
@@ -59,6 +73,7 @@ std::optional<uint16_t> InboxRouter::intern(const std::string& frontend) {
     index = static_cast<uint16_t>(frontendNames_.size());
     frontendNames_.push_back(frontend);
     frontendUsers_.push_back(0);
+    retired_.push_back(0);
   } else {
     return std::nullopt;
   }
@@ -68,7 +83,16 @@ std::optional<uint16_t> InboxRouter::intern(const std::string& frontend) {
 
 void InboxRouter::dropUser(uint16_t index) {
   if (--frontendUsers_[index] > 0) return;
-  frontendIndex_.erase(frontendNames_[index]);
+  if (retired(index)) {
+    retired_[index] = 0;
+    --retiring_;
+  } else {
+    frontendIndex_.erase(frontendNames_[index]);
+  }
+  freeIndex(index);
+}
+
+void InboxRouter::freeIndex(uint16_t index) {
   frontendNames_[index].clear();
   freeIndices_.push_back(index);
 }

@@ -55,10 +55,17 @@ class UserTable {
   Holders& findOrInsert(std::string_view user);
   // False when the user had no entry.
   bool erase(std::string_view user);
-  // Calls visit(std::string_view user, Holders&) for every entry once, in no particular order; its
-  // answer keeps the entry, erases it, or stops the walk. visit must not change the table.
+  // A walk of the table in slices: calls visit(std::string_view user, Holders&) for the entries in
+  // the slots [from, from + slots) of the walk's order (the old table's slots, then the current
+  // table's); its answer keeps the entry, erases it, or stops the walk. Returns where to go on, or
+  // npos once the walk has passed the last slot (or visit said Stop: the position of that entry).
+  // visit must not change the table, and must be harmless to repeat: an entry may be seen twice (an erase shifts a run that wraps past
+  // the table's end back onto slots already walked). The table may change between slices; an entry
+  // moved meanwhile (a shift, a growth) may then be missed by that walk: a caller that must see
+  // every entry walks again while it still has work.
+  static constexpr size_t npos = SIZE_MAX;
   template <class F>
-  void eraseIf(F&& visit);
+  size_t visitSlice(size_t from, size_t slots, F&& visit);
 
   size_t size() const noexcept { return cur_.size + old_.size; }
   // Slots allocated (both tables while growing): size() / capacity() is the load.
@@ -132,8 +139,6 @@ class UserTable {
   void migrate(size_t slots) noexcept;
   void finishMigration() noexcept { migrate(old_.capacity + old_.size); }
   void afterErase();
-  template <class F>
-  bool eraseIfIn(Table& t, F& visit);  // false when visit said Stop
 
   Table cur_;
   size_t rehashAtOnce_;
@@ -141,35 +146,29 @@ class UserTable {
 };
 
 template <class F>
-void UserTable::eraseIf(F&& visit) {
-  if (eraseIfIn(old_, visit)) eraseIfIn(cur_, visit);
-  if (old_.capacity != 0 && old_.size == 0) old_ = Table{};
-  afterErase();
-}
-
-// The table is walked from just after one of its empty slots, so each probe run is seen from its
-// start: removeAt only shifts later slots of the run back into the one just visited, which is then
-// visited again, and no entry is skipped or seen twice.
-template <class F>
-bool UserTable::eraseIfIn(Table& t, F& visit) {
-  if (t.size == 0) return true;
-  size_t i = t.next(t.firstEmpty());
-  for (size_t walked = 0; walked < t.capacity;) {
+size_t UserTable::visitSlice(size_t from, size_t slots, F&& visit) {
+  size_t pos = from;
+  for (size_t budget = slots; budget > 0; --budget) {
+    Table& t = pos < old_.capacity ? old_ : cur_;
+    const size_t i = pos < old_.capacity ? pos : pos - old_.capacity;
+    if (i >= t.capacity) break;
     Slot& slot = t.slots[i];
     if (slot.tag != kEmpty) {
       char digits[kMaxDigits];
       const Visit v = visit(textOf(slot, digits), slot.holders);
-      if (v == Visit::Stop) return false;
+      if (v == Visit::Stop) return pos;
       if (v == Visit::Erase) {
         t.freeKey(slot);
         t.removeAt(i);  // slot i now holds the run's next entry, if any: visited next
         continue;
       }
     }
-    i = t.next(i);
-    ++walked;
+    ++pos;
   }
-  return true;
+  const bool done = pos >= old_.capacity + cur_.capacity;
+  if (done && old_.capacity != 0 && old_.size == 0) old_ = Table{};
+  afterErase();  // may start a shrink: positions change, which the next walk copes with
+  return done ? npos : pos;
 }
 
 }  // namespace webim::hub

@@ -48,11 +48,15 @@ TEST_CASE("detach and forgetting a frontend remove exactly its routes", "[inbox_
   CHECK(holders(router, "42") == std::set<std::string>{"fe2"});
   CHECK(router.frontends() == 1);  // fe1 holds nobody now
   router.forgetFrontend("fe2");
+  // Routes end at once; the entries go with the walk.
   CHECK(holders(router, "42").empty());
   CHECK(holders(router, "7").empty());
-  CHECK(router.users() == 0);
   CHECK(router.frontends() == 0);
+  CHECK(router.forgetting());
+  router.finishForgetting();
+  CHECK(router.users() == 0);
   router.forgetFrontend("fe9");  // never seen: no-op
+  CHECK_FALSE(router.forgetting());
 }
 
 TEST_CASE("more than three holders spill out of the inline ones and back", "[inbox_router]") {
@@ -80,6 +84,8 @@ TEST_CASE("more than three holders spill out of the inline ones and back", "[inb
   router.forgetFrontend("fe0");
   CHECK(holders(router, "42") == std::set<std::string>{"fe1", "fe2", "fe3"});
   CHECK(holders(router, "7").empty());
+  router.finishForgetting();
+  CHECK(holders(router, "42") == std::set<std::string>{"fe1", "fe2", "fe3"});
   CHECK(router.users() == 1);
   CHECK(router.frontends() == 3);
 }
@@ -89,6 +95,7 @@ TEST_CASE("a forgotten frontend's index is reused without mixing up names", "[in
   router.attach("fe1", "a");
   router.attach("fe2", "b");
   router.forgetFrontend("fe1");
+  router.finishForgetting();
   router.attach("fe3", "c");  // takes fe1's index
   router.attach("fe1", "d");  // a new index
   CHECK(holders(router, "a").empty());
@@ -112,6 +119,8 @@ TEST_CASE("past 65,535 frontends holding users, an attach from a new one is refu
   CHECK(router.users() == InboxRouter::kMaxFrontends);
   CHECK(router.attach("fe7", "x"));  // a known one still attaches
   router.forgetFrontend("fe7");
+  CHECK_FALSE(router.attach("one-too-many", "x"));  // its index is free once its users are walked
+  router.finishForgetting();
   CHECK(router.attach("one-too-many", "x"));
   CHECK(holders(router, "x") == std::set<std::string>{"one-too-many"});
   CHECK(router.frontends() == InboxRouter::kMaxFrontends);
@@ -145,12 +154,15 @@ TEST_CASE("random attaches, detaches and forgets agree with a plain map", "[inbo
       }
       held.erase(fe);
     }
+    // The walk of forgotten frontends goes on in small slices between the other operations (the
+    // hub's loop does one per iteration), while users attach, detach and move in the table.
+    router.forgetStep(64);
     INFO("step " << step);
     // The touched user after every op (the only one an attach or detach changes); everyone every
     // 100 ops and after a forget.
     auto it = model.find(u);
     REQUIRE(holders(router, u) == (it == model.end() ? std::set<std::string>{} : it->second));
-    REQUIRE(router.users() == model.size());
+    if (!router.forgetting()) REQUIRE(router.users() == model.size());
     REQUIRE(router.frontends() == held.size());
     if (step % 100 == 0 || kind >= 998) {
       for (int i = 0; i < 1000; ++i) {
@@ -168,6 +180,7 @@ TEST_CASE("a frontend forgotten in the middle of a growth, then re-attached, kee
   auto id = [](int i) { return i % 7 == 0 ? "user-with-a-long-id-" + std::to_string(i) : std::to_string(1000000 + i); };
   for (int i = 0; i < 50000; ++i) REQUIRE(router.attach("fe" + std::to_string(i % 5), id(i)));
   router.forgetFrontend("fe2");  // a restart: its 10,000 users go, then come back
+  router.finishForgetting();
   CHECK(router.users() == 40000);
   CHECK(router.frontends() == 4);
   for (int i = 2; i < 50000; i += 5) REQUIRE(router.attach("fe2", id(i)));
@@ -176,4 +189,36 @@ TEST_CASE("a frontend forgotten in the middle of a growth, then re-attached, kee
     REQUIRE(holders(router, id(i)) == std::set<std::string>{"fe" + std::to_string(i % 5)});
   }
   CHECK(router.tableBytes() <= 50000 * 25 + (50000 / 7 + 1) * 30);
+}
+
+TEST_CASE("a restarted frontend re-attaches while the walk of its previous process is under way", "[inbox_router]") {
+  InboxRouter router;
+  auto id = [](int i) { return i % 7 == 0 ? "user-with-a-long-id-" + std::to_string(i) : std::to_string(1000000 + i); };
+  for (int i = 0; i < 30000; ++i) REQUIRE(router.attach("fe" + std::to_string(i % 3), id(i)));
+  router.attach("fe1", id(0));  // fe0's user 0 is on fe1 too
+  router.forgetFrontend("fe0");
+  router.forgetStep(1000);  // a slice of the walk, then the new process comes back
+  for (int i = 0; i < 30000; i += 6) REQUIRE(router.attach("fe0", id(i)));  // half of what it held
+  router.forgetFrontend("fe2");  // another one goes meanwhile
+  size_t slices = 0;
+  while (router.forgetting()) {
+    router.forgetStep(1000);
+    ++slices;
+    // Routing is right at every point of the walk.
+    for (int i : {0, 3, 6, 9, 2, 5, 29998, 29997}) {
+      std::set<std::string> want;
+      if (i % 3 == 1 || i == 0) want.insert("fe1");
+      if (i % 6 == 0) want.insert("fe0");
+      REQUIRE(holders(router, id(i)) == want);
+    }
+  }
+  CHECK(slices >= 10);  // sliced, not one walk
+  CHECK(router.users() == 10000 + 5000);  // fe1's, and the half fe0 attached again (user 0 is fe1's too)
+  CHECK(router.frontends() == 2);
+  for (int i = 0; i < 30000; ++i) {
+    std::set<std::string> want;
+    if (i % 3 == 1 || i == 0) want.insert("fe1");
+    if (i % 6 == 0) want.insert("fe0");
+    REQUIRE(holders(router, id(i)) == want);
+  }
 }
