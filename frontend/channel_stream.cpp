@@ -194,7 +194,9 @@ void ChannelStream::continueFill(Channel* channel) {
 void ChannelStream::onFillPage(Channel* channel, const wire::HistoryPage& page) {
   ChannelCatchUp& catchUp = channel->catchUp();
   if (page.epoch() != channel->epoch) {
-    resync(channel, page.epoch(), std::max(catchUp.fillTarget, page.last_seq()));
+    // The old epoch's fill target means nothing in the new one (a fast channel moved to a new epoch
+    // at its durable seq, below what it had shown): go on from where the new epoch stands.
+    resync(channel, page.epoch(), page.last_seq());
     continueFill(channel);  // nothing is missing any more: on to the held messages
     return;
   }

@@ -363,10 +363,13 @@ TEST_CASE("a history page of another epoch resyncs there and drops held messages
   f.live("room:1", 1);
   f.stream.onDelivery(msg("room:1", 4));
   f.answer(page("room:1", {1, 2}, false, 2, kOtherEpoch));
-  CHECK(f.port.resyncs["room:1"] == std::vector<std::pair<uint64_t, uint64_t>>{{kOtherEpoch, 3}});
+  // The new epoch stands at 2 (the old epoch's target, 3, means nothing there).
+  CHECK(f.port.resyncs["room:1"] == std::vector<std::pair<uint64_t, uint64_t>>{{kOtherEpoch, 2}});
   CHECK(f.port.delivered["room:1"].empty());
-  f.stream.onDelivery(msg("room:1", 4, kOtherEpoch));
-  CHECK(f.port.delivered["room:1"] == std::vector<uint64_t>{4});
+  f.stream.onDelivery(msg("room:1", 4, kOtherEpoch));  // the new epoch's 3 is filled first
+  CHECK(f.port.delivered["room:1"].empty());
+  f.answer(page("room:1", {3}, false, 4, kOtherEpoch));
+  CHECK(f.port.delivered["room:1"] == std::vector<uint64_t>{3, 4});
 }
 
 TEST_CASE("a range missing from history is a resync at the hole, then the stream goes on", "[channel_stream]") {
@@ -590,4 +593,21 @@ TEST_CASE("every order of join, sub+unsub, sync, gap, unsub and fill", "[channel
     ++orders;
   } while (std::next_permutation(events.begin(), events.end()));
   CHECK(orders == 720);
+}
+
+TEST_CASE("a fill answered in a new epoch whose last seq is below the old fill target goes on from the page's seq", "[channel_stream]") {
+  // A fast channel whose hub lost published messages (a failed sync) moves to a new epoch at its
+  // durable seq: the old epoch's fill target means nothing there (found in review).
+  Fixture f;
+  f.live("room:1", 5);
+  f.stream.onDelivery(msg("room:1", 6));
+  f.stream.onDelivery(msg("room:1", 8));  // 7 dropped at the HWM: fill (6, 7]
+  // Meanwhile the hub's sync failed: 6..8 are gone, the channel is at (E2, 5).
+  f.answer(page("room:1", {}, false, 5, kOtherEpoch));
+  CHECK(f.port.resyncs["room:1"].back().second == 5);
+  // The new epoch's messages 6 and 7 are new messages: delivered.
+  f.stream.onDelivery(msg("room:1", 6, kOtherEpoch));
+  f.stream.onDelivery(msg("room:1", 7, kOtherEpoch));
+  f.stream.onDelivery(msg("room:1", 8, kOtherEpoch));
+  CHECK(f.port.delivered["room:1"] == std::vector<uint64_t>{6, 6, 7, 8});
 }
