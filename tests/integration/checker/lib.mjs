@@ -653,8 +653,9 @@ class Run {
       for (const [ch, list] of sub.got) {
         const start = sub.start.get(ch);
         const h = this.history.get(ch);
-        const seenIds = new Set();
+        const seenIds = new Set();  // since the last reload (duplicates)
         const seenSeqs = new Set();
+        const everSeen = new Set();  // over the whole run (what reached the handler at all)
         let prev = start.seq;
         let prevEpoch = start.epoch;
         for (const d of list) {
@@ -668,6 +669,7 @@ class Run {
           }
           if (seenIds.has(d.id) || seenSeqs.has(`${d.epoch}:${d.seq}`)) { c.duplicated++; ex('duplicated', { sub: sub.name, ch, seq: d.seq, id: d.id }); }
           seenIds.add(d.id);
+          everSeen.add(d.id);
           seenSeqs.add(`${d.epoch}:${d.seq}`);
           if (d.epoch === prevEpoch && d.seq !== prev + 1 && !d.resynced) { c.outOfOrder++; ex('outOfOrder', { sub: sub.name, ch, prev, seq: d.seq }); }
           prev = d.seq;
@@ -685,7 +687,7 @@ class Run {
         const startHeld = start.epoch === h.epoch || byEpochSeq.get(ch).has(`${start.epoch}:${start.seq}`);
         if (!startHeld) { this.notes.push(`${sub.name} ${ch}: start epoch ${start.epoch} != history epoch ${h.epoch}`); continue; }
         for (const msg of h.msgs) {
-          if (msg.seq <= start.seq || seenIds.has(msg.data?.id)) continue;
+          if (msg.seq <= start.seq || everSeen.has(msg.data?.id)) continue;
           c.lost++;
           ex('lost', { sub: sub.name, ch, seq: msg.seq, id: msg.data?.id, notDelivered: true, subscriberAt: sub.client.position(ch) });
         }
