@@ -19,10 +19,10 @@ constexpr std::chrono::milliseconds kPollTimeout{250};  // bounds shutdown laten
 }  // namespace
 
 // A channel's epoch until it has a record: the first 8 bytes of HMAC-SHA256(store seed, name); a
-// fast channel's, always: HMAC-SHA256(store seed, name '\0' generation) (run_marker.h).
+// generational channel's (delivery_mode.h), always: HMAC-SHA256(store seed, name '\0' generation) (run_marker.h).
 uint64_t Hub::epochFor(std::string_view channel) const {
   std::string input(channel);
-  if (modes_.fast(channel)) {
+  if (modes_.generational(channel)) {
     input.push_back('\0');  // never in a channel name
     for (int shift = 56; shift >= 0; shift -= 8) input.push_back(static_cast<char>(fastGeneration_ >> shift));
   }
@@ -51,8 +51,8 @@ Hub::Hub(const HubConfig& config, HistoryStore& store, zmq::context_t& context)
   storedChannelsAtStart_ = store_.countChannels();
   retentionPolicy_.parse(config_.retention);
   modes_.parse(config_.fastNamespaces);
-  sequencer_.setFast([this](std::string_view channel) { return modes_.fast(channel); });
-  beginRun();
+  sequencer_.setModes([this](std::string_view channel) { return modes_.fast(channel); },
+                      [this](std::string_view channel) { return modes_.generational(channel); });
   // Trims never count from (or cut into) a batch whose sync is pending.
   retention_.setDurablePositions([this](const std::string& channel) { return sequencer_.durableState(channel); });
   startSyncWorker();

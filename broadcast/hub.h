@@ -56,6 +56,9 @@ class Hub {
   // The endpoints actually bound (tcp port 0 / '*' resolved).
   std::string boundEndpoints() const;
 
+  // Once bound, before run(): reads and stores the run marker (the generation of this run's
+  // epochs of fast namespaces, run_marker.h). Throws HistoryStoreError.
+  void beginRun();
   // Runs until *stop becomes non-zero (set from a signal handler); finishes the current batch.
   void run(const volatile std::sig_atomic_t* stop);
   // When *flag becomes non-zero (SIGHUP) the loop rereads the CURVE allow-lists and clears it.
@@ -110,10 +113,9 @@ class Hub {
   void completeOldest();
   void failInFlight(const std::string& error);
   void commitFailedLog(size_t messages, const std::string& error);
-  // Fast delivery (delivery_mode.h, run_marker.h): the run marker at start and at a clean stop;
-  // the epoch every fast channel takes (from the store's seed and the run's generation); a new
+  // Fast delivery (delivery_mode.h, run_marker.h): the run marker at a clean stop; the epoch
+  // every generational channel takes (from the store's seed and the run's generation); a new
   // generation when fast messages were published and then lost.
-  void beginRun();
   void endRun();
   uint64_t epochFor(std::string_view channel) const;
   // Rolls the sequencer back after a failed commit; fast channels told past their durable seq move

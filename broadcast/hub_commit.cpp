@@ -43,26 +43,35 @@ void crashAt(std::string_view point) {
 
 }  // namespace
 
-// The run marker says whether the last run stopped cleanly: after an unclean stop every fast
-// channel starts a new epoch (its subscribers may have seen messages the crash lost). "running"
-// is stored (synced) before anything is served.
+// When the loop starts (after the sockets are bound: a start that fails before serving anything
+// leaves the marker as it was). The run marker says whether the last run stopped cleanly: after an
+// unclean stop every generational channel starts a new epoch (its subscribers may have seen
+// messages the crash lost). "running" is stored (synced) before anything is served, with every
+// namespace ever published early (delivery_mode.h).
 void Hub::beginRun() {
   const std::string name = runMarkerName(config_.shard);
   const RunStart start = startRun(store_.loadValue(name), randomGeneration());
   fastGeneration_ = start.generation;
-  store_.storeValue(name, runMarker(false, fastGeneration_));
-  if (start.unclean && modes_.anyFast()) {
-    spdlog::warn("the last run did not stop cleanly: channels of the fast namespaces ({}) start new epochs",
-                 fmt::join(modes_.fastNamespaces(), ", "));
+  modes_.settle(syncer_ != nullptr, start.namespaces);
+  store_.storeValue(name, runMarker(false, fastGeneration_, modes_.generationalNamespaces()));
+  if (modes_.anyFast() && !syncer_) spdlog::info("fast_namespaces: nothing is published before its sync here (no sync step): all durable");
+  if (start.unclean && modes_.anyGenerational()) {
+    spdlog::warn("the last run did not stop cleanly: channels of the namespaces ever delivered fast ({}) start new epochs",
+                 fmt::join(modes_.generationalNamespaces(), ", "));
+  }
+  for (const std::string& ns : modes_.fastNamespaces()) {
+    if (std::find(start.namespaces.begin(), start.namespaces.end(), ns) == start.namespaces.end()) {
+      spdlog::info("namespace {} is delivered fast from now on: its channels start new epochs (once)", ns);
+    }
   }
 }
 
-// Everything is durable (the loop drained): the next start keeps the fast epochs, unless fast
+// Everything is durable (the loop drained): the next start keeps the generation, unless fast
 // messages were lost in this run.
 void Hub::endRun() {
   if (fastLost_) return;
   try {
-    store_.storeValue(runMarkerName(config_.shard), runMarker(true, fastGeneration_));
+    store_.storeValue(runMarkerName(config_.shard), runMarker(true, fastGeneration_, modes_.generationalNamespaces()));
   } catch (const HistoryStoreError& e) {
     spdlog::warn("storing the clean-stop marker: {} (the next start counts this stop as unclean)", e.what());
   }
@@ -76,10 +85,10 @@ void Hub::rollBackSequencer() {
 void Hub::newFastGeneration(const std::vector<std::string>& shownLost) {
   fastGeneration_ = randomGeneration();
   fastLost_ = true;
-  sequencer_.rebaseFastEpochs();
+  sequencer_.rebaseEpochs();
   for (const std::string& channel : shownLost) publisher_.syncDue(channel);
-  spdlog::warn("a failed sync lost published messages of {} channel(s) (e.g. {}): channels of the fast namespaces ({}) start new epochs",
-               shownLost.size(), shownLost.front(), fmt::join(modes_.fastNamespaces(), ", "));
+  spdlog::warn("a failed sync lost published messages of {} channel(s) (e.g. {}): channels of the namespaces ever delivered fast ({}) start new epochs",
+               shownLost.size(), shownLost.front(), fmt::join(modes_.generationalNamespaces(), ", "));
 }
 
 void Hub::startSyncWorker() {
@@ -125,16 +134,16 @@ void Hub::processBatch(std::vector<Request>& batch) {
   sequencer_.seal();
   InFlight& flight = inFlight_.emplace_back(InFlight{std::move(batch), writtenTicket_, wrote});
   if (wrote && !whole) {
+    crashAt("hub.crash_after_write");  // written, not yet synced
+    const bool onLoop = syncInline();
+    if (!onLoop) syncer_->request(flight.ticket);  // first: the publishes below overlap the sync
     if (modes_.anyFast()) {
       // Fast namespaces: out now, before the sync (the acks wait for it).
       stats_.published += publisher_.publishMessages(sequencer_.batchesInFlight().back().messages,
                                                      [this](const StoredMessage& m) { return modes_.fast(m.channel); });
       flight.fastPublished = true;
     }
-    crashAt("hub.crash_after_write");  // written, not yet synced
-    if (!syncInline()) {
-      syncer_->request(flight.ticket);
-    } else {
+    if (onLoop) {
       try {
         syncStore();
         durableTicket_ = flight.ticket;

@@ -82,6 +82,12 @@ int serve(const webim::hub::HubConfig& config) {
       }
     }
     for (const std::string& warning : webim::hub::peerAuthWarnings(config)) spdlog::warn("{}", warning);
+    try {
+      hub.beginRun();
+    } catch (const webim::hub::HistoryStoreError& e) {
+      spdlog::critical("cannot start: the store: {}", e.what());
+      return 1;
+    }
     spdlog::info("webim-broadcast ready {} {} sync={}", hub.boundEndpoints(), storeDescription,
                  config.sync);
     try {

@@ -52,8 +52,9 @@ Sequencer::ChannelState* Sequencer::loadChannel(const std::string& channel, std:
   }
   ChannelState state;
   state.fast = isFast(channel);
+  state.generational = isGenerational(channel);
   if (meta) {
-    state.epoch = state.fast ? epochFor(channel) : meta->epoch;
+    state.epoch = state.generational ? epochFor(channel) : meta->epoch;
     state.durableSeq = state.lastSeq = state.shownSeq = meta->lastSeq;
     state.durable = true;
   } else {
@@ -187,10 +188,10 @@ std::vector<std::string> Sequencer::commitFailed() {
   return shownLost;
 }
 
-void Sequencer::rebaseFastEpochs() {
+void Sequencer::rebaseEpochs() {
   for (auto* map : {&channels_, &idle_}) {
     for (auto& [name, state] : *map) {
-      if (state.fast) state.epoch = epochFor(name);
+      if (state.generational) state.epoch = epochFor(name);
     }
   }
 }
@@ -248,7 +249,7 @@ std::optional<ChannelMeta> Sequencer::durableState(std::string_view channel) con
 }
 
 uint64_t Sequencer::toldEpoch(std::string_view channel, uint64_t stored) const {
-  return isFast(channel) ? epochFor(channel) : stored;
+  return isGenerational(channel) ? epochFor(channel) : stored;
 }
 
 }  // namespace webim::hub

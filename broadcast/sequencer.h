@@ -16,13 +16,14 @@
 //    durable seq is ever acked or published: a batch behind a failed one fails with it.
 //  - Positions told to others (positions(), channelState()) are durable ones only: a seq still in
 //    flight is never announced (the store may already show it to a read; the hub clamps history
-//    pages with channelState()). Except on channels of `fast` namespaces (setFast,
+//    pages with channelState()). Except on channels of `fast` namespaces (setModes,
 //    delivery_mode.h): their messages are published once written, so their told position is the
 //    last written seq. When a batch that was so shown fails, commitFailed() says so and the hub
-//    moves every fast channel to a new epoch (rebaseFastEpochs) before anything else is sequenced.
-//  - A fast channel's epoch is always epochFor(channel) (the hub derives it from the store's seed
-//    and the run's fast generation, run_marker.h): a stored meta with another epoch is taken at its
-//    seq under the current one (and stored so with the channel's next write).
+//    moves every generational channel to a new epoch (rebaseEpochs) before anything else is
+//    sequenced.
+//  - A generational channel's epoch is always epochFor(channel) (the hub derives it from the
+//    store's seed and the run's generation, run_marker.h): a stored meta with another epoch is taken
+//    at its seq under the current one (and stored so with the channel's next write).
 //  - A channel never written has no record: its position is (epochFor(channel), 0), the epoch its
 //    first message will carry, and asking for it (a subscribe, an inbox attach) writes nothing and
 //    keeps nothing in memory.
@@ -74,8 +75,12 @@ class Sequencer {
   // dedupTtlMs: dedup records older than this are ignored (the cid may be reused).
   Sequencer(HistoryStore& store, EpochSource epochs, int64_t dedupTtlMs);
 
-  // Which channels are delivered fast (default: none). Set before the first use.
-  void setFast(FastPredicate fast) { fast_ = std::move(fast); }
+  // Which channels are delivered fast, and which take their epoch from the generation (default:
+  // none). Set before the first use.
+  void setModes(FastPredicate fast, FastPredicate generational) {
+    fast_ = std::move(fast);
+    generational_ = std::move(generational);
+  }
 
   PublishOutcome sequence(PublishInput input, int64_t nowMs);
 
@@ -93,11 +98,11 @@ class Sequencer {
   WriteSet commitSucceeded();
   // The oldest batch in flight failed, hence every later one and the current one: all roll back.
   // Returns the fast channels that had been told a seq past their durable one (their subscribers
-  // may have seen messages that are gone): the caller takes a new fast generation,
-  // rebaseFastEpochs(), and tells their subscribers the new epoch.
+  // may have seen messages that are gone): the caller takes a new generation, rebaseEpochs(), and
+  // tells their subscribers the new epoch.
   std::vector<std::string> commitFailed();
-  // Every fast channel in memory takes epochFor(channel) again (after the generation changed).
-  void rebaseFastEpochs();
+  // Every generational channel in memory takes epochFor(channel) again (the generation changed).
+  void rebaseEpochs();
 
   // Channels whose meta was first written by this process (for stats).
   uint64_t createdChannels() const { return createdChannels_; }
@@ -120,8 +125,8 @@ class Sequencer {
   std::optional<ChannelMeta> channelState(std::string_view channel) const;
   // The same, durable only also for fast channels (what retention may count from).
   std::optional<ChannelMeta> durableState(std::string_view channel) const;
-  // The epoch to tell for a channel not in memory whose store record says `stored` (fast channels
-  // are at epochFor(channel)).
+  // The epoch to tell for a channel not in memory whose store record says `stored` (generational
+  // channels are at epochFor(channel)).
   uint64_t toldEpoch(std::string_view channel, uint64_t stored) const;
 
  private:
@@ -133,7 +138,8 @@ class Sequencer {
     size_t metaIndex = 0;  // index into batch_.metas while touched by the current batch
     bool touched = false;
     uint32_t inFlight = 0;  // sealed batches not yet durable that wrote it (pins it in memory)
-    bool fast = false;      // of a fast namespace: told up to shownSeq
+    bool fast = false;          // of a fast namespace: told up to shownSeq
+    bool generational = false;  // its epoch is epochFor(channel)
     uint64_t shownSeq = 0;  // fast: the last seq written (published before its sync)
   };
   // The seq others may be told.
@@ -142,6 +148,7 @@ class Sequencer {
     return state.durable ? state.durableSeq : 0;
   }
   bool isFast(std::string_view channel) const { return fast_ && fast_(channel); }
+  bool isGenerational(std::string_view channel) const { return generational_ && generational_(channel); }
   const ChannelState* peekChannel(std::string_view channel) const;
 
   static std::string dedupKey(std::string_view from, std::string_view cid);
@@ -155,6 +162,7 @@ class Sequencer {
   HistoryStore& store_;
   EpochSource epochs_;
   FastPredicate fast_;
+  FastPredicate generational_;
   int64_t dedupTtlMs_;
   std::unordered_map<std::string, ChannelState> channels_;  // used since the last evictIdle()
   std::unordered_map<std::string, ChannelState> idle_;      // not used since: dropped at the next

@@ -29,3 +29,30 @@ TEST_CASE("fast namespaces: what is not a namespace is refused with the reason",
   }
   CHECK_FALSE(DeliveryModes().parse({std::string(65, 'a')}).empty());
 }
+
+TEST_CASE("generational namespaces: the fast ones this run publishes early, and every one recorded before", "[delivery_mode]") {
+  DeliveryModes modes;
+  REQUIRE(modes.parse({"room"}).empty());
+  modes.settle(true, {"live", "room", "bad ns", ""});
+  CHECK(modes.fast("room:1"));
+  CHECK_FALSE(modes.fast("live:1"));  // no longer configured: durable...
+  CHECK(modes.generational("live:1"));  // ...but its epochs stay generational
+  CHECK(modes.generational("room:1"));
+  CHECK_FALSE(modes.generational("dm:a:b"));
+  CHECK(modes.generationalNamespaces() == std::vector<std::string>{"room", "live"});
+  // Without a sync step nothing is published early: a configured namespace is not fast and does
+  // not become generational; the recorded ones stay.
+  DeliveryModes noSync;
+  REQUIRE(noSync.parse({"room"}).empty());
+  noSync.settle(false, {"live"});
+  CHECK_FALSE(noSync.anyFast());
+  CHECK_FALSE(noSync.generational("room:1"));
+  CHECK(noSync.generational("live:1"));
+}
+
+TEST_CASE("namespace lists join and split", "[delivery_mode]") {
+  CHECK(joinNamespaces({"a", "b.c"}) == "a,b.c");
+  CHECK(joinNamespaces({}).empty());
+  CHECK(splitNamespaces("a,b.c,,a") == std::vector<std::string>{"a", "b.c"});
+  CHECK(splitNamespaces("").empty());
+}

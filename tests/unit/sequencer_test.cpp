@@ -344,6 +344,8 @@ struct FastFixture : Fixture {
   uint64_t fastEpoch(std::string_view ch) const { return 7000 + generation * 100 + ch.size(); }
 };
 
+bool isLive(std::string_view ch) { return ch.substr(0, 5) == "live:"; }
+
 Sequencer::EpochSource fastEpochs(FastFixture& f) {
   return [&f](std::string_view ch) { return ch.substr(0, 5) == "live:" ? f.fastEpoch(ch) : uint64_t{42}; };
 }
@@ -353,7 +355,7 @@ Sequencer::EpochSource fastEpochs(FastFixture& f) {
 TEST_CASE("fast: a sealed (written) batch is told at once, durable channels only once synced", "[sequencer][fast]") {
   FastFixture f;
   Sequencer s(f.store, fastEpochs(f), FastFixture::kTtlMs);
-  s.setFast([](std::string_view ch) { return ch.substr(0, 5) == "live:"; });
+  s.setModes(isLive, isLive);
   auto l1 = s.sequence({"live:a", "u", "c1", "1"}, 1000);
   auto r1 = s.sequence({"room:a", "u", "c2", "1"}, 1000);
   CHECK(s.channelState("live:a") == ChannelMeta{l1.epoch, 0});  // staged: not told yet
@@ -371,7 +373,7 @@ TEST_CASE("fast: a sealed (written) batch is told at once, durable channels only
 TEST_CASE("fast: a failed sync after a fast publish says so; the new generation moves the channel to a new epoch at its durable seq", "[sequencer][fast][rollback]") {
   FastFixture f;
   Sequencer s(f.store, fastEpochs(f), FastFixture::kTtlMs);
-  s.setFast([](std::string_view ch) { return ch.substr(0, 5) == "live:"; });
+  s.setModes(isLive, isLive);
   auto l1 = s.sequence({"live:a", "u", "c1", "1"}, 1000);
   s.seal();
   f.store.commit(s.batchesInFlight().front(), true);
@@ -382,7 +384,7 @@ TEST_CASE("fast: a failed sync after a fast publish says so; the new generation 
   CHECK(s.channelState("live:a") == ChannelMeta{l1.epoch, 2});
   CHECK(s.commitFailed() == std::vector<std::string>{"live:a", "live:new"});
   f.generation = 2;
-  s.rebaseFastEpochs();
+  s.rebaseEpochs();
   const auto a = s.channelState("live:a");
   REQUIRE(a);
   CHECK(a->lastSeq == 1);
@@ -400,7 +402,7 @@ TEST_CASE("fast: a failed sync after a fast publish says so; the new generation 
 TEST_CASE("fast: a failed sync of durable channels only, or before any fast publish, needs no new epoch", "[sequencer][fast][rollback]") {
   FastFixture f;
   Sequencer s(f.store, fastEpochs(f), FastFixture::kTtlMs);
-  s.setFast([](std::string_view ch) { return ch.substr(0, 5) == "live:"; });
+  s.setModes(isLive, isLive);
   s.sequence({"room:a", "u", "c1", "1"}, 1000);
   s.seal();
   CHECK(s.commitFailed().empty());
@@ -413,7 +415,7 @@ TEST_CASE("fast: a stored channel of another generation is told in the current e
   f.store.metas["live:a"] = ChannelMeta{555, 9};
   f.store.metas["room:a"] = ChannelMeta{666, 4};
   Sequencer s(f.store, fastEpochs(f), FastFixture::kTtlMs);
-  s.setFast([](std::string_view ch) { return ch.substr(0, 5) == "live:"; });
+  s.setModes(isLive, isLive);
   std::string error;
   CHECK(*s.positions({"live:a", "room:a"}, error) == std::vector<ChannelMeta>{{f.fastEpoch("live:a"), 9}, {666, 4}});
   CHECK(s.toldEpoch("live:a", 555) == f.fastEpoch("live:a"));
@@ -427,14 +429,14 @@ TEST_CASE("fast: a stored channel of another generation is told in the current e
 TEST_CASE("fast: a channel first written by two batches that both failed is told at seq 0 of its new epoch", "[sequencer][fast][rollback]") {
   FastFixture f;
   Sequencer s(f.store, fastEpochs(f), FastFixture::kTtlMs);
-  s.setFast([](std::string_view ch) { return ch.substr(0, 5) == "live:"; });
+  s.setModes(isLive, isLive);
   auto first = s.sequence({"live:n", "u", "c1", "1"}, 1000);
   s.seal();
   s.sequence({"live:n", "u", "c2", "1"}, 1000);
   s.seal();
   CHECK(s.commitFailed() == std::vector<std::string>{"live:n"});
   f.generation = 2;
-  s.rebaseFastEpochs();
+  s.rebaseEpochs();
   // Kept in memory (its subscribers are told by a sync), at seq 0, in the new epoch.
   const auto told = s.channelState("live:n");
   REQUIRE(told);
@@ -442,4 +444,17 @@ TEST_CASE("fast: a channel first written by two batches that both failed is told
   CHECK(told->epoch == f.fastEpoch("live:n"));
   CHECK(told->epoch != first.epoch);
   CHECK(s.sequence({"live:n", "u", "c3", "1"}, 1000).seq == 1);
+}
+
+TEST_CASE("generational but not fast (a namespace delivered fast before): durable positions, epochs from the generation", "[sequencer][fast]") {
+  FastFixture f;
+  f.store.metas["live:a"] = ChannelMeta{555, 1};  // stored by a run where live was fast
+  Sequencer s(f.store, fastEpochs(f), FastFixture::kTtlMs);
+  s.setModes([](std::string_view) { return false; }, isLive);
+  auto next = s.sequence({"live:a", "u", "c1", "1"}, 1000);
+  CHECK(next.seq == 2);
+  CHECK(next.epoch == f.fastEpoch("live:a"));  // never (555, 2): 555's seq 2 may have been shown
+  s.seal();
+  CHECK(s.channelState("live:a") == ChannelMeta{f.fastEpoch("live:a"), 1});  // not fast: durable only
+  CHECK(s.commitFailed().empty());
 }
