@@ -61,6 +61,9 @@ class Publisher {
 
 template <class State>
 size_t Publisher::syncWritten(State&& state) {
+  // Pending commands first: a pipe that overflowed counts as gone (ZMQ_XPUB_NODROP skips it) until
+  // the socket has taken in that the frontend read from it.
+  (void)pub_.get(zmq::sockopt::events);
   SyncSchedule::Round round = syncsDue_.round([&](const std::string& channel) {
     std::optional<ChannelMeta> meta = state(channel);
     return !meta || publishRouted(channel, syncMarker(channel, *meta), /*whole=*/true);

@@ -2,7 +2,9 @@
 // reveals a dropped tail to the frontends (docs/architecture.md "Gap filling"), so it is not
 // dropped itself: it goes out whole to every subscribed frontend or not at all, and is tried again
 // next round while a frontend's pipe is full, for a bounded number of rounds (a frontend whose
-// pipe stays full does not hold it forever).
+// pipe stays full does not hold it forever). It goes out in two rounds: ZeroMQ skips a pipe that
+// overflowed moments ago (in the burst the sync follows) as if the frontend were not subscribed,
+// even for a send that must not drop; one round later the frontend has read from it.
 // Pure bookkeeping: the caller sends.
 #pragma once
 
@@ -14,7 +16,7 @@ namespace webim::hub {
 
 class SyncSchedule {
  public:
-  static constexpr int kRounds = 1;     // syncs after the last write (never dropped: one is enough)
+  static constexpr int kRounds = 2;     // syncs after the last write, in consecutive rounds
   static constexpr int kAttempts = 30;  // rounds to try them in
 
   // A message of `channel` was published: its syncs are due again from the next round.
