@@ -35,6 +35,8 @@ class Publisher {
   // Answers subscribes: sync{epoch, last} for each channel (may be dropped at the HWM: a joiner
   // that misses it asks on the request path).
   void publishSyncs(const std::vector<std::string>& channels, const std::vector<ChannelMeta>& positions);
+  // A frontend subscribed `channel`: written lately, its syncs after writes are due again.
+  void subscribed(const std::string& channel) { syncsDue_.subscribed(channel); }
   // One round of the syncs due after writes (SyncSchedule): state(channel) is the channel's
   // durable position (nullopt: nothing to send). Returns the syncs deferred (a pipe was full).
   template <class State>

@@ -49,3 +49,46 @@ TEST_CASE("a write while a sync is deferred starts its attempts over", "[sync_sc
   for (int i = 0; i < SyncSchedule::kRounds; ++i) CHECK(schedule.round([](const std::string&) { return true; }).deferred == 0);
   CHECK(schedule.size() == 0);
 }
+
+namespace {
+// Rounds in which every sync goes out; the syncs sent.
+int sendRounds(SyncSchedule& schedule, int rounds) {
+  int sent = 0;
+  for (int i = 0; i < rounds; ++i) schedule.round([&](const std::string&) { return ++sent > 0; });
+  return sent;
+}
+}  // namespace
+
+TEST_CASE("a subscribe to a channel written lately makes its syncs due again", "[sync_schedule]") {
+  // A frontend that reconnects resubscribes: a message published before its subscription arrived
+  // never reached it, and the syncs after that write may have gone out before it too.
+  SyncSchedule schedule;
+  schedule.written("room:1");
+  CHECK(sendRounds(schedule, SyncSchedule::kRounds) == SyncSchedule::kRounds);
+  CHECK(schedule.size() == 0);
+  sendRounds(schedule, SyncSchedule::kRecentRounds - 1);
+  schedule.subscribed("room:1");
+  CHECK(schedule.size() == 1);
+  CHECK(sendRounds(schedule, SyncSchedule::kRounds + 1) == SyncSchedule::kRounds);
+  CHECK(schedule.size() == 0);
+}
+
+TEST_CASE("a subscribe while a channel's syncs are due starts them over", "[sync_schedule]") {
+  SyncSchedule schedule;
+  schedule.written("room:1");
+  CHECK(sendRounds(schedule, SyncSchedule::kRounds - 1) == SyncSchedule::kRounds - 1);
+  schedule.subscribed("room:1");  // the syncs left may meet a pipe the subscribe syncs just filled
+  CHECK(sendRounds(schedule, SyncSchedule::kRounds + 1) == SyncSchedule::kRounds);
+}
+
+TEST_CASE("a subscribe to a channel not written lately costs nothing", "[sync_schedule]") {
+  SyncSchedule schedule;
+  schedule.subscribed("room:never");  // the thousands a reconnecting frontend resubscribes: no sync each
+  CHECK(schedule.size() == 0);
+  schedule.written("room:1");
+  sendRounds(schedule, SyncSchedule::kRounds);
+  sendRounds(schedule, 2 * SyncSchedule::kRecentRounds);  // forgotten within two generations
+  schedule.subscribed("room:1");
+  CHECK(schedule.size() == 0);
+  CHECK(sendRounds(schedule, 1) == 0);
+}
