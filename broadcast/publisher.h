@@ -19,6 +19,7 @@
 #include "broadcast/history_store.h"
 #include "broadcast/inbox_router.h"
 #include "broadcast/sync_schedule.h"
+#include "broadcast/zmq_io.h"
 
 namespace webim::hub {
 
@@ -65,7 +66,7 @@ template <class State>
 size_t Publisher::syncWritten(State&& state) {
   // Pending commands first: a pipe that overflowed counts as gone (ZMQ_XPUB_NODROP skips it) until
   // the socket has taken in that the frontend read from it.
-  (void)pub_.get(zmq::sockopt::events);
+  takeCommands(pub_);
   SyncSchedule::Round round = syncsDue_.round([&](const std::string& channel) {
     std::optional<ChannelMeta> meta = state(channel);
     return !meta || publishRouted(channel, syncMarker(channel, *meta), /*whole=*/true);
