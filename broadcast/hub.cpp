@@ -9,6 +9,7 @@
 
 #include "common/big_endian.h"
 #include "common/channel_rules.h"
+#include "common/failpoint.h"
 
 namespace webim::hub {
 
@@ -154,12 +155,17 @@ void Hub::syncWritten() {
 // seq still in flight. The positions are read in one batch (a frontend that
 // reconnects resubscribes thousands of topics at once); a channel never written is at its derived
 // epoch (Sequencer::epochFor), seq 0, and nothing is written for it: its first message continues it.
+// A channel written lately also gets its syncs after writes again (SyncSchedule::subscribed): a
+// frontend that reconnected missed what went out before its subscription arrived.
 void Hub::publishSyncs(const std::vector<std::string>& channels) {
   std::vector<std::string> owned;
   owned.reserve(channels.size());
   for (const std::string& channel : channels) {
-    if (isValidChannelName(channel) && decoder_.scope().owns(channel)) owned.push_back(channel);  // another shard answers the rest
+    if (!isValidChannelName(channel) || !decoder_.scope().owns(channel)) continue;  // another shard answers the rest
+    owned.push_back(channel);
+    publisher_.subscribed(channel);
   }
+  if (failpoint("hub.drop_subscribe_syncs")) return;  // as if the HWM dropped them all
   std::string error;
   std::optional<std::vector<ChannelMeta>> metas = sequencer_.positions(owned, error);
   if (!metas) {

@@ -19,6 +19,7 @@
 #include "broadcast/history_store.h"
 #include "broadcast/inbox_router.h"
 #include "broadcast/sync_schedule.h"
+#include "broadcast/zmq_io.h"
 
 namespace webim::hub {
 
@@ -41,6 +42,8 @@ class Publisher {
   void publishSyncs(const std::vector<std::string>& channels, const std::vector<ChannelMeta>& positions);
   // `channel`'s sync falls due (a new epoch to tell its subscribers).
   void syncDue(const std::string& channel) { syncsDue_.written(channel); }
+  // A frontend subscribed `channel`: written lately, its syncs after writes are due again.
+  void subscribed(const std::string& channel) { syncsDue_.subscribed(channel); }
   // One round of the syncs due after writes (SyncSchedule): state(channel) is the channel's
   // durable position (nullopt: nothing to send). Returns the syncs deferred (a pipe was full).
   template <class State>
@@ -79,6 +82,9 @@ size_t Publisher::publishMessages(const std::vector<StoredMessage>& messages, Pi
 
 template <class State>
 size_t Publisher::syncWritten(State&& state) {
+  // Pending commands first: a pipe that overflowed counts as gone (ZMQ_XPUB_NODROP skips it) until
+  // the socket has taken in that the frontend read from it.
+  takeCommands(pub_);
   SyncSchedule::Round round = syncsDue_.round([&](const std::string& channel) {
     std::optional<ChannelMeta> meta = state(channel);
     return !meta || publishRouted(channel, syncMarker(channel, *meta), /*whole=*/true);

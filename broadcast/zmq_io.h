@@ -25,6 +25,17 @@ bool sendFrame(zmq::socket_ref socket, Frame&& frame, zmq::send_flags flags) {
   }
 }
 
+// Lets the socket take in its pending commands now (ZMQ_EVENTS does; a send does at most once a
+// millisecond): an XPUB learns, say, that a frontend read from a pipe that was full. An interrupted
+// call leaves them to the next one.
+inline void takeCommands(zmq::socket_ref socket) {
+  try {
+    (void)socket.get(zmq::sockopt::events);
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) throw;
+  }
+}
+
 // One whole multipart message if one is queued; false when none is (or the wait was interrupted:
 // the caller's poll loop comes back to it). Most calls in a loop end on an empty queue, so the
 // first frame is received before `frames` grows; it then grows once for a ROUTER's [identity][body]

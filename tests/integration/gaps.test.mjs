@@ -1,8 +1,9 @@
-// Gaps: the hub's publish socket drops messages past its HWM (here 1, so bursts lose messages for
+// Gaps: the hub's publish socket drops messages past its HWM (here 20, so bursts lose messages for
 // sure); frontends notice the holes (seq jumps, and syncs for a channel that went quiet) and fill
 // them from history before delivering anything later. Clients never see a gap or a duplicate.
 // And a hub killed with -9 and restarted: seq continues, every acknowledged message is in history
-// exactly once, thousands of topics are subscribed again.
+// exactly once, thousands of topics are subscribed again, and a message published before a
+// frontend's resubscription arrived still reaches it.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
@@ -112,5 +113,61 @@ describe('gaps and hub restarts', () => {
     const hist = await c.request('hist', { ch: 'room:t1', after: 0, limit: 10 });
     assert.deepEqual(hist.msgs.map((m) => m.data), ['before', 'after']);
     await c.close();
+  });
+});
+
+describe('a frontend away while the restarted hub publishes', () => {
+  // The syncs answering subscribes may be dropped (here all of them: failpoint
+  // hub.drop_subscribe_syncs, as when 3,000 resubscribed topics meet a publish HWM of 20). A
+  // message the restarted hub published before a frontend's resubscription arrived is revealed by
+  // the syncs after writes, due again when a channel written lately is subscribed.
+  let cluster;
+
+  before(async () => {
+    process.env.WEBIM_FAILPOINTS = 'hub.drop_subscribe_syncs';
+    cluster = new Cluster();
+    await cluster.startHub(['--sync-interval-ms', '300']);
+  });
+
+  after(async () => {
+    delete process.env.WEBIM_FAILPOINTS;
+    await cluster.stopCleanly();
+  });
+
+  test('a message published before its resubscription reached the hub still arrives', async () => {
+    const fe1 = await cluster.startFrontend();
+    const fe2 = await cluster.startFrontend();
+    const reader = await Client.connect(fe1.url);
+    await reader.auth(cluster.token('away-reader', ['room:away']));
+    assert.equal((await reader.request('sub', { ch: 'room:away' })).op, 'ok');  // its sync dropped: asked on the request path
+    const writer = await Client.connect(fe2.url);
+    await writer.auth(cluster.token('away-writer', ['room:away']));
+    assert.equal((await writer.request('pub', { ch: 'room:away', data: 'before', cid: 'a1' })).op, 'ok');
+    await reader.waitForMsgs(1, (m) => m.ch === 'room:away', 5000);
+
+    // fe1 cannot reconnect while the hub restarts and publishes, nor for the rounds of syncs after
+    // that write: they go out before its subscription arrives.
+    fe1.child.kill('SIGSTOP');
+    try {
+      cluster.hub.child.kill('SIGKILL');
+      await cluster.hub.exited;
+      await cluster.startHub(cluster.hubArgs);
+      let pub;
+      for (let attempt = 0; attempt < 20 && !(pub && pub.op === 'ok'); attempt++) {
+        pub = await writer.request('pub', { ch: 'room:away', data: 'while away', cid: 'a2' }, 10000);
+        if (pub.op !== 'ok') await sleep(200);
+      }
+      assert.equal(pub.op, 'ok', JSON.stringify(pub));
+      await sleep(1500);  // 5 rounds of 300 ms: within the 10 after which the channel is no longer "lately written"
+    } finally {
+      fe1.child.kill('SIGCONT');
+    }
+    const got = await reader.waitForMsgs(2, (m) => m.ch === 'room:away', 5000).catch(async (e) => {
+      throw new Error(`${e.message}\n${await cluster.diagnose()}`);
+    });
+    assert.deepEqual(got.map((m) => m.data), ['before', 'while away']);
+    assert.equal(reader.msgs.filter((m) => m.op === 'resync').length, 0);
+    await reader.close();
+    await writer.close();
   });
 });
