@@ -89,9 +89,9 @@ void Hub::run(const volatile std::sig_atomic_t* stop) {
     }
     // Keep going while there is work, one bounded batch (one group commit) at a time.
     while (!*stop) {
-      // At most kMaxInFlight batches wait for their sync; what arrives meanwhile makes the next
-      // batch (a group commit of its own).
-      if (inFlight_.size() >= kMaxInFlight) waitForOldest();
+      // At most kMaxInFlight batches (more with fast namespaces: inFlightFull) wait for their
+      // sync; what arrives meanwhile makes the next batch (a group commit of its own).
+      if (inFlightFull()) waitForOldest();
       completeDurable();
       housekeeping();
       batch.clear();

@@ -82,6 +82,34 @@ describe('delivery mode fast', () => {
     await writer.close();
   });
 
+  test('a slow sync does not hold fast deliveries back: the loop keeps writing and publishing while it runs', async () => {
+    // 12 publishes 50 ms apart while every sync takes 300 ms more: with two batches in flight at
+    // most (or a lone batch synced on the loop) the third waited for the first sync, and only one
+    // or two were delivered before the first ack.
+    const c = cluster();
+    await startHubWith(c, 'hub.slow_sync', FAST);
+    const fe = await c.startFrontend();
+    const { reader, writer } = await clients(c, fe, ['live:s']);
+    const times = [];  // when each msg reached the reader's socket
+    reader.ws.on('message', (d) => { if (JSON.parse(d.toString()).op === 'msg') times.push(Date.now()); });
+    let firstAckAt = 0;
+    const acks = [];
+    for (let i = 0; i < 12; i++) {
+      acks.push(writer.request('pub', { ch: 'live:s', data: i, cid: `s-${i}` }, 10000).then((a) => {
+        firstAckAt ||= Date.now();
+        return a;
+      }));
+      await sleep(50);
+    }
+    const got = await reader.waitForMsgs(12, (m) => m.op === 'msg', 10000);
+    for (const a of await Promise.all(acks)) assert.equal(a.op, 'ok');
+    const before = times.filter((t) => t < firstAckAt).length;
+    assert.ok(before >= 4, `${before} of 12 delivered before the first ack`);
+    assert.deepEqual(got.map((m) => m.data), [...Array(12).keys()]);
+    await reader.close();
+    await writer.close();
+  });
+
   test('kill -9 and restart: fast channels start a new epoch at their seq; durable ones keep theirs; a clean restart keeps both', async () => {
     const c = cluster();
     await c.startHub(FAST);
