@@ -90,13 +90,14 @@ class RawShape : public CommitShape {
     int n = 0;
     const bool cte = name_ == "cte";
     if (!cte) n += send("BEGIN");
+    if (name_ == "upsert-nosync") n += send("SET LOCAL synchronous_commit TO off");
     if (cte) {
       n += sendPrepared("cte", {&a.mChannel.finish(), &a.mSeq.finish(), &a.mEpoch.finish(), &a.mFrom.finish(),
                                 &a.mTs.finish(), &a.mData.finish(), &a.cChannel.finish(), &a.cEpoch.finish(),
                                 &a.cLast.finish(), &a.dFrom.finish(), &a.dCid.finish(), &a.dChannel.finish(),
                                 &a.dEpoch.finish(), &a.dSeq.finish(), &a.dTs.finish()});
     } else {
-      n += sendPrepared(name_ == "upsert" ? "put_messages" : "put_messages_plain",
+      n += sendPrepared(name_.starts_with("upsert") ? "put_messages" : "put_messages_plain",
                         {&a.mChannel.finish(), &a.mSeq.finish(), &a.mEpoch.finish(), &a.mFrom.finish(),
                          &a.mTs.finish(), &a.mData.finish()});
       n += sendMetasDedups(a, name_ == "plain");
@@ -198,7 +199,7 @@ class RawShape : public CommitShape {
 }  // namespace
 
 std::vector<std::string> shapeNames() {
-  return {"upsert", "store", "unnest-plain", "plain", "cte", "copy", "copy-stage"};
+  return {"upsert", "upsert-nosync", "store", "unnest-plain", "plain", "cte", "copy", "copy-stage"};
 }
 
 std::unique_ptr<CommitShape> makeShape(const std::string& name, const std::string& dsn) {

@@ -3,6 +3,7 @@
 // schema (the store's tables), synchronous_commit on.
 //   upsert        the store's statements before 2026-12-05: BEGIN, INSERT .. SELECT FROM
 //                 unnest($arrays) ON CONFLICT DO UPDATE per table, COMMIT, in one pipeline
+//   upsert-nosync as upsert with SET LOCAL synchronous_commit off: the difference is the WAL flush
 //   store         PostgresHistoryStore::commit itself, as built
 //   unnest-plain  as upsert, but the messages without ON CONFLICT (plain INSERT)
 //   plain         as upsert, the messages and the dedup records without ON CONFLICT
