@@ -12,8 +12,8 @@
 namespace webim::hub::pg {
 
 // The rows of one commit. A WriteSet may write a key twice (the last write wins, as in a RocksDB
-// batch), but ON CONFLICT DO UPDATE refuses to touch one row twice in a statement: only the last
-// occurrence of each key is kept.
+// batch), but a plain INSERT fails on the second and ON CONFLICT DO UPDATE refuses to touch one
+// row twice in a statement: only the last occurrence of each key is kept.
 struct CommitArrays {
   uint32_t messageRows = 0, metaRows = 0, dedupRows = 0, revocationRows = 0;
   // webim_message: channel, seq, epoch, sender, ts_ms, data

@@ -167,6 +167,8 @@ std::string Session::drainPipeline(int expected) {
     ExecStatusType st = PQresultStatus(r.get());
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && error.empty()) {
       error = st == PGRES_PIPELINE_ABORTED ? "pipeline aborted" : PQresultErrorMessage(r.get());
+      const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+      if (state) lastSqlState = state;
     }
     Result end(PQgetResult(conn));  // NULL ends each statement's results
   }
@@ -194,6 +196,7 @@ bool Session::sendCommand(const char* sql) {
 }
 
 std::string Session::transaction(const std::function<int()>& body) {
+  lastSqlState.clear();
   if (PQenterPipelineMode(conn) != 1) return "cannot enter pipeline mode: " + lastError();
   int sent = 0;
   bool ok = sendCommand("BEGIN");

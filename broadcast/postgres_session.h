@@ -87,6 +87,8 @@ class Session {
   uint64_t filterSkips = 0;
   uint64_t dedupQueries = 0;
   uint64_t roundTrips = 0;  // statements executed one at a time (execPrepared)
+  uint64_t upsertRetries = 0;  // PostgresHistoryStore::upsertRetries
+  std::string lastSqlState;  // of the last transaction()'s first error ("" when none or unknown)
 
  private:
   bool socketLooksDead();

@@ -49,38 +49,27 @@ const std::vector<SchemaStep>& schemaSteps() {
   return list;
 }
 
-const std::vector<Statement>& statements() {
-  static const std::vector<Statement> list = {
-      {"meta_get", "SELECT epoch, last_seq FROM webim_channel WHERE channel = $1", {kTextOid}},
-      // The store's epoch seed (the first hub to ask makes it, every later one reads it); the hub's
-      // named values (HistoryStore::storeValue) under "value/<name>".
-      {"seed_put", "INSERT INTO webim_store (name, value) VALUES ('epoch_seed', $1) ON CONFLICT (name) DO NOTHING", {kByteaOid}},
-      {"seed_get", "SELECT value FROM webim_store WHERE name = 'epoch_seed'", {}},
-      {"value_get", "SELECT value FROM webim_store WHERE name = 'value/' || $1", {kTextOid}},
-      {"value_put", "INSERT INTO webim_store (name, value) VALUES ('value/' || $1, $2) ON CONFLICT (name) DO UPDATE SET value = $2", {kTextOid, kByteaOid}},
-      {"metas_get", "SELECT channel, epoch, last_seq FROM webim_channel WHERE channel = ANY($1::text[])",
-       {kTextArrayOid}},
-      {"dedup_get", "SELECT channel, epoch, seq, ts_ms FROM webim_dedup WHERE sender = $1 AND cid = $2",
-       {kByteaOid, kByteaOid}},
-      {"channel_count", "SELECT count(*) FROM webim_channel", {}},
-      // One statement (one snapshot) for the meta and the page; limit is the page size + 1.
-      {"page_after",
-       "SELECT c.epoch, c.last_seq, m.seq, m.epoch, m.sender, m.ts_ms, m.data FROM webim_channel c "
-       "LEFT JOIN LATERAL (SELECT seq, epoch, sender, ts_ms, data FROM webim_message "
-       "WHERE channel = c.channel AND seq > $2 ORDER BY seq LIMIT $3) m ON true WHERE c.channel = $1",
-       {kTextOid, kInt8Oid, kInt8Oid}},
-      {"page_before",
-       "SELECT c.epoch, c.last_seq, m.seq, m.epoch, m.sender, m.ts_ms, m.data FROM webim_channel c "
-       "LEFT JOIN LATERAL (SELECT seq, epoch, sender, ts_ms, data FROM webim_message "
-       "WHERE channel = c.channel AND seq < $2 ORDER BY seq DESC LIMIT $3) m ON true "
-       "WHERE c.channel = $1",
-       {kTextOid, kInt8Oid, kInt8Oid}},
+namespace {
+
+// A batch's writes (PostgresHistoryStore::commit) and their undo.
+std::vector<Statement> writeStatements() {
+  return {
       {"put_messages",
        "INSERT INTO webim_message (channel, seq, epoch, sender, ts_ms, data) "
        "SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::bytea[], $5::int8[], $6::bytea[]) "
        "ON CONFLICT (channel, seq) DO UPDATE SET epoch = excluded.epoch, sender = excluded.sender, "
        "ts_ms = excluded.ts_ms, data = excluded.data",
        {kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid, kByteaArrayOid, kInt8ArrayOid, kByteaArrayOid}},
+      // The fast path of a commit: plain inserts (no ON CONFLICT: no speculative insertion). A
+      // batch that rewrites a key fails with unique_violation and is sent again with the upserts.
+      {"insert_messages",
+       "INSERT INTO webim_message (channel, seq, epoch, sender, ts_ms, data) "
+       "SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::bytea[], $5::int8[], $6::bytea[])",
+       {kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid, kByteaArrayOid, kInt8ArrayOid, kByteaArrayOid}},
+      {"insert_dedups",
+       "INSERT INTO webim_dedup (sender, cid, channel, epoch, seq, ts_ms) "
+       "SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::text[], $4::int8[], $5::int8[], $6::int8[])",
+       {kByteaArrayOid, kByteaArrayOid, kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid, kInt8ArrayOid}},
       {"put_metas",
        "INSERT INTO webim_channel (channel, epoch, last_seq) "
        "SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[]) "
@@ -107,6 +96,43 @@ const std::vector<Statement>& statements() {
        "FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[]) AS u(channel, epoch, last, restore) "
        "WHERE c.channel = u.channel AND c.epoch = u.epoch AND c.last_seq = u.last",
        {kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid, kInt8ArrayOid}},
+  };
+}
+
+std::vector<Statement> withWrites(std::vector<Statement> reads) {
+  std::vector<Statement> writes = writeStatements();
+  reads.insert(reads.end(), writes.begin(), writes.end());
+  return reads;
+}
+
+}  // namespace
+
+const std::vector<Statement>& statements() {
+  static const std::vector<Statement> list = withWrites({
+      {"meta_get", "SELECT epoch, last_seq FROM webim_channel WHERE channel = $1", {kTextOid}},
+      // The store's epoch seed (the first hub to ask makes it, every later one reads it); the hub's
+      // named values (HistoryStore::storeValue) under "value/<name>".
+      {"seed_put", "INSERT INTO webim_store (name, value) VALUES ('epoch_seed', $1) ON CONFLICT (name) DO NOTHING", {kByteaOid}},
+      {"seed_get", "SELECT value FROM webim_store WHERE name = 'epoch_seed'", {}},
+      {"value_get", "SELECT value FROM webim_store WHERE name = 'value/' || $1", {kTextOid}},
+      {"value_put", "INSERT INTO webim_store (name, value) VALUES ('value/' || $1, $2) ON CONFLICT (name) DO UPDATE SET value = $2", {kTextOid, kByteaOid}},
+      {"metas_get", "SELECT channel, epoch, last_seq FROM webim_channel WHERE channel = ANY($1::text[])",
+       {kTextArrayOid}},
+      {"dedup_get", "SELECT channel, epoch, seq, ts_ms FROM webim_dedup WHERE sender = $1 AND cid = $2",
+       {kByteaOid, kByteaOid}},
+      {"channel_count", "SELECT count(*) FROM webim_channel", {}},
+      // One statement (one snapshot) for the meta and the page; limit is the page size + 1.
+      {"page_after",
+       "SELECT c.epoch, c.last_seq, m.seq, m.epoch, m.sender, m.ts_ms, m.data FROM webim_channel c "
+       "LEFT JOIN LATERAL (SELECT seq, epoch, sender, ts_ms, data FROM webim_message "
+       "WHERE channel = c.channel AND seq > $2 ORDER BY seq LIMIT $3) m ON true WHERE c.channel = $1",
+       {kTextOid, kInt8Oid, kInt8Oid}},
+      {"page_before",
+       "SELECT c.epoch, c.last_seq, m.seq, m.epoch, m.sender, m.ts_ms, m.data FROM webim_channel c "
+       "LEFT JOIN LATERAL (SELECT seq, epoch, sender, ts_ms, data FROM webim_message "
+       "WHERE channel = c.channel AND seq < $2 ORDER BY seq DESC LIMIT $3) m ON true "
+       "WHERE c.channel = $1",
+       {kTextOid, kInt8Oid, kInt8Oid}},
       {"dedup_keys_since", "SELECT sender, cid FROM webim_dedup WHERE ts_ms >= $1", {kInt8Oid}},
       // Kick revocations: the latest per user wins.
       {"put_revocations",
@@ -127,7 +153,7 @@ const std::vector<Statement>& statements() {
        "DELETE FROM webim_message WHERE channel = $1 AND seq IN (SELECT seq FROM webim_message "
        "WHERE channel = $1 AND seq <= $2 ORDER BY seq LIMIT $3)",
        {kTextOid, kInt8Oid, kInt8Oid}},
-  };
+  });
   return list;
 }
 

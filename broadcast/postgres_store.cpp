@@ -20,15 +20,18 @@ using pg::Result;
 
 namespace {
 
+constexpr std::string_view kUniqueViolation = "23505";
+
 // Sends a commit's statements (inside Session::transaction); how many, or -1 on a send failure.
-int sendCommit(pg::Session& s, pg::CommitArrays& a, bool sync) {
+// `upsert`: messages and dedup records with ON CONFLICT DO UPDATE, else plain inserts.
+int sendCommit(pg::Session& s, pg::CommitArrays& a, bool sync, bool upsert) {
   int n = 0;
   if (!sync) {
     if (!s.sendCommand("SET LOCAL synchronous_commit TO off")) return -1;
     ++n;
   }
   if (a.messageRows > 0) {
-    if (!s.sendPrepared("put_messages", {&a.mChannel.finish(), &a.mSeq.finish(), &a.mEpoch.finish(),
+    if (!s.sendPrepared(upsert ? "put_messages" : "insert_messages", {&a.mChannel.finish(), &a.mSeq.finish(), &a.mEpoch.finish(),
                                          &a.mFrom.finish(), &a.mTs.finish(), &a.mData.finish()}))
       return -1;
     ++n;
@@ -38,7 +41,7 @@ int sendCommit(pg::Session& s, pg::CommitArrays& a, bool sync) {
     ++n;
   }
   if (a.dedupRows > 0) {
-    if (!s.sendPrepared("put_dedups", {&a.dFrom.finish(), &a.dCid.finish(), &a.dChannel.finish(),
+    if (!s.sendPrepared(upsert ? "put_dedups" : "insert_dedups", {&a.dFrom.finish(), &a.dCid.finish(), &a.dChannel.finish(),
                                        &a.dEpoch.finish(), &a.dSeq.finish(), &a.dTs.finish()}))
       return -1;
     ++n;
@@ -64,6 +67,7 @@ PostgresHistoryStore::~PostgresHistoryStore() = default;
 
 uint64_t PostgresHistoryStore::dedupFilterSkips() const { return session_->filterSkips; }
 uint64_t PostgresHistoryStore::dedupQueries() const { return session_->dedupQueries; }
+uint64_t PostgresHistoryStore::upsertRetries() const { return session_->upsertRetries; }
 
 std::optional<ChannelMeta> PostgresHistoryStore::loadMeta(std::string_view channel) {
   Params p;
@@ -162,7 +166,12 @@ void PostgresHistoryStore::commit(const WriteSet& batch, bool sync) {
   pg::Session& s = *session_;
   s.ready();
   pg::CommitArrays arrays = pg::commitArrays(batch);
-  std::string error = s.transaction([&] { return sendCommit(s, arrays, sync); });
+  std::string error = s.transaction([&] { return sendCommit(s, arrays, sync, false); });
+  if (!error.empty() && s.lastSqlState == kUniqueViolation && !s.connectionBroken()) {
+    // The batch rewrites a message or a dedup record (rolled back, nothing written): upsert it.
+    ++s.upsertRetries;
+    error = s.transaction([&] { return sendCommit(s, arrays, sync, true); });
+  }
   if (!error.empty()) {
     if (s.connectionBroken()) {
       // The COMMIT may or may not have reached the server: undo the batch on the next call.
