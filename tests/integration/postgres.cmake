@@ -30,6 +30,11 @@ if(TARGET unit_store_pipeline_test)
   add_test(NAME "unit/store_pipeline_test: postgres" COMMAND unit_store_pipeline_test "[postgres]")
   webim_pg_test("unit/store_pipeline_test: postgres")
 endif()
+# Plain inserts, and the upsert retry of a batch that rewrites a key (an expired cid reused).
+if(TARGET unit_postgres_commit_test)
+  add_test(NAME "unit/postgres_commit_test: postgres" COMMAND unit_postgres_commit_test "[postgres]")
+  webim_pg_test("unit/postgres_commit_test: postgres")
+endif()
 # A database written by the release before the schema version (tests/fixtures/store-v0) migrates.
 if(TARGET unit_store_fixture_test)
   add_test(NAME "unit/store_fixture_test: postgres" COMMAND unit_store_fixture_test "[postgres]")
