@@ -11,15 +11,6 @@ import { Client, Cluster, sleep } from './harness.mjs';
 
 const FAST = ['--fast-namespaces', 'live'];
 
-async function startHubWith(cluster, failpoints, args) {
-  if (failpoints) process.env.WEBIM_FAILPOINTS = failpoints;
-  try {
-    return await cluster.startHub(args);
-  } finally {
-    delete process.env.WEBIM_FAILPOINTS;
-  }
-}
-
 // A subscriber and a publisher on the cluster's frontend.
 async function clients(cluster, fe, channels) {
   const reader = await Client.connect(fe.url);
@@ -58,7 +49,7 @@ describe('delivery mode fast', () => {
 
   test('a fast channel is delivered before the sync (and the ack); a durable one after it', async () => {
     const c = cluster();
-    await startHubWith(c, 'hub.slow_sync', FAST);  // every sync takes 300 ms more
+    await c.startHubWith('hub.slow_sync', FAST);  // every sync takes 300 ms more
     const fe = await c.startFrontend();
     const { reader, writer } = await clients(c, fe, ['live:a', 'room:a']);
     for (const ch of ['live:a', 'room:a']) {
@@ -87,7 +78,7 @@ describe('delivery mode fast', () => {
     // most (or a lone batch synced on the loop) the third waited for the first sync, and only one
     // or two were delivered before the first ack.
     const c = cluster();
-    await startHubWith(c, 'hub.slow_sync', FAST);
+    await c.startHubWith('hub.slow_sync', FAST);
     const fe = await c.startFrontend();
     const { reader, writer } = await clients(c, fe, ['live:s']);
     const times = [];  // when each msg reached the reader's socket
@@ -162,7 +153,7 @@ describe('delivery mode fast', () => {
 
   test('a failed sync after a fast publish: the ack is unavailable, the seq comes again in a new epoch, never reused', async () => {
     const c = cluster();
-    await startHubWith(c, 'hub.sync_fails=1', [...FAST, '--sync-interval-ms', '200']);
+    await c.startHubWith('hub.sync_fails=1', [...FAST, '--sync-interval-ms', '200']);
     const fe = await c.startFrontend();
     const { reader, writer, subs } = await clients(c, fe, ['live:f']);
     const first = await writer.request('pub', { ch: 'live:f', data: 'lost', cid: 'f-1' });
@@ -206,7 +197,7 @@ describe('delivery mode fast', () => {
     const { reader, writer } = await clients(c, fe, ['live:x']);
     assert.equal((await writer.request('pub', { ch: 'live:x', data: 'one', cid: 'x1' })).op, 'ok');
     await c.hub.stop('SIGTERM');  // clean: the generation is kept
-    await startHubWith(c, 'hub.sync_fails=1', FAST);
+    await c.startHubWith('hub.sync_fails=1', FAST);
     // The frontend is back with the hub once a read goes through (reads never sync).
     for (let attempt = 0; attempt < 50; attempt++) {
       if ((await writer.request('hist', { ch: 'live:x', after: 0, limit: 1 }, 2000).catch(() => ({}))).op === 'hist') break;

@@ -95,6 +95,16 @@ export class Cluster {
     return this.hub;
   }
 
+  // The hub with failpoints set (WEBIM_FAILPOINTS, common/failpoint.h): only this process sees them.
+  async startHubWith(failpoints, extraArgs = []) {
+    process.env.WEBIM_FAILPOINTS = failpoints;
+    try {
+      return await this.startHub(extraArgs);
+    } finally {
+      delete process.env.WEBIM_FAILPOINTS;
+    }
+  }
+
   // Several hubs, each owning part of the slots through one shard table (docs/protocol.md section 4).
   // Frontends started afterwards connect to all of them (--shards). curveKeys: one
   // { pub, key } (files from `webim-broadcast keygen`) per hub, for hubs that speak CURVE.

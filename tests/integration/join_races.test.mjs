@@ -107,12 +107,7 @@ describe('a failed group commit around an inbox attach', () => {
     cluster = new Cluster();
     // The hub's first group commit fails (once the inbox's epoch was made by an attach; now the
     // attach writes nothing and the failing commit is the first publish's).
-    process.env.WEBIM_FAILPOINTS = 'hub.commit=1';
-    try {
-      await cluster.startHub();
-    } finally {
-      delete process.env.WEBIM_FAILPOINTS;
-    }
+    await cluster.startHubWith('hub.commit=1');
     fe = await cluster.startFrontend();
   });
   after(() => cluster.stopCleanly());

@@ -8,16 +8,6 @@ import { after, describe, test } from 'node:test';
 
 import { Client, Cluster, sleep } from './harness.mjs';
 
-// Starts the hub with the given failpoints (only this process sees them).
-async function startHubWith(cluster, failpoints, args = []) {
-  process.env.WEBIM_FAILPOINTS = failpoints;
-  try {
-    return await cluster.startHub(args);
-  } finally {
-    delete process.env.WEBIM_FAILPOINTS;
-  }
-}
-
 // The channel's whole history (app ingress), as [seq, data] pairs.
 async function history(cluster, ch) {
   const page = await cluster.appRequest({ op: 'hist', ch, after: 0, limit: 200 });
@@ -45,7 +35,7 @@ describe('pipelined group commit', () => {
 
   test('a crash between the write and its sync: no ack; the retry is stored once', async () => {
     const c = cluster();
-    await startHubWith(c, 'hub.crash_after_write=1');
+    await c.startHubWith('hub.crash_after_write=1');
     await publishIntoCrash(c, { op: 'pub', ch: 'room:w', data: 'first', cid: 'w-1' });
     assert.match(c.hub.log, /failpoint hub.crash_after_write/);
     await c.startHub();
@@ -59,7 +49,7 @@ describe('pipelined group commit', () => {
 
   test('a crash between the sync and the ack: the retry is answered as a duplicate of the stored message', async () => {
     const c = cluster();
-    await startHubWith(c, 'hub.crash_after_sync=1');
+    await c.startHubWith('hub.crash_after_sync=1');
     await publishIntoCrash(c, { op: 'pub', ch: 'room:s', data: 'only', cid: 's-1' });
     assert.match(c.hub.log, /failpoint hub.crash_after_sync/);
     await c.startHub();
@@ -73,7 +63,7 @@ describe('pipelined group commit', () => {
 
   test('a failed sync acks nothing and publishes nothing; the store undoes the batch; the retry takes its seq', async () => {
     const c = cluster();
-    await startHubWith(c, 'hub.sync_fails=1');
+    await c.startHubWith('hub.sync_fails=1');
     const failed = await c.appRequest({ op: 'pub', ch: 'room:f', data: 'lost', cid: 'f-1' });
     assert.deepEqual([failed.ok, failed.code], [false, 'unavailable'], JSON.stringify(failed));
     assert.match(c.hub.log, /group commit of 1 messages failed .*failpoint hub.sync_fails/);
@@ -97,7 +87,7 @@ describe('pipelined group commit', () => {
   test('a history read answered while a later batch waits for its sync shows durable messages only', async () => {
     const c = cluster();
     // Every sync takes 300 ms more: a batch stays in flight long enough to be seen. Batches of 2.
-    await startHubWith(c, 'hub.slow_sync', ['--max-batch', '2']);
+    await c.startHubWith('hub.slow_sync', ['--max-batch', '2']);
     // P alone is synced on the loop (nothing else waits): X, the read and B queue up meanwhile.
     const first = c.appRequest({ op: 'pub', ch: 'room:other', data: 'p', cid: 'h-p' });
     await new Promise((r) => setTimeout(r, 100));
@@ -121,7 +111,7 @@ describe('pipelined group commit', () => {
     const c = cluster();
     // The first sync fails: a kick that went through the pipeline (written, sync failed) was
     // answered unavailable and must leave no revocation behind.
-    await startHubWith(c, 'hub.sync_fails=1');
+    await c.startHubWith('hub.sync_fails=1');
     const oldToken = c.token('alice', []);  // iat before the kick
     await sleep(1100 - (Date.now() % 1000));
     const kick = await c.appRequest({ op: 'kick', user: 'alice', code: 4003, reason: 'test' });

@@ -59,12 +59,7 @@ describe('catch-up reads while the hub cannot read history', { timeout: 150000 }
   async function setUp(failures, { hubArgs = [], frontendArgs = [] } = {}) {
     const cluster = new Cluster();
     clusters.push(cluster);
-    process.env.WEBIM_FAILPOINTS = `hub.history_unavailable=${failures}`;
-    try {
-      await cluster.startHub(hubArgs);
-    } finally {
-      delete process.env.WEBIM_FAILPOINTS;
-    }
+    await cluster.startHubWith(`hub.history_unavailable=${failures}`, hubArgs);
     const fe = await cluster.startFrontend(['--rate-limit', '100000', '--rate-burst', '100000', ...frontendArgs]);
     const writer = await Client.connect(fe.url);
     await writer.auth(cluster.token('writer', ['room:*']));

@@ -19,15 +19,7 @@ namespace {
 constexpr uint64_t kEpoch = 42;
 constexpr size_t kPageBytes = 1 << 20;
 
-WriteSet batchOf(const std::string& ch, uint64_t from, uint64_t to) {
-  WriteSet ws;
-  for (uint64_t s = from; s <= to; ++s) {
-    ws.messages.push_back(StoredMessage{ch, kEpoch, s, "u", 1000, std::to_string(s)});
-    ws.dedups.push_back({"u", ch + "-" + std::to_string(s), {ch, kEpoch, s, 1000}});
-  }
-  ws.metas.push_back({ch, {kEpoch, to}});
-  return ws;
-}
+WriteSet batchOf(const std::string& ch, uint64_t from, uint64_t to) { return plainBatch(ch, from, to, kEpoch); }
 
 // Calls f until it stops throwing (RocksDB's recovery backoff starts at 50 ms).
 template <class F>

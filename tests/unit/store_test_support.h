@@ -43,6 +43,18 @@ struct TempDir {
   }
 };
 
+// Seqs [from, to] of `ch` in one batch, each with a dedup record ("u", "<ch>-<seq>"), and the meta:
+// a group commit as the hub writes it.
+[[maybe_unused]] WriteSet plainBatch(const std::string& ch, uint64_t from, uint64_t to, uint64_t epoch) {
+  WriteSet ws;
+  for (uint64_t s = from; s <= to; ++s) {
+    ws.messages.push_back(StoredMessage{ch, epoch, s, "u", 1000, std::to_string(s)});
+    ws.dedups.push_back({"u", ch + "-" + std::to_string(s), {ch, epoch, s, 1000}});
+  }
+  ws.metas.push_back({ch, {epoch, to}});
+  return ws;
+}
+
 // ----- the PostgreSQL server for this process -----
 
 constexpr const char* kPgSkip = "postgres binaries not found: PostgreSQL cases skipped";
