@@ -44,8 +44,9 @@ class Publisher {
   void syncDue(const std::string& channel) { syncsDue_.written(channel); }
   // A frontend subscribed `channel`: written lately, its syncs after writes are due again.
   void subscribed(const std::string& channel) { syncsDue_.subscribed(channel); }
-  // One round of the syncs due after writes (SyncSchedule): state(channel) is the channel's
-  // durable position (nullopt: nothing to send). Returns the syncs deferred (a pipe was full).
+  // One round of the syncs due after writes (SyncSchedule): state(channel) is the channel's told
+  // position (Sequencer::channelState: durable, or written for a fast channel; nullopt: nothing to
+  // send). Returns the syncs deferred (a pipe was full).
   template <class State>
   size_t syncWritten(State&& state);
 
