@@ -6,7 +6,7 @@
 #                        systemd-analyze is not installed.
 # deploy/sysctl-keys     every key of deploy/sysctl.d/90-webim.conf exists on this kernel.
 # deploy/example-configs deploy/webim-*.toml document exactly the settings the binaries know, and
-#                        the binaries accept them.
+#                        the binaries accept them (-found: the script finding the binaries itself).
 
 set(WEBIM_DEPLOY_DIR ${PROJECT_SOURCE_DIR}/deploy)
 
@@ -22,6 +22,11 @@ add_test(NAME deploy/systemd-verify COMMAND bash ${WEBIM_DEPLOY_DIR}/verify-unit
 add_test(NAME deploy/sysctl-keys
          COMMAND bash ${WEBIM_DEPLOY_DIR}/verify-sysctl ${WEBIM_DEPLOY_DIR}/sysctl.d/90-webim.conf)
 add_test(NAME deploy/example-configs COMMAND bash ${WEBIM_DEPLOY_DIR}/verify-configs ${_webim_binaries})
+# The same without flags: the script finds the built binaries itself (WEBIM_BUILD: this build). Not
+# finding them (exit 77) fails this one: they are built.
+add_test(NAME deploy/example-configs-found COMMAND bash ${WEBIM_DEPLOY_DIR}/verify-configs)
+set_tests_properties(deploy/example-configs-found PROPERTIES ENVIRONMENT "WEBIM_BUILD=${PROJECT_BINARY_DIR}"
+  TIMEOUT 60 LABELS "deploy;integration")
 
 # Exit code 77 = skipped (tool or binary absent).
 set_tests_properties(deploy/systemd-verify deploy/sysctl-keys deploy/example-configs PROPERTIES
