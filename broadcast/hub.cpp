@@ -22,10 +22,14 @@ constexpr std::chrono::milliseconds kPollTimeout{250};  // bounds shutdown laten
 // A channel's epoch until it has a record: the first 8 bytes of HMAC-SHA256(store seed, name); a
 // generational channel's (delivery_mode.h), always: HMAC-SHA256(store seed, name '\0' generation) (run_marker.h).
 uint64_t Hub::epochFor(std::string_view channel) const {
-  std::string input(channel);
+  // A copy only for generational channels: the others (every never-written inbox of an attach
+  // storm, say) are hashed as they are.
+  std::string generational;
+  std::string_view input = channel;
   if (modes_.generational(channel)) {
-    input.push_back('\0');  // never in a channel name
-    for (int shift = 56; shift >= 0; shift -= 8) input.push_back(static_cast<char>(fastGeneration_ >> shift));
+    generational.assign(channel).push_back('\0');  // never in a channel name
+    for (int shift = 56; shift >= 0; shift -= 8) generational.push_back(static_cast<char>(fastGeneration_ >> shift));
+    input = generational;
   }
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int length = 0;

@@ -135,8 +135,10 @@ void Hub::processBatch(std::vector<Request>& batch) {
   }
   sequencer_.seal();
   InFlight& flight = inFlight_.emplace_back(InFlight{std::move(batch), writtenTicket_, wrote});
-  for (const StoredMessage& m : sequencer_.batchesInFlight().back().messages) flight.bytes += pageBytes(m);
-  inFlightBytes_ += flight.bytes;
+  if (modes_.anyFast()) {  // only the fast pipeline is bounded in bytes (inFlightFull)
+    for (const StoredMessage& m : sequencer_.batchesInFlight().back().messages) flight.bytes += pageBytes(m);
+    inFlightBytes_ += flight.bytes;
+  }
   if (wrote && !whole) {
     crashAt("hub.crash_after_write");  // written, not yet synced
     const bool onLoop = syncInline();
