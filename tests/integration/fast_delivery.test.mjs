@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 
-import { Client, Cluster, sleep } from './harness.mjs';
+import { Client, clusterPool, sleep } from './harness.mjs';
 
 const FAST = ['--fast-namespaces', 'live'];
 
@@ -37,15 +37,7 @@ function assertNoSeqReused(reader) {
 }
 
 describe('delivery mode fast', () => {
-  const clusters = [];
-  after(async () => {
-    for (const c of clusters) await c.stop();
-  });
-  const cluster = () => {
-    const c = new Cluster();
-    clusters.push(c);
-    return c;
-  };
+  const cluster = clusterPool(after);  // a new cluster per test, all stopped after the file
 
   test('a fast channel is delivered before the sync (and the ack); a durable one after it', async () => {
     const c = cluster();

@@ -231,6 +231,19 @@ export class Cluster {
   }
 }
 
+// new Cluster() for each call, every one stopped by `afterHook` (node:test's `after`).
+export function clusterPool(afterHook) {
+  const clusters = [];
+  afterHook(async () => {
+    for (const c of clusters) await c.stop();
+  });
+  return () => {
+    const c = new Cluster();
+    clusters.push(c);
+    return c;
+  };
+}
+
 // A protocol client: request() resolves with the reply carrying the same id; messages are queued.
 export class Client {
   static async connect(url, options = {}) {

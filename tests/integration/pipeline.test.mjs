@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 
-import { Client, Cluster, sleep } from './harness.mjs';
+import { Client, clusterPool, sleep } from './harness.mjs';
 
 // The channel's whole history (app ingress), as [seq, data] pairs.
 async function history(cluster, ch) {
@@ -23,15 +23,7 @@ async function publishIntoCrash(cluster, request) {
 }
 
 describe('pipelined group commit', () => {
-  const clusters = [];
-  after(async () => {
-    for (const c of clusters) await c.stop();
-  });
-  const cluster = () => {
-    const c = new Cluster();
-    clusters.push(c);
-    return c;
-  };
+  const cluster = clusterPool(after);  // a new cluster per test, all stopped after the file
 
   test('a crash between the write and its sync: no ack; the retry is stored once', async () => {
     const c = cluster();
