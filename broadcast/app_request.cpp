@@ -164,6 +164,15 @@ AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out
 
 std::string encodeAppOk() { return R"({"ok":true})"; }
 
+bool isAppRefusal(std::string_view reply) {
+  JsonObjectReader reader;
+  if (!reader.read(reply).ok()) return true;
+  for (const JsonMember& m : reader.members()) {
+    if (m.parent == kJsonTopLevel && m.key == "ok") return !(m.value.type == JsonType::Bool && m.value.b);
+  }
+  return true;
+}
+
 std::string encodeAppError(std::string_view code, std::string_view message) {
   std::string out;
   JsonWriter w(out);

@@ -101,6 +101,9 @@ std::string encodePublishOk(uint64_t epoch, uint64_t seq);
 std::string encodeHistoryOk(const HistoryPage& page);
 std::string encodeStatsOk(const HubStats& stats);
 std::string encodeAppOk();  // {"ok":true}
+// True when `reply` is an app-ingress reply saying {"ok":false,...}: a top-level "ok" that is
+// false, or a reply that is not a JSON object at all (never answered by a hub).
+bool isAppRefusal(std::string_view reply);
 // One delivery object {"op":"msg",...} (docs/protocol.md section 1), appended to out.
 void appendDeliveryJson(std::string& out, const StoredMessage& msg);
 

@@ -247,7 +247,7 @@ struct Subcommands {
 
 Subcommands addSubcommands(CLI::App& app, CommandLine& result) {
   CLI::App* request = app.add_subcommand(
-      "request", "send one JSON request to a hub's app ingress, print the reply\n"
+      "request", "send one JSON request to a hub's app ingress, print the reply (exit 3 when it is ok:false)\n"
                  "(`-` instead of the request: one request per stdin line, up to 256 in flight on one\n"
                  "connection, one reply line each in input order; exit 1 if one is not answered in time)");
   request->add_option("--app-ingress", result.request.appIngress, "app ingress endpoint")->required();

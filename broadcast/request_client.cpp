@@ -18,6 +18,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "broadcast/app_request.h"
 #include "common/big_endian.h"
 #include "common/program/curve.h"
 
@@ -54,7 +55,7 @@ int runSingle(const RequestOptions& options) {
     return kExitRequestTimeout;
   }
   std::cout << frames.back().to_string_view() << "\n";
-  return 0;
+  return isAppRefusal(frames.back().to_string_view()) ? kExitRequestRefused : 0;
 }
 
 // Batch mode (`-` as the request): one request per stdin line, up to kBatchWindow in flight on
@@ -72,7 +73,7 @@ int runBatch(const RequestOptions& options, std::istream& in) {
   };
   std::map<uint64_t, Pending> inFlight;  // by request number; printed and erased from the front
   uint64_t sent = 0, answered = 0, lineNo = 0;
-  bool eof = false;
+  bool eof = false, refused = false;
   const auto timeout = std::chrono::milliseconds(options.timeoutMs);
 
   auto printReady = [&] {
@@ -116,6 +117,7 @@ int runBatch(const RequestOptions& options, std::istream& in) {
       auto it = inFlight.find(n);
       if (it == inFlight.end() || it->second.reply) continue;
       std::string reply(frames[2].to_string_view());
+      refused = refused || isAppRefusal(reply);
       for (char& ch : reply)
         if (ch == '\n' || ch == '\r') ch = ' ';  // one reply, one line
       it->second.reply = std::move(reply);
@@ -131,7 +133,7 @@ int runBatch(const RequestOptions& options, std::istream& in) {
       return kExitRequestTimeout;
     }
   }
-  return 0;
+  return refused ? kExitRequestRefused : 0;
 }
 
 }  // namespace

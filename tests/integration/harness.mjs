@@ -158,13 +158,7 @@ export class Cluster {
 
   // One request on the hub's app ingress (as the PHP app sends it), through `webim-broadcast request`.
   appRequest(request, timeoutMs = 5000, endpoint = this.endpoints.app) {
-    return new Promise((resolve, reject) => {
-      execFile(BROADCAST, ['request', '--app-ingress', endpoint, '--timeout-ms', String(timeoutMs),
-        JSON.stringify(request)], (error, stdout, stderr) => {
-        if (error) reject(new Error(`app request failed: ${stderr || error.message}`));
-        else resolve(JSON.parse(stdout));
-      });
-    });
+    return hubRequest(endpoint, request, timeoutMs);
   }
 
   // The hub's `stats` reply (failing unless it is ok).
@@ -174,16 +168,9 @@ export class Cluster {
     return stats;
   }
 
-  // Several requests through one `webim-broadcast request -` (pipelined); the replies in order.
+  // Several requests through one `webim-broadcast request -`; see hubRequests.
   appRequests(requests, timeoutMs = 5000, endpoint = this.endpoints.app) {
-    return new Promise((resolve, reject) => {
-      const child = execFile(BROADCAST, ['request', '--app-ingress', endpoint, '--timeout-ms', String(timeoutMs), '-'],
-        (error, stdout, stderr) => {
-          if (error) reject(new Error(`app requests failed: ${stderr || error.message}`));
-          else resolve(stdout.split('\n').filter((line) => line).map((line) => JSON.parse(line)));
-        });
-      child.stdin.end(requests.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    });
+    return hubRequests(endpoint, requests, timeoutMs);
   }
 
   token(sub, ch = [], extra = {}) {
@@ -342,6 +329,31 @@ export async function freePort() {
 }
 
 // Runs a program to its end: { code, stdout, stderr } (code 1 when it was killed by a signal).
+// `webim-broadcast request` exits 3 when the hub answered {"ok":false,...}: still an answer.
+const HUB_REFUSED = 3;
+function runHubRequest(endpoint, args, timeoutMs, stdin) {
+  return new Promise((resolve, reject) => {
+    const child = execFile(BROADCAST, ['request', '--app-ingress', endpoint, '--timeout-ms', String(timeoutMs), ...args],
+      { maxBuffer: 256 << 20 }, (error, stdout, stderr) => {
+        if (error && !(error.code === HUB_REFUSED && stdout)) reject(new Error(`app request failed: ${stderr || error.message}`));
+        else resolve(stdout);
+      });
+    if (stdin !== undefined) child.stdin.end(stdin);
+  });
+}
+
+// One request on a hub's app ingress (as the PHP app sends it); resolves with the parsed reply,
+// ok or not; rejects when the hub does not answer within timeoutMs.
+export async function hubRequest(endpoint, request, timeoutMs = 5000) {
+  return JSON.parse(await runHubRequest(endpoint, [JSON.stringify(request)], timeoutMs));
+}
+
+// Several requests through one `webim-broadcast request -` (pipelined); the replies in order.
+export async function hubRequests(endpoint, requests, timeoutMs = 5000) {
+  const stdout = await runHubRequest(endpoint, ['-'], timeoutMs, requests.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  return stdout.split('\n').filter((line) => line).map((line) => JSON.parse(line));
+}
+
 export function runProgram(bin, args, options = {}) {
   return new Promise((resolve) => {
     execFile(bin, args, { timeout: 20000, ...options }, (error, stdout, stderr) => {

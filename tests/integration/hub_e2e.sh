@@ -61,14 +61,19 @@ check "stats published" "$(field published "$s")" 2
 check "stats channels" "$(field channels "$s")" 1
 check "stats duplicates" "$(field duplicates "$s")" 1
 
-bad=$(req '{"op":"pub","ch":"room:a","data":')
+bad=$(req '{"op":"pub","ch":"room:a","data":'); rc=$?
 check "malformed JSON is bad_request" "$(field code "$bad")" bad_request
+check "a refused request exits 3" "$rc" 3
+batch=$(printf '%s\n' '{"op":"stats"}' '{"op":"nope"}' '{"op":"stats"}' | "$HUB" request --app-ingress "$APP" --timeout-ms 3000 -); rc=$?
+check "a batch with a refused request exits 3" "$rc" 3
+check "a batch prints every reply" "$(printf '%s\n' "$batch" | grep -c '"ok":')" 3
 kicked=$(req '{"op":"kick","user":"42","reason":"test"}')
 check "kick is accepted" "$kicked" '{"ok":true}'
 bad=$(req '{"op":"kick","user":"42","code":1000}')
 check "kick with a non-4xxx code is refused" "$(field code "$bad")" bad_request
-ok=$(req '{"op":"stats"}')
+ok=$(req '{"op":"stats"}'); rc=$?
 check "hub still serves after malformed requests" "$(field ok "$ok")" true
+check "an answered request exits 0" "$rc" 0
 
 if [[ -n "$PROBE" ]]; then
   "$PROBE" "ipc://$WORK/fe" "ipc://$WORK/pub" room:fe || fail "frontend probe"

@@ -248,3 +248,13 @@ TEST_CASE("an HTTP API path implies the op", "[app_request]") {
   CHECK(decoder.decode(R"({"op":"hist","ch":"room:a"})", request, "pub").code == "bad_request");
   REQUIRE(decoder.decode(R"({"op":"pub","ch":"room:a","data":1})", request, "pub").ok());
 }
+
+TEST_CASE("a reply is a refusal unless its top-level ok is true", "[app_request]") {
+  CHECK_FALSE(isAppRefusal(R"({"ok":true})"));
+  CHECK_FALSE(isAppRefusal(R"({"ok":true,"epoch":"0000000000000001","seq":3})"));
+  CHECK(isAppRefusal(R"({"ok":false,"code":"bad_request","msg":"x"})"));
+  CHECK(isAppRefusal(R"({"code":"bad_request"})"));         // no ok at all
+  CHECK(isAppRefusal(R"({"ok":"true"})"));                  // not a boolean
+  CHECK(isAppRefusal(R"({"data":{"ok":true}})"));           // nested ok does not count
+  CHECK(isAppRefusal("not json"));
+}

@@ -27,11 +27,11 @@
 // Liveness: after each fault ends (the moment the scenario removes it: the restarted process is
 // ready, SIGCONT, the reader resumes, the disk is freed), every publisher must get an ack again and
 // every subscriber a delivery again within the scenario's `liveBoundMs` (see Run.liveness).
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { BROADCAST, Cluster, Process, WebSocket, httpGet, sleep } from '../harness.mjs';
+import { BROADCAST, Cluster, Process, WebSocket, httpGet, hubRequest, sleep } from '../harness.mjs';
 import { WebimClient, readEventStream } from '../../../clients/js/webim.js';
 
 // The scenario names (scenarios.json, also read by CMake: one CTest test checker/<name> each).
@@ -314,13 +314,7 @@ class Run {
   // One request on the app ingress of the hub owning req.ch (as the PHP app sends it), through
   // `webim-broadcast request` (like cluster.appRequest, with room for large history pages).
   appRequest(req, timeoutMs = 3000) {
-    return new Promise((resolve, reject) => {
-      execFile(BROADCAST, ['request', '--app-ingress', this.appEndpoint(req.ch), '--timeout-ms', String(timeoutMs),
-        JSON.stringify(req)], { maxBuffer: 256 << 20 }, (error, stdout, stderr) => {
-        if (error) reject(new Error(`app request failed: ${stderr || error.message}`));
-        else resolve(JSON.parse(stdout));
-      });
-    });
+    return hubRequest(this.appEndpoint(req.ch), req, timeoutMs);
   }
 
   // ---- setup ----
