@@ -149,7 +149,7 @@ export class Cluster {
       '--secret-file', this.secretFile, '--api-key-file', this.apiKeyFile, '--id', id, '--log-level', 'info',
       ...(this.shardFile ? ['--shards', this.shardFile] : []), ...extraArgs,
     ]);
-    const m = await waitForLine(fe.child, /webim-frontend ready.* listening on 127\.0\.0\.1:(\d+)/, id);
+    const m = await waitForLine(fe.child, /webim-frontend ready.* listening on (?:127\.0\.0\.1|0\.0\.0\.0):(\d+)/, id);
     fe.port = Number(m[1]);
     fe.url = `ws://127.0.0.1:${fe.port}/ws`;
     this.frontends.push(fe);
