@@ -5,6 +5,7 @@
 // provoked through real sockets; a flood of bad tokens gives a bounded number of lines whose count
 // plus the suppressed counts is exactly the number of tokens sent.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, describe, test } from 'node:test';
 
 import { Client, clusterPool, sleep, until } from './harness.mjs';
@@ -71,6 +72,23 @@ function records(proc, format, program, id) {
 
 const events = (recs, event) => recs.filter((r) => r.event === event);
 
+// A GET /events (SSE) that reads its head and then nothing more.
+async function stalledEvents(cluster, fe, user, ch) {
+  const res = await fetch(`http://127.0.0.1:${fe.port}/session`, { method: 'POST', body: JSON.stringify({ token: cluster.token(user, [ch]) }) });
+  assert.equal(res.status, 200);
+  const { sid } = await res.json();
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port: fe.port, host: '127.0.0.1' });
+    socket.on('error', () => {});
+    socket.once('connect', () => socket.write(`GET /events?sid=${sid}&ch=${ch} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`));
+    socket.once('data', () => {
+      socket.pause();
+      resolve(socket);
+    });
+    setTimeout(() => reject(new Error('no answer to GET /events')), 5000);
+  });
+}
+
 async function wsAuth(fe, token) {
   const c = await Client.connect(fe.url);
   c.ws.send(JSON.stringify({ op: 'auth', id: 1, token }));
@@ -92,18 +110,22 @@ async function provokeEach(cluster, fe, format) {
   for (let i = 0; i < 50; i++) flooder.ws.send(JSON.stringify({ op: 'nop', id: 100 + i }));
   assert.equal((await flooder.closed).code, 4008);
 
-  // A slow consumer (4009): a subscriber that stops reading while the room is busy.
+  // Slow consumers: a WebSocket subscriber (4009) and an SSE stream that stop reading while the
+  // room is busy.
   const room = 'room:slow';
   const slow = await Client.connect(fe.url);
   await slow.auth(cluster.token('sloth', [room]));
   assert.equal((await slow.request('sub', { ch: room })).op, 'ok');
   slow.ws._socket.pause();
+  const slowStream = await stalledEvents(cluster, fe, 'snail', room);
+  await sleep(300);  // joined
   const pad = 'x'.repeat(60000);
   const pubs = [];
   for (let i = 0; i < 400; i++) pubs.push({ op: 'pub', ch: room, data: { i, pad } });
   for (const reply of await cluster.appRequests(pubs, 20000)) assert.equal(reply.ok, true, JSON.stringify(reply));
-  await until(() => /slow_consumer_close/.test(fe.log), 'the slow-consumer line', 15000);
+  await until(() => (fe.log.match(/slow_consumer_close/g) || []).length >= 2, 'the slow-consumer lines', 15000);
   slow.ws._socket.resume();
+  slowStream.destroy();
 
   // A kick.
   const kicked = await Client.connect(fe.url);
@@ -133,10 +155,12 @@ function checkEvents(recs, secretish, fe) {
   assert.equal(String(limited[0].code), '4008');
 
   const slow = events(recs, 'slow_consumer_close');
-  assert.equal(slow.length, 1, JSON.stringify(slow));
-  assert.equal(slow[0].user, 'sloth');
-  assert.equal(slow[0].why, 'backlog');
-  assert.match(slow[0].addr, /^127\.0\.0\.1:\d+$/);
+  assert.equal(slow.length, 2, JSON.stringify(slow));
+  const ws = slow.find((r) => r.transport === 'ws');
+  const sse = slow.find((r) => r.transport === 'sse');
+  assert.deepEqual([ws?.user, ws?.why, String(ws?.code)], ['sloth', 'backlog', '4009'], JSON.stringify(slow));
+  assert.deepEqual([sse?.user, sse?.why], ['snail', 'backlog'], JSON.stringify(slow));
+  for (const r of slow) assert.match(r.addr, /^127\.0\.0\.1:\d+$/);
 
   const kicks = events(recs, 'kick');
   assert.equal(kicks.length, 1, JSON.stringify(kicks));
