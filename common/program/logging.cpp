@@ -2,7 +2,10 @@
 
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
+#include <pthread.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <cerrno>
 #include <chrono>
@@ -104,7 +107,14 @@ void setupLogging(const LogSetup& setup) {
   auto logger = std::make_shared<spdlog::logger>(std::string(setup.program), std::make_shared<LineSink>(setup));
   logger->set_level(spdlog::level::from_str(setup.level));
   spdlog::set_default_logger(logger);
+  // spdlog's flusher thread inherits this thread's signal mask: with every signal blocked there, a
+  // SIGTERM or SIGHUP always reaches the main thread (the hub relies on it interrupting zmq_poll).
+  sigset_t all;
+  sigset_t previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &previous);
   spdlog::flush_every(std::chrono::seconds(1));
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 void flushLogs() { spdlog::default_logger_raw()->flush(); }
