@@ -19,12 +19,18 @@ inline constexpr size_t kLogEventCount = 6;
 
 constexpr std::string_view logEventName(LogEvent event) noexcept {
   switch (event) {
-    case LogEvent::TokenRejected: return "token_rejected";
-    case LogEvent::RateLimitClose: return "rate_limit_close";
-    case LogEvent::Kick: return "kick";
-    case LogEvent::HubLinkLost: return "hub_link_lost";
-    case LogEvent::HubLinkBack: return "hub_link_back";
-    case LogEvent::SlowConsumerClose: return "slow_consumer_close";
+    case LogEvent::TokenRejected:
+      return "token_rejected";
+    case LogEvent::RateLimitClose:
+      return "rate_limit_close";
+    case LogEvent::Kick:
+      return "kick";
+    case LogEvent::HubLinkLost:
+      return "hub_link_lost";
+    case LogEvent::HubLinkBack:
+      return "hub_link_back";
+    case LogEvent::SlowConsumerClose:
+      return "slow_consumer_close";
   }
   return "unknown";
 }

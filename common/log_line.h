@@ -32,12 +32,12 @@ struct LogField {
 };
 
 struct LogLine {
-  int64_t unixMs = 0;           // wall clock, ms since the epoch (written in UTC)
-  std::string_view level;       // trace|debug|info|warn|error|critical
-  std::string_view program;     // webim-frontend | webim-broadcast
-  std::string_view id;          // the frontend's id, the hub's shard
+  int64_t unixMs = 0;        // wall clock, ms since the epoch (written in UTC)
+  std::string_view level;    // trace|debug|info|warn|error|critical
+  std::string_view program;  // webim-frontend | webim-broadcast
+  std::string_view id;       // the frontend's id, the hub's shard
   std::string_view message;
-  std::string_view event;       // empty, or the kind of an event line (log_event.h)
+  std::string_view event;  // empty, or the kind of an event line (log_event.h)
   std::span<const LogField> fields;
 };
 

@@ -269,7 +269,8 @@ void Connection::onDeadline() {
     case Liveness::Stalled:
       // A close frame would wait behind the stalled bytes: drop the connection, counted as too slow.
       closeCode_ = 4009;
-      logEvent(LogEvent::SlowConsumerClose, "closed: too slow (a write stalled)", {{"code", 4009}, {"why", "write_stalled"}});
+      logEvent(LogEvent::SlowConsumerClose, "closed: too slow (a write stalled)",
+               {{"code", 4009}, {"why", "write_stalled"}});
       destroy();
       return;
     case Liveness::Silent:

@@ -198,6 +198,8 @@ class Connection final : private TimerNode {
   void countForbidden();
   // An event line naming this connection (connection_log.cpp): address, transport, user, `more`.
   void logEvent(LogEvent event, std::string_view message, std::initializer_list<LogField> more);
+  // The token_rejected line: `credential` (token, sid, api_key) refused for `reason`, never its value.
+  void logRefused(std::string_view credential, std::string_view reason);
   std::string_view transportName() const noexcept;
   void handleRequest(std::string_view payload);
   void handleAuth(const ClientRequest& request);

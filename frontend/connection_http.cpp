@@ -300,8 +300,7 @@ void Connection::serveApi(const HttpRequest& request, std::string_view rest) {
   }
   std::optional<std::string_view> authorization = request.header("Authorization");
   if (!authorization || !frontend().apiKeys().accepts(*authorization)) {
-    logEvent(LogEvent::TokenRejected, "API key rejected",
-             {{"credential", "api_key"}, {"reason", authorization ? "wrong" : "missing"}});
+    logRefused("api_key", authorization ? "wrong" : "missing");
     finishHttp(httpResponse(401, kJson, apiError("forbidden", "missing or wrong API key")));
     return;
   }
@@ -345,14 +344,10 @@ Task Connection::apiCall(std::string op, std::string body) {
 std::string Connection::adoptSession(std::string_view sid) {
   if (sid.empty()) return "missing, bad or expired sid: no sid";
   TokenResult result = frontend().sessionIds().verify(sid, frontend().wallSeconds());
-  if (result.error != TokenError::None) {
-    logEvent(LogEvent::TokenRejected, "sid rejected", {{"credential", "sid"}, {"reason", toString(result.error)}});
-    return std::string("missing, bad or expired sid: ") + toString(result.error);
-  }
-  if (frontend().isRevoked(result.claims)) {
-    logEvent(LogEvent::TokenRejected, "sid rejected", {{"credential", "sid"}, {"reason", "revoked"}});
-    return "missing, bad or expired sid: revoked (the user was kicked after its token was issued)";
-  }
+  const bool revoked = result.error == TokenError::None && frontend().isRevoked(result.claims);
+  if (result.error != TokenError::None || revoked) logRefused("sid", revoked ? "revoked" : toString(result.error));
+  if (result.error != TokenError::None) return std::string("missing, bad or expired sid: ") + toString(result.error);
+  if (revoked) return "missing, bad or expired sid: revoked (the user was kicked after its token was issued)";
   startSession(std::move(result.claims));
   return {};
 }
@@ -371,12 +366,12 @@ void Connection::createSession(std::string_view body) {
   }
   TokenResult result = frontend().verifier().verify(token, frontend().wallSeconds());
   if (result.error != TokenError::None) {
-    logEvent(LogEvent::TokenRejected, "token rejected", {{"credential", "token"}, {"reason", toString(result.error)}});
+    logRefused("token", toString(result.error));
     finishHttp(withHeaders(httpResponse(401, kJson, apiError("forbidden", toString(result.error))), std::string(corsReply())));
     return;
   }
   if (frontend().isRevoked(result.claims)) {
-    logEvent(LogEvent::TokenRejected, "token rejected", {{"credential", "token"}, {"reason", "revoked"}});
+    logRefused("token", "revoked");
     finishHttp(withHeaders(httpResponse(401, kJson, apiError("forbidden", "token revoked: the user was kicked after it was issued")),
                            std::string(corsReply())));
     return;

@@ -38,10 +38,14 @@ std::string peerAddress(int fd) {
 
 std::string_view Connection::transportName() const noexcept {
   switch (phase_) {
-    case Phase::WebSocket: return "ws";
-    case Phase::Stream: return stream() && stream()->eventStream ? "sse" : "poll";
-    case Phase::Http: return "http";
-    default: return countedWebSocket_ ? "ws" : "http";
+    case Phase::WebSocket:
+      return "ws";
+    case Phase::Stream:
+      return stream() && stream()->eventStream ? "sse" : "poll";
+    case Phase::Http:
+      return "http";
+    default:
+      return countedWebSocket_ ? "ws" : "http";
   }
 }
 
@@ -54,6 +58,11 @@ void Connection::logEvent(LogEvent event, std::string_view message, std::initial
   if (!session_.user.empty()) fields.emplace_back("user", session_.user);
   fields.insert(fields.end(), more.begin(), more.end());
   writeLogEvent(event, message, fields);
+}
+
+void Connection::logRefused(std::string_view credential, std::string_view reason) {
+  logEvent(LogEvent::TokenRejected, std::string(credential) + " rejected",
+           {{"credential", credential}, {"reason", reason}});
 }
 
 }  // namespace webim

@@ -324,7 +324,8 @@ void Frontend::onKick(const wire::Kick& kick) {
     }
   }
   if (closed > 0) {
-    logEvent(LogEvent::Kick, "kicked", {{"user", kick.user()}, {"connections", closed}, {"code", kick.code()}, {"reason", kick.reason()}});
+    logEvent(LogEvent::Kick, "kicked",
+             {{"user", kick.user()}, {"connections", closed}, {"code", kick.code()}, {"reason", kick.reason()}});
   }
 }
 

@@ -1,8 +1,8 @@
 #include "common/program/logging.h"
 
+#include <pthread.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
-#include <pthread.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -34,13 +34,20 @@ uint64_t monotonicMs() {
 
 std::string_view levelName(spdlog::level::level_enum level) {
   switch (level) {
-    case spdlog::level::trace: return "trace";
-    case spdlog::level::debug: return "debug";
-    case spdlog::level::info: return "info";
-    case spdlog::level::warn: return "warn";
-    case spdlog::level::err: return "error";
-    case spdlog::level::critical: return "critical";
-    default: return "off";
+    case spdlog::level::trace:
+      return "trace";
+    case spdlog::level::debug:
+      return "debug";
+    case spdlog::level::info:
+      return "info";
+    case spdlog::level::warn:
+      return "warn";
+    case spdlog::level::err:
+      return "error";
+    case spdlog::level::critical:
+      return "critical";
+    default:
+      return "off";
   }
 }
 
@@ -84,7 +91,8 @@ class LineSink final : public spdlog::sinks::base_sink<std::mutex> {
                               .count();
     for (const LogLimiter::Suppressed& s : counts) {
       const LogField fields[] = {{"kind", logEventName(s.event)}, {"suppressed", s.count}};
-      write({nowMs, "info", program_, id_, "log lines suppressed by the rate limit", "log_suppressed", fields});
+      write(
+          {nowMs, "info", program_, id_, "log lines suppressed by the rate limit", "log_suppressed", fields});
     }
   }
 
@@ -104,7 +112,8 @@ class LineSink final : public spdlog::sinks::base_sink<std::mutex> {
 }  // namespace
 
 void setupLogging(const LogSetup& setup) {
-  auto logger = std::make_shared<spdlog::logger>(std::string(setup.program), std::make_shared<LineSink>(setup));
+  auto logger =
+      std::make_shared<spdlog::logger>(std::string(setup.program), std::make_shared<LineSink>(setup));
   logger->set_level(spdlog::level::from_str(setup.level));
   spdlog::set_default_logger(logger);
   // spdlog's flusher thread inherits this thread's signal mask: with every signal blocked there, a

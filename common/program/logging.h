@@ -36,7 +36,8 @@ bool admitLogEvent(LogEvent event);
 void writeLogEvent(LogEvent event, std::string_view message, std::span<const LogField> fields);
 
 inline void logEvent(LogEvent event, std::string_view message, std::initializer_list<LogField> fields) {
-  if (admitLogEvent(event)) writeLogEvent(event, message, std::span<const LogField>(fields.begin(), fields.size()));
+  if (admitLogEvent(event))
+    writeLogEvent(event, message, std::span<const LogField>(fields.begin(), fields.size()));
 }
 
 }  // namespace webim

@@ -41,7 +41,8 @@ TEST_CASE("log limiter: kinds have their own buckets", "[log_limiter]") {
 TEST_CASE("log limiter: an idle bucket refills to its burst, no more", "[log_limiter]") {
   LogLimiter limiter(10, 50);
   CHECK(admitted(limiter, LogEvent::SlowConsumerClose, 0, 60) == 50);
-  CHECK(admitted(limiter, LogEvent::SlowConsumerClose, 3'600'000, 200) == 50);   // an hour later: full
+  CHECK(admitted(limiter, LogEvent::SlowConsumerClose, 3'600'000, 200) == 50);       // an hour later: full
   CHECK(admitted(limiter, LogEvent::SlowConsumerClose, UINT64_MAX / 2, 200) == 50);  // no overflow
-  CHECK(admitted(limiter, LogEvent::SlowConsumerClose, 1000, 5) == 0);  // the clock going back refills nothing
+  CHECK(admitted(limiter, LogEvent::SlowConsumerClose, 1000, 5) ==
+        0);  // the clock going back refills nothing
 }

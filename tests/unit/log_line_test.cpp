@@ -55,8 +55,8 @@ TEST_CASE("log line: the format names", "[log_line]") {
 TEST_CASE("log line: logfmt, fixed keys first, values bare or quoted", "[log_line]") {
   CHECK(line(LogFormat::Logfmt, "ready") ==
         "ts=2026-12-05T10:31:02.123+00:00 level=info program=webim-frontend id=fe1 msg=ready\n");
-  CHECK(line(LogFormat::Logfmt, "token rejected", {{"addr", "10.0.0.1:5000"}, {"reason", "expired"}, {"n", 3}},
-             "token_rejected") ==
+  CHECK(line(LogFormat::Logfmt, "token rejected",
+             {{"addr", "10.0.0.1:5000"}, {"reason", "expired"}, {"n", 3}}, "token_rejected") ==
         "ts=2026-12-05T10:31:02.123+00:00 level=info program=webim-frontend id=fe1 msg=\"token rejected\" "
         "event=token_rejected addr=10.0.0.1:5000 reason=expired n=3\n");
   auto value = [](std::string_view v) {
@@ -69,23 +69,30 @@ TEST_CASE("log line: logfmt, fixed keys first, values bare or quoted", "[log_lin
   CHECK(value("say \"hi\"") == R"("say \"hi\"")");
   CHECK(value("back\\slash") == R"("back\\slash")");
   CHECK(value("two\nlines\r\tend") == R"("two\nlines\r\tend")");
-  CHECK(value(std::string_view("nul\0bell\x07" "del\x7f", 13)) == R"("nul\u0000bell\u0007del\u007f")");
-  CHECK(value("caf\xC3\xA9") == "\"caf\xC3\xA9\"");                     // valid UTF-8 is kept (quoted)
+  CHECK(value(std::string_view("nul\0bell\x07"
+                               "del\x7f",
+                               13)) == R"("nul\u0000bell\u0007del\u007f")");
+  CHECK(value("caf\xC3\xA9") == "\"caf\xC3\xA9\"");                    // valid UTF-8 is kept (quoted)
   CHECK(value("bad\xFF\xC3(") == "\"bad\xEF\xBF\xBD\xEF\xBF\xBD(\"");  // each invalid byte: U+FFFD
   CHECK(value("\xE2\x82") == "\"\xEF\xBF\xBD\xEF\xBF\xBD\"");          // a truncated sequence
 }
 
 TEST_CASE("log line: JSON lines parse, whatever the message holds", "[log_line]") {
   std::string plain = line(LogFormat::Json, "ready");
-  CHECK(plain == R"({"ts":"2026-12-05T10:31:02.123+00:00","level":"info","program":"webim-frontend","id":"fe1","msg":"ready"})"
-                 "\n");
-  static constexpr char kHostile[] = "quote\" back\\ nl\n cr\r nul\0 del\x7f bad\xFF\xFE end \xF0\x9F\x98\x80";
+  CHECK(
+      plain ==
+      R"({"ts":"2026-12-05T10:31:02.123+00:00","level":"info","program":"webim-frontend","id":"fe1","msg":"ready"})"
+      "\n");
+  static constexpr char kHostile[] =
+      "quote\" back\\ nl\n cr\r nul\0 del\x7f bad\xFF\xFE end \xF0\x9F\x98\x80";
   const std::string hostile(kHostile, sizeof kHostile - 1);
-  std::string text = line(LogFormat::Json, hostile, {{"user", hostile}, {"count", 42}, {"code", 4008}}, "rate_limit_close");
+  std::string text =
+      line(LogFormat::Json, hostile, {{"user", hostile}, {"count", 42}, {"code", 4008}}, "rate_limit_close");
   REQUIRE(text.back() == '\n');
   REQUIRE(text.find('\n') == text.size() - 1);  // one line
   CHECK(isValidUtf8(text));
-  for (char c : text.substr(0, text.size() - 1)) CHECK((static_cast<unsigned char>(c) >= 0x20 && c != '\x7f'));
+  for (char c : text.substr(0, text.size() - 1))
+    CHECK((static_cast<unsigned char>(c) >= 0x20 && c != '\x7f'));
   static constexpr char kExpected[] =
       "quote\" back\\ nl\n cr\r nul\0 del\x7f bad\xEF\xBF\xBD\xEF\xBF\xBD end \xF0\x9F\x98\x80";
   const std::string expected(kExpected, sizeof kExpected - 1);
