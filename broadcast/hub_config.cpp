@@ -15,6 +15,7 @@
 
 #include "broadcast/delivery_mode.h"
 #include "common/endpoint.h"
+#include "common/log_line.h"
 #include "common/program/config_binder.h"
 #include "common/program/curve.h"
 
@@ -43,6 +44,7 @@ constexpr S kSettings[] = {
      "PostgreSQL: commit batches without waiting for the WAL flush and flush it from a second connection "
      "(off by default: slower with the server on the hub's box)"},
     {"log_level", &HubConfig::logLevel, "trace|debug|info|warn|error|critical|off"},
+    {"log_format", &HubConfig::logFormat, "logfmt|json: one line per record on stderr (docs/deploy.md \"Logs\")"},
     {"sync", &HubConfig::sync, "fsync every group commit (--no-sync or --sync=false to disable)"},
     {"dedup_ttl", &HubConfig::dedupTtl, "seconds a (from, cid) pair is remembered"},
     {"max_batch", &HubConfig::maxBatch, "requests per loop iteration / group commit"},
@@ -106,6 +108,7 @@ std::string validateConfig(const HubConfig& c) {
   bool levelOk = false;
   for (const char* l : levels) levelOk |= c.logLevel == l;
   if (!levelOk) return "log_level: '" + c.logLevel + "' is not one of trace|debug|info|warn|error|critical|off";
+  if (!parseLogFormat(c.logFormat)) return "log_format: '" + c.logFormat + "' is not one of logfmt|json";
   if (c.dedupTtl < 1) return "dedup_ttl: must be >= 1 second";
   if (c.revocationTtl < 60) return "revocation_ttl: must be >= 60 seconds";
   if (c.channelIdleTimeout < 2) return "channel_idle_timeout: must be >= 2 seconds";

@@ -34,6 +34,7 @@ struct HubConfig {
   std::string pgDsn;                                // libpq connection string, for store = postgres
   bool pgPipeline = false;                          // the pipelined commit on PostgreSQL (postgres_store.h)
   std::string logLevel = "info";
+  std::string logFormat = "logfmt";  // logfmt | json (common/log_line.h)
   bool sync = true;               // fsync every group commit before acking
   int64_t dedupTtl = 86400;       // seconds a (from, cid) pair is remembered (>= 24 h by contract)
   int64_t maxBatch = 1024;        // requests per loop iteration (= per group commit)

@@ -1,5 +1,4 @@
 // webim-broadcast: the broadcast hub (see hub.h), or `webim-broadcast request` (request_client.h).
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -12,6 +11,7 @@
 #include "broadcast/postgres_store.h"
 #include "broadcast/request_client.h"
 #include "broadcast/rocksdb_store.h"
+#include "common/program/logging.h"
 
 namespace {
 
@@ -38,9 +38,8 @@ int badConfig(const std::string& message) {
 }
 
 int serve(const webim::hub::HubConfig& config) {
-  auto logger = spdlog::stderr_color_mt("webim-broadcast");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(config.logLevel));
+  webim::setupLogging({"webim-broadcast", config.shard.empty() ? std::string("hub") : config.shard,
+                       *webim::parseLogFormat(config.logFormat), config.logLevel});
   installSignalHandlers();
 
   // The store is opened once at start; a store that cannot be opened/reached is a bad config.
@@ -99,6 +98,7 @@ int serve(const webim::hub::HubConfig& config) {
   }  // sockets close, then the context terminates
   store.reset();  // closes RocksDB / the PostgreSQL connection
   spdlog::info("webim-broadcast stopped");
+  webim::flushLogs();
   return code;
 }
 

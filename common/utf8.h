@@ -1,6 +1,7 @@
 // Strict incremental UTF-8 validation (RFC 3629) for WebSocket text frames and close reasons.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -27,5 +28,10 @@ class Utf8Validator {
 
 // Whole-buffer check, same rules as Utf8Validator.
 bool isValidUtf8(std::string_view bytes) noexcept;
+
+// Length of the well-formed UTF-8 sequence starting at p (n > 0 bytes left; Unicode Table 3-7), or 0
+// if it is not well-formed (stray continuation, overlong form, surrogate, beyond U+10FFFF,
+// truncated). Escapers use it to copy valid UTF-8 and replace each byte of an invalid sequence.
+size_t utf8SequenceLength(const unsigned char* p, size_t n) noexcept;
 
 }  // namespace webim

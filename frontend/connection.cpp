@@ -242,6 +242,7 @@ void Connection::onDeadline() {
       uint64_t now = frontend().nowMs();
       if (backlog_ && backlog_->stalledSinceMs != 0 && now >= backlog_->stalledSinceMs + frontend().config().writeTimeoutMs) {
         frontend().metrics().streamsTooSlow++;  // a write stalled: dropped, like a WebSocket (4009)
+        logEvent(LogEvent::SlowConsumerClose, "closed: too slow (a write stalled)", {{"why", "write_stalled"}});
         destroy();
         return;
       }
@@ -268,6 +269,8 @@ void Connection::onDeadline() {
     case Liveness::Stalled:
       // A close frame would wait behind the stalled bytes: drop the connection, counted as too slow.
       closeCode_ = 4009;
+      logEvent(LogEvent::SlowConsumerClose, "closed: too slow (a write stalled)",
+               {{"code", 4009}, {"why", "write_stalled"}});
       destroy();
       return;
     case Liveness::Silent:
@@ -337,6 +340,7 @@ void Connection::onMessage(WsOpcode opcode, std::string_view payload) {
   }
   frontend().metrics().messagesIn++;
   if (!takeRateToken()) {
+    logEvent(LogEvent::RateLimitClose, "closed: over the rate limit", {{"code", 4008}});
     close(4008, "rate limited");
     return;
   }

@@ -20,6 +20,8 @@
 
 #include "common/client_request.h"
 #include "common/http_request_parser.h"
+#include "common/log_event.h"
+#include "common/log_line.h"
 #include "common/token.h"
 #include "common/ws_frame.h"
 #include "frontend/channel_stream.h"
@@ -194,6 +196,11 @@ class Connection final : private TimerNode {
   LivenessLimits livenessLimits() const noexcept;
   bool takeRateToken();
   void countForbidden();
+  // An event line naming this connection (connection_log.cpp): address, transport, user, `more`.
+  void logEvent(LogEvent event, std::string_view message, std::initializer_list<LogField> more);
+  // The token_rejected line: `credential` (token, sid, api_key) refused for `reason`, never its value.
+  void logRefused(std::string_view credential, std::string_view reason);
+  std::string_view transportName() const noexcept;
   void handleRequest(std::string_view payload);
   void handleAuth(const ClientRequest& request);
   void revokeUngranted();

@@ -300,6 +300,7 @@ void Connection::serveApi(const HttpRequest& request, std::string_view rest) {
   }
   std::optional<std::string_view> authorization = request.header("Authorization");
   if (!authorization || !frontend().apiKeys().accepts(*authorization)) {
+    logRefused("api_key", authorization ? "wrong" : "missing");
     finishHttp(httpResponse(401, kJson, apiError("forbidden", "missing or wrong API key")));
     return;
   }
@@ -343,8 +344,10 @@ Task Connection::apiCall(std::string op, std::string body) {
 std::string Connection::adoptSession(std::string_view sid) {
   if (sid.empty()) return "missing, bad or expired sid: no sid";
   TokenResult result = frontend().sessionIds().verify(sid, frontend().wallSeconds());
+  const bool revoked = result.error == TokenError::None && frontend().isRevoked(result.claims);
+  if (result.error != TokenError::None || revoked) logRefused("sid", revoked ? "revoked" : toString(result.error));
   if (result.error != TokenError::None) return std::string("missing, bad or expired sid: ") + toString(result.error);
-  if (frontend().isRevoked(result.claims)) return "missing, bad or expired sid: revoked (the user was kicked after its token was issued)";
+  if (revoked) return "missing, bad or expired sid: revoked (the user was kicked after its token was issued)";
   startSession(std::move(result.claims));
   return {};
 }
@@ -363,10 +366,12 @@ void Connection::createSession(std::string_view body) {
   }
   TokenResult result = frontend().verifier().verify(token, frontend().wallSeconds());
   if (result.error != TokenError::None) {
+    logRefused("token", toString(result.error));
     finishHttp(withHeaders(httpResponse(401, kJson, apiError("forbidden", toString(result.error))), std::string(corsReply())));
     return;
   }
   if (frontend().isRevoked(result.claims)) {
+    logRefused("token", "revoked");
     finishHttp(withHeaders(httpResponse(401, kJson, apiError("forbidden", "token revoked: the user was kicked after it was issued")),
                            std::string(corsReply())));
     return;

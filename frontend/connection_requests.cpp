@@ -82,10 +82,12 @@ void Connection::handleRequest(std::string_view payload) {
 void Connection::handleAuth(const ClientRequest& request) {
   TokenResult result = frontend().verifier().verify(request.token, frontend().wallSeconds());
   if (result.error != TokenError::None) {
+    logRefused("token", toString(result.error));
     close(4001, toString(result.error));
     return;
   }
   if (frontend().isRevoked(result.claims)) {
+    logRefused("token", "revoked");
     close(4001, "token revoked: the user was kicked after it was issued");
     return;
   }

@@ -106,6 +106,7 @@ void Connection::flush() {
     // and resumes with Last-Event-ID.
     dropPending();
     frontend().metrics().streamsTooSlow++;
+    logEvent(LogEvent::SlowConsumerClose, "closed: too slow (backlog over max_backlog_bytes)", {{"why", "backlog"}});
     destroy();
     return;
   }
@@ -119,6 +120,8 @@ void Connection::flush() {
       queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(keep), queue.end());
       backlog_->bytes = keep ? queue.front().remaining() : 0;
     }
+    logEvent(LogEvent::SlowConsumerClose, "closed: too slow (backlog over max_backlog_bytes)",
+             {{"code", 4009}, {"why", "backlog"}});
     close(4009, "too slow");
   }
   if (phase_ == Phase::Closed) {

@@ -17,6 +17,7 @@
 
 #include "frontend/connection.h"
 #include "common/channel_rules.h"
+#include "common/program/logging.h"
 #include "common/topics.h"
 #include "frontend/listen_address.h"
 
@@ -322,7 +323,10 @@ void Frontend::onKick(const wire::Kick& kick) {
       ++closed;
     }
   }
-  if (closed > 0) spdlog::info("kicked {} ({} connections, code {})", kick.user(), closed, kick.code());
+  if (closed > 0) {
+    logEvent(LogEvent::Kick, "kicked",
+             {{"user", kick.user()}, {"connections", closed}, {"code", kick.code()}, {"reason", kick.reason()}});
+  }
 }
 
 void Frontend::onSignal(uv_signal_t* handle, int signum) {

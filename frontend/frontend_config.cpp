@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/endpoint.h"
+#include "common/log_line.h"
 #include "common/program/config_binder.h"
 #include "common/program/curve.h"
 #include "common/token.h"
@@ -33,6 +34,7 @@ constexpr S kSettings[] = {
     {"id", &FrontendConfig::id, "this frontend's id (default fe-<pid>)"},
     {"static_dir", &FrontendConfig::staticDirs, "serve files: DIR (at /) or /prefix/=DIR; repeatable"},
     {"log_level", &FrontendConfig::logLevel, "trace|debug|info|warn|error|critical|off"},
+    {"log_format", &FrontendConfig::logFormat, "logfmt|json: one line per record on stderr (docs/deploy.md \"Logs\")"},
     {"handshake_timeout_ms", &FrontendConfig::handshakeTimeoutMs, "HTTP head must arrive within"},
     {"auth_timeout_ms", &FrontendConfig::authTimeoutMs, "first frame must be auth within"},
     {"hub_timeout_ms", &FrontendConfig::hubTimeoutMs, "hub request deadline (then 'unavailable')"},
@@ -185,6 +187,7 @@ void validate(FrontendConfig& config) {
   if (kLevels.count(config.logLevel) == 0) {
     throw std::runtime_error("--log-level must be one of trace, debug, info, warn, error, critical, off");
   }
+  if (!parseLogFormat(config.logFormat)) throw std::runtime_error("--log-format must be logfmt or json");
   validateLimits(config);
   config.trustedProxyRanges = TrustedProxies();
   for (const std::string& cidr : config.trustedProxies) {

@@ -40,6 +40,7 @@ struct FrontendConfig {
   // demo page at / and the JS client at /js/. Files are read once at start.
   std::vector<std::string> staticDirs;
   std::string logLevel = "info";
+  std::string logFormat = "logfmt";  // logfmt | json (common/log_line.h)
 
   uint32_t handshakeTimeoutMs = 10'000;
   uint32_t authTimeoutMs = 10'000;

@@ -6,6 +6,7 @@
 
 #include "common/epoch.h"
 #include "common/program/curve.h"
+#include "common/program/logging.h"
 #include "common/topics.h"
 
 namespace webim {
@@ -58,17 +59,16 @@ constexpr uint64_t kAuthRetryMs = 10'000;  // after the hub refused our key
 
 void HubLink::start() {
   dealer_ = zmq::socket_t(context_, zmq::socket_type::dealer);
-  if (!serverKey_.empty()) {
-    curvePublicKey_ = useCurveClient(dealer_, serverKey_, config_.curveSecretKey);
-    // The hub's refusal of our key reaches us only as a monitor event: log it, or publishes would
-    // just time out without a word.
-    if (zmq_socket_monitor(dealer_.handle(), monitorEndpoint_.c_str(),
-                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0) {
-      throw zmq::error_t();
-    }
-    monitor_ = zmq::socket_t(context_, zmq::socket_type::pair);
-    monitor_.connect(monitorEndpoint_.c_str());
+  if (!serverKey_.empty()) curvePublicKey_ = useCurveClient(dealer_, serverKey_, config_.curveSecretKey);
+  // The hub's refusal of our key reaches us only as a monitor event: log it, or publishes would
+  // just time out without a word. A dropped connection and a new handshake are the link's
+  // lost / back lines (docs/deploy.md "Logs").
+  if (zmq_socket_monitor(dealer_.handle(), monitorEndpoint_.c_str(),
+                         ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0) {
+    throw zmq::error_t();
   }
+  monitor_ = zmq::socket_t(context_, zmq::socket_type::pair);
+  monitor_.connect(monitorEndpoint_.c_str());
   dealer_.set(zmq::sockopt::sndhwm, kDealerSendHwm);
   dealer_.set(zmq::sockopt::rcvhwm, 0);  // replies are never dropped: each one completes a waiting request
   dealer_.set(zmq::sockopt::linger, 0);
@@ -241,12 +241,32 @@ void HubLink::drainMonitor() {
                       config_.curveSecretKey.empty() ? ", after giving this frontend its own key pair (--curve-secret-key-file)" : "");
         nextAuthLogMs_ = now + 10'000;
       }
-    } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && authRefusals_ > 0) {
-      spdlog::info("hub {}: CURVE handshake succeeded after {} refusals", ingress_, authRefusals_);
-      authRefusals_ = 0;
-      nextAuthLogMs_ = 0;
+    } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      noteLinkUp();
+    } else if (event == ZMQ_EVENT_DISCONNECTED) {
+      noteLinkLost();
     }
   }
+}
+
+// One line when an established link drops, one when a handshake succeeds again (not one per retry).
+void HubLink::noteLinkLost() {
+  if (!linkUp_) return;
+  linkUp_ = false;
+  linkLostMs_ = uv_now(loop_);
+  logEvent(LogEvent::HubLinkLost, "hub link lost", {{"hub", ingress_}});
+}
+
+void HubLink::noteLinkUp() {
+  if (authRefusals_ > 0) {
+    spdlog::info("hub {}: CURVE handshake succeeded after {} refusals", ingress_, authRefusals_);
+    authRefusals_ = 0;
+    nextAuthLogMs_ = 0;
+  }
+  if (!linkUp_ && linkLostMs_ != 0) {
+    logEvent(LogEvent::HubLinkBack, "hub link back", {{"hub", ingress_}, {"down_ms", uv_now(loop_) - linkLostMs_}});
+  }
+  linkUp_ = true;
 }
 
 void HubLink::reconnect() {

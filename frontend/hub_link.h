@@ -118,9 +118,13 @@ class HubLink {
   uv_poll_t dealerPoll_{};
   uv_poll_t subPoll_{};
   uv_idle_t idle_{};
-  zmq::socket_t monitor_;  // with CURVE: the dealer's handshake events (a refused key)
+  zmq::socket_t monitor_;  // the dealer's handshakes (a refused key) and dropped connections
   uv_poll_t monitorPoll_{};
+  bool linkUp_ = false;      // a handshake succeeded and the connection has not dropped since
+  uint64_t linkLostMs_ = 0;  // when it dropped (uv_now); 0 before the first drop
   std::string curvePublicKey_;  // the key we present
+  void noteLinkLost();
+  void noteLinkUp();
   uint64_t authRefusals_ = 0;
   uint64_t nextAuthLogMs_ = 0;
   bool started_ = false;

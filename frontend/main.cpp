@@ -1,6 +1,5 @@
 // webim-frontend: accepts browsers (WebSocket), verifies their tokens, relays publishes to the hub
 // and fans the hub's messages out to local subscribers. One process per core, all on one port.
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -8,6 +7,7 @@
 #include <exception>
 #include <iostream>
 
+#include "common/program/logging.h"
 #include "frontend/frontend.h"
 #include "frontend/frontend_config.h"
 
@@ -18,15 +18,14 @@ int main(int argc, char** argv) {
   webim::ConfigOutcome outcome = webim::loadFrontendConfig(argc, argv, config);
   if (!outcome.run) return outcome.exitCode;
 
-  auto logger = spdlog::stderr_color_mt("webim-frontend");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n " + config.id + "] %v");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(config.logLevel));
+  webim::setupLogging({"webim-frontend", config.id, *webim::parseLogFormat(config.logFormat), config.logLevel});
   // A peer that vanishes mid-write must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
   try {
     webim::Frontend frontend(config);
-    return frontend.run();
+    int code = frontend.run();
+    webim::flushLogs();
+    return code;
   } catch (const std::exception& e) {
     spdlog::critical("fatal: {}", e.what());
     return 1;

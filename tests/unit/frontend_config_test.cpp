@@ -49,3 +49,16 @@ TEST_CASE("frontend config: boolean flags take a value or stand alone", "[fronte
   CHECK(b.allowAnyOrigin);
   CHECK(b.allowMissingOrigin);
 }
+
+TEST_CASE("frontend config: log_format is logfmt (default) or json", "[frontend_config]") {
+  FrontendConfig a;
+  REQUIRE(load({}, a).run);
+  CHECK(a.logFormat == "logfmt");
+  FrontendConfig b;
+  REQUIRE(load({"--log-format", "json"}, b).run);
+  CHECK(b.logFormat == "json");
+  FrontendConfig c;
+  const ConfigOutcome outcome = load({"--log-format", "JSON"}, c);
+  CHECK_FALSE(outcome.run);
+  CHECK(outcome.exitCode == 2);
+}

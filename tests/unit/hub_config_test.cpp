@@ -104,3 +104,9 @@ TEST_CASE("hub config: the RocksDB I/O keys from a --config file", "[hub_config]
   CHECK(cmd.config.bytesPerSync == 4194304);  // the flag wins
   CHECK(cmd.config.walBytesPerSync == 0);
 }
+
+TEST_CASE("hub config: log_format is logfmt (default) or json", "[hub_config]") {
+  CHECK(parse({}).config.logFormat == "logfmt");
+  CHECK(parse({"--log-format", "json"}).config.logFormat == "json");
+  CHECK(parse({"--log-format", "text"}).exitCode == kExitBadConfig);
+}
