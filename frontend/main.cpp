@@ -26,6 +26,9 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   try {
     webim::Frontend frontend(config);
+    frontend.setReloader([argc, argv](webim::FrontendConfig& fresh, std::string& error) {
+      return webim::reloadFrontendConfig(argc, argv, fresh, error);
+    });
     return frontend.run();
   } catch (const std::exception& e) {
     spdlog::critical("fatal: {}", e.what());
