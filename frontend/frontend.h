@@ -1,8 +1,9 @@
 // One frontend process: one libuv loop that accepts browsers, speaks the client protocol through
 // Connection objects, and relays to the hub through HubLink. Owns everything shared by the
 // connections of the loop: the read buffer, the timer wheel, the JSON decoder, the socket set, the
-// channels' streams. frontend.cpp is the process shell (start, accept, flush, shutdown, kicks);
-// channel_routing.cpp the I/O side of the channels' streams and the routed inboxes.
+// channels' streams. frontend.cpp is the process shell (start, accept, flush, signals, kicks);
+// drain.cpp the drain (SIGTERM), reload.cpp the reload (SIGHUP); channel_routing.cpp the I/O side
+// of the channels' streams and the routed inboxes.
 #pragma once
 
 #include <uv.h>
