@@ -183,6 +183,30 @@ describe('drain and reload', () => {
     assert.deepEqual(exit, { code: 0, signal: null });
   });
 
+  test('a second SIGTERM sends everyone left away at once; an idle frontend exits at once', async () => {
+    const cluster = newCluster();
+    await cluster.startHub();
+    const fe = await cluster.startFrontend(['--drain-window-ms', '60000']);
+    const clients = [];
+    for (let i = 0; i < 20; ++i) clients.push(await Client.connect(fe.url));
+    const t0 = Date.now();
+    fe.child.kill('SIGTERM');
+    await sleep(500);
+    fe.child.kill('SIGTERM');
+    const codes = await Promise.all(clients.map((c) => c.closed.then((r) => r.code)));
+    assert.deepEqual(await fe.exited, { code: 0, signal: null });
+    assert.ok(Date.now() - t0 < 5000, `exited ${Date.now() - t0} ms after the first SIGTERM`);
+    assert.deepEqual([...new Set(codes)], [1012]);
+    assert.match(fe.log, /draining: 20 connections sent away over 60000 ms/);
+    assert.match(fe.log, /second signal: sending the remaining \d+ connections away now/);
+
+    const idle = await cluster.startFrontend(['--drain-window-ms', '60000']);
+    const t1 = Date.now();
+    idle.child.kill('SIGTERM');
+    assert.deepEqual(await idle.exited, { code: 0, signal: null });
+    assert.ok(Date.now() - t1 < 2000, 'nobody to send away: no window to wait');
+  });
+
   test('SIGHUP rotates secrets, API keys and origins under load without closing anyone', async () => {
     const cluster = newCluster();
     await cluster.startHub();
@@ -259,6 +283,9 @@ describe('drain and reload', () => {
     assert.equal(await origin('https://b.example'), 101);
     assert.equal(await origin('https://a.example'), 403);
 
+    // Load all along: at least 50 messages and 10 new connections across the reloads.
+    const ackedSoFar = () => Object.values(acked).reduce((n, list) => n + list.length, 0);
+    await until(() => ackedSoFar() >= 50 && churn >= 10, 'some load', 10000).catch(() => {});
     state.publishing = false;
     await pub;
     await churnLoop;
