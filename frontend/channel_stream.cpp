@@ -125,7 +125,11 @@ void ChannelStream::onAttached(Channel* channel, uint64_t epoch, uint64_t lastSe
 void ChannelStream::onPositionAsked(Channel* channel, uint64_t epoch, uint64_t lastSeq) {
   // Anything published before the subscription reached the hub but after this position shows up
   // as a hole later (seq jump or periodic sync) and is filled from history.
-  if (!channel->live) goLive(channel, epoch, lastSeq);
+  if (!channel->live) {
+    goLive(channel, epoch, lastSeq);
+  } else if (epoch == channel->epoch) {
+    onSync(channel, epoch, lastSeq);  // live already: a position past ours is a lost tail to fill
+  }
 }
 
 void ChannelStream::goLive(Channel* channel, uint64_t epoch, uint64_t lastSeq) {

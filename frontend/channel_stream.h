@@ -111,7 +111,8 @@ class ChannelStream {
   void onDelivery(const wire::Delivery& delivery);
   // The hub acknowledged routing an inbox here, at this position.
   void onAttached(Channel* channel, uint64_t epoch, uint64_t lastSeq);
-  // The request path told a joiner the position (its sync was late): live there unless already live.
+  // The request path told a joiner the position (its sync was late): live there unless already
+  // live; on a live channel, a position of its epoch past ours is filled like a sync's.
   void onPositionAsked(Channel* channel, uint64_t epoch, uint64_t lastSeq);
   // The answers to fetchFill.
   void onFillPage(Channel* channel, const wire::HistoryPage& page);

@@ -70,6 +70,8 @@ class Connection final : private TimerNode {
   // The authenticated user, or empty before auth.
   std::string_view user() const noexcept { return session_.user; }
   bool open() const noexcept { return phase_ != Phase::Closing && phase_ != Phase::Closed; }
+  // Still reading or answering an HTTP request (not yet a WebSocket or an event stream).
+  bool inHttpExchange() const noexcept { return phase_ == Phase::Http; }
   // In the frontend's dirty list (flushed at the end of this loop iteration).
   bool flushQueued() const noexcept { return flushQueued_; }
   void setFlushQueued(bool queued) noexcept { flushQueued_ = queued; }

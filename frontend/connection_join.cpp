@@ -20,6 +20,7 @@ namespace webim {
 
 namespace {
 constexpr uint64_t kSyncWaitMs = 1000;  // then the join asks the hub on the request path
+constexpr uint64_t kAheadPollMs = 20;  // a resume ahead of this frontend: how often its stream is checked
 // A replay waits this long at most for its turn behind the connection's other replays (then the
 // client gets recovered:false and reads history itself).
 constexpr uint64_t kReplayTurnWaitMs = 60'000;
@@ -179,6 +180,24 @@ Task Connection::recover(int64_t id, bool batched, std::optional<Since> since, C
   }
   const FrontendConfig& config = frontend().config();
   Channel* channel = pin.get();
+  if (since->epoch == channel->epoch && since->seq > channel->lastSeq) {
+    // The client saw more of this epoch than this frontend has delivered (it comes from a frontend
+    // that was ahead, e.g. sent away by a drain): going live here now would give it (lastSeq,
+    // since] again. The hub's position (not the client's word) fills a lost tail; then wait,
+    // within hub_timeout_ms, for the stream to reach the client.
+    const uint64_t deadline = frontend().nowMs() + config.hubTimeoutMs;
+    wire::FrontendRequest request = historyAfter(channel->name, std::numeric_limits<int64_t>::max(), 1);
+    HubCall call(frontend().hubFor(channel->name), pending_, request, deadline);
+    HubResult result = co_await call;
+    if (result.status == WaitStatus::Cancelled) co_return;
+    if (result.status == WaitStatus::Done && !result.reply.has_error()) {
+      frontend().stream().onPositionAsked(channel, result.reply.history().epoch(), result.reply.history().last_seq());
+    }
+    while (channel->epoch == since->epoch && channel->lastSeq < since->seq && frontend().nowMs() < deadline) {
+      Sleep wait(pending_, frontend().wheel(), frontend().nowMs() + kAheadPollMs);
+      if (co_await wait == WaitStatus::Cancelled) co_return;
+    }
+  }
   ScopeExit endTurn{[this] { endReplayTurn(); }};
   bool turn = false;
   if (since->epoch == channel->epoch && since->seq < channel->lastSeq) {

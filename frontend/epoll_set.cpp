@@ -57,6 +57,14 @@ std::vector<Connection*> EpollSet::all() const {
   return all;
 }
 
+std::vector<int> EpollSet::fds() const {
+  std::vector<int> fds;
+  for (size_t fd = 0; fd < byFd_.size(); ++fd) {
+    if (byFd_[fd] != nullptr) fds.push_back(static_cast<int>(fd));
+  }
+  return fds;
+}
+
 void EpollSet::close() {
   uv_close(reinterpret_cast<uv_handle_t*>(&handle_), nullptr);
   ::close(epollFd_);

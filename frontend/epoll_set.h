@@ -30,6 +30,11 @@ class EpollSet {
   void remove(Connection* connection, int fd);
   // Every connection in the set.
   std::vector<Connection*> all() const;
+  // The fds of every connection in the set, and the connection on one (nullptr if none).
+  std::vector<int> fds() const;
+  Connection* find(int fd) const noexcept {
+    return fd >= 0 && static_cast<size_t>(fd) < byFd_.size() ? byFd_[static_cast<size_t>(fd)] : nullptr;
+  }
   // Stops watching and closes the set (the end of a shutdown).
   void close();
 

@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "frontend/connection.h"
+#include "frontend/drain.h"
 #include "common/channel_rules.h"
 #include "common/program/logging.h"
 #include "common/topics.h"
@@ -28,7 +29,6 @@ constexpr int kListenBacklog = 4096;
 constexpr int kAcceptBatch = 256;  // connections accepted per wakeup of the listener
 constexpr uint64_t kAcceptPauseMs = 100;  // after an accept error that would repeat at once
 constexpr uint32_t kTickMs = 50;                  // timer wheel resolution
-constexpr int64_t kTokenLeewaySeconds = 30;         // clock skew allowed for exp, nbf and the lifetime
 constexpr uint64_t kRevocationRetryMs = 1000;
 
 uint64_t randomBootId() {
@@ -102,9 +102,11 @@ int Frontend::run() {
   }
   uv_signal_init(&loop_, &sigint_);
   uv_signal_init(&loop_, &sigterm_);
-  sigint_.data = sigterm_.data = this;
+  uv_signal_init(&loop_, &sighup_);
+  sigint_.data = sigterm_.data = sighup_.data = this;
   uv_signal_start(&sigint_, onSignal, SIGINT);
   uv_signal_start(&sigterm_, onSignal, SIGTERM);
+  uv_signal_start(&sighup_, onSignal, SIGHUP);
   uv_timer_init(&loop_, &tick_);
   tick_.data = this;
   uv_timer_start(&tick_, onTick, kTickMs, kTickMs);
@@ -182,14 +184,14 @@ void Frontend::onAcceptable(uv_poll_t* handle, int /*status*/, int /*events*/) {
   static_cast<Frontend*>(handle->data)->acceptPending();
 }
 
-void Frontend::acceptPending() {
+bool Frontend::acceptPending() {
   // A bounded batch per wakeup; the poll is level-triggered and returns for the rest.
   for (int i = 0; i < kAcceptBatch && !stopping_; ++i) {
     int fd = ::accept4(listenFd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       const int error = errno;
       if (error == EINTR || error == ECONNABORTED) continue;
-      if (error == EAGAIN || error == EWOULDBLOCK) return;
+      if (error == EAGAIN || error == EWOULDBLOCK) return true;
       metrics_.acceptErrors++;
       uint64_t now = uv_now(&loop_);
       if (now >= nextAcceptWarnMs_) {
@@ -214,7 +216,7 @@ void Frontend::acceptPending() {
       };
       acceptPause_.frontend = this;
       wheel_.schedule(acceptPause_, now + kAcceptPauseMs);
-      return;
+      return false;
     }
     Connection* connection = Connection::accept(*this, fd);
     if (connection != nullptr && metrics_.connectionsOpen > config_.maxConnections) {
@@ -222,6 +224,7 @@ void Frontend::acceptPending() {
       connection->refuse();
     }
   }
+  return false;
 }
 
 void Frontend::forgetConnection(Connection* connection, int fd) {
@@ -331,36 +334,12 @@ void Frontend::onKick(const wire::Kick& kick) {
 
 void Frontend::onSignal(uv_signal_t* handle, int signum) {
   auto* self = static_cast<Frontend*>(handle->data);
-  spdlog::info("signal {}: shutting down", signum);
-  self->shutdown();
-}
-
-void Frontend::shutdown() {
-  if (stopping_) return;
-  stopping_ = true;
-  wheel_.cancel(acceptPause_);
-  wheel_.cancel(inboxRetry_);
-  wheel_.cancel(acceptStart_);
-  uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
-  ::close(listenFd_);
-  if (reserveFd_ >= 0) ::close(reserveFd_);
-  // Tell WebSocket clients to come back after a jittered delay (1012); they reconnect elsewhere.
-  std::vector<Connection*> open = sockets_.all();
-  for (Connection* c : open) c->close(1012, "service restart");
-  shutdownTimer_.fire = [](TimerNode* node) {
-    Frontend* self = static_cast<ShutdownTimer*>(node)->frontend;
-    for (Connection* c : self->sockets_.all()) c->destroy();
-    self->sockets_.close();
-    for (auto& hub : self->hubs_) hub->close();
-    uv_close(reinterpret_cast<uv_handle_t*>(&self->sigint_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&self->sigterm_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&self->tick_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&self->check_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&self->flushIdle_), nullptr);
-  };
-  // Give the close frames a moment to go out (bounded by the close timeout).
-  uint64_t grace = open.empty() ? 0 : std::min<uint64_t>(config_.closeTimeoutMs, 1000);
-  wheel_.schedule(shutdownTimer_, uv_now(&loop_) + grace);
+  if (signum == SIGHUP) {
+    self->reload();
+    return;
+  }
+  spdlog::info("signal {}: draining", signum);
+  self->startDrain();
 }
 
 }  // namespace webim

@@ -1,12 +1,14 @@
 // One frontend process: one libuv loop that accepts browsers, speaks the client protocol through
 // Connection objects, and relays to the hub through HubLink. Owns everything shared by the
 // connections of the loop: the read buffer, the timer wheel, the JSON decoder, the socket set, the
-// channels' streams. frontend.cpp is the process shell (start, accept, flush, shutdown, kicks);
-// channel_routing.cpp the I/O side of the channels' streams and the routed inboxes.
+// channels' streams. frontend.cpp is the process shell (start, accept, flush, signals, kicks);
+// drain.cpp the drain (SIGTERM), reload.cpp the reload (SIGHUP); channel_routing.cpp the I/O side
+// of the channels' streams and the routed inboxes.
 #pragma once
 
 #include <uv.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -39,6 +41,7 @@
 namespace webim {
 
 class Connection;
+struct DrainState;
 
 class Frontend final : private ChannelStreamPort {
  public:
@@ -47,8 +50,14 @@ class Frontend final : private ChannelStreamPort {
   Frontend& operator=(const Frontend&) = delete;
   ~Frontend();
 
-  // Runs until SIGINT/SIGTERM; returns the process exit code.
+  // Runs until SIGINT/SIGTERM and the drain after it (drain.cpp); returns the process exit code.
   int run();
+  // SIGHUP re-reads the token secrets, the API keys and the allowed origins (reload.cpp) through
+  // this: it fills a fresh configuration as at start, or says why it cannot.
+  using Reloader = std::function<bool(FrontendConfig& fresh, std::string& error)>;
+  void setReloader(Reloader reloader) { reloader_ = std::move(reloader); }
+  // From the first moment of a drain (SIGTERM) until the exit: /readyz fails.
+  bool draining() const { return draining_; }
 
   uv_loop_t* loop() noexcept { return &loop_; }
   uint64_t nowMs() const noexcept { return uv_now(const_cast<uv_loop_t*>(&loop_)); }
@@ -109,6 +118,7 @@ class Frontend final : private ChannelStreamPort {
 
  private:
   static constexpr size_t kReadBufferBytes = 64 * 1024;
+  static constexpr int64_t kTokenLeewaySeconds = 30;  // clock skew allowed for exp, nbf and the lifetime
 
   void listen();
   void startAccepting();
@@ -130,10 +140,17 @@ class Frontend final : private ChannelStreamPort {
   void flushInboxChanges();
   Task attachInboxes(size_t shard, std::vector<std::string> users);
   void scheduleInboxRetry();
-  void shutdown();
+  // drain.cpp: SIGTERM/SIGINT. The listen queue is accepted and the listener closed, then the
+  // connections are sent away over drain_window_ms; a second signal sends the rest away at once.
+  void startDrain();
+  void drainStep();
+  void finishStop();
+  // reload.cpp: SIGHUP.
+  void reload();
   void flushDirty();
   static void onAcceptable(uv_poll_t* handle, int status, int events);
-  void acceptPending();
+  // True when the listen queue is empty (EAGAIN), false after a full batch or an error.
+  bool acceptPending();
   static void onSignal(uv_signal_t* handle, int signum);
   static void onTick(uv_timer_t* handle);
   void trimHeapAfterDrop();
@@ -150,6 +167,8 @@ class Frontend final : private ChannelStreamPort {
   int reserveFd_ = -1;  // given up to accept-and-close a connection when out of file descriptors
   uv_signal_t sigint_{};
   uv_signal_t sigterm_{};
+  uv_signal_t sighup_{};
+  Reloader reloader_;
   uv_timer_t tick_{};
   uv_check_t check_{};
   uv_idle_t flushIdle_{};  // keeps the loop from blocking in poll while writes are queued
@@ -197,6 +216,8 @@ class Frontend final : private ChannelStreamPort {
   uint64_t peakConnections_ = 0;
   uint64_t nextTrimMs_ = 0;
   bool stopping_ = false;
+  bool draining_ = false;
+  std::unique_ptr<DrainState> drain_;
   struct AcceptPause : TimerNode {
     Frontend* frontend = nullptr;
   } acceptPause_;

@@ -39,6 +39,8 @@ constexpr S kSettings[] = {
     {"auth_timeout_ms", &FrontendConfig::authTimeoutMs, "first frame must be auth within"},
     {"hub_timeout_ms", &FrontendConfig::hubTimeoutMs, "hub request deadline (then 'unavailable')"},
     {"close_timeout_ms", &FrontendConfig::closeTimeoutMs, "wait for the peer's close this long"},
+    {"drain_window_ms", &FrontendConfig::drainWindowMs,
+     "SIGTERM: send the connections away (1012) spread over this long, then exit; 0: at once"},
     {"heartbeat_ms", &FrontendConfig::heartbeatMs, "hello to the hub every"},
     {"ping_interval_ms", &FrontendConfig::pingIntervalMs, "ping a connection silent this long"},
     {"pong_timeout_ms", &FrontendConfig::pongTimeoutMs, "drop it if nothing arrives this long after a ping"},
@@ -98,6 +100,7 @@ void validateLimits(const FrontendConfig& config) {
   if (config.maxBacklogBytes < config.maxMessageBytes) {
     throw std::runtime_error("--max-backlog-bytes must be at least --max-message-bytes");
   }
+  if (config.drainWindowMs > 600'000) throw std::runtime_error("--drain-window-ms must be at most 600000 (10 minutes)");
   if (config.maxConnections == 0) throw std::runtime_error("--max-connections must be positive");
   if (config.rateLimit == 0 || config.rateBurst == 0) {
     throw std::runtime_error("--rate-limit and --rate-burst must be positive");
@@ -224,6 +227,20 @@ ConfigOutcome loadFrontendConfig(int argc, char** argv, FrontendConfig& config) 
     return {false, 2};
   }
   return {true, 0};
+}
+
+bool reloadFrontendConfig(int argc, char** argv, FrontendConfig& config, std::string& error) {
+  CLI::App app;
+  ConfigBinder<FrontendConfig> binder(app, kSettings);
+  try {
+    app.parse(argc, argv);
+    if (error = binder.apply(config); !error.empty()) return false;
+    validate(config);
+  } catch (const std::exception& e) {
+    error = e.what();
+    return false;
+  }
+  return true;
 }
 
 int runTokenCommand(int argc, char** argv) {

@@ -46,6 +46,8 @@ struct FrontendConfig {
   uint32_t authTimeoutMs = 10'000;
   uint32_t hubTimeoutMs = 5'000;
   uint32_t closeTimeoutMs = 2'000;  // how long a closing connection waits for the peer's close
+  // SIGTERM: the connections are sent away (1012) spread over this long, then the process exits.
+  uint32_t drainWindowMs = 10'000;
   uint32_t heartbeatMs = 2'000;     // hello to the hub
   uint32_t pingIntervalMs = 30'000;  // a connection silent this long gets a ping...
   uint32_t pongTimeoutMs = 10'000;   // ...and is dropped if nothing arrives this long after it
@@ -87,6 +89,10 @@ struct ConfigOutcome {
 
 // Parses flags and the optional TOML file into `config`; prints --help or one clear error line.
 ConfigOutcome loadFrontendConfig(int argc, char** argv, FrontendConfig& config);
+
+// For a reload (SIGHUP): the same parse and checks on the same arguments, into a fresh `config`;
+// false and `error` set when the files or the configuration are not usable now. Prints nothing.
+bool reloadFrontendConfig(int argc, char** argv, FrontendConfig& config, std::string& error);
 
 // `webim-frontend token ...`: prints a signed test token (for scripts/run and tests).
 int runTokenCommand(int argc, char** argv);

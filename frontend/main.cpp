@@ -23,6 +23,9 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   try {
     webim::Frontend frontend(config);
+    frontend.setReloader([argc, argv](webim::FrontendConfig& fresh, std::string& error) {
+      return webim::reloadFrontendConfig(argc, argv, fresh, error);
+    });
     int code = frontend.run();
     webim::flushLogs();
     return code;

@@ -133,7 +133,8 @@ export class Cluster {
     return shards;
   }
 
-  // `--id` or `--listen` in extraArgs replace the defaults (fe1, fe2, ...; an ephemeral port).
+  // `--id`, `--listen` or `--drain-window-ms` in extraArgs replace the defaults (fe1, fe2, ...; an
+  // ephemeral port; 0).
   async startFrontend(extraArgs = []) {
     const take = (flag, fallback) => {
       const at = extraArgs.indexOf(flag);
@@ -144,9 +145,12 @@ export class Cluster {
     };
     const id = take('--id', `fe${this.frontends.length + 1}`);
     const listen = take('--listen', '127.0.0.1:0');
+    // Tests stop frontends with open clients: close them all at once unless a test drains.
+    const drainWindow = take('--drain-window-ms', '0');
     const fe = new Process(id, FRONTEND, [
       '--listen', listen, '--hub-ingress', this.endpoints.ingress, '--hub-pub', this.endpoints.pub,
       '--secret-file', this.secretFile, '--api-key-file', this.apiKeyFile, '--id', id, '--log-level', 'info',
+      '--drain-window-ms', drainWindow,
       ...(this.shardFile ? ['--shards', this.shardFile] : []), ...extraArgs,
     ]);
     const m = await waitForLine(fe.child, /webim-frontend ready.* listening on (?:127\.0\.0\.1|0\.0\.0\.0):(\d+)/, id);

@@ -63,6 +63,7 @@ start_hub() {
 }
 
 # start_frontends COUNT PORT [extra flags...]: COUNT frontends sharing 127.0.0.1:PORT (SO_REUSEPORT).
+# SIGTERM sends their clients away at once unless FE_DRAIN_WINDOW_MS says otherwise.
 start_frontends() {
   local count=$1 port=$2; shift 2
   local i
@@ -70,7 +71,8 @@ start_frontends() {
     "$FRONTEND" --listen "127.0.0.1:$port" --hub-ingress "$INGRESS_EP" --hub-pub "$PUB_EP" \
       --secret-file "$SECRET_FILE" --api-key-file "$API_KEY_FILE" --id "fe$i" --log-level warn \
       --max-connections "${FE_MAX_CONNECTIONS:-1000000}" --rate-limit 1000000 --rate-burst 1000000 --max-backlog-bytes 16777216 \
-      --auth-timeout-ms 120000 --handshake-timeout-ms 120000 "$@" > "$CLUSTER_DIR/fe$i.log" 2>&1 &
+      --auth-timeout-ms 120000 --handshake-timeout-ms 120000 --drain-window-ms "${FE_DRAIN_WINDOW_MS:-0}" \
+      "$@" > "$CLUSTER_DIR/fe$i.log" 2>&1 &
     FRONTEND_PIDS+=("$!")
     CLUSTER_PIDS+=("$!")
   done

@@ -259,6 +259,22 @@ TEST_CASE("the request path's position makes a late-synced channel live, once", 
   CHECK(f.port.fetches.empty());
 }
 
+TEST_CASE("the request path's position past a live stream fills the lost tail; another epoch's is ignored", "[channel_stream]") {
+  Fixture f;
+  f.live("room:1", 3);
+  Channel* ch = f.stream.find("room:1");
+  f.stream.onPositionAsked(ch, kEpoch + 1, 9);  // a stale answer from before an epoch change: no resync
+  CHECK(f.port.resyncs.empty());
+  CHECK(f.port.fetches.empty());
+  f.stream.onPositionAsked(ch, kEpoch, 5);
+  CHECK(f.metrics.gaps == 1);
+  REQUIRE(f.port.fetches.size() == 1);
+  CHECK(f.port.fetches.front().after == 3);
+  f.answer(page("room:1", {4, 5}, false, 5));
+  CHECK(f.port.delivered["room:1"] == std::vector<uint64_t>{4, 5});
+  CHECK(ch->lastSeq == 5);
+}
+
 TEST_CASE("an inbox goes live at its attach, then fills or resyncs from later attaches", "[channel_stream]") {
   Fixture f;
   Joiner& a = f.subscribe("user:1");
