@@ -23,18 +23,6 @@ install(TARGETS webim-broadcast webim-frontend RUNTIME DESTINATION bin)
 set(_webim_deploy ${PROJECT_SOURCE_DIR}/deploy)
 set(_webim_gen ${PROJECT_BINARY_DIR}/install-gen)
 
-# At install time: copies of the units and the frontend config with the prefix's paths.
-install(CODE "
-  foreach(_f webim-broadcast.service webim-frontend@.service webim.target webim-frontend.toml)
-    file(READ \"${_webim_deploy}/\${_f}\" _text)
-    string(REPLACE \"/usr/local/bin/webim-\" \"\${CMAKE_INSTALL_PREFIX}/bin/webim-\" _text \"\${_text}\")
-    string(REPLACE \"/usr/local/share/webim/\" \"\${CMAKE_INSTALL_PREFIX}/share/webim/\" _text \"\${_text}\")
-    file(WRITE \"${_webim_gen}/\${_f}\" \"\${_text}\")
-  endforeach()
-")
-
-install(FILES ${_webim_gen}/webim-broadcast.service ${_webim_gen}/webim-frontend@.service ${_webim_gen}/webim.target
-        DESTINATION lib/systemd/system)
 install(FILES ${_webim_deploy}/sysusers.d/webim.conf DESTINATION lib/sysusers.d)
 install(FILES ${_webim_deploy}/tmpfiles.d/webim.conf DESTINATION lib/tmpfiles.d)
 install(FILES ${_webim_deploy}/sysctl.d/90-webim.conf DESTINATION lib/sysctl.d)
@@ -51,8 +39,21 @@ install(FILES ${PROJECT_SOURCE_DIR}/clients/php/autoload.php ${PROJECT_SOURCE_DI
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/clients/php/src/ DESTINATION share/php/Webim/src FILES_MATCHING PATTERN "*.php")
 install(FILES ${_webim_deploy}/nginx-webim.conf DESTINATION share/doc/webim/examples)
 
-# Configuration under /etc whatever the prefix (the units name /etc/webim), never over an edited one.
+# At install time: the units and the frontend config with the prefix's paths, written to a directory
+# of their own per (DESTDIR, prefix), so installs to different places can run at once; then the
+# configuration under /etc whatever the prefix (the units name /etc/webim), never over an edited one.
 install(CODE "
+  string(MD5 _key \"\$ENV{DESTDIR}|\${CMAKE_INSTALL_PREFIX}\")
+  set(_gen \"${_webim_gen}/\${_key}\")
+  foreach(_f webim-broadcast.service webim-frontend@.service webim.target webim-frontend.toml)
+    file(READ \"${_webim_deploy}/\${_f}\" _text)
+    string(REPLACE \"/usr/local/bin/webim-\" \"\${CMAKE_INSTALL_PREFIX}/bin/webim-\" _text \"\${_text}\")
+    string(REPLACE \"/usr/local/share/webim/\" \"\${CMAKE_INSTALL_PREFIX}/share/webim/\" _text \"\${_text}\")
+    file(WRITE \"\${_gen}/\${_f}\" \"\${_text}\")
+  endforeach()
+  file(INSTALL \"\${_gen}/webim-broadcast.service\" \"\${_gen}/webim-frontend@.service\" \"\${_gen}/webim.target\"
+       DESTINATION \"\${CMAKE_INSTALL_PREFIX}/lib/systemd/system\"
+       FILE_PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
   function(_webim_install_new src dir)
     get_filename_component(_name \"\${src}\" NAME)
     if(EXISTS \"\$ENV{DESTDIR}\${dir}/\${_name}\")
@@ -63,6 +64,6 @@ install(CODE "
     endif()
   endfunction()
   _webim_install_new(\"${_webim_deploy}/webim-broadcast.toml\" /etc/webim)
-  _webim_install_new(\"${_webim_gen}/webim-frontend.toml\" /etc/webim)
+  _webim_install_new(\"\${_gen}/webim-frontend.toml\" /etc/webim)
   _webim_install_new(\"${_webim_deploy}/limits.d/90-webim.conf\" /etc/security/limits.d)
 ")
