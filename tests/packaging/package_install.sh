@@ -13,8 +13,8 @@
 #   2. systemd-analyze verify of the installed units, without a warning
 #   3. systemd-sysusers --root and systemd-tmpfiles --root --create applied offline from outside
 #   4. each unit's ExecStart run as the unit's User/Group (setpriv), in a network namespace of its
-#      own: the frontend serves the demo page and the JS client, the hub answers on app.sock to a
-#      webim-app member, PHP finds the library on its include_path
+#      own: the frontend serves the demo page and the JS client and reaches the hub, the hub answers
+#      on app.sock to a webim-app member (and not to others), PHP finds the library on its include_path
 #   5. upgrade to VERSION-2: an edited conffile and the generated secrets are kept
 #   6. purge: the files, secrets and state are gone
 # Exit code: 0 ok, 1 failure, 77 not root (skipped).
@@ -88,10 +88,10 @@ inside() {
   grep -q '<title>webim chat</title>' "$R/tmp/index.html" || fail "GET / does not serve the demo page"
   curl -fsS -o "$R/tmp/webim.js" http://127.0.0.1:8080/js/webim.js || fail "GET /js/webim.js failed"
   cmp -s "$R/tmp/webim.js" "$R/usr/share/webim/js/webim.js" || fail "GET /js/webim.js is not the JS client"
-  out=$(in_root setpriv --reuid=nobody --regid=nogroup --groups="$(in_root getent group webim-app | cut -d: -f3)" \
-    webim-broadcast request --app-ingress ipc:///run/webim/app.sock '{"op":"stats"}' 2>&1) ||
-    fail "a webim-app member cannot ask the hub for stats: $out"
+  out=$(app_stats) || fail "a webim-app member cannot ask the hub for stats: $out"
   grep -q '"ok":true' <<<"$out" || fail "stats answered: $out"
+  # The frontend (as webim) reached the hub's 0600 ipc sockets: the hub counts it.
+  wait_for "the hub to count the frontend" 20 eval 'app_stats | grep -q "\"frontends\":1"'
   if in_root setpriv --reuid=nobody --regid=nogroup --clear-groups \
       webim-broadcast request --app-ingress ipc:///run/webim/app.sock '{"op":"stats"}' >/dev/null 2>&1; then
     fail "a user outside webim-app reached app.sock"
@@ -123,6 +123,12 @@ inside() {
   [[ -z $(in_root dpkg-query -W -f='${db:Status-Status}' webim 2>/dev/null | grep -v not-installed) ]] ||
     fail "dpkg still knows webim after purge"
   log "ok: install, verify, run, upgrade, purge"
+}
+
+# The hub's stats, asked on app.sock as nobody with the webim-app group (the PHP app's position).
+app_stats() {
+  chroot "$R" setpriv --reuid=nobody --regid=nogroup --groups="$(chroot "$R" getent group webim-app | cut -d: -f3)" \
+    webim-broadcast request --app-ingress ipc:///run/webim/app.sock '{"op":"stats"}' 2>&1
 }
 
 # wait_for WHAT SECONDS COMMAND...: polls COMMAND every 0.1 s.
@@ -201,7 +207,7 @@ trap 'rm -rf "$tmp"' EXIT
 upstream=$(sed -nE 's/^project\(webim VERSION ([0-9.]+).*/\1/p' "$ROOT/CMakeLists.txt")
 started=$SECONDS
 for rev in 1 2; do
-  "$ROOT/scripts/package" --prebuilt "$BUILD" --version "$upstream-$rev" --out "$tmp/debs" >"$tmp/package-$rev.log" 2>&1 ||
+  "$ROOT/scripts/package" --prebuilt "$BUILD" --version "$upstream-$rev" --out "$tmp/debs" --work "$tmp/work" >"$tmp/package-$rev.log" 2>&1 ||
     { cat "$tmp/package-$rev.log" >&2; fail "scripts/package --version $upstream-$rev"; }
 done
 log "built webim_$upstream-1 and -2 in $((SECONDS - started)) s"
