@@ -142,8 +142,8 @@ wait_for() {
 }
 
 UNIT_PIDS=()
-# run_unit ROOT UNIT INSTANCE LOG: the unit's ExecStart (specifiers %i, %I, %d replaced) as its
-# User=, Group= and SupplementaryGroups=, with its UMask= and its LoadCredential= files copied to
+# run_unit ROOT UNIT INSTANCE LOG: the unit's ExecStart (specifiers %i %I %d %n %N %p %H %l %%
+# replaced; any other fails the test) as its User=, Group= and SupplementaryGroups=, with its UMask= and its LoadCredential= files copied to
 # /run/credentials/UNIT (owned by the user, 0400, as systemd does), in the background.
 run_unit() {
   local R=$1 file=$2 instance=$3 logfile=$4
@@ -162,9 +162,19 @@ run_unit() {
     chroot "$R" chown "$user" "$creds/${cred%%:*}"
     chmod 0400 "$R$creds/${cred%%:*}"
   done < <(sed -nE 's/^LoadCredential=(.*)/\1/p' "$unit_file")
+  local host
+  host=$(chroot "$R" cat /etc/hostname 2>/dev/null || hostname)
+  exec=${exec//%%/$'\x01'}
   exec=${exec//%i/$instance}
   exec=${exec//%I/$instance}
   exec=${exec//%d/$creds}
+  exec=${exec//%n/$name}
+  exec=${exec//%N/${name%.*}}
+  exec=${exec//%p/${name%%@*}}
+  exec=${exec//%H/$host}
+  exec=${exec//%l/${host%%.*}}
+  [[ $exec != *%* ]] || fail "$file: ExecStart has a specifier this test does not know: $exec"
+  exec=${exec//$'\x01'/%}
   local groups=(--clear-groups)
   [[ -z $supp ]] || groups=(--groups "$(chroot "$R" getent group "$supp" | cut -d: -f3)")
   log "   $name: $exec (as $user:$group${supp:+ +$supp})"
