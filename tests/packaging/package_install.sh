@@ -143,8 +143,9 @@ wait_for() {
 
 UNIT_PIDS=()
 # run_unit ROOT UNIT INSTANCE LOG: the unit's ExecStart (specifiers %i %I %d %n %N %p %H %l %%
-# replaced; any other fails the test) as its User=, Group= and SupplementaryGroups=, with its UMask= and its LoadCredential= files copied to
-# /run/credentials/UNIT (owned by the user, 0400, as systemd does), in the background.
+# replaced; any other fails the test) as its User=, Group= and SupplementaryGroups=, with its
+# UMask= and its LoadCredential= files copied to /run/credentials/UNIT (owned by the user, 0400, as
+# systemd does), in the background.
 run_unit() {
   local R=$1 file=$2 instance=$3 logfile=$4
   local unit_file="$R/lib/systemd/system/$file"
