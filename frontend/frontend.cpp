@@ -94,6 +94,7 @@ int Frontend::run() {
   try {
     staticFiles_.load(config_.staticDirs);
     listen();
+    listenPrivate();
     for (auto& hub : hubs_) hub->start();
   } catch (const std::exception& e) {
     spdlog::critical("cannot start: {}", e.what());
@@ -169,6 +170,32 @@ void Frontend::startAccepting() {
   accepting_ = true;
   wheel_.cancel(acceptStart_);
   uv_poll_start(&listener_, UV_READABLE, onAcceptable);
+}
+
+void Frontend::listenPrivate() {
+  adminListener_.open(&loop_, config_.adminListen, [this](int fd) {
+    Connection* connection = Connection::accept(*this, fd, true);
+    if (connection != nullptr && metrics_.connectionsOpen > config_.maxConnections) {
+      metrics_.connectionsRefused++;
+      connection->refuse();
+    }
+  });
+  spdlog::info("private listener (/metrics /healthz /readyz /api) on {}", adminListener_.boundAddress());
+}
+
+std::string Frontend::notReadyReason() const {
+  if (draining_ || stopping_) return "draining";
+  if (!accepting_) return "starting: waiting for every hub's kick revocations";
+  const uint64_t now = nowMs();
+  for (const auto& hub : hubs_) {
+    uint64_t last = hub->lastReplyMs();
+    if (last == 0) return "hub " + hub->ingress() + ": no answer yet";
+    if (now - last > config_.hubTimeoutMs) {
+      return "hub " + hub->ingress() + ": no answer for " + std::to_string(now - last) + " ms (hub_timeout_ms " +
+             std::to_string(config_.hubTimeoutMs) + ")";
+    }
+  }
+  return {};
 }
 
 std::string Frontend::renderMetrics() const {
@@ -255,6 +282,10 @@ void Frontend::flushDirty() {
   }
   for (Connection* connection : destroyed_) delete connection;
   destroyed_.clear();
+  if (deliveryStartNs_ != 0) {
+    metrics_.deliveryFlush.observeNs(uv_hrtime() - deliveryStartNs_);
+    deliveryStartNs_ = 0;
+  }
   // Every connection with frames was dirty and is flushed: the frames are written or moved.
   pendingFrames_.clear();
   // Keep what an ordinary iteration needs; give back what a burst (a mass connect) took.
@@ -353,6 +384,7 @@ void Frontend::shutdown() {
     uv_close(reinterpret_cast<uv_handle_t*>(&self->tick_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&self->check_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&self->flushIdle_), nullptr);
+    self->adminListener_.close();
   };
   // Give the close frames a moment to go out (bounded by the close timeout).
   uint64_t grace = open.empty() ? 0 : std::min<uint64_t>(config_.closeTimeoutMs, 1000);
