@@ -124,8 +124,16 @@ describe('metrics per process, health, identity', () => {
     await a.close();
     await b.close();
     await until(async () => sample(await scrape(fe2.adminPort), 'webim_long_polls') === 0, 'the long-poll to be uncounted');
+    // A flood over rate_limit (20/s, burst 40): closed 4008 and counted.
+    const flood = await Client.connect(fe1.url);
+    await flood.auth(cluster.token('fay', []));
+    for (let i = 0; i < 100; i++) flood.ws.send(JSON.stringify({ op: 'nop', id: 1000 + i }));
+    assert.equal((await flood.closed).code, 4008);
 
-    scrapes.fe1 = await scrape(fe1.adminPort);
+    scrapes.fe1 = await until(async () => {
+      const text = await scrape(fe1.adminPort);
+      return sample(text, 'webim_closes_total', 'code="4008"') >= 1 ? text : null;
+    }, 'fe1 to count the 4008 close');
     scrapes.fe2 = await until(async () => {
       const text = await scrape(fe2.adminPort);
       return sample(text, 'webim_event_streams') === 0 && sample(text, 'webim_websockets') === 0 ? text : null;
@@ -138,6 +146,8 @@ describe('metrics per process, health, identity', () => {
     assert.ok(sample(scrapes.fe2, 'webim_deliveries_total') >= 5);
     assert.ok(sample(scrapes.fe2, 'webim_delivery_flush_seconds_count') >= 1);
     assert.ok(sample(scrapes.fe2, 'webim_closes_total', 'code="1000"') >= 1);
+    assert.ok(moved(scrapes.fe1, before1, 'webim_rate_limited_total') >= 1);
+    assert.ok(sample(scrapes.fe1, 'webim_closes_total', 'code="4008"') >= 1);
     assert.ok(moved(scrapes.hub, beforeHub, 'webim_hub_messages_total') >= 5);
     assert.ok(moved(scrapes.hub, beforeHub, 'webim_hub_batches_total') >= 1);
     assert.ok(moved(scrapes.hub, beforeHub, 'webim_hub_commit_seconds_count') >= 1);
