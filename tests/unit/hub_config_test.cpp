@@ -104,3 +104,15 @@ TEST_CASE("hub config: the RocksDB I/O keys from a --config file", "[hub_config]
   CHECK(cmd.config.bytesPerSync == 4194304);  // the flag wins
   CHECK(cmd.config.walBytesPerSync == 0);
 }
+
+TEST_CASE("hub config: metrics_listen is HOST:PORT, or empty for none", "[hub_config]") {
+  CHECK(parse({}).config.metricsListen == "127.0.0.1:0");
+  for (const char* ok : {"127.0.0.1:9640", "127.0.0.1:0", "[::1]:9640", "0.0.0.0:9640", ""}) {
+    CHECK(parse({"--metrics-listen", ok}).mode == CommandLine::Mode::Serve);
+  }
+  for (const char* bad : {"localhost", "127.0.0.1:", ":9640", "127.0.0.1:99999", "127.0.0.1:http"}) {
+    const CommandLine cmd = parse({"--metrics-listen", bad});
+    CHECK(cmd.mode == CommandLine::Mode::Exit);
+    CHECK(cmd.exitCode == kExitBadConfig);
+  }
+}
