@@ -34,6 +34,11 @@ uint64_t randomGeneration() {
   return generation;
 }
 
+uint64_t elapsedNs(std::chrono::steady_clock::time_point since) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - since).count());
+}
+
 // A crash at a named point (tests: WEBIM_FAILPOINTS=hub.crash_after_write=1), as kill -9 would.
 void crashAt(std::string_view point) {
   if (!failpoint(point)) return;
@@ -104,8 +109,7 @@ void Hub::syncStore() {
   if (failpoint("hub.sync_fails")) throw HistoryStoreError("failpoint hub.sync_fails");
   const auto start = std::chrono::steady_clock::now();
   store_.sync();
-  metrics_.fsync.observeNs(static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count()));
+  metrics_.fsync.observeNs(elapsedNs(start));
 }
 
 // A lone batch (nothing else in flight, no request waiting) is synced on the loop itself: handing
@@ -226,8 +230,7 @@ void Hub::completeOldest() {
   if (flight.wrote) {
     if (syncer_) crashAt("hub.crash_after_sync");  // durable, not yet acked
     ++stats_.commits;
-    metrics_.commit.observeNs(static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - flight.writeStart).count()));
+    metrics_.commit.observeNs(elapsedNs(flight.writeStart));
     if (failedCommitsInRow_ > 0) spdlog::info("group commits succeed again after {} failed", failedCommitsInRow_);
     failedCommitsInRow_ = 0;
   }

@@ -177,7 +177,9 @@ void Hub::drainSubscriptions() {
       ++stats_.unsubscribes;
       auto it = subscribers_.find(topic);
       if (it != subscribers_.end() && --it->second == 0) {
-        if (!isControlTopic(topic) && !topic.empty() && topic.back() == '\0') metrics_.namespaces.subscribed(topic, -1);
+        if (!isControlTopic(topic) && !topic.empty() && topic.back() == '\0') {
+          metrics_.namespaces.subscribed(topic, -1);
+        }
         subscribers_.erase(it);
       }
     }

@@ -6,8 +6,8 @@ namespace webim::hub {
 
 namespace {
 std::string response(const char* status, const char* type, const std::string& body) {
-  return std::string("HTTP/1.1 ") + status + "\r\nContent-Type: " + type + "\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  return std::string("HTTP/1.1 ") + status + "\r\nContent-Type: " + type +
+         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
 }
 
 // "127.0.0.1:0" -> "tcp://127.0.0.1:*"; "[::1]:9640" -> "tcp://[::1]:9640".
@@ -64,7 +64,8 @@ void MetricsServer::serve(const std::function<std::string()>& render) {
   }
 }
 
-void MetricsServer::answer(const std::string& id, const std::string& head, const std::function<std::string()>& render) {
+void MetricsServer::answer(const std::string& id, const std::string& head,
+                           const std::function<std::string()>& render) {
   std::string reply;
   if (head.rfind("GET /metrics ", 0) == 0 || head.rfind("GET /metrics?", 0) == 0) {
     reply = response("200 OK", "text/plain; version=0.0.4", render());

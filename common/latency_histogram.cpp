@@ -33,7 +33,13 @@ void line(std::string& out, std::string_view name, std::string_view suffix, std:
 
 void LatencyHistogram::render(std::string& out, std::string_view name, std::string_view help,
                               std::string_view labels) const {
-  out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ").append(name).append(" histogram\n");
+  out.append("# HELP ")
+      .append(name)
+      .append(" ")
+      .append(help)
+      .append("\n# TYPE ")
+      .append(name)
+      .append(" histogram\n");
   renderSeries(out, name, labels);
 }
 

@@ -66,10 +66,13 @@ void AdminListener::onReadable(uv_poll_t* handle, int /*status*/, int /*events*/
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       // Out of descriptors or memory: the socket stays readable, so pause rather than spin.
       uv_poll_stop(&self->poll_);
-      uv_timer_start(&self->pause_, [](uv_timer_t* timer) {
-        auto* listener = static_cast<AdminListener*>(timer->data);
-        if (listener->fd_ >= 0) uv_poll_start(&listener->poll_, UV_READABLE, onReadable);
-      }, kPauseMs, 0);
+      uv_timer_start(
+          &self->pause_,
+          [](uv_timer_t* timer) {
+            auto* listener = static_cast<AdminListener*>(timer->data);
+            if (listener->fd_ >= 0) uv_poll_start(&listener->poll_, UV_READABLE, onReadable);
+          },
+          kPauseMs, 0);
       return;
     }
     self->onAccept_(fd);

@@ -29,7 +29,7 @@ class AdminListener {
   std::string boundAddress() const;
 
  private:
-  static constexpr int kAcceptBatch = 16;  // a scraper or an app, not a crowd
+  static constexpr int kAcceptBatch = 16;    // a scraper or an app, not a crowd
   static constexpr uint64_t kPauseMs = 100;  // after an accept error that would repeat at once
   static void onReadable(uv_poll_t* handle, int status, int events);
 

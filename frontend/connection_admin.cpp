@@ -38,7 +38,8 @@ void Connection::serveOperator(const HttpRequest& request, std::string_view rest
     finishHttp(httpResponse(200, kText, "ok\n"));
   } else if (path == "/readyz") {
     std::string reason = frontend().notReadyReason();
-    finishHttp(reason.empty() ? httpResponse(200, kText, "ready\n") : httpResponse(503, kText, reason + "\n"));
+    finishHttp(reason.empty() ? httpResponse(200, kText, "ready\n")
+                              : httpResponse(503, kText, reason + "\n"));
   } else {
     finishHttp(httpResponse(200, "text/plain; version=0.0.4", frontend().renderMetrics()));
   }

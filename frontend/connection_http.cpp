@@ -1,6 +1,7 @@
-// The plain-HTTP side of a connection: routing of the request head (the health and metrics
-// endpoints are connection_admin.cpp), static files, the HTTP API for apps (docs/protocol.md section 4) and the HTTP fallback
-// for browsers whose network blocks WebSocket (docs/protocol.md section 2):
+// The plain-HTTP side of a connection: routing of the request head (the operator's routes, health,
+// metrics and which listener serves /api, are connection_admin.cpp), static files, the HTTP API for
+// apps (docs/protocol.md section 4) and the HTTP fallback for browsers whose network blocks
+// WebSocket (docs/protocol.md section 2):
 //   POST /session {"token"}          -> {"sid","user"}   (sid verifiable by every frontend)
 //   GET  /events?sid=&ch=&since=     -> SSE (Accept: text/event-stream) or one long-poll answer
 //   POST /cmd?sid=  {pub|hist}       -> the request's reply

@@ -50,7 +50,8 @@ std::string Metrics::render(const std::string& frontendId, size_t channels, size
   counter(out, "webim_http_requests_total", "plain HTTP requests served", "counter", httpRequests, labels);
   counter(out, "webim_event_streams", "SSE event streams open (GET /events)", "gauge", eventStreams, labels);
   counter(out, "webim_long_polls", "long-polls waiting (GET /events)", "gauge", longPolls, labels);
-  counter(out, "webim_rate_limited_total", "requests over rate_limit (WebSockets closed 4008, POST /cmd refused)", "counter", rateLimited, labels);
+  counter(out, "webim_rate_limited_total", "requests over rate_limit (WebSockets closed 4008, POST /cmd refused)",
+          "counter", rateLimited, labels);
   counter(out, "webim_fills_total", "history reads started to fill a gap", "counter", fills, labels);
   counter(out, "webim_duplicates_dropped_total", "hub deliveries dropped as already delivered", "counter",
           duplicatesDropped, labels);

@@ -44,13 +44,14 @@ TEST_CASE("hub metrics render every series with the shard label", "[hub_metrics]
   gauges.inFlightBatches = 2;
   gauges.upsertRetries = 4;
   const std::string text = renderHubMetrics(metrics, stats, gauges, "s1");
-  for (const char* line : {"webim_hub_batches_total{shard=\"s1\"} 3\n", "webim_hub_messages_total{shard=\"s1\"} 5\n",
-                           "webim_hub_duplicates_total{shard=\"s1\"} 1\n", "webim_hub_in_flight_batches{shard=\"s1\"} 2\n",
-                           "webim_hub_store_upsert_retries_total{shard=\"s1\"} 4\n",
-                           "webim_hub_namespace_messages_total{shard=\"s1\",namespace=\"room\"} 1\n",
-                           "webim_hub_namespace_bytes_total{shard=\"s1\",namespace=\"room\"} 7\n",
-                           "webim_hub_commit_seconds_bucket{shard=\"s1\",le=\"0.0016\"} 1\n",
-                           "webim_hub_fsync_seconds_count{shard=\"s1\"} 1\n", "# TYPE webim_hub_commit_seconds histogram\n"}) {
+  for (const char* line :
+       {"webim_hub_batches_total{shard=\"s1\"} 3\n", "webim_hub_messages_total{shard=\"s1\"} 5\n",
+        "webim_hub_duplicates_total{shard=\"s1\"} 1\n", "webim_hub_in_flight_batches{shard=\"s1\"} 2\n",
+        "webim_hub_store_upsert_retries_total{shard=\"s1\"} 4\n",
+        "webim_hub_namespace_messages_total{shard=\"s1\",namespace=\"room\"} 1\n",
+        "webim_hub_namespace_bytes_total{shard=\"s1\",namespace=\"room\"} 7\n",
+        "webim_hub_commit_seconds_bucket{shard=\"s1\",le=\"0.0016\"} 1\n",
+        "webim_hub_fsync_seconds_count{shard=\"s1\"} 1\n", "# TYPE webim_hub_commit_seconds histogram\n"}) {
     CHECK(text.find(line) != std::string::npos);
   }
 }

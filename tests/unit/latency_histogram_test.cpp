@@ -25,10 +25,10 @@ TEST_CASE("each value lands in the first bucket whose bound holds it", "[latency
 
 TEST_CASE("observations are counted, summed and rendered cumulatively in seconds", "[latency_histogram]") {
   LatencyHistogram h;
-  h.observe(50);         // <= 0.0001 s
-  h.observe(150);        // <= 0.0002 s
-  h.observeNs(150'000);  // the same, in nanoseconds
-  h.observe(10'000'000); // 10 s: +Inf only
+  h.observe(50);          // <= 0.0001 s
+  h.observe(150);         // <= 0.0002 s
+  h.observeNs(150'000);   // the same, in nanoseconds
+  h.observe(10'000'000);  // 10 s: +Inf only
   CHECK(h.count() == 4);
   CHECK(h.sumUs() == 10'000'350);
   CHECK(h.inBucket(0) == 1);

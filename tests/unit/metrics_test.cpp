@@ -37,13 +37,14 @@ TEST_CASE("frontend metrics render the gauges, counters and histograms by transp
   m.deliveryFlush.observe(90);
   m.closesByCode[4008] = 1;
   const std::string text = m.render("fe1", 7, 8);
-  for (const char* line : {"webim_websockets{frontend=\"fe1\"} 2\n", "webim_event_streams{frontend=\"fe1\"} 1\n",
-                           "webim_long_polls{frontend=\"fe1\"} 3\n", "webim_rate_limited_total{frontend=\"fe1\"} 4\n",
-                           "webim_backlog_bytes{frontend=\"fe1\"} 5\n", "webim_channels{frontend=\"fe1\"} 7\n",
-                           "webim_closes_total{frontend=\"fe1\",code=\"4008\"} 1\n",
-                           "webim_publish_ack_seconds_bucket{frontend=\"fe1\",le=\"0.0004\"} 1\n",
-                           "webim_delivery_flush_seconds_bucket{frontend=\"fe1\",le=\"0.0001\"} 1\n",
-                           "# TYPE webim_publish_ack_seconds histogram\n"}) {
+  for (const char* line :
+       {"webim_websockets{frontend=\"fe1\"} 2\n", "webim_event_streams{frontend=\"fe1\"} 1\n",
+        "webim_long_polls{frontend=\"fe1\"} 3\n", "webim_rate_limited_total{frontend=\"fe1\"} 4\n",
+        "webim_backlog_bytes{frontend=\"fe1\"} 5\n", "webim_channels{frontend=\"fe1\"} 7\n",
+        "webim_closes_total{frontend=\"fe1\",code=\"4008\"} 1\n",
+        "webim_publish_ack_seconds_bucket{frontend=\"fe1\",le=\"0.0004\"} 1\n",
+        "webim_delivery_flush_seconds_bucket{frontend=\"fe1\",le=\"0.0001\"} 1\n",
+        "# TYPE webim_publish_ack_seconds histogram\n"}) {
     CHECK(text.find(line) != std::string::npos);
   }
 }
