@@ -78,6 +78,8 @@ describe('metrics per process, health, identity', () => {
       const api = await fetch(`http://127.0.0.1:${fe.port}/api/stats`, { method: 'POST', body: '{}' });
       assert.equal(api.status, 404, 'no HTTP API on the public port');
       await api.text();
+      // Ready once every hub answered (its kick revocations known): "starting" until then.
+      await until(async () => (await get(fe.adminPort, '/readyz')).status === 200, `${fe.name} to be ready`);
       assert.deepEqual(await get(fe.port, '/healthz'), { status: 200, body: 'ok\n' });
       assert.deepEqual(await get(fe.port, '/readyz'), { status: 200, body: 'ready\n' });
       assert.deepEqual(await get(fe.adminPort, '/readyz'), { status: 200, body: 'ready\n' });
