@@ -210,6 +210,20 @@ describe('metrics per process, health, identity', () => {
     }
   });
 
+  test('public_admin serves /metrics and /api on the public port too', async () => {
+    const open = await cluster.startFrontend(['--public-admin']);
+    try {
+      assert.match((await get(open.port, '/metrics')).body, /webim_connections\{frontend="fe\d+"\}/);
+      const api = await fetch(`http://127.0.0.1:${open.port}/api/stats`, {
+        method: 'POST', headers: { authorization: `Bearer ${cluster.apiKey}` }, body: '{}',
+      });
+      assert.equal(api.status, 200, await api.text());
+    } finally {
+      await open.stop();
+      cluster.frontends.splice(cluster.frontends.indexOf(open), 1);
+    }
+  });
+
   test('ids default to <host name>-<instance>', async () => {
     const fe = new Process('numbered', FRONTEND, [
       '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--instance', '7', '--hub-ingress', cluster.endpoints.ingress,
