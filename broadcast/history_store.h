@@ -190,6 +190,9 @@ class HistoryStore {
   // latest), and the removal of those older than beforeMs. Throw HistoryStoreError on store errors.
   virtual std::vector<Revocation> loadRevocations(int64_t /*sinceMs*/) { return {}; }
   virtual void trimRevocations(int64_t /*beforeMs*/) {}
+
+  // For the hub's metrics: commits sent again with upserts (PostgreSQL; 0 elsewhere).
+  virtual uint64_t upsertRetries() const { return 0; }
 };
 
 }  // namespace webim::hub

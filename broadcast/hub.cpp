@@ -41,6 +41,7 @@ uint64_t Hub::epochFor(std::string_view channel) const {
 Hub::Hub(const HubConfig& config, HistoryStore& store, zmq::context_t& context)
     : config_(config),
       store_(store),
+      context_(context),
       app_(context, zmq::socket_type::router),
       frontend_(context, zmq::socket_type::router),
       pub_(context, zmq::socket_type::xpub),
@@ -77,6 +78,7 @@ void Hub::run(const volatile std::sig_atomic_t* stop) {
                                         {pub_.handle(), 0, ZMQ_POLLIN, 0}};
   if (zap_) items.push_back({zap_->socket().handle(), 0, ZMQ_POLLIN, 0});
   if (syncer_) items.push_back({nullptr, syncer_->fd(), ZMQ_POLLIN, 0});
+  if (metricsServer_) items.push_back({metricsServer_->socket().handle(), 0, ZMQ_POLLIN, 0});
   const size_t maxBatch = static_cast<size_t>(config_.maxBatch);
   std::vector<Request> batch;
   batch.reserve(maxBatch);
@@ -119,6 +121,7 @@ void Hub::run(const volatile std::sig_atomic_t* stop) {
 // Between batches (batches may be in flight: what is told to others is durable positions only).
 void Hub::housekeeping() {
   servePeers();
+  serveMetrics();
   drainSubscriptions();
   if (std::chrono::steady_clock::now() >= nextSync_) syncWritten();
   if (std::chrono::steady_clock::now() >= nextRevocationTrim_) trimRevocations();

@@ -34,8 +34,10 @@
 #include "broadcast/frontend_registry.h"
 #include "broadcast/history_store.h"
 #include "broadcast/hub_config.h"
+#include "broadcast/hub_metrics.h"
 #include "broadcast/hub_request.h"
 #include "broadcast/inbox_router.h"
+#include "broadcast/metrics_server.h"
 #include "broadcast/publisher.h"
 #include "broadcast/retention.h"
 #include "broadcast/sequencer.h"
@@ -53,6 +55,8 @@ class Hub {
   void bindAppIngress();
   void bindHubIngress();
   void bindHubPub();
+  // The metrics endpoint (metrics_listen; nothing when empty). Throws zmq::error_t.
+  void bindMetrics();
   // The endpoints actually bound (tcp port 0 / '*' resolved).
   std::string boundEndpoints() const;
 
@@ -82,6 +86,7 @@ class Hub {
     bool wrote = false;   // it had records to write
     bool fastPublished = false;  // its fast namespaces' messages went out once written
     size_t bytes = 0;            // of its messages (inFlightBytes_)
+    std::chrono::steady_clock::time_point writeStart{};  // the commit latency histogram
   };
 
   // Sockets, and step (a): receive and decode (hub_ingress.cpp).
@@ -142,6 +147,10 @@ class Hub {
   void publishBatch(const std::vector<Request>& batch, const std::vector<StoredMessage>& messages, bool fastPublished);
   HubStats snapshotStats();
 
+  // The metrics endpoint (hub_metrics_io.cpp): answered between batches.
+  void serveMetrics();
+  std::string renderMetrics();
+
   // Between batches (hub.cpp).
   void housekeeping();
   void publishSyncs(const std::vector<std::string>& channels);
@@ -172,6 +181,7 @@ class Hub {
   std::chrono::steady_clock::time_point nextSync_{};
   const HubConfig& config_;
   HistoryStore& store_;
+  zmq::context_t& context_;  // the process's (main.cpp); outlives the hub
   zmq::socket_t app_;
   zmq::socket_t frontend_;
   zmq::socket_t pub_;
@@ -192,6 +202,8 @@ class Hub {
   std::unordered_map<std::string, uint64_t> subscribers_;  // topic -> subscribe count
   uint64_t storedChannelsAtStart_ = 0;
   HubStats stats_;
+  HubMetrics metrics_;
+  std::unique_ptr<MetricsServer> metricsServer_;
   RetentionPolicy retentionPolicy_;  // parsed from config_.retention (validated at start)
   RetentionSweeper retention_;
   uint64_t failedCommitsInRow_ = 0;  // store errors: log rate limit, recovery notice

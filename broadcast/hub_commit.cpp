@@ -34,6 +34,11 @@ uint64_t randomGeneration() {
   return generation;
 }
 
+uint64_t elapsedNs(std::chrono::steady_clock::time_point since) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - since).count());
+}
+
 // A crash at a named point (tests: WEBIM_FAILPOINTS=hub.crash_after_write=1), as kill -9 would.
 void crashAt(std::string_view point) {
   if (!failpoint(point)) return;
@@ -102,7 +107,9 @@ void Hub::syncStore() {
   // Tests: a slow disk (each sync takes 300 ms more); a sync that fails.
   if (failpoint("hub.slow_sync")) std::this_thread::sleep_for(std::chrono::milliseconds(300));
   if (failpoint("hub.sync_fails")) throw HistoryStoreError("failpoint hub.sync_fails");
+  const auto start = std::chrono::steady_clock::now();
   store_.sync();
+  metrics_.fsync.observeNs(elapsedNs(start));
 }
 
 // A lone batch (nothing else in flight, no request waiting) is synced on the loop itself: handing
@@ -125,7 +132,9 @@ void Hub::processBatch(std::vector<Request>& batch) {
     return std::holds_alternative<KickRequest>(r.request);
   });
   if (whole) drainInFlight();
+  ++metrics_.batches;
   for (Request& r : batch) stage(r);
+  const auto writeStart = std::chrono::steady_clock::now();
   const bool wrote = sequencer_.hasPending();
   if (!writeBatch(whole)) {
     drainInFlight();  // the batches before this one complete (or fail) first, in order
@@ -135,6 +144,7 @@ void Hub::processBatch(std::vector<Request>& batch) {
   }
   sequencer_.seal();
   InFlight& flight = inFlight_.emplace_back(InFlight{std::move(batch), writtenTicket_, wrote});
+  flight.writeStart = writeStart;
   if (modes_.anyFast()) {  // only the fast pipeline is bounded in bytes (inFlightFull)
     for (const StoredMessage& m : sequencer_.batchesInFlight().back().messages) flight.bytes += pageBytes(m);
     inFlightBytes_ += flight.bytes;
@@ -220,6 +230,7 @@ void Hub::completeOldest() {
   if (flight.wrote) {
     if (syncer_) crashAt("hub.crash_after_sync");  // durable, not yet acked
     ++stats_.commits;
+    metrics_.commit.observeNs(elapsedNs(flight.writeStart));
     if (failedCommitsInRow_ > 0) spdlog::info("group commits succeed again after {} failed", failedCommitsInRow_);
     failedCommitsInRow_ = 0;
   }
@@ -268,6 +279,7 @@ void Hub::publishBatch(const std::vector<Request>& batch, const std::vector<Stor
       ++stats_.kicks;
     }
   }
+  for (const StoredMessage& m : messages) metrics_.namespaces.published(m.channel, m.data.size());
   if (!fastPublished) {
     publisher_.publishMessages(messages);
     stats_.published += messages.size();

@@ -32,6 +32,8 @@ constexpr S kSettings[] = {
     {"app_ingress", &HubConfig::appIngress, "app ingress endpoint (ROUTER, JSON)"},
     {"hub_ingress", &HubConfig::hubIngress, "frontend ingress endpoint (ROUTER, protobuf)"},
     {"hub_pub", &HubConfig::hubPub, "publish endpoint (XPUB)"},
+    {"metrics_listen", &HubConfig::metricsListen,
+     "HOST:PORT for Prometheus (GET /metrics), loopback unless firewalled; port 0: any free one; empty: off"},
     {"store", &HubConfig::store, "history store: rocksdb (embedded, --data) | postgres (--pg-dsn)"},
     {"data", &HubConfig::data, "store directory (RocksDB)"},
     {"wal_dir", &HubConfig::walDir, "RocksDB WAL directory, e.g. on a dedicated device (default: in --data)"},
@@ -98,6 +100,13 @@ std::string validateConfig(const HubConfig& c) {
            {{"app_ingress", &c.appIngress}, {"hub_ingress", &c.hubIngress}, {"hub_pub", &c.hubPub}}})
     if (!isPeerEndpoint(*ep))
       return std::string(name) + ": '" + *ep + "' is not a tcp:// or ipc:// endpoint";
+  if (!c.metricsListen.empty()) {
+    const size_t colon = c.metricsListen.rfind(':');
+    const std::string port = colon == std::string::npos ? std::string() : c.metricsListen.substr(colon + 1);
+    if (colon == 0 || port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoul(port) > 65535)
+      return "metrics_listen: '" + c.metricsListen + "' is not HOST:PORT (e.g. 127.0.0.1:9640), or empty for none";
+  }
   if (c.store != "rocksdb" && c.store != "postgres")
     return "store: '" + c.store + "' is not one of rocksdb|postgres";
   if (c.store == "rocksdb" && c.data.empty()) return "data: must not be empty";

@@ -22,6 +22,9 @@ struct HubConfig {
   std::string appIngress = "tcp://127.0.0.1:5560";  // ROUTER, JSON (docs/protocol.md section 4)
   std::string hubIngress = "tcp://127.0.0.1:5561";  // ROUTER, protobuf FrontendRequest/HubReply
   std::string hubPub = "tcp://127.0.0.1:5562";      // XPUB, [channel '\0'][Delivery]
+  // HOST:PORT where GET /metrics answers (metrics_server.h); port 0: a free one (logged); "":
+  // none. The example config (deploy/webim-broadcast.toml) sets 127.0.0.1:9640.
+  std::string metricsListen = "127.0.0.1:0";
   std::string store = "rocksdb";                    // rocksdb (embedded, --data) | postgres (--pg-dsn)
   std::string data = "./var/hub";                   // RocksDB directory
   // RocksDB I/O (docs/durability.md "Disk layout"; rocksdb_open.h): the WAL's own directory ("" =

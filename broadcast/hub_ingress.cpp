@@ -163,7 +163,9 @@ void Hub::drainSubscriptions() {
     std::string topic(reinterpret_cast<const char*>(bytes + 1), msg.size() - 1);
     if (bytes[0] == kSubscribe) {
       ++stats_.subscribes;
-      ++subscribers_[topic];
+      if (++subscribers_[topic] == 1 && !isControlTopic(topic) && !topic.empty() && topic.back() == '\0') {
+        metrics_.namespaces.subscribed(topic, 1);
+      }
       if (topic.substr(0, kFrontendTopicPrefix.size()) == kFrontendTopicPrefix && topic.back() == '\0') {
         // A frontend (re)connected: our boot id tells it whether to attach its inboxes again.
         const std::string_view id = std::string_view(topic).substr(kFrontendTopicPrefix.size());
@@ -174,7 +176,12 @@ void Hub::drainSubscriptions() {
     } else if (bytes[0] == kUnsubscribe) {
       ++stats_.unsubscribes;
       auto it = subscribers_.find(topic);
-      if (it != subscribers_.end() && --it->second == 0) subscribers_.erase(it);
+      if (it != subscribers_.end() && --it->second == 0) {
+        if (!isControlTopic(topic) && !topic.empty() && topic.back() == '\0') {
+          metrics_.namespaces.subscribed(topic, -1);
+        }
+        subscribers_.erase(it);
+      }
     }
   }
   if (!toSync.empty()) publishSyncs(toSync);

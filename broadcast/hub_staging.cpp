@@ -43,6 +43,8 @@ void Hub::stagePublish(Request& r, PublishRequest& publish) {
 }
 
 void Hub::stageAttach(Request& r, const AttachRequest& attach) {
+  ++metrics_.attachRequests;
+  metrics_.attachedUsers += attach.users.size();
   if (!admitFrontend(r, attach.frontendId, attach.boot)) return;
   std::vector<std::string> inboxes;
   inboxes.reserve(attach.users.size());
@@ -93,6 +95,7 @@ bool Hub::admitFrontend(Request& r, const std::string& id, uint64_t boot) {
     case FrontendRegistry::Admission::Conflict:
       break;
   }
+  ++metrics_.idConflicts;
   if (now >= nextConflictLog_) {
     spdlog::error("two running frontends use the id {}: refusing process {:016x} (process {:016x} keeps the id and "
                   "its inboxes); give each frontend its own --id",

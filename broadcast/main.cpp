@@ -72,7 +72,8 @@ int serve(const webim::hub::HubConfig& config) {
     const std::pair<const char*, void (webim::hub::Hub::*)()> binds[] = {
         {"app_ingress", &webim::hub::Hub::bindAppIngress},
         {"hub_ingress", &webim::hub::Hub::bindHubIngress},
-        {"hub_pub", &webim::hub::Hub::bindHubPub}};
+        {"hub_pub", &webim::hub::Hub::bindHubPub},
+        {"metrics_listen", &webim::hub::Hub::bindMetrics}};
     for (auto [name, bind] : binds) {
       try {
         (hub.*bind)();

@@ -81,7 +81,7 @@ class PostgresHistoryStore final : public HistoryStore {
   uint64_t dedupFilterSkips() const;
   uint64_t dedupQueries() const;
   // Commits sent again with the upserts because their plain inserts hit an existing key.
-  uint64_t upsertRetries() const;
+  uint64_t upsertRetries() const override;
 
  private:
   // The batches of unknown outcome not yet undone (merged: one undo for all of them).

@@ -65,6 +65,7 @@ std::optional<uint64_t> Frontend::retryPause(ReadRetry& retry, const HubResult& 
 }
 
 void Frontend::deliver(Channel& channel, const wire::Delivery& delivery) {
+  if (deliveryStartNs_ == 0) deliveryStartNs_ = uv_hrtime();
   // Serialize once per frontend; every subscriber shares the same frame bytes.
   deliveryScratch_.clear();
   JsonWriter writer(deliveryScratch_);

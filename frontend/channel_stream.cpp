@@ -82,7 +82,10 @@ void ChannelStream::onDelivery(const wire::Delivery& delivery) {
     hold(channel, delivery);
     return;
   }
-  if (delivery.seq() <= channel->lastSeq) return;  // already delivered
+  if (delivery.seq() <= channel->lastSeq) {
+    metrics_.duplicatesDropped++;  // already delivered
+    return;
+  }
   if (delivery.seq() > channel->lastSeq + 1) {
     metrics_.gaps++;
     hold(channel, delivery);
@@ -179,6 +182,7 @@ void ChannelStream::startFill(Channel* channel, uint64_t target) {
   catchUp.fillTarget = std::max(catchUp.fillTarget, target);
   if (catchUp.filling) return;
   catchUp.filling = true;
+  metrics_.fills++;
   continueFill(channel);
 }
 

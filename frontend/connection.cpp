@@ -45,8 +45,9 @@ Connection::Connection(Frontend& frontend, int fd) : frontend_(frontend), fd_(fd
   fire = [](TimerNode* node) { static_cast<Connection*>(node)->onDeadline(); };
 }
 
-Connection* Connection::accept(Frontend& frontend, int fd) {
+Connection* Connection::accept(Frontend& frontend, int fd, bool privateListener) {
   auto* connection = new Connection(frontend, fd);
+  connection->privateListener_ = privateListener;
   if (!frontend.sockets().add(connection, fd)) {
     spdlog::warn("accept: cannot watch the socket: {}", strerror(errno));
     ::close(fd);
@@ -147,6 +148,7 @@ void Connection::refuse() {
 }
 
 void Connection::finishHttp(std::string response) {
+  uncountStream();
   // An answered exchange holds no subscription and waits for nothing.
   stopAll();
   http_.reset();
@@ -170,6 +172,7 @@ void Connection::close(uint16_t code, std::string_view reason) {
     closeCode_ = code;
     finishPoll();
     if (phase_ == Phase::Stream) {
+      uncountStream();
       phase_ = Phase::Closing;
       stopAll();
       shutdownAfterFlush_ = true;
@@ -201,8 +204,16 @@ void Connection::endReplayTurn() {
   if (!frontend().replayPacer().endTurn(this)) replaying_ = false;
 }
 
+// The transport gauges (webim_event_streams, webim_long_polls) count the connections in Stream.
+void Connection::uncountStream() {
+  if (phase_ != Phase::Stream || stream() == nullptr) return;
+  Metrics& metrics = frontend().metrics();
+  (stream()->eventStream ? metrics.eventStreams : metrics.longPolls)--;
+}
+
 void Connection::destroy() {
   if (phase_ == Phase::Closed) return;
+  uncountStream();
   phase_ = Phase::Closed;
   stopAll();
   frontend().wheel().cancel(*this);
@@ -340,6 +351,7 @@ void Connection::onMessage(WsOpcode opcode, std::string_view payload) {
   }
   frontend().metrics().messagesIn++;
   if (!takeRateToken()) {
+    frontend().metrics().rateLimited++;
     logEvent(LogEvent::RateLimitClose, "closed: over the rate limit", {{"code", 4008}});
     close(4008, "rate limited");
     return;

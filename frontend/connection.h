@@ -42,8 +42,9 @@ struct Channel;
 class Connection final : private TimerNode {
  public:
   // Takes one connection the listener accepted (`fd`, non-blocking); returns nullptr if it could
-  // not be watched (the fd is closed then).
-  static Connection* accept(Frontend& frontend, int fd);
+  // not be watched (the fd is closed then). `privateListener`: from admin_listen (it serves the
+  // operator's endpoints only, connection_admin.cpp).
+  static Connection* accept(Frontend& frontend, int fd, bool privateListener = false);
   // The frontend's EpollSet reported `events` (EPOLLIN, EPOLLOUT, ...) for this socket.
   void onEvents(uint32_t events);
   // Freed by the frontend at the end of the loop iteration in which it was destroyed.
@@ -144,11 +145,16 @@ class Connection final : private TimerNode {
   // Counts this connection against its client address's cap (max_connections_per_address); false
   // when over it. The address is the peer's, or X-Forwarded-For's behind a trusted proxy.
   bool countAddress(const HttpRequest& request);
+  void uncountStream();
+  // connection_admin.cpp: /healthz, /readyz, /metrics, /api (whichever this listener serves).
+  static bool isOperatorPath(std::string_view path) noexcept;
+  void serveOperator(const HttpRequest& request, std::string_view rest);
   void armStreamDeadline();
   // Only while the socket is backed up (it would not take everything): what waits to be written.
   struct Backlog {
+    explicit Backlog(uint64_t& gauge) : bytes(gauge) {}
     std::vector<OutChunk> queue;
-    size_t bytes = 0;             // not yet written
+    BacklogBytes bytes;           // not yet written (counted in the metrics' backlog gauge)
     uint64_t stalledSinceMs = 0;  // since it backed up or last took bytes (the write timeout)
     bool waiting = false;         // for a writable event
   };
@@ -283,6 +289,7 @@ class Connection final : private TimerNode {
   bool countedUser_ : 1 = false;  // counted against max_connections_per_user (Frontend::userCounts)
   bool countedAddress_ : 1 = false;  // counted against max_connections_per_address
   bool headRequest_ : 1 = false; // the HTTP request is a HEAD: its answer goes without a body
+  bool privateListener_ : 1 = false;  // accepted on admin_listen
 };
 
 }  // namespace webim

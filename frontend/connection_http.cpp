@@ -1,6 +1,7 @@
-// The plain-HTTP side of a connection: routing of the request head, the health and metrics
-// endpoints, static files, the HTTP API for apps (docs/protocol.md section 4) and the HTTP fallback
-// for browsers whose network blocks WebSocket (docs/protocol.md section 2):
+// The plain-HTTP side of a connection: routing of the request head (the operator's routes, health,
+// metrics and which listener serves /api, are connection_admin.cpp), static files, the HTTP API for
+// apps (docs/protocol.md section 4) and the HTTP fallback for browsers whose network blocks
+// WebSocket (docs/protocol.md section 2):
 //   POST /session {"token"}          -> {"sid","user"}   (sid verifiable by every frontend)
 //   GET  /events?sid=&ch=&since=     -> SSE (Accept: text/event-stream) or one long-poll answer
 //   POST /cmd?sid=  {pub|hist}       -> the request's reply
@@ -100,6 +101,10 @@ void Connection::onHttpBytes(std::string_view bytes) {
 void Connection::serveHttp(const HttpRequest& request, std::string_view rest) {
   std::string_view path = request.path();
   headRequest_ = request.method == "HEAD";  // whatever the answer, it goes without a body
+  if (privateListener_ || isOperatorPath(path)) {
+    serveOperator(request, rest);
+    return;
+  }
   const bool browser = path == "/ws" || path == "/events" || path == "/session" || path == "/cmd";
   if (browser && frontend().config().maxConnectionsPerAddress != 0 && !countAddress(request)) {
     finishHttp(httpResponse(429, "text/plain", "too many connections from this address, retry later\n"));
@@ -110,9 +115,7 @@ void Connection::serveHttp(const HttpRequest& request, std::string_view rest) {
     return;
   }
   frontend().metrics().httpRequests++;
-  if (path.substr(0, 5) == "/api/") {
-    serveApi(request, rest);
-  } else if (path == "/session" || path == "/events" || path == "/cmd") {
+  if (path == "/session" || path == "/events" || path == "/cmd") {
     serveFallback(request, rest);
   } else {
     serveFile(request);
@@ -175,19 +178,11 @@ void Connection::serveFallback(const HttpRequest& request, std::string_view rest
   startBody(request, rest, path == "/cmd" ? BodyUse::Command : BodyUse::Session, {}, std::move(cors));
 }
 
-// Plain GETs: health, metrics, static files.
+// Plain GETs: static files.
 void Connection::serveFile(const HttpRequest& request) {
   std::string_view path = request.path();
   if (request.method != "GET" && request.method != "HEAD") {
     finishHttp(httpResponse(405, "text/plain", "method not allowed\n"));
-    return;
-  }
-  if (path == "/healthz") {
-    finishHttp(httpResponse(200, "text/plain", "ok\n"));
-    return;
-  }
-  if (path == "/metrics") {
-    finishHttp(httpResponse(200, "text/plain; version=0.0.4", frontend().renderMetrics()));
     return;
   }
   if (const StaticFile* file = frontend().staticFile(path)) {
@@ -459,6 +454,7 @@ void Connection::openEvents(const HttpRequest& request) {
   const bool eventStream = stream->eventStream;
   http_ = std::move(stream);  // the head parser (and `request`, `names`, `positions`) ends here
   phase_ = Phase::Stream;
+  (eventStream ? frontend().metrics().eventStreams : frontend().metrics().longPolls)++;
   uint64_t now = frontend().nowMs();
   if (eventStream) {
     send(std::make_shared<const std::string>(

@@ -33,6 +33,7 @@ void Connection::handleRequest(std::string_view payload) {
     // Each /cmd is a connection of its own: the user's requests share one bucket instead.
     const FrontendConfig& config = frontend().config();
     if (!frontend().commandRates().take(session_.user, frontend().nowMs(), config.rateLimit, config.rateBurst)) {
+      frontend().metrics().rateLimited++;
       replyError(request, "rate_limited", "over the rate limit (rate_limit per user for POST /cmd)");
       return;
     }
@@ -218,6 +219,7 @@ Task Connection::publish(int64_t id, std::string channel, std::string cid, std::
   body->set_from(session_.user);
   body->set_cid(std::move(cid));
   body->set_data(std::move(data));
+  const uint64_t sentNs = uv_hrtime();  // the call sends at once
   HubCall call(frontend().hubFor(request.publish().channel()), pending_, request,
                frontend().nowMs() + frontend().config().hubTimeoutMs);
   HubResult result = co_await call;
@@ -236,6 +238,7 @@ Task Connection::publish(int64_t id, std::string channel, std::string cid, std::
     co_return;
   }
   metrics.publishes++;
+  metrics.publishAck.observeNs(uv_hrtime() - sentNs);
   std::string out;
   JsonWriter(out)
       .beginObject()

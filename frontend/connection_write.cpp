@@ -158,7 +158,7 @@ void Connection::flush() {
   }
   // The socket is backed up: keep the rest until it drains (a writable event).
   if (!backlog_) {
-    auto backlog = std::make_unique<Backlog>();
+    auto backlog = std::make_unique<Backlog>(frontend().metrics().backlogBytes);
     backlog->queue.assign(std::make_move_iterator(out.begin() + static_cast<std::ptrdiff_t>(first)),
                           std::make_move_iterator(out.end()));
     out.clear();

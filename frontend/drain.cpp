@@ -108,6 +108,7 @@ void Frontend::finishStop() {
   uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&flushIdle_), nullptr);
+  adminListener_.close();  // last: /readyz answered "draining" until now
 }
 
 }  // namespace webim

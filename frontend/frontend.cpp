@@ -95,6 +95,7 @@ int Frontend::run() {
   try {
     staticFiles_.load(config_.staticDirs);
     listen();
+    listenPrivate();
     for (auto& hub : hubs_) hub->start();
   } catch (const std::exception& e) {
     spdlog::critical("cannot start: {}", e.what());
@@ -172,6 +173,32 @@ void Frontend::startAccepting() {
   accepting_ = true;
   wheel_.cancel(acceptStart_);
   uv_poll_start(&listener_, UV_READABLE, onAcceptable);
+}
+
+void Frontend::listenPrivate() {
+  adminListener_.open(&loop_, config_.adminListen, [this](int fd) {
+    Connection* connection = Connection::accept(*this, fd, true);
+    if (connection != nullptr && metrics_.connectionsOpen > config_.maxConnections) {
+      metrics_.connectionsRefused++;
+      connection->refuse();
+    }
+  });
+  spdlog::info("private listener (/metrics /healthz /readyz /api) on {}", adminListener_.boundAddress());
+}
+
+std::string Frontend::notReadyReason() const {
+  if (draining_ || stopping_) return "draining";
+  if (!accepting_) return "starting: waiting for every hub's kick revocations";
+  const uint64_t now = nowMs();
+  for (const auto& hub : hubs_) {
+    uint64_t last = hub->lastReplyMs();
+    if (last == 0) return "hub " + hub->ingress() + ": no answer yet";
+    if (now - last > config_.hubTimeoutMs) {
+      return "hub " + hub->ingress() + ": no answer for " + std::to_string(now - last) + " ms (hub_timeout_ms " +
+             std::to_string(config_.hubTimeoutMs) + ")";
+    }
+  }
+  return {};
 }
 
 std::string Frontend::renderMetrics() const {
@@ -259,6 +286,10 @@ void Frontend::flushDirty() {
   }
   for (Connection* connection : destroyed_) delete connection;
   destroyed_.clear();
+  if (deliveryStartNs_ != 0) {
+    metrics_.deliveryFlush.observeNs(uv_hrtime() - deliveryStartNs_);
+    deliveryStartNs_ = 0;
+  }
   // Every connection with frames was dirty and is flushed: the frames are written or moved.
   pendingFrames_.clear();
   // Keep what an ordinary iteration needs; give back what a burst (a mass connect) took.

@@ -23,6 +23,7 @@
 #include "common/token.h"
 #include "common/websocket_handshake.h"
 #include "common/ws_frame.h"
+#include "frontend/admin_listener.h"
 #include "frontend/channel_index.h"
 #include "frontend/channel_stream.h"
 #include "frontend/delivery.h"
@@ -87,6 +88,9 @@ class Frontend final : private ChannelStreamPort {
   const ApiKeys& apiKeys() const noexcept { return apiKeys_; }
   const StaticFile* staticFile(std::string_view path) const { return staticFiles_.find(path); }
   std::string renderMetrics() const;
+  // Why this process should get no new clients (the /readyz body), or empty when it is ready:
+  // not accepting yet, draining, or a hub not heard from within hub_timeout_ms.
+  std::string notReadyReason() const;
   // A catch-up read (history for a fill, a recovery, a joiner's position) ended in `result`, not a
   // page: the pause before trying again, or nullopt when it is final or `retry`'s budget is spent.
   std::optional<uint64_t> retryPause(ReadRetry& retry, const HubResult& result);
@@ -121,6 +125,7 @@ class Frontend final : private ChannelStreamPort {
   static constexpr int64_t kTokenLeewaySeconds = 30;  // clock skew allowed for exp, nbf and the lifetime
 
   void listen();
+  void listenPrivate();
   void startAccepting();
   // channel_routing.cpp: the I/O side of the channels' streams (ChannelStreamPort).
   void channelOpened(std::string_view name) override;
@@ -161,6 +166,7 @@ class Frontend final : private ChannelStreamPort {
   const FrontendConfig& config_;
   uv_loop_t loop_{};
   uv_poll_t listener_{};
+  AdminListener adminListener_;  // admin_listen: /metrics, /healthz, /readyz, /api of this process
   EpollSet sockets_;
   std::vector<Connection*> destroyed_;      // freed at the end of this loop iteration
   int listenFd_ = -1;
@@ -218,6 +224,7 @@ class Frontend final : private ChannelStreamPort {
   bool stopping_ = false;
   bool draining_ = false;
   std::unique_ptr<DrainState> drain_;
+  uint64_t deliveryStartNs_ = 0;  // the first hub delivery of this loop iteration (delivery flush histogram)
   struct AcceptPause : TimerNode {
     Frontend* frontend = nullptr;
   } acceptPause_;

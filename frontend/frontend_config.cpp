@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <set>
@@ -31,7 +32,12 @@ constexpr S kSettings[] = {
     {"shards", &FrontendConfig::shards, "shard table (JSON): connect to every hub, route by slot"},
     {"secret_file", &FrontendConfig::secretFile, "token secrets, one per line (>= 32 bytes each)"},
     {"api_key_file", &FrontendConfig::apiKeyFile, "HTTP API keys, one per line (>= 16 bytes); off if unset"},
-    {"id", &FrontendConfig::id, "this frontend's id (default fe-<pid>)"},
+    {"id", &FrontendConfig::id, "this frontend's id (default <host name>-<instance>, or <host name>-pid<pid>)"},
+    {"instance", &FrontendConfig::instance,
+     "this process's number on its host, 0..1023 (the unit's %i): default id and admin port"},
+    {"admin_listen", &FrontendConfig::adminListen,
+     "HOST:PORT of the private listener: /metrics /healthz /readyz /api (default 127.0.0.1:9650+instance, or :0)"},
+    {"public_admin", &FrontendConfig::publicAdmin, "also serve /metrics and /api on the public listener"},
     {"static_dir", &FrontendConfig::staticDirs, "serve files: DIR (at /) or /prefix/=DIR; repeatable"},
     {"log_level", &FrontendConfig::logLevel, "trace|debug|info|warn|error|critical|off"},
     {"log_format", &FrontendConfig::logFormat, "logfmt|json: one line per record on stderr (docs/deploy.md \"Logs\")"},
@@ -197,7 +203,18 @@ void validate(FrontendConfig& config) {
     std::string error;
     if (!config.trustedProxyRanges.add(cidr, error)) throw std::runtime_error("--trusted-proxies: " + error);
   }
-  if (config.id.empty()) config.id = "fe-" + std::to_string(::getpid());
+  if (config.instance < -1 || config.instance > kMaxInstance) {
+    throw std::runtime_error("--instance must be 0.." + std::to_string(kMaxInstance));
+  }
+  if (config.id.empty()) {
+    char host[256] = {};
+    if (::gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') std::strcpy(host, "webim");
+    config.id = defaultFrontendId(host, config.instance, ::getpid());
+  }
+  if (config.adminListen.empty()) config.adminListen = defaultAdminListen(config.instance);
+  if (!parseListenAddress(config.adminListen)) {
+    throw std::runtime_error("--admin-listen '" + config.adminListen + "' is not HOST:PORT (e.g. 127.0.0.1:9650)");
+  }
   loadHubs(config);
   if (!config.curveSecretKeyFile.empty()) {
     std::string error = readCurveSecretKey(config.curveSecretKeyFile, "--curve-secret-key-file", config.curveSecretKey);
@@ -207,6 +224,14 @@ void validate(FrontendConfig& config) {
 }
 
 }  // namespace
+
+std::string defaultFrontendId(const std::string& hostName, int64_t instance, long pid) {
+  return hostName + "-" + (instance >= 0 ? std::to_string(instance) : "pid" + std::to_string(pid));
+}
+
+std::string defaultAdminListen(int64_t instance) {
+  return "127.0.0.1:" + std::to_string(instance >= 0 ? kAdminPortBase + instance : 0);
+}
 
 ConfigOutcome loadFrontendConfig(int argc, char** argv, FrontendConfig& config) {
   CLI::App app{"webim-frontend: serves browsers over WebSocket and relays to the webim hub.\n"

@@ -34,8 +34,18 @@ struct FrontendConfig {
   std::string secretFile;
   // HTTP API keys (POST /api/...), one per line; empty = the HTTP API is off.
   std::string apiKeyFile;
-  // This frontend's id, unique among the frontends of one deployment (default: "fe-<pid>").
+  // This frontend's id, unique among the frontends of one deployment (default: "<host name>-<instance>",
+  // or "<host name>-pid<pid>" without an instance).
   std::string id;
+  // This process's number on its host (the systemd unit's %i, 0..kMaxInstance; -1: none): names
+  // the default id and the default private port.
+  int64_t instance = -1;
+  // The private listener: /metrics, /healthz, /readyz and /api of this process (admin_listener.h).
+  // Default: 127.0.0.1:<kAdminPortBase + instance>, or 127.0.0.1:0 (a free port, logged) without
+  // an instance.
+  std::string adminListen;
+  // Also serve /metrics and /api on the public listener (off: they are private).
+  bool publicAdmin = false;
   // Static file mounts: "DIR" (served at /) or "/prefix/=DIR" (served under /prefix/); e.g. the
   // demo page at / and the JS client at /js/. Files are read once at start.
   std::vector<std::string> staticDirs;
@@ -81,6 +91,14 @@ struct FrontendConfig {
   std::shared_ptr<const SlotMap> slotMap;  // the hubs: from --shards, or one from the two endpoints
   TrustedProxies trustedProxyRanges;       // from trustedProxies
 };
+
+inline constexpr int64_t kMaxInstance = 1023;
+inline constexpr int64_t kAdminPortBase = 9650;  // frontend instance N: 127.0.0.1:9650+N
+
+// The defaults that depend on the host: "<hostName>-<instance>" ("<hostName>-pid<pid>" without
+// one) and the private listener's address.
+std::string defaultFrontendId(const std::string& hostName, int64_t instance, long pid);
+std::string defaultAdminListen(int64_t instance);
 
 struct ConfigOutcome {
   bool run = false;   // false: exit with exitCode (help printed, or an error reported)

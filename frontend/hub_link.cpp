@@ -311,6 +311,7 @@ bool HubLink::drainDealer() {
       continue;
     }
     ++replies_;
+    lastReplyMs_ = uv_now(loop_);
     auto it = pending_.find(reply.req_id());
     if (it == pending_.end()) {  // a hello's answer, a notice, or a call that timed out or was cancelled
       onUnclaimedReply(reply);

@@ -79,6 +79,8 @@ class HubLink {
   uint64_t maxDataBytes() const noexcept { return hubInfo_.max_data_bytes(); }
   const std::string& ingress() const noexcept { return ingress_; }
   uint64_t repliesReceived() const noexcept { return replies_; }
+  // Loop time (ms) of the hub's last reply (a hello is answered every heartbeat_ms); 0: none yet.
+  uint64_t lastReplyMs() const noexcept { return lastReplyMs_; }
   uint64_t deliveriesReceived() const noexcept { return deliveries_; }
 
  private:
@@ -143,6 +145,7 @@ class HubLink {
   wire::Delivery delivery_;
   size_t subscriptions_ = 0;
   uint64_t replies_ = 0;
+  uint64_t lastReplyMs_ = 0;
   uint64_t deliveries_ = 0;
 };
 

@@ -48,6 +48,14 @@ std::string Metrics::render(const std::string& frontendId, size_t channels, size
   counter(out, "webim_inbox_attach_retries_total", "inbox attach requests not acknowledged, retried", "counter",
           inboxAttachRetries, labels);
   counter(out, "webim_http_requests_total", "plain HTTP requests served", "counter", httpRequests, labels);
+  counter(out, "webim_event_streams", "SSE event streams open (GET /events)", "gauge", eventStreams, labels);
+  counter(out, "webim_long_polls", "long-polls waiting (GET /events)", "gauge", longPolls, labels);
+  counter(out, "webim_rate_limited_total", "requests over rate_limit (WebSockets closed 4008, POST /cmd refused)",
+          "counter", rateLimited, labels);
+  counter(out, "webim_fills_total", "history reads started to fill a gap", "counter", fills, labels);
+  counter(out, "webim_duplicates_dropped_total", "hub deliveries dropped as already delivered", "counter",
+          duplicatesDropped, labels);
+  counter(out, "webim_backlog_bytes", "bytes waiting for backed-up sockets", "gauge", backlogBytes, labels);
   counter(out, "webim_channels", "channels with local subscribers", "gauge", channels, labels);
   counter(out, "webim_hub_subscriptions", "topics subscribed at the hub", "gauge", subscriptions, labels);
   out << "# HELP webim_closes_total connections closed, by close code (1006: dropped without a close)\n"
@@ -55,7 +63,11 @@ std::string Metrics::render(const std::string& frontendId, size_t channels, size
   for (const auto& [code, count] : closesByCode) {
     out << "webim_closes_total{" << labels << ",code=\"" << code << "\"} " << count << '\n';
   }
-  return out.str();
+  std::string text = out.str();
+  publishAck.render(text, "webim_publish_ack_seconds", "client publish sent to the hub until its ack", labels);
+  deliveryFlush.render(text, "webim_delivery_flush_seconds",
+                       "first hub delivery of a loop iteration until that iteration's sockets are written", labels);
+  return text;
 }
 
 }  // namespace webim

@@ -1,9 +1,12 @@
-// Counters of one frontend process, rendered as Prometheus text at GET /metrics.
+// Counters of one frontend process, rendered as Prometheus text at GET /metrics (on the private
+// listener, docs/deploy.md "Metrics"). Every series is listed in docs/deploy.md.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <string>
+
+#include "common/latency_histogram.h"
 
 namespace webim {
 
@@ -31,10 +34,40 @@ struct Metrics {
   uint64_t inboxAttaches = 0;        // inboxes the hub acknowledged holding for us
   uint64_t inboxAttachRetries = 0;   // attach chunks not acknowledged (retried with backoff)
   uint64_t httpRequests = 0;
+  uint64_t eventStreams = 0;         // open: SSE streams (GET /events, Accept: text/event-stream)
+  uint64_t longPolls = 0;            // open: long-polls waiting (GET /events)
+  uint64_t rateLimited = 0;          // connections closed 4008 (rate_limit)
+  uint64_t fills = 0;                // history reads started to fill a gap
+  uint64_t duplicatesDropped = 0;    // hub deliveries already delivered (seq <= the channel's last)
+  uint64_t backlogBytes = 0;         // bytes waiting for backed-up sockets (BacklogBytes)
+  LatencyHistogram publishAck;       // a client's publish sent to the hub -> its ack back
+  LatencyHistogram deliveryFlush;    // the first hub delivery of a loop iteration -> its flush done
   std::map<uint16_t, uint64_t> closesByCode;
 
   // `channels` and `subscriptions` are read from the live index when rendering.
   std::string render(const std::string& frontendId, size_t channels, size_t subscriptions) const;
+};
+
+// A byte count that keeps a process-wide gauge in step (Metrics::backlogBytes): every change of
+// the count changes the gauge, and the count leaves the gauge when it goes.
+class BacklogBytes {
+ public:
+  explicit BacklogBytes(uint64_t& gauge) noexcept : gauge_(&gauge) {}
+  BacklogBytes(const BacklogBytes&) = delete;
+  BacklogBytes& operator=(const BacklogBytes&) = delete;
+  ~BacklogBytes() { *gauge_ -= value_; }
+  BacklogBytes& operator=(size_t value) noexcept {
+    *gauge_ += value - value_;  // modulo 2^64: the gauge ends right
+    value_ = value;
+    return *this;
+  }
+  BacklogBytes& operator+=(size_t n) noexcept { return *this = value_ + n; }
+  BacklogBytes& operator-=(size_t n) noexcept { return *this = value_ - n; }
+  operator size_t() const noexcept { return value_; }
+
+ private:
+  uint64_t* gauge_;
+  size_t value_ = 0;
 };
 
 }  // namespace webim

@@ -207,9 +207,10 @@ describe('hardening', () => {
   });
 
   test('HEAD gets the status and headers of GET (Content-Length included) and no body', async () => {
-    for (const path of ['/healthz', '/metrics', '/nope', '/ws', '/events']) {
-      const get = await rawHttp(fe.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
-      const head = await rawHttp(fe.port, `HEAD ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    for (const path of ['/healthz', '/readyz', '/metrics', '/nope', '/ws', '/events']) {
+      const port = path === '/metrics' ? fe.adminPort : fe.port;  // on the private listener
+      const get = await rawHttp(port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      const head = await rawHttp(port, `HEAD ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
       assert.equal(head.body.length, 0, `HEAD ${path} carried a body: ${JSON.stringify(head.raw)}`);
       if (path === '/ws' || path === '/events') {
         assert.equal(head.status, 405);  // an upgrade, an event stream: GET only

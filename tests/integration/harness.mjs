@@ -92,6 +92,7 @@ export class Cluster {
       '--hub-pub', this.endpoints.pub, '--data', join(this.dir, 'hub'), '--log-level', 'info', ...extraArgs,
     ]);
     await waitForLine(this.hub.child, /webim-broadcast ready/, 'hub');
+    this.hub.metricsPort = hubMetricsPort(this.hub);
     return this.hub;
   }
 
@@ -127,14 +128,16 @@ export class Cluster {
         ...(curveKeys[i] ? ['--curve-secret-key-file', curveKeys[i].key] : []), ...extraArgs,
       ]);
       await waitForLine(hub.child, /webim-broadcast ready/, shard.name);
+      hub.metricsPort = hubMetricsPort(hub);
       this.shardHubs.push(hub);
     }
     this.endpoints.app = shards[0].app_ingress;
     return shards;
   }
 
-  // `--id`, `--listen` or `--drain-window-ms` in extraArgs replace the defaults (fe1, fe2, ...; an
-  // ephemeral port; 0).
+  // `--id`, `--listen`, `--admin-listen` or `--drain-window-ms` in extraArgs replace the defaults
+  // (fe1, fe2, ...; an ephemeral port each; 0). fe.port is the public port, fe.adminPort the private
+  // one (/metrics, /api).
   async startFrontend(extraArgs = []) {
     const take = (flag, fallback) => {
       const at = extraArgs.indexOf(flag);
@@ -147,14 +150,17 @@ export class Cluster {
     const listen = take('--listen', '127.0.0.1:0');
     // Tests stop frontends with open clients: close them all at once unless a test drains.
     const drainWindow = take('--drain-window-ms', '0');
+    const adminListen = take('--admin-listen', '127.0.0.1:0');
     const fe = new Process(id, FRONTEND, [
-      '--listen', listen, '--hub-ingress', this.endpoints.ingress, '--hub-pub', this.endpoints.pub,
+      '--listen', listen, '--admin-listen', adminListen, '--hub-ingress', this.endpoints.ingress, '--hub-pub', this.endpoints.pub,
       '--secret-file', this.secretFile, '--api-key-file', this.apiKeyFile, '--id', id, '--log-level', 'info',
       '--drain-window-ms', drainWindow,
       ...(this.shardFile ? ['--shards', this.shardFile] : []), ...extraArgs,
     ]);
     const m = await waitForLine(fe.child, /webim-frontend ready.* listening on (?:127\.0\.0\.1|0\.0\.0\.0):(\d+)/, id);
     fe.port = Number(m[1]);
+    fe.adminPort = Number(fe.log.match(/private listener .* on 127\.0\.0\.1:(\d+)/)[1]);
+    privatePorts.set(fe.port, fe.adminPort);
     fe.url = `ws://127.0.0.1:${fe.port}/ws`;
     this.frontends.push(fe);
     return fe;
@@ -310,9 +316,23 @@ export class Client {
   }
 }
 
-// POST /api/<path> on a frontend with the cluster's API key (or `key`); resolves {status, body}.
+// A frontend's private port (admin_listen: /metrics, /api) from its public one (fe.port); the
+// port itself when it is not a frontend's started by a Cluster.
+const privatePorts = new Map();
+export function privatePort(port) {
+  return privatePorts.get(port) ?? port;
+}
+
+// The port of a hub's metrics listener (metrics_listen; its log names the one bound).
+function hubMetricsPort(hub) {
+  const m = hub.log.match(/metrics on 127\.0\.0\.1:(\d+)/);
+  return m ? Number(m[1]) : undefined;
+}
+
+// POST /api/<path> on a frontend (by its public port: sent to its private listener) with the
+// cluster's API key (or `key`); resolves {status, body}.
 export async function apiPost(port, path, body, key) {
-  const res = await fetch(`http://127.0.0.1:${port}/api/${path}`, {
+  const res = await fetch(`http://127.0.0.1:${privatePort(port)}/api/${path}`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', ...(key === null ? {} : { Authorization: `Bearer ${key}` }) },
     body: typeof body === 'string' ? body : JSON.stringify(body),
@@ -380,7 +400,9 @@ export async function until(check, what, timeoutMs = 8000, intervalMs = 20) {
   }
 }
 
+// GET `path` on a frontend by its public port; /metrics and /api/ go to its private listener.
 export async function httpGet(port, path) {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  const to = path.startsWith('/metrics') || path.startsWith('/api/') ? privatePort(port) : port;
+  const res = await fetch(`http://127.0.0.1:${to}${path}`);
   return { status: res.status, body: await res.text() };
 }

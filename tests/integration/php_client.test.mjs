@@ -388,18 +388,18 @@ describe('PHP client library (clients/php)', { skip: SKIP }, () => {
   });
 
   test('HttpApi against the real frontend /api/publish', async () => {
-    const res = await fetch(`http://127.0.0.1:${fe1.port}/api/publish`, {
+    const res = await fetch(`http://127.0.0.1:${fe1.adminPort}/api/publish`, {
       method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer wrong-key' },
       body: '{"op":"pub","ch":"room:http","data":1}',
     });
     await res.text();
-    assert.equal(res.status, 401, 'the frontend serves /api/publish and refuses a wrong key');
-    await php.http('real', `http://127.0.0.1:${fe1.port}`, 'wrong-key', 2000);
+    assert.equal(res.status, 401, 'the frontend serves /api/publish (on its private listener) and refuses a wrong key');
+    await php.http('real', `http://127.0.0.1:${fe1.adminPort}`, 'wrong-key', 2000);
     const denied = await php.call('real', 'publish', 'room:http', 1);
     assert.equal(denied.ok, false, JSON.stringify(denied));
     assert.equal(denied.code, 'forbidden', JSON.stringify(denied));  // with HTTP status 401
     assert.equal(denied.class, 'Webim\\HubException', 'a wrong key is not retried');
-    await php.http('real', `http://127.0.0.1:${fe1.port}`, cluster.apiKey, 2000);
+    await php.http('real', `http://127.0.0.1:${fe1.adminPort}`, cluster.apiKey, 2000);
     const c = await Client.connect(fe2.url);
     await c.auth(cluster.token('web', ['room:http']));
     await c.request('sub', { ch: 'room:http' });

@@ -62,3 +62,30 @@ TEST_CASE("frontend config: log_format is logfmt (default) or json", "[frontend_
   CHECK_FALSE(outcome.run);
   CHECK(outcome.exitCode == 2);
 }
+
+TEST_CASE("frontend config: the id and the private port default from the host name and the instance",
+          "[frontend_config]") {
+  CHECK(defaultFrontendId("web3", 2, 4711) == "web3-2");
+  CHECK(defaultFrontendId("web3", -1, 4711) == "web3-pid4711");
+  CHECK(defaultAdminListen(0) == "127.0.0.1:9650");
+  CHECK(defaultAdminListen(7) == "127.0.0.1:9657");
+  CHECK(defaultAdminListen(-1) == "127.0.0.1:0");
+
+  FrontendConfig numbered;
+  REQUIRE(load({"--instance", "3"}, numbered).run);
+  CHECK(numbered.id.ends_with("-3"));
+  CHECK(numbered.adminListen == "127.0.0.1:9653");
+  CHECK_FALSE(numbered.publicAdmin);
+  FrontendConfig named;
+  REQUIRE(load({"--instance", "3", "--id", "fe9", "--admin-listen", "[::1]:0", "--public-admin"}, named).run);
+  CHECK(named.id == "fe9");
+  CHECK(named.adminListen == "[::1]:0");
+  CHECK(named.publicAdmin);
+  for (std::vector<std::string> bad : {std::vector<std::string>{"--instance", "1024"}, {"--instance", "-2"},
+                                       {"--admin-listen", "localhost"}}) {
+    FrontendConfig config;
+    const ConfigOutcome outcome = load(bad, config);
+    CHECK_FALSE(outcome.run);
+    CHECK(outcome.exitCode == 2);
+  }
+}

@@ -110,3 +110,15 @@ TEST_CASE("hub config: log_format is logfmt (default) or json", "[hub_config]") 
   CHECK(parse({"--log-format", "json"}).config.logFormat == "json");
   CHECK(parse({"--log-format", "text"}).exitCode == kExitBadConfig);
 }
+
+TEST_CASE("hub config: metrics_listen is HOST:PORT, or empty for none", "[hub_config]") {
+  CHECK(parse({}).config.metricsListen == "127.0.0.1:0");
+  for (const char* ok : {"127.0.0.1:9640", "127.0.0.1:0", "[::1]:9640", "0.0.0.0:9640", ""}) {
+    CHECK(parse({"--metrics-listen", ok}).mode == CommandLine::Mode::Serve);
+  }
+  for (const char* bad : {"localhost", "127.0.0.1:", ":9640", "127.0.0.1:99999", "127.0.0.1:http"}) {
+    const CommandLine cmd = parse({"--metrics-listen", bad});
+    CHECK(cmd.mode == CommandLine::Mode::Exit);
+    CHECK(cmd.exitCode == kExitBadConfig);
+  }
+}

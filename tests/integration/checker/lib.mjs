@@ -728,12 +728,15 @@ class Run {
     old.child.kill(signalFirst);
     await old.exited;
     await sleep(300);
-    const args = old.child.spawnargs.slice(1).map((a) => (a === '127.0.0.1:0' ? `127.0.0.1:${old.port}` : a));
+    // The same public and private ports again (the harness maps the one to the other).
+    const ports = { '--listen': old.port, '--admin-listen': old.adminPort };
+    const args = old.child.spawnargs.slice(1).map((a, k, all) => (a === '127.0.0.1:0' && ports[all[k - 1]] ? `127.0.0.1:${ports[all[k - 1]]}` : a));
     for (let attempt = 0; ; attempt++) {
       const fe = new Process(old.name, old.child.spawnfile, args);
       try {
         await waitReady(fe, /webim-frontend ready/);
         fe.port = old.port;
+        fe.adminPort = old.adminPort;
         fe.url = old.url;
         this.cluster.frontends[i] = fe;
         return;

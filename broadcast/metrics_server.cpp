@@ -1,0 +1,94 @@
+#include "broadcast/metrics_server.h"
+
+#include <spdlog/spdlog.h>
+
+namespace webim::hub {
+
+namespace {
+std::string response(const char* status, const char* type, const std::string& body) {
+  return std::string("HTTP/1.1 ") + status + "\r\nContent-Type: " + type +
+         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+}
+
+// "127.0.0.1:0" -> "tcp://127.0.0.1:*"; "[::1]:9640" -> "tcp://[::1]:9640".
+std::string endpointOf(const std::string& address) {
+  size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return "tcp://" + address;
+  std::string port = address.substr(colon + 1);
+  return "tcp://" + address.substr(0, colon + 1) + (port == "0" ? "*" : port);
+}
+}  // namespace
+
+MetricsServer::MetricsServer(zmq::context_t& context, const std::string& address)
+    : socket_(context, zmq::socket_type::stream) {
+  socket_.set(zmq::sockopt::linger, 0);
+  socket_.set(zmq::sockopt::sndhwm, 1000);
+  socket_.set(zmq::sockopt::rcvhwm, 1000);
+  if (address.find('[') != std::string::npos) socket_.set(zmq::sockopt::ipv6, 1);
+  socket_.bind(endpointOf(address));
+}
+
+std::string MetricsServer::boundAddress() const {
+  std::string endpoint = socket_.get(zmq::sockopt::last_endpoint);
+  return endpoint.rfind("tcp://", 0) == 0 ? endpoint.substr(6) : endpoint;
+}
+
+void MetricsServer::serve(const std::function<std::string()>& render) {
+  for (size_t i = 0; i < kMaxReads; ++i) {
+    zmq::message_t id;
+    zmq::message_t data;
+    if (!socket_.recv(id, zmq::recv_flags::dontwait)) return;
+    if (!id.more() || !socket_.recv(data, zmq::recv_flags::dontwait)) continue;
+    std::string key = id.to_string();
+    if (data.size() == 0) {  // a connection opened or closed
+      heads_.erase(key);
+      continue;
+    }
+    auto it = heads_.find(key);
+    if (it == heads_.end()) {
+      if (heads_.size() >= kMaxClients) {
+        closeClient(key);
+        continue;
+      }
+      it = heads_.emplace(key, std::string()).first;
+    }
+    it->second.append(static_cast<const char*>(data.data()), data.size());
+    if (it->second.find("\r\n\r\n") != std::string::npos) {
+      std::string head = std::move(it->second);
+      heads_.erase(it);
+      answer(key, head, render);
+    } else if (it->second.size() > kMaxHeadBytes) {
+      heads_.erase(it);
+      closeClient(key);
+    }
+  }
+}
+
+void MetricsServer::answer(const std::string& id, const std::string& head,
+                           const std::function<std::string()>& render) {
+  std::string reply;
+  if (head.rfind("GET /metrics ", 0) == 0 || head.rfind("GET /metrics?", 0) == 0) {
+    reply = response("200 OK", "text/plain; version=0.0.4", render());
+  } else if (head.rfind("GET /healthz ", 0) == 0) {
+    reply = response("200 OK", "text/plain", "ok\n");
+  } else {
+    reply = response("404 Not Found", "text/plain", "not found: GET /metrics or /healthz\n");
+  }
+  try {
+    socket_.send(zmq::buffer(id), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    socket_.send(zmq::buffer(reply), zmq::send_flags::dontwait);  // one message: [id][bytes]
+    closeClient(id);  // [id][empty]: close the connection once the bytes are out
+  } catch (const zmq::error_t& e) {
+    spdlog::debug("metrics: cannot answer a scrape: {}", e.what());
+  }
+}
+
+void MetricsServer::closeClient(const std::string& id) {
+  try {
+    socket_.send(zmq::buffer(id), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    socket_.send(zmq::message_t(), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t&) {
+  }
+}
+
+}  // namespace webim::hub

@@ -1,0 +1,36 @@
+// The hub's own HTTP endpoint for Prometheus (metrics_listen): a ZMQ_STREAM socket in the hub's
+// zmq_poll loop, answering GET /metrics (and GET /healthz) then closing the connection. The loop's
+// work per wakeup is bounded (kMaxReads messages, kMaxClients connections, kMaxHeadBytes each);
+// rendering happens only for a complete request head.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <zmq.hpp>
+
+namespace webim::hub {
+
+class MetricsServer {
+ public:
+  // Binds HOST:PORT (port 0: any free one). Throws zmq::error_t.
+  MetricsServer(zmq::context_t& context, const std::string& address);
+  zmq::socket_ref socket() noexcept { return socket_; }
+  // HOST:PORT actually bound.
+  std::string boundAddress() const;
+  // Reads what arrived and answers every complete request with `render()` (GET /metrics).
+  void serve(const std::function<std::string()>& render);
+
+  static constexpr size_t kMaxReads = 64;
+  static constexpr size_t kMaxClients = 16;
+  static constexpr size_t kMaxHeadBytes = 8192;
+
+ private:
+  void answer(const std::string& id, const std::string& head, const std::function<std::string()>& render);
+  void closeClient(const std::string& id);
+
+  zmq::socket_t socket_;
+  std::unordered_map<std::string, std::string> heads_;  // routing id -> request bytes so far
+};
+
+}  // namespace webim::hub
