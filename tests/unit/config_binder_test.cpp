@@ -1,6 +1,7 @@
 #include "common/program/config_binder.h"
 
 #include <catch2/catch.hpp>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -37,7 +38,7 @@ std::string bind(std::vector<std::string> args, Config& config) {
 }
 
 std::string writeToml(const std::string& text) {
-  const std::string path = "config_binder_test.toml";
+  const std::string path = "config_binder_test." + std::to_string(::getpid()) + ".toml";  // test cases run concurrently
   std::ofstream(path) << text;
   return path;
 }

@@ -1,6 +1,7 @@
 #include "common/program/curve.h"
 
 #include <catch2/catch.hpp>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -11,7 +12,7 @@ using namespace webim;
 namespace {
 
 std::string writeFile(const std::string& text) {
-  const std::string path = "curve_test.key";
+  const std::string path = "curve_test." + std::to_string(::getpid()) + ".key";  // test cases run concurrently
   std::ofstream(path) << text;
   return path;
 }

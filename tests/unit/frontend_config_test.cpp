@@ -1,6 +1,7 @@
 #include "frontend/frontend_config.h"
 
 #include <catch2/catch.hpp>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -12,7 +13,8 @@ using namespace webim;
 namespace {
 
 ConfigOutcome load(std::vector<std::string> args, FrontendConfig& config) {
-  const std::string secretFile = "frontend_config_test.secret";
+  // One file per process: CTest runs this binary's test cases as concurrent processes.
+  const std::string secretFile = "frontend_config_test." + std::to_string(::getpid()) + ".secret";
   std::ofstream(secretFile) << "0123456789abcdef0123456789abcdef\n";
   std::vector<std::string> all = {"webim-frontend", "--secret-file", secretFile};
   all.insert(all.end(), args.begin(), args.end());
