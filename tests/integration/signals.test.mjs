@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { Client, Cluster, sleep, until } from './harness.mjs';
+import { Client, Cluster, WebSocket, sleep, until } from './harness.mjs';
+import { WebimClient } from '../../clients/js/webim.js';
 
 // Every {"op":"signal"} frame `client` receives, as received.
 function signalsOf(client) {
@@ -153,4 +154,38 @@ describe('signals', () => {
     assert.match(event, /^data: \{"op":"signal","ch":"room:h","from":"ssa",/m);
     await reader.cancel();
   });
+
+  for (const transport of ['websocket', 'sse', 'longpoll']) {
+    test(`the JS client (${transport}): signal() and 'signal' events; messages keep their seqs around them`, async () => {
+      const ch = `room:js-${transport}`;
+      const opts = { WebSocket, requestTimeoutMs: 3000, backoff: { baseMs: 50, maxMs: 400 } };
+      const reader = new WebimClient({ ...opts, url: fe1.url, token: cluster.token(`jr-${transport}`, ['room:*']), transports: [transport] });
+      const writer = new WebimClient({ ...opts, url: fe1.url, token: cluster.token(`jw-${transport}`, ['room:*']) });
+      await assert.rejects(writer.signal(ch, 1), { code: 'unavailable' });  // not connected: not queued
+      const signals = [];
+      const msgs = [];
+      reader.on('signal', (s) => signals.push(s));
+      const sub = reader.subscribe(ch, (m) => msgs.push(m.seq));
+      await Promise.all([reader.connect(), writer.connect()]);
+      await sub.ready;
+      writer.subscribe(ch, () => {});
+      for (let i = 0; i < 3 && signals.length === 0; i++) {
+        await writer.signal(ch, { typing: true });
+        await until(() => signals.length > 0, 'a signal', 1000).catch(() => {});
+      }
+      assert.ok(signals.length > 0, 'the reader got the signal');
+      assert.deepEqual([signals[0].ch, signals[0].from, signals[0].data], [ch, `jw-${transport}`, { typing: true }]);
+      const ack = await writer.publish(ch, 'after the signal');
+      await writer.signal(ch, { typing: false });
+      const ack2 = await writer.publish(ch, 'and another');
+      // A long-poll client misses signals sent between two of its polls (best effort); the others do not.
+      await until(() => msgs.length === 2 && (transport === 'longpoll' || signals.some((s) => s.data.typing === false)),
+        `messages and the second signal: ${JSON.stringify({ msgs, signals })}`);
+      assert.deepEqual(msgs, [ack.seq, ack2.seq]);
+      assert.equal(ack2.seq, ack.seq + 1, 'signals take no seq');
+      await assert.rejects(reader.signal('pub:x', 1), { code: 'forbidden' });
+      reader.close();
+      writer.close();
+    });
+  }
 });
