@@ -230,6 +230,7 @@ std::string encodeStatsOk(const HubStats& s) {
   w.key("inbox_users").uinteger(s.inboxUsers);
   w.key("channels_in_memory").uinteger(s.channelsInMemory);
   w.key("auth_admitted").uinteger(s.authAdmitted).key("auth_refused").uinteger(s.authRefused);
+  w.key("signals").uinteger(s.signals);
   w.endObject();
   return out;
 }

@@ -94,6 +94,7 @@ struct HubStats {
   uint64_t channelsInMemory = 0;  // channels the hub holds in memory (the idle ones leave)
   uint64_t authAdmitted = 0;    // CURVE handshakes admitted by the ZAP handler
   uint64_t authRefused = 0;     // ... and refused (key not in the socket's allow-list)
+  uint64_t signals = 0;         // signals published (never stored)
 };
 
 std::string encodeAppError(std::string_view code, std::string_view message);

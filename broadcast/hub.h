@@ -143,6 +143,7 @@ class Hub {
   void answer(Request& r, const AttachRequest& attach);
   void answer(Request& r, const DetachRequest& detach);
   void answer(Request& r, const RevocationsRequest& revocations);
+  void answer(Request& /*r*/, const SignalRequest& /*signal*/) {}  // published in receive(), never batched
   HistoryPage readHistory(const HistoryRequest& h, size_t maxBytes);
   void publishBatch(const std::vector<Request>& batch, const std::vector<StoredMessage>& messages, bool fastPublished);
   HubStats snapshotStats();

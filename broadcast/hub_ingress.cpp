@@ -211,6 +211,14 @@ size_t Hub::receive(zmq::socket_ref socket, bool fromApp, std::vector<Request>& 
       r.reqId = decoded.reqId;
       r.request = std::move(decoded.request);
       if (const auto* attach = std::get_if<AttachRequest>(&r.request)) attachUsersInBatch_ += attach->users.size();
+      if (const auto* signal = std::get_if<SignalRequest>(&r.request)) {
+        // Not part of the batch: nothing to store or answer; out at once, ahead of the batch's messages.
+        publisher_.publishSignal(signal->channel, signal->from, signal->data, nowMs());
+        ++stats_.signals;
+        batch.pop_back();
+        ++n;  // counts toward `room`: a flood of signals cannot keep the loop here
+        continue;
+      }
     }
     ++n;
   }

@@ -39,6 +39,13 @@ HubRequest decodeHistory(const wire::History& h, const ShardScope& scope) {
   return HistoryRequest{h.channel(), h.before(), h.after(), h.limit() == 0 ? kDefaultHistLimit : h.limit()};
 }
 
+HubRequest decodeSignal(wire::Signal& s, const ShardScope& scope, size_t maxDataBytes) {
+  if (auto error = checkChannel(scope, s.channel())) return std::move(*error);
+  if (s.from().empty()) return badRequest("from is required");
+  if (s.data().size() > maxDataBytes) return RequestError{"too_large", "signal data over max_data_bytes"};
+  return SignalRequest{std::move(*s.mutable_channel()), std::move(*s.mutable_from()), std::move(*s.mutable_data())};
+}
+
 HubRequest decodeKick(wire::Kick& kick) {
   if (kick.user().empty()) return badRequest("user is required");
   if (kick.code() < 4000 || kick.code() > 4999) return badRequest("code must be 4000..4999");
@@ -155,6 +162,9 @@ DecodedRequest HubRequestDecoder::decodeFrontend(std::string_view body) {
       break;
     case wire::FrontendRequest::kDetach:
       out.request = decodeDetach(*request.mutable_detach());
+      break;
+    case wire::FrontendRequest::kSignal:
+      out.request = decodeSignal(*request.mutable_signal(), scope_, maxDataBytes_);
       break;
     case wire::FrontendRequest::kApp:
       out.form = ReplyForm::AppViaFrontend;

@@ -73,8 +73,15 @@ struct RevocationsRequest {
   int64_t sinceMs = 0;
 };
 
+// An ephemeral publish (wire::Signal): published at once, never stored or answered.
+struct SignalRequest {
+  std::string channel;
+  std::string from;
+  std::string data;
+};
+
 using HubRequest = std::variant<RequestError, PublishRequest, HistoryRequest, StatsRequest, KickRequest,
-                                HelloRequest, AttachRequest, DetachRequest, RevocationsRequest>;
+                                HelloRequest, AttachRequest, DetachRequest, RevocationsRequest, SignalRequest>;
 
 // How a request is answered: a HubReply to a frontend, app JSON on the app ingress, or app JSON
 // inside a HubReply (an app call a frontend relayed).

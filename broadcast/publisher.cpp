@@ -19,6 +19,17 @@ void Publisher::publishMessage(const StoredMessage& m) {
   syncsDue_.written(m.channel);
 }
 
+void Publisher::publishSignal(const std::string& channel, const std::string& from, const std::string& data,
+                              int64_t tsMs) {
+  wire::Delivery signal;
+  signal.set_channel(channel);
+  signal.set_from(from);
+  signal.set_ts_ms(tsMs);
+  signal.set_data(data);
+  signal.set_signal(true);
+  publishRouted(channel, signal.SerializeAsString());
+}
+
 void Publisher::publishKick(const std::string& user, uint32_t code, const std::string& reason, int64_t notBeforeMs) {
   wire::Kick kick;
   kick.set_user(user);

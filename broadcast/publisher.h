@@ -33,6 +33,8 @@ class Publisher {
   // written: delivery_mode.h); returns how many.
   template <class Pick>
   size_t publishMessages(const std::vector<StoredMessage>& messages, Pick&& pick);
+  // A signal (never stored) to the channel's subscribers, at once: a Delivery with `signal` set.
+  void publishSignal(const std::string& channel, const std::string& from, const std::string& data, int64_t tsMs);
   // A stored kick (its revocation committed) on the control topic every frontend subscribes.
   void publishKick(const std::string& user, uint32_t code, const std::string& reason, int64_t notBeforeMs);
   // A frontend subscribed its own topic: the hub's boot id tells it whether to attach again.

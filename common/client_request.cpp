@@ -186,6 +186,7 @@ ClientOp opFromName(std::string_view name) {
   if (name == "unsub") return ClientOp::Unsub;
   if (name == "pub") return ClientOp::Pub;
   if (name == "hist") return ClientOp::Hist;
+  if (name == "signal") return ClientOp::Signal;
   return ClientOp::Unknown;
 }
 
@@ -240,6 +241,11 @@ DecodeError RequestDecoder::decode(std::string_view frame, ClientRequest& out) {
     case ClientOp::Hist:
       if (DecodeError e = needString(f, kCh, out.ch); !e.ok()) return e;
       return decodeHistRange(f, out);
+    case ClientOp::Signal:
+      if (DecodeError e = needString(f, kCh, out.ch); !e.ok()) return e;
+      if (f[kData] == nullptr) return {"missing \"data\""};
+      out.data = f[kData]->raw;
+      return {};
     case ClientOp::Unknown:
       return {};
   }

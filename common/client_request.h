@@ -13,7 +13,7 @@
 
 namespace webim {
 
-enum class ClientOp { Auth, Sub, Unsub, Pub, Hist, Unknown };
+enum class ClientOp { Auth, Sub, Unsub, Pub, Hist, Signal, Unknown };
 
 inline constexpr size_t kMaxCidBytes = 64;
 inline constexpr uint32_t kDefaultHistLimit = 50;
@@ -70,6 +70,7 @@ class RequestDecoder {
   //   unsub: ch (string)
   //   pub: ch (string), data (any JSON value), cid (string, 1..64 bytes)
   //   hist: ch (string); optional before or after (unsigned integer; not both); optional limit 1..200
+  //   signal: ch (string), data (any JSON value)
   // Optional fields given as null count as absent. A known field appearing twice is an error (so no
   // reader can disagree about which copy counts); unknown fields are ignored. Channel names are not
   // checked here (see channel_rules.h). Unknown ops decode with op == Unknown and only op/id read

@@ -75,6 +75,15 @@ void Frontend::deliver(Channel& channel, const wire::Delivery& delivery) {
   metrics_.deliveries += channel.subscribers.size();
 }
 
+void Frontend::deliverSignal(Channel& channel, const wire::Delivery& delivery) {
+  deliveryScratch_.clear();
+  JsonWriter writer(deliveryScratch_);
+  writeSignal(writer, delivery);
+  DeliveryFrames frames(delivery.channel(), 0, 0, deliveryScratch_);  // no seq: an event without an id
+  for (Connection* subscriber : channel.subscribers) subscriber->deliver(frames);
+  metrics_.signalDeliveries += channel.subscribers.size();
+}
+
 void Frontend::resync(Channel& channel, uint64_t epoch, uint64_t seq) {
   spdlog::warn("channel {}: cannot deliver without a gap (epoch {} seq {}): resync", channel.name,
                formatEpoch(epoch), seq);

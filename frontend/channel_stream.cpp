@@ -64,6 +64,11 @@ void ChannelStream::leave(Channel* channel, Connection* subscriber) {
 void ChannelStream::onDelivery(const wire::Delivery& delivery) {
   Channel* channel = index_.find(delivery.channel());
   if (channel == nullptr) return;  // the last local subscriber left meanwhile
+  if (delivery.signal()) {
+    // Unordered and unstored: never held behind a fill, never a gap, no position.
+    if (channel->live) port_.deliverSignal(*channel, delivery);
+    return;
+  }
   if (delivery.sync()) {
     onSync(channel, delivery.epoch(), delivery.seq());
     return;

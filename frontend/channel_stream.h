@@ -38,6 +38,8 @@ class ChannelStreamPort {
   // Fans out to the channel's live subscribers: a message, or a resync{ch, epoch, seq}.
   virtual void deliver(Channel& channel, const wire::Delivery& delivery) = 0;
   virtual void resync(Channel& channel, uint64_t epoch, uint64_t seq) = 0;
+  // Fans a signal (Delivery with `signal` set: no epoch or seq) out to the live subscribers.
+  virtual void deliverSignal(Channel& channel, const wire::Delivery& delivery) = 0;
 
  protected:
   ~ChannelStreamPort() = default;

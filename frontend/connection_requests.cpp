@@ -25,8 +25,8 @@ void Connection::handleRequest(std::string_view payload) {
     replyError(request, error.tooLarge ? "too_large" : "bad_request", error.message);
     return;
   }
-  if (isCommand() && request.op != ClientOp::Pub && request.op != ClientOp::Hist) {
-    replyError(request, "bad_request", "POST /cmd takes one pub or hist request");
+  if (isCommand() && request.op != ClientOp::Pub && request.op != ClientOp::Hist && request.op != ClientOp::Signal) {
+    replyError(request, "bad_request", "POST /cmd takes one pub, hist or signal request");
     return;
   }
   if (isCommand()) {
@@ -74,9 +74,38 @@ void Connection::handleRequest(std::string_view payload) {
                 request.limit);
       }
       break;
+    case ClientOp::Signal:
+      handleSignal(request);
+      break;
     case ClientOp::Unknown:
       replyError(request, "bad_request", "unknown op");
       break;
+  }
+}
+
+// A signal (docs/protocol.md "Signals"): checked like a pub, handed to the channel's hub, which
+// publishes it to the channel's current subscribers; answered ok once handed over, never stored.
+void Connection::handleSignal(const ClientRequest& request) {
+  if (!isValidChannelName(request.ch)) {
+    replyError(request, "bad_request", "invalid channel name");
+  } else if (!session_.canPublish(request.ch)) {
+    replyError(request, "forbidden", "no publish grant for this channel");
+    countForbidden();
+  } else if (request.data.size() > frontend().config().maxSignalBytes) {
+    replyError(request, "too_large", "signal data is larger than max_signal_bytes (" +
+                                         std::to_string(frontend().config().maxSignalBytes) + " bytes)");
+  } else {
+    wire::FrontendRequest out;
+    wire::Signal* signal = out.mutable_signal();
+    signal->set_channel(std::string(request.ch));
+    signal->set_from(session_.user);
+    signal->set_data(std::string(request.data));
+    if (frontend().hubFor(request.ch).post(out)) {
+      frontend().metrics().signalsOut++;
+      replyOk(request.id);
+    } else {
+      replyError(request, "unavailable", "the hub link is not ready");
+    }
   }
 }
 

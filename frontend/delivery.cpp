@@ -19,6 +19,16 @@ void writeMessage(JsonWriter& writer, const wire::Delivery& m) {
       .endObject();
 }
 
+void writeSignal(JsonWriter& writer, const wire::Delivery& s) {
+  writer.beginObject()
+      .key("op").string("signal")
+      .key("ch").string(s.channel())
+      .key("from").string(s.from())
+      .key("ts").integer(s.ts_ms())
+      .key("data").raw(s.data())
+      .endObject();
+}
+
 std::string encodeMessage(const wire::Delivery& delivery) {
   std::string out;
   JsonWriter writer(out);
@@ -40,8 +50,11 @@ SharedFrame eventStreamFrame(std::string_view channel, uint64_t epoch, uint64_t 
   // data: line.
   auto frame = std::make_shared<std::string>();
   frame->reserve(json.size() + channel.size() + 48);
-  frame->append("id: ").append(channel).append(":").append(formatEpoch(epoch)).append(":");
-  frame->append(std::to_string(seq)).append("\ndata: ").append(json).append("\n\n");
+  if (seq != 0) {  // seq 0 is no message (a signal): without an id, Last-Event-ID stays where it was
+    frame->append("id: ").append(channel).append(":").append(formatEpoch(epoch)).append(":");
+    frame->append(std::to_string(seq)).append("\n");
+  }
+  frame->append("data: ").append(json).append("\n\n");
   return frame;
 }
 

@@ -31,10 +31,13 @@ struct PendingFrame {
 // {"op":"msg","ch":..,"epoch":..,"seq":..,"from":..,"ts":..,"data":<verbatim>}
 void writeMessage(JsonWriter& writer, const wire::Delivery& delivery);
 std::string encodeMessage(const wire::Delivery& delivery);
+// {"op":"signal","ch":..,"from":..,"ts":..,"data":<verbatim>} (a Delivery with `signal` set)
+void writeSignal(JsonWriter& writer, const wire::Delivery& signal);
 
 // A WebSocket text frame carrying `json` (server frames are unmasked).
 SharedFrame webSocketTextFrame(std::string_view json);
-// A Server-Sent Event: "id: ch:epoch:seq" (so Last-Event-ID resumes) and the JSON as data.
+// A Server-Sent Event: "id: ch:epoch:seq" (so Last-Event-ID resumes) and the JSON as data; seq 0
+// (a signal) has no id.
 SharedFrame eventStreamFrame(std::string_view channel, uint64_t epoch, uint64_t seq, std::string_view json);
 
 class DeliveryFrames {

@@ -61,6 +61,7 @@ constexpr S kSettings[] = {
     {"poll_timeout_ms", &FrontendConfig::pollTimeoutMs, "HTTP fallback long-poll answers [] after"},
     {"sse_keepalive_ms", &FrontendConfig::sseKeepaliveMs, "HTTP fallback SSE comment line every"},
     {"max_message_bytes", &FrontendConfig::maxMessageBytes, "largest client message (1009 beyond)"},
+    {"max_signal_bytes", &FrontendConfig::maxSignalBytes, "largest data of a signal (too_large beyond)"},
     {"max_connections", &FrontendConfig::maxConnections, "connections held by this process"},
     {"max_connections_per_user", &FrontendConfig::maxConnectionsPerUser,
      "WebSockets and event streams per user (4029 / HTTP 429 beyond)"},

@@ -27,6 +27,9 @@ std::string Metrics::render(const std::string& frontendId, size_t channels, size
   counter(out, "webim_deliveries_total", "msg frames queued to subscribers", "counter", deliveries, labels);
   counter(out, "webim_bytes_out_total", "bytes queued to clients", "counter", bytesOut, labels);
   counter(out, "webim_publishes_total", "client publishes acknowledged", "counter", publishes, labels);
+  counter(out, "webim_signals_total", "client signals handed to a hub", "counter", signalsOut, labels);
+  counter(out, "webim_signal_deliveries_total", "signal frames queued to subscribers", "counter", signalDeliveries,
+          labels);
   counter(out, "webim_publish_errors_total", "client publishes answered with an error", "counter", publishErrors,
           labels);
   counter(out, "webim_hub_timeouts_total", "hub requests past their deadline", "counter", hubTimeouts, labels);

@@ -22,6 +22,8 @@ struct Metrics {
   uint64_t deliveries = 0;    // msg frames queued to subscribers
   uint64_t bytesOut = 0;
   uint64_t publishes = 0;
+  uint64_t signalsOut = 0;        // client signals handed to a hub
+  uint64_t signalDeliveries = 0;  // signal frames queued to subscribers
   uint64_t publishErrors = 0;
   uint64_t hubTimeouts = 0;
   uint64_t gaps = 0;

@@ -18,6 +18,15 @@ export interface Message<T = unknown> {
 
 export type MessageHandler<T = unknown> = (msg: Message<T>) => void;
 
+/** An ephemeral event of a subscribed channel (typing, ...): no seq, not stored, best effort. */
+export interface Signal<T = unknown> {
+  op: 'signal';
+  ch: string;
+  from: string;
+  ts: number;
+  data: T;
+}
+
 export type State = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 /** 'custom' when options.transport replaces the built-in ones. */
@@ -134,6 +143,8 @@ export interface EventMap {
   subscribed: { ch: string } & Position;
   /** Also reported as an 'error' with code 'forbidden'. */
   revoked: RevokedEvent;
+  /** A signal of a subscribed channel, the user's own included. */
+  signal: Signal;
   error: Error;
 }
 
@@ -162,6 +173,8 @@ export class WebimClient {
   on<K extends keyof EventMap>(event: K, fn: (payload: EventMap[K]) => void): () => void;
   subscribe<T = unknown>(ch: string, handler: MessageHandler<T>, options?: { since?: Position }): Unsubscribe;
   publish(ch: string, data: unknown, options?: { cid?: string }): Promise<Position & { cid: string }>;
+  /** Ephemeral: to the current subscribers only; rejects with 'unavailable' while not connected. */
+  signal(ch: string, data: unknown): Promise<void>;
   history<T = unknown>(
     ch: string,
     range?: { before?: number; after?: number; limit?: number },

@@ -356,6 +356,7 @@ class HttpSession {
       this.pending.delete(obj.ch);
       return this.reply({ op: 'ok', id, ch: obj.ch, epoch: obj.epoch, seq: obj.seq }); // where the new subscription starts
     }
+    if (obj.op === 'signal') return this.reply(obj); // no seq: moves no position
     if (obj.op !== 'msg' || position === null) return;
     if (obj.epoch !== position.epoch || obj.seq > position.seq) this.channels.set(obj.ch, { epoch: obj.epoch, seq: obj.seq });
     this.reply(obj);
@@ -802,6 +803,7 @@ export class WebimClient {
 
   onFrame(obj) {
     if (obj.op === 'msg') return this.onMessage(obj);
+    if (obj.op === 'signal') return this.onSignal(obj);
     if (obj.op === 'resync') return this.onResync(obj);
     if (obj.op === 'revoked') return this.onRevoked(obj);
     const r = this.inflight.get(obj.id);
@@ -845,6 +847,17 @@ export class WebimClient {
   async publish(ch, data, { cid = randomId() } = {}) {
     const reply = await this.request('pub', { ch, data, cid });
     return { epoch: reply.epoch, seq: reply.seq, cid };
+  }
+
+  /**
+   * Sends a signal (e.g. {typing: true}) to the current subscribers of `ch`: not stored, not
+   * retried, best effort. Resolves once the server took it; rejects with 'unavailable' while not
+   * connected (a signal is not worth sending later), else as a publish would ('forbidden', ...).
+   * @param {string} ch @param {any} data @returns {Promise<void>}
+   */
+  async signal(ch, data) {
+    if (!this.authed) throw new WebimError('unavailable', 'not connected: signals are not queued');
+    await this.request('signal', { ch, data });
   }
 
   /**
@@ -1092,6 +1105,12 @@ export class WebimClient {
 
   // Delivers held messages that are next in order. A gap before them is fetched from history, or,
   // right after such a fetch (`skipGaps`), reported as lost and skipped.
+  // A signal of a channel subscribed here: reported as a 'signal' event (the sender's own too).
+  onSignal(signal) {
+    if (!this.channels.has(signal.ch)) return;
+    this.emit('signal', signal);
+  }
+
   drainHeld(channel, skipGaps = false) {
     if (!channel.live) return;
     for (const seq of [...channel.held.keys()]) if (seq <= channel.lastSeq) channel.held.delete(seq);

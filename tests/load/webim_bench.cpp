@@ -98,6 +98,7 @@ struct Options {
   double pubRate = 1000;
   double duration = 10;
   uint32_t payloadBytes = 0;
+  bool signals = false;  // fanout: signals (not stored, no seq) instead of publishes
   double churnRate = 100;
   std::string broadcastCmd;
   double timeout = 0;       // ramp timeout; 0: derived
@@ -153,6 +154,7 @@ void usage() {
           "  --pub-rate R              fanout: publishes per second, total (default 1000)\n"
           "  --duration S              fanout/churn/hold: seconds (default 10)\n"
           "  --payload-bytes B         fanout: pad each message's data by B bytes\n"
+          "  --signals                 fanout: send signals (ephemeral: no seq, not stored) instead of publishes\n"
           "  --churn-rate R            churn: reconnects per second (default 100)\n"
           "  --timeout S               give up the ramp after S seconds (default derived)\n"
           "  --min-avail-mb MB         stop the ramp when MemAvailable < MB (default 1500)\n"
@@ -225,6 +227,7 @@ Options parseOptions(int argc, char** argv) {
     else if (a == "--pub-rate") o.pubRate = std::stod(next());
     else if (a == "--duration") o.duration = std::stod(next());
     else if (a == "--payload-bytes") o.payloadBytes = std::stoul(next());
+    else if (a == "--signals") o.signals = true;
     else if (a == "--churn-rate") o.churnRate = std::stod(next());
     else if (a == "--broadcast-cmd") o.broadcastCmd = next();
     else if (a == "--timeout") o.timeout = std::stod(next());
@@ -876,8 +879,29 @@ void countResync(Conn* c, std::string_view msg) {
   }
 }
 
+// Publish -> delivery latency of a fanout message or signal, from the send time in its data ("t").
+void countLatency(WorkerStats* st, std::string_view msg) {
+  uint64_t now = monoNs();
+  bool hasT = false;
+  size_t dataAt = msg.find("\"data\":");
+  uint64_t t = dataAt == std::string_view::npos ? 0 : parseUint(msg.substr(dataAt), "\"t\":", &hasT);
+  if (!hasT || now < t) return;
+  uint64_t lat = now - t;
+  st->hist[bucketOf(lat)].fetch_add(1, std::memory_order_relaxed);
+  uint64_t prev = st->latMax.load(std::memory_order_relaxed);
+  while (lat > prev && !st->latMax.compare_exchange_weak(prev, lat, std::memory_order_relaxed)) {
+  }
+}
+
 void onText(Conn* c, std::string_view msg) {
   WorkerStats* st = W->st;
+  if (msg.starts_with(R"({"op":"signal")")) {  // --signals: no seq, so no gap or duplicate to see
+    if (W->lay.data < 0 || W->lay.data != channelIndex(c, stringField(msg, "\"ch\":\""))) return;
+    c->recv++;
+    countLatency(st, msg);
+    st->deliveries.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   if (msg.starts_with(R"({"op":"msg")")) {
     countMsg(c, msg);
     if (msg.find(R"("ch":"user:)") != std::string_view::npos) {
@@ -885,7 +909,6 @@ void onText(Conn* c, std::string_view msg) {
       return;
     }
     if (W->lay.data < 0 || W->lay.data != channelIndex(c, stringField(msg, "\"ch\":\""))) return;
-    uint64_t now = monoNs();
     uint32_t seq = uint32_t(parseUint(msg, "\"seq\":"));
     if (c->lastSeq != 0 || c->recv != 0) {
       if (seq <= c->lastSeq) st->dups.fetch_add(1, std::memory_order_relaxed);
@@ -895,16 +918,7 @@ void onText(Conn* c, std::string_view msg) {
     }
     if (seq > c->lastSeq) c->lastSeq = seq;
     c->recv++;
-    bool hasT = false;
-    size_t dataAt = msg.find("\"data\":");
-    uint64_t t = dataAt == std::string_view::npos ? 0 : parseUint(msg.substr(dataAt), "\"t\":", &hasT);
-    if (hasT && now >= t) {
-      uint64_t lat = now - t;
-      st->hist[bucketOf(lat)].fetch_add(1, std::memory_order_relaxed);
-      uint64_t prev = st->latMax.load(std::memory_order_relaxed);
-      while (lat > prev && !st->latMax.compare_exchange_weak(prev, lat, std::memory_order_relaxed)) {
-      }
-    }
+    countLatency(st, msg);
     st->deliveries.fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -1161,9 +1175,13 @@ void publishOne(Conn* c) {
   const Options& o = W->opt;
   uint64_t k = ++W->pubCounter;
   char head[256];
-  int n = snprintf(head, sizeof head, R"({"op":"pub","id":%)" PRIu64 R"(,"ch":"room:%s-%u","cid":"%s-%u-%)" PRIu64
-                   R"(","data":{"t":%)" PRIu64 R"(,"p":%u)",
-                   1000 + k, o.runId.c_str(), roomOf(c->idx), o.runId.c_str(), c->idx, k, monoNs(), c->idx);
+  int n = o.signals
+              ? snprintf(head, sizeof head, R"({"op":"signal","id":%)" PRIu64 R"(,"ch":"room:%s-%u","data":{"t":%)" PRIu64
+                         R"(,"p":%u)",
+                         1000 + k, o.runId.c_str(), roomOf(c->idx), monoNs(), c->idx)
+              : snprintf(head, sizeof head, R"({"op":"pub","id":%)" PRIu64 R"(,"ch":"room:%s-%u","cid":"%s-%u-%)" PRIu64
+                         R"(","data":{"t":%)" PRIu64 R"(,"p":%u)",
+                         1000 + k, o.runId.c_str(), roomOf(c->idx), o.runId.c_str(), c->idx, k, monoNs(), c->idx);
   std::string msg(head, size_t(n));
   if (o.payloadBytes) {
     msg += R"(,"x":")";

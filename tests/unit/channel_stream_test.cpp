@@ -47,6 +47,7 @@ struct FakePort final : ChannelStreamPort {
   std::deque<Fetch> fetches;                       // unanswered, oldest first
   std::map<std::string, std::vector<uint64_t>> delivered;  // channel -> seqs fanned out, in order
   std::map<std::string, std::vector<std::pair<uint64_t, uint64_t>>> resyncs;  // channel -> (epoch, seq)
+  std::map<std::string, std::vector<std::string>> signals;  // channel -> data of each signal fanned out
   // When set, answers a fetch at once (inside fetchFill), as a hub call that cannot be sent does.
   std::function<void(Channel&, uint64_t)> answerAtOnce;
 
@@ -65,7 +66,19 @@ struct FakePort final : ChannelStreamPort {
   void resync(Channel& channel, uint64_t epoch, uint64_t seq) override {
     resyncs[channel.name].emplace_back(epoch, seq);
   }
+  void deliverSignal(Channel& channel, const wire::Delivery& delivery) override {
+    signals[channel.name].push_back(delivery.data());
+  }
 };
+
+wire::Delivery signal(std::string ch, std::string data) {
+  wire::Delivery d;
+  d.set_channel(std::move(ch));
+  d.set_from("u1");
+  d.set_data(std::move(data));
+  d.set_signal(true);
+  return d;
+}
 
 wire::HistoryPage page(std::string ch, std::vector<uint64_t> seqs, bool more, uint64_t lastSeq, uint64_t epoch = kEpoch) {
   wire::HistoryPage p;
@@ -626,4 +639,33 @@ TEST_CASE("a fill answered in a new epoch whose last seq is below the old fill t
   f.stream.onDelivery(msg("room:1", 7, kOtherEpoch));
   f.stream.onDelivery(msg("room:1", 8, kOtherEpoch));
   CHECK(f.port.delivered["room:1"] == std::vector<uint64_t>{6, 6, 7, 8});
+}
+
+// ---- signals ----------------------------------------------------------------------------------
+
+TEST_CASE("a signal goes straight to a live channel's subscribers: never held, never a gap", "[channel_stream]") {
+  Fixture f;
+  f.live("room:1", 5);
+  f.stream.onDelivery(signal("room:1", "1"));
+  CHECK(f.port.signals["room:1"] == std::vector<std::string>{"1"});
+  // While a gap is filled, messages wait; signals do not, and they move no position.
+  f.stream.onDelivery(msg("room:1", 8));
+  REQUIRE(f.port.fetches.size() == 1);
+  f.stream.onDelivery(signal("room:1", "2"));
+  CHECK(f.port.signals["room:1"] == std::vector<std::string>{"1", "2"});
+  CHECK(f.port.delivered["room:1"].empty());
+  f.answer(page("room:1", {6, 7}, false, 8));
+  CHECK(f.port.delivered["room:1"] == range(6, 8));
+  CHECK(f.port.resyncs.empty());
+  CHECK(f.stream.find("room:1")->lastSeq == 8);
+}
+
+TEST_CASE("a signal for a channel not yet live, or not held here, reaches nobody", "[channel_stream]") {
+  Fixture f;
+  f.subscribe("room:2");  // joining: no sync yet
+  f.stream.onDelivery(signal("room:2", "early"));
+  f.stream.onDelivery(signal("room:3", "elsewhere"));
+  CHECK(f.port.signals.empty());
+  // And it does not make the channel live (only a sync does).
+  CHECK_FALSE(f.stream.find("room:2")->live);
 }

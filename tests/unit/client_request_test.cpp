@@ -76,6 +76,12 @@ TEST_CASE("decode: every op with its fields", "[client_request]") {
   CHECK_FALSE(r.before);
   CHECK(r.limit == 1);
 
+  r = decodeOk(d, R"({"op":"signal","id":10,"ch":"dm:a:b","data":{"typing":true}})");
+  CHECK(r.op == ClientOp::Signal);
+  CHECK(r.ch == "dm:a:b");
+  CHECK(r.data == R"({"typing":true})");
+  CHECK(r.cid.empty());
+
   r = decodeOk(d, R"({"op":"presence","id":9,"whatever":[1,2]})");
   CHECK(r.op == ClientOp::Unknown);
   CHECK(r.opName == "presence");
@@ -221,6 +227,9 @@ TEST_CASE("decode: missing and ill-typed fields", "[client_request]") {
         "\"cid\" must be 1 to 64 bytes");
   CHECK(decodeOk(d, R"({"op":"pub","id":1,"ch":"r","data":1,"cid":")" + std::string(64, 'c') + "\"}").cid.size() == 64);
   CHECK(decodeFail(d, R"({"op":"pub","id":1,"data":1,"cid":"c"})") == "missing \"ch\"");
+  CHECK(decodeFail(d, R"({"op":"signal","id":1,"ch":"r"})") == "missing \"data\"");
+  CHECK(decodeFail(d, R"({"op":"signal","id":1,"data":1})") == "missing \"ch\"");
+  CHECK(decodeFail(d, R"({"op":"signal","id":1,"ch":3,"data":1})") == "\"ch\" must be a string");
   CHECK(decodeFail(d, R"({"op":"hist","id":1,"ch":"r","limit":0})") == "\"limit\" must be an integer from 1 to 200");
   CHECK(decodeFail(d, R"({"op":"hist","id":1,"ch":"r","limit":201})") == "\"limit\" must be an integer from 1 to 200");
   CHECK(decodeFail(d, R"({"op":"hist","id":1,"ch":"r","limit":"5"})") == "\"limit\" must be an integer from 1 to 200");
