@@ -90,6 +90,7 @@ std::string renderHubMetrics(const HubMetrics& m, const HubStats& s, const HubGa
            s.syncsDeferred);
   w.series("webim_hub_auth_admitted_total", "CURVE handshakes admitted", "counter", s.authAdmitted);
   w.series("webim_hub_auth_refused_total", "CURVE handshakes refused", "counter", s.authRefused);
+  w.series("webim_hub_signals_total", "signals published (never stored)", "counter", s.signals);
   perNamespace(out, labels, m.namespaces, "webim_hub_namespace_messages_total",
                "messages published, by channel namespace", "counter", &NamespaceCounters::Entry::messages);
   perNamespace(out, labels, m.namespaces, "webim_hub_namespace_bytes_total",
