@@ -10,7 +10,9 @@ namespace Webim;
  * and a call that cannot reach one (connection failure, timeout, 502/503/504, `unavailable`) is
  * resent to the next with the same body (same cid) until the timeout.
  *
- *     $api = new HttpApi(['http://10.0.0.1:8080', 'http://10.0.0.2:8080'], getenv('WEBIM_API_KEY'));
+ * The API is on each frontend's private listener (admin_listen, 127.0.0.1:9650 + instance by default).
+ *
+ *     $api = new HttpApi(['http://127.0.0.1:9650', 'http://127.0.0.1:9651'], getenv('WEBIM_API_KEY'));
  *     $api->publish('user:42', ['notice' => 'paid']);
  */
 final class HttpApi
@@ -22,7 +24,7 @@ final class HttpApi
     private int $next = 0;
 
     /**
-     * @param string|list<string> $baseUrls  e.g. "http://127.0.0.1:8080" (no trailing /api)
+     * @param string|list<string> $baseUrls  e.g. "http://127.0.0.1:9650" (no trailing /api)
      * @param array<int, mixed>   $curlOptions extra CURLOPT_* (TLS CA, proxy, ...)
      */
     public function __construct(
