@@ -40,18 +40,18 @@ void MetricsServer::serve(const std::function<std::string()>& render) {
     if (!socket_.recv(id, zmq::recv_flags::dontwait)) return;
     if (!id.more() || !socket_.recv(data, zmq::recv_flags::dontwait)) continue;
     std::string key = id.to_string();
-    if (data.size() == 0) {  // a connection opened or closed
-      heads_.erase(key);
+    auto it = heads_.find(key);
+    // A connection opened or closed (closes we make are not notified; a close crossing ours makes
+    // an entry for a gone id, closed in its turn as the oldest).
+    if (data.size() == 0) {
+      if (it == heads_.end()) {
+        opened(key);
+      } else {
+        heads_.erase(it);
+      }
       continue;
     }
-    auto it = heads_.find(key);
-    if (it == heads_.end()) {
-      if (heads_.size() >= kMaxClients) {
-        closeClient(key);
-        continue;
-      }
-      it = heads_.emplace(key, std::string()).first;
-    }
+    if (it == heads_.end()) continue;  // closed by us, its bytes were on the way
     it->second.append(static_cast<const char*>(data.data()), data.size());
     if (it->second.find("\r\n\r\n") != std::string::npos) {
       std::string head = std::move(it->second);
@@ -61,6 +61,20 @@ void MetricsServer::serve(const std::function<std::string()>& render) {
       heads_.erase(it);
       closeClient(key);
     }
+  }
+}
+
+void MetricsServer::opened(const std::string& id) {
+  // order_ may name ids already answered or gone: drop those, then the oldest open ones.
+  while (heads_.size() >= kMaxClients && !order_.empty()) {
+    std::string oldest = std::move(order_.front());
+    order_.pop_front();
+    if (heads_.erase(oldest) > 0) closeClient(oldest);
+  }
+  heads_.emplace(id, std::string());
+  order_.push_back(id);
+  if (order_.size() > 4 * kMaxClients) {  // compact: keep the ids still open, in order
+    std::erase_if(order_, [this](const std::string& k) { return !heads_.contains(k); });
   }
 }
 

@@ -1,9 +1,12 @@
 // The hub's own HTTP endpoint for Prometheus (metrics_listen): a ZMQ_STREAM socket in the hub's
 // zmq_poll loop, answering GET /metrics (and GET /healthz) then closing the connection. The loop's
 // work per wakeup is bounded (kMaxReads messages, kMaxClients connections, kMaxHeadBytes each);
-// rendering happens only for a complete request head.
+// rendering happens only for a complete request head. At most kMaxClients connections are open: a
+// new one closes the oldest, so clients that connect and never finish (slowloris) cannot lock the
+// scrapes out nor hold the hub's file descriptors.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <string>
 #include <unordered_map>
@@ -28,9 +31,11 @@ class MetricsServer {
  private:
   void answer(const std::string& id, const std::string& head, const std::function<std::string()>& render);
   void closeClient(const std::string& id);
+  void opened(const std::string& id);
 
   zmq::socket_t socket_;
   std::unordered_map<std::string, std::string> heads_;  // routing id -> request bytes so far
+  std::deque<std::string> order_;                       // the ids of heads_, oldest first
 };
 
 }  // namespace webim::hub
