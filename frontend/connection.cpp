@@ -58,6 +58,7 @@ Connection* Connection::accept(Frontend& frontend, int fd, bool privateListener)
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   frontend.metrics().connectionsAccepted++;
   frontend.metrics().connectionsOpen++;
+  if (privateListener) frontend.metrics().privateOpen++;
   connection->http_ = std::make_unique<HeadState>();
   connection->setDeadline(frontend.nowMs() + frontend.config().handshakeTimeoutMs);
   return connection;
@@ -219,6 +220,7 @@ void Connection::destroy() {
   frontend().wheel().cancel(*this);
   Metrics& metrics = frontend().metrics();
   metrics.connectionsOpen--;
+  if (privateListener_) metrics.privateOpen--;
   if (countedWebSocket_) {
     metrics.websocketsOpen--;
     metrics.closesByCode[closeCode_]++;

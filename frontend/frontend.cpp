@@ -27,6 +27,8 @@ namespace webim {
 namespace {
 constexpr int kListenBacklog = 4096;
 constexpr int kAcceptBatch = 256;  // connections accepted per wakeup of the listener
+// Connections on admin_listen (scrapers, the app's /api calls), apart from max_connections.
+constexpr uint64_t kMaxPrivateConnections = 4096;
 constexpr uint64_t kAcceptPauseMs = 100;  // after an accept error that would repeat at once
 constexpr uint32_t kTickMs = 50;                  // timer wheel resolution
 constexpr uint64_t kRevocationRetryMs = 1000;
@@ -177,8 +179,9 @@ void Frontend::startAccepting() {
 
 void Frontend::listenPrivate() {
   adminListener_.open(&loop_, config_.adminListen, [this](int fd) {
+    // A cap of its own: browsers filling max_connections must not lock out the scraper and the app.
     Connection* connection = Connection::accept(*this, fd, true);
-    if (connection != nullptr && metrics_.connectionsOpen > config_.maxConnections) {
+    if (connection != nullptr && metrics_.privateOpen > kMaxPrivateConnections) {
       metrics_.connectionsRefused++;
       connection->refuse();
     }
@@ -246,7 +249,7 @@ bool Frontend::acceptPending() {
       return false;
     }
     Connection* connection = Connection::accept(*this, fd);
-    if (connection != nullptr && metrics_.connectionsOpen > config_.maxConnections) {
+    if (connection != nullptr && metrics_.connectionsOpen - metrics_.privateOpen > config_.maxConnections) {
       metrics_.connectionsRefused++;
       connection->refuse();
     }

@@ -13,6 +13,7 @@ namespace webim {
 struct Metrics {
   uint64_t connectionsAccepted = 0;
   uint64_t connectionsOpen = 0;
+  uint64_t privateOpen = 0;  // of connectionsOpen, accepted on admin_listen (not served)
   uint64_t connectionsRefused = 0;
   uint64_t acceptErrors = 0;
   uint64_t websocketsOpen = 0;
