@@ -222,6 +222,15 @@ for rev in 1 2; do
     { cat "$tmp/package-$rev.log" >&2; fail "scripts/package --version $upstream-$rev"; }
 done
 log "built webim_$upstream-1 and -2 in $((SECONDS - started)) s"
+# An upgrade under systemd (not PID 1 here, so read from the maintainer scripts): the units that
+# were running are restarted (docs/deploy.md), never stopped and left stopped.
+dpkg-deb -e "$tmp/debs/webim_${upstream}-2_$(dpkg --print-architecture).deb" "$tmp/control-2"
+if grep -qs 'deb-systemd-invoke stop' "$tmp/control-2/preinst" &&
+    ! grep -qs 'deb-systemd-invoke .*restart' "$tmp/control-2/postinst"; then
+  fail "an upgrade stops the running units (preinst) and never starts them again (postinst)"
+fi
+grep -qs "deb-systemd-invoke .*restart.*'webim.target'" "$tmp/control-2/postinst" ||
+  fail "an upgrade does not restart the running units (postinst: no restart of webim.target)"
 
 # The base: Debian 12 with the package's dependencies (so dpkg -i needs no network) and
 # php-cli for the PHP library. Cached per dependency list.
