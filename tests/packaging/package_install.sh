@@ -16,6 +16,7 @@
 #      own: the frontend serves the demo page and the JS client and reaches the hub, the hub answers
 #      on app.sock to a webim-app member (and not to others), PHP finds the library on its include_path
 #   5. upgrade to VERSION-2: an edited conffile and the generated secrets are kept
+#      (and, read from its maintainer scripts before the chroot: the upgrade restarts running units)
 #   6. purge: the files, secrets and state are gone
 # Exit code: 0 ok, 1 failure, 77 not root (skipped).
 set -euo pipefail
