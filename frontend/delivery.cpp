@@ -46,15 +46,21 @@ SharedFrame webSocketTextFrame(std::string_view json) {
 }
 
 SharedFrame eventStreamFrame(std::string_view channel, uint64_t epoch, uint64_t seq, std::string_view json) {
-  // The JSON writer escapes every control character, so `json` holds no newline and fits one
-  // data: line.
   auto frame = std::make_shared<std::string>();
   frame->reserve(json.size() + channel.size() + 48);
   if (seq != 0) {  // seq 0 is no message (a signal): without an id, Last-Event-ID stays where it was
     frame->append("id: ").append(channel).append(":").append(formatEpoch(epoch)).append(":");
     frame->append(std::to_string(seq)).append("\n");
   }
-  frame->append("data: ").append(json).append("\n\n");
+  // JSON may hold raw line breaks between its tokens, and a line break ends an SSE field: each line
+  // goes in a data: line of its own, which the client joins with '\n' into the same JSON.
+  for (size_t at = 0;;) {
+    const size_t end = json.find_first_of("\r\n", at);
+    frame->append("data: ").append(json.substr(at, end - at)).append("\n");
+    if (end == std::string_view::npos) break;
+    at = end + (json[end] == '\r' && end + 1 < json.size() && json[end + 1] == '\n' ? 2 : 1);
+  }
+  frame->append("\n");
   return frame;
 }
 

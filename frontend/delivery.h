@@ -36,8 +36,8 @@ void writeSignal(JsonWriter& writer, const wire::Delivery& signal);
 
 // A WebSocket text frame carrying `json` (server frames are unmasked).
 SharedFrame webSocketTextFrame(std::string_view json);
-// A Server-Sent Event: "id: ch:epoch:seq" (so Last-Event-ID resumes) and the JSON as data; seq 0
-// (a signal) has no id.
+// A Server-Sent Event: "id: ch:epoch:seq" (so Last-Event-ID resumes) and the JSON as data (one
+// data: line per line of it); seq 0 (a signal) has no id.
 SharedFrame eventStreamFrame(std::string_view channel, uint64_t epoch, uint64_t seq, std::string_view json);
 
 class DeliveryFrames {
