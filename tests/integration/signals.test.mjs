@@ -189,3 +189,29 @@ describe('signals', () => {
     });
   }
 });
+
+// max_signal_bytes above the hub's max_data_bytes: the hub would refuse the signal after the
+// frontend said ok (a signal is never answered), so it would vanish without a word.
+describe('signals over the hub limit', () => {
+  let cluster;
+  let fe;
+
+  before(async () => {
+    cluster = new Cluster();
+    await cluster.startHub(['--max-data-bytes', '100']);
+    fe = await cluster.startFrontend(['--max-signal-bytes', '4096']);
+  });
+
+  after(() => cluster.stopCleanly());
+
+  test('a signal over the hub max_data_bytes is too_large, not ok and lost', async () => {
+    const reader = await connect(fe, cluster, 'hl-r', ['room:hl']);
+    const seen = signalsOf(reader);
+    assert.equal((await reader.request('sub', { ch: 'room:hl' })).op, 'ok');
+    const writer = await connect(fe, cluster, 'hl-w', ['room:hl']);
+    await until(async () => (await writer.request('signal', { ch: 'room:hl', data: 'x' })).op === 'ok' && seen.length > 0,
+      'a small signal goes through');
+    const big = await writer.request('signal', { ch: 'room:hl', data: 'y'.repeat(200) });
+    assert.equal(big.op === 'ok' ? 'ok' : big.code, 'too_large', JSON.stringify(big));
+  });
+});
