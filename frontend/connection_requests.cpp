@@ -94,6 +94,9 @@ void Connection::handleSignal(const ClientRequest& request) {
   } else if (request.data.size() > frontend().config().maxSignalBytes) {
     replyError(request, "too_large", "signal data is larger than max_signal_bytes (" +
                                          std::to_string(frontend().config().maxSignalBytes) + " bytes)");
+  } else if (uint64_t limit = frontend().hubFor(request.ch).maxDataBytes(); limit != 0 && request.data.size() > limit) {
+    // The hub would refuse it, unanswered (a signal has no reply): refused here, where it can be said.
+    replyError(request, "too_large", "signal data is larger than the hub's max_data_bytes (" + std::to_string(limit) + " bytes)");
   } else {
     wire::FrontendRequest out;
     wire::Signal* signal = out.mutable_signal();
