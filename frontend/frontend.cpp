@@ -196,6 +196,10 @@ std::string Frontend::notReadyReason() const {
   for (const auto& hub : hubs_) {
     uint64_t last = hub->lastReplyMs();
     if (last == 0) return "hub " + hub->ingress() + ": no answer yet";
+    // A dropped connection (the hub died: its socket closed) counts at once, not after hub_timeout_ms.
+    if (uint64_t lost = hub->lostSinceMs(); lost != 0) {
+      return "hub " + hub->ingress() + ": connection lost " + std::to_string(now >= lost ? now - lost : 0) + " ms ago";
+    }
     if (now - last > config_.hubTimeoutMs) {
       return "hub " + hub->ingress() + ": no answer for " + std::to_string(now - last) + " ms (hub_timeout_ms " +
              std::to_string(config_.hubTimeoutMs) + ")";

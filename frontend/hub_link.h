@@ -81,6 +81,8 @@ class HubLink {
   uint64_t repliesReceived() const noexcept { return replies_; }
   // Loop time (ms) of the hub's last reply (a hello is answered every heartbeat_ms); 0: none yet.
   uint64_t lastReplyMs() const noexcept { return lastReplyMs_; }
+  // When the connection to the hub dropped (uv_now), if no handshake succeeded since; else 0.
+  uint64_t lostSinceMs() const noexcept { return linkUp_ ? 0 : linkLostMs_; }
   uint64_t deliveriesReceived() const noexcept { return deliveries_; }
 
  private:
