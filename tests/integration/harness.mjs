@@ -400,6 +400,26 @@ export async function until(check, what, timeoutMs = 8000, intervalMs = 20) {
   }
 }
 
+// The HTTP fallback's event stream: POST /session on `sessionPort` with `token`, then GET /events
+// (SSE) for `channels` on `streamPort`. Everything received accumulates in `text()`; `cancel()` ends it.
+export async function openEventStream(sessionPort, streamPort, token, channels) {
+  const session = await fetch(`http://127.0.0.1:${sessionPort}/session`, { method: 'POST', body: JSON.stringify({ token }) });
+  const { sid } = await session.json();
+  const stream = await fetch(`http://127.0.0.1:${streamPort}/events?sid=${sid}&ch=${channels}`, {
+    headers: { Accept: 'text/event-stream' },
+  });
+  const reader = stream.body.getReader();
+  let text = '';
+  (async () => {
+    for (;;) {
+      const { done, value } = await reader.read().catch(() => ({ done: true }));
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+  })();
+  return { sid, status: stream.status, text: () => text, cancel: () => reader.cancel() };
+}
+
 // GET `path` on a frontend by its public port; /metrics and /api/ go to its private listener.
 export async function httpGet(port, path) {
   const to = path.startsWith('/metrics') || path.startsWith('/api/') ? privatePort(port) : port;

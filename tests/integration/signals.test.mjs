@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { Client, Cluster, WebSocket, sleep, until } from './harness.mjs';
+import { Client, Cluster, WebSocket, openEventStream, sleep, until } from './harness.mjs';
 import { WebimClient } from '../../clients/js/webim.js';
 
 // Every {"op":"signal"} frame `client` receives, as received.
@@ -124,35 +124,21 @@ describe('signals', () => {
   });
 
   test('the HTTP fallback: /cmd takes a signal, an SSE stream gets it as an event without an id', async () => {
-    const session = await fetch(`http://127.0.0.1:${fe1.port}/session`, {
-      method: 'POST', body: JSON.stringify({ token: cluster.token('ssa', ['room:h']) }),
-    });
-    const { sid } = await session.json();
-    const stream = await fetch(`http://127.0.0.1:${fe2.port}/events?sid=${sid}&ch=room:h`, {
-      headers: { Accept: 'text/event-stream' },
-    });
-    const reader = stream.body.getReader();
-    let text = '';
-    (async () => {
-      for (;;) {
-        const { done, value } = await reader.read().catch(() => ({ done: true }));
-        if (done) break;
-        text += new TextDecoder().decode(value);
-      }
-    })();
+    const stream = await openEventStream(fe1.port, fe2.port, cluster.token('ssa', ['room:h']), 'room:h');
+    const { sid } = stream;
     // The stream says nothing until its subscription is confirmed: signal until one shows.
-    for (let i = 0; i < 20 && !text.includes('"op":"signal"'); i++) {
+    for (let i = 0; i < 20 && !stream.text().includes('"op":"signal"'); i++) {
       const res = await fetch(`http://127.0.0.1:${fe1.port}/cmd?sid=${sid}`, {
         method: 'POST', body: JSON.stringify({ op: 'signal', id: i, ch: 'room:h', data: { typing: i } }),
       });
       assert.deepEqual(await res.json(), { op: 'ok', id: i });
       await sleep(100);
     }
-    const event = text.split('\n\n').find((e) => e.includes('"op":"signal"'));
-    assert.ok(event, `no signal event on the stream: ${JSON.stringify(text)}`);
+    const event = stream.text().split('\n\n').find((e) => e.includes('"op":"signal"'));
+    assert.ok(event, `no signal event on the stream: ${JSON.stringify(stream.text())}`);
     assert.ok(!event.includes('id:'), `a signal event carries no id: ${JSON.stringify(event)}`);
     assert.match(event, /^data: \{"op":"signal","ch":"room:h","from":"ssa",/m);
-    await reader.cancel();
+    await stream.cancel();
   });
 
   for (const transport of ['websocket', 'sse', 'longpoll']) {

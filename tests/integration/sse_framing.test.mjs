@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { Client, Cluster, sleep } from './harness.mjs';
+import { Client, Cluster, openEventStream, sleep } from './harness.mjs';
 
 let cluster;
 let fe;
@@ -34,26 +34,11 @@ function sseEvents(text) {
 }
 
 test('messages and signals whose data holds raw line breaks arrive whole on an event stream', async () => {
-  const session = await fetch(`http://127.0.0.1:${fe.port}/session`, {
-    method: 'POST', body: JSON.stringify({ token: cluster.token('reader', ['room:nl']) }),
-  });
-  const { sid } = await session.json();
-  const stream = await fetch(`http://127.0.0.1:${fe.port}/events?sid=${sid}&ch=room:nl`, {
-    headers: { Accept: 'text/event-stream' },
-  });
-  const reader = stream.body.getReader();
-  let text = '';
-  (async () => {
-    for (;;) {
-      const { done, value } = await reader.read().catch(() => ({ done: true }));
-      if (done) break;
-      text += new TextDecoder().decode(value);
-    }
-  })();
+  const stream = await openEventStream(fe.port, fe.port, cluster.token('reader', ['room:nl']), 'room:nl');
   const writer = await Client.connect(fe.url);
   await writer.auth(cluster.token('writer', ['room:nl']));
   // The stream says nothing until its subscription is live: signal until one shows.
-  for (let i = 0; i < 30 && !text.includes('"op":"signal"'); i++) {
+  for (let i = 0; i < 30 && !stream.text().includes('"op":"signal"'); i++) {
     writer.ws.send(`{"op":"signal","id":${100 + i},"ch":"room:nl","data":{"typing":\n${i}}}`);
     await sleep(100);
   }
@@ -61,7 +46,8 @@ test('messages and signals whose data holds raw line breaks arrive whole on an e
   const app = await cluster.appRequest({ op: 'pub', ch: 'room:nl', data: { b: 'x' } });
   assert.equal(app.ok, true, JSON.stringify(app));
   await sleep(500);
-  await reader.cancel();
+  await stream.cancel();
+  const text = stream.text();
   const parsed = sseEvents(text).map((data) => {
     try {
       return JSON.parse(data);
