@@ -73,6 +73,8 @@ class Connection final : private TimerNode {
   bool open() const noexcept { return phase_ != Phase::Closing && phase_ != Phase::Closed; }
   // Still reading or answering an HTTP request (not yet a WebSocket or an event stream).
   bool inHttpExchange() const noexcept { return phase_ == Phase::Http; }
+  // Accepted on admin_listen (scrapers, the app's /api calls): not a browser, never drained.
+  bool onPrivateListener() const noexcept { return privateListener_; }
   // In the frontend's dirty list (flushed at the end of this loop iteration).
   bool flushQueued() const noexcept { return flushQueued_; }
   void setFlushQueued(bool queued) noexcept { flushQueued_ = queued; }

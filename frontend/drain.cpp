@@ -67,7 +67,7 @@ void Frontend::startDrain() {
                drain_->schedule.size(), config_.drainWindowMs, swept, accepting_ ? "" : "; not accepting yet");
   shutdownTimer_.fire = [](TimerNode* node) { static_cast<ShutdownTimer*>(node)->frontend->finishStop(); };
   // The window, then close_timeout_ms for the last close handshakes; at once when nobody is here.
-  const bool empty = drain_->schedule.size() == 0;
+  const bool empty = metrics_.connectionsOpen == metrics_.privateOpen;  // no browser to send away
   wheel_.schedule(shutdownTimer_, empty ? now : now + config_.drainWindowMs + config_.closeTimeoutMs);
   drainStep();
 }
@@ -79,6 +79,9 @@ void Frontend::drainStep() {
   auto sendAway = [this](int fd) {
     Connection* connection = sockets_.find(fd);
     if (connection == nullptr || !connection->open()) return true;  // gone, or closing already
+    // The private listener stays open to the end (/readyz says "draining"); its exchanges are not
+    // browsers to send away (and an fd a browser left may now be one of them).
+    if (connection->onPrivateListener()) return true;
     if (connection->inHttpExchange()) return false;  // its answer (or its upgrade) first
     connection->close(1012, "service restart");
     return true;

@@ -265,9 +265,12 @@ void Frontend::forgetConnection(Connection* connection, int fd) {
   sockets_.remove(connection, fd);
   destroyed_.push_back(connection);
   uv_idle_start(&flushIdle_, [](uv_idle_t*) {});  // freed in this iteration's check phase
-  // Stopping, and every client has answered the close: exit now rather than after the grace, so a
-  // restart (stop, then start) keeps the clients waiting as little as possible.
-  if (stopping_ && metrics_.connectionsOpen == 0 && shutdownTimer_.scheduled()) wheel_.schedule(shutdownTimer_, uv_now(&loop_));
+  // Stopping, and every browser has answered the close: exit now rather than after the grace, so a
+  // restart (stop, then start) keeps the clients waiting as little as possible. Connections on the
+  // private listener (a scrape in progress) do not hold the exit.
+  if (stopping_ && metrics_.connectionsOpen == metrics_.privateOpen && shutdownTimer_.scheduled()) {
+    wheel_.schedule(shutdownTimer_, uv_now(&loop_));
+  }
 }
 
 void Frontend::markDirty(Connection* connection) {

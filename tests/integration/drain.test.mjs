@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 
@@ -27,6 +28,14 @@ async function publishLoop(client, tag, acked, state, rooms = ROOMS) {
     if (reply?.op === 'ok') (acked[ch] ||= []).push(reply.seq);
     await sleep(4);
   }
+}
+
+// A TCP connection to `port` that sends nothing (resolves once connected).
+function openIdle(port) {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect(port, '127.0.0.1', () => resolve(socket));
+    socket.on('error', reject);
+  });
 }
 
 function workerCall(worker, message, key) {
@@ -205,6 +214,24 @@ describe('drain and reload', () => {
     idle.child.kill('SIGTERM');
     assert.deepEqual(await idle.exited, { code: 0, signal: null });
     assert.ok(Date.now() - t1 < 2000, 'nobody to send away: no window to wait');
+  });
+
+  test('a drain waits for the browsers, not for connections on the private listener', async () => {
+    const cluster = newCluster();
+    await cluster.startHub();
+    const fe = await cluster.startFrontend(['--drain-window-ms', '1000']);
+    const browser = await Client.connect(fe.url);
+    // A scraper that connected and has not sent its request yet (and one more during the drain).
+    const idle = [await openIdle(fe.adminPort)];
+    const t0 = Date.now();
+    fe.child.kill('SIGTERM');
+    await sleep(200);
+    idle.push(await openIdle(fe.adminPort));
+    assert.equal((await browser.closed).code, 1012);
+    assert.deepEqual(await fe.exited, { code: 0, signal: null });
+    const took = Date.now() - t0;
+    assert.ok(took < 2500, `exited ${took} ms after SIGTERM (window 1000 ms): it waited for the private connections`);
+    for (const socket of idle) socket.destroy();
   });
 
   test('SIGHUP rotates secrets, API keys and origins under load without closing anyone', async () => {
