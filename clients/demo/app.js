@@ -14,6 +14,9 @@
 //   and subscribe the conversation. That needs a `pub` grant for user:* in your token; without one
 //   the notice is refused, and the page says the peer will see the message when they open the DM.
 // - Messages are {text} objects; anything else the app pushes is shown as JSON.
+// - "typing…": while you type, a signal {typing: true} goes to the conversation at most every 2 s
+//   (signals are not stored: docs/protocol.md "Signals"); others' show for 4 s after their last one,
+//   or until their message arrives.
 import { WebimClient } from '/js/webim.js';
 
 const $ = (sel) => document.querySelector(sel);
@@ -128,6 +131,7 @@ function setSendState(li, state, label) {
 }
 
 function onMessage(conv, msg) {
+  if (typing.get(conv.ch)?.delete(msg.from)) renderTyping(); // their message is here: no longer typing
   const existing = conv.bySeq.get(msg.seq);
   if (existing) return; // our own message, already placed by its ack
   const stick = conv === active && nearBottom();
@@ -157,6 +161,38 @@ function toast(text, onClick) {
   div.onclick = () => { div.remove(); onClick?.(); };
   $('#toasts').append(div);
   setTimeout(() => div.remove(), 6000);
+}
+
+// ---- typing (signals) --------------------------------------------------------------------------
+
+const TYPING_SEND_MS = 2000; // at most one "typing" signal per conversation this often
+const TYPING_SHOW_MS = 4000; // someone's indicator without a fresh signal goes away after this
+const typingSent = new Map(); // ch -> when we last said we are typing there
+/** @type {Map<string, Map<string, number>>} ch -> (user -> when their indicator ends) */
+const typing = new Map();
+
+function onSignal({ ch, from, data }) {
+  if (from === me || data?.typing !== true || !convs.has(ch)) return;
+  if (!typing.has(ch)) typing.set(ch, new Map());
+  typing.get(ch).set(from, Date.now() + TYPING_SHOW_MS);
+  renderTyping();
+  setTimeout(renderTyping, TYPING_SHOW_MS + 50);
+}
+
+function renderTyping() {
+  const now = Date.now();
+  const who = [];
+  for (const [user, until] of typing.get(active?.ch) ?? []) if (until > now) who.push(user);
+  const line = $('#typing');
+  line.textContent = who.length === 0 ? '' : `${who.join(', ')} ${who.length === 1 ? 'is' : 'are'} typing…`;
+  line.hidden = who.length === 0;
+}
+
+function sayTyping() {
+  const ch = active?.ch;
+  if (!ch || !$('#composer input').value.trim() || Date.now() - (typingSent.get(ch) ?? 0) < TYPING_SEND_MS) return;
+  typingSent.set(ch, Date.now());
+  client.signal(ch, { typing: true }).catch(() => {}); // best effort: not connected, or no grant
 }
 
 // ---- conversations -----------------------------------------------------------------------------
@@ -202,6 +238,7 @@ function show_(conv) {
   conv.item.querySelector('.unread').textContent = '';
   $('#chat-title').textContent = conv.title;
   $('#older').hidden = !conv.more;
+  renderTyping();
   for (const el of document.querySelectorAll('#composer input, #composer button')) el.disabled = false;
   $('#composer input').focus();
   scrollToBottom();
@@ -334,6 +371,7 @@ function start(token) {
     conv.bySeq.clear();
     note(conv, 'Some messages could not be recovered; showing the latest history.');
   });
+  client.on('signal', onSignal);
   client.connect().catch(() => {});
 
   client.subscribe(`user:${me}`, onInbox);
@@ -373,9 +411,11 @@ $('#composer').onsubmit = (e) => {
   const text = input.value.trim();
   if (!text || !active) return;
   input.value = '';
+  typingSent.delete(active.ch); // typing again after this message says so at once
   send(active, text);
 };
 
+$('#composer input').addEventListener('input', sayTyping);
 $('#older').onclick = () => active && loadOlder(active);
 $('#scroller').addEventListener('scroll', () => {
   if (active?.more && $('#scroller').scrollTop === 0) loadOlder(active);

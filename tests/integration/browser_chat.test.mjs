@@ -89,8 +89,13 @@ describe('demo chat page in Chromium', { skip: !haveChromium && 'chromium not in
       await page.press('#join-room input', 'Enter');
       await page.waitForSelector('#chat-title:has-text("# lobby")');
     }
-    await say(alice, 'hello from alice');
+    // Typing: a signal, shown on the other page until the message arrives; never on one's own.
+    await alice.fill('#composer input', 'hello from alice');
+    await bob.waitForSelector('#typing:has-text("alice is typing…")', { timeout: 5000 });
+    assert.equal(await alice.$eval('#typing', (el) => el.hidden), true, 'no indicator for oneself');
+    await alice.press('#composer input', 'Enter');
     await bob.waitForSelector('li.msg:has-text("hello from alice")');
+    await bob.waitForSelector('#typing', { state: 'hidden', timeout: 2000 });
     await say(bob, 'hi alice');
     await alice.waitForSelector('li.msg:has-text("hi alice")');
     await alice.waitForSelector('li.msg.mine.stored:has-text("hello from alice")');
