@@ -6,7 +6,7 @@
 // drain_window_ms: a WebSocket gets close 1012 (the client reconnects elsewhere and resumes with
 // `since`), an event stream ends, a long-poll is answered. The hub links stay up until the end, so
 // nothing in flight is lost. The process exits 0 once every connection is gone, or at the end of
-// the window plus close_timeout_ms.
+// the window plus kFinalGraceMs (close_timeout_ms if shorter) for the last close handshakes.
 #include "frontend/drain.h"
 
 #include <spdlog/spdlog.h>
@@ -24,6 +24,9 @@ namespace {
 
 constexpr int kMaxAcceptSweeps = 256;  // batches of the listen queue accepted at the drain's start
 constexpr uint64_t kWaitingRecheckMs = 50;
+// After the window: the last close handshakes get this long (or close_timeout_ms if shorter). A
+// restart is stop-then-start, and clients reconnecting meanwhile find nobody listening here.
+constexpr uint64_t kFinalGraceMs = 1000;
 
 uint64_t randomSeed() {
   std::random_device device;
@@ -66,9 +69,10 @@ void Frontend::startDrain() {
   spdlog::info("draining: {} connections sent away over {} ms ({} taken from the listen queue{})",
                drain_->schedule.size(), config_.drainWindowMs, swept, accepting_ ? "" : "; not accepting yet");
   shutdownTimer_.fire = [](TimerNode* node) { static_cast<ShutdownTimer*>(node)->frontend->finishStop(); };
-  // The window, then close_timeout_ms for the last close handshakes; at once when nobody is here.
+  // The window, then a short grace for the last close handshakes; at once when nobody is here.
   const bool empty = metrics_.connectionsOpen == metrics_.privateOpen;  // no browser to send away
-  wheel_.schedule(shutdownTimer_, empty ? now : now + config_.drainWindowMs + config_.closeTimeoutMs);
+  const uint64_t grace = std::min<uint64_t>(config_.closeTimeoutMs, kFinalGraceMs);
+  wheel_.schedule(shutdownTimer_, empty ? now : now + config_.drainWindowMs + grace);
   drainStep();
 }
 
