@@ -16,19 +16,8 @@ constexpr int kBacklog = 128;
 }  // namespace
 
 void AdminListener::open(uv_loop_t* loop, const std::string& address, AcceptHandler onAccept) {
-  std::optional<ListenAddress> parsed = parseListenAddress(address);
-  if (!parsed) throw std::runtime_error("bad admin_listen address " + address);
-  int fd = ::socket(parsed->storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error(std::string("socket: ") + strerror(errno));
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   // No SO_REUSEPORT: a second process on this port is a mistake (two instances with one number).
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&parsed->storage), parsed->length) != 0 ||
-      ::listen(fd, kBacklog) != 0) {
-    std::string why = strerror(errno);
-    ::close(fd);
-    throw std::runtime_error("cannot listen on admin_listen " + address + ": " + why);
-  }
+  int fd = openListeningSocket(address, false, kBacklog, "admin_listen address " + address);
   int rc = uv_poll_init_socket(loop, &poll_, fd);
   if (rc != 0) {
     ::close(fd);

@@ -139,25 +139,9 @@ int Frontend::run() {
 }
 
 void Frontend::listen() {
-  std::optional<ListenAddress> address = parseListenAddress(config_.listen);
-  if (!address) throw std::runtime_error("bad listen address " + config_.listen);
   // libuv 1.44 has no UV_TCP_REUSEPORT: make the socket ourselves so every frontend process can
   // bind the same port and the kernel spreads connections among them.
-  int fd = ::socket(address->storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error(std::string("socket: ") + strerror(errno));
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
-      ::bind(fd, reinterpret_cast<const sockaddr*>(&address->storage), address->length) != 0) {
-    std::string why = strerror(errno);
-    ::close(fd);
-    throw std::runtime_error("cannot listen on " + config_.listen + ": " + why);
-  }
-  if (::listen(fd, kListenBacklog) != 0) {
-    std::string why = strerror(errno);
-    ::close(fd);
-    throw std::runtime_error("cannot listen on " + config_.listen + ": " + why);
-  }
+  int fd = openListeningSocket(config_.listen, true, kListenBacklog, "listen address " + config_.listen);
   listenFd_ = fd;
   sockets_.open(&loop_);
   reserveFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -3,8 +3,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <stdexcept>
 
 namespace webim {
 
@@ -46,6 +50,23 @@ std::string formatAddress(const sockaddr* address) {
   const auto* a4 = reinterpret_cast<const sockaddr_in*>(address);
   inet_ntop(AF_INET, &a4->sin_addr, host, sizeof(host));
   return std::string(host) + ":" + std::to_string(ntohs(a4->sin_port));
+}
+
+int openListeningSocket(const std::string& address, bool reusePort, int backlog, const std::string& what) {
+  std::optional<ListenAddress> parsed = parseListenAddress(address);
+  if (!parsed) throw std::runtime_error("bad " + what);
+  int fd = ::socket(parsed->storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error(std::string("socket: ") + strerror(errno));
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if ((reusePort && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
+      ::bind(fd, reinterpret_cast<const sockaddr*>(&parsed->storage), parsed->length) != 0 ||
+      ::listen(fd, backlog) != 0) {
+    std::string why = strerror(errno);
+    ::close(fd);
+    throw std::runtime_error("cannot listen on " + what + ": " + why);
+  }
+  return fd;
 }
 
 }  // namespace webim
