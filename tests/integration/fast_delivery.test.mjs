@@ -112,11 +112,7 @@ describe('delivery mode fast', () => {
     const [resync] = await reader.waitForMsgs(1, (m) => m.op === 'resync' && m.ch === 'live:k', 10000);
     assert.notEqual(resync.epoch, before.live);
     assert.equal(resync.seq, 3);
-    let next;
-    for (let attempt = 0; attempt < 20 && !(next && next.op === 'ok'); attempt++) {
-      next = await writer.request('pub', { ch: 'live:k', data: 4, cid: 'live:k-4' }, 5000);
-      if (next.op !== 'ok') await sleep(200);
-    }
+    const next = await writer.publishUntilOk({ ch: 'live:k', data: 4, cid: 'live:k-4' });
     assert.deepEqual([next.epoch, next.seq], [resync.epoch, 4]);
     const room = await writer.request('pub', { ch: 'room:k', data: 4, cid: 'room:k-4' });
     assert.deepEqual([room.epoch, room.seq], [before.room, 4], 'a durable channel keeps its epoch');
@@ -130,11 +126,7 @@ describe('delivery mode fast', () => {
     await c.hub.stop('SIGTERM');
     await c.startHub(FAST);
     assert.doesNotMatch(c.hub.log, /did not stop cleanly/);
-    let after5;
-    for (let attempt = 0; attempt < 20 && !(after5 && after5.op === 'ok'); attempt++) {
-      after5 = await writer.request('pub', { ch: 'live:k', data: 5, cid: 'live:k-5' }, 5000);
-      if (after5.op !== 'ok') await sleep(200);
-    }
+    const after5 = await writer.publishUntilOk({ ch: 'live:k', data: 5, cid: 'live:k-5' });
     assert.deepEqual([after5.epoch, after5.seq], [resync.epoch, 5]);
     await reader.waitForMsgs(1, (m) => m.op === 'msg' && m.ch === 'live:k' && m.seq === 5, 5000);
     assert.equal(reader.msgs.filter((m) => m.op === 'resync').length, 1, 'one resync (the crash), none for the clean restart');
@@ -158,11 +150,8 @@ describe('delivery mode fast', () => {
     const [told] = await reader.waitForMsgs(1, (m) => m.op === 'resync', 5000);
     assert.notEqual(told.epoch, lost.epoch);
     assert.equal(told.seq, 0);
-    let retry;
-    for (let attempt = 0; attempt < 30 && !(retry && retry.op === 'ok'); attempt++) {
-      retry = await writer.request('pub', { ch: 'live:f', data: 'kept', cid: 'f-2' }, 5000);
-      if (retry.op !== 'ok') await sleep(200);  // the store undoes the batch first
-    }
+    // The store undoes the batch first.
+    const retry = await writer.publishUntilOk({ ch: 'live:f', data: 'kept', cid: 'f-2' }, { attempts: 30 });
     assert.equal(retry.op, 'ok', JSON.stringify(retry));
     assert.equal(retry.seq, 1);
     assert.equal(retry.epoch, told.epoch);
@@ -200,11 +189,7 @@ describe('delivery mode fast', () => {
     const [lost] = await reader.waitForMsgs(1, (m) => m.op === 'msg' && m.data === 'lost', 5000);
     await c.hub.stop('SIGTERM');
     await c.startHub([]);  // live is durable now
-    let again;
-    for (let attempt = 0; attempt < 30 && !(again && again.op === 'ok'); attempt++) {
-      again = await writer.request('pub', { ch: 'live:x', data: 'other', cid: 'x3' }, 5000);
-      if (again.op !== 'ok') await sleep(200);
-    }
+    const again = await writer.publishUntilOk({ ch: 'live:x', data: 'other', cid: 'x3' }, { attempts: 30 });
     assert.equal(again.op, 'ok', JSON.stringify(again));
     // (The abandoned batch may come back from RocksDB's WAL at the restart, as `unavailable`'s
     // "outcome unknown" allows: then 'lost' is seq 2 under the epoch the reader saw it in.)

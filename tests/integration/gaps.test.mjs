@@ -98,11 +98,7 @@ describe('gaps and hub restarts', () => {
     await cluster.startHub(cluster.hubArgs);
 
     // Publishes resume (the DEALER reconnects; a publish during the gap may time out: retry it).
-    let after;
-    for (let attempt = 0; attempt < 20 && !(after && after.op === 'ok'); attempt++) {
-      after = await c.request('pub', { ch: 'room:t1', data: 'after', cid: 'k-after' }, 10000);
-      if (after.op !== 'ok') await sleep(200);
-    }
+    const after = await c.publishUntilOk({ ch: 'room:t1', data: 'after', cid: 'k-after' }, { timeoutMs: 10000 });
     assert.equal(after.op, 'ok', JSON.stringify(after));
     assert.deepEqual([after.epoch, after.seq], [before.epoch, before.seq + 1], 'seq continues in the same epoch');
     // A channel far down the list still delivers: its subscription came back with the reconnect.
@@ -152,11 +148,7 @@ describe('a frontend away while the restarted hub publishes', () => {
       cluster.hub.child.kill('SIGKILL');
       await cluster.hub.exited;
       await cluster.startHub(cluster.hubArgs);
-      let pub;
-      for (let attempt = 0; attempt < 20 && !(pub && pub.op === 'ok'); attempt++) {
-        pub = await writer.request('pub', { ch: 'room:away', data: 'while away', cid: 'a2' }, 10000);
-        if (pub.op !== 'ok') await sleep(200);
-      }
+      const pub = await writer.publishUntilOk({ ch: 'room:away', data: 'while away', cid: 'a2' }, { timeoutMs: 10000 });
       assert.equal(pub.op, 'ok', JSON.stringify(pub));
       await sleep(1500);  // 5 rounds of 300 ms: within the 10 after which the channel is no longer "lately written"
     } finally {

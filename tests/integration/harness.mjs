@@ -282,6 +282,17 @@ export class Client {
     });
   }
 
+  // A publish sent again with its cid until it is acked (a hub restarting, a store undoing a failed
+  // batch), pausing 200 ms after each refusal; resolves with the last reply.
+  async publishUntilOk(fields, { attempts = 20, timeoutMs = 5000 } = {}) {
+    let reply;
+    for (let attempt = 0; attempt < attempts && reply?.op !== 'ok'; attempt++) {
+      reply = await this.request('pub', fields, timeoutMs);
+      if (reply.op !== 'ok') await sleep(200);
+    }
+    return reply;
+  }
+
   async auth(token) {
     const reply = await this.request('auth', { token });
     if (reply.op !== 'ok') throw new Error(`auth failed: ${JSON.stringify(reply)}`);
