@@ -217,6 +217,8 @@ class Connection final : private TimerNode {
   void handleSub(const ClientRequest& request);
   void handleUnsub(const ClientRequest& request);
   void handleSignal(const ClientRequest& request);
+  bool refusedPublish(const ClientRequest& request);
+  uint64_t overHubDataLimit(const ClientRequest& request);
   void replyOk(int64_t id);
   void replyError(const ClientRequest& request, std::string_view code, std::string_view message);
   void replyError(int64_t id, bool hasId, std::string_view code, std::string_view message);

@@ -49,13 +49,8 @@ void Connection::handleRequest(std::string_view payload) {
       handleUnsub(request);
       break;
     case ClientOp::Pub:
-      if (!isValidChannelName(request.ch)) {
-        replyError(request, "bad_request", "invalid channel name");
-      } else if (!session_.canPublish(request.ch)) {
-        replyError(request, "forbidden", "no publish grant for this channel");
-        countForbidden();
-      } else if (uint64_t limit = frontend().hubFor(request.ch).maxDataBytes(); limit != 0 && request.data.size() > limit) {
-        // What the hub would refuse is refused here (its limit came with its answer to our hello).
+      if (refusedPublish(request)) break;
+      if (uint64_t limit = overHubDataLimit(request); limit != 0) {
         replyError(request, "too_large", "data is larger than the hub takes (" + std::to_string(limit) + " bytes)");
       } else {
         publish(request.id, std::string(request.ch), std::string(request.cid), std::string(request.data));
@@ -86,15 +81,11 @@ void Connection::handleRequest(std::string_view payload) {
 // A signal (docs/protocol.md "Signals"): checked like a pub, handed to the channel's hub, which
 // publishes it to the channel's current subscribers; answered ok once handed over, never stored.
 void Connection::handleSignal(const ClientRequest& request) {
-  if (!isValidChannelName(request.ch)) {
-    replyError(request, "bad_request", "invalid channel name");
-  } else if (!session_.canPublish(request.ch)) {
-    replyError(request, "forbidden", "no publish grant for this channel");
-    countForbidden();
-  } else if (request.data.size() > frontend().config().maxSignalBytes) {
+  if (refusedPublish(request)) return;
+  if (request.data.size() > frontend().config().maxSignalBytes) {
     replyError(request, "too_large", "signal data is larger than max_signal_bytes (" +
                                          std::to_string(frontend().config().maxSignalBytes) + " bytes)");
-  } else if (uint64_t limit = frontend().hubFor(request.ch).maxDataBytes(); limit != 0 && request.data.size() > limit) {
+  } else if (uint64_t limit = overHubDataLimit(request); limit != 0) {
     // The hub would refuse it, unanswered (a signal has no reply): refused here, where it can be said.
     replyError(request, "too_large", "signal data is larger than the hub's max_data_bytes (" + std::to_string(limit) + " bytes)");
   } else {
@@ -110,6 +101,27 @@ void Connection::handleSignal(const ClientRequest& request) {
       replyError(request, "unavailable", "the hub link is not ready");
     }
   }
+}
+
+// A pub or a signal to a channel this connection may not write: answered with the error (true).
+bool Connection::refusedPublish(const ClientRequest& request) {
+  if (!isValidChannelName(request.ch)) {
+    replyError(request, "bad_request", "invalid channel name");
+    return true;
+  }
+  if (!session_.canPublish(request.ch)) {
+    replyError(request, "forbidden", "no publish grant for this channel");
+    countForbidden();
+    return true;
+  }
+  return false;
+}
+
+// The channel's hub limit on `data` when the request's data is over it, else 0. What the hub would
+// refuse is refused here (its limit came with its answer to our hello; 0 until then).
+uint64_t Connection::overHubDataLimit(const ClientRequest& request) {
+  const uint64_t limit = frontend().hubFor(request.ch).maxDataBytes();
+  return limit != 0 && request.data.size() > limit ? limit : 0;
 }
 
 void Connection::handleAuth(const ClientRequest& request) {
