@@ -65,23 +65,27 @@ std::optional<uint64_t> Frontend::retryPause(ReadRetry& retry, const HubResult& 
 }
 
 void Frontend::deliver(Channel& channel, const wire::Delivery& delivery) {
-  if (deliveryStartNs_ == 0) deliveryStartNs_ = uv_hrtime();
-  // Serialize once per frontend; every subscriber shares the same frame bytes.
-  deliveryScratch_.clear();
-  JsonWriter writer(deliveryScratch_);
-  writeMessage(writer, delivery);
-  DeliveryFrames frames(delivery.channel(), delivery.epoch(), delivery.seq(), deliveryScratch_);
-  for (Connection* subscriber : channel.subscribers) subscriber->deliver(frames);
-  metrics_.deliveries += channel.subscribers.size();
+  metrics_.deliveries += fanOut(channel, delivery);
 }
 
 void Frontend::deliverSignal(Channel& channel, const wire::Delivery& delivery) {
+  metrics_.signalDeliveries += fanOut(channel, delivery);
+}
+
+// Serialize once per frontend; every subscriber shares the same frame bytes. A signal has no epoch
+// or seq (0): its event-stream frame carries no id. Returns the frames queued.
+size_t Frontend::fanOut(Channel& channel, const wire::Delivery& delivery) {
+  if (deliveryStartNs_ == 0) deliveryStartNs_ = uv_hrtime();
   deliveryScratch_.clear();
   JsonWriter writer(deliveryScratch_);
-  writeSignal(writer, delivery);
-  DeliveryFrames frames(delivery.channel(), 0, 0, deliveryScratch_);  // no seq: an event without an id
+  if (delivery.signal()) {
+    writeSignal(writer, delivery);
+  } else {
+    writeMessage(writer, delivery);
+  }
+  DeliveryFrames frames(delivery.channel(), delivery.epoch(), delivery.seq(), deliveryScratch_);
   for (Connection* subscriber : channel.subscribers) subscriber->deliver(frames);
-  metrics_.signalDeliveries += channel.subscribers.size();
+  return channel.subscribers.size();
 }
 
 void Frontend::resync(Channel& channel, uint64_t epoch, uint64_t seq) {

@@ -135,6 +135,7 @@ class Frontend final : private ChannelStreamPort {
   void deliver(Channel& channel, const wire::Delivery& delivery) override;
   void resync(Channel& channel, uint64_t epoch, uint64_t seq) override;
   void deliverSignal(Channel& channel, const wire::Delivery& delivery) override;
+  size_t fanOut(Channel& channel, const wire::Delivery& delivery);
   void onKick(const wire::Kick& kick);
   // Reads a hub's stored kicks (Revocations), at start and after the hub restarted.
   Task loadRevocations(size_t shard);
