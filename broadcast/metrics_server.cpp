@@ -2,14 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/websocket_handshake.h"  // httpResponse
+
 namespace webim::hub {
 
 namespace {
-std::string response(const char* status, const char* type, const std::string& body) {
-  return std::string("HTTP/1.1 ") + status + "\r\nContent-Type: " + type +
-         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-}
-
 // "127.0.0.1:0" -> "tcp://127.0.0.1:*"; "[::1]:9640" -> "tcp://[::1]:9640".
 std::string endpointOf(const std::string& address) {
   size_t colon = address.rfind(':');
@@ -82,11 +79,11 @@ void MetricsServer::answer(const std::string& id, const std::string& head,
                            const std::function<std::string()>& render) {
   std::string reply;
   if (head.rfind("GET /metrics ", 0) == 0 || head.rfind("GET /metrics?", 0) == 0) {
-    reply = response("200 OK", "text/plain; version=0.0.4", render());
+    reply = httpResponse(200, "text/plain; version=0.0.4", render());
   } else if (head.rfind("GET /healthz ", 0) == 0) {
-    reply = response("200 OK", "text/plain", "ok\n");
+    reply = httpResponse(200, "text/plain", "ok\n");
   } else {
-    reply = response("404 Not Found", "text/plain", "not found: GET /metrics or /healthz\n");
+    reply = httpResponse(404, "text/plain", "not found: GET /metrics or /healthz\n");
   }
   try {
     socket_.send(zmq::buffer(id), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
