@@ -97,13 +97,24 @@ struct Revocation {
   bool operator==(const Revocation&) const = default;
 };
 
+// How far `user` has read `channel` (broadcast/read_cursors.h): the seq, kept as long as the store.
+struct ReadCursor {
+  std::string channel;
+  std::string user;
+  uint64_t seq = 0;
+  bool operator==(const ReadCursor&) const = default;
+};
+
 // Everything one group commit writes.
 struct WriteSet {
   std::vector<StoredMessage> messages;
   std::vector<MetaEntry> metas;
   std::vector<DedupEntry> dedups;
   std::vector<Revocation> revocations;
-  bool empty() const { return messages.empty() && metas.empty() && dedups.empty() && revocations.empty(); }
+  std::vector<ReadCursor> cursors;  // one per (channel, user), the new value (never lower)
+  bool empty() const {
+    return messages.empty() && metas.empty() && dedups.empty() && revocations.empty() && cursors.empty();
+  }
 };
 
 // A page request: before/after are exclusive seq bounds; before == 0 means "no upper bound".
@@ -190,6 +201,14 @@ class HistoryStore {
   // latest), and the removal of those older than beforeMs. Throw HistoryStoreError on store errors.
   virtual std::vector<Revocation> loadRevocations(int64_t /*sinceMs*/) { return {}; }
   virtual void trimRevocations(int64_t /*beforeMs*/) {}
+
+  // Read cursors (WriteSet::cursors): the seq of each (channel, user) asked, in order, 0 for none
+  // (`seq` of the keys is ignored). One MultiGet / one round trip. Throws HistoryStoreError. The
+  // default keeps none (test doubles). A cursor of a batch whose sync failed may stay (it is what
+  // its reader asked for, and never past a durable seq): abandon() does not undo cursors.
+  virtual std::vector<uint64_t> loadCursors(const std::vector<ReadCursor>& keys) {
+    return std::vector<uint64_t>(keys.size(), 0);
+  }
 
   // For the hub's metrics: commits sent again with upserts (PostgreSQL; 0 elsewhere).
   virtual uint64_t upsertRetries() const { return 0; }

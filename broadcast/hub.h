@@ -144,6 +144,13 @@ class Hub {
   void answer(Request& r, const DetachRequest& detach);
   void answer(Request& r, const RevocationsRequest& revocations);
   void answer(Request& /*r*/, const SignalRequest& /*signal*/) {}  // published in receive(), never batched
+  // Read cursors (hub_reads.cpp): a batch's reads and unread queries, staged before its requests.
+  void stageReads(std::vector<Request>& batch);
+  void answer(Request& r, const ReadCursorRequest& read);
+  void answer(Request& r, const UnreadRequest& unread);
+  void answer(Request& /*r*/, const ReadNoticeRequest& /*notice*/) {}  // published in receive(), never batched
+  void publishReceipts(const std::vector<Request>& batch);
+  bool receiptsFor(std::string_view channel) const;
   HistoryPage readHistory(const HistoryRequest& h, size_t maxBytes);
   void publishBatch(const std::vector<Request>& batch, const std::vector<StoredMessage>& messages, bool fastPublished);
   HubStats snapshotStats();

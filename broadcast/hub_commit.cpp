@@ -133,6 +133,7 @@ void Hub::processBatch(std::vector<Request>& batch) {
   });
   if (whole) drainInFlight();
   ++metrics_.batches;
+  stageReads(batch);  // one positions read and one cursor MultiGet for the batch's reads
   for (Request& r : batch) stage(r);
   const auto writeStart = std::chrono::steady_clock::now();
   const bool wrote = sequencer_.hasPending();
@@ -279,6 +280,7 @@ void Hub::publishBatch(const std::vector<Request>& batch, const std::vector<Stor
       ++stats_.kicks;
     }
   }
+  publishReceipts(batch);
   for (const StoredMessage& m : messages) metrics_.namespaces.published(m.channel, m.data.size());
   if (!fastPublished) {
     publisher_.publishMessages(messages);

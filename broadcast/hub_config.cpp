@@ -76,6 +76,9 @@ constexpr S kSettings[] = {
     {"fast_namespaces", &HubConfig::fastNamespaces,
      "namespace whose messages are published once written, before their sync (the ack still waits for it; "
      "a crash starts new epochs there), e.g. room (repeat the flag; default: none, all durable)"},
+    {"receipt_namespaces", &HubConfig::receiptNamespaces,
+     "namespace whose read receipts go to the channel's subscribers, e.g. room (repeat the flag; dm: always "
+     "has them; default: none)"},
 };
 
 constexpr int64_t kMaxBytesPerSync = int64_t{1} << 30;

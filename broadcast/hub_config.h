@@ -91,6 +91,9 @@ struct HubConfig {
   // Namespaces delivered `fast` (delivery_mode.h, docs/durability.md "Delivery modes"): their
   // messages are published once written, before the sync their acks wait for. [] = all durable.
   std::vector<std::string> fastNamespaces;
+  // Namespaces whose read receipts go to the channel's subscribers (docs/protocol.md "Read cursors
+  // and receipts"); dm: channels always have them. [] = none.
+  std::vector<std::string> receiptNamespaces;
 };
 
 struct RequestOptions {  // `webim-broadcast request`

@@ -219,6 +219,13 @@ size_t Hub::receive(zmq::socket_ref socket, bool fromApp, std::vector<Request>& 
         ++n;  // counts toward `room`: a flood of signals cannot keep the loop here
         continue;
       }
+      if (const auto* notice = std::get_if<ReadNoticeRequest>(&r.request)) {
+        // A receipt for the reader's other devices (hub_reads.cpp): out at once, like a signal.
+        publisher_.publishReceipt(std::string(kInboxPrefix) + notice->user, notice->channel, notice->user, notice->seq);
+        batch.pop_back();
+        ++n;
+        continue;
+      }
     }
     ++n;
   }

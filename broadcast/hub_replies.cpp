@@ -23,6 +23,7 @@ void Hub::reply(Request& r, bool committed) {
   // stored: the app retries; nobody is closed meanwhile).
   const bool needsCommit = std::holds_alternative<AttachRequest>(r.request) ||
                            std::holds_alternative<KickRequest>(r.request) ||
+                           std::holds_alternative<ReadCursorRequest>(r.request) ||
                            (std::holds_alternative<PublishRequest>(r.request) && r.outcome.pending);
   if (needsCommit && !committed) return replyError(r, "unavailable", "store write failed");
   std::visit([&](const auto& request) { answer(r, request); }, r.request);

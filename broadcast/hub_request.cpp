@@ -46,6 +46,33 @@ HubRequest decodeSignal(wire::Signal& s, const ShardScope& scope, size_t maxData
   return SignalRequest{std::move(*s.mutable_channel()), std::move(*s.mutable_from()), std::move(*s.mutable_data())};
 }
 
+// Read cursors (read_cursors.h): the channels must be this shard's; `user` is the token's subject.
+HubRequest decodeRead(wire::ReadRequest& r, const ShardScope& scope) {
+  if (auto error = checkChannel(scope, r.channel())) return std::move(*error);
+  if (!validSender(r.user())) return badRequest("invalid user");
+  return ReadCursorRequest{std::move(*r.mutable_channel()), std::move(*r.mutable_user()), r.seq()};
+}
+
+HubRequest decodeReadNotice(wire::ReadReceipt& r, const ShardScope& scope) {
+  if (!validSender(r.user())) return badRequest("invalid user");
+  if (auto error = checkChannel(scope, std::string(kInboxPrefix) + r.user())) return std::move(*error);
+  if (!isValidChannelName(r.channel())) return badRequest("invalid channel name");
+  return ReadNoticeRequest{std::move(*r.mutable_channel()), std::move(*r.mutable_user()), r.seq()};
+}
+
+HubRequest decodeUnread(wire::UnreadRequest& r, const ShardScope& scope) {
+  if (!validSender(r.user())) return badRequest("invalid user");
+  if (r.channels().empty()) return badRequest("no channels");
+  if (static_cast<size_t>(r.channels().size()) > kMaxUnreadChannels) return RequestError{"too_large", "over 500 channels"};
+  UnreadRequest out{std::move(*r.mutable_user()), {}, {}};
+  out.channels.reserve(static_cast<size_t>(r.channels().size()));
+  for (std::string& channel : *r.mutable_channels()) {
+    if (auto error = checkChannel(scope, channel)) return std::move(*error);
+    out.channels.push_back(std::move(channel));
+  }
+  return out;
+}
+
 HubRequest decodeKick(wire::Kick& kick) {
   if (kick.user().empty()) return badRequest("user is required");
   if (kick.code() < 4000 || kick.code() > 4999) return badRequest("code must be 4000..4999");
@@ -165,6 +192,15 @@ DecodedRequest HubRequestDecoder::decodeFrontend(std::string_view body) {
       break;
     case wire::FrontendRequest::kSignal:
       out.request = decodeSignal(*request.mutable_signal(), scope_, maxDataBytes_);
+      break;
+    case wire::FrontendRequest::kRead:
+      out.request = decodeRead(*request.mutable_read(), scope_);
+      break;
+    case wire::FrontendRequest::kReadNotice:
+      out.request = decodeReadNotice(*request.mutable_read_notice(), scope_);
+      break;
+    case wire::FrontendRequest::kUnread:
+      out.request = decodeUnread(*request.mutable_unread(), scope_);
       break;
     case wire::FrontendRequest::kApp:
       out.form = ReplyForm::AppViaFrontend;

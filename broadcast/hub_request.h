@@ -20,6 +20,7 @@
 #include <google/protobuf/arena.h>
 
 #include "broadcast/app_request.h"
+#include "broadcast/read_cursors.h"
 #include "broadcast/sequencer.h"
 #include "common/slot_map.h"
 
@@ -81,7 +82,8 @@ struct SignalRequest {
 };
 
 using HubRequest = std::variant<RequestError, PublishRequest, HistoryRequest, StatsRequest, KickRequest,
-                                HelloRequest, AttachRequest, DetachRequest, RevocationsRequest, SignalRequest>;
+                                HelloRequest, AttachRequest, DetachRequest, RevocationsRequest, SignalRequest,
+                                ReadCursorRequest, UnreadRequest, ReadNoticeRequest>;
 
 // How a request is answered: a HubReply to a frontend, app JSON on the app ingress, or app JSON
 // inside a HubReply (an app call a frontend relayed).

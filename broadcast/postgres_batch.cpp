@@ -80,6 +80,12 @@ CommitArrays commitArrays(const WriteSet& batch) {
     a.rNotBefore.addInt8(static_cast<uint64_t>(r->notBeforeMs));
     ++a.revocationRows;
   }
+  for (const ReadCursor& c : batch.cursors) {  // one per key already (hub_reads.cpp); GREATEST keeps it monotonic
+    a.uChannel.addBytes(c.channel);
+    a.uUser.addBytes(c.user);
+    a.uSeq.addInt8(c.seq);
+    ++a.cursorRows;
+  }
   return a;
 }
 

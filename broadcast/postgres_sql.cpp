@@ -42,9 +42,20 @@ CREATE TABLE IF NOT EXISTS webim_revocation (
   not_before_ms bigint NOT NULL);
 )sql";
 
+// Read cursors (read_cursors.h): by channel (the primary key) and by user (the index).
+constexpr const char* kReadCursorsSql = R"sql(
+CREATE TABLE IF NOT EXISTS webim_read_cursor (
+  channel text   NOT NULL,
+  user_id bytea  NOT NULL,
+  seq     bigint NOT NULL,
+  PRIMARY KEY (channel, user_id));
+CREATE INDEX IF NOT EXISTS webim_read_cursor_user ON webim_read_cursor (user_id);
+)sql";
+
 const std::vector<SchemaStep>& schemaSteps() {
   static const std::vector<SchemaStep> list = {
       {1, "baseline: channels, messages, dedup records, revocations, store values", kBaselineSql},
+      {2, "read cursors", kReadCursorsSql},
   };
   return list;
 }
@@ -140,6 +151,15 @@ const std::vector<Statement>& statements() {
        "ON CONFLICT (user_id) DO UPDATE SET not_before_ms = GREATEST(webim_revocation.not_before_ms, "
        "excluded.not_before_ms)",
        {kByteaArrayOid, kInt8ArrayOid}},
+      // Read cursors: monotonic (GREATEST), read many at once.
+      {"put_cursors",
+       "INSERT INTO webim_read_cursor (channel, user_id, seq) SELECT * FROM unnest($1::text[], $2::bytea[], $3::int8[]) "
+       "ON CONFLICT (channel, user_id) DO UPDATE SET seq = GREATEST(webim_read_cursor.seq, excluded.seq)",
+       {kTextArrayOid, kByteaArrayOid, kInt8ArrayOid}},
+      {"cursors_get",
+       "SELECT c.channel, c.user_id, c.seq FROM webim_read_cursor c "
+       "JOIN unnest($1::text[], $2::bytea[]) AS u(channel, user_id) ON c.channel = u.channel AND c.user_id = u.user_id",
+       {kTextArrayOid, kByteaArrayOid}},
       {"revocations_since", "SELECT user_id, not_before_ms FROM webim_revocation WHERE not_before_ms >= $1",
        {kInt8Oid}},
       {"trim_revocations", "DELETE FROM webim_revocation WHERE not_before_ms < $1", {kInt8Oid}},

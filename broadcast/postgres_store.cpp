@@ -50,6 +50,10 @@ int sendCommit(pg::Session& s, pg::CommitArrays& a, bool sync, bool upsert) {
     if (!s.sendPrepared("put_revocations", {&a.rUser.finish(), &a.rNotBefore.finish()})) return -1;
     ++n;
   }
+  if (a.cursorRows > 0) {
+    if (!s.sendPrepared("put_cursors", {&a.uChannel.finish(), &a.uUser.finish(), &a.uSeq.finish()})) return -1;
+    ++n;
+  }
   return n;
 }
 

@@ -76,6 +76,7 @@ class PostgresHistoryStore final : public HistoryStore {
   TrimResult trimHistory(std::string_view channel, const TrimRequest& request) override;
   std::vector<Revocation> loadRevocations(int64_t sinceMs) override;
   void trimRevocations(int64_t beforeMs) override;
+  std::vector<uint64_t> loadCursors(const std::vector<ReadCursor>& keys) override;  // postgres_cursors.cpp
 
   // For tests and stats: dedup lookups answered by the filter without a query / sent to the server.
   uint64_t dedupFilterSkips() const;

@@ -96,6 +96,14 @@ std::string revocationKey(std::string_view user) {
   return key;
 }
 
+std::string cursorKey(std::string_view channel, std::string_view user) {
+  std::string key(1, kCursorPrefix);
+  key.append(channel);
+  key.push_back('\0');
+  key.append(user);
+  return key;
+}
+
 std::string encodeMessage(const StoredMessage& m) {
   std::string v;
   v.reserve(kMessageFixedSize + m.from.size() + m.data.size());
@@ -164,6 +172,17 @@ std::string encodeRevocation(int64_t notBeforeMs) {
 int64_t decodeRevocation(std::string_view record) {
   if (record.size() != kRevocationSize || record[0] != kRecordVersion) corrupt("revocation");
   return static_cast<int64_t>(loadBigEndian<uint64_t>(record.data() + 1));
+}
+
+std::string encodeCursor(uint64_t seq) {
+  std::string v(1, kRecordVersion);
+  appendBigEndian<uint64_t>(v, seq);
+  return v;
+}
+
+uint64_t decodeCursor(std::string_view record) {
+  if (record.size() != 9 || record[0] != kRecordVersion) corrupt("read cursor");
+  return loadBigEndian<uint64_t>(record.data() + 1);
 }
 
 std::string encodeFormatVersion(uint32_t version) {

@@ -8,6 +8,7 @@
 //   'c' channel              meta        v1: 0x01 epoch(8) last_seq(8)
 //   'd' from '\0' cid        dedup       v1: 0x01 epoch(8) seq(8) ts_ms(8) channel
 //   'r' user                 revocation  v1: 0x01 not_before_ms(8)
+//   'u' channel '\0' user     read cursor v1: 0x01 seq(8)   (read_cursors.h; a prefix scan reads a channel's)
 //   "s:epoch-seed"           the epoch seed (32 random bytes, HistoryStore::epochSeed)
 //   "s:format-version"       the store format version, 4 bytes big-endian (rocksdb_migrations.h)
 //   "s:value/<name>"         the hub's named values (HistoryStore::storeValue: the run marker)
@@ -32,6 +33,7 @@ constexpr char kMessagePrefix = 'm';
 constexpr char kMetaPrefix = 'c';
 constexpr char kDedupPrefix = 'd';
 constexpr char kRevocationPrefix = 'r';
+constexpr char kCursorPrefix = 'u';
 constexpr std::string_view kEpochSeedKey = "s:epoch-seed";
 constexpr std::string_view kFormatVersionKey = "s:format-version";
 constexpr std::string_view kValuePrefix = "s:value/";
@@ -45,6 +47,7 @@ uint64_t messageKeySeq(std::string_view key);  // the seq of a message key
 std::string metaKey(std::string_view channel);
 std::string dedupKey(std::string_view from, std::string_view cid);
 std::string revocationKey(std::string_view user);
+std::string cursorKey(std::string_view channel, std::string_view user);
 
 // Records. decode* throw HistoryStoreError("corrupt ... record") on a malformed or unknown layout.
 std::string encodeMessage(const StoredMessage& m);  // m.channel is in the key, not the record
@@ -56,6 +59,8 @@ std::string encodeDedup(const DedupRecord& r);
 DedupRecord decodeDedup(std::string_view record);
 std::string encodeRevocation(int64_t notBeforeMs);
 int64_t decodeRevocation(std::string_view record);
+std::string encodeCursor(uint64_t seq);
+uint64_t decodeCursor(std::string_view record);
 std::string encodeFormatVersion(uint32_t version);
 uint32_t decodeFormatVersion(std::string_view record);
 

@@ -168,6 +168,7 @@ void RocksDbHistoryStore::writeBatch(const WriteSet& batch, bool sync) {
   for (const MetaEntry& e : batch.metas) wb.Put(metaKey(e.channel), encodeMeta(e.meta));
   for (const DedupEntry& e : batch.dedups) wb.Put(dedupKey(e.from, e.cid), encodeDedup(e.record));
   for (const Revocation& r : batch.revocations) wb.Put(revocationKey(r.user), encodeRevocation(r.notBeforeMs));
+  for (const ReadCursor& c : batch.cursors) wb.Put(cursorKey(c.channel, c.user), encodeCursor(c.seq));
   rocksdb::WriteOptions options;
   options.sync = sync;
   rocksdb::Status s = d.Write(options, &wb);

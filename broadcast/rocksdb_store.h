@@ -43,6 +43,7 @@ class RocksDbHistoryStore final : public HistoryStore {
   TrimResult trimHistory(std::string_view channel, const TrimRequest& request) override;
   std::vector<Revocation> loadRevocations(int64_t sinceMs) override;
   void trimRevocations(int64_t beforeMs) override;
+  std::vector<uint64_t> loadCursors(const std::vector<ReadCursor>& keys) override;  // rocksdb_cursors.cpp
 
   // For tests: recovery attempts made / succeeded since open.
   uint64_t recoveryAttempts() const { return recoveryAttempts_; }

@@ -16,10 +16,10 @@ struct RequestDecoder::Impl {
 namespace {
 
 // The request fields the decoder knows; each may appear at most once.
-enum Field { kOp, kId, kToken, kCh, kCid, kData, kSince, kBefore, kAfter, kLimit, kSubs, kFieldCount };
+enum Field { kOp, kId, kToken, kCh, kCid, kData, kSince, kBefore, kAfter, kLimit, kSubs, kSeq, kChs, kFieldCount };
 constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
-    "op", "id", "token", "ch", "cid", "data", "since", "before", "after", "limit", "subs"};
-constexpr std::array<std::string_view, 2> kExpanded = {"since", "subs"};
+    "op", "id", "token", "ch", "cid", "data", "since", "before", "after", "limit", "subs", "seq", "chs"};
+constexpr std::array<std::string_view, 3> kExpanded = {"since", "subs", "chs"};
 
 int fieldIndex(std::string_view key) {
   for (size_t i = 0; i < kFieldCount; ++i) {
@@ -35,6 +35,7 @@ struct Fields {
   int duplicate = -1;  // first known field seen twice
   bool sinceDuplicate = false;
   size_t subsIndex = kJsonTopLevel;  // index of "subs" in the reader's members()
+  size_t chsIndex = kJsonTopLevel;   // index of "chs"
 
   const JsonValue* operator[](Field f) const { return value[f]; }
   // Optional fields given as null are treated as absent.
@@ -66,6 +67,7 @@ void collectFields(std::span<const JsonMember> members, Fields& f) {
     f.value[idx] = &m.value;
     if (idx == kSince) sinceIndex = i;
     if (idx == kSubs) f.subsIndex = i;
+    if (idx == kChs) f.chsIndex = i;
   }
 }
 
@@ -160,6 +162,23 @@ DecodeError decodeSubs(std::span<const JsonMember> members, size_t at, ClientReq
   return {};
 }
 
+// `chs`: an array of 1..kMaxUnreadChannels channel names (strings).
+DecodeError decodeChannelList(std::span<const JsonMember> members, size_t at, ClientRequest& out) {
+  if (members[at].value.type != JsonType::Array) return {"\"chs\" must be an array"};
+  for (size_t i = at + 1; i < members.size(); ++i) {
+    if (members[i].parent != at) continue;
+    if (members[i].value.type != JsonType::String) return {"each entry of \"chs\" must be a string"};
+    if (out.chs.size() == kMaxUnreadChannels) {
+      DecodeError e = message("\"chs\" lists more than ", std::to_string(kMaxUnreadChannels), " channels");
+      e.tooLarge = true;
+      return e;
+    }
+    out.chs.push_back(members[i].value.str);
+  }
+  if (out.chs.empty()) return {"\"chs\" must list at least one channel"};
+  return {};
+}
+
 DecodeError decodeHistRange(const Fields& f, ClientRequest& out) {
   uint64_t v = 0;
   if (f.present(kBefore)) {
@@ -187,6 +206,8 @@ ClientOp opFromName(std::string_view name) {
   if (name == "pub") return ClientOp::Pub;
   if (name == "hist") return ClientOp::Hist;
   if (name == "signal") return ClientOp::Signal;
+  if (name == "read") return ClientOp::Read;
+  if (name == "unread") return ClientOp::Unread;
   return ClientOp::Unknown;
 }
 
@@ -246,6 +267,13 @@ DecodeError RequestDecoder::decode(std::string_view frame, ClientRequest& out) {
       if (f[kData] == nullptr) return {"missing \"data\""};
       out.data = f[kData]->raw;
       return {};
+    case ClientOp::Read:
+      if (DecodeError e = needString(f, kCh, out.ch); !e.ok()) return e;
+      if (f[kSeq] == nullptr || !f[kSeq]->getUnsigned(out.seq)) return {"\"seq\" must be an unsigned integer"};
+      return {};
+    case ClientOp::Unread:
+      if (f[kChs] == nullptr) return {"missing \"chs\""};
+      return decodeChannelList(reader.members(), f.chsIndex, out);
     case ClientOp::Unknown:
       return {};
   }

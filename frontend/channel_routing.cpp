@@ -8,6 +8,7 @@
 #include "frontend/connection.h"
 #include "frontend/delivery.h"
 #include "frontend/frontend.h"
+#include "frontend/read_receipt.h"
 #include "frontend/read_retry.h"
 
 namespace webim {
@@ -78,7 +79,9 @@ size_t Frontend::fanOut(Channel& channel, const wire::Delivery& delivery) {
   if (deliveryStartNs_ == 0) deliveryStartNs_ = uv_hrtime();
   deliveryScratch_.clear();
   JsonWriter writer(deliveryScratch_);
-  if (delivery.signal()) {
+  if (delivery.has_read()) {
+    writeReadReceipt(writer, delivery.read());  // a receipt is carried like a signal
+  } else if (delivery.signal()) {
     writeSignal(writer, delivery);
   } else {
     writeMessage(writer, delivery);

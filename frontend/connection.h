@@ -217,6 +217,11 @@ class Connection final : private TimerNode {
   void handleSub(const ClientRequest& request);
   void handleUnsub(const ClientRequest& request);
   void handleSignal(const ClientRequest& request);
+  // Read cursors (frontend/read_requests.cpp).
+  void handleRead(const ClientRequest& request);
+  void handleUnread(const ClientRequest& request);
+  Task markRead(int64_t id, std::string channel, uint64_t seq);
+  Task unreadCounts(int64_t id, std::vector<std::string> channels);
   bool refusedPublish(const ClientRequest& request);
   uint64_t overHubDataLimit(const ClientRequest& request);
   void replyOk(int64_t id);
