@@ -47,3 +47,12 @@ if(TARGET webim-broadcast)
            COMMAND timeout 100 bash ${CMAKE_CURRENT_LIST_DIR}/hub_postgres_e2e.sh $<TARGET_FILE:webim-broadcast>)
   webim_pg_test(hub/postgres-e2e)
 endif()
+
+# Read cursors survive a hub restart on PostgreSQL (the same check as integration/read_cursors_restart).
+if(TARGET webim-broadcast AND NODE_EXECUTABLE)
+  add_test(NAME "integration/read_cursors: postgres"
+           COMMAND ${NODE_EXECUTABLE} ${WEBIM_NODE_TEST} ${CMAKE_CURRENT_LIST_DIR}/read_cursors_pg.test.mjs)
+  webim_pg_test("integration/read_cursors: postgres")
+  set_property(TEST "integration/read_cursors: postgres" APPEND PROPERTY ENVIRONMENT ${WEBIM_TEST_ENV})
+  set_property(TEST "integration/read_cursors: postgres" PROPERTY SKIP_RETURN_CODE 77)
+endif()
