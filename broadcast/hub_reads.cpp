@@ -35,7 +35,10 @@ void Hub::stageReads(std::vector<Request>& batch) {
   for (Request& r : batch) {
     if (const auto* read = std::get_if<ReadCursorRequest>(&r.request)) k.add(read->channel, read->user);
     if (const auto* unread = std::get_if<UnreadRequest>(&r.request)) {
-      for (const std::string& channel : unread->channels) k.add(channel, unread->user);
+      for (const std::string& channel : unread->channels) {
+        k.add(channel, unread->user);
+        if (std::string peer = dmPeer(channel, unread->user); !peer.empty()) k.add(channel, peer);
+      }
     }
   }
   if (k.keys.empty()) return;
@@ -67,9 +70,12 @@ void Hub::stageReads(std::vector<Request>& batch) {
       read->cursor = now;
       read->advanced = moved;
     } else if (auto* unread = std::get_if<UnreadRequest>(&r.request)) {
-      unread->counts.reserve(unread->channels.size());
       for (const std::string& channel : unread->channels) {
-        unread->counts.push_back(unreadCount(cursors.current(BatchCursors::key(channel, unread->user)), lastOf(channel)));
+        const uint64_t read = cursors.current(BatchCursors::key(channel, unread->user));
+        const std::string peer = dmPeer(channel, unread->user);
+        unread->counts.push_back(unreadCount(read, lastOf(channel)));
+        unread->reads.push_back(read);
+        unread->peerReads.push_back(peer.empty() ? 0 : cursors.current(BatchCursors::key(channel, peer)));
       }
     }
   }
@@ -99,9 +105,14 @@ void Hub::answer(Request& r, const ReadCursorRequest& read) {
 }
 
 void Hub::answer(Request& r, const UnreadRequest& unread) {
-  if (r.form != ReplyForm::Frontend) return replyApp(r, encodeUnreadOk(unread.channels, unread.counts));
+  if (r.form != ReplyForm::Frontend) return replyApp(r, encodeUnreadOk(unread));
   wire::HubReply reply;
-  for (uint64_t count : unread.counts) reply.mutable_unread()->add_counts(count);
+  wire::UnreadCounts* counts = reply.mutable_unread();
+  for (size_t i = 0; i < unread.counts.size(); ++i) {
+    counts->add_counts(unread.counts[i]);
+    counts->add_reads(unread.reads[i]);
+    counts->add_peer_reads(unread.peerReads[i]);
+  }
   replyFrontend(r, reply);
 }
 

@@ -64,7 +64,8 @@ HubRequest decodeUnread(wire::UnreadRequest& r, const ShardScope& scope) {
   if (!validSender(r.user())) return badRequest("invalid user");
   if (r.channels().empty()) return badRequest("no channels");
   if (static_cast<size_t>(r.channels().size()) > kMaxUnreadChannels) return RequestError{"too_large", "over 500 channels"};
-  UnreadRequest out{std::move(*r.mutable_user()), {}, {}};
+  UnreadRequest out;
+  out.user = std::move(*r.mutable_user());
   out.channels.reserve(static_cast<size_t>(r.channels().size()));
   for (std::string& channel : *r.mutable_channels()) {
     if (auto error = checkChannel(scope, channel)) return std::move(*error);

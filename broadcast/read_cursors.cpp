@@ -10,12 +10,41 @@ std::string encodeReadOk(uint64_t cursor) {
   return out;
 }
 
-std::string encodeUnreadOk(const std::vector<std::string>& channels, const std::vector<uint64_t>& counts) {
+namespace {
+
+void writeCounts(JsonWriter& w, std::string_view name, const UnreadRequest& u, const std::vector<uint64_t>& values,
+                 bool dmOnly) {
+  w.key(name).beginObject();
+  for (size_t i = 0; i < u.channels.size() && i < values.size(); ++i) {
+    if (dmOnly && dmPeer(u.channels[i], u.user).empty()) continue;
+    w.key(u.channels[i]).uinteger(values[i]);
+  }
+  w.endObject();
+}
+
+}  // namespace
+
+std::string dmPeer(const std::string& channel, const std::string& user) {
+  constexpr std::string_view kDm = "dm:";
+  if (channel.compare(0, kDm.size(), kDm) != 0) return {};
+  const size_t colon = channel.find(':', kDm.size());
+  if (colon == std::string::npos) return {};
+  const std::string_view a = std::string_view(channel).substr(kDm.size(), colon - kDm.size());
+  const std::string_view b = std::string_view(channel).substr(colon + 1);
+  if (a == user) return std::string(b);
+  if (b == user) return std::string(a);
+  return {};
+}
+
+// {"ok":true,"unread":{C:N,...},"read":{C:S,...},"peer_read":{dm channels only}}
+std::string encodeUnreadOk(const UnreadRequest& unread) {
   std::string out;
   JsonWriter w(out);
-  w.beginObject().key("ok").boolean(true).key("unread").beginObject();
-  for (size_t i = 0; i < channels.size() && i < counts.size(); ++i) w.key(channels[i]).uinteger(counts[i]);
-  w.endObject().endObject();
+  w.beginObject().key("ok").boolean(true);
+  writeCounts(w, "unread", unread, unread.counts, false);
+  writeCounts(w, "read", unread, unread.reads, false);
+  writeCounts(w, "peer_read", unread, unread.peerReads, true);
+  w.endObject();
   return out;
 }
 

@@ -30,8 +30,13 @@ struct ReadCursorRequest {
 struct UnreadRequest {
   std::string user;
   std::vector<std::string> channels;
-  std::vector<uint64_t> counts;  // filled by staging
+  std::vector<uint64_t> counts;      // filled by staging
+  std::vector<uint64_t> reads;       // the user's cursor per channel
+  std::vector<uint64_t> peerReads;   // on a dm: channel the other participant's, else 0
 };
+
+// The other participant of dm:<a>:<b> for `user` (a or b), or "" when `channel` is no dm: of theirs.
+std::string dmPeer(const std::string& channel, const std::string& user);
 
 // A receipt a frontend posts to the reader's inbox hub (wire::ReadReceipt as read_notice): published
 // on `user:<user>` at once, like a signal.
@@ -44,7 +49,7 @@ struct ReadNoticeRequest {
 // The app's replies (docs/protocol.md section 4): {"ok":true,"seq":S} and
 // {"ok":true,"unread":{"room:1":3,...}} (channels and counts in the same order).
 std::string encodeReadOk(uint64_t cursor);
-std::string encodeUnreadOk(const std::vector<std::string>& channels, const std::vector<uint64_t>& counts);
+std::string encodeUnreadOk(const UnreadRequest& unread);
 
 inline uint64_t advanceCursor(uint64_t cursor, uint64_t requested, uint64_t last) {
   const uint64_t clamped = requested < last ? requested : last;

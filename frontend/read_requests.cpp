@@ -82,7 +82,8 @@ Task Connection::markRead(int64_t id, std::string channel, uint64_t seq) {
   (void)frontend().hubFor(inbox).post(notice);  // best effort, like a signal
 }
 
-// One request per shard, then merged: {"op":"ok","id":N,"unread":{"room:1":3,...}}.
+// One request per shard, then merged:
+//   {"op":"ok","id":N,"unread":{"room:1":3,...},"read":{"room:1":7,...},"peer_read":{"dm:a:b":5}}
 Task Connection::unreadCounts(int64_t id, std::vector<std::string> channels) {
   std::unordered_map<HubLink*, size_t> requestOf;
   std::vector<wire::FrontendRequest> requests;
@@ -100,7 +101,7 @@ Task Connection::unreadCounts(int64_t id, std::vector<std::string> channels) {
   // One call at a time (a HubCall must be awaited before the next is made: see frontend/task.h),
   // all within one deadline; shards are few.
   const uint64_t deadline = frontend().nowMs() + frontend().config().hubTimeoutMs;
-  std::vector<uint64_t> counts(channels.size(), 0);
+  std::vector<uint64_t> counts(channels.size(), 0), reads(channels.size(), 0), peerReads(channels.size(), 0);
   for (auto& [hub, at] : requestOf) {
     HubCall call(*hub, pending_, requests[at], deadline);
     HubResult result = co_await call;
@@ -114,17 +115,29 @@ Task Connection::unreadCounts(int64_t id, std::vector<std::string> channels) {
       replyError(id, true, result.reply.error().code(), result.reply.error().message());
       co_return;
     }
-    const auto& got = result.reply.unread().counts();
-    if (static_cast<size_t>(got.size()) != positions[at].size()) {
+    const wire::UnreadCounts& got = result.reply.unread();
+    const auto n = static_cast<int>(positions[at].size());
+    if (got.counts_size() != n || got.reads_size() != n || got.peer_reads_size() != n) {
       replyError(id, true, "unavailable", "a hub answered a malformed unread reply");
       co_return;
     }
-    for (size_t k = 0; k < positions[at].size(); ++k) counts[positions[at][k]] = got[static_cast<int>(k)];
+    for (int k = 0; k < n; ++k) {
+      const size_t i = positions[at][static_cast<size_t>(k)];
+      counts[i] = got.counts(k);
+      reads[i] = got.reads(k);
+      peerReads[i] = got.peer_reads(k);
+    }
   }
   std::string out;
   JsonWriter writer(out);
   writer.beginObject().key("op").string("ok").key("id").integer(id).key("unread").beginObject();
   for (size_t i = 0; i < channels.size(); ++i) writer.key(channels[i]).uinteger(counts[i]);
+  writer.endObject().key("read").beginObject();
+  for (size_t i = 0; i < channels.size(); ++i) writer.key(channels[i]).uinteger(reads[i]);
+  writer.endObject().key("peer_read").beginObject();  // dm: channels only
+  for (size_t i = 0; i < channels.size(); ++i) {
+    if (channels[i].rfind("dm:", 0) == 0) writer.key(channels[i]).uinteger(peerReads[i]);
+  }
   writer.endObject().endObject();
   sendReply(out);
 }

@@ -118,6 +118,9 @@ describe('read cursors (two shards, two frontends)', () => {
     assert.equal((await amy.request('read', { ch: 'dm:amy:ben', seq: 1 })).seq, 2);
     await sleep(300);
     assert.equal(benSeen.length, 2);
+    // Receipts missed while away: unread tells the peer's cursor of a dm (and the user's own).
+    const u = await ben.request('unread', { chs: ['dm:amy:ben', 'team:t1'] });
+    assert.deepEqual([u.unread, u.read, u.peer_read], [{ 'dm:amy:ben': 2, 'team:t1': 2 }, { 'dm:amy:ben': 0, 'team:t1': 0 }, { 'dm:amy:ben': 2 }]);
     await amy.close();
     await ben.close();
   });
@@ -148,7 +151,9 @@ describe('read cursors (two shards, two frontends)', () => {
     assert.equal((await c.request('read', { ch: b, seq: 2 })).seq, 2);
     const before = await Promise.all([cluster.hubStats(app(0)), cluster.hubStats(app(1))]);
     const u = await c.request('unread', { chs: [a, b, 'room:nothing', a] });
-    assert.deepEqual(u, { op: 'ok', id: u.id, unread: { [a]: 4, [b]: 4, 'room:nothing': 0 } });
+    assert.deepEqual(u, {
+      op: 'ok', id: u.id, unread: { [a]: 4, [b]: 4, 'room:nothing': 0 }, read: { [a]: 0, [b]: 2, 'room:nothing': 0 }, peer_read: {},
+    });
     const afterStats = await Promise.all([cluster.hubStats(app(0)), cluster.hubStats(app(1))]);
     for (const i of [0, 1]) assert.equal(afterStats[i].frontend_requests - before[i].frontend_requests >= 1, true);
     await c.close();
@@ -183,7 +188,8 @@ describe('read cursors (two shards, two frontends)', () => {
     await publish(cluster, shards, 'room:cmd', 3);
     const post = async (body) => (await fetch(`http://127.0.0.1:${fe2.port}/cmd?sid=${sid}`, { method: 'POST', body: JSON.stringify(body) })).json();
     assert.deepEqual(await post({ op: 'read', id: 1, ch: 'room:cmd', seq: 2 }), { op: 'ok', id: 1, seq: 2 });
-    assert.deepEqual(await post({ op: 'unread', id: 2, chs: ['room:cmd'] }), { op: 'ok', id: 2, unread: { 'room:cmd': 1 } });
+    assert.deepEqual(await post({ op: 'unread', id: 2, chs: ['room:cmd'] }),
+      { op: 'ok', id: 2, unread: { 'room:cmd': 1 }, read: { 'room:cmd': 2 }, peer_read: {} });
     assert.equal((await post({ op: 'read', id: 3, ch: 'dm:x:y', seq: 2 })).code, 'forbidden');
     await c.close();
   });
