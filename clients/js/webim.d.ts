@@ -27,6 +27,14 @@ export interface Signal<T = unknown> {
   data: T;
 }
 
+/** A read receipt: `user` read `ch` up to `seq` (on a dm, an opted-in room, or from the user's own other devices). */
+export interface ReadEvent {
+  op: 'read';
+  ch: string;
+  user: string;
+  seq: number;
+}
+
 export type State = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 /** 'custom' when options.transport replaces the built-in ones. */
@@ -145,6 +153,8 @@ export interface EventMap {
   revoked: RevokedEvent;
   /** A signal of a subscribed channel, the user's own included. */
   signal: Signal;
+  /** A read receipt (the user's own other devices included). */
+  read: ReadEvent;
   error: Error;
 }
 
@@ -175,6 +185,10 @@ export class WebimClient {
   publish(ch: string, data: unknown, options?: { cid?: string }): Promise<Position & { cid: string }>;
   /** Ephemeral: to the current subscribers only; rejects with 'unavailable' while not connected. */
   signal(ch: string, data: unknown): Promise<void>;
+  /** Marks `ch` read up to `seq`; resolves with the cursor now (monotonic, clamped to the last seq). */
+  read(ch: string, seq: number): Promise<number>;
+  /** Up to 500 channels: unread counts, the user's cursors, the dm peers' cursors. */
+  unread(chs: string[]): Promise<{ unread: Record<string, number>; read: Record<string, number>; peerRead: Record<string, number> }>;
   history<T = unknown>(
     ch: string,
     range?: { before?: number; after?: number; limit?: number },

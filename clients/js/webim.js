@@ -347,6 +347,7 @@ class HttpSession {
   }
 
   onEvent(obj) {
+    if (obj?.op === 'read') return this.reply(obj); // a receipt: on a dm, or the user's inbox (naming another channel)
     const position = this.channels.get(obj?.ch);
     if (position === undefined) return; // not subscribed (any more)
     if (obj.op === 'resync') {
@@ -804,6 +805,7 @@ export class WebimClient {
   onFrame(obj) {
     if (obj.op === 'msg') return this.onMessage(obj);
     if (obj.op === 'signal') return this.onSignal(obj);
+    if (obj.op === 'read' && obj.id === undefined) return this.emit('read', obj); // a read receipt
     if (obj.op === 'resync') return this.onResync(obj);
     if (obj.op === 'revoked') return this.onRevoked(obj);
     const r = this.inflight.get(obj.id);
@@ -858,6 +860,27 @@ export class WebimClient {
   async signal(ch, data) {
     if (!this.authed) throw new WebimError('unavailable', 'not connected: signals are not queued');
     await this.request('signal', { ch, data });
+  }
+
+  /**
+   * Marks `ch` read up to `seq` for this user (monotonic, clamped to the channel's last seq).
+   * Resolves with the cursor now. The dm peer (and rooms of opted-in namespaces) get a 'read'
+   * event, and so do this user's other devices (through their inbox).
+   * @param {string} ch @param {number} seq @returns {Promise<number>}
+   */
+  async read(ch, seq) {
+    return (await this.request('read', { ch, seq })).seq;
+  }
+
+  /**
+   * Unread counts of up to 500 channels, the user's cursors, and on dm: channels the peer's
+   * cursor (receipts sent while away). Rejects 'forbidden' if any channel is not granted.
+   * @param {string[]} chs
+   * @returns {Promise<{unread: Record<string, number>, read: Record<string, number>, peerRead: Record<string, number>}>}
+   */
+  async unread(chs) {
+    const reply = await this.request('unread', { chs });
+    return { unread: reply.unread, read: reply.read, peerRead: reply.peer_read };
   }
 
   /**

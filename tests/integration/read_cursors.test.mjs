@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { crc32 } from 'node:zlib';
 
-import { Client, Cluster, sleep, until } from './harness.mjs';
+import { Client, Cluster, WebSocket, sleep, until } from './harness.mjs';
+import { WebimClient } from '../../clients/js/webim.js';
 
 const slot = (name) => crc32(name) % 1024;
 const shardOf = (name) => (slot(name) < 512 ? 0 : 1);
@@ -199,4 +200,37 @@ describe('read cursors (two shards, two frontends)', () => {
     for (let i = 0; i < 20; i++) fast.ws.send(JSON.stringify({ op: 'read', id: 100 + i, ch: 'room:r', seq: i }));
     assert.equal((await fast.closed).code, 4008);
   });
+
+  for (const transport of ['websocket', 'sse', 'longpoll']) {
+    test(`the JS client (${transport}): read(), unread(), 'read' events from the peer and from the user's other device`, async () => {
+      const opts = { WebSocket, requestTimeoutMs: 3000, backoff: { baseMs: 50, maxMs: 400 } };
+      const me = `jsr${transport}`;
+      const ch = `dm:${me}:zpeer`;
+      const mine = new WebimClient({ ...opts, url: fe1.url, token: cluster.token(me), transports: [transport] });
+      const other = new WebimClient({ ...opts, url: fe2.url, token: cluster.token(me) });  // the same user's other device
+      const peer = new WebimClient({ ...opts, url: fe2.url, token: cluster.token('zpeer') });
+      const mineSeen = [];
+      const otherSeen = [];
+      const peerSeen = [];
+      mine.on('read', (e) => mineSeen.push(e));
+      other.on('read', (e) => otherSeen.push(e));
+      peer.on('read', (e) => peerSeen.push(e));
+      const subs = [mine.subscribe(ch, () => {}), peer.subscribe(ch, () => {}), other.subscribe(`user:${me}`, () => {})];
+      await Promise.all([mine.connect(), other.connect(), peer.connect()]);
+      await Promise.all(subs.map((s) => s.ready));
+      await peer.publish(ch, 'one');
+      await peer.publish(ch, 'two');
+      assert.equal(await mine.read(ch, 2), 2);
+      await until(() => peerSeen.length === 1 && otherSeen.length === 1, `receipts: ${JSON.stringify({ peerSeen, otherSeen })}`, 5000);
+      assert.deepEqual(peerSeen[0], { op: 'read', ch, user: me, seq: 2 });
+      assert.deepEqual(otherSeen[0], { op: 'read', ch, user: me, seq: 2 });
+      const counts = await peer.unread([ch]);
+      assert.deepEqual(counts, { unread: { [ch]: 2 }, read: { [ch]: 0 }, peerRead: { [ch]: 2 } });
+      assert.equal(await peer.read(ch, 1), 1);
+      // A long-poll client misses what comes between two of its polls (receipts are best effort).
+      if (transport !== 'longpoll') await until(() => mineSeen.some((e) => e.user === 'zpeer'), `the peer's receipt: ${JSON.stringify(mineSeen)}`, 5000);
+      await assert.rejects(mine.read('room:nope', 1), { code: 'forbidden' });
+      for (const c of [mine, other, peer]) c.close();
+    });
+  }
 });
