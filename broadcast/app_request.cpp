@@ -1,6 +1,8 @@
 #include "broadcast/app_request.h"
 
+#include <array>
 #include <optional>
+#include <span>
 
 #include "common/channel_rules.h"
 #include "common/client_request.h"
@@ -19,7 +21,8 @@ AppDecodeError badRequest(std::string message) { return {"bad_request", std::mov
 struct Fields {
   const JsonValue *op = nullptr, *ch = nullptr, *data = nullptr, *from = nullptr, *cid = nullptr,
                   *before = nullptr, *after = nullptr, *limit = nullptr, *user = nullptr, *code = nullptr,
-                  *reason = nullptr;
+                  *reason = nullptr, *seq = nullptr, *chs = nullptr;
+  size_t chsIndex = kJsonTopLevel;  // index of "chs" in the reader's members()
 };
 
 const JsonValue** fieldSlot(Fields& f, std::string_view key) {
@@ -34,6 +37,8 @@ const JsonValue** fieldSlot(Fields& f, std::string_view key) {
   if (key == "user") return &f.user;
   if (key == "code") return &f.code;
   if (key == "reason") return &f.reason;
+  if (key == "seq") return &f.seq;
+  if (key == "chs") return &f.chs;
   return nullptr;
 }
 
@@ -71,6 +76,47 @@ bool validChannel(const std::string& ch, AppDecodeError& error) {
   return true;
 }
 
+bool validUser(const JsonValue* v, std::string& out, AppDecodeError& error) {
+  if (!present(v)) {
+    error = badRequest("user is required");
+    return false;
+  }
+  if (!readString(v, "user", out, error)) return false;
+  if (out.empty() || out.size() > kMaxSenderBytes || out.find('\0') != std::string::npos) {
+    error = badRequest("user must be 1.." + std::to_string(kMaxSenderBytes) + " bytes without NUL");
+    return false;
+  }
+  return true;
+}
+
+// read: user, ch, seq. unread: user, chs (1..500 channel names).
+AppDecodeError decodeAppReads(const std::string& op, const Fields& f, std::span<const JsonMember> members, AppRequest& out) {
+  AppDecodeError error;
+  if (op == "read") {
+    AppRead read;
+    if (!validUser(f.user, read.user, error)) return error;
+    if (!readString(f.ch, "ch", read.channel, error) || !validChannel(read.channel, error)) return error;
+    if (!present(f.seq)) return badRequest("seq is required");
+    if (!readUnsigned(f.seq, "seq", read.seq, error)) return error;
+    out = std::move(read);
+    return {};
+  }
+  AppUnread unread;
+  if (!validUser(f.user, unread.user, error)) return error;
+  if (!present(f.chs) || f.chs->type != JsonType::Array) return badRequest("chs must be an array of channel names");
+  for (size_t i = f.chsIndex + 1; i < members.size(); ++i) {
+    if (members[i].parent != f.chsIndex) continue;
+    if (members[i].value.type != JsonType::String) return badRequest("each entry of chs must be a string");
+    if (unread.channels.size() == kMaxUnreadChannels) return {"too_large", "chs lists more than 500 channels"};
+    std::string channel(members[i].value.str);
+    if (!validChannel(channel, error)) return error;
+    unread.channels.push_back(std::move(channel));
+  }
+  if (unread.channels.empty()) return badRequest("chs must list at least one channel");
+  out = std::move(unread);
+  return {};
+}
+
 }  // namespace
 
 struct AppRequestDecoder::Impl {
@@ -84,16 +130,21 @@ AppRequestDecoder::~AppRequestDecoder() = default;
 
 AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out, std::string_view impliedOp) {
   JsonObjectReader& reader = impl_->reader;
-  const JsonReadStatus status = reader.read(frame);
+  static constexpr std::array<std::string_view, 1> kExpanded = {"chs"};  // unread's channel list
+  const JsonReadStatus status = reader.read(frame, kExpanded);
   if (status.code == JsonReadStatus::NotAnObject) return badRequest("request must be a JSON object");
   if (!status.ok()) return badRequest("invalid JSON: " + std::string(status.detail));
 
   Fields f;
-  for (const JsonMember& m : reader.members()) {
+  const auto members = reader.members();
+  for (size_t i = 0; i < members.size(); ++i) {
+    const JsonMember& m = members[i];
+    if (m.parent != kJsonTopLevel) continue;  // the elements of "chs" (decodeAppReads)
     const JsonValue** slot = fieldSlot(f, m.key);
     if (!slot) continue;  // unknown fields are ignored (forward compatibility)
     if (*slot) return badRequest("duplicate field " + std::string(m.key));
     *slot = &m.value;
+    if (slot == &f.chs) f.chsIndex = i;
   }
   AppDecodeError error;
   std::string op;
@@ -159,6 +210,7 @@ AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out
     out = std::move(kick);
     return {};
   }
+  if (op == "read" || op == "unread") return decodeAppReads(op, f, members, out);
   return badRequest("unknown op");
 }
 

@@ -5,6 +5,8 @@
 //   {"op":"hist","ch":C,"before"|"after":S,"limit":L}                  limit 1..200, default 50
 //   {"op":"kick","user":U,"code":4003,"reason":"..."}                  code 4000..4999, reason <= 123 bytes
 //   {"op":"stats"}
+//   {"op":"read","user":U,"ch":C,"seq":S}                             read cursors (read_cursors.h)
+//   {"op":"unread","user":U,"chs":[C,...]}                             1..500 channels of this shard
 // Anything else is bad_request. `data` is kept byte for byte.
 #pragma once
 
@@ -46,7 +48,19 @@ struct AppKick {
 
 inline constexpr size_t kMaxKickReasonBytes = 123;  // what fits a close frame
 
-using AppRequest = std::variant<AppPublish, AppHistory, AppStats, AppKick>;
+// `read` / `unread` on behalf of a user (the app is trusted: no grant check).
+struct AppRead {
+  std::string user;
+  std::string channel;
+  uint64_t seq = 0;
+};
+
+struct AppUnread {
+  std::string user;
+  std::vector<std::string> channels;
+};
+
+using AppRequest = std::variant<AppPublish, AppHistory, AppStats, AppKick, AppRead, AppUnread>;
 
 struct AppDecodeError {
   std::string code;  // "" on success, else a docs/protocol.md error code (bad_request, too_large)

@@ -131,9 +131,16 @@ bool Hub::receiptsFor(std::string_view channel) const {
 void Hub::publishReceipts(const std::vector<Request>& batch) {
   for (const Request& r : batch) {
     const auto* read = std::get_if<ReadCursorRequest>(&r.request);
-    if (read == nullptr || !read->receipt || !receiptsFor(read->channel)) continue;
-    publisher_.publishReceipt(read->channel, read->channel, read->user, read->cursor);
-    ++stats_.receipts;
+    if (read == nullptr || !read->receipt) continue;
+    if (receiptsFor(read->channel)) {
+      publisher_.publishReceipt(read->channel, read->channel, read->user, read->cursor);
+      ++stats_.receipts;
+    }
+    // The app's reads: no frontend tells the user's devices; this hub does when it owns the inbox.
+    const std::string inbox = std::string(kInboxPrefix) + read->user;
+    if (r.form != ReplyForm::Frontend && decoder_.scope().owns(inbox)) {
+      publisher_.publishReceipt(inbox, read->channel, read->user, read->cursor);
+    }
   }
 }
 

@@ -151,6 +151,19 @@ HubRequest HubRequestDecoder::decodeApp(std::string_view body, std::string_view 
   if (auto* kick = std::get_if<AppKick>(&request)) {
     return KickRequest{std::move(kick->user), kick->code, std::move(kick->reason)};
   }
+  if (auto* read = std::get_if<AppRead>(&request)) {
+    if (!scope_.owns(read->channel)) return RequestError{"wrong_shard", scope_.wrongShardMessage(read->channel)};
+    return ReadCursorRequest{std::move(read->channel), std::move(read->user), read->seq};
+  }
+  if (auto* unread = std::get_if<AppUnread>(&request)) {
+    for (const std::string& channel : unread->channels) {
+      if (!scope_.owns(channel)) return RequestError{"wrong_shard", scope_.wrongShardMessage(channel)};
+    }
+    UnreadRequest out;
+    out.user = std::move(unread->user);
+    out.channels = std::move(unread->channels);
+    return out;
+  }
   return StatsRequest{};
 }
 

@@ -221,7 +221,9 @@ class Connection final : private TimerNode {
   void handleRead(const ClientRequest& request);
   void handleUnread(const ClientRequest& request);
   Task markRead(int64_t id, std::string channel, uint64_t seq);
-  Task unreadCounts(int64_t id, std::vector<std::string> channels);
+  // `api`: for POST /api/unread (the app, on behalf of `user`), answered as its HTTP response.
+  Task unreadCounts(int64_t id, std::string user, std::vector<std::string> channels, bool api);
+  void apiUnread(std::string_view body);
   bool refusedPublish(const ClientRequest& request);
   uint64_t overHubDataLimit(const ClientRequest& request);
   void replyOk(int64_t id);

@@ -303,10 +303,14 @@ void Connection::serveApi(const HttpRequest& request, std::string_view rest) {
 }
 
 Task Connection::apiCall(std::string op, std::string body) {
+  if (op == "unread") {  // channels of every shard: one request per shard, merged (read_requests.cpp)
+    apiUnread(body);
+    co_return;
+  }
   wire::FrontendRequest request;
   request.mutable_app()->set_op(std::move(op));
   request.mutable_app()->set_json(std::move(body));
-  // pub and hist go to the hub owning their channel; kick and stats to any hub (a kick is
+  // pub, hist and read go to the hub owning their channel; kick and stats to any hub (a kick is
   // published to every frontend by whichever hub takes it).
   HubLink* hub = &frontend().anyHub();
   JsonObjectReader& reader = frontend().jsonReader();

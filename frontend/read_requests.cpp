@@ -1,11 +1,16 @@
 // Read cursors (docs/protocol.md "Read cursors and receipts", docs/architecture.md "Read cursors"):
 // `read` marks a channel read up to a seq for the token's user, stored by the channel's hub;
 // `unread` asks each shard once for the unread counts of its channels and merges the answers.
+#include <algorithm>
+#include <array>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "common/channel_rules.h"
+#include "common/json_reader.h"
 #include "common/topics.h"
+#include "common/websocket_handshake.h"
+#include "frontend/http_api.h"
 #include "frontend/connection.h"
 #include "frontend/frontend.h"
 
@@ -44,7 +49,36 @@ void Connection::handleUnread(const ClientRequest& request) {
   for (std::string_view ch : request.chs) {
     if (seen.insert(ch).second) channels.emplace_back(ch);
   }
-  unreadCounts(request.id, std::move(channels));
+  unreadCounts(request.id, session_.user, std::move(channels), false);
+}
+
+// POST /api/unread {"user":U,"chs":[...]}: the app asks on behalf of a user (no grant check).
+void Connection::apiUnread(std::string_view body) {
+  static constexpr std::array<std::string_view, 1> kExpanded = {"chs"};
+  auto refuse = [this](std::string_view code, std::string_view message) {
+    std::string json;
+    JsonWriter(json).beginObject().key("ok").boolean(false).key("code").string(code).key("msg").string(message).endObject();
+    finishHttp(httpResponse(code == "too_large" ? 413 : 400, "application/json", json));
+  };
+  JsonObjectReader& reader = frontend().jsonReader();
+  if (!reader.read(body, kExpanded).ok()) return refuse("bad_request", "the body must be a JSON object");
+  std::string user;
+  std::vector<std::string> channels;
+  size_t chsAt = kJsonTopLevel;
+  const auto members = reader.members();
+  for (size_t i = 0; i < members.size(); ++i) {
+    const JsonMember& m = members[i];
+    if (m.parent == kJsonTopLevel && m.key == "user" && m.value.type == JsonType::String) user = m.value.str;
+    if (m.parent == kJsonTopLevel && m.key == "chs" && m.value.type == JsonType::Array) chsAt = i;
+    if (chsAt != kJsonTopLevel && m.parent == chsAt) {
+      if (m.value.type != JsonType::String || !isValidChannelName(m.value.str)) return refuse("bad_request", "chs must list channel names");
+      if (channels.size() == kMaxUnreadChannels) return refuse("too_large", "chs lists more than 500 channels");
+      if (std::find(channels.begin(), channels.end(), m.value.str) == channels.end()) channels.emplace_back(m.value.str);
+    }
+  }
+  if (user.empty() || user.size() > 128) return refuse("bad_request", "user is required (1..128 bytes)");
+  if (channels.empty()) return refuse("bad_request", "chs must list at least one channel");
+  unreadCounts(0, std::move(user), std::move(channels), true);
 }
 
 // Answered once the channel's hub stored the cursor. When it moved, the user's other devices are
@@ -84,7 +118,13 @@ Task Connection::markRead(int64_t id, std::string channel, uint64_t seq) {
 
 // One request per shard, then merged:
 //   {"op":"ok","id":N,"unread":{"room:1":3,...},"read":{"room:1":7,...},"peer_read":{"dm:a:b":5}}
-Task Connection::unreadCounts(int64_t id, std::vector<std::string> channels) {
+Task Connection::unreadCounts(int64_t id, std::string user, std::vector<std::string> channels, bool api) {
+  auto fail = [this, id, api](std::string_view code, std::string_view message) {
+    if (!api) return replyError(id, true, code, message);
+    std::string json;
+    JsonWriter(json).beginObject().key("ok").boolean(false).key("code").string(code).key("msg").string(message).endObject();
+    finishHttp(httpResponse(apiStatusForReply(frontend().jsonReader(), json), "application/json", json));
+  };
   std::unordered_map<HubLink*, size_t> requestOf;
   std::vector<wire::FrontendRequest> requests;
   std::vector<std::vector<size_t>> positions;  // per request: the index in `channels` of each channel
@@ -92,7 +132,7 @@ Task Connection::unreadCounts(int64_t id, std::vector<std::string> channels) {
     HubLink* hub = &frontend().hubFor(channels[i]);
     auto [it, added] = requestOf.emplace(hub, requests.size());
     if (added) {
-      requests.emplace_back().mutable_unread()->set_user(session_.user);
+      requests.emplace_back().mutable_unread()->set_user(user);
       positions.emplace_back();
     }
     requests[it->second].mutable_unread()->add_channels(channels[i]);
@@ -108,17 +148,17 @@ Task Connection::unreadCounts(int64_t id, std::vector<std::string> channels) {
     if (result.status == WaitStatus::Cancelled) co_return;
     if (result.status != WaitStatus::Done) {
       if (result.status == WaitStatus::TimedOut) frontend().metrics().hubTimeouts++;
-      replyError(id, true, "unavailable", "a hub did not answer in time");
+      fail("unavailable", "a hub did not answer in time");
       co_return;
     }
     if (result.reply.has_error()) {
-      replyError(id, true, result.reply.error().code(), result.reply.error().message());
+      fail(result.reply.error().code(), result.reply.error().message());
       co_return;
     }
     const wire::UnreadCounts& got = result.reply.unread();
     const auto n = static_cast<int>(positions[at].size());
     if (got.counts_size() != n || got.reads_size() != n || got.peer_reads_size() != n) {
-      replyError(id, true, "unavailable", "a hub answered a malformed unread reply");
+      fail("unavailable", "a hub answered a malformed unread reply");
       co_return;
     }
     for (int k = 0; k < n; ++k) {
@@ -130,7 +170,13 @@ Task Connection::unreadCounts(int64_t id, std::vector<std::string> channels) {
   }
   std::string out;
   JsonWriter writer(out);
-  writer.beginObject().key("op").string("ok").key("id").integer(id).key("unread").beginObject();
+  writer.beginObject();
+  if (api) {
+    writer.key("ok").boolean(true);
+  } else {
+    writer.key("op").string("ok").key("id").integer(id);
+  }
+  writer.key("unread").beginObject();
   for (size_t i = 0; i < channels.size(); ++i) writer.key(channels[i]).uinteger(counts[i]);
   writer.endObject().key("read").beginObject();
   for (size_t i = 0; i < channels.size(); ++i) writer.key(channels[i]).uinteger(reads[i]);
@@ -139,7 +185,11 @@ Task Connection::unreadCounts(int64_t id, std::vector<std::string> channels) {
     if (channels[i].rfind("dm:", 0) == 0) writer.key(channels[i]).uinteger(peerReads[i]);
   }
   writer.endObject().endObject();
-  sendReply(out);
+  if (api) {
+    finishHttp(httpResponse(200, "application/json", out));
+  } else {
+    sendReply(out);
+  }
 }
 
 }  // namespace webim

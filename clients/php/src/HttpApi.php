@@ -75,6 +75,19 @@ final class HttpApi
         return $this->call('/api/kick', Request::kick($userId, $code, $reason));
     }
 
+    /** @see Hub::read() */
+    public function read(string $userId, string $channel, int $seq): int
+    {
+        return (int) $this->call('/api/read', Request::read($userId, $channel, $seq))['seq'];
+    }
+
+    /** @see Hub::unread() (the frontend asks each shard and merges) */
+    public function unread(string $userId, array $channels): array
+    {
+        $reply = $this->call('/api/unread', Request::unread($userId, $channels));
+        return ['unread' => $reply['unread'] ?? [], 'read' => $reply['read'] ?? [], 'peer_read' => $reply['peer_read'] ?? []];
+    }
+
     /** POSTs one JSON body to $path (e.g. "/api/publish") and returns the decoded reply. */
     public function request(string $path, string $json): array
     {

@@ -106,6 +106,42 @@ final class Hub
         return $this->call($this->table->shardFor('user:' . $userId), Request::kick($userId, $code, $reason));
     }
 
+    /**
+     * Marks $channel read up to $seq for $userId, as the user's own `read` would (monotonic, clamped
+     * to the channel's last seq; receipts to the dm peer and opted-in rooms; the user's devices are
+     * told when their inbox is on the channel's shard). Returns the cursor now.
+     */
+    public function read(string $userId, string $channel, int $seq): int
+    {
+        return (int) $this->call($this->table->shardFor($channel), Request::read($userId, $channel, $seq))['seq'];
+    }
+
+    /**
+     * Unread counts of $userId for up to 500 channels, with their read cursors and, for dm: channels,
+     * the other participant's: one request per shard, merged.
+     *
+     * @param list<string> $channels
+     * @return array{unread: array<string, int>, read: array<string, int>, peer_read: array<string, int>}
+     */
+    public function unread(string $userId, array $channels): array
+    {
+        $byShard = [];
+        foreach ($channels as $channel) {
+            $byShard[$this->table->shardFor($channel)['name']][] = $channel;
+        }
+        $out = ['unread' => [], 'read' => [], 'peer_read' => []];
+        foreach ($this->table->shards() as $shard) {
+            if (!isset($byShard[$shard['name']])) {
+                continue;
+            }
+            $reply = $this->call($shard, Request::unread($userId, $byShard[$shard['name']]));
+            foreach (['unread', 'read', 'peer_read'] as $key) {
+                $out[$key] += $reply[$key] ?? [];
+            }
+        }
+        return $out;
+    }
+
     /** @return array<string, array<string, mixed>> counters per hub, keyed by shard name */
     public function stats(): array
     {

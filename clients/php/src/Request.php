@@ -66,6 +66,18 @@ final class Request
         return '{"op":"stats"}';
     }
 
+    /** Marks $channel read up to $seq for $userId (read cursors: monotonic, clamped to the last seq). */
+    public static function read(string $userId, string $channel, int $seq): string
+    {
+        return json_encode(['op' => 'read', 'user' => $userId, 'ch' => $channel, 'seq' => $seq], self::JSON_FLAGS);
+    }
+
+    /** @param list<string> $channels 1..500 channel names */
+    public static function unread(string $userId, array $channels): string
+    {
+        return json_encode(['op' => 'unread', 'user' => $userId, 'chs' => array_values($channels)], self::JSON_FLAGS);
+    }
+
     /**
      * Decodes a reply `{"ok":true,...}` into an array without `ok`; throws HubException for
      * `{"ok":false,"code":...,"msg":...}` and for anything that is not a reply object. Integers
