@@ -31,6 +31,11 @@ if(TARGET unit_store_pipeline_test)
   webim_pg_test("unit/store_pipeline_test: postgres")
 endif()
 # Plain inserts, and the upsert retry of a batch that rewrites a key (an expired cid reused).
+if(TARGET unit_read_cursors_store_test)
+  add_test(NAME "unit/read_cursors_store_test: postgres" COMMAND unit_read_cursors_store_test "[postgres]")
+  webim_pg_test("unit/read_cursors_store_test: postgres")
+endif()
+
 if(TARGET unit_postgres_commit_test)
   add_test(NAME "unit/postgres_commit_test: postgres" COMMAND unit_postgres_commit_test "[postgres]")
   webim_pg_test("unit/postgres_commit_test: postgres")
