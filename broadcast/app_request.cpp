@@ -283,7 +283,7 @@ std::string encodeStatsOk(const HubStats& s) {
   w.key("channels_in_memory").uinteger(s.channelsInMemory);
   w.key("auth_admitted").uinteger(s.authAdmitted).key("auth_refused").uinteger(s.authRefused);
   w.key("signals").uinteger(s.signals);
-  w.key("reads").uinteger(s.reads).key("cursors_written").uinteger(s.cursorsWritten).key("receipts").uinteger(s.receipts);
+  w.key("reads").uinteger(s.reads).key("unreads").uinteger(s.unreads).key("cursors_written").uinteger(s.cursorsWritten).key("receipts").uinteger(s.receipts);
   w.endObject();
   return out;
 }

@@ -110,6 +110,7 @@ struct HubStats {
   uint64_t authRefused = 0;     // ... and refused (key not in the socket's allow-list)
   uint64_t signals = 0;         // signals published (never stored)
   uint64_t reads = 0;           // read requests answered (read_cursors.h)
+  uint64_t unreads = 0;         // unread requests answered (also the cursors of sub replies)
   uint64_t cursorsWritten = 0;  // read cursor records committed (many reads of a key in a batch: one)
   uint64_t receipts = 0;        // read receipts published
 };

@@ -105,6 +105,7 @@ void Hub::answer(Request& r, const ReadCursorRequest& read) {
 }
 
 void Hub::answer(Request& r, const UnreadRequest& unread) {
+  ++stats_.unreads;
   if (r.form != ReplyForm::Frontend) return replyApp(r, encodeUnreadOk(unread));
   wire::HubReply reply;
   wire::UnreadCounts* counts = reply.mutable_unread();

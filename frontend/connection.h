@@ -35,6 +35,7 @@ namespace webim {
 
 class Frontend;
 struct Channel;
+struct SubCursors;
 
 
 // Idle, a connection is this object and nothing else on the heap (its inbox and rooms are shared
@@ -224,6 +225,12 @@ class Connection final : private TimerNode {
   // `api`: for POST /api/unread (the app, on behalf of `user`), answered as its HTTP response.
   Task unreadCounts(int64_t id, std::string user, std::vector<std::string> channels, bool api);
   void apiUnread(std::string_view body);
+  // The cursors of a sub's replies (frontend/read_sub_cursors.cpp).
+  void startSubCursors(const ClientRequest& request);
+  Task fetchSubCursors(std::shared_ptr<SubCursors> cursors, std::vector<std::string> channels);
+  std::shared_ptr<SubCursors> subCursorsFor(int64_t id);
+  void writeSubCursors(JsonWriter& writer, int64_t id, const std::string& channel);
+  void subAnswered(int64_t id);
   bool refusedPublish(const ClientRequest& request);
   uint64_t overHubDataLimit(const ClientRequest& request);
   void replyOk(int64_t id);

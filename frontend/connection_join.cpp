@@ -49,6 +49,7 @@ wire::FrontendRequest historyAfter(std::string_view channel, uint64_t after, uin
 }  // namespace
 
 void Connection::handleSub(const ClientRequest& request) {
+  startSubCursors(request);  // the replies' read cursors (read_sub_cursors.h)
   if (request.subs.empty()) {
     startJoin(request.id, false, request.ch, request.hasSince, request.sinceEpoch, request.sinceSeq);
     return;
@@ -100,6 +101,8 @@ void Connection::subscribe(int64_t id, bool batched, std::string_view ch, std::o
 
 // Already subscribed or joining: answer with where the stream is, once that is known.
 Task Connection::joinAgain(int64_t id, bool batched, bool withSince, ChannelPin pin) {
+  CursorWait cursors(subCursorsFor(id), pending_, frontend().wheel(), frontend().nowMs() + frontend().config().hubTimeoutMs);
+  if (co_await cursors == WaitStatus::Cancelled) co_return;
   if (!pin->live) {
     JoinWait join(*pin, pending_, frontend().wheel(), frontend().nowMs() + frontend().config().hubTimeoutMs);
     WaitStatus status = co_await join;
@@ -120,6 +123,9 @@ Task Connection::joinAgain(int64_t id, bool batched, bool withSince, ChannelPin 
 Task Connection::join(int64_t id, bool batched, std::optional<Since> since, ChannelPin pin) {
   const FrontendConfig& config = frontend().config();
   Channel* channel = pin.get();
+  // The sub's read cursors first (read_sub_cursors.h); the channel's sync may come meanwhile.
+  CursorWait cursors(subCursorsFor(id), pending_, frontend().wheel(), frontend().nowMs() + config.hubTimeoutMs);
+  if (co_await cursors == WaitStatus::Cancelled) co_return;
   if (!channel->live && isInboxChannel(channel->name)) {
     // An inbox goes live when the hub acknowledges routing it here (Frontend::attachInboxes, retried
     // until it holds); there is no topic sync to wait for.
@@ -297,7 +303,9 @@ void Connection::replySubscribed(int64_t id, bool batched, const Channel& channe
   writer.key("epoch").string(formatEpoch(channel.epoch))
       .key("seq").uinteger(channel.lastSeq);
   if (recovered) writer.key("recovered").boolean(*recovered);  // only when `since` was sent
+  writeSubCursors(writer, id, channel.name);
   writer.endObject();
+  subAnswered(id);
   sendText(out);
 }
 
@@ -315,6 +323,7 @@ void Connection::abandonJoin(int64_t id, bool batched, Channel* channel, std::st
 
 void Connection::replyJoinError(int64_t id, bool batched, std::string_view ch, std::string_view code,
                                 std::string_view message) {
+  subAnswered(id);
   if (!batched) {
     replyError(id, true, code, message);
     return;

@@ -35,6 +35,7 @@
 #include "frontend/hub_link.h"
 #include "frontend/metrics.h"
 #include "frontend/read_retry.h"
+#include "frontend/read_sub_cursors.h"
 #include "frontend/replay_pacer.h"
 #include "frontend/revocations.h"
 #include "frontend/static_files.h"
@@ -72,6 +73,7 @@ class Frontend final : private ChannelStreamPort {
   // For the HTTP side's small JSON bodies and replies; one per loop, like the decoder (views into
   // it are valid until its next read).
   JsonObjectReader& jsonReader() noexcept { return jsonReader_; }
+  SubCursorTable& subCursors() noexcept { return subCursors_; }  // read cursors of sub replies
   const TokenVerifier& verifier() const noexcept { return verifier_; }
   const SessionIds& sessionIds() const noexcept { return sessionIds_; }
   // The channels held here and their streams (joining, filling, going live).
@@ -185,6 +187,7 @@ class Frontend final : private ChannelStreamPort {
   std::vector<std::unique_ptr<HubLink>> hubs_;  // one per shard
   RequestDecoder decoder_;
   JsonObjectReader jsonReader_;
+  SubCursorTable subCursors_;
   TokenVerifier verifier_;
   SessionIds sessionIds_;
   Metrics metrics_;

@@ -155,6 +155,8 @@ export interface EventMap {
   signal: Signal;
   /** A read receipt (the user's own other devices included). */
   read: ReadEvent;
+  /** The read cursors a (re)subscription's reply carried (WebSocket): the user's, and on a dm the peer's. */
+  cursors: { ch: string; read: number; peerRead?: number };
   error: Error;
 }
 
@@ -166,7 +168,7 @@ export class WebimError extends Error {
 
 export type Unsubscribe = (() => void) & {
   /** Resolves with the channel's position when first subscribed; older messages: history(ch, {before: seq + 1}). */
-  ready: Promise<Position>;
+  ready: Promise<Position & { read?: number; peerRead?: number }>;
 };
 
 export class WebimClient {

@@ -979,6 +979,12 @@ export class WebimClient {
   onSubscribed(channel, generation, reply, resuming) {
     if (this.channels.get(channel.name) !== channel || channel.generation !== generation) return;
     const position = { epoch: reply.epoch, seq: reply.seq };
+    if (reply.read !== undefined) {
+      // Read cursors (WebSocket only): the user's, and on a dm the peer's; also after each resume.
+      const cursors = { read: reply.read, ...(reply.peer_read !== undefined ? { peerRead: reply.peer_read } : {}) };
+      Object.assign(position, cursors);
+      this.emit('cursors', { ch: channel.name, ...cursors });
+    }
     if (!resuming) {
       // A new subscription starts after the current last message.
       channel.epoch = reply.epoch;

@@ -181,6 +181,41 @@ describe('read cursors (two shards, two frontends)', () => {
     await ben.close();
   });
 
+  test('sub replies carry the read cursor, and on a dm the peer\'s (single and batched sub, both shards)', async () => {
+    const a = nameOn(0, 'room:sa');
+    const b = nameOn(1, 'room:sb');
+    const dm = 'dm:suba:subb';
+    await publish(cluster, shards, a, 5);
+    await publish(cluster, shards, b, 3);
+    await publish(cluster, shards, dm, 4);
+    const me = await connect(fe1, cluster, 'suba', ['room:*']);
+    const peer = await connect(fe2, cluster, 'subb');
+    assert.equal((await me.request('read', { ch: a, seq: 2 })).seq, 2);
+    assert.equal((await me.request('read', { ch: dm, seq: 3 })).seq, 3);
+    assert.equal((await peer.request('read', { ch: dm, seq: 4 })).seq, 4);
+
+    const single = await me.request('sub', { ch: a });
+    assert.deepEqual([single.op, single.seq, single.read, single.peer_read], ['ok', 5, 2, undefined]);
+    const dmReply = await peer.request('sub', { ch: dm });
+    assert.deepEqual([dmReply.read, dmReply.peer_read], [4, 3]);
+
+    // A batch over both shards: one cursor request per shard, every answer carries its cursor.
+    const other = await connect(fe2, cluster, 'suba', ['room:*']);
+    const answers = [];
+    other.ws.on('message', (d) => { const o = JSON.parse(d.toString()); if (o.id === 99) answers.push(o); });
+    const stats = async () => (await Promise.all([0, 1].map((i) => cluster.hubStats(app(i))))).map((x) => x.unreads);
+    const before = await stats();
+    other.ws.send(JSON.stringify({ op: 'sub', id: 99, subs: [{ ch: a }, { ch: b }, { ch: dm }, { ch: 'room:nograntx' }] }));
+    await until(() => answers.length === 4, 'four answers', 5000);
+    const byCh = Object.fromEntries(answers.map((o) => [o.ch, o]));
+    assert.deepEqual([byCh[a].read, byCh[b].read, byCh[dm].read, byCh[dm].peer_read], [2, 0, 3, 4]);
+    assert.equal(byCh['room:nograntx'].op, 'ok');  // granted by room:*, never written
+    assert.equal(byCh['room:nograntx'].read, 0);
+    const after = await stats();
+    assert.deepEqual([after[0] - before[0], after[1] - before[1]], [1, 1], 'one cursor request per shard for the batch');
+    for (const c of [me, peer, other]) await c.close();
+  });
+
   test('POST /cmd takes read and unread', async () => {
     const token = cluster.token('cmdr', ['room:*']);
     const session = await fetch(`http://127.0.0.1:${fe1.port}/session`, { method: 'POST', body: JSON.stringify({ token }) });
@@ -217,7 +252,8 @@ describe('read cursors (two shards, two frontends)', () => {
       peer.on('read', (e) => peerSeen.push(e));
       const subs = [mine.subscribe(ch, () => {}), peer.subscribe(ch, () => {}), other.subscribe(`user:${me}`, () => {})];
       await Promise.all([mine.connect(), other.connect(), peer.connect()]);
-      await Promise.all(subs.map((s) => s.ready));
+      const ready = await Promise.all(subs.map((s) => s.ready));
+      if (transport === 'websocket') assert.deepEqual([ready[0].read, ready[0].peerRead], [0, 0], 'sub cursors (WebSocket)');
       await peer.publish(ch, 'one');
       await peer.publish(ch, 'two');
       assert.equal(await mine.read(ch, 2), 2);
@@ -230,6 +266,16 @@ describe('read cursors (two shards, two frontends)', () => {
       // A long-poll client misses what comes between two of its polls (receipts are best effort).
       if (transport !== 'longpoll') await until(() => mineSeen.some((e) => e.user === 'zpeer'), `the peer's receipt: ${JSON.stringify(mineSeen)}`, 5000);
       await assert.rejects(mine.read('room:nope', 1), { code: 'forbidden' });
+      // A new subscription of the peer's other client carries both cursors.
+      const late = new WebimClient({ ...opts, url: fe1.url, token: cluster.token('zpeer') });
+      const cursors = [];
+      late.on('cursors', (c) => cursors.push(c));
+      const lateSub = late.subscribe(ch, () => {});
+      await late.connect();
+      const pos = await lateSub.ready;
+      assert.deepEqual([pos.read, pos.peerRead], [1, 2]);
+      assert.deepEqual(cursors, [{ ch, read: 1, peerRead: 2 }]);
+      late.close();
       for (const c of [mine, other, peer]) c.close();
     });
   }
