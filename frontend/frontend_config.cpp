@@ -62,6 +62,8 @@ constexpr S kSettings[] = {
     {"sse_keepalive_ms", &FrontendConfig::sseKeepaliveMs, "HTTP fallback SSE comment line every"},
     {"max_message_bytes", &FrontendConfig::maxMessageBytes, "largest client message (1009 beyond)"},
     {"max_signal_bytes", &FrontendConfig::maxSignalBytes, "largest data of a signal (too_large beyond)"},
+    {"sub_read_cursors", &FrontendConfig::subReadCursors,
+     "sub replies carry the read cursors (one request per shard per sub request)"},
     {"max_connections", &FrontendConfig::maxConnections, "connections held by this process"},
     {"max_connections_per_user", &FrontendConfig::maxConnectionsPerUser,
      "WebSockets and event streams per user (4029 / HTTP 429 beyond)"},

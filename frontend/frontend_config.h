@@ -73,6 +73,7 @@ struct FrontendConfig {
   uint32_t sseKeepaliveMs = 15'000;  // HTTP fallback SSE: a comment line this often (proxies, dead peers)
   uint32_t maxMessageBytes = 64 * 1024;
   uint32_t maxSignalBytes = 4096;  // `data` of a signal (too_large beyond)
+  bool subReadCursors = true;      // sub replies carry `read` / `peer_read` (read_sub_cursors.h)
   uint32_t maxConnections = 1'000'000;
   uint32_t maxConnectionsPerUser = 32;    // authenticated WebSockets and event streams of one user (4029 / 429 beyond)
   uint32_t maxConnectionsPerAddress = 0;  // /ws, /events, /session, /cmd per client address; 0 = no cap

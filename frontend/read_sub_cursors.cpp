@@ -52,7 +52,7 @@ void SubCursorTable::answered(uint32_t serial, int64_t id) {
 
 // At the start of a WebSocket sub: the cursors of its channels that the user may subscribe.
 void Connection::startSubCursors(const ClientRequest& request) {
-  if (phase_ != Phase::WebSocket) return;
+  if (phase_ != Phase::WebSocket || !frontend().config().subReadCursors) return;
   std::vector<std::string> channels;
   std::unordered_set<std::string_view> seen;
   auto add = [&](std::string_view ch) {
