@@ -76,6 +76,20 @@ bool validChannel(const std::string& ch, AppDecodeError& error) {
   return true;
 }
 
+// The top-level members into `f` (the elements of "chs" are read by decodeAppReads).
+AppDecodeError collectFields(std::span<const JsonMember> members, Fields& f) {
+  for (size_t i = 0; i < members.size(); ++i) {
+    const JsonMember& m = members[i];
+    if (m.parent != kJsonTopLevel) continue;
+    const JsonValue** slot = fieldSlot(f, m.key);
+    if (!slot) continue;  // unknown fields are ignored (forward compatibility)
+    if (*slot) return badRequest("duplicate field " + std::string(m.key));
+    *slot = &m.value;
+    if (slot == &f.chs) f.chsIndex = i;
+  }
+  return {};
+}
+
 bool validUser(const JsonValue* v, std::string& out, AppDecodeError& error) {
   if (!present(v)) {
     error = badRequest("user is required");
@@ -137,15 +151,7 @@ AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out
 
   Fields f;
   const auto members = reader.members();
-  for (size_t i = 0; i < members.size(); ++i) {
-    const JsonMember& m = members[i];
-    if (m.parent != kJsonTopLevel) continue;  // the elements of "chs" (decodeAppReads)
-    const JsonValue** slot = fieldSlot(f, m.key);
-    if (!slot) continue;  // unknown fields are ignored (forward compatibility)
-    if (*slot) return badRequest("duplicate field " + std::string(m.key));
-    *slot = &m.value;
-    if (slot == &f.chs) f.chsIndex = i;
-  }
+  if (AppDecodeError e = collectFields(members, f); !e.ok()) return e;
   AppDecodeError error;
   std::string op;
   if (!present(f.op) && impliedOp.empty()) return badRequest("op is required");
