@@ -218,6 +218,8 @@ test('request bodies are the JSON of docs/protocol.md section 4', function () {
     eq('{"op":"hist","ch":"room:1","after":0,"limit":200}', Request::history('room:1', null, 0, 200), 'hist after');
     eq('{"op":"kick","user":"42","code":4003,"reason":"banned"}', Request::kick('42', 4003, 'banned'), 'kick');
     eq('{"op":"stats"}', Request::stats(), 'stats');
+    eq('{"op":"read","user":"42","ch":"dm:42:7","seq":12}', Request::read('42', 'dm:42:7', 12), 'read');
+    eq('{"op":"unread","user":"42","chs":["room:1","dm:42:7"]}', Request::unread('42', ['a' => 'room:1', 'b' => 'dm:42:7']), 'unread');
     throws(InvalidArgumentException::class, fn () => Request::publish('a', NAN, 'c'));
     throws(InvalidArgumentException::class, fn () => Request::publish('a', "\xff", 'c'));
     throws(InvalidArgumentException::class, fn () => new RawJson('{"a":'));
