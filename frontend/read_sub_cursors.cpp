@@ -29,8 +29,11 @@ void finishSubCursors(SubCursors& cursors) {
 }
 
 std::shared_ptr<SubCursors> SubCursorTable::start(uint32_t serial, int64_t id, size_t entries, uint64_t nowMs) {
-  for (auto it = table_.begin(); it != table_.end();) {
-    it = nowMs - it->second->createdMs > kMaxAgeMs ? table_.erase(it) : std::next(it);
+  if (nowMs >= nextSweepMs_) {  // not per request: a reconnect storm holds many entries at once
+    nextSweepMs_ = nowMs + kMaxAgeMs / 4;
+    for (auto it = table_.begin(); it != table_.end();) {
+      it = nowMs - it->second->createdMs > kMaxAgeMs ? table_.erase(it) : std::next(it);
+    }
   }
   auto [it, added] = table_.try_emplace({serial, id});
   if (!added) return nullptr;

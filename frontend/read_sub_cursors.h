@@ -47,8 +47,8 @@ class CursorWait final : public PendingOp {
 class SubCursorTable {
  public:
   // A new entry for a request of `entries` channels; nullptr when that key is in use (a client
-  // reusing an id: its replies go without cursors). Entries older than kMaxAgeMs are dropped first
-  // (those of a connection that closed).
+  // reusing an id: its replies go without cursors). Entries older than kMaxAgeMs (those of a
+  // connection that closed) are dropped by a sweep every kMaxAgeMs / 4.
   std::shared_ptr<SubCursors> start(uint32_t serial, int64_t id, size_t entries, uint64_t nowMs);
   std::shared_ptr<SubCursors> find(uint32_t serial, int64_t id) const;
   // One channel of the request is answered: the entry goes with the last one.
@@ -59,6 +59,7 @@ class SubCursorTable {
 
  private:
   std::map<std::pair<uint32_t, int64_t>, std::shared_ptr<SubCursors>> table_;
+  uint64_t nextSweepMs_ = 0;
 };
 
 // Ends the fetch: every join still waiting goes on.
