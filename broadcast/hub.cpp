@@ -51,6 +51,7 @@ Hub::Hub(const HubConfig& config, HistoryStore& store, zmq::context_t& context)
                ShardScope{config.slotMap, config.shardIndex, config.shard}),
       started_(std::chrono::steady_clock::now()),
       frontends_(std::chrono::seconds(config.frontendTimeout)),
+      settling_(0, static_cast<uint64_t>(config.presenceSettleMs), static_cast<uint64_t>(config.presenceSettleMaxMs)),
       publisher_(pub_, inboxes_),
       retention_(store, retentionPolicy_, {std::chrono::seconds(config.retentionInterval)}) {
   configureSockets(context);

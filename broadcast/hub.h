@@ -38,6 +38,7 @@
 #include "broadcast/hub_request.h"
 #include "broadcast/inbox_router.h"
 #include "broadcast/metrics_server.h"
+#include "broadcast/presence_settling.h"
 #include "broadcast/publisher.h"
 #include "broadcast/retention.h"
 #include "broadcast/sequencer.h"
@@ -144,6 +145,8 @@ class Hub {
   void answer(Request& r, const DetachRequest& detach);
   void answer(Request& r, const RevocationsRequest& revocations);
   void answer(Request& /*r*/, const SignalRequest& /*signal*/) {}  // published in receive(), never batched
+  void answer(Request& r, const OnlineRequest& online);  // hub_presence.cpp
+  uint64_t sinceStartMs() const;
   HistoryPage readHistory(const HistoryRequest& h, size_t maxBytes);
   void publishBatch(const std::vector<Request>& batch, const std::vector<StoredMessage>& messages, bool fastPublished);
   HubStats snapshotStats();
@@ -194,6 +197,7 @@ class Hub {
   HubRequestDecoder decoder_;
   std::chrono::steady_clock::time_point started_;
   FrontendRegistry frontends_;  // which process speaks for each frontend id
+  PresenceSettling settling_;   // presence right after the start (hub_presence.cpp)
   std::chrono::steady_clock::time_point nextConflictLog_{};
   std::chrono::steady_clock::time_point nextRevocationTrim_{};  // hourly
   std::chrono::steady_clock::time_point nextEviction_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);

@@ -1,5 +1,7 @@
 #include "broadcast/hub_request.h"
 
+#include "broadcast/online_query.h"
+
 #include "common/channel_rules.h"
 #include "common/client_request.h"
 #include "common/topics.h"
@@ -61,7 +63,7 @@ HubRequest decodeAttach(wire::Attach& attach, const ShardScope& scope) {
     if (!isValidChannelName(inbox)) return badRequest("invalid user id");
     if (!scope.owns(inbox)) return RequestError{"wrong_shard", scope.wrongShardMessage(inbox)};
   }
-  AttachRequest out{std::move(*attach.mutable_frontend_id()), attach.boot_id(), {}};
+  AttachRequest out{std::move(*attach.mutable_frontend_id()), attach.boot_id(), {}, attach.synced()};
   out.users.reserve(static_cast<size_t>(attach.users_size()));
   for (std::string& user : *attach.mutable_users()) out.users.push_back(std::move(user));
   return out;
@@ -165,6 +167,9 @@ DecodedRequest HubRequestDecoder::decodeFrontend(std::string_view body) {
       break;
     case wire::FrontendRequest::kSignal:
       out.request = decodeSignal(*request.mutable_signal(), scope_, maxDataBytes_);
+      break;
+    case wire::FrontendRequest::kOnline:
+      out.request = decodeOnlineQuery(*request.mutable_online(), scope_);
       break;
     case wire::FrontendRequest::kApp:
       out.form = ReplyForm::AppViaFrontend;

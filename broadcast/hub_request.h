@@ -61,6 +61,7 @@ struct AttachRequest {
   std::string frontendId;
   uint64_t boot = 0;
   std::vector<std::string> users;  // each one's inbox is a valid channel this shard owns
+  bool synced = false;             // presence settling: every user the frontend holds is sent (wire::Attach)
 };
 
 struct DetachRequest {
@@ -80,8 +81,14 @@ struct SignalRequest {
   std::string data;
 };
 
+// The `online` presence query (online_query.h): users whose inboxes this shard owns.
+struct OnlineRequest {
+  std::vector<std::string> users;
+};
+
 using HubRequest = std::variant<RequestError, PublishRequest, HistoryRequest, StatsRequest, KickRequest,
-                                HelloRequest, AttachRequest, DetachRequest, RevocationsRequest, SignalRequest>;
+                                HelloRequest, AttachRequest, DetachRequest, RevocationsRequest, SignalRequest,
+                                OnlineRequest>;
 
 // How a request is answered: a HubReply to a frontend, app JSON on the app ingress, or app JSON
 // inside a HubReply (an app call a frontend relayed).

@@ -25,7 +25,7 @@ void Hub::stage(Request& r) {
     r.kickNotBeforeMs = nowMs();
     sequencer_.stage(Revocation{kick->user, r.kickNotBeforeMs});
   } else if (const auto* hello = std::get_if<HelloRequest>(&r.request)) {
-    admitFrontend(r, hello->frontendId, hello->boot);
+    if (admitFrontend(r, hello->frontendId, hello->boot)) settling_.seen(hello->frontendId, sinceStartMs());
   } else if (const auto* attach = std::get_if<AttachRequest>(&r.request)) {
     stageAttach(r, *attach);
   } else if (const auto* detach = std::get_if<DetachRequest>(&r.request)) {
@@ -65,6 +65,8 @@ void Hub::stageAttach(Request& r, const AttachRequest& attach) {
       return;
     }
   }
+  settling_.seen(attach.frontendId, sinceStartMs());
+  if (attach.synced) settling_.synced(attach.frontendId);
 }
 
 // Only the admitted process of an id detaches its users (not a second one using the same id). A

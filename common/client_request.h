@@ -13,13 +13,14 @@
 
 namespace webim {
 
-enum class ClientOp { Auth, Sub, Unsub, Pub, Hist, Signal, Unknown };
+enum class ClientOp { Auth, Sub, Unsub, Pub, Hist, Signal, Online, Unknown };
 
 inline constexpr size_t kMaxCidBytes = 64;
 inline constexpr uint32_t kDefaultHistLimit = 50;
 inline constexpr uint32_t kMaxHistLimit = 200;
 
 inline constexpr size_t kMaxSubBatch = 256;  // entries of one batched `sub`
+inline constexpr size_t kMaxOnlineUsers = 500;  // user ids of one `online` query (docs/protocol.md "Presence")
 
 // One channel of a `sub` request: its own (ch, since), or one entry of a batched `subs` list.
 struct SubEntry {
@@ -45,6 +46,7 @@ struct ClientRequest {
   uint32_t limit = kDefaultHistLimit;
   // A batched sub (`subs`, 1..kMaxSubBatch entries); empty for a sub of one channel (ch, since).
   std::vector<SubEntry> subs;
+  std::vector<std::string_view> users;  // `online`: 1..kMaxOnlineUsers user ids (unescaped)
 };
 
 struct DecodeError {
@@ -71,6 +73,7 @@ class RequestDecoder {
   //   pub: ch (string), data (any JSON value), cid (string, 1..64 bytes)
   //   hist: ch (string); optional before or after (unsigned integer; not both); optional limit 1..200
   //   signal: ch (string), data (any JSON value)
+  //   online: users (an array of 1..500 strings; more: DecodeError::tooLarge)
   // Optional fields given as null count as absent. A known field appearing twice is an error (so no
   // reader can disagree about which copy counts); unknown fields are ignored. Channel names are not
   // checked here (see channel_rules.h). Unknown ops decode with op == Unknown and only op/id read

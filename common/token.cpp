@@ -85,7 +85,7 @@ TokenError checkHeader(const std::string& headerJson) {
 TokenError readClaims(const std::string& payloadJson, TokenClaims& claims) {
   simdjson::dom::object obj;
   if (!parseObject(payloadJson, obj)) return TokenError::Malformed;
-  bool seenSub = false, seenExp = false, seenNbf = false, seenIat = false, seenCh = false, seenPub = false;
+  bool seenSub = false, seenExp = false, seenNbf = false, seenIat = false, seenCh = false, seenPub = false, seenPresence = false;
   auto readInt = [](simdjson::dom::element v, int64_t& out) {
     return v.type() == simdjson::dom::element_type::INT64 && v.get_int64().get(out) == simdjson::SUCCESS;
   };
@@ -118,11 +118,14 @@ TokenError readClaims(const std::string& payloadJson, TokenClaims& claims) {
     } else if (key == "pub") {
       if (seenPub || !readPatterns(field.value, claims.publish)) return TokenError::Malformed;
       seenPub = true;
+    } else if (key == "presence") {
+      if (seenPresence || !readPatterns(field.value, claims.presence)) return TokenError::Malformed;
+      seenPresence = true;
     }
   }
   if (!seenSub || !seenExp) return TokenError::MissingClaim;
   if (!isValidUserId(claims.sub)) return TokenError::BadSubject;
-  for (const auto* patterns : {&claims.subscribe, &claims.publish}) {
+  for (const auto* patterns : {&claims.subscribe, &claims.publish, &claims.presence}) {
     for (const std::string& p : *patterns) {
       if (!isValidGrantPattern(p)) return TokenError::BadGrant;
     }
@@ -218,6 +221,11 @@ std::string issueToken(const TokenClaims& claims, std::string_view secret) {
   if (claims.publish != claims.subscribe) {
     w.key("pub").beginArray();
     for (const auto& p : claims.publish) w.string(p);
+    w.endArray();
+  }
+  if (!claims.presence.empty()) {
+    w.key("presence").beginArray();
+    for (const auto& p : claims.presence) w.string(p);
     w.endArray();
   }
   w.endObject();

@@ -226,7 +226,10 @@ void Connection::destroy() {
     metrics.closesByCode[closeCode_]++;
   }
   if (session_.active()) metrics.authenticated--;
-  if (countedUser_) frontend().userCounts().remove(session_.user);
+  if (countedUser_) {
+    frontend().userCounts().remove(session_.user);
+    if (frontend().userCounts().count(session_.user) == 0) frontend().userPresenceChanged(session_.user);
+  }
   if (countedAddress_) {
     auto& addresses = frontend().countedAddresses();
     if (auto it = addresses.find(this); it != addresses.end()) {

@@ -70,6 +70,8 @@ class Connection final : private TimerNode {
 
   // The authenticated user, or empty before auth.
   std::string_view user() const noexcept { return session_.user; }
+  // Counted in the user's connections, so the user is present here (presence_attach.cpp).
+  bool presenceCounted() const noexcept { return countedUser_; }
   bool open() const noexcept { return phase_ != Phase::Closing && phase_ != Phase::Closed; }
   // Still reading or answering an HTTP request (not yet a WebSocket or an event stream).
   bool inHttpExchange() const noexcept { return phase_ == Phase::Http; }
@@ -217,6 +219,8 @@ class Connection final : private TimerNode {
   void handleSub(const ClientRequest& request);
   void handleUnsub(const ClientRequest& request);
   void handleSignal(const ClientRequest& request);
+  void handleOnline(const ClientRequest& request);  // presence_query.cpp
+  Task queryOnline(int64_t id, std::vector<std::string> users);
   bool refusedPublish(const ClientRequest& request);
   uint64_t overHubDataLimit(const ClientRequest& request);
   void replyOk(int64_t id);

@@ -25,8 +25,9 @@ void Connection::handleRequest(std::string_view payload) {
     replyError(request, error.tooLarge ? "too_large" : "bad_request", error.message);
     return;
   }
-  if (isCommand() && request.op != ClientOp::Pub && request.op != ClientOp::Hist && request.op != ClientOp::Signal) {
-    replyError(request, "bad_request", "POST /cmd takes one pub, hist or signal request");
+  if (isCommand() && request.op != ClientOp::Pub && request.op != ClientOp::Hist && request.op != ClientOp::Signal &&
+      request.op != ClientOp::Online) {
+    replyError(request, "bad_request", "POST /cmd takes one pub, hist, signal or online request");
     return;
   }
   if (isCommand()) {
@@ -71,6 +72,9 @@ void Connection::handleRequest(std::string_view payload) {
       break;
     case ClientOp::Signal:
       handleSignal(request);
+      break;
+    case ClientOp::Online:
+      handleOnline(request);
       break;
     case ClientOp::Unknown:
       replyError(request, "bad_request", "unknown op");
@@ -197,7 +201,8 @@ void Connection::startSession(TokenClaims&& claims) {
   }
   session_.user = std::move(claims.sub);
   session_.exp = static_cast<uint32_t>(std::clamp<int64_t>(claims.exp, 0, UINT32_MAX));  // Unix seconds, to 2106
-  session_.grants = frontend().internGrants(std::move(claims.subscribe), std::move(claims.publish));
+  session_.grants =
+      frontend().internGrants(std::move(claims.subscribe), std::move(claims.publish), std::move(claims.presence));
 }
 
 bool Connection::countUser() {
@@ -207,6 +212,7 @@ bool Connection::countUser() {
     return false;
   }
   countedUser_ = true;
+  if (frontend().userCounts().count(session_.user) == 1) frontend().userPresenceChanged(session_.user);
   return true;
 }
 

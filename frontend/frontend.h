@@ -113,9 +113,17 @@ class Frontend final : private ChannelStreamPort {
   WsFrameParser& wsParser() noexcept { return wsParser_; }
 
   uint64_t nextConnectionSerial() noexcept { return ++connectionCounter_; }
-  GrantsRef internGrants(std::vector<std::string> subscribe, std::vector<std::string> publish) {
-    return grants_.intern(std::move(subscribe), std::move(publish));
+  GrantsRef internGrants(std::vector<std::string> subscribe, std::vector<std::string> publish,
+                         std::vector<std::string> presence = {}) {
+    return grants_.intern(std::move(subscribe), std::move(publish), std::move(presence));
   }
+  // User presence (presence_attach.cpp): `user` got its first authenticated connection here, or lost
+  // its last one; the hub holding its inbox learns it with the next inbox changes.
+  void userPresenceChanged(std::string_view user);
+  // Whether this frontend holds `user` at its hub: an authenticated connection or an inbox subscriber.
+  bool holdsUser(std::string_view user);
+  HubLink& hubOfShard(size_t shard) noexcept { return *hubs_[shard]; }
+  size_t shardOfUser(std::string_view user);
   // Whether a kick revoked this token or sid: its user was kicked at or after its iat (a token
   // without iat: kicked at all, within the revocation window).
   bool isRevoked(const TokenClaims& claims) const { return revocations_.isRevoked(claims); }
@@ -145,7 +153,11 @@ class Frontend final : private ChannelStreamPort {
   void onHubBoot(size_t shard, uint64_t bootId);
   void inboxChanged(std::string_view inboxChannel);
   void flushInboxChanges();
-  Task attachInboxes(size_t shard, std::vector<std::string> users);
+  Task attachInboxes(size_t shard, std::vector<std::string> users, bool synced = false);
+  // Presence (presence_attach.cpp): after a hub's boot id, its authenticated users are attached
+  // again, and the last chunk says so (Attach.synced: the hub stops answering "settling").
+  void reattachPresence(size_t shard);
+  void markPresenceSynced(std::vector<InboxAttacher::Chunk>& chunks);
   void scheduleInboxRetry();
   // drain.cpp: SIGTERM/SIGINT. The listen queue is accepted and the listener closed, then the
   // connections are sent away over drain_window_ms; a second signal sends the rest away at once.
@@ -212,6 +224,7 @@ class Frontend final : private ChannelStreamPort {
   } inboxRetry_;
   uint64_t nextAttachWarnMs_ = 0;
   std::vector<uint64_t> hubBootIds_;  // per shard
+  std::vector<uint8_t> presenceSyncDue_;  // per shard: the next attaches end a full re-attach (Attach.synced)
   Revocations revocations_;
   std::vector<bool> revocationsLoaded_;  // per shard: its hub answered once
   bool accepting_ = false;

@@ -1,0 +1,27 @@
+// Decoding the `online` presence query (online_query.h).
+#include "broadcast/online_query.h"
+
+#include "common/channel_rules.h"
+#include "common/client_request.h"
+#include "common/topics.h"
+
+namespace webim::hub {
+
+HubRequest decodeOnlineQuery(wire::OnlineQuery& query, const ShardScope& scope) {
+  if (query.users_size() == 0) return RequestError{"bad_request", "users must name 1..500 user ids"};
+  if (static_cast<size_t>(query.users_size()) > kMaxOnlineUsers) {
+    return RequestError{"too_large", "users must name 1..500 user ids"};
+  }
+  std::string inbox;
+  for (const std::string& user : query.users()) {
+    inbox.assign(kInboxPrefix).append(user);
+    if (!isValidChannelName(inbox)) return RequestError{"bad_request", "invalid user id"};
+    if (!scope.owns(inbox)) return RequestError{"wrong_shard", scope.wrongShardMessage(inbox)};
+  }
+  OnlineRequest out;
+  out.users.reserve(static_cast<size_t>(query.users_size()));
+  for (std::string& user : *query.mutable_users()) out.users.push_back(std::move(user));
+  return out;
+}
+
+}  // namespace webim::hub
