@@ -97,13 +97,24 @@ struct Revocation {
   bool operator==(const Revocation&) const = default;
 };
 
+// A user went offline (the last frontend holding them let go or was forgotten) at `seenMs`, Unix
+// ms: their "last seen" (docs/architecture.md "Presence"). One per user; the latest wins.
+struct PresenceLastSeen {
+  std::string user;
+  int64_t seenMs = 0;
+  bool operator==(const PresenceLastSeen&) const = default;
+};
+
 // Everything one group commit writes.
 struct WriteSet {
   std::vector<StoredMessage> messages;
   std::vector<MetaEntry> metas;
   std::vector<DedupEntry> dedups;
   std::vector<Revocation> revocations;
-  bool empty() const { return messages.empty() && metas.empty() && dedups.empty() && revocations.empty(); }
+  std::vector<PresenceLastSeen> lastSeen;
+  bool empty() const {
+    return messages.empty() && metas.empty() && dedups.empty() && revocations.empty() && lastSeen.empty();
+  }
 };
 
 // A page request: before/after are exclusive seq bounds; before == 0 means "no upper bound".
@@ -190,6 +201,10 @@ class HistoryStore {
   // latest), and the removal of those older than beforeMs. Throw HistoryStoreError on store errors.
   virtual std::vector<Revocation> loadRevocations(int64_t /*sinceMs*/) { return {}; }
   virtual void trimRevocations(int64_t /*beforeMs*/) {}
+  // Each user's last seen (PresenceLastSeen), 0 when none is stored, in the order asked.
+  virtual std::vector<int64_t> loadLastSeen(const std::vector<std::string>& users) {
+    return std::vector<int64_t>(users.size(), 0);
+  }
 
   // For the hub's metrics: commits sent again with upserts (PostgreSQL; 0 elsewhere).
   virtual uint64_t upsertRetries() const { return 0; }

@@ -133,7 +133,10 @@ void Hub::housekeeping() {
   }
   if (retention_.due(std::chrono::steady_clock::now())) retentionStep();
   // A restarted or silent frontend's users, a slice at a time (~2 ms; a million users in ~25).
-  if (inboxes_.forgetting()) inboxes_.forgetStep(kForgetSlots);
+  if (inboxes_.forgetting()) {
+    inboxes_.forgetStep(kForgetSlots);
+    stageLastSeen();  // written with the next batch (a hello comes every heartbeat_ms)
+  }
 }
 
 // One retention slice between batches (a few channels, bounded deletions each): never a stall.

@@ -147,6 +147,7 @@ class Hub {
   void answer(Request& /*r*/, const SignalRequest& /*signal*/) {}  // published in receive(), never batched
   void answer(Request& r, const OnlineRequest& online);  // hub_presence.cpp
   uint64_t sinceStartMs() const;
+  void stageLastSeen();  // the users who went offline, into the pending batch (hub_presence.cpp)
   HistoryPage readHistory(const HistoryRequest& h, size_t maxBytes);
   void publishBatch(const std::vector<Request>& batch, const std::vector<StoredMessage>& messages, bool fastPublished);
   HubStats snapshotStats();

@@ -74,6 +74,7 @@ void Hub::stageAttach(Request& r, const AttachRequest& attach) {
 void Hub::stageDetach(const DetachRequest& detach) {
   if (!frontends_.owns(detach.frontendId, detach.boot)) return;
   for (const std::string& user : detach.users) inboxes_.detach(detach.frontendId, user);
+  stageLastSeen();
 }
 
 // Hello, attach and detach name the frontend and its process (boot id): one process per id

@@ -80,6 +80,11 @@ CommitArrays commitArrays(const WriteSet& batch) {
     a.rNotBefore.addInt8(static_cast<uint64_t>(r->notBeforeMs));
     ++a.revocationRows;
   }
+  for (const PresenceLastSeen* s : lastPerKey(batch.lastSeen, [](const PresenceLastSeen& s) { return s.user; })) {
+    a.lUser.addBytes(s->user);
+    a.lSeen.addInt8(static_cast<uint64_t>(s->seenMs));
+    ++a.lastSeenRows;
+  }
   return a;
 }
 

@@ -6,6 +6,7 @@
 //   webim_dedup      (sender bytea, cid bytea, channel text, epoch int8, seq int8, ts_ms int8),
 //                    PRIMARY KEY (sender, cid), index on ts_ms (for retention)
 //   webim_revocation (user_id bytea PK, not_before_ms int8)                             -- kicks
+//   webim_last_seen  (user_id bytea PK, seen_ms int8)                     -- presence (schema step 2)
 //   webim_store      (name text PK, value bytea): 'epoch_seed' (32 random bytes) and
 //                    'schema_version' (4 bytes big-endian; postgres_schema.h)
 // 64-bit epochs are stored bit for bit in int8 (they may read as negative in psql).

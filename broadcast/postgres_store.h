@@ -76,6 +76,7 @@ class PostgresHistoryStore final : public HistoryStore {
   TrimResult trimHistory(std::string_view channel, const TrimRequest& request) override;
   std::vector<Revocation> loadRevocations(int64_t sinceMs) override;
   void trimRevocations(int64_t beforeMs) override;
+  std::vector<int64_t> loadLastSeen(const std::vector<std::string>& users) override;  // postgres_last_seen.cpp
 
   // For tests and stats: dedup lookups answered by the filter without a query / sent to the server.
   uint64_t dedupFilterSkips() const;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "broadcast/rocksdb_last_seen.h"
 #include "broadcast/rocksdb_migrations.h"
 #include "broadcast/rocksdb_open.h"
 #include "broadcast/rocksdb_records.h"
@@ -168,6 +169,7 @@ void RocksDbHistoryStore::writeBatch(const WriteSet& batch, bool sync) {
   for (const MetaEntry& e : batch.metas) wb.Put(metaKey(e.channel), encodeMeta(e.meta));
   for (const DedupEntry& e : batch.dedups) wb.Put(dedupKey(e.from, e.cid), encodeDedup(e.record));
   for (const Revocation& r : batch.revocations) wb.Put(revocationKey(r.user), encodeRevocation(r.notBeforeMs));
+  putLastSeen(wb, batch.lastSeen);
   rocksdb::WriteOptions options;
   options.sync = sync;
   rocksdb::Status s = d.Write(options, &wb);

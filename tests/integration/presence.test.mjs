@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 
-import { Client, Cluster, openEventStream, sleep, until } from './harness.mjs';
+import { Client, Cluster, openEventStream, sleep, until as untilEvery } from './harness.mjs';
+
+// Polls at most ~7 queries a second: every query counts against the connection's rate limit.
+const until = (check, what, timeoutMs = 8000) => untilEvery(check, what, timeoutMs, 150);
 
 const slot = (name) => crc32(name) % 1024;
 
@@ -44,7 +47,7 @@ describe('user presence on two shards and two frontends', () => {
       if (users.length === s) users.push(u);
     }
     const probe = await connect(fe1, cluster, 'probe', { presence: ['p*'] });
-    await until(async () => [...(await onlineOf(probe, users)).values()].every((s) => !s.settling), 'settled', 8000, 100);
+    await until(async () => [...(await onlineOf(probe, users)).values()].every((s) => !s.settling), 'settled', 8000);
     await probe.close();
   });
 
@@ -70,9 +73,13 @@ describe('user presence on two shards and two frontends', () => {
     await phones[0].close();
     await sleep(300);
     assert.equal((await onlineOf(viewer, [users[0]])).get(users[0]).online, true, 'the laptop keeps the user online');
-    // The last device goes: offline.
+    // The last device goes: offline, last seen about now (stored with the hub's batch).
+    const before = Date.now();
     await laptop.close();
     await until(async () => !(await onlineOf(viewer, [users[0]])).get(users[0]).online, 'offline after the last device');
+    const gone = (await onlineOf(viewer, [users[0]])).get(users[0]);
+    assert.equal(typeof gone.last_seen, 'number', JSON.stringify(gone));
+    assert.ok(gone.last_seen >= before - 50 && gone.last_seen <= Date.now() + 50, JSON.stringify(gone));
     await phones[1].close();
     await until(async () => !(await onlineOf(viewer, [users[1]])).get(users[1]).online, 'the other shard too');
     await viewer.close();
@@ -91,9 +98,9 @@ describe('user presence on two shards and two frontends', () => {
     const res = await fetch(`http://127.0.0.1:${fe1.port}/cmd?sid=${sid}`, {
       method: 'POST', body: JSON.stringify({ op: 'online', id: 7, users: [u, users[0]] }),
     });
-    assert.deepEqual(await res.json(), {
-      op: 'ok', id: 7, users: [{ user: u, online: true }, { user: users[0], online: false, last_seen: null }],
-    });
+    const got = await res.json();
+    assert.deepEqual(got.users[0], { user: u, online: true });
+    assert.deepEqual([got.op, got.id, got.users[1].online, typeof got.users[1].last_seen], ['ok', 7, false, 'number']);
     const forbidden = await fetch(`http://127.0.0.1:${fe1.port}/cmd?sid=${sid}`, {
       method: 'POST', body: JSON.stringify({ op: 'online', id: 8, users: ['q1'] }),
     });
@@ -134,28 +141,32 @@ describe('presence settles after a hub restart', () => {
   before(async () => {
     cluster = new Cluster();
     await cluster.startHub(['--presence-settle-ms', '3000']);
-    fe = await cluster.startFrontend(['--heartbeat-ms', '500']);
+    fe = await cluster.startFrontend(['--heartbeat-ms', '500', '--hub-timeout-ms', '1000']);
   });
 
   after(() => cluster.stopCleanly());
 
-  test('after kill -9 a known user is settling or online, never offline; then online, others offline', async () => {
+  test('after kill -9 a known user is settling or online, never offline; then online, others offline; last seen kept', async () => {
     const alice = await connect(fe, cluster, 'alice');
     const viewer = await connect(fe, cluster, 'watcher', { presence: ['*'] });
     await until(async () => (await onlineOf(viewer, ['alice'])).get('alice').online, 'alice online');
+    const bob = await connect(fe, cluster, 'bob');
+    await until(async () => (await onlineOf(viewer, ['bob'])).get('bob').online, 'bob online');
+    await bob.close();
+    const bobSeen = await until(async () => (await onlineOf(viewer, ['bob'])).get('bob').last_seen, 'bob last seen');
 
     await cluster.hub.stop('SIGKILL');
     await cluster.startHub(['--presence-settle-ms', '3000']);
     const started = Date.now();
     const answers = [];
     for (;;) {
-      const reply = await viewer.request('online', { users: ['alice', 'nobody'] });
+      const reply = await viewer.request('online', { users: ['alice', 'nobody', 'bob'] }, 10000);
       if (reply.op === 'ok') {
-        answers.push({ at: Date.now() - started, alice: reply.users[0], nobody: reply.users[1] });
+        answers.push({ at: Date.now() - started, alice: reply.users[0], nobody: reply.users[1], bob: reply.users[2] });
         if (reply.users[0].online && !reply.users[1].settling) break;
       }
       assert.ok(Date.now() - started < 15000, `not settled in 15 s: ${JSON.stringify(answers.slice(-3))}`);
-      await sleep(100);
+      await sleep(150);
     }
     for (const a of answers) {
       assert.ok(a.alice.online || a.alice.settling, `alice was never reported offline: ${JSON.stringify(a)}`);
@@ -163,6 +174,7 @@ describe('presence settles after a hub restart', () => {
     assert.ok(answers.some((a) => a.nobody.settling), `an unknown user was settling at first: ${JSON.stringify(answers[0])}`);
     const last = answers[answers.length - 1];
     assert.deepEqual(last.nobody, { user: 'nobody', online: false, last_seen: null });
+    assert.deepEqual(last.bob, { user: 'bob', online: false, last_seen: bobSeen }, 'last seen survives kill -9 (RocksDB)');
     await alice.close();
     await viewer.close();
   });
