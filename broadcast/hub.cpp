@@ -52,6 +52,7 @@ Hub::Hub(const HubConfig& config, HistoryStore& store, zmq::context_t& context)
       started_(std::chrono::steady_clock::now()),
       frontends_(std::chrono::seconds(config.frontendTimeout)),
       settling_(0, static_cast<uint64_t>(config.presenceSettleMs), static_cast<uint64_t>(config.presenceSettleMaxMs)),
+      grace_(static_cast<uint64_t>(config.presenceGraceMs)),
       publisher_(pub_, inboxes_),
       retention_(store, retentionPolicy_, {std::chrono::seconds(config.retentionInterval)}) {
   configureSockets(context);
@@ -137,6 +138,7 @@ void Hub::housekeeping() {
     inboxes_.forgetStep(kForgetSlots);
     stageLastSeen();  // written with the next batch (a hello comes every heartbeat_ms)
   }
+  watchHousekeeping();
 }
 
 // One retention slice between batches (a few channels, bounded deletions each): never a stall.

@@ -38,6 +38,7 @@
 #include "broadcast/hub_request.h"
 #include "broadcast/inbox_router.h"
 #include "broadcast/metrics_server.h"
+#include "broadcast/presence_grace.h"
 #include "broadcast/presence_settling.h"
 #include "broadcast/publisher.h"
 #include "broadcast/retention.h"
@@ -146,6 +147,15 @@ class Hub {
   void answer(Request& r, const RevocationsRequest& revocations);
   void answer(Request& /*r*/, const SignalRequest& /*signal*/) {}  // published in receive(), never batched
   void answer(Request& r, const OnlineRequest& online);  // hub_presence.cpp
+  void answer(Request& r, const WatchRequest& watch);    // hub_watch.cpp
+  void stageWatch(Request& r, const WatchRequest& watch);
+  bool holds(const std::string& user) const;
+  // Each user's status now into `out` (online, else settling or last seen); false when the store
+  // could not be read (`error` says why).
+  bool onlineStates(const std::vector<std::string>& users, google::protobuf::RepeatedPtrField<wire::OnlineState>& out,
+                    std::string& error);
+  void userCameOnline(const std::string& user);
+  void watchHousekeeping();
   uint64_t sinceStartMs() const;
   void stageLastSeen();  // the users who went offline, into the pending batch (hub_presence.cpp)
   HistoryPage readHistory(const HistoryRequest& h, size_t maxBytes);
@@ -199,6 +209,8 @@ class Hub {
   std::chrono::steady_clock::time_point started_;
   FrontendRegistry frontends_;  // which process speaks for each frontend id
   PresenceSettling settling_;   // presence right after the start (hub_presence.cpp)
+  InboxRouter watchers_;        // the watchlist: watched user -> watching frontends (hub_watch.cpp)
+  PresenceGrace grace_;         // watched users gone offline, told after presence_grace_ms
   std::chrono::steady_clock::time_point nextConflictLog_{};
   std::chrono::steady_clock::time_point nextRevocationTrim_{};  // hourly
   std::chrono::steady_clock::time_point nextEviction_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);

@@ -47,6 +47,8 @@ struct HubConfig {
   // frontends are expected to say hello (> their heartbeat_ms), and its bound.
   int64_t presenceSettleMs = 5000;
   int64_t presenceSettleMaxMs = 30000;
+  // The watchlist: a watched user who goes offline is told after this long, unless back by then.
+  int64_t presenceGraceMs = 5000;
   // Seconds a kick keeps revoking the user's older tokens and sids (>= the frontends'
   // max_token_lifetime: an older token has expired anyway).
   int64_t revocationTtl = 604800;

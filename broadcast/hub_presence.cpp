@@ -17,32 +17,56 @@ void Hub::stageLastSeen() {
   std::vector<std::string> offline = inboxes_.takeOffline();
   if (offline.empty()) return;
   const int64_t now = nowMs();
-  for (std::string& user : offline) sequencer_.stage(PresenceLastSeen{std::move(user), now});
+  const uint64_t sinceStart = sinceStartMs();
+  for (std::string& user : offline) {
+    if (holds(user)) continue;  // came back within the same batch
+    if (watchers_.users() != 0) {
+      bool watched = false;
+      watchers_.forEachHolder(user, [&](std::string_view) { watched = true; });
+      if (watched) grace_.wentOffline(user, sinceStart, now);
+    }
+    sequencer_.stage(PresenceLastSeen{std::move(user), now});
+  }
+}
+
+bool Hub::holds(const std::string& user) const {
+  bool held = false;
+  inboxes_.forEachHolder(user, [&](std::string_view) { held = true; });
+  return held;
 }
 
 // Online users from the router; the others' last seen from the store, in one read (a store that
 // cannot be read: unavailable).
 void Hub::answer(Request& r, const OnlineRequest& online) {
   if (r.reqId == 0) return;
+  wire::HubReply reply;
+  std::string error;
+  if (!onlineStates(online.users, *reply.mutable_online()->mutable_users(), error)) {
+    return replyError(r, "unavailable", error);
+  }
+  replyFrontend(r, reply);
+}
+
+bool Hub::onlineStates(const std::vector<std::string>& users,
+                       google::protobuf::RepeatedPtrField<wire::OnlineState>& out, std::string& error) {
   const bool settling = settling_.settling(sinceStartMs());
   std::vector<std::string> offline;
-  std::vector<uint8_t> held(online.users.size(), 0);
-  for (size_t i = 0; i < online.users.size(); ++i) {
-    inboxes_.forEachHolder(online.users[i], [&](std::string_view) { held[i] = 1; });
-    if (held[i] == 0 && !settling) offline.push_back(online.users[i]);
+  std::vector<uint8_t> held(users.size(), 0);
+  for (size_t i = 0; i < users.size(); ++i) {
+    held[i] = holds(users[i]) ? 1 : 0;
+    if (held[i] == 0 && !settling) offline.push_back(users[i]);
   }
   std::vector<int64_t> lastSeen;
   try {
     lastSeen = store_.loadLastSeen(offline);
   } catch (const HistoryStoreError& e) {
-    return replyError(r, "unavailable", std::string("store read failed: ") + e.what());
+    error = std::string("store read failed: ") + e.what();
+    return false;
   }
-  wire::HubReply reply;
-  wire::OnlineReply* out = reply.mutable_online();
   size_t next = 0;  // into lastSeen
-  for (size_t i = 0; i < online.users.size(); ++i) {
-    wire::OnlineState* state = out->add_users();
-    state->set_user(online.users[i]);
+  for (size_t i = 0; i < users.size(); ++i) {
+    wire::OnlineState* state = out.Add();
+    state->set_user(users[i]);
     state->set_online(held[i] != 0);
     if (held[i] != 0) continue;
     if (settling) {
@@ -51,7 +75,7 @@ void Hub::answer(Request& r, const OnlineRequest& online) {
       state->set_last_seen_ms(lastSeen[next++]);
     }
   }
-  replyFrontend(r, reply);
+  return true;
 }
 
 }  // namespace webim::hub

@@ -171,6 +171,9 @@ DecodedRequest HubRequestDecoder::decodeFrontend(std::string_view body) {
     case wire::FrontendRequest::kOnline:
       out.request = decodeOnlineQuery(*request.mutable_online(), scope_);
       break;
+    case wire::FrontendRequest::kWatch:
+      out.request = decodeWatchUsers(*request.mutable_watch(), scope_);
+      break;
     case wire::FrontendRequest::kApp:
       out.form = ReplyForm::AppViaFrontend;
       out.request = decodeApp(request.app().json(), request.app().op());

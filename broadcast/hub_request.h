@@ -86,9 +86,17 @@ struct OnlineRequest {
   std::vector<std::string> users;
 };
 
+// The watchlist (wire::WatchUsers): a frontend's watched users whose inboxes this shard owns.
+struct WatchRequest {
+  std::string frontendId;
+  uint64_t boot = 0;
+  std::vector<std::string> users;
+  bool unwatch = false;
+};
+
 using HubRequest = std::variant<RequestError, PublishRequest, HistoryRequest, StatsRequest, KickRequest,
                                 HelloRequest, AttachRequest, DetachRequest, RevocationsRequest, SignalRequest,
-                                OnlineRequest>;
+                                OnlineRequest, WatchRequest>;
 
 // How a request is answered: a HubReply to a frontend, app JSON on the app ingress, or app JSON
 // inside a HubReply (an app call a frontend relayed).

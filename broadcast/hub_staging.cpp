@@ -30,6 +30,8 @@ void Hub::stage(Request& r) {
     stageAttach(r, *attach);
   } else if (const auto* detach = std::get_if<DetachRequest>(&r.request)) {
     stageDetach(*detach);
+  } else if (const auto* watch = std::get_if<WatchRequest>(&r.request)) {
+    stageWatch(r, *watch);
   }
 }
 
@@ -58,12 +60,14 @@ void Hub::stageAttach(Request& r, const AttachRequest& attach) {
   }
   r.positions = std::move(*positions);
   for (const std::string& user : attach.users) {
+    const bool wasHeld = holds(user);
     if (!inboxes_.attach(attach.frontendId, user)) {
       spdlog::warn("frontend {}: attach refused, {} frontends already hold inboxes (the most routed)",
                    attach.frontendId, InboxRouter::kMaxFrontends);
       r.request = RequestError{"unavailable", "too many frontends hold inboxes"};
       return;
     }
+    if (!wasHeld) userCameOnline(user);
   }
   settling_.seen(attach.frontendId, sinceStartMs());
   if (attach.synced) settling_.synced(attach.frontendId);
@@ -94,6 +98,7 @@ bool Hub::admitFrontend(Request& r, const std::string& id, uint64_t boot) {
       // A restart of that instance: the new process attaches what it holds itself.
       spdlog::info("frontend {} restarted (process {:016x}): forgetting the inboxes of its previous process", id, boot);
       inboxes_.forgetFrontend(id);
+      watchers_.forgetFrontend(id);
       return true;
     case FrontendRegistry::Admission::Conflict:
       break;
@@ -137,6 +142,7 @@ void Hub::expireFrontends() {
   for (const std::string& id : frontends_.expire(std::chrono::steady_clock::now())) {
     spdlog::info("frontend {} gone (no hello for {} s): forgetting its inboxes", id, config_.frontendTimeout);
     inboxes_.forgetFrontend(id);
+    watchers_.forgetFrontend(id);
   }
 }
 

@@ -35,6 +35,8 @@ class Publisher {
   size_t publishMessages(const std::vector<StoredMessage>& messages, Pick&& pick);
   // A signal (never stored) to the channel's subscribers, at once: a Delivery with `signal` set.
   void publishSignal(const std::string& channel, const std::string& from, const std::string& data, int64_t tsMs);
+  // A watched user's presence changed: a Delivery with `watch` set on the frontend's own topic.
+  void publishWatch(std::string_view frontendId, const std::string& user, bool online, int64_t lastSeenMs);
   // A stored kick (its revocation committed) on the control topic every frontend subscribes.
   void publishKick(const std::string& user, uint32_t code, const std::string& reason, int64_t notBeforeMs);
   // A frontend subscribed its own topic: the hub's boot id tells it whether to attach again.

@@ -18,6 +18,9 @@ struct TokenClaims {
   // "presence" claim: patterns of the user ids whose presence the `online` query may ask about
   // (exact id or prefix ending in '*'); absent = none (docs/protocol.md "Presence").
   std::vector<std::string> presence;
+  // "watch" claim: user ids whose presence changes this connection is told (the watchlist),
+  // at most kMaxWatchedUsers valid user ids; absent = none.
+  std::vector<std::string> watch;
 };
 
 // Error classes, checked in this order:
@@ -31,13 +34,15 @@ struct TokenClaims {
 //   MissingClaim  "sub" or "exp" absent.
 //   BadSubject    "sub" is not a valid user id (isValidUserId).
 //   BadGrant      a "ch", "pub" or "presence" pattern that is not a valid grant pattern (isValidGrantPattern).
+//   BadWatch      a "watch" claim of more than kMaxWatchedUsers ids, or one that is not a valid user id.
 //   Expired       exp + leeway <= now.
 //   NotYetValid   nbf - leeway > now.
 //   TooLong       exp - leeway > now + maxLifetime (the token would stay valid longer than
 //                 allowed; only when the verifier has a maximum lifetime).
 // The payload is only parsed after the signature has been verified.
 enum class TokenError {
-  None, Malformed, BadAlgorithm, BadSignature, Expired, NotYetValid, MissingClaim, BadSubject, BadGrant, TooLong
+  None, Malformed, BadAlgorithm, BadSignature, Expired, NotYetValid, MissingClaim, BadSubject, BadGrant, TooLong,
+  BadWatch
 };
 const char* toString(TokenError e) noexcept;
 
@@ -46,7 +51,10 @@ struct TokenResult {
   TokenClaims claims;  // filled only when error == None
 };
 
-inline constexpr size_t kMaxTokenBytes = 8 * 1024;   // bounds the work spent on any input
+// Bounds the work spent on any input; room for a `watch` claim of kMaxWatchedUsers ids (~10 KB
+// with 7-digit ids, ~14 KB in base64url).
+inline constexpr size_t kMaxTokenBytes = 32 * 1024;
+inline constexpr size_t kMaxWatchedUsers = 1000;  // the `watch` claim's ids (docs/protocol.md "Watchlist")
 inline constexpr size_t kMinSecretBytes = 32;        // docs/protocol.md section 3
 inline constexpr size_t kMaxSubjectBytes = 128;
 

@@ -121,6 +121,7 @@ void Frontend::onHubBoot(size_t shard, uint64_t bootId) {
     if (isInboxChannel(channel->name) && config_.slotMap->shardOf(channel->name) == shard) inboxChanged(channel->name);
   });
   reattachPresence(shard);
+  rewatch(shard);
 }
 
 void Frontend::flushInboxChanges() {

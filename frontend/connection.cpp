@@ -239,6 +239,7 @@ void Connection::destroy() {
   }
   // Out of the epoll set and closed now; the object lives until the end of this loop iteration
   // (events of this batch, the dirty list may still name it).
+  frontend().clearWatches(fd_);
   frontend().forgetConnection(this, fd_);
   ::close(fd_);
 }

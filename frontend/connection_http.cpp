@@ -376,6 +376,7 @@ void Connection::createSession(std::string_view body) {
     finishHttp(withHeaders(httpResponse(503, kJson, apiError("unavailable", "no randomness")), std::string(corsReply())));
     return;
   }
+  result.claims.watch.clear();  // the watchlist is for WebSocket connections (a sid stays short)
   std::string sid = frontend().sessionIds().issue(result.claims,
                                                  std::string_view(reinterpret_cast<char*>(nonce), sizeof(nonce)));
   std::string out;

@@ -145,6 +145,7 @@ void Connection::handleAuth(const ClientRequest& request) {
     return;
   }
   const bool refresh = session_.active();
+  std::vector<std::string> watch = std::move(result.claims.watch);
   if (!session_.active()) {
     session_.user = result.claims.sub;  // counted under this name (startSession keeps it)
     if (!countUser()) {
@@ -167,6 +168,8 @@ void Connection::handleAuth(const ClientRequest& request) {
       .key("conn").string(frontend().config().id + "-" + std::to_string(session_.serial))
       .endObject();
   sendReply(out);
+  // After the ok: the watched users' current statuses follow it (a refresh replaces the list).
+  if (!watch.empty() || refresh) frontend().setWatches(fd_, std::move(watch));
 }
 
 // After a refresh: the new grants may allow less. Every subscription they no longer allow (live, or

@@ -115,3 +115,20 @@ TEST_CASE("token: the presence claim is read, checked and issued", "[presence]")
   claims.presence = {"bad pattern"};
   CHECK(verifier.verify(issueToken(claims, secret), 1000).error == TokenError::BadGrant);
 }
+
+TEST_CASE("token: the watch claim holds up to 1,000 valid user ids", "[presence][watch]") {
+  const std::string secret(32, 's');
+  TokenVerifier verifier({secret});
+  TokenClaims claims;
+  claims.sub = "7";
+  claims.exp = 2000;
+  for (int i = 0; i < 1000; ++i) claims.watch.push_back(std::to_string(1000000 + i));
+  TokenResult result = verifier.verify(issueToken(claims, secret), 1000);
+  REQUIRE(result.error == TokenError::None);
+  CHECK(result.claims.watch.size() == 1000);
+  claims.watch.push_back("1");
+  CHECK(verifier.verify(issueToken(claims, secret), 1000).error == TokenError::BadWatch);
+  claims.watch = {"a b"};  // user:a b is no channel
+  CHECK(verifier.verify(issueToken(claims, secret), 1000).error == TokenError::BadWatch);
+  CHECK(std::string(toString(TokenError::BadWatch)).find("watch") != std::string::npos);
+}
