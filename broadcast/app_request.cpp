@@ -1,6 +1,8 @@
 #include "broadcast/app_request.h"
 
+#include <array>
 #include <optional>
+#include <span>
 
 #include "common/channel_rules.h"
 #include "common/client_request.h"
@@ -19,7 +21,8 @@ AppDecodeError badRequest(std::string message) { return {"bad_request", std::mov
 struct Fields {
   const JsonValue *op = nullptr, *ch = nullptr, *data = nullptr, *from = nullptr, *cid = nullptr,
                   *before = nullptr, *after = nullptr, *limit = nullptr, *user = nullptr, *code = nullptr,
-                  *reason = nullptr;
+                  *reason = nullptr, *users = nullptr;
+  size_t usersIndex = kJsonTopLevel;  // the member holding "users" (its elements follow it)
 };
 
 const JsonValue** fieldSlot(Fields& f, std::string_view key) {
@@ -34,6 +37,7 @@ const JsonValue** fieldSlot(Fields& f, std::string_view key) {
   if (key == "user") return &f.user;
   if (key == "code") return &f.code;
   if (key == "reason") return &f.reason;
+  if (key == "users") return &f.users;
   return nullptr;
 }
 
@@ -84,16 +88,21 @@ AppRequestDecoder::~AppRequestDecoder() = default;
 
 AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out, std::string_view impliedOp) {
   JsonObjectReader& reader = impl_->reader;
-  const JsonReadStatus status = reader.read(frame);
+  static constexpr std::array<std::string_view, 1> kExpand = {"users"};
+  const JsonReadStatus status = reader.read(frame, kExpand);
   if (status.code == JsonReadStatus::NotAnObject) return badRequest("request must be a JSON object");
   if (!status.ok()) return badRequest("invalid JSON: " + std::string(status.detail));
 
   Fields f;
-  for (const JsonMember& m : reader.members()) {
+  const std::span<const JsonMember> members = reader.members();
+  for (size_t i = 0; i < members.size(); ++i) {
+    const JsonMember& m = members[i];
+    if (m.parent != kJsonTopLevel) continue;  // the elements of "users"
     const JsonValue** slot = fieldSlot(f, m.key);
     if (!slot) continue;  // unknown fields are ignored (forward compatibility)
     if (*slot) return badRequest("duplicate field " + std::string(m.key));
     *slot = &m.value;
+    if (slot == &f.users) f.usersIndex = i;
   }
   AppDecodeError error;
   std::string op;
@@ -157,6 +166,19 @@ AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out
     if (kick.reason.size() > kMaxKickReasonBytes)
       return badRequest("reason must be at most " + std::to_string(kMaxKickReasonBytes) + " bytes");
     out = std::move(kick);
+    return {};
+  }
+  if (op == "online") {
+    if (!present(f.users) || f.users->type != JsonType::Array) return badRequest("users must be an array of user ids");
+    AppOnline online;
+    for (size_t i = f.usersIndex + 1; i < members.size(); ++i) {
+      if (members[i].parent != f.usersIndex) continue;
+      if (members[i].value.type != JsonType::String) return badRequest("users must be an array of user ids");
+      if (online.users.size() == kMaxOnlineUsers) return {"too_large", "users must name 1..500 user ids"};
+      online.users.emplace_back(members[i].value.str);
+    }
+    if (online.users.empty()) return badRequest("users must name 1..500 user ids");
+    out = std::move(online);
     return {};
   }
   return badRequest("unknown op");

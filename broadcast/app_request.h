@@ -5,6 +5,7 @@
 //   {"op":"hist","ch":C,"before"|"after":S,"limit":L}                  limit 1..200, default 50
 //   {"op":"kick","user":U,"code":4003,"reason":"..."}                  code 4000..4999, reason <= 123 bytes
 //   {"op":"stats"}
+//   {"op":"online","users":["7","9"]}                                   1..500 user ids
 // Anything else is bad_request. `data` is kept byte for byte.
 #pragma once
 
@@ -46,7 +47,13 @@ struct AppKick {
 
 inline constexpr size_t kMaxKickReasonBytes = 123;  // what fits a close frame
 
-using AppRequest = std::variant<AppPublish, AppHistory, AppStats, AppKick>;
+// {"op":"online","users":[...]}: user presence (docs/protocol.md "Presence"); 1..500 ids, checked
+// by the hub (online_query.h).
+struct AppOnline {
+  std::vector<std::string> users;
+};
+
+using AppRequest = std::variant<AppPublish, AppHistory, AppStats, AppKick, AppOnline>;
 
 struct AppDecodeError {
   std::string code;  // "" on success, else a docs/protocol.md error code (bad_request, too_large)

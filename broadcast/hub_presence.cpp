@@ -3,6 +3,7 @@
 // to its last). The `online` query is answered from there, after its batch (so attaches staged in
 // the same batch count); right after a start, a user nobody holds is "settling" (presence_settling.h).
 #include "broadcast/hub.h"
+#include "common/json_writer.h"
 
 namespace webim::hub {
 
@@ -37,14 +38,36 @@ bool Hub::holds(const std::string& user) const {
 
 // Online users from the router; the others' last seen from the store, in one read (a store that
 // cannot be read: unavailable).
+// A frontend's OnlineQuery gets an OnlineReply; the app (its ingress, or the HTTP API relayed by a
+// frontend) gets {"ok":true,"users":[{"user":"7","online":true},{"user":"9","online":false,
+// "last_seen":ms|null} or {...,"settling":true}]}.
 void Hub::answer(Request& r, const OnlineRequest& online) {
-  if (r.reqId == 0) return;
+  if (r.form == ReplyForm::Frontend && r.reqId == 0) return;
   wire::HubReply reply;
   std::string error;
   if (!onlineStates(online.users, *reply.mutable_online()->mutable_users(), error)) {
     return replyError(r, "unavailable", error);
   }
-  replyFrontend(r, reply);
+  if (r.form == ReplyForm::Frontend) return replyFrontend(r, reply);
+  std::string json;
+  JsonWriter writer(json);
+  writer.beginObject().key("ok").boolean(true).key("users").beginArray();
+  for (const wire::OnlineState& state : reply.online().users()) {
+    writer.beginObject().key("user").string(state.user()).key("online").boolean(state.online());
+    if (state.settling()) {
+      writer.key("settling").boolean(true);
+    } else if (!state.online()) {
+      writer.key("last_seen");
+      if (state.last_seen_ms() > 0) {
+        writer.integer(state.last_seen_ms());
+      } else {
+        writer.null();
+      }
+    }
+    writer.endObject();
+  }
+  writer.endArray().endObject();
+  replyApp(r, json);
 }
 
 bool Hub::onlineStates(const std::vector<std::string>& users,

@@ -122,6 +122,7 @@ HubRequest HubRequestDecoder::decodeApp(std::string_view body, std::string_view 
     if (!scope_.owns(hist->channel)) return RequestError{"wrong_shard", scope_.wrongShardMessage(hist->channel)};
     return HistoryRequest{std::move(hist->channel), hist->before, hist->after, hist->limit};
   }
+  if (auto* online = std::get_if<AppOnline>(&request)) return checkOnlineUsers(std::move(online->users), scope_);
   if (auto* kick = std::get_if<AppKick>(&request)) {
     return KickRequest{std::move(kick->user), kick->code, std::move(kick->reason)};
   }

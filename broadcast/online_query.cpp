@@ -7,21 +7,23 @@
 
 namespace webim::hub {
 
-HubRequest decodeOnlineQuery(wire::OnlineQuery& query, const ShardScope& scope) {
-  if (query.users_size() == 0) return RequestError{"bad_request", "users must name 1..500 user ids"};
-  if (static_cast<size_t>(query.users_size()) > kMaxOnlineUsers) {
-    return RequestError{"too_large", "users must name 1..500 user ids"};
-  }
+HubRequest checkOnlineUsers(std::vector<std::string> users, const ShardScope& scope) {
+  if (users.empty()) return RequestError{"bad_request", "users must name 1..500 user ids"};
+  if (users.size() > kMaxOnlineUsers) return RequestError{"too_large", "users must name 1..500 user ids"};
   std::string inbox;
-  for (const std::string& user : query.users()) {
+  for (const std::string& user : users) {
     inbox.assign(kInboxPrefix).append(user);
     if (!isValidChannelName(inbox)) return RequestError{"bad_request", "invalid user id"};
     if (!scope.owns(inbox)) return RequestError{"wrong_shard", scope.wrongShardMessage(inbox)};
   }
-  OnlineRequest out;
-  out.users.reserve(static_cast<size_t>(query.users_size()));
-  for (std::string& user : *query.mutable_users()) out.users.push_back(std::move(user));
-  return out;
+  return OnlineRequest{std::move(users)};
+}
+
+HubRequest decodeOnlineQuery(wire::OnlineQuery& query, const ShardScope& scope) {
+  std::vector<std::string> users;
+  users.reserve(static_cast<size_t>(query.users_size()));
+  for (std::string& user : *query.mutable_users()) users.push_back(std::move(user));
+  return checkOnlineUsers(std::move(users), scope);
 }
 
 HubRequest decodeWatchUsers(wire::WatchUsers& watch, const ShardScope& scope) {

@@ -187,6 +187,7 @@ class Connection final : private TimerNode {
   void onBody(std::string_view bytes);
   void serveApi(const HttpRequest& request, std::string_view rest);
   Task apiCall(std::string op, std::string body);
+  Task apiOnline(std::string body);  // presence_api.cpp: /api/online over several shards
   std::string corsHeaders(const HttpRequest& request) const;
   // Starts the session of an HTTP fallback request from its sid; else returns why it is refused.
   std::string adoptSession(std::string_view sid);

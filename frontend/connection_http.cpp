@@ -303,6 +303,10 @@ void Connection::serveApi(const HttpRequest& request, std::string_view rest) {
 }
 
 Task Connection::apiCall(std::string op, std::string body) {
+  if (op == "online" && frontend().shardCount() > 1) {  // users of every shard: split and merged
+    apiOnline(std::move(body));
+    co_return;
+  }
   wire::FrontendRequest request;
   request.mutable_app()->set_op(std::move(op));
   request.mutable_app()->set_json(std::move(body));

@@ -124,6 +124,7 @@ class Frontend final : private ChannelStreamPort {
   // Whether this frontend holds `user` at its hub: an authenticated connection or an inbox subscriber.
   bool holdsUser(std::string_view user);
   HubLink& hubOfShard(size_t shard) noexcept { return *hubs_[shard]; }
+  size_t shardCount() const noexcept { return hubs_.size(); }
   // The watchlist (watch_link.cpp): a connection's watched users (its token's `watch` claim, a
   // refresh replaces them), and their end when the connection goes (before its fd is closed).
   void setWatches(int fd, std::vector<std::string> users);

@@ -21,6 +21,7 @@ std::optional<std::string_view> apiOpForPath(std::string_view path) {
   if (path == "/api/hist") return "hist";
   if (path == "/api/kick") return "kick";
   if (path == "/api/stats") return "stats";
+  if (path == "/api/online") return "online";
   return std::nullopt;
 }
 

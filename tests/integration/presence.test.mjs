@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 
-import { Client, Cluster, openEventStream, sleep, until as untilEvery } from './harness.mjs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+import { apiPost, Client, Cluster, openEventStream, sleep, until as untilEvery } from './harness.mjs';
 
 // Polls at most ~7 queries a second: every query counts against the connection's rate limit.
 const until = (check, what, timeoutMs = 8000) => untilEvery(check, what, timeoutMs, 150);
@@ -38,7 +41,8 @@ describe('user presence on two shards and two frontends', () => {
     cluster = new Cluster();
     // Hubs just started answer "settling" until their frontends have re-attached (at most
     // presence_settle_max_ms); a short window keeps this test quick.
-    await cluster.startShards(['0-511', '512-1023'], ['--presence-settle-ms', '500']);
+    const shards = await cluster.startShards(['0-511', '512-1023'], ['--presence-settle-ms', '500']);
+    cluster.shardEndpoints = shards.map((s) => s.app_ingress);
     fe1 = await cluster.startFrontend(['--heartbeat-ms', '200']);
     fe2 = await cluster.startFrontend(['--heartbeat-ms', '200']);
     for (let i = 0; users.length < 2; i++) {
@@ -109,6 +113,40 @@ describe('user presence on two shards and two frontends', () => {
     await stream.cancel();
     await until(async () => !(await onlineOf(viewer, [u])).get(u).online, 'offline once the stream is gone');
     await viewer.close();
+  });
+
+  test('the app: hub ingress, POST /api/online across both shards, PHP Hub::online and HttpApi::online', async () => {
+    const phone = await connect(fe2, cluster, users[1]);
+    const probe = await connect(fe1, cluster, 'probe2', { presence: ['p*'] });
+    await until(async () => (await onlineOf(probe, [users[1]])).get(users[1]).online, 'online');
+    // The hub ingress answers for the users of its own shard, refuses the others (wrong_shard).
+    const direct = await cluster.appRequest({ op: 'online', users: [users[1]] }, 5000, cluster.shardEndpoints[1]);
+    assert.deepEqual(direct, { ok: true, users: [{ user: users[1], online: true }] });
+    const wrong = await cluster.appRequest({ op: 'online', users: [users[1]] }, 5000, cluster.shardEndpoints[0]);
+    assert.equal(wrong.code, 'wrong_shard');
+    // The HTTP API splits by shard and merges in the order asked.
+    const api = await apiPost(fe1.port, 'online', { users: [users[1], users[0], 'zz'] }, cluster.apiKey);
+    assert.equal(api.status, 200, JSON.stringify(api.body));
+    assert.deepEqual(api.body.users.map((u) => [u.user, u.online]), [[users[1], true], [users[0], false], ['zz', false]]);
+    assert.equal(typeof api.body.users[1].last_seen, 'number');
+    assert.equal(api.body.users[2].last_seen, null);
+    const tooMany = await apiPost(fe1.port, 'online', { users: Array.from({ length: 501 }, (_, i) => `p${i}`) }, cluster.apiKey);
+    assert.deepEqual([tooMany.status, tooMany.body.code], [413, 'too_large']);
+    // PHP, through the shard table (Hub) and the HTTP API (HttpApi).
+    const php = spawnSync('php', ['-r', `
+      require ${JSON.stringify(join(import.meta.dirname, '../../clients/php/autoload.php'))};
+      $hub = new Webim\\Hub(${JSON.stringify(cluster.shardFile)});
+      $api = new Webim\\HttpApi([${JSON.stringify(`http://127.0.0.1:${fe1.adminPort}`)}], ${JSON.stringify(cluster.apiKey)});
+      echo json_encode([$hub->online(['${users[1]}', '${users[0]}']), $api->online(['${users[0]}', '${users[1]}'])]);
+    `], { encoding: 'utf8' });
+    if (php.error || php.status !== 0) {
+      assert.fail(`php failed: ${php.stderr || php.error}`);
+    }
+    const [viaHub, viaApi] = JSON.parse(php.stdout);
+    assert.deepEqual(viaHub.map((u) => [u.user, u.online]), [[users[1], true], [users[0], false]]);
+    assert.deepEqual(viaApi.map((u) => [u.user, u.online]), [[users[0], false], [users[1], true]]);
+    await phone.close();
+    await probe.close();
   });
 
   test('bad input: no claim or one id not granted -> forbidden; 501 ids -> too_large; bad ids -> bad_request', async () => {

@@ -75,6 +75,15 @@ final class HttpApi
         return $this->call('/api/kick', Request::kick($userId, $code, $reason));
     }
 
+    /**
+     * @param string[] $users
+     * @return list<array<string, mixed>> @see Hub::online()
+     */
+    public function online(array $users): array
+    {
+        return $this->call('/api/online', Request::online($users))['users'];
+    }
+
     /** POSTs one JSON body to $path (e.g. "/api/publish") and returns the decoded reply. */
     public function request(string $path, string $json): array
     {
