@@ -27,6 +27,23 @@ export interface Signal<T = unknown> {
   data: T;
 }
 
+/** One user's presence (online()); `settling`: the hub restarted lately, ask again. */
+export interface OnlineStatus {
+  user: string;
+  online: boolean;
+  /** Offline: Unix ms of the last connection's end, null when never seen. */
+  last_seen?: number | null;
+  settling?: boolean;
+}
+
+/** A watched user's presence (the token's `watch` claim): after auth, then each change. */
+export interface WatchEvent {
+  op: 'watch';
+  user: string;
+  online: boolean;
+  last_seen?: number | null;
+}
+
 export type State = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 /** 'custom' when options.transport replaces the built-in ones. */
@@ -145,6 +162,8 @@ export interface EventMap {
   revoked: RevokedEvent;
   /** A signal of a subscribed channel, the user's own included. */
   signal: Signal;
+  /** A watched user's status after auth, then every change (WebSocket only). */
+  watch: WatchEvent;
   error: Error;
 }
 
@@ -175,6 +194,8 @@ export class WebimClient {
   publish(ch: string, data: unknown, options?: { cid?: string }): Promise<Position & { cid: string }>;
   /** Ephemeral: to the current subscribers only; rejects with 'unavailable' while not connected. */
   signal(ch: string, data: unknown): Promise<void>;
+  /** Presence of up to 500 user ids the token's `presence` claim allows. */
+  online(users: string[]): Promise<OnlineStatus[]>;
   history<T = unknown>(
     ch: string,
     range?: { before?: number; after?: number; limit?: number },

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 
-import { Client, Cluster, sleep, until } from './harness.mjs';
+import { Client, Cluster, WebSocket, sleep, until } from './harness.mjs';
+import { WebimClient } from '../../clients/js/webim.js';
 
 const slot = (name) => crc32(name) % 1024;
 const GRACE_MS = 1000;
@@ -122,6 +123,27 @@ describe('the watchlist on two shards and two frontends', () => {
     await c.close();
     await erin.close();
   });
+
+  for (const transport of ['websocket', 'longpoll']) {
+    test(`the JS client (${transport}): online() and 'watch' events`, async () => {
+      const [bob] = users;
+      const opts = { WebSocket, requestTimeoutMs: 3000, backoff: { baseMs: 50, maxMs: 400 }, transports: [transport] };
+      const token = cluster.token(`js-${transport}`, [], { presence: ['w*'], watch: [bob] });
+      const client = new WebimClient({ ...opts, url: fe1.url, token });
+      const events = [];
+      client.on('watch', (e) => events.push(e));
+      client.connect();
+      await until(async () => {
+        try { return (await client.online([bob]))[0].user === bob; } catch { return false; }
+      }, 'online() answers', 8000);
+      const b = await connect(fe2, cluster, bob);
+      await until(async () => (await client.online([bob]))[0].online, 'bob online through online()');
+      if (transport === 'websocket') await until(() => events.some((e) => e.user === bob && e.online), 'a watch event');
+      await assert.rejects(client.online(['x1']), { code: 'forbidden' });
+      await b.close();
+      client.close();
+    });
+  }
 
   test('1,000 watched ids: a status each; 1,001: the token is refused with a reason', async () => {
     const ids = Array.from({ length: 1000 }, (_, i) => `m${i}`);
