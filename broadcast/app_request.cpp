@@ -43,6 +43,21 @@ const JsonValue** fieldSlot(Fields& f, std::string_view key) {
 
 bool present(const JsonValue* v) { return v != nullptr && v->type != JsonType::Null; }
 
+// {"op":"online","users":[...]}: 1..500 strings (the hub checks them as user ids of its shard).
+AppDecodeError decodeOnline(std::span<const JsonMember> members, const Fields& f, AppRequest& out) {
+  if (!present(f.users) || f.users->type != JsonType::Array) return badRequest("users must be an array of user ids");
+  AppOnline online;
+  for (size_t i = f.usersIndex + 1; i < members.size(); ++i) {
+    if (members[i].parent != f.usersIndex) continue;
+    if (members[i].value.type != JsonType::String) return badRequest("users must be an array of user ids");
+    if (online.users.size() == kMaxOnlineUsers) return {"too_large", "users must name 1..500 user ids"};
+    online.users.emplace_back(members[i].value.str);
+  }
+  if (online.users.empty()) return badRequest("users must name 1..500 user ids");
+  out = std::move(online);
+  return {};
+}
+
 // Reads an optional string field; returns false (and sets error) on a wrong type.
 bool readString(const JsonValue* v, std::string_view name, std::string& out, AppDecodeError& error) {
   if (!present(v)) return true;
@@ -168,19 +183,7 @@ AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out
     out = std::move(kick);
     return {};
   }
-  if (op == "online") {
-    if (!present(f.users) || f.users->type != JsonType::Array) return badRequest("users must be an array of user ids");
-    AppOnline online;
-    for (size_t i = f.usersIndex + 1; i < members.size(); ++i) {
-      if (members[i].parent != f.usersIndex) continue;
-      if (members[i].value.type != JsonType::String) return badRequest("users must be an array of user ids");
-      if (online.users.size() == kMaxOnlineUsers) return {"too_large", "users must name 1..500 user ids"};
-      online.users.emplace_back(members[i].value.str);
-    }
-    if (online.users.empty()) return badRequest("users must name 1..500 user ids");
-    out = std::move(online);
-    return {};
-  }
+  if (op == "online") return decodeOnline(members, f, out);
   return badRequest("unknown op");
 }
 

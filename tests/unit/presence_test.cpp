@@ -132,3 +132,19 @@ TEST_CASE("token: the watch claim holds up to 1,000 valid user ids", "[presence]
   CHECK(verifier.verify(issueToken(claims, secret), 1000).error == TokenError::BadWatch);
   CHECK(std::string(toString(TokenError::BadWatch)).find("watch") != std::string::npos);
 }
+
+TEST_CASE("app: online takes 1..500 user ids and is checked like a frontend's query", "[presence]") {
+  HubRequestDecoder decoder(1024, 65536, ShardScope{});
+  HubRequest ok = decoder.decodeApp(R"({"op":"online","users":["7","9"],"x":[{"op":"y"}]})");
+  REQUIRE(std::holds_alternative<OnlineRequest>(ok));
+  CHECK(std::get<OnlineRequest>(ok).users == std::vector<std::string>{"7", "9"});
+  CHECK(std::holds_alternative<OnlineRequest>(decoder.decodeApp(R"({"users":["7"]})", "online")));
+  CHECK(std::get<RequestError>(decoder.decodeApp(R"({"op":"online","users":[]})")).code == "bad_request");
+  CHECK(std::get<RequestError>(decoder.decodeApp(R"({"op":"online","users":[7]})")).code == "bad_request");
+  CHECK(std::get<RequestError>(decoder.decodeApp(R"({"op":"online","users":["a b"]})")).code == "bad_request");
+  std::string many = R"({"op":"online","users":[)";
+  for (int i = 0; i < 501; ++i) many += (i ? ",\"" : "\"") + std::to_string(i) + "\"";
+  CHECK(std::get<RequestError>(decoder.decodeApp(many + "]}")).code == "too_large");
+  // "users" of another op is ignored, nested "op" keys included.
+  CHECK(std::holds_alternative<StatsRequest>(decoder.decodeApp(R"({"op":"stats","users":[{"op":"pub"}]})")));
+}
