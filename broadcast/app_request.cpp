@@ -43,6 +43,20 @@ const JsonValue** fieldSlot(Fields& f, std::string_view key) {
 
 bool present(const JsonValue* v) { return v != nullptr && v->type != JsonType::Null; }
 
+// The top-level members into their fields (the elements of "users" follow it, not top-level).
+AppDecodeError collectFields(std::span<const JsonMember> members, Fields& f) {
+  for (size_t i = 0; i < members.size(); ++i) {
+    const JsonMember& m = members[i];
+    if (m.parent != kJsonTopLevel) continue;
+    const JsonValue** slot = fieldSlot(f, m.key);
+    if (!slot) continue;  // unknown fields are ignored (forward compatibility)
+    if (*slot) return badRequest("duplicate field " + std::string(m.key));
+    *slot = &m.value;
+    if (slot == &f.users) f.usersIndex = i;
+  }
+  return {};
+}
+
 // {"op":"online","users":[...]}: 1..500 strings (the hub checks them as user ids of its shard).
 AppDecodeError decodeOnline(std::span<const JsonMember> members, const Fields& f, AppRequest& out) {
   if (!present(f.users) || f.users->type != JsonType::Array) return badRequest("users must be an array of user ids");
@@ -110,16 +124,8 @@ AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out
 
   Fields f;
   const std::span<const JsonMember> members = reader.members();
-  for (size_t i = 0; i < members.size(); ++i) {
-    const JsonMember& m = members[i];
-    if (m.parent != kJsonTopLevel) continue;  // the elements of "users"
-    const JsonValue** slot = fieldSlot(f, m.key);
-    if (!slot) continue;  // unknown fields are ignored (forward compatibility)
-    if (*slot) return badRequest("duplicate field " + std::string(m.key));
-    *slot = &m.value;
-    if (slot == &f.users) f.usersIndex = i;
-  }
-  AppDecodeError error;
+  AppDecodeError error = collectFields(members, f);
+  if (!error.ok()) return error;
   std::string op;
   if (!present(f.op) && impliedOp.empty()) return badRequest("op is required");
   if (!readString(f.op, "op", op, error)) return error;
