@@ -163,3 +163,33 @@ describe('the watchlist on two shards and two frontends', () => {
     assert.match(closed.reason, /watch/);
   });
 });
+
+describe('the watchlist across a hub restart', () => {
+  let cluster;
+  let fe;
+  const hubArgs = ['--presence-settle-ms', '300', '--presence-grace-ms', '500'];
+
+  before(async () => {
+    cluster = new Cluster();
+    await cluster.startHub(hubArgs);
+    fe = await cluster.startFrontend(['--heartbeat-ms', '100', '--hub-timeout-ms', '1000']);
+    await sleep(400);
+  });
+
+  after(() => cluster.stopCleanly());
+
+  test('after kill -9 the frontend watches again: a later change is still told, a known status not again', async () => {
+    const { c: alice, events } = await watcher(fe, cluster, 'alice', ['bob']);
+    const bob = await connect(fe, cluster, 'bob');
+    await until(() => events.some((e) => e.online), 'bob online');
+    const before = events.length;
+    await cluster.hub.stop('SIGKILL');
+    await cluster.startHub(hubArgs);
+    await sleep(1500);  // re-attached, re-watched, settled
+    assert.equal(events.length, before, `nothing new after the restart: ${JSON.stringify(events.slice(before))}`);
+    await bob.close();
+    await until(() => events.length === before + 1, 'bob offline, told by the restarted hub', 8000);
+    assert.deepEqual([events[before].user, events[before].online], ['bob', false]);
+    await alice.close();
+  });
+});
