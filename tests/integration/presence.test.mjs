@@ -137,12 +137,22 @@ describe('user presence on two shards and two frontends', () => {
       require ${JSON.stringify(join(import.meta.dirname, '../../clients/php/autoload.php'))};
       $hub = new Webim\\Hub(${JSON.stringify(cluster.shardFile)});
       $api = new Webim\\HttpApi([${JSON.stringify(`http://127.0.0.1:${fe1.adminPort}`)}], ${JSON.stringify(cluster.apiKey)});
-      echo json_encode([$hub->online(['${users[1]}', '${users[0]}']), $api->online(['${users[0]}', '${users[1]}'])]);
+      $jwt = Webim\\Token::issue('phpviewer', [], [], 600, ${JSON.stringify(cluster.secret)}, presence: ['p*'], watch: ['${users[1]}']);
+      echo json_encode([$hub->online(['${users[1]}', '${users[0]}']), $api->online(['${users[0]}', '${users[1]}']), $jwt]);
     `], { encoding: 'utf8' });
     if (php.error || php.status !== 0) {
       assert.fail(`php failed: ${php.stderr || php.error}`);
     }
-    const [viaHub, viaApi] = JSON.parse(php.stdout);
+    const [viaHub, viaApi, jwt] = JSON.parse(php.stdout);
+    // A token from Token::issue with presence and watch claims: accepted, both honoured.
+    const phpClient = await Client.connect(fe1.url);
+    const watchSeen = [];
+    phpClient.ws.on('message', (d) => { const o = JSON.parse(d.toString()); if (o.op === 'watch') watchSeen.push(o); });
+    await phpClient.auth(jwt);
+    await until(() => watchSeen.length === 1, 'the watched user\'s status');
+    assert.deepEqual([watchSeen[0].user, watchSeen[0].online], [users[1], true]);
+    assert.equal((await onlineOf(phpClient, [users[0]])).get(users[0]).online, false);
+    await phpClient.close();
     assert.deepEqual(viaHub.map((u) => [u.user, u.online]), [[users[1], true], [users[0], false]]);
     assert.deepEqual(viaApi.map((u) => [u.user, u.online]), [[users[0], false], [users[1], true]]);
     await phone.close();
