@@ -21,8 +21,9 @@ AppDecodeError badRequest(std::string message) { return {"bad_request", std::mov
 struct Fields {
   const JsonValue *op = nullptr, *ch = nullptr, *data = nullptr, *from = nullptr, *cid = nullptr,
                   *before = nullptr, *after = nullptr, *limit = nullptr, *user = nullptr, *code = nullptr,
-                  *reason = nullptr, *seq = nullptr, *chs = nullptr;
+                  *reason = nullptr, *seq = nullptr, *chs = nullptr, *users = nullptr;
   size_t chsIndex = kJsonTopLevel;  // index of "chs" in the reader's members()
+  size_t usersIndex = kJsonTopLevel;  // the member holding "users" (its elements follow it)
 };
 
 const JsonValue** fieldSlot(Fields& f, std::string_view key) {
@@ -39,10 +40,41 @@ const JsonValue** fieldSlot(Fields& f, std::string_view key) {
   if (key == "reason") return &f.reason;
   if (key == "seq") return &f.seq;
   if (key == "chs") return &f.chs;
+  if (key == "users") return &f.users;
   return nullptr;
 }
 
 bool present(const JsonValue* v) { return v != nullptr && v->type != JsonType::Null; }
+
+// The top-level members into their fields (the elements of "users" follow it, not top-level).
+AppDecodeError collectFields(std::span<const JsonMember> members, Fields& f) {
+  for (size_t i = 0; i < members.size(); ++i) {
+    const JsonMember& m = members[i];
+    if (m.parent != kJsonTopLevel) continue;
+    const JsonValue** slot = fieldSlot(f, m.key);
+    if (!slot) continue;  // unknown fields are ignored (forward compatibility)
+    if (*slot) return badRequest("duplicate field " + std::string(m.key));
+    *slot = &m.value;
+    if (slot == &f.users) f.usersIndex = i;
+    if (slot == &f.chs) f.chsIndex = i;
+  }
+  return {};
+}
+
+// {"op":"online","users":[...]}: 1..500 strings (the hub checks them as user ids of its shard).
+AppDecodeError decodeOnline(std::span<const JsonMember> members, const Fields& f, AppRequest& out) {
+  if (!present(f.users) || f.users->type != JsonType::Array) return badRequest("users must be an array of user ids");
+  AppOnline online;
+  for (size_t i = f.usersIndex + 1; i < members.size(); ++i) {
+    if (members[i].parent != f.usersIndex) continue;
+    if (members[i].value.type != JsonType::String) return badRequest("users must be an array of user ids");
+    if (online.users.size() == kMaxOnlineUsers) return {"too_large", "users must name 1..500 user ids"};
+    online.users.emplace_back(members[i].value.str);
+  }
+  if (online.users.empty()) return badRequest("users must name 1..500 user ids");
+  out = std::move(online);
+  return {};
+}
 
 // Reads an optional string field; returns false (and sets error) on a wrong type.
 bool readString(const JsonValue* v, std::string_view name, std::string& out, AppDecodeError& error) {
@@ -74,20 +106,6 @@ bool validChannel(const std::string& ch, AppDecodeError& error) {
     return false;
   }
   return true;
-}
-
-// The top-level members into `f` (the elements of "chs" are read by decodeAppReads).
-AppDecodeError collectFields(std::span<const JsonMember> members, Fields& f) {
-  for (size_t i = 0; i < members.size(); ++i) {
-    const JsonMember& m = members[i];
-    if (m.parent != kJsonTopLevel) continue;
-    const JsonValue** slot = fieldSlot(f, m.key);
-    if (!slot) continue;  // unknown fields are ignored (forward compatibility)
-    if (*slot) return badRequest("duplicate field " + std::string(m.key));
-    *slot = &m.value;
-    if (slot == &f.chs) f.chsIndex = i;
-  }
-  return {};
 }
 
 bool validUser(const JsonValue* v, std::string& out, AppDecodeError& error) {
@@ -144,15 +162,15 @@ AppRequestDecoder::~AppRequestDecoder() = default;
 
 AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out, std::string_view impliedOp) {
   JsonObjectReader& reader = impl_->reader;
-  static constexpr std::array<std::string_view, 1> kExpanded = {"chs"};  // unread's channel list
+  static constexpr std::array<std::string_view, 2> kExpanded = {"chs", "users"};  // unread's channels, online's users
   const JsonReadStatus status = reader.read(frame, kExpanded);
   if (status.code == JsonReadStatus::NotAnObject) return badRequest("request must be a JSON object");
   if (!status.ok()) return badRequest("invalid JSON: " + std::string(status.detail));
 
   Fields f;
-  const auto members = reader.members();
-  if (AppDecodeError e = collectFields(members, f); !e.ok()) return e;
-  AppDecodeError error;
+  const std::span<const JsonMember> members = reader.members();
+  AppDecodeError error = collectFields(members, f);
+  if (!error.ok()) return error;
   std::string op;
   if (!present(f.op) && impliedOp.empty()) return badRequest("op is required");
   if (!readString(f.op, "op", op, error)) return error;
@@ -217,6 +235,7 @@ AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out
     return {};
   }
   if (op == "read" || op == "unread") return decodeAppReads(op, f, members, out);
+  if (op == "online") return decodeOnline(members, f, out);
   return badRequest("unknown op");
 }
 

@@ -7,6 +7,7 @@
 //   {"op":"stats"}
 //   {"op":"read","user":U,"ch":C,"seq":S}                             read cursors (read_cursors.h)
 //   {"op":"unread","user":U,"chs":[C,...]}                             1..500 channels of this shard
+//   {"op":"online","users":["7","9"]}                                   1..500 user ids
 // Anything else is bad_request. `data` is kept byte for byte.
 #pragma once
 
@@ -60,7 +61,13 @@ struct AppUnread {
   std::vector<std::string> channels;
 };
 
-using AppRequest = std::variant<AppPublish, AppHistory, AppStats, AppKick, AppRead, AppUnread>;
+// {"op":"online","users":[...]}: user presence (docs/protocol.md "Presence"); 1..500 ids, checked
+// by the hub (online_query.h).
+struct AppOnline {
+  std::vector<std::string> users;
+};
+
+using AppRequest = std::variant<AppPublish, AppHistory, AppStats, AppKick, AppRead, AppUnread, AppOnline>;
 
 struct AppDecodeError {
   std::string code;  // "" on success, else a docs/protocol.md error code (bad_request, too_large)

@@ -105,6 +105,14 @@ struct ReadCursor {
   bool operator==(const ReadCursor&) const = default;
 };
 
+// A user went offline (the last frontend holding them let go or was forgotten) at `seenMs`, Unix
+// ms: their "last seen" (docs/architecture.md "Presence"). One per user; the latest wins.
+struct PresenceLastSeen {
+  std::string user;
+  int64_t seenMs = 0;
+  bool operator==(const PresenceLastSeen&) const = default;
+};
+
 // Everything one group commit writes.
 struct WriteSet {
   std::vector<StoredMessage> messages;
@@ -112,8 +120,10 @@ struct WriteSet {
   std::vector<DedupEntry> dedups;
   std::vector<Revocation> revocations;
   std::vector<ReadCursor> cursors;  // one per (channel, user), the new value (never lower)
+  std::vector<PresenceLastSeen> lastSeen;
   bool empty() const {
-    return messages.empty() && metas.empty() && dedups.empty() && revocations.empty() && cursors.empty();
+    return messages.empty() && metas.empty() && dedups.empty() && revocations.empty() && cursors.empty() &&
+           lastSeen.empty();
   }
 };
 
@@ -201,6 +211,10 @@ class HistoryStore {
   // latest), and the removal of those older than beforeMs. Throw HistoryStoreError on store errors.
   virtual std::vector<Revocation> loadRevocations(int64_t /*sinceMs*/) { return {}; }
   virtual void trimRevocations(int64_t /*beforeMs*/) {}
+  // Each user's last seen (PresenceLastSeen), 0 when none is stored, in the order asked.
+  virtual std::vector<int64_t> loadLastSeen(const std::vector<std::string>& users) {
+    return std::vector<int64_t>(users.size(), 0);
+  }
 
   // Read cursors (WriteSet::cursors): the seq of each (channel, user) asked, in order, 0 for none
   // (`seq` of the keys is ignored). One MultiGet / one round trip. Throws HistoryStoreError. The

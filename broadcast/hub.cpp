@@ -51,6 +51,8 @@ Hub::Hub(const HubConfig& config, HistoryStore& store, zmq::context_t& context)
                ShardScope{config.slotMap, config.shardIndex, config.shard}),
       started_(std::chrono::steady_clock::now()),
       frontends_(std::chrono::seconds(config.frontendTimeout)),
+      settling_(0, static_cast<uint64_t>(config.presenceSettleMs), static_cast<uint64_t>(config.presenceSettleMaxMs)),
+      grace_(static_cast<uint64_t>(config.presenceGraceMs)),
       publisher_(pub_, inboxes_),
       retention_(store, retentionPolicy_, {std::chrono::seconds(config.retentionInterval)}) {
   configureSockets(context);
@@ -132,7 +134,11 @@ void Hub::housekeeping() {
   }
   if (retention_.due(std::chrono::steady_clock::now())) retentionStep();
   // A restarted or silent frontend's users, a slice at a time (~2 ms; a million users in ~25).
-  if (inboxes_.forgetting()) inboxes_.forgetStep(kForgetSlots);
+  if (inboxes_.forgetting()) {
+    inboxes_.forgetStep(kForgetSlots);
+    stageLastSeen();  // written with the next batch (a hello comes every heartbeat_ms)
+  }
+  watchHousekeeping();
 }
 
 // One retention slice between batches (a few channels, bounded deletions each): never a stall.

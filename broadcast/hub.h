@@ -38,6 +38,8 @@
 #include "broadcast/hub_request.h"
 #include "broadcast/inbox_router.h"
 #include "broadcast/metrics_server.h"
+#include "broadcast/presence_grace.h"
+#include "broadcast/presence_settling.h"
 #include "broadcast/publisher.h"
 #include "broadcast/retention.h"
 #include "broadcast/sequencer.h"
@@ -151,6 +153,18 @@ class Hub {
   void answer(Request& /*r*/, const ReadNoticeRequest& /*notice*/) {}  // published in receive(), never batched
   void publishReceipts(const std::vector<Request>& batch);
   bool receiptsFor(std::string_view channel) const;
+  void answer(Request& r, const OnlineRequest& online);  // hub_presence.cpp
+  void answer(Request& r, const WatchRequest& watch);    // hub_watch.cpp
+  void stageWatch(Request& r, const WatchRequest& watch);
+  bool holds(const std::string& user) const;
+  // Each user's status now into `out` (online, else settling or last seen); false when the store
+  // could not be read (`error` says why).
+  bool onlineStates(const std::vector<std::string>& users, google::protobuf::RepeatedPtrField<wire::OnlineState>& out,
+                    std::string& error);
+  void userCameOnline(const std::string& user);
+  void watchHousekeeping();
+  uint64_t sinceStartMs() const;
+  void stageLastSeen();  // the users who went offline, into the pending batch (hub_presence.cpp)
   HistoryPage readHistory(const HistoryRequest& h, size_t maxBytes);
   void publishBatch(const std::vector<Request>& batch, const std::vector<StoredMessage>& messages, bool fastPublished);
   HubStats snapshotStats();
@@ -201,6 +215,9 @@ class Hub {
   HubRequestDecoder decoder_;
   std::chrono::steady_clock::time_point started_;
   FrontendRegistry frontends_;  // which process speaks for each frontend id
+  PresenceSettling settling_;   // presence right after the start (hub_presence.cpp)
+  InboxRouter watchers_;        // the watchlist: watched user -> watching frontends (hub_watch.cpp)
+  PresenceGrace grace_;         // watched users gone offline, told after presence_grace_ms
   std::chrono::steady_clock::time_point nextConflictLog_{};
   std::chrono::steady_clock::time_point nextRevocationTrim_{};  // hourly
   std::chrono::steady_clock::time_point nextEviction_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);

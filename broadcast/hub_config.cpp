@@ -52,6 +52,11 @@ constexpr S kSettings[] = {
     {"max_batch", &HubConfig::maxBatch, "requests per loop iteration / group commit"},
     {"max_data_bytes", &HubConfig::maxDataBytes, "largest data of one publish"},
     {"frontend_timeout", &HubConfig::frontendTimeout, "seconds without hello before a frontend is gone"},
+    {"presence_settle_ms", &HubConfig::presenceSettleMs,
+     "ms after a start in which frontends are waited for before presence stops saying settling"},
+    {"presence_grace_ms", &HubConfig::presenceGraceMs,
+     "ms a watched user's going offline waits before it is told (a reconnect within it is no event)"},
+    {"presence_settle_max_ms", &HubConfig::presenceSettleMaxMs, "ms after a start when presence stops saying settling at the latest"},
     {"channel_idle_timeout", &HubConfig::channelIdleTimeout, "seconds before an unused channel leaves the hub's memory"},
     {"revocation_ttl", &HubConfig::revocationTtl,
      "seconds a kick keeps refusing the user's older tokens (>= max_token_lifetime)"},
@@ -127,6 +132,10 @@ std::string validateConfig(const HubConfig& c) {
   if (c.maxBatch < 1 || c.maxBatch > kMaxBatchLimit) return "max_batch: must be 1..1000000";
   if (c.maxDataBytes < 1 || c.maxDataBytes > kMaxDataBytesLimit) return "max_data_bytes: must be 1..1048576";
   if (c.frontendTimeout < 1) return "frontend_timeout: must be >= 1 second";
+  if (c.presenceSettleMs < 0 || c.presenceSettleMaxMs < c.presenceSettleMs || c.presenceSettleMaxMs > 3600000) {
+    return "presence_settle_ms / presence_settle_max_ms: must be 0 <= presence_settle_ms <= presence_settle_max_ms <= 3600000";
+  }
+  if (c.presenceGraceMs < 0 || c.presenceGraceMs > 3600000) return "presence_grace_ms: must be 0..3600000";
   if (c.syncIntervalMs < 10 || c.syncIntervalMs > 3600000) return "sync_interval_ms: must be 10..3600000";
   if (c.pubHwm < 1 || c.pubHwm > INT32_MAX) return "pub_hwm: must be 1..2147483647";
   if (c.ingressHwm < 1 || c.ingressHwm > INT32_MAX) return "ingress_hwm: must be 1..2147483647";

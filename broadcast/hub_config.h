@@ -43,6 +43,12 @@ struct HubConfig {
   int64_t maxBatch = 1024;        // requests per loop iteration (= per group commit)
   int64_t maxDataBytes = 65536;   // largest `data` of one publish (too_large beyond)
   int64_t frontendTimeout = 30;   // seconds without a hello before a frontend counts as gone
+  // Presence settling after a start (broadcast/presence_settling.h): the window in which running
+  // frontends are expected to say hello (> their heartbeat_ms), and its bound.
+  int64_t presenceSettleMs = 5000;
+  int64_t presenceSettleMaxMs = 30000;
+  // The watchlist: a watched user who goes offline is told after this long, unless back by then.
+  int64_t presenceGraceMs = 5000;
   // Seconds a kick keeps revoking the user's older tokens and sids (>= the frontends'
   // max_token_lifetime: an older token has expired anyway).
   int64_t revocationTtl = 604800;

@@ -1,5 +1,7 @@
 #include "broadcast/hub_request.h"
 
+#include "broadcast/online_query.h"
+
 #include "common/channel_rules.h"
 #include "common/client_request.h"
 #include "common/topics.h"
@@ -89,7 +91,7 @@ HubRequest decodeAttach(wire::Attach& attach, const ShardScope& scope) {
     if (!isValidChannelName(inbox)) return badRequest("invalid user id");
     if (!scope.owns(inbox)) return RequestError{"wrong_shard", scope.wrongShardMessage(inbox)};
   }
-  AttachRequest out{std::move(*attach.mutable_frontend_id()), attach.boot_id(), {}};
+  AttachRequest out{std::move(*attach.mutable_frontend_id()), attach.boot_id(), {}, attach.synced()};
   out.users.reserve(static_cast<size_t>(attach.users_size()));
   for (std::string& user : *attach.mutable_users()) out.users.push_back(std::move(user));
   return out;
@@ -148,6 +150,7 @@ HubRequest HubRequestDecoder::decodeApp(std::string_view body, std::string_view 
     if (!scope_.owns(hist->channel)) return RequestError{"wrong_shard", scope_.wrongShardMessage(hist->channel)};
     return HistoryRequest{std::move(hist->channel), hist->before, hist->after, hist->limit};
   }
+  if (auto* online = std::get_if<AppOnline>(&request)) return checkOnlineUsers(std::move(online->users), scope_);
   if (auto* kick = std::get_if<AppKick>(&request)) {
     return KickRequest{std::move(kick->user), kick->code, std::move(kick->reason)};
   }
@@ -215,6 +218,12 @@ DecodedRequest HubRequestDecoder::decodeFrontend(std::string_view body) {
       break;
     case wire::FrontendRequest::kUnread:
       out.request = decodeUnread(*request.mutable_unread(), scope_);
+      break;
+    case wire::FrontendRequest::kOnline:
+      out.request = decodeOnlineQuery(*request.mutable_online(), scope_);
+      break;
+    case wire::FrontendRequest::kWatch:
+      out.request = decodeWatchUsers(*request.mutable_watch(), scope_);
       break;
     case wire::FrontendRequest::kApp:
       out.form = ReplyForm::AppViaFrontend;

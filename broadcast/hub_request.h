@@ -62,6 +62,7 @@ struct AttachRequest {
   std::string frontendId;
   uint64_t boot = 0;
   std::vector<std::string> users;  // each one's inbox is a valid channel this shard owns
+  bool synced = false;             // presence settling: every user the frontend holds is sent (wire::Attach)
 };
 
 struct DetachRequest {
@@ -81,9 +82,23 @@ struct SignalRequest {
   std::string data;
 };
 
+// The `online` presence query (online_query.h): users whose inboxes this shard owns.
+struct OnlineRequest {
+  std::vector<std::string> users;
+};
+
+// The watchlist (wire::WatchUsers): a frontend's watched users whose inboxes this shard owns.
+struct WatchRequest {
+  std::string frontendId;
+  uint64_t boot = 0;
+  std::vector<std::string> users;
+  bool unwatch = false;
+};
+
 using HubRequest = std::variant<RequestError, PublishRequest, HistoryRequest, StatsRequest, KickRequest,
                                 HelloRequest, AttachRequest, DetachRequest, RevocationsRequest, SignalRequest,
-                                ReadCursorRequest, UnreadRequest, ReadNoticeRequest>;
+                                ReadCursorRequest, UnreadRequest, ReadNoticeRequest,
+                                OnlineRequest, WatchRequest>;
 
 // How a request is answered: a HubReply to a frontend, app JSON on the app ingress, or app JSON
 // inside a HubReply (an app call a frontend relayed).

@@ -25,11 +25,13 @@ void Hub::stage(Request& r) {
     r.kickNotBeforeMs = nowMs();
     sequencer_.stage(Revocation{kick->user, r.kickNotBeforeMs});
   } else if (const auto* hello = std::get_if<HelloRequest>(&r.request)) {
-    admitFrontend(r, hello->frontendId, hello->boot);
+    if (admitFrontend(r, hello->frontendId, hello->boot)) settling_.seen(hello->frontendId, sinceStartMs());
   } else if (const auto* attach = std::get_if<AttachRequest>(&r.request)) {
     stageAttach(r, *attach);
   } else if (const auto* detach = std::get_if<DetachRequest>(&r.request)) {
     stageDetach(*detach);
+  } else if (const auto* watch = std::get_if<WatchRequest>(&r.request)) {
+    stageWatch(r, *watch);
   }
 }
 
@@ -58,13 +60,17 @@ void Hub::stageAttach(Request& r, const AttachRequest& attach) {
   }
   r.positions = std::move(*positions);
   for (const std::string& user : attach.users) {
+    const bool wasHeld = holds(user);
     if (!inboxes_.attach(attach.frontendId, user)) {
       spdlog::warn("frontend {}: attach refused, {} frontends already hold inboxes (the most routed)",
                    attach.frontendId, InboxRouter::kMaxFrontends);
       r.request = RequestError{"unavailable", "too many frontends hold inboxes"};
       return;
     }
+    if (!wasHeld) userCameOnline(user);
   }
+  settling_.seen(attach.frontendId, sinceStartMs());
+  if (attach.synced) settling_.synced(attach.frontendId);
 }
 
 // Only the admitted process of an id detaches its users (not a second one using the same id). A
@@ -72,6 +78,7 @@ void Hub::stageAttach(Request& r, const AttachRequest& attach) {
 void Hub::stageDetach(const DetachRequest& detach) {
   if (!frontends_.owns(detach.frontendId, detach.boot)) return;
   for (const std::string& user : detach.users) inboxes_.detach(detach.frontendId, user);
+  stageLastSeen();
 }
 
 // Hello, attach and detach name the frontend and its process (boot id): one process per id
@@ -91,6 +98,7 @@ bool Hub::admitFrontend(Request& r, const std::string& id, uint64_t boot) {
       // A restart of that instance: the new process attaches what it holds itself.
       spdlog::info("frontend {} restarted (process {:016x}): forgetting the inboxes of its previous process", id, boot);
       inboxes_.forgetFrontend(id);
+      watchers_.forgetFrontend(id);
       return true;
     case FrontendRegistry::Admission::Conflict:
       break;
@@ -134,6 +142,7 @@ void Hub::expireFrontends() {
   for (const std::string& id : frontends_.expire(std::chrono::steady_clock::now())) {
     spdlog::info("frontend {} gone (no hello for {} s): forgetting its inboxes", id, config_.frontendTimeout);
     inboxes_.forgetFrontend(id);
+    watchers_.forgetFrontend(id);
   }
 }
 

@@ -23,7 +23,10 @@ void InboxRouter::detach(const std::string& frontend, const std::string& user) {
   const uint16_t index = fe->second;
   Holders* holders = holders_.find(user);
   if (holders == nullptr || !removeHolder(user, *holders, index)) return;
-  if (holders->count == 0) holders_.erase(user);
+  if (holders->count == 0) {
+    holders_.erase(user);
+    offline_.push_back(user);
+  }
   dropUser(index);
 }
 
@@ -57,7 +60,9 @@ void InboxRouter::forgetStep(size_t slots) {
       removeHolder(scratch_, holders, index);  // the last holder takes its place: look at k again
       dropUser(index);
     }
-    return holders.count == 0 ? UserTable::Visit::Erase : UserTable::Visit::Keep;
+    if (holders.count != 0) return UserTable::Visit::Keep;
+    offline_.push_back(scratch_);
+    return UserTable::Visit::Erase;
   });
   if (cursor_ == UserTable::npos) cursor_ = 0;
 }

@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "broadcast/user_table.h"
@@ -56,6 +57,9 @@ class InboxRouter {
   size_t tableBytes() const noexcept { return holders_.memoryBytes(); }
   // Frontends holding at least one user (one is forgotten with its last user).
   size_t frontends() const noexcept { return frontendIndex_.size(); }
+  // Presence: the users whose last holder went (detach, or a forgotten frontend's walk) since the
+  // last call, for their last seen. The caller takes them after each detach and forget slice.
+  std::vector<std::string> takeOffline() { return std::exchange(offline_, {}); }
 
  private:
   // A user's holding frontends: one nearly always, 2-3 with tabs on several frontends. The first
@@ -81,6 +85,7 @@ class InboxRouter {
   size_t retiring_ = 0;           // indices retired with users left
   size_t cursor_ = 0;             // the walk's position (UserTable::visitSlice)
   std::string scratch_;           // the visited user's id (removeHolder looks overflow_ up by it)
+  std::vector<std::string> offline_;  // users left without a holder (takeOffline)
 };
 
 template <class F>

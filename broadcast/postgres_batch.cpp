@@ -86,6 +86,11 @@ CommitArrays commitArrays(const WriteSet& batch) {
     a.uSeq.addInt8(c.seq);
     ++a.cursorRows;
   }
+  for (const PresenceLastSeen* s : lastPerKey(batch.lastSeen, [](const PresenceLastSeen& s) { return s.user; })) {
+    a.lUser.addBytes(s->user);
+    a.lSeen.addInt8(static_cast<uint64_t>(s->seenMs));
+    ++a.lastSeenRows;
+  }
   return a;
 }
 

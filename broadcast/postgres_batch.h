@@ -15,7 +15,7 @@ namespace webim::hub::pg {
 // batch), but a plain INSERT fails on the second and ON CONFLICT DO UPDATE refuses to touch one
 // row twice in a statement: only the last occurrence of each key is kept.
 struct CommitArrays {
-  uint32_t messageRows = 0, metaRows = 0, dedupRows = 0, revocationRows = 0, cursorRows = 0;
+  uint32_t messageRows = 0, metaRows = 0, dedupRows = 0, revocationRows = 0, cursorRows = 0, lastSeenRows = 0;
   // webim_message: channel, seq, epoch, sender, ts_ms, data
   ArrayParam mChannel{kTextOid}, mSeq{kInt8Oid}, mEpoch{kInt8Oid}, mFrom{kByteaOid}, mTs{kInt8Oid},
       mData{kByteaOid};
@@ -28,6 +28,8 @@ struct CommitArrays {
   ArrayParam rUser{kByteaOid}, rNotBefore{kInt8Oid};
   // webim_read_cursor: channel, user_id, seq
   ArrayParam uChannel{kTextOid}, uUser{kByteaOid}, uSeq{kInt8Oid};
+  // webim_last_seen: user_id, seen_ms (presence)
+  ArrayParam lUser{kByteaOid}, lSeen{kInt8Oid};
   std::vector<uint64_t> dedupHashes;  // dedupKeyHash of every dedup row (fed to the filter)
 };
 

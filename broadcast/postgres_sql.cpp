@@ -52,10 +52,18 @@ CREATE TABLE IF NOT EXISTS webim_read_cursor (
 CREATE INDEX IF NOT EXISTS webim_read_cursor_user ON webim_read_cursor (user_id);
 )sql";
 
+// Presence: each user's last seen (docs/architecture.md "Presence"), written with the batches.
+constexpr const char* kLastSeenSql = R"sql(
+CREATE TABLE IF NOT EXISTS webim_last_seen (
+  user_id bytea  PRIMARY KEY,
+  seen_ms bigint NOT NULL);
+)sql";
+
 const std::vector<SchemaStep>& schemaSteps() {
   static const std::vector<SchemaStep> list = {
       {1, "baseline: channels, messages, dedup records, revocations, store values", kBaselineSql},
       {2, "read cursors", kReadCursorsSql},
+      {3, "presence: last seen per user", kLastSeenSql},
   };
   return list;
 }
@@ -163,6 +171,13 @@ const std::vector<Statement>& statements() {
       {"revocations_since", "SELECT user_id, not_before_ms FROM webim_revocation WHERE not_before_ms >= $1",
        {kInt8Oid}},
       {"trim_revocations", "DELETE FROM webim_revocation WHERE not_before_ms < $1", {kInt8Oid}},
+      // Presence: last seen per user, the latest wins; read for an `online` query.
+      {"put_last_seen",
+       "INSERT INTO webim_last_seen (user_id, seen_ms) SELECT * FROM unnest($1::bytea[], $2::int8[]) "
+       "ON CONFLICT (user_id) DO UPDATE SET seen_ms = GREATEST(webim_last_seen.seen_ms, excluded.seen_ms)",
+       {kByteaArrayOid, kInt8ArrayOid}},
+      {"last_seen_get", "SELECT user_id, seen_ms FROM webim_last_seen WHERE user_id = ANY($1::bytea[])",
+       {kByteaArrayOid}},
       // Retention (trimHistory): list channels in index order, scan the oldest messages' times,
       // delete a bounded prefix of a channel's messages.
       {"channels_after", "SELECT channel FROM webim_channel WHERE channel > $1 ORDER BY channel LIMIT $2",

@@ -8,6 +8,7 @@
 //   webim_revocation (user_id bytea PK, not_before_ms int8)                             -- kicks
 //   webim_read_cursor (channel text, user_id bytea, seq int8), PRIMARY KEY (channel, user_id),
 //                    index on user_id                                        -- read cursors (step 2)
+//   webim_last_seen  (user_id bytea PK, seen_ms int8)                     -- presence (schema step 3)
 //   webim_store      (name text PK, value bytea): 'epoch_seed' (32 random bytes) and
 //                    'schema_version' (4 bytes big-endian; postgres_schema.h)
 // 64-bit epochs are stored bit for bit in int8 (they may read as negative in psql).

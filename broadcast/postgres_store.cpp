@@ -54,6 +54,10 @@ int sendCommit(pg::Session& s, pg::CommitArrays& a, bool sync, bool upsert) {
     if (!s.sendPrepared("put_cursors", {&a.uChannel.finish(), &a.uUser.finish(), &a.uSeq.finish()})) return -1;
     ++n;
   }
+  if (a.lastSeenRows > 0) {
+    if (!s.sendPrepared("put_last_seen", {&a.lUser.finish(), &a.lSeen.finish()})) return -1;
+    ++n;
+  }
   return n;
 }
 

@@ -39,6 +39,15 @@ void Publisher::publishKick(const std::string& user, uint32_t code, const std::s
   publish(kKickControl, kick.SerializeAsString());
 }
 
+void Publisher::publishWatch(std::string_view frontendId, const std::string& user, bool online, int64_t lastSeenMs) {
+  wire::Delivery delivery;
+  wire::WatchEvent* event = delivery.mutable_watch();
+  event->set_user(user);
+  event->set_online(online);
+  event->set_last_seen_ms(lastSeenMs);
+  publish(frontendControl(frontendId), delivery.SerializeAsString());
+}
+
 void Publisher::publishBoot(std::string_view frontendId, uint64_t bootId) {
   publish(frontendControl(frontendId), bootMarker(bootId));
 }

@@ -38,6 +38,8 @@ class Publisher {
   // A read receipt on `onChannel` (the channel read, or the reader's inbox), like a signal: a
   // Delivery with `signal` and `read` set (read_receipts.cpp).
   void publishReceipt(const std::string& onChannel, const std::string& channel, const std::string& user, uint64_t seq);
+  // A watched user's presence changed: a Delivery with `watch` set on the frontend's own topic.
+  void publishWatch(std::string_view frontendId, const std::string& user, bool online, int64_t lastSeenMs);
   // A stored kick (its revocation committed) on the control topic every frontend subscribes.
   void publishKick(const std::string& user, uint32_t code, const std::string& reason, int64_t notBeforeMs);
   // A frontend subscribed its own topic: the hub's boot id tells it whether to attach again.

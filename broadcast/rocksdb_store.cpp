@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "broadcast/rocksdb_last_seen.h"
 #include "broadcast/rocksdb_migrations.h"
 #include "broadcast/rocksdb_open.h"
 #include "broadcast/rocksdb_records.h"
@@ -169,6 +170,7 @@ void RocksDbHistoryStore::writeBatch(const WriteSet& batch, bool sync) {
   for (const DedupEntry& e : batch.dedups) wb.Put(dedupKey(e.from, e.cid), encodeDedup(e.record));
   for (const Revocation& r : batch.revocations) wb.Put(revocationKey(r.user), encodeRevocation(r.notBeforeMs));
   for (const ReadCursor& c : batch.cursors) wb.Put(cursorKey(c.channel, c.user), encodeCursor(c.seq));
+  putLastSeen(wb, batch.lastSeen);
   rocksdb::WriteOptions options;
   options.sync = sync;
   rocksdb::Status s = d.Write(options, &wb);

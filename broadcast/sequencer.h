@@ -120,6 +120,7 @@ class Sequencer {
   // with it when the commit fails.
   void stage(Revocation revocation) { batch_.revocations.push_back(std::move(revocation)); }
   void stage(ReadCursor cursor) { batch_.cursors.push_back(std::move(cursor)); }
+  void stage(PresenceLastSeen seen) { batch_.lastSeen.push_back(std::move(seen)); }
   // The durable position of a channel held in memory: (epoch, durable seq), (epoch, 0) while only
   // a batch in flight wrote it; nullopt when not in memory (then the store holds only durable
   // records of it: nothing in flight is ever evicted).

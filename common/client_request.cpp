@@ -16,10 +16,10 @@ struct RequestDecoder::Impl {
 namespace {
 
 // The request fields the decoder knows; each may appear at most once.
-enum Field { kOp, kId, kToken, kCh, kCid, kData, kSince, kBefore, kAfter, kLimit, kSubs, kSeq, kChs, kFieldCount };
+enum Field { kOp, kId, kToken, kCh, kCid, kData, kSince, kBefore, kAfter, kLimit, kSubs, kSeq, kChs, kUsers, kFieldCount };
 constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
-    "op", "id", "token", "ch", "cid", "data", "since", "before", "after", "limit", "subs", "seq", "chs"};
-constexpr std::array<std::string_view, 3> kExpanded = {"since", "subs", "chs"};
+    "op", "id", "token", "ch", "cid", "data", "since", "before", "after", "limit", "subs", "seq", "chs", "users"};
+constexpr std::array<std::string_view, 4> kExpanded = {"since", "subs", "chs", "users"};
 
 int fieldIndex(std::string_view key) {
   for (size_t i = 0; i < kFieldCount; ++i) {
@@ -36,6 +36,7 @@ struct Fields {
   bool sinceDuplicate = false;
   size_t subsIndex = kJsonTopLevel;  // index of "subs" in the reader's members()
   size_t chsIndex = kJsonTopLevel;   // index of "chs"
+  size_t usersIndex = kJsonTopLevel;  // index of "users"
 
   const JsonValue* operator[](Field f) const { return value[f]; }
   // Optional fields given as null are treated as absent.
@@ -68,6 +69,7 @@ void collectFields(std::span<const JsonMember> members, Fields& f) {
     if (idx == kSince) sinceIndex = i;
     if (idx == kSubs) f.subsIndex = i;
     if (idx == kChs) f.chsIndex = i;
+    if (idx == kUsers) f.usersIndex = i;
   }
 }
 
@@ -179,6 +181,24 @@ DecodeError decodeChannelList(std::span<const JsonMember> members, size_t at, Cl
   return {};
 }
 
+// `users` of an `online` query: [id, ...], 1..kMaxOnlineUsers strings (ids are checked by the caller).
+DecodeError decodeUsers(std::span<const JsonMember> members, size_t at, ClientRequest& out) {
+  if (at == kJsonTopLevel) return {"missing \"users\""};
+  if (members[at].value.type != JsonType::Array) return {"\"users\" must be an array"};
+  for (size_t i = at + 1; i < members.size(); ++i) {
+    if (members[i].parent != at) continue;
+    if (members[i].value.type != JsonType::String) return {"each entry of \"users\" must be a string"};
+    if (out.users.size() == kMaxOnlineUsers) {
+      DecodeError e = message("\"users\" lists more than ", std::to_string(kMaxOnlineUsers), " ids");
+      e.tooLarge = true;
+      return e;
+    }
+    out.users.push_back(members[i].value.str);
+  }
+  if (out.users.empty()) return {"\"users\" must list at least one user id"};
+  return {};
+}
+
 DecodeError decodeHistRange(const Fields& f, ClientRequest& out) {
   uint64_t v = 0;
   if (f.present(kBefore)) {
@@ -208,6 +228,7 @@ ClientOp opFromName(std::string_view name) {
   if (name == "signal") return ClientOp::Signal;
   if (name == "read") return ClientOp::Read;
   if (name == "unread") return ClientOp::Unread;
+  if (name == "online") return ClientOp::Online;
   return ClientOp::Unknown;
 }
 
@@ -274,6 +295,8 @@ DecodeError RequestDecoder::decode(std::string_view frame, ClientRequest& out) {
     case ClientOp::Unread:
       if (f[kChs] == nullptr) return {"missing \"chs\""};
       return decodeChannelList(reader.members(), f.chsIndex, out);
+    case ClientOp::Online:
+      return decodeUsers(reader.members(), f.usersIndex, out);
     case ClientOp::Unknown:
       return {};
   }

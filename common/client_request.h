@@ -13,7 +13,7 @@
 
 namespace webim {
 
-enum class ClientOp { Auth, Sub, Unsub, Pub, Hist, Signal, Read, Unread, Unknown };
+enum class ClientOp { Auth, Sub, Unsub, Pub, Hist, Signal, Read, Unread, Online, Unknown };
 
 inline constexpr size_t kMaxCidBytes = 64;
 inline constexpr uint32_t kDefaultHistLimit = 50;
@@ -21,6 +21,7 @@ inline constexpr uint32_t kMaxHistLimit = 200;
 
 inline constexpr size_t kMaxSubBatch = 256;  // entries of one batched `sub`
 inline constexpr size_t kMaxUnreadChannels = 500;  // channels of one `unread`
+inline constexpr size_t kMaxOnlineUsers = 500;  // user ids of one `online` query (docs/protocol.md "Presence")
 
 // One channel of a `sub` request: its own (ch, since), or one entry of a batched `subs` list.
 struct SubEntry {
@@ -48,6 +49,7 @@ struct ClientRequest {
   std::vector<SubEntry> subs;
   uint64_t seq = 0;                   // read: the seq to mark read up to
   std::vector<std::string_view> chs;  // unread: 1..kMaxUnreadChannels channel names
+  std::vector<std::string_view> users;  // `online`: 1..kMaxOnlineUsers user ids (unescaped)
 };
 
 struct DecodeError {
@@ -76,6 +78,7 @@ class RequestDecoder {
   //   signal: ch (string), data (any JSON value)
   //   read: ch (string), seq (unsigned integer)
   //   unread: chs (array of 1..500 strings; more: DecodeError::tooLarge)
+  //   online: users (an array of 1..500 strings; more: DecodeError::tooLarge)
   // Optional fields given as null count as absent. A known field appearing twice is an error (so no
   // reader can disagree about which copy counts); unknown fields are ignored. Channel names are not
   // checked here (see channel_rules.h). Unknown ops decode with op == Unknown and only op/id read

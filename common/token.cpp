@@ -85,7 +85,8 @@ TokenError checkHeader(const std::string& headerJson) {
 TokenError readClaims(const std::string& payloadJson, TokenClaims& claims) {
   simdjson::dom::object obj;
   if (!parseObject(payloadJson, obj)) return TokenError::Malformed;
-  bool seenSub = false, seenExp = false, seenNbf = false, seenIat = false, seenCh = false, seenPub = false;
+  bool seenSub = false, seenExp = false, seenNbf = false, seenIat = false, seenCh = false, seenPub = false, seenPresence = false,
+       seenWatch = false;
   auto readInt = [](simdjson::dom::element v, int64_t& out) {
     return v.type() == simdjson::dom::element_type::INT64 && v.get_int64().get(out) == simdjson::SUCCESS;
   };
@@ -118,14 +119,25 @@ TokenError readClaims(const std::string& payloadJson, TokenClaims& claims) {
     } else if (key == "pub") {
       if (seenPub || !readPatterns(field.value, claims.publish)) return TokenError::Malformed;
       seenPub = true;
+    } else if (key == "watch") {
+      if (seenWatch || !readPatterns(field.value, claims.watch)) return TokenError::Malformed;
+      seenWatch = true;
+    } else if (key == "presence") {
+      if (seenPresence || !readPatterns(field.value, claims.presence)) return TokenError::Malformed;
+      seenPresence = true;
     }
   }
   if (!seenSub || !seenExp) return TokenError::MissingClaim;
   if (!isValidUserId(claims.sub)) return TokenError::BadSubject;
-  for (const auto* patterns : {&claims.subscribe, &claims.publish}) {
+  for (const auto* patterns : {&claims.subscribe, &claims.publish, &claims.presence}) {
     for (const std::string& p : *patterns) {
       if (!isValidGrantPattern(p)) return TokenError::BadGrant;
     }
+  }
+  if (claims.watch.size() > kMaxWatchedUsers) return TokenError::BadWatch;
+  for (const std::string& user : claims.watch) {
+    // Watched through their inbox's shard: "user:<id>" must be a valid channel name.
+    if (!isValidUserId(user) || !isValidChannelName(std::string("user:").append(user))) return TokenError::BadWatch;
   }
   if (!seenPub) claims.publish = claims.subscribe;
   return TokenError::None;
@@ -145,6 +157,7 @@ const char* toString(TokenError e) noexcept {
     case TokenError::BadSubject: return "invalid sub (user id): empty, over 128 bytes or a control character";
     case TokenError::TooLong: return "exp lies too far ahead (beyond max_token_lifetime)";
     case TokenError::BadGrant: return "invalid ch/pub pattern (channel-name characters, an optional trailing *)";
+    case TokenError::BadWatch: return "invalid watch claim (more than 1000 user ids, or an invalid user id)";
   }
   return "unknown";
 }
@@ -218,6 +231,16 @@ std::string issueToken(const TokenClaims& claims, std::string_view secret) {
   if (claims.publish != claims.subscribe) {
     w.key("pub").beginArray();
     for (const auto& p : claims.publish) w.string(p);
+    w.endArray();
+  }
+  if (!claims.presence.empty()) {
+    w.key("presence").beginArray();
+    for (const auto& p : claims.presence) w.string(p);
+    w.endArray();
+  }
+  if (!claims.watch.empty()) {
+    w.key("watch").beginArray();
+    for (const auto& u : claims.watch) w.string(u);
     w.endArray();
   }
   w.endObject();

@@ -15,26 +15,34 @@ struct TokenClaims {
   std::vector<std::string> subscribe;  // "ch" claim: patterns (exact name or prefix ending in '*')
   std::vector<std::string> publish;    // "pub" claim; when the claim is absent it equals `subscribe`
   std::string jti;                     // optional unique id (the HTTP fallback's session ids carry one)
+  // "presence" claim: patterns of the user ids whose presence the `online` query may ask about
+  // (exact id or prefix ending in '*'); absent = none (docs/protocol.md "Presence").
+  std::vector<std::string> presence;
+  // "watch" claim: user ids whose presence changes this connection is told (the watchlist),
+  // at most kMaxWatchedUsers valid user ids; absent = none.
+  std::vector<std::string> watch;
 };
 
 // Error classes, checked in this order:
 //   Malformed     token larger than kMaxTokenBytes, not exactly three base64url parts, header or
 //                 payload not a JSON object, duplicate header/claim keys, claims of the wrong type
-//                 (sub not a string, exp/nbf/iat not 64-bit integers, ch/pub not arrays of strings),
+//                 (sub not a string, exp/nbf/iat not 64-bit integers, ch/pub/presence not arrays of strings),
 //                 typ present but not "JWT". Header and claims are parsed with simdjson's DOM, which
 //                 also refuses integers beyond 64 bits anywhere.
 //   BadAlgorithm  header "alg" missing, not a string, or anything but "HS256".
 //   BadSignature  the signature matches none of the configured secrets.
 //   MissingClaim  "sub" or "exp" absent.
 //   BadSubject    "sub" is not a valid user id (isValidUserId).
-//   BadGrant      a "ch" or "pub" pattern that is not a valid grant pattern (isValidGrantPattern).
+//   BadGrant      a "ch", "pub" or "presence" pattern that is not a valid grant pattern (isValidGrantPattern).
+//   BadWatch      a "watch" claim of more than kMaxWatchedUsers ids, or one that is not a valid user id.
 //   Expired       exp + leeway <= now.
 //   NotYetValid   nbf - leeway > now.
 //   TooLong       exp - leeway > now + maxLifetime (the token would stay valid longer than
 //                 allowed; only when the verifier has a maximum lifetime).
 // The payload is only parsed after the signature has been verified.
 enum class TokenError {
-  None, Malformed, BadAlgorithm, BadSignature, Expired, NotYetValid, MissingClaim, BadSubject, BadGrant, TooLong
+  None, Malformed, BadAlgorithm, BadSignature, Expired, NotYetValid, MissingClaim, BadSubject, BadGrant, TooLong,
+  BadWatch
 };
 const char* toString(TokenError e) noexcept;
 
@@ -43,7 +51,10 @@ struct TokenResult {
   TokenClaims claims;  // filled only when error == None
 };
 
-inline constexpr size_t kMaxTokenBytes = 8 * 1024;   // bounds the work spent on any input
+// Bounds the work spent on any input; room for a `watch` claim of kMaxWatchedUsers ids (~10 KB
+// with 7-digit ids, ~14 KB in base64url).
+inline constexpr size_t kMaxTokenBytes = 32 * 1024;
+inline constexpr size_t kMaxWatchedUsers = 1000;  // the `watch` claim's ids (docs/protocol.md "Watchlist")
 inline constexpr size_t kMinSecretBytes = 32;        // docs/protocol.md section 3
 inline constexpr size_t kMaxSubjectBytes = 128;
 
@@ -69,7 +80,8 @@ class TokenVerifier {
 };
 
 // For tools and tests: header {"alg":"HS256","typ":"JWT"}, claims in the order sub, exp, nbf, iat,
-// ch, pub; nbf and iat only when non-zero, ch always, pub only if it differs from ch.
+// ch, pub, presence; nbf and iat only when non-zero, ch always, pub only if it differs from ch,
+// presence only when not empty.
 std::string issueToken(const TokenClaims& claims, std::string_view secret);
 
 // A pattern is an exact channel name, or a prefix followed by a final '*' ("room:*"; "*" matches

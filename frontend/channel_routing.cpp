@@ -3,6 +3,8 @@
 // routed inboxes' attach and detach (docs/architecture.md, "Routed inboxes").
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "common/topics.h"
 #include "frontend/channel_stream.h"
 #include "frontend/connection.h"
@@ -121,19 +123,20 @@ void Frontend::onHubBoot(size_t shard, uint64_t bootId) {
   stream_.index().forEach([&](Channel* channel) {  // inboxChanged only notes the change: the index stays as is
     if (isInboxChannel(channel->name) && config_.slotMap->shardOf(channel->name) == shard) inboxChanged(channel->name);
   });
+  reattachPresence(shard);
+  rewatch(shard);
 }
 
 void Frontend::flushInboxChanges() {
   const uint64_t now = nowMs();
-  if (!inboxes_.due(now)) return;
-  std::string scratch;
-  auto held = [&](size_t, const std::string& user) {
-    scratch.assign(kInboxPrefix).append(user);
-    return stream_.find(scratch) != nullptr;
-  };
-  for (InboxAttacher::Chunk& chunk : inboxes_.take(now, held)) {
+  const bool syncDue = std::find(presenceSyncDue_.begin(), presenceSyncDue_.end(), 1) != presenceSyncDue_.end();
+  if (!inboxes_.due(now) && !syncDue) return;
+  auto held = [&](size_t, const std::string& user) { return holdsUser(user); };
+  std::vector<InboxAttacher::Chunk> chunks = inboxes_.take(now, held);
+  if (syncDue) markPresenceSynced(chunks);
+  for (InboxAttacher::Chunk& chunk : chunks) {
     if (chunk.attach) {
-      attachInboxes(chunk.shard, std::move(chunk.users));
+      attachInboxes(chunk.shard, std::move(chunk.users), chunk.synced);
       continue;
     }
     wire::FrontendRequest request;
@@ -155,11 +158,12 @@ void Frontend::scheduleInboxRetry() {
 // One chunk of inboxes. Acknowledged: each inbox's joiners go live at the hub's position (or a fill
 // starts if messages came meanwhile). Not acknowledged: InboxAttacher tries again after a backoff,
 // for as long as the inboxes are held here; their joiners wait (up to hub_timeout_ms).
-Task Frontend::attachInboxes(size_t shard, std::vector<std::string> users) {
+Task Frontend::attachInboxes(size_t shard, std::vector<std::string> users, bool synced) {
   wire::FrontendRequest request;
   wire::Attach* attach = request.mutable_attach();
   attach->set_frontend_id(config_.id);
   attach->set_boot_id(bootId_);
+  attach->set_synced(synced);
   for (const std::string& user : users) attach->add_users(user);
   HubCall call(*hubs_[shard], fills_, request, nowMs() + config_.hubTimeoutMs);
   HubResult result = co_await call;

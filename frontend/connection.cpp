@@ -226,7 +226,10 @@ void Connection::destroy() {
     metrics.closesByCode[closeCode_]++;
   }
   if (session_.active()) metrics.authenticated--;
-  if (countedUser_) frontend().userCounts().remove(session_.user);
+  if (countedUser_) {
+    frontend().userCounts().remove(session_.user);
+    if (frontend().userCounts().count(session_.user) == 0) frontend().userPresenceChanged(session_.user);
+  }
   if (countedAddress_) {
     auto& addresses = frontend().countedAddresses();
     if (auto it = addresses.find(this); it != addresses.end()) {
@@ -236,6 +239,7 @@ void Connection::destroy() {
   }
   // Out of the epoll set and closed now; the object lives until the end of this loop iteration
   // (events of this batch, the dirty list may still name it).
+  frontend().clearWatches(fd_);
   frontend().forgetConnection(this, fd_);
   ::close(fd_);
 }

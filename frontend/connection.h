@@ -71,6 +71,8 @@ class Connection final : private TimerNode {
 
   // The authenticated user, or empty before auth.
   std::string_view user() const noexcept { return session_.user; }
+  // Counted in the user's connections, so the user is present here (presence_attach.cpp).
+  bool presenceCounted() const noexcept { return countedUser_; }
   bool open() const noexcept { return phase_ != Phase::Closing && phase_ != Phase::Closed; }
   // Still reading or answering an HTTP request (not yet a WebSocket or an event stream).
   bool inHttpExchange() const noexcept { return phase_ == Phase::Http; }
@@ -186,6 +188,7 @@ class Connection final : private TimerNode {
   void onBody(std::string_view bytes);
   void serveApi(const HttpRequest& request, std::string_view rest);
   Task apiCall(std::string op, std::string body);
+  Task apiOnline(std::string body);  // presence_api.cpp: /api/online over several shards
   std::string corsHeaders(const HttpRequest& request) const;
   // Starts the session of an HTTP fallback request from its sid; else returns why it is refused.
   std::string adoptSession(std::string_view sid);
@@ -231,6 +234,8 @@ class Connection final : private TimerNode {
   std::shared_ptr<SubCursors> subCursorsFor(int64_t id);
   void writeSubCursors(JsonWriter& writer, int64_t id, const std::string& channel);
   void subAnswered(int64_t id);
+  void handleOnline(const ClientRequest& request);  // presence_query.cpp
+  Task queryOnline(int64_t id, std::vector<std::string> users);
   bool refusedPublish(const ClientRequest& request);
   uint64_t overHubDataLimit(const ClientRequest& request);
   void replyOk(int64_t id);

@@ -307,6 +307,10 @@ Task Connection::apiCall(std::string op, std::string body) {
     apiUnread(body);
     co_return;
   }
+  if (op == "online" && frontend().shardCount() > 1) {  // users of every shard: split and merged
+    apiOnline(std::move(body));
+    co_return;
+  }
   wire::FrontendRequest request;
   request.mutable_app()->set_op(std::move(op));
   request.mutable_app()->set_json(std::move(body));
@@ -380,6 +384,7 @@ void Connection::createSession(std::string_view body) {
     finishHttp(withHeaders(httpResponse(503, kJson, apiError("unavailable", "no randomness")), std::string(corsReply())));
     return;
   }
+  result.claims.watch.clear();  // the watchlist is for WebSocket connections (a sid stays short)
   std::string sid = frontend().sessionIds().issue(result.claims,
                                                  std::string_view(reinterpret_cast<char*>(nonce), sizeof(nonce)));
   std::string out;

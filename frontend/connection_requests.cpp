@@ -26,8 +26,9 @@ void Connection::handleRequest(std::string_view payload) {
     return;
   }
   if (isCommand() && request.op != ClientOp::Pub && request.op != ClientOp::Hist && request.op != ClientOp::Signal &&
-      request.op != ClientOp::Read && request.op != ClientOp::Unread) {
-    replyError(request, "bad_request", "POST /cmd takes one pub, hist, signal, read or unread request");
+      request.op != ClientOp::Read && request.op != ClientOp::Unread &&
+      request.op != ClientOp::Online) {
+    replyError(request, "bad_request", "POST /cmd takes one pub, hist, signal, read, unread or online request");
     return;
   }
   if (isCommand()) {
@@ -78,6 +79,9 @@ void Connection::handleRequest(std::string_view payload) {
       break;
     case ClientOp::Unread:
       handleUnread(request);
+      break;
+    case ClientOp::Online:
+      handleOnline(request);
       break;
     case ClientOp::Unknown:
       replyError(request, "bad_request", "unknown op");
@@ -148,6 +152,7 @@ void Connection::handleAuth(const ClientRequest& request) {
     return;
   }
   const bool refresh = session_.active();
+  std::vector<std::string> watch = std::move(result.claims.watch);
   if (!session_.active()) {
     session_.user = result.claims.sub;  // counted under this name (startSession keeps it)
     if (!countUser()) {
@@ -170,6 +175,8 @@ void Connection::handleAuth(const ClientRequest& request) {
       .key("conn").string(frontend().config().id + "-" + std::to_string(session_.serial))
       .endObject();
   sendReply(out);
+  // After the ok: the watched users' current statuses follow it (a refresh replaces the list).
+  if (!watch.empty() || refresh) frontend().setWatches(fd_, std::move(watch));
 }
 
 // After a refresh: the new grants may allow less. Every subscription they no longer allow (live, or
@@ -204,7 +211,8 @@ void Connection::startSession(TokenClaims&& claims) {
   }
   session_.user = std::move(claims.sub);
   session_.exp = static_cast<uint32_t>(std::clamp<int64_t>(claims.exp, 0, UINT32_MAX));  // Unix seconds, to 2106
-  session_.grants = frontend().internGrants(std::move(claims.subscribe), std::move(claims.publish));
+  session_.grants =
+      frontend().internGrants(std::move(claims.subscribe), std::move(claims.publish), std::move(claims.presence));
 }
 
 bool Connection::countUser() {
@@ -214,6 +222,7 @@ bool Connection::countUser() {
     return false;
   }
   countedUser_ = true;
+  if (frontend().userCounts().count(session_.user) == 1) frontend().userPresenceChanged(session_.user);
   return true;
 }
 

@@ -76,7 +76,7 @@ Frontend::Frontend(const FrontendConfig& config)
   for (size_t i = 0; i < shards.size(); ++i) {
     hubs_.push_back(std::make_unique<HubLink>(
         &loop_, zmqContext_, i, wheel_, config, bootId_, shards[i].hubIngress, shards[i].hubPub, shards[i].curveServerKey,
-        [this](const wire::Delivery& d) { stream_.onDelivery(d); }, [this](const wire::Kick& k) { onKick(k); },
+        [this](const wire::Delivery& d) { onSubDelivery(d); }, [this](const wire::Kick& k) { onKick(k); },
         [this, i](uint64_t boot) { onHubBoot(i, boot); }));
   }
   hubBootIds_.assign(shards.size(), 0);

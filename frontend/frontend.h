@@ -28,6 +28,7 @@
 #include "frontend/channel_stream.h"
 #include "frontend/delivery.h"
 #include "frontend/epoll_set.h"
+#include "frontend/watch_table.h"
 #include "frontend/frontend_config.h"
 #include "frontend/grants.h"
 #include "frontend/http_api.h"
@@ -115,9 +116,23 @@ class Frontend final : private ChannelStreamPort {
   WsFrameParser& wsParser() noexcept { return wsParser_; }
 
   uint64_t nextConnectionSerial() noexcept { return ++connectionCounter_; }
-  GrantsRef internGrants(std::vector<std::string> subscribe, std::vector<std::string> publish) {
-    return grants_.intern(std::move(subscribe), std::move(publish));
+  GrantsRef internGrants(std::vector<std::string> subscribe, std::vector<std::string> publish,
+                         std::vector<std::string> presence = {}) {
+    return grants_.intern(std::move(subscribe), std::move(publish), std::move(presence));
   }
+  // User presence (presence_attach.cpp): `user` got its first authenticated connection here, or lost
+  // its last one; the hub holding its inbox learns it with the next inbox changes.
+  void userPresenceChanged(std::string_view user);
+  // Whether this frontend holds `user` at its hub: an authenticated connection or an inbox subscriber.
+  bool holdsUser(std::string_view user);
+  HubLink& hubOfShard(size_t shard) noexcept { return *hubs_[shard]; }
+  size_t shardCount() const noexcept { return hubs_.size(); }
+  // The watchlist (watch_link.cpp): a connection's watched users (its token's `watch` claim, a
+  // refresh replaces them), and their end when the connection goes (before its fd is closed).
+  void setWatches(int fd, std::vector<std::string> users);
+  void clearWatches(int fd);
+  const WatchTable& watchTable() const noexcept { return watches_; }
+  size_t shardOfUser(std::string_view user);
   // Whether a kick revoked this token or sid: its user was kicked at or after its iat (a token
   // without iat: kicked at all, within the revocation window).
   bool isRevoked(const TokenClaims& claims) const { return revocations_.isRevoked(claims); }
@@ -147,7 +162,18 @@ class Frontend final : private ChannelStreamPort {
   void onHubBoot(size_t shard, uint64_t bootId);
   void inboxChanged(std::string_view inboxChannel);
   void flushInboxChanges();
-  Task attachInboxes(size_t shard, std::vector<std::string> users);
+  Task attachInboxes(size_t shard, std::vector<std::string> users, bool synced = false);
+  // Presence (presence_attach.cpp): after a hub's boot id, its authenticated users are attached
+  // again, and the last chunk says so (Attach.synced: the hub stops answering "settling").
+  void reattachPresence(size_t shard);
+  void markPresenceSynced(std::vector<InboxAttacher::Chunk>& chunks);
+  // The watchlist's hub side (watch_link.cpp).
+  void watchUsers(const std::vector<std::string>& users, bool unwatch);
+  Task watchShard(size_t shard, std::vector<std::string> users);
+  void rewatch(size_t shard);
+  void onWatchEvent(const wire::WatchEvent& event);
+  void tellWatchers(const std::string& user, const WatchTable::Status& status, const std::vector<int32_t>& fds);
+  void onSubDelivery(const wire::Delivery& delivery);
   void scheduleInboxRetry();
   // drain.cpp: SIGTERM/SIGINT. The listen queue is accepted and the listener closed, then the
   // connections are sent away over drain_window_ms; a second signal sends the rest away at once.
@@ -215,6 +241,8 @@ class Frontend final : private ChannelStreamPort {
   } inboxRetry_;
   uint64_t nextAttachWarnMs_ = 0;
   std::vector<uint64_t> hubBootIds_;  // per shard
+  WatchTable watches_;
+  std::vector<uint8_t> presenceSyncDue_;  // per shard: the next attaches end a full re-attach (Attach.synced)
   Revocations revocations_;
   std::vector<bool> revocationsLoaded_;  // per shard: its hub answered once
   bool accepting_ = false;

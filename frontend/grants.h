@@ -15,9 +15,13 @@ namespace webim {
 // and its bytes ("2;6:room:*1:x" + "0;"). The encoding is prefix-free, so two sets get the same key
 // only if they hold the same patterns in the same order, whatever bytes the patterns hold (tokens
 // are checked too, but the key does not rely on it).
-inline std::string grantSetKey(const std::vector<std::string>& subscribe, const std::vector<std::string>& publish) {
+// The presence patterns (the token's "presence" claim) follow as a third list only when there are
+// some, so the keys of sets without them are as before (and still prefix-free).
+inline std::string grantSetKey(const std::vector<std::string>& subscribe, const std::vector<std::string>& publish,
+                               const std::vector<std::string>& presence = {}) {
   std::string key;
-  for (const std::vector<std::string>* patterns : {&subscribe, &publish}) {
+  for (const std::vector<std::string>* patterns : {&subscribe, &publish, &presence}) {
+    if (patterns == &presence && presence.empty()) break;
     key.append(std::to_string(patterns->size())).push_back(';');
     for (const std::string& p : *patterns) key.append(std::to_string(p.size())).append(1, ':').append(p);
   }
@@ -27,6 +31,7 @@ inline std::string grantSetKey(const std::vector<std::string>& subscribe, const 
 struct Grants {
   std::vector<std::string> subscribe;
   std::vector<std::string> publish;
+  std::vector<std::string> presence;  // user-id patterns the `online` query may ask about
   mutable uint32_t holders = 0;  // sessions using this set; the frontend frees it when none does
 };
 
@@ -59,7 +64,8 @@ class GrantSets {
   // The shared set for these patterns, after dropping the ones no rule consults (so tokens that
   // differ only in such patterns share one set). Sets nobody holds are freed now and then: when the
   // table has doubled since the last sweep.
-  GrantsRef intern(std::vector<std::string> subscribe, std::vector<std::string> publish);
+  GrantsRef intern(std::vector<std::string> subscribe, std::vector<std::string> publish,
+                   std::vector<std::string> presence = {});
   size_t size() const noexcept { return sets_.size(); }
 
  private:

@@ -23,6 +23,7 @@ std::optional<std::string_view> apiOpForPath(std::string_view path) {
   if (path == "/api/stats") return "stats";
   if (path == "/api/read") return "read";
   if (path == "/api/unread") return "unread";
+  if (path == "/api/online") return "online";
   return std::nullopt;
 }
 

@@ -32,6 +32,7 @@ class InboxAttacher {
     size_t shard = 0;
     bool attach = true;  // else a detach
     std::vector<std::string> users;
+    bool synced = false;  // presence: the last chunk of a full re-attach (wire::Attach.synced)
   };
   using Random = std::function<uint64_t()>;
   // `held(shard, user)`: whether this frontend holds that inbox now.

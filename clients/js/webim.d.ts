@@ -35,6 +35,23 @@ export interface ReadEvent {
   seq: number;
 }
 
+/** One user's presence (online()); `settling`: the hub restarted lately, ask again. */
+export interface OnlineStatus {
+  user: string;
+  online: boolean;
+  /** Offline: Unix ms of the last connection's end, null when never seen. */
+  last_seen?: number | null;
+  settling?: boolean;
+}
+
+/** A watched user's presence (the token's `watch` claim): after auth, then each change. */
+export interface WatchEvent {
+  op: 'watch';
+  user: string;
+  online: boolean;
+  last_seen?: number | null;
+}
+
 export type State = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 /** 'custom' when options.transport replaces the built-in ones. */
@@ -157,6 +174,8 @@ export interface EventMap {
   read: ReadEvent;
   /** The read cursors a (re)subscription's reply carried (WebSocket): the user's, and on a dm the peer's. */
   cursors: { ch: string; read: number; peerRead?: number };
+  /** A watched user's status after auth, then every change (WebSocket only). */
+  watch: WatchEvent;
   error: Error;
 }
 
@@ -191,6 +210,8 @@ export class WebimClient {
   read(ch: string, seq: number): Promise<number>;
   /** Up to 500 channels: unread counts, the user's cursors, the dm peers' cursors. */
   unread(chs: string[]): Promise<{ unread: Record<string, number>; read: Record<string, number>; peerRead: Record<string, number> }>;
+  /** Presence of up to 500 user ids the token's `presence` claim allows. */
+  online(users: string[]): Promise<OnlineStatus[]>;
   history<T = unknown>(
     ch: string,
     range?: { before?: number; after?: number; limit?: number },

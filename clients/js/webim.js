@@ -806,6 +806,7 @@ export class WebimClient {
     if (obj.op === 'msg') return this.onMessage(obj);
     if (obj.op === 'signal') return this.onSignal(obj);
     if (obj.op === 'read' && obj.id === undefined) return this.emit('read', obj); // a read receipt
+    if (obj.op === 'watch') return this.emit('watch', obj); // the token's watchlist (WebSocket)
     if (obj.op === 'resync') return this.onResync(obj);
     if (obj.op === 'revoked') return this.onRevoked(obj);
     const r = this.inflight.get(obj.id);
@@ -881,6 +882,17 @@ export class WebimClient {
   async unread(chs) {
     const reply = await this.request('unread', { chs });
     return { unread: reply.unread, read: reply.read, peerRead: reply.peer_read };
+  }
+
+  /**
+   * User presence of up to 500 user ids the token's `presence` claim allows: resolves with
+   * [{user, online: true} | {user, online: false, last_seen: ms|null} | {user, online: false,
+   * settling: true}], in the order asked; rejects 'forbidden', 'too_large', 'unavailable', ...
+   * @param {string[]} users @returns {Promise<OnlineStatus[]>}
+   */
+  async online(users) {
+    const reply = await this.request('online', { users });
+    return reply.users;
   }
 
   /**

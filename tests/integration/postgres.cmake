@@ -46,6 +46,12 @@ if(TARGET unit_store_fixture_test)
   webim_pg_test("unit/store_fixture_test: postgres")
 endif()
 
+# Presence: last seen in the PostgreSQL store.
+if(TARGET unit_presence_store_test)
+  add_test(NAME "unit/presence_store_test: postgres" COMMAND unit_presence_store_test "[postgres]")
+  webim_pg_test("unit/presence_store_test: postgres")
+endif()
+
 # The hub on PostgreSQL: publish, kill -9, restart, seq continues, history complete.
 if(TARGET webim-broadcast)
   add_test(NAME hub/postgres-e2e

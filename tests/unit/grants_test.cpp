@@ -86,3 +86,17 @@ TEST_CASE("interned grant sets nobody holds are freed once the table doubled", "
   GrantsRef again = sets.intern({"room:kept"}, {});
   CHECK(again.operator->() == kept.operator->());
 }
+
+TEST_CASE("grant sets: presence patterns are part of the set, and keys without them are as before", "[grants]") {
+  CHECK(grantSetKey({"room:*"}, {"room:*"}, {}) == grantSetKey({"room:*"}, {"room:*"}));
+  CHECK(grantSetKey({"room:*"}, {"room:*"}, {"p*"}) != grantSetKey({"room:*"}, {"room:*"}));
+  CHECK(grantSetKey({"room:*"}, {}, {"p*"}) != grantSetKey({"room:*"}, {"1;2:p*"}));
+  GrantSets sets;
+  GrantsRef plain = sets.intern({"room:*"}, {"room:*"});
+  GrantsRef watching = sets.intern({"room:*"}, {"room:*"}, {"p*"});
+  GrantsRef again = sets.intern({"room:*"}, {"room:*"}, {"p*"});
+  CHECK(sets.size() == 2);
+  CHECK(plain->presence.empty());
+  CHECK(watching->presence == Patterns{"p*"});
+  CHECK(&*watching.operator->() == &*again.operator->());
+}

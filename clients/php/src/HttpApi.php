@@ -88,6 +88,15 @@ final class HttpApi
         return ['unread' => $reply['unread'] ?? [], 'read' => $reply['read'] ?? [], 'peer_read' => $reply['peer_read'] ?? []];
     }
 
+    /**
+     * @param string[] $users
+     * @return list<array<string, mixed>> @see Hub::online()
+     */
+    public function online(array $users): array
+    {
+        return $this->call('/api/online', Request::online($users))['users'];
+    }
+
     /** POSTs one JSON body to $path (e.g. "/api/publish") and returns the decoded reply. */
     public function request(string $path, string $json): array
     {

@@ -142,6 +142,35 @@ final class Hub
         return $out;
     }
 
+    /**
+     * User presence for up to 500 user ids: each asked of the hub owning "user:<id>" (one request
+     * per shard), merged in the order given.
+     *
+     * @param string[] $users
+     * @return list<array{user: string, online: bool, last_seen?: int|null, settling?: bool}>
+     * @throws HubException|TimeoutException
+     */
+    public function online(array $users): array
+    {
+        $users = array_values($users);
+        $byShard = [];
+        foreach ($users as $i => $user) {
+            $shard = $this->table->shardFor('user:' . $user);
+            $byShard[$shard['name']]['shard'] = $shard;
+            $byShard[$shard['name']]['at'][] = $i;
+        }
+        $out = [];
+        foreach ($byShard as $group) {
+            $asked = array_map(fn (int $i) => $users[$i], $group['at']);
+            $reply = $this->call($group['shard'], Request::online($asked));
+            foreach ($group['at'] as $k => $i) {
+                $out[$i] = $reply['users'][$k];
+            }
+        }
+        ksort($out);
+        return array_values($out);
+    }
+
     /** @return array<string, array<string, mixed>> counters per hub, keyed by shard name */
     public function stats(): array
     {

@@ -61,6 +61,12 @@ final class Request
         return json_encode(['op' => 'kick', 'user' => $userId, 'code' => $code, 'reason' => $reason], self::JSON_FLAGS);
     }
 
+    /** @param string[] $users */
+    public static function online(array $users): string
+    {
+        return json_encode(['op' => 'online', 'users' => array_values($users)], self::JSON_FLAGS);
+    }
+
     public static function stats(): string
     {
         return '{"op":"stats"}';

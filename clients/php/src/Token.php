@@ -31,6 +31,8 @@ final class Token
      * @param int      $ttl       seconds until `exp` (>= 1)
      * @param string   $secret    the shared secret (>= 32 bytes)
      * @param int|null $now       Unix time for `iat` (default: time()); for tests
+     * @param string[] $presence  `presence`: patterns of the user ids this user may ask `online` about
+     * @param string[] $watch     `watch`: up to 1,000 user ids whose presence changes this user is told
      * @throws \InvalidArgumentException
      */
     public static function issue(
@@ -40,6 +42,8 @@ final class Token
         int $ttl,
         string $secret,
         ?int $now = null,
+        array $presence = [],
+        array $watch = [],
     ): string {
         if ($userId === '' || \strlen($userId) > self::MAX_USER_ID_BYTES || preg_match('/[\x00-\x1f\x7f]/', $userId)) {
             // The frontend refuses such tokens (close 4001): say so where the token is made.
@@ -49,13 +53,20 @@ final class Token
             throw new \InvalidArgumentException('Token: ttl must be >= 1 second');
         }
         $now ??= time();
-        return self::encode([
+        $claims = [
             'sub' => $userId,
             'exp' => $now + $ttl,
             'iat' => $now,
             'ch' => self::patterns($subscribe, 'subscribe'),
             'pub' => self::patterns($publish, 'publish'),
-        ], $secret);
+        ];
+        if ($presence !== []) {
+            $claims['presence'] = self::patterns($presence, 'presence');
+        }
+        if ($watch !== []) {
+            $claims['watch'] = self::watchList($watch);
+        }
+        return self::encode($claims, $secret);
     }
 
     /**
@@ -150,6 +161,28 @@ final class Token
                 throw new \InvalidArgumentException("Token: invalid $what pattern " . json_encode($pattern));
             }
             $out[] = $pattern;
+        }
+        return $out;
+    }
+
+    /**
+     * The `watch` claim as the frontend takes it: at most 1,000 user ids, each one whose inbox
+     * "user:<id>" is a valid channel name (else the token is refused, close 4001).
+     *
+     * @param string[] $users
+     * @return list<string>
+     */
+    private static function watchList(array $users): array
+    {
+        if (\count($users) > 1000) {
+            throw new \InvalidArgumentException('Token: watch lists at most 1000 user ids');
+        }
+        $out = [];
+        foreach ($users as $user) {
+            if (!\is_string($user) || !preg_match('/^[A-Za-z0-9_.:-]{1,123}$/', $user)) {
+                throw new \InvalidArgumentException('Token: invalid user id in watch');
+            }
+            $out[] = $user;
         }
         return $out;
     }

@@ -1,0 +1,103 @@
+// POST /api/online (docs/protocol.md section 5) with several shards: the app asks about users of
+// every shard in one call, so the frontend splits the ids by the shard of their inbox, relays one
+// {"op":"online"} to each of those hubs (one after the other, under one hub_timeout_ms deadline)
+// and merges the answers in the order asked. With one shard apiCall relays the body as it is.
+#include "common/json_reader.h"
+#include "common/json_writer.h"
+#include "common/websocket_handshake.h"
+#include "frontend/connection.h"
+#include "frontend/frontend.h"
+#include "frontend/http_api.h"
+
+namespace webim {
+
+namespace {
+
+constexpr const char* kJsonType = "application/json";
+
+std::string errorJson(std::string_view code, std::string_view message) {
+  std::string out;
+  JsonWriter(out).beginObject().key("ok").boolean(false).key("code").string(code).key("msg").string(message).endObject();
+  return out;
+}
+
+// The "users" strings of a JSON object (nullopt: not an object with such an array of strings).
+std::optional<std::vector<std::string>> usersOf(JsonObjectReader& reader, std::string_view json) {
+  static constexpr std::array<std::string_view, 1> kExpand = {"users"};
+  if (!reader.read(json, kExpand).ok()) return std::nullopt;
+  std::span<const JsonMember> members = reader.members();
+  size_t at = kJsonTopLevel;
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (members[i].parent == kJsonTopLevel && members[i].key == "users" && members[i].value.type == JsonType::Array) at = i;
+  }
+  if (at == kJsonTopLevel) return std::nullopt;
+  std::vector<std::string> users;
+  for (size_t i = at + 1; i < members.size(); ++i) {
+    if (members[i].parent != at) continue;
+    if (members[i].value.type != JsonType::String) return std::nullopt;
+    users.emplace_back(members[i].value.str);
+  }
+  return users;
+}
+
+}  // namespace
+
+Task Connection::apiOnline(std::string body) {
+  std::optional<std::vector<std::string>> users = usersOf(frontend().jsonReader(), body);
+  if (!users || users->empty() || users->size() > kMaxOnlineUsers) {
+    const bool tooMany = users && users->size() > kMaxOnlineUsers;
+    std::string json = errorJson(tooMany ? "too_large" : "bad_request", "users must name 1..500 user ids");
+    finishHttp(httpResponse(tooMany ? 413 : 400, kJsonType, json));
+    co_return;
+  }
+  const uint64_t deadlineMs = frontend().nowMs() + frontend().config().hubTimeoutMs;
+  std::vector<std::string> answers(users->size());  // each user's JSON object, raw
+  for (size_t shard = 0; shard < frontend().shardCount(); ++shard) {
+    std::vector<size_t> positions;
+    std::string json;
+    JsonWriter writer(json);
+    writer.beginObject().key("users").beginArray();
+    for (size_t i = 0; i < users->size(); ++i) {
+      if (frontend().shardOfUser((*users)[i]) != shard) continue;
+      writer.string((*users)[i]);
+      positions.push_back(i);
+    }
+    writer.endArray().endObject();
+    if (positions.empty()) continue;
+    wire::FrontendRequest request;
+    request.mutable_app()->set_op("online");
+    request.mutable_app()->set_json(json);
+    HubCall call(frontend().hubOfShard(shard), pending_, request, deadlineMs);
+    HubResult result = co_await call;
+    if (result.status == WaitStatus::Cancelled) co_return;
+    if (result.status != WaitStatus::Done) {
+      finishHttp(httpResponse(503, kJsonType, errorJson("unavailable", "a hub did not answer in time")));
+      co_return;
+    }
+    const std::string reply = result.reply.has_error() ? errorJson(result.reply.error().code(), result.reply.error().message())
+                                                        : result.reply.app_json();
+    const int status = apiStatusForReply(frontend().jsonReader(), reply);
+    if (status != 200) {
+      finishHttp(httpResponse(status, kJsonType, reply));
+      co_return;
+    }
+    static constexpr std::array<std::string_view, 1> kExpand = {"users"};
+    JsonObjectReader& reader = frontend().jsonReader();
+    if (!reader.read(reply, kExpand).ok()) break;
+    size_t k = 0;
+    std::span<const JsonMember> members = reader.members();
+    for (size_t i = 0; i < members.size(); ++i) {
+      if (members[i].parent == kJsonTopLevel || members[i].value.type != JsonType::Object) continue;
+      if (members[i].key.empty() && k < positions.size()) answers[positions[k++]] = std::string(members[i].value.raw);
+    }
+  }
+  std::string out = "{\"ok\":true,\"users\":[";
+  for (size_t i = 0; i < answers.size(); ++i) {
+    if (i != 0) out += ',';
+    out += answers[i].empty() ? errorJson("unavailable", "no answer") : answers[i];
+  }
+  out += "]}";
+  finishHttp(httpResponse(200, kJsonType, out));
+}
+
+}  // namespace webim
