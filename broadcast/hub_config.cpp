@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "broadcast/delivery_mode.h"
+#include "common/presence_namespaces.h"
 #include "common/endpoint.h"
 #include "common/log_line.h"
 #include "common/program/config_binder.h"
@@ -76,6 +77,13 @@ constexpr S kSettings[] = {
     {"fast_namespaces", &HubConfig::fastNamespaces,
      "namespace whose messages are published once written, before their sync (the ack still waits for it; "
      "a crash starts new epochs there), e.g. room (repeat the flag; default: none, all durable)"},
+    {"presence_namespaces", &HubConfig::presenceNamespaces,
+     "namespace with channel presence (presence, presence_stats, join/leave events), e.g. room (repeat the flag; "
+     "default: none); the frontends' presence_namespaces must match"},
+    {"presence_max_members", &HubConfig::presenceMaxMembers,
+     "members listed per presence channel (more are counted, not listed; 1..100000)"},
+    {"presence_grace_ms", &HubConfig::presenceGraceMs,
+     "a member gone from every frontend leaves after this long (a reconnect within it is no leave; 0..600000)"},
 };
 
 constexpr int64_t kMaxBytesPerSync = int64_t{1} << 30;
@@ -130,6 +138,9 @@ std::string validateConfig(const HubConfig& c) {
   if (c.retentionInterval < 1 || c.retentionInterval > 86400 * 365) return "retention_interval: must be 1..31536000 seconds";
   if (std::string error = RetentionPolicy().parse(c.retention); !error.empty()) return "retention: " + error;
   if (std::string error = DeliveryModes().parse(c.fastNamespaces); !error.empty()) return "fast_namespaces: " + error;
+  if (std::string error = PresenceNamespaces().parse(c.presenceNamespaces); !error.empty()) return "presence_namespaces: " + error;
+  if (c.presenceMaxMembers < 1 || c.presenceMaxMembers > 100000) return "presence_max_members: must be 1..100000";
+  if (c.presenceGraceMs < 0 || c.presenceGraceMs > 600000) return "presence_grace_ms: must be 0..600000";
   return {};
 }
 

@@ -91,6 +91,11 @@ struct HubConfig {
   // Namespaces delivered `fast` (delivery_mode.h, docs/durability.md "Delivery modes"): their
   // messages are published once written, before the sync their acks wait for. [] = all durable.
   std::vector<std::string> fastNamespaces;
+  // Channel presence (docs/architecture.md "Channel presence"): the namespaces whose channels say
+  // who is here (e.g. room, dm; [] = none), the members listed per channel, the grace of a leave.
+  std::vector<std::string> presenceNamespaces;
+  int64_t presenceMaxMembers = 1000;
+  int64_t presenceGraceMs = 5000;
 };
 
 struct RequestOptions {  // `webim-broadcast request`

@@ -166,6 +166,12 @@ DecodedRequest HubRequestDecoder::decodeFrontend(std::string_view body) {
     case wire::FrontendRequest::kSignal:
       out.request = decodeSignal(*request.mutable_signal(), scope_, maxDataBytes_);
       break;
+    case wire::FrontendRequest::kChannelPresenceUpdate:
+      out.request = decodePresenceUpdate(*request.mutable_channel_presence_update(), scope_);
+      break;
+    case wire::FrontendRequest::kChannelPresenceQuery:
+      out.request = decodePresenceQuery(*request.mutable_channel_presence_query(), scope_);
+      break;
     case wire::FrontendRequest::kApp:
       out.form = ReplyForm::AppViaFrontend;
       out.request = decodeApp(request.app().json(), request.app().op());

@@ -35,6 +35,10 @@ class Publisher {
   size_t publishMessages(const std::vector<StoredMessage>& messages, Pick&& pick);
   // A signal (never stored) to the channel's subscribers, at once: a Delivery with `signal` set.
   void publishSignal(const std::string& channel, const std::string& from, const std::string& data, int64_t tsMs);
+  // A channel presence event (never stored) to the channel's subscribers: a Delivery with `signal`
+  // set and the users who joined and left (docs/architecture.md "Channel presence").
+  void publishPresence(const std::string& channel, const std::vector<std::string>& join,
+                       const std::vector<std::string>& leave, int64_t tsMs);
   // A stored kick (its revocation committed) on the control topic every frontend subscribes.
   void publishKick(const std::string& user, uint32_t code, const std::string& reason, int64_t notBeforeMs);
   // A frontend subscribed its own topic: the hub's boot id tells it whether to attach again.
