@@ -13,13 +13,15 @@
 
 namespace webim {
 
-enum class ClientOp { Auth, Sub, Unsub, Pub, Hist, Signal, Unknown };
+enum class ClientOp { Auth, Sub, Unsub, Pub, Hist, Signal, Presence, PresenceStats, Unknown };
 
 inline constexpr size_t kMaxCidBytes = 64;
 inline constexpr uint32_t kDefaultHistLimit = 50;
 inline constexpr uint32_t kMaxHistLimit = 200;
 
 inline constexpr size_t kMaxSubBatch = 256;  // entries of one batched `sub`
+inline constexpr uint32_t kDefaultPresenceLimit = 100;  // users of one `presence` page
+inline constexpr uint32_t kMaxPresenceLimit = 1000;
 
 // One channel of a `sub` request: its own (ch, since), or one entry of a batched `subs` list.
 struct SubEntry {
@@ -45,6 +47,8 @@ struct ClientRequest {
   uint32_t limit = kDefaultHistLimit;
   // A batched sub (`subs`, 1..kMaxSubBatch entries); empty for a sub of one channel (ch, since).
   std::vector<SubEntry> subs;
+  // presence: the page starts after this user id (empty: from the first); `limit` its size.
+  std::string_view afterUser;
 };
 
 struct DecodeError {
@@ -71,6 +75,8 @@ class RequestDecoder {
   //   pub: ch (string), data (any JSON value), cid (string, 1..64 bytes)
   //   hist: ch (string); optional before or after (unsigned integer; not both); optional limit 1..200
   //   signal: ch (string), data (any JSON value)
+  //   presence: ch (string); optional after (string: a user id), limit 1..1000 (default 100)
+  //   presence_stats: ch (string)
   // Optional fields given as null count as absent. A known field appearing twice is an error (so no
   // reader can disagree about which copy counts); unknown fields are ignored. Channel names are not
   // checked here (see channel_rules.h). Unknown ops decode with op == Unknown and only op/id read

@@ -217,6 +217,9 @@ class Connection final : private TimerNode {
   void handleSub(const ClientRequest& request);
   void handleUnsub(const ClientRequest& request);
   void handleSignal(const ClientRequest& request);
+  // presence / presence_stats (connection_presence.cpp): checked here, answered by the channel's hub.
+  void handlePresence(const ClientRequest& request);
+  Task presenceQuery(int64_t id, std::string channel, bool statsOnly, std::string after, uint32_t limit);
   bool refusedPublish(const ClientRequest& request);
   uint64_t overHubDataLimit(const ClientRequest& request);
   void replyOk(int64_t id);

@@ -25,8 +25,9 @@ void Connection::handleRequest(std::string_view payload) {
     replyError(request, error.tooLarge ? "too_large" : "bad_request", error.message);
     return;
   }
-  if (isCommand() && request.op != ClientOp::Pub && request.op != ClientOp::Hist && request.op != ClientOp::Signal) {
-    replyError(request, "bad_request", "POST /cmd takes one pub, hist or signal request");
+  if (isCommand() && request.op != ClientOp::Pub && request.op != ClientOp::Hist && request.op != ClientOp::Signal &&
+      request.op != ClientOp::Presence && request.op != ClientOp::PresenceStats) {
+    replyError(request, "bad_request", "POST /cmd takes one pub, hist, signal, presence or presence_stats request");
     return;
   }
   if (isCommand()) {
@@ -71,6 +72,10 @@ void Connection::handleRequest(std::string_view payload) {
       break;
     case ClientOp::Signal:
       handleSignal(request);
+      break;
+    case ClientOp::Presence:
+    case ClientOp::PresenceStats:
+      handlePresence(request);  // connection_presence.cpp
       break;
     case ClientOp::Unknown:
       replyError(request, "bad_request", "unknown op");
