@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "common/slot_map.h"
+#include "common/client_request.h"  // kDefaultPresenceLimit, kMaxPresenceLimit
 
 namespace webim::wire {
 class ChannelPresenceUpdate;
@@ -15,9 +15,6 @@ class ChannelPresenceQuery;
 }  // namespace webim::wire
 
 namespace webim::hub {
-
-inline constexpr uint32_t kDefaultPresenceLimit = 100;
-inline constexpr uint32_t kMaxPresenceLimit = 1000;
 
 // One frontend's report (never answered): per channel its connections now and its user changes.
 struct PresenceUpdateRequest {
