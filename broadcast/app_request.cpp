@@ -143,6 +143,17 @@ AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out
     out = AppStats{};
     return {};
   }
+  if (op == "presence" || op == "presence_stats") {
+    AppPresence presence{{}, op == "presence_stats", {}, kDefaultPresenceLimit};
+    if (!readString(f.ch, "ch", presence.channel, error) || !validChannel(presence.channel, error)) return error;
+    if (!presence.statsOnly && !readString(f.after, "after", presence.after, error)) return error;
+    uint64_t limit = kDefaultPresenceLimit;
+    if (!presence.statsOnly && !readUnsigned(f.limit, "limit", limit, error)) return error;
+    if (limit < 1 || limit > kMaxPresenceLimit) return badRequest("limit must be 1.." + std::to_string(kMaxPresenceLimit));
+    presence.limit = static_cast<uint32_t>(limit);
+    out = std::move(presence);
+    return {};
+  }
   if (op == "kick") {
     AppKick kick;
     if (!present(f.user)) return badRequest("user is required");

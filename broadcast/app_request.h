@@ -5,6 +5,8 @@
 //   {"op":"hist","ch":C,"before"|"after":S,"limit":L}                  limit 1..200, default 50
 //   {"op":"kick","user":U,"code":4003,"reason":"..."}                  code 4000..4999, reason <= 123 bytes
 //   {"op":"stats"}
+//   {"op":"presence","ch":C,"after":U,"limit":L}                      after optional, limit 1..1000, default 100
+//   {"op":"presence_stats","ch":C}
 // Anything else is bad_request. `data` is kept byte for byte.
 #pragma once
 
@@ -46,7 +48,15 @@ struct AppKick {
 
 inline constexpr size_t kMaxKickReasonBytes = 123;  // what fits a close frame
 
-using AppRequest = std::variant<AppPublish, AppHistory, AppStats, AppKick>;
+// Channel presence (docs/protocol.md "Channel presence"): a page of members, or the counts only.
+struct AppPresence {
+  std::string channel;
+  bool statsOnly = false;
+  std::string after;
+  uint32_t limit = 0;
+};
+
+using AppRequest = std::variant<AppPublish, AppHistory, AppStats, AppKick, AppPresence>;
 
 struct AppDecodeError {
   std::string code;  // "" on success, else a docs/protocol.md error code (bad_request, too_large)

@@ -120,6 +120,11 @@ HubRequest HubRequestDecoder::decodeApp(std::string_view body, std::string_view 
     if (!scope_.owns(hist->channel)) return RequestError{"wrong_shard", scope_.wrongShardMessage(hist->channel)};
     return HistoryRequest{std::move(hist->channel), hist->before, hist->after, hist->limit};
   }
+  if (auto* presence = std::get_if<AppPresence>(&request)) {
+    if (!scope_.owns(presence->channel)) return RequestError{"wrong_shard", scope_.wrongShardMessage(presence->channel)};
+    return PresenceQueryRequest{std::move(presence->channel), presence->statsOnly, std::move(presence->after),
+                                presence->limit};
+  }
   if (auto* kick = std::get_if<AppKick>(&request)) {
     return KickRequest{std::move(kick->user), kick->code, std::move(kick->reason)};
   }

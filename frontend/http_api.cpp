@@ -21,6 +21,8 @@ std::optional<std::string_view> apiOpForPath(std::string_view path) {
   if (path == "/api/hist") return "hist";
   if (path == "/api/kick") return "kick";
   if (path == "/api/stats") return "stats";
+  if (path == "/api/presence") return "presence";
+  if (path == "/api/presence_stats") return "presence_stats";
   return std::nullopt;
 }
 

@@ -5,7 +5,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { Client, Cluster, sleep, until } from './harness.mjs';
+import { fileURLToPath } from 'node:url';
+
+import { Client, Cluster, apiPost, runProgram, sleep, until } from './harness.mjs';
+
+const PHP = process.env.WEBIM_PHP || 'php';
+const PHP_AUTOLOAD = fileURLToPath(new URL('../../clients/php/autoload.php', import.meta.url));
 
 const GRACE_MS = 1000;
 const CAP = 5;
@@ -167,6 +172,37 @@ describe('channel presence', () => {
     assert.deepEqual(await post({ op: 'presence_stats', id: 1, ch }), { op: 'ok', id: 1, connections: 1, users: 1 });
     assert.deepEqual(await post({ op: 'presence', id: 2, ch }), { op: 'ok', id: 2, users: ['cmdu'], more: false });
     assert.equal((await post({ op: 'presence', id: 3, ch: 'secret:1' })).code, 'forbidden');
+  });
+
+  test('the app: app ingress, HTTP API and the PHP library ask the same', async () => {
+    const ch = 'room:app';
+    const c = await member(fe1, 'appu', ch);
+    await member(fe2, 'appv', ch);
+    await until(async () => (await c.request('presence_stats', { ch })).users === 2, 'two members');
+    assert.deepEqual(await cluster.appRequest({ op: 'presence_stats', ch }), { ok: true, ch, connections: 2, users: 2 });
+    assert.deepEqual(await cluster.appRequest({ op: 'presence', ch, after: 'appu', limit: 5 }),
+      { ok: true, ch, users: ['appv'], more: false });
+    const off = await cluster.appRequest({ op: 'presence', ch: 'news:1' });
+    assert.deepEqual([off.ok, off.code], [false, 'bad_request']);
+    assert.equal((await cluster.appRequest({ op: 'presence', ch, limit: 0 })).code, 'bad_request');
+
+    const api = await apiPost(fe2.port, 'presence', { ch, limit: 1 }, cluster.apiKey);
+    assert.deepEqual([api.status, api.body], [200, { ok: true, ch, users: ['appu'], more: true }]);
+    const apiStats = await apiPost(fe2.port, 'presence_stats', { ch }, cluster.apiKey);
+    assert.deepEqual([apiStats.status, apiStats.body.connections, apiStats.body.users], [200, 2, 2]);
+    assert.equal((await apiPost(fe2.port, 'presence_stats', { ch: 'news:1' }, cluster.apiKey)).status, 400);
+
+    const script = `require ${JSON.stringify(PHP_AUTOLOAD)};
+      $hub = new Webim\\Hub(${JSON.stringify(cluster.endpoints.app)});
+      $api = new Webim\\HttpApi([${JSON.stringify(`http://127.0.0.1:${fe1.adminPort}`)}], ${JSON.stringify(cluster.apiKey)});
+      echo json_encode([$hub->presenceStats('${ch}'), $hub->presence('${ch}', '', 1), $api->presence('${ch}', 'appu')]);`;
+    const php = await runProgram(PHP, ['-r', script]);
+    if (php.code === 'ENOENT') return;  // no php-cli here (php_client.test.mjs says what to install)
+    assert.equal(php.code, 0, php.stderr + php.stdout);
+    const [stats, page, viaApi] = JSON.parse(php.stdout);
+    assert.deepEqual(stats, { ch, connections: 2, users: 2 });
+    assert.deepEqual(page, { ch, users: ['appu'], more: true });
+    assert.deepEqual(viaApi, { ch, users: ['appv'], more: false });
   });
 
   test('a hub restart: the frontends report again and the counts are right', async () => {
