@@ -27,6 +27,14 @@ export interface Signal<T = unknown> {
   data: T;
 }
 
+/** Who joined and left a subscribed presence channel since its previous event (coalesced, best effort). */
+export interface PresenceEvent {
+  ch: string;
+  join: string[];
+  leave: string[];
+  ts: number;
+}
+
 export type State = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 /** 'custom' when options.transport replaces the built-in ones. */
@@ -145,6 +153,8 @@ export interface EventMap {
   revoked: RevokedEvent;
   /** A signal of a subscribed channel, the user's own included. */
   signal: Signal;
+  /** Channel presence: joins and leaves of a subscribed channel in a presence namespace. */
+  presence: PresenceEvent;
   error: Error;
 }
 
@@ -175,6 +185,9 @@ export class WebimClient {
   publish(ch: string, data: unknown, options?: { cid?: string }): Promise<Position & { cid: string }>;
   /** Ephemeral: to the current subscribers only; rejects with 'unavailable' while not connected. */
   signal(ch: string, data: unknown): Promise<void>;
+  /** Who is in `ch` (byte order, after `after`); rejects 'forbidden' without a subscribe grant. */
+  presence(ch: string, page?: { after?: string; limit?: number }): Promise<{ users: string[]; more: boolean }>;
+  presenceStats(ch: string): Promise<{ connections: number; users: number }>;
   history<T = unknown>(
     ch: string,
     range?: { before?: number; after?: number; limit?: number },

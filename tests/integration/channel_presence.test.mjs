@@ -7,7 +7,8 @@ import { after, before, describe, test } from 'node:test';
 
 import { fileURLToPath } from 'node:url';
 
-import { Client, Cluster, apiPost, runProgram, sleep, until } from './harness.mjs';
+import { Client, Cluster, WebSocket, apiPost, runProgram, sleep, until } from './harness.mjs';
+import { WebimClient } from '../../clients/js/webim.js';
 
 const PHP = process.env.WEBIM_PHP || 'php';
 const PHP_AUTOLOAD = fileURLToPath(new URL('../../clients/php/autoload.php', import.meta.url));
@@ -204,6 +205,28 @@ describe('channel presence', () => {
     assert.deepEqual(page, { ch, users: ['appu'], more: true });
     assert.deepEqual(viaApi, { ch, users: ['appv'], more: false });
   });
+
+  for (const transport of ['websocket', 'sse']) {
+    test(`the JS client (${transport}): presence(), presenceStats() and 'presence' events`, async () => {
+      const ch = `room:js-${transport}`;
+      const opts = { WebSocket, requestTimeoutMs: 3000, backoff: { baseMs: 50, maxMs: 400 } };
+      const client = new WebimClient({ ...opts, url: fe1.url, token: cluster.token(`js-${transport}`, ['room:*']), transports: [transport] });
+      const events = [];
+      client.on('presence', (e) => events.push(e));
+      await client.connect();
+      await client.subscribe(ch, () => {}).ready;
+      const other = await member(fe2, `jo-${transport}`, ch);
+      await until(() => events.some((e) => e.join.includes(`jo-${transport}`)), 'the join event', 5000);
+      assert.deepEqual(await client.presenceStats(ch), { connections: 2, users: 2 });
+      assert.deepEqual(await client.presence(ch, { limit: 1 }), { users: [`jo-${transport}`], more: true });
+      assert.deepEqual(await client.presence(ch, { after: `jo-${transport}` }), { users: [`js-${transport}`], more: false });
+      await other.close();
+      await until(() => events.some((e) => e.leave.includes(`jo-${transport}`)), 'the leave event', GRACE_MS + 3000);
+      assert.equal(events.at(-1).ch, ch);
+      await assert.rejects(client.presence('secret:1'), { code: 'forbidden' });
+      client.close();
+    });
+  }
 
   test('a hub restart: the frontends report again and the counts are right', async () => {
     const ch = 'room:restart';
