@@ -264,3 +264,35 @@ describe('channel presence', () => {
     assert.deepEqual([stats.connections, stats.users], [2, 2]);
   });
 });
+
+describe('channel presence: a frontend that dies and stays dead', () => {
+  let cluster;
+
+  after(() => cluster.stop());
+
+  test('forgotten after frontend_timeout: its users leave after the grace', async () => {
+    cluster = new Cluster();
+    await cluster.startHub([...PRESENCE, '--presence-grace-ms', String(GRACE_MS), '--frontend-timeout', '1']);
+    const fast = ['--heartbeat-ms', '200'];
+    const fe1 = await cluster.startFrontend([...PRESENCE, ...fast]);
+    const fe2 = await cluster.startFrontend([...PRESENCE, ...fast]);
+    const ch = 'room:dead';
+    const watcher = await Client.connect(fe1.url);
+    await watcher.auth(cluster.token('dw', ['room:*']));
+    const events = eventsOf(watcher);
+    assert.equal((await watcher.request('sub', { ch })).op, 'ok');
+    const victim = await Client.connect(fe2.url);
+    await victim.auth(cluster.token('dv', ['room:*']));
+    assert.equal((await victim.request('sub', { ch })).op, 'ok');
+    await until(() => joined(events).includes('dv'), 'the join', 5000);
+    const killedAt = Date.now();
+    fe2.child.kill('SIGKILL');
+    await fe2.exited;
+    await until(() => left(events).includes('dv'), 'the leave after the timeout and the grace', 10000);
+    const waited = Date.now() - killedAt;
+    assert.ok(waited >= 1000 + GRACE_MS - 200, `the leave came ${waited} ms after the kill`);
+    const stats = await watcher.request('presence_stats', { ch });
+    assert.deepEqual([stats.connections, stats.users], [1, 1]);
+    await watcher.close();
+  });
+});
