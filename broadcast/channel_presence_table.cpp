@@ -4,6 +4,46 @@
 
 namespace webim::hub {
 
+bool ChannelPresenceTable::Member::has(FrontendIndex frontend) const {
+  const size_t inlined = std::min<size_t>(count, inlineFrontends.size());
+  if (std::find(inlineFrontends.begin(), inlineFrontends.begin() + inlined, frontend) != inlineFrontends.begin() + inlined) {
+    return true;
+  }
+  return extra && std::find(extra->begin(), extra->end(), frontend) != extra->end();
+}
+
+void ChannelPresenceTable::Member::add(FrontendIndex frontend) {
+  if (has(frontend)) return;
+  if (count < inlineFrontends.size()) {
+    inlineFrontends[count] = frontend;
+  } else {
+    if (!extra) extra = std::make_unique<std::vector<FrontendIndex>>();
+    extra->push_back(frontend);
+  }
+  ++count;
+}
+
+void ChannelPresenceTable::Member::remove(FrontendIndex frontend) {
+  const size_t inlined = std::min<size_t>(count, inlineFrontends.size());
+  auto at = std::find(inlineFrontends.begin(), inlineFrontends.begin() + inlined, frontend);
+  if (at != inlineFrontends.begin() + inlined) {
+    // The last frontend takes its place: from `extra` when there is one, else the last inline one.
+    if (extra && !extra->empty()) {
+      *at = extra->back();
+      extra->pop_back();
+      if (extra->empty()) extra.reset();
+    } else {
+      *at = inlineFrontends[inlined - 1];
+    }
+    --count;
+    return;
+  }
+  if (extra && std::erase(*extra, frontend) > 0) {
+    --count;
+    if (extra->empty()) extra.reset();
+  }
+}
+
 ChannelPresenceTable::FrontendIndex ChannelPresenceTable::intern(std::string_view frontendId) {
   auto [it, added] = frontendIds_.try_emplace(std::string(frontendId), static_cast<FrontendIndex>(frontendIds_.size()));
   return it->second;
@@ -37,9 +77,7 @@ void ChannelPresenceTable::join(Channel& channel, const std::string& name, Front
   auto it = channel.members.find(user);
   if (it != channel.members.end()) {
     Member& member = it->second;
-    if (std::find(member.frontends.begin(), member.frontends.end(), frontend) == member.frontends.end()) {
-      member.frontends.push_back(frontend);
-    }
+    member.add(frontend);
     member.leaveAtMs = 0;  // back within the grace: no leave, no join (its deadline is ignored when due)
     return;
   }
@@ -48,15 +86,15 @@ void ChannelPresenceTable::join(Channel& channel, const std::string& name, Front
     channel.unlisted++;
     return;
   }
-  channel.members.emplace(user, Member{{frontend}, 0});
-  changed(channel, name, user, true, nowMs);
+  Member& member = channel.members.emplace(user, Member{}).first->second;
+  member.add(frontend);
+  changed(channel, name, user, &member, nowMs);
 }
 
 void ChannelPresenceTable::leave(Channel& channel, const std::string& name, FrontendIndex frontend,
                                  const std::string& user, uint64_t nowMs) {
   auto it = channel.members.find(user);
-  if (it == channel.members.end() ||
-      std::find(it->second.frontends.begin(), it->second.frontends.end(), frontend) == it->second.frontends.end()) {
+  if (it == channel.members.end() || !it->second.has(frontend)) {
     Reporter& r = reporter(channel, frontend);  // an unlisted user of that frontend
     if (r.unlisted > 0) {
       r.unlisted--;
@@ -70,29 +108,43 @@ void ChannelPresenceTable::leave(Channel& channel, const std::string& name, Fron
 // `frontend` no longer holds `user`: with no frontend left the member's grace starts.
 void ChannelPresenceTable::dropFrom(Channel& channel, const std::string& name, Member& member,
                                     const std::string& user, FrontendIndex frontend, uint64_t nowMs) {
-  std::erase(member.frontends, frontend);
-  if (!member.frontends.empty()) return;
+  member.remove(frontend);
+  if (member.count > 0) return;
   if (options_.graceMs == 0) {
-    channel.members.erase(user);
-    changed(channel, name, user, false, nowMs);
+    leaveNow(channel, name, user, nowMs);
     return;
   }
   member.leaveAtMs = nowMs + options_.graceMs;
   deadlines_.emplace(member.leaveAtMs, Deadline{name, user});
 }
 
-// A member joined or left: told with the channel's next event, at most one per eventIntervalMs.
-void ChannelPresenceTable::changed(Channel& channel, const std::string& name, const std::string& user, bool joined,
+// A member joined (`joined`: it) or left (nullptr): told with the channel's next event, at most one
+// per eventIntervalMs. A leave and a join of one user between two events cancel out.
+void ChannelPresenceTable::changed(Channel& channel, const std::string& name, const std::string& user, Member* joined,
                                    uint64_t nowMs) {
-  auto it = channel.pending.find(user);
-  if (it != channel.pending.end() && it->second != joined) {
-    channel.pending.erase(it);  // left and came back (or the reverse) since the last event: nothing to tell
+  if (joined != nullptr) {
+    auto left = std::find(channel.pendingLeaves.begin(), channel.pendingLeaves.end(), user);
+    if (left != channel.pendingLeaves.end()) {
+      channel.pendingLeaves.erase(left);  // left and came back since the last event: nothing to tell
+      return;
+    }
+    joined->pendingJoin = true;
+    channel.pendingJoins.push_back(user);
   } else {
-    channel.pending.insert_or_assign(user, joined);
+    channel.pendingLeaves.push_back(user);
   }
-  if (channel.pending.empty() || channel.eventAtMs != 0) return;
+  if (channel.eventAtMs != 0) return;
   channel.eventAtMs = std::max(nowMs, channel.lastEventMs == 0 ? 0 : channel.lastEventMs + options_.eventIntervalMs);
   deadlines_.emplace(channel.eventAtMs, Deadline{name, {}});
+}
+
+// The member's grace is over (or there is none): it leaves; a join not yet told is simply dropped.
+void ChannelPresenceTable::leaveNow(Channel& channel, const std::string& name, const std::string& user,
+                                   uint64_t nowMs) {
+  auto it = channel.members.find(user);
+  const bool untold = it->second.pendingJoin;
+  channel.members.erase(it);
+  if (!untold) changed(channel, name, user, nullptr, nowMs);
 }
 
 void ChannelPresenceTable::forgetFrontend(std::string_view frontendId, uint64_t nowMs) {
@@ -113,9 +165,7 @@ void ChannelPresenceTable::forgetFrontend(std::string_view frontendId, uint64_t 
     std::erase_if(c.reporters, [frontend](const Reporter& r) { return r.frontend == frontend; });
     held.clear();
     for (const auto& [user, member] : c.members) {
-      if (std::find(member.frontends.begin(), member.frontends.end(), frontend) != member.frontends.end()) {
-        held.push_back(user);
-      }
+      if (member.has(frontend)) held.push_back(user);
     }
     for (const std::string& user : held) dropFrom(c, name, c.members.at(user), user, frontend, nowMs);
     eraseIfEmpty(name);
@@ -136,15 +186,33 @@ std::vector<ChannelPresenceTable::Event> ChannelPresenceTable::takeEvents(uint64
     if (it == channels_.end() || it->second.eventAtMs != atMs) continue;  // gone, or rescheduled
     Channel& c = it->second;
     c.eventAtMs = 0;
-    if (!c.pending.empty()) {
-      Event& event = out.emplace_back(Event{due.channel, {}, {}});
-      for (const auto& [user, joined] : c.pending) (joined ? event.join : event.leave).push_back(user);
-      c.pending.clear();
+    Event event = takePending(c, due.channel);
+    if (!event.join.empty() || !event.leave.empty()) {
+      out.push_back(std::move(event));
       c.lastEventMs = nowMs;
     }
     eraseIfEmpty(due.channel);
   }
   return out;
+}
+
+// The joins still to tell (a member that left again meanwhile is gone, one listed twice is told once)
+// and the leaves, each in byte order.
+ChannelPresenceTable::Event ChannelPresenceTable::takePending(Channel& c, const std::string& name) {
+  Event event{name, {}, {}};
+  for (std::string& user : c.pendingJoins) {
+    auto member = c.members.find(user);
+    if (member == c.members.end() || !member->second.pendingJoin) continue;
+    member->second.pendingJoin = false;
+    event.join.push_back(std::move(user));
+  }
+  event.leave = std::move(c.pendingLeaves);
+  c.pendingJoins.clear();
+  c.pendingJoins.shrink_to_fit();  // a burst's list does not stay allocated
+  c.pendingLeaves = {};
+  std::sort(event.join.begin(), event.join.end());
+  std::sort(event.leave.begin(), event.leave.end());
+  return event;
 }
 
 void ChannelPresenceTable::endGrace(const Deadline& due, uint64_t atMs, uint64_t nowMs) {
@@ -153,9 +221,8 @@ void ChannelPresenceTable::endGrace(const Deadline& due, uint64_t atMs, uint64_t
   Channel& c = it->second;
   auto member = c.members.find(due.user);
   // Came back meanwhile (or left again later, with a later deadline): not this one's to end.
-  if (member == c.members.end() || !member->second.frontends.empty() || member->second.leaveAtMs != atMs) return;
-  c.members.erase(member);
-  changed(c, due.channel, due.user, false, nowMs);
+  if (member == c.members.end() || member->second.count > 0 || member->second.leaveAtMs != atMs) return;
+  leaveNow(c, due.channel, due.user, nowMs);
   eraseIfEmpty(due.channel);
 }
 
@@ -163,7 +230,10 @@ void ChannelPresenceTable::eraseIfEmpty(const std::string& name) {
   auto it = channels_.find(name);
   if (it == channels_.end()) return;
   const Channel& c = it->second;
-  if (c.members.empty() && c.reporters.empty() && c.pending.empty() && c.eventAtMs == 0) channels_.erase(it);
+  if (c.members.empty() && c.reporters.empty() && c.pendingJoins.empty() && c.pendingLeaves.empty() &&
+      c.eventAtMs == 0) {
+    channels_.erase(it);
+  }
 }
 
 ChannelPresenceTable::Stats ChannelPresenceTable::stats(std::string_view channel) const {

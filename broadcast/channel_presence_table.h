@@ -15,9 +15,11 @@
 //    not promoted when members leave.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -69,9 +71,18 @@ class ChannelPresenceTable {
 
  private:
   using FrontendIndex = uint16_t;
+  // 24 bytes: the frontends reporting it (the first three inline, more in `extra`: rare), its
+  // grace's end, and whether its join waits for the channel's next event.
   struct Member {
-    std::vector<FrontendIndex> frontends;  // reporting it now; empty during the grace
-    uint64_t leaveAtMs = 0;                // in its grace until then (0: not leaving)
+    uint64_t leaveAtMs = 0;  // in its grace until then (0: not leaving)
+    std::array<FrontendIndex, 3> inlineFrontends{};
+    uint8_t count = 0;       // frontends reporting it now (0: in its grace)
+    bool pendingJoin = false;
+    std::unique_ptr<std::vector<FrontendIndex>> extra;  // the 4th frontend onwards
+
+    bool has(FrontendIndex frontend) const;
+    void add(FrontendIndex frontend);
+    void remove(FrontendIndex frontend);
   };
   struct Reporter {
     FrontendIndex frontend = 0;
@@ -83,7 +94,9 @@ class ChannelPresenceTable {
     std::vector<Reporter> reporters;
     uint64_t connections = 0;
     uint64_t unlisted = 0;
-    std::map<std::string, bool, std::less<>> pending;  // user -> joined (else left), not yet published
+    // Changes not yet published: joins (valid while the member's pendingJoin is set) and leaves.
+    std::vector<std::string> pendingJoins;
+    std::vector<std::string> pendingLeaves;
     uint64_t eventAtMs = 0;                            // the next event is scheduled (0: none)
     uint64_t lastEventMs = 0;
   };
@@ -101,7 +114,9 @@ class ChannelPresenceTable {
              uint64_t nowMs);
   void dropFrom(Channel& channel, const std::string& name, Member& member, const std::string& user,
                 FrontendIndex frontend, uint64_t nowMs);
-  void changed(Channel& channel, const std::string& name, const std::string& user, bool joined, uint64_t nowMs);
+  void changed(Channel& channel, const std::string& name, const std::string& user, Member* joined, uint64_t nowMs);
+  void leaveNow(Channel& channel, const std::string& name, const std::string& user, uint64_t nowMs);
+  Event takePending(Channel& channel, const std::string& name);
   void endGrace(const Deadline& due, uint64_t atMs, uint64_t nowMs);
   void eraseIfEmpty(const std::string& name);
 

@@ -131,3 +131,31 @@ TEST_CASE("members are listed in pages after a user id", "[channel_presence]") {
   CHECK_FALSE(page.more);
   CHECK(t.list("room:9", "", 2).users.empty());
 }
+
+TEST_CASE("a member held by more frontends than fit inline", "[channel_presence]") {
+  ChannelPresenceTable t = table();
+  for (const char* fe : {"a", "b", "c", "d", "e"}) report(t, fe, 1, {"7"}, {}, 0);
+  t.takeEvents(0);
+  CHECK(t.stats("room:1").users == 1);
+  CHECK(t.stats("room:1").connections == 5);
+  for (const char* fe : {"b", "d", "a", "e"}) report(t, fe, 0, {}, {"7"}, 10);
+  CHECK(t.takeEvents(10000).empty());  // still held by c
+  t.forgetFrontend("c", 10000);
+  std::vector<ChannelPresenceTable::Event> events = t.takeEvents(20000);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].leave == Users{"7"});
+  CHECK(t.channels() == 0);
+}
+
+TEST_CASE("joined, left and joined again between two events: one join", "[channel_presence]") {
+  ChannelPresenceTable t = table(1000, 0);
+  report(t, "a", 1, {"1"}, {}, 0);
+  t.takeEvents(0);
+  report(t, "a", 2, {"7"}, {}, 10);
+  report(t, "a", 1, {}, {"7"}, 20);
+  report(t, "a", 2, {"7"}, {}, 30);
+  std::vector<ChannelPresenceTable::Event> events = t.takeEvents(200);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].join == Users{"7"});
+  CHECK(events[0].leave.empty());
+}
