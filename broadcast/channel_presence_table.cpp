@@ -44,32 +44,56 @@ void ChannelPresenceTable::Member::remove(FrontendIndex frontend) {
   }
 }
 
-ChannelPresenceTable::FrontendIndex ChannelPresenceTable::intern(std::string_view frontendId) {
-  auto [it, added] = frontendIds_.try_emplace(std::string(frontendId), static_cast<FrontendIndex>(frontendIds_.size()));
-  return it->second;
+// The index of `boot`, the current process of `frontendId` (a new one for a new process).
+std::optional<ChannelPresenceTable::FrontendIndex> ChannelPresenceTable::intern(std::string_view frontendId,
+                                                                              uint64_t boot) {
+  auto it = processes_.find(std::string(frontendId));
+  if (it != processes_.end() && it->second.boot == boot) return it->second.index;
+  if (it != processes_.end()) forgetFrontend(frontendId);  // replaced without being forgotten first
+  FrontendIndex index = 0;
+  if (!freeIndices_.empty()) {
+    index = freeIndices_.back();
+    freeIndices_.pop_back();
+  } else if (channelsOf_.size() < UINT16_MAX) {
+    index = static_cast<FrontendIndex>(channelsOf_.size());
+    channelsOf_.emplace_back();
+  } else {
+    return std::nullopt;
+  }
+  processes_[std::string(frontendId)] = Process{boot, index};
+  return index;
 }
 
 // The reporter's entry (added when new). References stay valid until a reporter is removed, which
-// only update() and forgetFrontend() do, at their end.
-ChannelPresenceTable::Reporter& ChannelPresenceTable::reporter(Channel& channel, FrontendIndex frontend) {
+// only update() and withdraw() do, at their end.
+ChannelPresenceTable::Reporter& ChannelPresenceTable::reporter(Channel& channel, const std::string& name,
+                                                               FrontendIndex frontend) {
   for (Reporter& r : channel.reporters) {
     if (r.frontend == frontend) return r;
   }
+  channelsOf_[frontend].insert(name);
   return channel.reporters.emplace_back(Reporter{frontend, 0, 0});
 }
 
-void ChannelPresenceTable::update(std::string_view frontendId, const std::string& channel, uint32_t connections,
-                                  std::span<const std::string> join, std::span<const std::string> leave,
-                                  uint64_t nowMs) {
-  const FrontendIndex frontend = intern(frontendId);
+bool ChannelPresenceTable::update(std::string_view frontendId, uint64_t boot, const std::string& channel,
+                                  uint32_t connections, std::span<const std::string> join,
+                                  std::span<const std::string> leave, uint64_t nowMs) {
+  const std::optional<FrontendIndex> index = intern(frontendId, boot);
+  if (!index) return false;
+  const FrontendIndex frontend = *index;
   Channel& c = channels_[channel];
-  Reporter& r = reporter(c, frontend);
+  Reporter& r = reporter(c, channel, frontend);
   c.connections = c.connections - r.connections + connections;
   r.connections = connections;
   for (const std::string& user : join) this->join(c, channel, frontend, user, nowMs);
   for (const std::string& user : leave) this->leave(c, channel, frontend, user, nowMs);
-  std::erase_if(c.reporters, [](const Reporter& x) { return x.connections == 0 && x.unlisted == 0; });
+  std::erase_if(c.reporters, [&](const Reporter& x) {
+    if (x.connections != 0 || x.unlisted != 0) return false;
+    channelsOf_[x.frontend].erase(channel);
+    return true;
+  });
   eraseIfEmpty(channel);
+  return true;
 }
 
 void ChannelPresenceTable::join(Channel& channel, const std::string& name, FrontendIndex frontend,
@@ -82,7 +106,7 @@ void ChannelPresenceTable::join(Channel& channel, const std::string& name, Front
     return;
   }
   if (channel.members.size() >= options_.maxMembers) {
-    reporter(channel, frontend).unlisted++;
+    reporter(channel, name, frontend).unlisted++;
     channel.unlisted++;
     return;
   }
@@ -95,7 +119,7 @@ void ChannelPresenceTable::leave(Channel& channel, const std::string& name, Fron
                                  const std::string& user, uint64_t nowMs) {
   auto it = channel.members.find(user);
   if (it == channel.members.end() || !it->second.has(frontend)) {
-    Reporter& r = reporter(channel, frontend);  // an unlisted user of that frontend
+    Reporter& r = reporter(channel, name, frontend);  // an unlisted user of that frontend
     if (r.unlisted > 0) {
       r.unlisted--;
       channel.unlisted--;
@@ -147,34 +171,54 @@ void ChannelPresenceTable::leaveNow(Channel& channel, const std::string& name, c
   if (!untold) changed(channel, name, user, nullptr, nowMs);
 }
 
-void ChannelPresenceTable::forgetFrontend(std::string_view frontendId, uint64_t nowMs) {
-  auto id = frontendIds_.find(std::string(frontendId));
-  if (id == frontendIds_.end()) return;
-  const FrontendIndex frontend = id->second;
-  std::vector<std::string> names;
-  names.reserve(channels_.size());
-  for (const auto& [name, channel] : channels_) names.push_back(name);
-  std::vector<std::string> held;
-  for (const std::string& name : names) {
-    Channel& c = channels_.at(name);
-    for (const Reporter& r : c.reporters) {
-      if (r.frontend != frontend) continue;
-      c.connections -= r.connections;
-      c.unlisted -= r.unlisted;
+void ChannelPresenceTable::forgetFrontend(std::string_view frontendId) {
+  auto it = processes_.find(std::string(frontendId));
+  if (it == processes_.end()) return;
+  const FrontendIndex index = it->second.index;
+  processes_.erase(it);  // its next process gets an index of its own at once
+  forgetting_.push_back(Forgetting{index, std::move(channelsOf_[index])});
+  channelsOf_[index] = {};
+}
+
+void ChannelPresenceTable::forgetStep(size_t budget, uint64_t nowMs) {
+  size_t visited = 0;
+  while (!forgetting_.empty() && visited < budget) {
+    Forgetting& f = forgetting_.front();
+    if (f.channels.empty()) {
+      freeIndices_.push_back(f.index);  // nothing refers to it any more
+      forgetting_.pop_front();
+      continue;
     }
-    std::erase_if(c.reporters, [frontend](const Reporter& r) { return r.frontend == frontend; });
-    held.clear();
-    for (const auto& [user, member] : c.members) {
-      if (member.has(frontend)) held.push_back(user);
-    }
-    for (const std::string& user : held) dropFrom(c, name, c.members.at(user), user, frontend, nowMs);
-    eraseIfEmpty(name);
+    const std::string name = std::move(f.channels.extract(f.channels.begin()).value());
+    auto it = channels_.find(name);
+    visited += kChannelVisit + (it == channels_.end() ? 0 : it->second.members.size());
+    withdraw(name, f.index, nowMs);
   }
 }
 
-std::vector<ChannelPresenceTable::Event> ChannelPresenceTable::takeEvents(uint64_t nowMs) {
+// Everything `frontend` reported in the channel: its connections, its unlisted users, and its part
+// in each member (a member no other frontend holds starts its grace).
+void ChannelPresenceTable::withdraw(const std::string& name, FrontendIndex frontend, uint64_t nowMs) {
+  auto it = channels_.find(name);
+  if (it == channels_.end()) return;
+  Channel& c = it->second;
+  for (const Reporter& r : c.reporters) {
+    if (r.frontend != frontend) continue;
+    c.connections -= r.connections;
+    c.unlisted -= r.unlisted;
+  }
+  std::erase_if(c.reporters, [frontend](const Reporter& r) { return r.frontend == frontend; });
+  std::vector<std::string> held;
+  for (const auto& [user, member] : c.members) {
+    if (member.has(frontend)) held.push_back(user);
+  }
+  for (const std::string& user : held) dropFrom(c, name, c.members.at(user), user, frontend, nowMs);
+  eraseIfEmpty(name);
+}
+
+std::vector<ChannelPresenceTable::Event> ChannelPresenceTable::takeEvents(uint64_t nowMs, size_t maxDeadlines) {
   std::vector<Event> out;
-  while (!deadlines_.empty() && deadlines_.begin()->first <= nowMs) {
+  for (size_t n = 0; n < maxDeadlines && !deadlines_.empty() && deadlines_.begin()->first <= nowMs; ++n) {
     auto node = deadlines_.extract(deadlines_.begin());
     const uint64_t atMs = node.key();
     const Deadline& due = node.mapped();

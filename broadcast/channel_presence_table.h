@@ -17,6 +17,8 @@
 
 #include <array>
 #include <cstddef>
+#include <deque>
+#include <optional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -24,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace webim::hub {
@@ -51,16 +54,27 @@ class ChannelPresenceTable {
 
   explicit ChannelPresenceTable(Options options) : options_(options) {}
 
-  // One channel of a frontend's report: its live connections there now, and its user changes.
-  void update(std::string_view frontendId, const std::string& channel, uint32_t connections,
+  // One channel of a report from process `boot` of frontend `frontendId`: its live connections there
+  // now, and its user changes. A new boot for a known id withdraws the old process's (forgetFrontend).
+  // False when 65,535 processes are known or being forgotten at once (the report is dropped).
+  bool update(std::string_view frontendId, uint64_t boot, const std::string& channel, uint32_t connections,
               std::span<const std::string> join, std::span<const std::string> leave, uint64_t nowMs);
-  // The frontend is gone (restarted, silent, replaced): everything it reported is withdrawn; its
-  // users leave after the grace unless another frontend holds them by then.
-  void forgetFrontend(std::string_view frontendId, uint64_t nowMs);
-  // Ends the graces due and returns the channels' events due now.
-  std::vector<Event> takeEvents(uint64_t nowMs);
+  // The frontend's process is gone (restarted, silent, replaced): everything it reported is
+  // withdrawn, in slices (forgetStep); its users leave after the grace unless another frontend holds
+  // them by then. Its next process reports afresh.
+  void forgetFrontend(std::string_view frontendId);
+  bool forgetting() const noexcept { return !forgetting_.empty(); }
+  // Withdraws forgotten processes' reports, visiting about `budget` members (a channel at least).
+  void forgetStep(size_t budget, uint64_t nowMs);
+  // Ends the graces due and returns the channels' events due now, handling at most `maxDeadlines`
+  // of them (the rest on the next call: nextDeadlineMs() is then already due).
+  std::vector<Event> takeEvents(uint64_t nowMs, size_t maxDeadlines = SIZE_MAX);
   // When takeEvents() has something to do next (UINT64_MAX: nothing waits).
-  uint64_t nextDeadlineMs() const { return deadlines_.empty() ? UINT64_MAX : deadlines_.begin()->first; }
+  // (0 while forgetting: forgetStep has work now.)
+  uint64_t nextDeadlineMs() const {
+    if (forgetting()) return 0;
+    return deadlines_.empty() ? UINT64_MAX : deadlines_.begin()->first;
+  }
 
   Stats stats(std::string_view channel) const;
   // Members after `after` (byte order), at most `limit`; members in their grace included.
@@ -71,6 +85,8 @@ class ChannelPresenceTable {
 
  private:
   using FrontendIndex = uint16_t;
+  // What withdrawing from one channel costs beside its members, in members (forgetStep's budget).
+  static constexpr size_t kChannelVisit = 8;
   // 24 bytes: the frontends reporting it (the first three inline, more in `extra`: rare), its
   // grace's end, and whether its join waits for the channel's next event.
   struct Member {
@@ -106,8 +122,9 @@ class ChannelPresenceTable {
     std::string user;
   };
 
-  FrontendIndex intern(std::string_view frontendId);
-  Reporter& reporter(Channel& channel, FrontendIndex frontend);
+  std::optional<FrontendIndex> intern(std::string_view frontendId, uint64_t boot);
+  Reporter& reporter(Channel& channel, const std::string& name, FrontendIndex frontend);
+  void withdraw(const std::string& name, FrontendIndex frontend, uint64_t nowMs);
   void join(Channel& channel, const std::string& name, FrontendIndex frontend, const std::string& user,
             uint64_t nowMs);
   void leave(Channel& channel, const std::string& name, FrontendIndex frontend, const std::string& user,
@@ -122,7 +139,20 @@ class ChannelPresenceTable {
 
   Options options_;
   std::unordered_map<std::string, Channel> channels_;
-  std::unordered_map<std::string, FrontendIndex> frontendIds_;  // interned, never freed (a handful)
+  // Each frontend process reporting gets an index (reused once its process is forgotten) and the
+  // channels it reports in, so forgetting it visits those channels only.
+  struct Process {
+    uint64_t boot = 0;
+    FrontendIndex index = 0;
+  };
+  std::unordered_map<std::string, Process> processes_;  // frontend id -> its current process
+  std::vector<std::unordered_set<std::string>> channelsOf_;  // by index
+  std::vector<FrontendIndex> freeIndices_;
+  struct Forgetting {
+    FrontendIndex index = 0;
+    std::unordered_set<std::string> channels;  // still to withdraw from (moved, never copied: O(1))
+  };
+  std::deque<Forgetting> forgetting_;
   std::multimap<uint64_t, Deadline> deadlines_;
 };
 

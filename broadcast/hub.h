@@ -191,6 +191,8 @@ class Hub {
   int64_t nowMs() const;
   // At most one join/leave event per presence channel this often (ChannelPresenceTable).
   static constexpr uint64_t kPresenceEventIntervalMs = 200;
+  static constexpr size_t kPresenceDeadlinesPerStep = 4096;  // graces and events per loop iteration
+  static constexpr size_t kPresenceForgetMembers = 16384;    // members visited per loop iteration
 
   std::chrono::steady_clock::time_point nextSync_{};
   const HubConfig& config_;

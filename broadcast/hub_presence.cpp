@@ -19,12 +19,22 @@ bool Hub::takePresence(Request& r) {
   if (auto* update = std::get_if<PresenceUpdateRequest>(&r.request)) {
     ++metrics_.presenceReports;
     PresenceUpdateRequest taken = std::move(*update);
+    // Its users count toward the batch's attach budget (receive()): a storm of reports after a hub
+    // or frontend restart is spread over batches like one of attaches.
+    for (const PresenceUpdateRequest::Change& change : taken.channels) {
+      attachUsersInBatch_ += change.join.size() + change.leave.size();
+    }
     // Admitted like an attach: a report can be the first a restarted hub hears from a frontend.
     if (!admitFrontend(r, taken.frontendId, taken.boot)) return true;  // a second process with that id
     const uint64_t now = steadyMs();
     for (const PresenceUpdateRequest::Change& change : taken.channels) {
       if (!presenceNamespaces_.enabled(change.channel)) continue;  // the frontend's config differs: nothing kept
-      presence_.update(taken.frontendId, change.channel, change.connections, change.join, change.leave, now);
+      if (!presence_.update(taken.frontendId, taken.boot, change.channel, change.connections, change.join,
+                            change.leave, now)) {
+        spdlog::warn("channel presence: 65,535 frontend processes known at once; report of {} dropped",
+                     taken.frontendId);
+        break;
+      }
     }
     return true;
   }
@@ -70,7 +80,10 @@ void Hub::answerPresence(Request& r, const PresenceQueryRequest& query) {
 void Hub::presenceStep() {
   const uint64_t now = steadyMs();
   if (now < presence_.nextDeadlineMs()) return;
-  for (const ChannelPresenceTable::Event& event : presence_.takeEvents(now)) {
+  // A forgotten frontend's reports, a slice at a time (~kPresenceForgetMembers members: a few ms).
+  if (presence_.forgetting()) presence_.forgetStep(kPresenceForgetMembers, now);
+  // Bounded per loop iteration (a crashed frontend's users end their graces together): the rest next time.
+  for (const ChannelPresenceTable::Event& event : presence_.takeEvents(now, kPresenceDeadlinesPerStep)) {
     publisher_.publishPresence(event.channel, event.join, event.leave, nowMs());
     ++metrics_.presenceEvents;
   }

@@ -91,7 +91,7 @@ bool Hub::admitFrontend(Request& r, const std::string& id, uint64_t boot) {
       // A restart of that instance: the new process attaches what it holds itself.
       spdlog::info("frontend {} restarted (process {:016x}): forgetting the inboxes of its previous process", id, boot);
       inboxes_.forgetFrontend(id);
-      presence_.forgetFrontend(id, steadyMs());
+      presence_.forgetFrontend(id);
       return true;
     case FrontendRegistry::Admission::Conflict:
       break;
@@ -135,7 +135,7 @@ void Hub::expireFrontends() {
   for (const std::string& id : frontends_.expire(std::chrono::steady_clock::now())) {
     spdlog::info("frontend {} gone (no hello for {} s): forgetting its inboxes", id, config_.frontendTimeout);
     inboxes_.forgetFrontend(id);
-    presence_.forgetFrontend(id, steadyMs());
+    presence_.forgetFrontend(id);
   }
 }
 

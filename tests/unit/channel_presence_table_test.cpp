@@ -17,7 +17,12 @@ ChannelPresenceTable table(size_t maxMembers = 1000, uint64_t graceMs = 5000) {
 
 void report(ChannelPresenceTable& t, const std::string& fe, uint32_t connections, Users join, Users leave,
             uint64_t now, const std::string& ch = "room:1") {
-  t.update(fe, ch, connections, join, leave, now);
+  REQUIRE(t.update(fe, 1, ch, connections, join, leave, now));
+}
+
+void forget(ChannelPresenceTable& t, const std::string& fe, uint64_t now) {
+  t.forgetFrontend(fe);
+  while (t.forgetting()) t.forgetStep(1, now);
 }
 
 }  // namespace
@@ -93,7 +98,7 @@ TEST_CASE("a forgotten frontend's users leave after the grace unless held elsewh
   report(t, "a", 2, {"7", "8"}, {}, 0);
   report(t, "b", 1, {"8"}, {}, 0);
   t.takeEvents(0);
-  t.forgetFrontend("a", 1000);
+  forget(t, "a", 1000);
   CHECK(t.stats("room:1").connections == 1);
   CHECK(t.takeEvents(5999).empty());
   std::vector<ChannelPresenceTable::Event> events = t.takeEvents(6000);
@@ -112,7 +117,7 @@ TEST_CASE("the member cap: listed up to the cap, counted beyond it", "[channel_p
   CHECK(t.list("room:1", "", 100).users == Users{"1", "2"});
   report(t, "a", 3, {}, {"4"}, 10);  // unlisted: only the count moves
   CHECK(t.stats("room:1").users == 3);
-  t.forgetFrontend("a", 20);
+  forget(t, "a", 20);
   CHECK(t.stats("room:1").users == 2);  // 1 and 2 in their grace
   t.takeEvents(10000);
   CHECK(t.stats("room:1").users == 0);
@@ -140,7 +145,7 @@ TEST_CASE("a member held by more frontends than fit inline", "[channel_presence]
   CHECK(t.stats("room:1").connections == 5);
   for (const char* fe : {"b", "d", "a", "e"}) report(t, fe, 0, {}, {"7"}, 10);
   CHECK(t.takeEvents(10000).empty());  // still held by c
-  t.forgetFrontend("c", 10000);
+  forget(t, "c", 10000);
   std::vector<ChannelPresenceTable::Event> events = t.takeEvents(20000);
   REQUIRE(events.size() == 1);
   CHECK(events[0].leave == Users{"7"});
@@ -158,4 +163,30 @@ TEST_CASE("joined, left and joined again between two events: one join", "[channe
   REQUIRE(events.size() == 1);
   CHECK(events[0].join == Users{"7"});
   CHECK(events[0].leave.empty());
+}
+
+TEST_CASE("takeEvents handles a bounded number of deadlines per call", "[channel_presence]") {
+  ChannelPresenceTable t = table(1000, 0);
+  for (int c = 0; c < 10; ++c) report(t, "a", 1, {"7"}, {}, 0, "room:" + std::to_string(c));
+  size_t events = 0;
+  for (int call = 0; call < 10 && t.nextDeadlineMs() <= 0; ++call) {
+    const size_t got = t.takeEvents(0, 3).size();
+    CHECK(got <= 3);
+    events += got;
+  }
+  CHECK(events == 10);
+}
+
+TEST_CASE("a frontend's new process reports afresh while the old one is being forgotten", "[channel_presence]") {
+  ChannelPresenceTable t = table();
+  report(t, "a", 2, {"7", "8"}, {}, 0);
+  t.takeEvents(0);
+  REQUIRE(t.update("a", 2, "room:1", 1, Users{"7"}, {}, 100));  // a new boot: the old one withdrawn in slices
+  CHECK(t.forgetting());
+  while (t.forgetting()) t.forgetStep(1, 100);
+  CHECK(t.stats("room:1").connections == 1);
+  std::vector<ChannelPresenceTable::Event> events = t.takeEvents(6000);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].leave == Users{"8"});  // 7 came back with the new process
+  CHECK(t.stats("room:1").users == 1);
 }
