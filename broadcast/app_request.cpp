@@ -149,6 +149,20 @@ AppDecodeError decodeAppReads(const std::string& op, const Fields& f, std::span<
   return {};
 }
 
+// presence: ch, optional after (a user id) and limit 1..1000; presence_stats: ch.
+AppDecodeError decodePresence(const Fields& f, bool statsOnly, AppRequest& out) {
+  AppDecodeError error;
+  AppPresence presence{{}, statsOnly, {}, kDefaultPresenceLimit};
+  if (!readString(f.ch, "ch", presence.channel, error) || !validChannel(presence.channel, error)) return error;
+  if (!statsOnly && !readString(f.after, "after", presence.after, error)) return error;
+  uint64_t limit = kDefaultPresenceLimit;
+  if (!statsOnly && !readUnsigned(f.limit, "limit", limit, error)) return error;
+  if (limit < 1 || limit > kMaxPresenceLimit) return badRequest("limit must be 1.." + std::to_string(kMaxPresenceLimit));
+  presence.limit = static_cast<uint32_t>(limit);
+  out = std::move(presence);
+  return {};
+}
+
 }  // namespace
 
 struct AppRequestDecoder::Impl {
@@ -218,6 +232,7 @@ AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out
     out = AppStats{};
     return {};
   }
+  if (op == "presence" || op == "presence_stats") return decodePresence(f, op == "presence_stats", out);
   if (op == "kick") {
     AppKick kick;
     if (!present(f.user)) return badRequest("user is required");

@@ -8,6 +8,8 @@
 //   {"op":"read","user":U,"ch":C,"seq":S}                             read cursors (read_cursors.h)
 //   {"op":"unread","user":U,"chs":[C,...]}                             1..500 channels of this shard
 //   {"op":"online","users":["7","9"]}                                   1..500 user ids
+//   {"op":"presence","ch":C,"after":U,"limit":L}                      after optional, limit 1..1000, default 100
+//   {"op":"presence_stats","ch":C}
 // Anything else is bad_request. `data` is kept byte for byte.
 #pragma once
 
@@ -67,7 +69,16 @@ struct AppOnline {
   std::vector<std::string> users;
 };
 
-using AppRequest = std::variant<AppPublish, AppHistory, AppStats, AppKick, AppRead, AppUnread, AppOnline>;
+// Channel presence (docs/protocol.md "Channel presence"): a page of members, or the counts only.
+struct AppPresence {
+  std::string channel;
+  bool statsOnly = false;
+  std::string after;
+  uint32_t limit = 0;
+};
+
+using AppRequest = std::variant<AppPublish, AppHistory, AppStats, AppKick, AppRead, AppUnread, AppOnline,
+                                AppPresence>;
 
 struct AppDecodeError {
   std::string code;  // "" on success, else a docs/protocol.md error code (bad_request, too_large)

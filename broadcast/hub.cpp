@@ -59,6 +59,7 @@ Hub::Hub(const HubConfig& config, HistoryStore& store, zmq::context_t& context)
   storedChannelsAtStart_ = store_.countChannels();
   retentionPolicy_.parse(config_.retention);
   modes_.parse(config_.fastNamespaces);
+  presenceNamespaces_.parse(config_.presenceNamespaces);
   sequencer_.setModes([this](std::string_view channel) { return modes_.fast(channel); },
                       [this](std::string_view channel) { return modes_.generational(channel); });
   // Trims never count from (or cut into) a batch whose sync is pending.
@@ -90,7 +91,10 @@ void Hub::run(const volatile std::sig_atomic_t* stop) {
       // While a retention pass runs or forgotten frontends' users are walked, an idle hub does not
       // wait: it works through the slices (not during the sweeper's pause after a store error).
       const bool sliced = retention_.due(std::chrono::steady_clock::now()) || inboxes_.forgetting();
-      zmq::poll(items.data(), items.size(), sliced ? std::chrono::milliseconds(0) : kPollTimeout);
+      // A presence event or grace due sooner than the poll's timeout ends the wait then.
+      const uint64_t presenceDue = presence_.nextDeadlineMs();
+      const auto untilPresence = std::chrono::milliseconds(presenceDue > steadyMs() ? presenceDue - steadyMs() : 0);
+      zmq::poll(items.data(), items.size(), sliced ? std::chrono::milliseconds(0) : std::min(kPollTimeout, untilPresence));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       throw;
@@ -133,6 +137,7 @@ void Hub::housekeeping() {
     nextEviction_ = std::chrono::steady_clock::now() + std::chrono::seconds(std::max<int64_t>(1, config_.channelIdleTimeout / 2));
   }
   if (retention_.due(std::chrono::steady_clock::now())) retentionStep();
+  presenceStep();
   // A restarted or silent frontend's users, a slice at a time (~2 ms; a million users in ~25).
   if (inboxes_.forgetting()) {
     inboxes_.forgetStep(kForgetSlots);

@@ -30,6 +30,7 @@
 #include <zmq.hpp>
 
 #include "broadcast/app_request.h"
+#include "broadcast/channel_presence_table.h"
 #include "broadcast/delivery_mode.h"
 #include "broadcast/frontend_registry.h"
 #include "broadcast/history_store.h"
@@ -45,6 +46,7 @@
 #include "broadcast/sequencer.h"
 #include "broadcast/sync_worker.h"
 #include "broadcast/zap_server.h"
+#include "common/presence_namespaces.h"
 #include "proto/webim.pb.h"
 
 namespace webim::hub {
@@ -165,9 +167,18 @@ class Hub {
   void watchHousekeeping();
   uint64_t sinceStartMs() const;
   void stageLastSeen();  // the users who went offline, into the pending batch (hub_presence.cpp)
+  void answer(Request& /*r*/, const PresenceUpdateRequest& /*update*/) {}  // taken in receive() (takePresence)
+  void answer(Request& /*r*/, const PresenceQueryRequest& /*query*/) {}    // answered in receive() (takePresence)
   HistoryPage readHistory(const HistoryRequest& h, size_t maxBytes);
   void publishBatch(const std::vector<Request>& batch, const std::vector<StoredMessage>& messages, bool fastPublished);
   HubStats snapshotStats();
+
+  // Channel presence (hub_presence.cpp): reports and queries are taken in receive(), outside the
+  // batch (nothing to store); join/leave events go out between batches.
+  bool takePresence(Request& r);
+  void answerPresence(Request& r, const PresenceQueryRequest& query);
+  void presenceStep();
+  static uint64_t steadyMs();
 
   // The metrics endpoint (hub_metrics_io.cpp): answered between batches.
   void serveMetrics();
@@ -199,6 +210,10 @@ class Hub {
   size_t maxRequestBytes() const { return static_cast<size_t>(config_.maxDataBytes) + kEnvelopeSlackBytes; }
   static constexpr size_t kEnvelopeSlackBytes = 65536;  // request bytes beyond `data` (fields, JSON, envelope)
   int64_t nowMs() const;
+  // At most one join/leave event per presence channel this often (ChannelPresenceTable).
+  static constexpr uint64_t kPresenceEventIntervalMs = 200;
+  static constexpr size_t kPresenceDeadlinesPerStep = 4096;  // graces and events per loop iteration
+  static constexpr size_t kPresenceForgetMembers = 16384;    // members visited per loop iteration
 
   std::chrono::steady_clock::time_point nextSync_{};
   const HubConfig& config_;
@@ -222,6 +237,9 @@ class Hub {
   std::chrono::steady_clock::time_point nextRevocationTrim_{};  // hourly
   std::chrono::steady_clock::time_point nextEviction_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   InboxRouter inboxes_;
+  PresenceNamespaces presenceNamespaces_;  // parsed from config_.presenceNamespaces (validated at start)
+  ChannelPresenceTable presence_{{static_cast<size_t>(config_.presenceMaxMembers),
+                                  static_cast<uint64_t>(config_.presenceGraceMs), kPresenceEventIntervalMs}};
   Publisher publisher_;  // on pub_, routing inboxes by inboxes_
   uint64_t bootId_ = 0;  // random per start: frontends re-attach their inboxes when it changes
   std::unordered_map<std::string, uint64_t> subscribers_;  // topic -> subscribe count

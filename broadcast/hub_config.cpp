@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "broadcast/delivery_mode.h"
+#include "common/presence_namespaces.h"
 #include "common/endpoint.h"
 #include "common/log_line.h"
 #include "common/program/config_binder.h"
@@ -55,7 +56,8 @@ constexpr S kSettings[] = {
     {"presence_settle_ms", &HubConfig::presenceSettleMs,
      "ms after a start in which frontends are waited for before presence stops saying settling"},
     {"presence_grace_ms", &HubConfig::presenceGraceMs,
-     "ms a watched user's going offline waits before it is told (a reconnect within it is no event)"},
+     "ms a user gone from every frontend stays: a watched user's offline is told, a channel presence member leaves, "
+     "only after it (a reconnect within it is no event; 0..600000)"},
     {"presence_settle_max_ms", &HubConfig::presenceSettleMaxMs, "ms after a start when presence stops saying settling at the latest"},
     {"channel_idle_timeout", &HubConfig::channelIdleTimeout, "seconds before an unused channel leaves the hub's memory"},
     {"revocation_ttl", &HubConfig::revocationTtl,
@@ -84,6 +86,11 @@ constexpr S kSettings[] = {
     {"receipt_namespaces", &HubConfig::receiptNamespaces,
      "namespace whose read receipts go to the channel's subscribers, e.g. room (repeat the flag; dm: always "
      "has them; default: none)"},
+    {"presence_namespaces", &HubConfig::presenceNamespaces,
+     "namespace with channel presence (presence, presence_stats, join/leave events), e.g. room (repeat the flag; "
+     "default: none); the frontends' presence_namespaces must match"},
+    {"presence_max_members", &HubConfig::presenceMaxMembers,
+     "members listed per presence channel (more are counted, not listed; 1..100000)"},
 };
 
 constexpr int64_t kMaxBytesPerSync = int64_t{1} << 30;
@@ -135,13 +142,15 @@ std::string validateConfig(const HubConfig& c) {
   if (c.presenceSettleMs < 0 || c.presenceSettleMaxMs < c.presenceSettleMs || c.presenceSettleMaxMs > 3600000) {
     return "presence_settle_ms / presence_settle_max_ms: must be 0 <= presence_settle_ms <= presence_settle_max_ms <= 3600000";
   }
-  if (c.presenceGraceMs < 0 || c.presenceGraceMs > 3600000) return "presence_grace_ms: must be 0..3600000";
   if (c.syncIntervalMs < 10 || c.syncIntervalMs > 3600000) return "sync_interval_ms: must be 10..3600000";
   if (c.pubHwm < 1 || c.pubHwm > INT32_MAX) return "pub_hwm: must be 1..2147483647";
   if (c.ingressHwm < 1 || c.ingressHwm > INT32_MAX) return "ingress_hwm: must be 1..2147483647";
   if (c.retentionInterval < 1 || c.retentionInterval > 86400 * 365) return "retention_interval: must be 1..31536000 seconds";
   if (std::string error = RetentionPolicy().parse(c.retention); !error.empty()) return "retention: " + error;
   if (std::string error = DeliveryModes().parse(c.fastNamespaces); !error.empty()) return "fast_namespaces: " + error;
+  if (std::string error = PresenceNamespaces().parse(c.presenceNamespaces); !error.empty()) return "presence_namespaces: " + error;
+  if (c.presenceMaxMembers < 1 || c.presenceMaxMembers > 100000) return "presence_max_members: must be 1..100000";
+  if (c.presenceGraceMs < 0 || c.presenceGraceMs > 600000) return "presence_grace_ms: must be 0..600000";
   return {};
 }
 

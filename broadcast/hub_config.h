@@ -100,6 +100,10 @@ struct HubConfig {
   // Namespaces whose read receipts go to the channel's subscribers (docs/protocol.md "Read cursors
   // and receipts"); dm: channels always have them. [] = none.
   std::vector<std::string> receiptNamespaces;
+  // Channel presence (docs/architecture.md "Channel presence"): the namespaces whose channels say
+  // who is here (e.g. room, dm; [] = none), the members listed per channel, the grace of a leave.
+  std::vector<std::string> presenceNamespaces;
+  int64_t presenceMaxMembers = 1000;
 };
 
 struct RequestOptions {  // `webim-broadcast request`

@@ -227,6 +227,11 @@ size_t Hub::receive(zmq::socket_ref socket, bool fromApp, std::vector<Request>& 
         continue;
       }
     }
+    if (takePresence(r)) {  // channel presence: taken or answered now, never batched
+      batch.pop_back();
+      ++n;
+      continue;
+    }
     ++n;
   }
   return n;

@@ -74,6 +74,10 @@ std::string renderHubMetrics(const HubMetrics& m, const HubStats& s, const HubGa
   w.series("webim_hub_frontend_id_conflicts_total", "attaches refused: two running frontends with one id",
            "counter", m.idConflicts);
   w.series("webim_hub_attach_requests_total", "inbox attach requests", "counter", m.attachRequests);
+  w.series("webim_hub_presence_reports_total", "channel presence reports from frontends", "counter",
+           m.presenceReports);
+  w.series("webim_hub_presence_events_total", "channel presence join/leave events published", "counter",
+           m.presenceEvents);
   w.series("webim_hub_attached_users_total", "inboxes named by attach requests", "counter", m.attachedUsers);
   w.series("webim_hub_inbox_users", "users whose inbox is routed to a frontend", "gauge", s.inboxUsers);
   w.series("webim_hub_subscribed_topics", "topics with a subscriber on the publish socket", "gauge",

@@ -61,6 +61,8 @@ struct HubMetrics {
   uint64_t attachRequests = 0;
   uint64_t attachedUsers = 0;
   uint64_t idConflicts = 0;  // attaches/hellos refused: a second live process with a known frontend id
+  uint64_t presenceReports = 0;  // ChannelPresenceUpdate requests (channel presence)
+  uint64_t presenceEvents = 0;   // join/leave events published
   NamespaceCounters namespaces;
 };
 

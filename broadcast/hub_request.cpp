@@ -151,6 +151,11 @@ HubRequest HubRequestDecoder::decodeApp(std::string_view body, std::string_view 
     return HistoryRequest{std::move(hist->channel), hist->before, hist->after, hist->limit};
   }
   if (auto* online = std::get_if<AppOnline>(&request)) return checkOnlineUsers(std::move(online->users), scope_);
+  if (auto* presence = std::get_if<AppPresence>(&request)) {
+    if (!scope_.owns(presence->channel)) return RequestError{"wrong_shard", scope_.wrongShardMessage(presence->channel)};
+    return PresenceQueryRequest{std::move(presence->channel), presence->statsOnly, std::move(presence->after),
+                                presence->limit};
+  }
   if (auto* kick = std::get_if<AppKick>(&request)) {
     return KickRequest{std::move(kick->user), kick->code, std::move(kick->reason)};
   }
@@ -224,6 +229,12 @@ DecodedRequest HubRequestDecoder::decodeFrontend(std::string_view body) {
       break;
     case wire::FrontendRequest::kWatch:
       out.request = decodeWatchUsers(*request.mutable_watch(), scope_);
+      break;
+    case wire::FrontendRequest::kChannelPresenceUpdate:
+      out.request = decodePresenceUpdate(*request.mutable_channel_presence_update(), scope_);
+      break;
+    case wire::FrontendRequest::kChannelPresenceQuery:
+      out.request = decodePresenceQuery(*request.mutable_channel_presence_query(), scope_);
       break;
     case wire::FrontendRequest::kApp:
       out.form = ReplyForm::AppViaFrontend;

@@ -21,6 +21,7 @@
 
 #include "broadcast/app_request.h"
 #include "broadcast/read_cursors.h"
+#include "broadcast/presence_request.h"
 #include "broadcast/sequencer.h"
 #include "common/slot_map.h"
 
@@ -98,7 +99,8 @@ struct WatchRequest {
 using HubRequest = std::variant<RequestError, PublishRequest, HistoryRequest, StatsRequest, KickRequest,
                                 HelloRequest, AttachRequest, DetachRequest, RevocationsRequest, SignalRequest,
                                 ReadCursorRequest, UnreadRequest, ReadNoticeRequest,
-                                OnlineRequest, WatchRequest>;
+                                OnlineRequest, WatchRequest,
+                                PresenceUpdateRequest, PresenceQueryRequest>;
 
 // How a request is answered: a HubReply to a frontend, app JSON on the app ingress, or app JSON
 // inside a HubReply (an app call a frontend relayed).
@@ -120,6 +122,10 @@ struct ShardScope {
   // The `wrong_shard` message for a channel this hub does not own.
   std::string wrongShardMessage(std::string_view channel) const;
 };
+
+// proto -> request, checking the channels (hub_request_presence.cpp); strings are moved out.
+HubRequest decodePresenceUpdate(wire::ChannelPresenceUpdate& update, const ShardScope& scope);
+HubRequest decodePresenceQuery(wire::ChannelPresenceQuery& query, const ShardScope& scope);
 
 class HubRequestDecoder {
  public:

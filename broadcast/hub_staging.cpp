@@ -99,6 +99,7 @@ bool Hub::admitFrontend(Request& r, const std::string& id, uint64_t boot) {
       spdlog::info("frontend {} restarted (process {:016x}): forgetting the inboxes of its previous process", id, boot);
       inboxes_.forgetFrontend(id);
       watchers_.forgetFrontend(id);
+      presence_.forgetFrontend(id);
       return true;
     case FrontendRegistry::Admission::Conflict:
       break;
@@ -143,6 +144,7 @@ void Hub::expireFrontends() {
     spdlog::info("frontend {} gone (no hello for {} s): forgetting its inboxes", id, config_.frontendTimeout);
     inboxes_.forgetFrontend(id);
     watchers_.forgetFrontend(id);
+    presence_.forgetFrontend(id);
   }
 }
 

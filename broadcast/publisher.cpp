@@ -30,6 +30,17 @@ void Publisher::publishSignal(const std::string& channel, const std::string& fro
   publishRouted(channel, signal.SerializeAsString());
 }
 
+void Publisher::publishPresence(const std::string& channel, const std::vector<std::string>& join,
+                                const std::vector<std::string>& leave, int64_t tsMs) {
+  wire::Delivery event;
+  event.set_channel(channel);
+  event.set_ts_ms(tsMs);
+  event.set_signal(true);
+  for (const std::string& user : join) event.add_presence_join(user);
+  for (const std::string& user : leave) event.add_presence_leave(user);
+  publishRouted(channel, event.SerializeAsString());
+}
+
 void Publisher::publishKick(const std::string& user, uint32_t code, const std::string& reason, int64_t notBeforeMs) {
   wire::Kick kick;
   kick.set_user(user);

@@ -40,6 +40,10 @@ class Publisher {
   void publishReceipt(const std::string& onChannel, const std::string& channel, const std::string& user, uint64_t seq);
   // A watched user's presence changed: a Delivery with `watch` set on the frontend's own topic.
   void publishWatch(std::string_view frontendId, const std::string& user, bool online, int64_t lastSeenMs);
+  // A channel presence event (never stored) to the channel's subscribers: a Delivery with `signal`
+  // set and the users who joined and left (docs/architecture.md "Channel presence").
+  void publishPresence(const std::string& channel, const std::vector<std::string>& join,
+                       const std::vector<std::string>& leave, int64_t tsMs);
   // A stored kick (its revocation committed) on the control topic every frontend subscribes.
   void publishKick(const std::string& user, uint32_t code, const std::string& reason, int64_t notBeforeMs);
   // A frontend subscribed its own topic: the hub's boot id tells it whether to attach again.

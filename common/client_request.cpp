@@ -219,6 +219,22 @@ DecodeError decodeHistRange(const Fields& f, ClientRequest& out) {
   return {};
 }
 
+// presence: ch, and an optional page (after: a user id, limit 1..1000).
+DecodeError decodePresence(const Fields& f, ClientRequest& out) {
+  if (DecodeError e = needString(f, kCh, out.ch); !e.ok()) return e;
+  out.limit = kDefaultPresenceLimit;
+  if (f.present(kAfter)) {
+    if (f[kAfter]->type != JsonType::String) return {"\"after\" must be a user id (string)"};
+    out.afterUser = f[kAfter]->str;
+  }
+  uint64_t v = 0;
+  if (f.present(kLimit)) {
+    if (!f[kLimit]->getUnsigned(v) || v < 1 || v > kMaxPresenceLimit) return {"\"limit\" must be an integer from 1 to 1000"};
+    out.limit = static_cast<uint32_t>(v);
+  }
+  return {};
+}
+
 ClientOp opFromName(std::string_view name) {
   if (name == "auth") return ClientOp::Auth;
   if (name == "sub") return ClientOp::Sub;
@@ -229,6 +245,8 @@ ClientOp opFromName(std::string_view name) {
   if (name == "read") return ClientOp::Read;
   if (name == "unread") return ClientOp::Unread;
   if (name == "online") return ClientOp::Online;
+  if (name == "presence") return ClientOp::Presence;
+  if (name == "presence_stats") return ClientOp::PresenceStats;
   return ClientOp::Unknown;
 }
 
@@ -297,6 +315,10 @@ DecodeError RequestDecoder::decode(std::string_view frame, ClientRequest& out) {
       return decodeChannelList(reader.members(), f.chsIndex, out);
     case ClientOp::Online:
       return decodeUsers(reader.members(), f.usersIndex, out);
+    case ClientOp::Presence:
+      return decodePresence(f, out);
+    case ClientOp::PresenceStats:
+      return needString(f, kCh, out.ch);
     case ClientOp::Unknown:
       return {};
   }

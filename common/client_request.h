@@ -13,7 +13,7 @@
 
 namespace webim {
 
-enum class ClientOp { Auth, Sub, Unsub, Pub, Hist, Signal, Read, Unread, Online, Unknown };
+enum class ClientOp { Auth, Sub, Unsub, Pub, Hist, Signal, Read, Unread, Online, Presence, PresenceStats, Unknown };
 
 inline constexpr size_t kMaxCidBytes = 64;
 inline constexpr uint32_t kDefaultHistLimit = 50;
@@ -22,6 +22,8 @@ inline constexpr uint32_t kMaxHistLimit = 200;
 inline constexpr size_t kMaxSubBatch = 256;  // entries of one batched `sub`
 inline constexpr size_t kMaxUnreadChannels = 500;  // channels of one `unread`
 inline constexpr size_t kMaxOnlineUsers = 500;  // user ids of one `online` query (docs/protocol.md "Presence")
+inline constexpr uint32_t kDefaultPresenceLimit = 100;  // users of one `presence` page
+inline constexpr uint32_t kMaxPresenceLimit = 1000;
 
 // One channel of a `sub` request: its own (ch, since), or one entry of a batched `subs` list.
 struct SubEntry {
@@ -50,6 +52,8 @@ struct ClientRequest {
   uint64_t seq = 0;                   // read: the seq to mark read up to
   std::vector<std::string_view> chs;  // unread: 1..kMaxUnreadChannels channel names
   std::vector<std::string_view> users;  // `online`: 1..kMaxOnlineUsers user ids (unescaped)
+  // presence: the page starts after this user id (empty: from the first); `limit` its size.
+  std::string_view afterUser;
 };
 
 struct DecodeError {
@@ -79,6 +83,8 @@ class RequestDecoder {
   //   read: ch (string), seq (unsigned integer)
   //   unread: chs (array of 1..500 strings; more: DecodeError::tooLarge)
   //   online: users (an array of 1..500 strings; more: DecodeError::tooLarge)
+  //   presence: ch (string); optional after (string: a user id), limit 1..1000 (default 100)
+  //   presence_stats: ch (string)
   // Optional fields given as null count as absent. A known field appearing twice is an error (so no
   // reader can disagree about which copy counts); unknown fields are ignored. Channel names are not
   // checked here (see channel_rules.h). Unknown ops decode with op == Unknown and only op/id read

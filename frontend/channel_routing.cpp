@@ -83,6 +83,8 @@ size_t Frontend::fanOut(Channel& channel, const wire::Delivery& delivery) {
   JsonWriter writer(deliveryScratch_);
   if (delivery.has_read()) {
     writeReadReceipt(writer, delivery.read());  // a receipt is carried like a signal
+  } else if (delivery.signal() && (delivery.presence_join_size() > 0 || delivery.presence_leave_size() > 0)) {
+    writePresenceEvent(writer, delivery);
   } else if (delivery.signal()) {
     writeSignal(writer, delivery);
   } else {
@@ -120,6 +122,7 @@ void Frontend::onHubBoot(size_t shard, uint64_t bootId) {
   }
   hubBootIds_[shard] = bootId;
   loadRevocations(shard);  // at start, and again after a restart of that hub
+  presence_.resend(shard);  // channel presence: its users and counts again (channel_presence.cpp)
   stream_.index().forEach([&](Channel* channel) {  // inboxChanged only notes the change: the index stays as is
     if (isInboxChannel(channel->name) && config_.slotMap->shardOf(channel->name) == shard) inboxChanged(channel->name);
   });

@@ -57,6 +57,7 @@ ChannelPin ChannelStream::pin(Channel* channel) {
 
 void ChannelStream::leave(Channel* channel, Connection* subscriber) {
   if (!channel->subscribers.empty() && subscriber == nullptr) return;  // cheap and common: still held
+  if (subscriber != nullptr && channel->subscribers.erase(subscriber)) port_.subscriberLeft(*channel, *subscriber);
   std::string name = channel->name;
   if (index_.remove(channel, subscriber)) port_.channelClosed(name);
 }

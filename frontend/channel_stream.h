@@ -40,6 +40,8 @@ class ChannelStreamPort {
   virtual void resync(Channel& channel, uint64_t epoch, uint64_t seq) = 0;
   // Fans a signal (Delivery with `signal` set: no epoch or seq) out to the live subscribers.
   virtual void deliverSignal(Channel& channel, const wire::Delivery& delivery) = 0;
+  // A live subscriber left the channel (channel presence counts it; docs/architecture.md).
+  virtual void subscriberLeft(Channel& /*channel*/, Connection& /*subscriber*/) {}
 
  protected:
   ~ChannelStreamPort() = default;

@@ -236,6 +236,9 @@ class Connection final : private TimerNode {
   void subAnswered(int64_t id);
   void handleOnline(const ClientRequest& request);  // presence_query.cpp
   Task queryOnline(int64_t id, std::vector<std::string> users);
+  // presence / presence_stats (connection_presence.cpp): checked here, answered by the channel's hub.
+  void handlePresence(const ClientRequest& request);
+  Task presenceQuery(int64_t id, std::string channel, bool statsOnly, std::string after, uint32_t limit);
   bool refusedPublish(const ClientRequest& request);
   uint64_t overHubDataLimit(const ClientRequest& request);
   void replyOk(int64_t id);

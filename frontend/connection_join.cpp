@@ -292,6 +292,7 @@ void Connection::goLive(int64_t id, bool batched, ChannelPin pin, std::optional<
     deliverOwn(m.channel(), m.epoch(), m.seq(), json);
   }
   channel->subscribers.push_back(this);
+  frontend().subscriberJoined(*channel, *this);
   if (frontend().config().logLevel == "trace") spdlog::trace("{} live on {}", user(), channel->name);
 }
 

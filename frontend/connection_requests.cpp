@@ -27,8 +27,9 @@ void Connection::handleRequest(std::string_view payload) {
   }
   if (isCommand() && request.op != ClientOp::Pub && request.op != ClientOp::Hist && request.op != ClientOp::Signal &&
       request.op != ClientOp::Read && request.op != ClientOp::Unread &&
-      request.op != ClientOp::Online) {
-    replyError(request, "bad_request", "POST /cmd takes one pub, hist, signal, read, unread or online request");
+      request.op != ClientOp::Online &&
+      request.op != ClientOp::Presence && request.op != ClientOp::PresenceStats) {
+    replyError(request, "bad_request", "POST /cmd takes one pub, hist, signal, read, unread, online, presence or presence_stats request");
     return;
   }
   if (isCommand()) {
@@ -82,6 +83,10 @@ void Connection::handleRequest(std::string_view payload) {
       break;
     case ClientOp::Online:
       handleOnline(request);
+      break;
+    case ClientOp::Presence:
+    case ClientOp::PresenceStats:
+      handlePresence(request);  // connection_presence.cpp
       break;
     case ClientOp::Unknown:
       replyError(request, "bad_request", "unknown op");

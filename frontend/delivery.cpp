@@ -29,6 +29,15 @@ void writeSignal(JsonWriter& writer, const wire::Delivery& s) {
       .endObject();
 }
 
+// A channel presence event (docs/protocol.md "Channel presence"): who joined and left since the last.
+void writePresenceEvent(JsonWriter& writer, const wire::Delivery& event) {
+  writer.beginObject().key("op").string("presence").key("ch").string(event.channel()).key("join").beginArray();
+  for (const std::string& user : event.presence_join()) writer.string(user);
+  writer.endArray().key("leave").beginArray();
+  for (const std::string& user : event.presence_leave()) writer.string(user);
+  writer.endArray().key("ts").integer(event.ts_ms()).endObject();
+}
+
 std::string encodeMessage(const wire::Delivery& delivery) {
   std::string out;
   JsonWriter writer(out);

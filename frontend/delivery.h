@@ -33,6 +33,8 @@ void writeMessage(JsonWriter& writer, const wire::Delivery& delivery);
 std::string encodeMessage(const wire::Delivery& delivery);
 // {"op":"signal","ch":..,"from":..,"ts":..,"data":<verbatim>} (a Delivery with `signal` set)
 void writeSignal(JsonWriter& writer, const wire::Delivery& signal);
+// {"op":"presence","ch","join":[...],"leave":[...],"ts"}: a Delivery with presence_join/leave.
+void writePresenceEvent(JsonWriter& writer, const wire::Delivery& event);
 
 // A WebSocket text frame carrying `json` (server frames are unmasked).
 SharedFrame webSocketTextFrame(std::string_view json);

@@ -271,6 +271,7 @@ uint32_t Frontend::appendPendingFrame(SharedFrame frame) {
 
 void Frontend::flushDirty() {
   flushInboxChanges();
+  flushPresenceChanges();
   // A flush may queue more (a close frame); loop until nothing is left. Destroyed connections
   // are freed only after it, so the pointers stay valid.
   while (!dirty_.empty()) {

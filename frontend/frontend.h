@@ -25,6 +25,7 @@
 #include "common/ws_frame.h"
 #include "frontend/admin_listener.h"
 #include "frontend/channel_index.h"
+#include "frontend/channel_presence_reporter.h"
 #include "frontend/channel_stream.h"
 #include "frontend/delivery.h"
 #include "frontend/epoll_set.h"
@@ -136,6 +137,8 @@ class Frontend final : private ChannelStreamPort {
   // Whether a kick revoked this token or sid: its user was kicked at or after its iat (a token
   // without iat: kicked at all, within the revocation window).
   bool isRevoked(const TokenClaims& claims) const { return revocations_.isRevoked(claims); }
+  // `subscriber` became a live subscriber of `channel` (channel presence: channel_presence.cpp).
+  void subscriberJoined(const Channel& channel, const Connection& subscriber);
 
  private:
   static constexpr size_t kReadBufferBytes = 64 * 1024;
@@ -175,6 +178,10 @@ class Frontend final : private ChannelStreamPort {
   void tellWatchers(const std::string& user, const WatchTable::Status& status, const std::vector<int32_t>& fds);
   void onSubDelivery(const wire::Delivery& delivery);
   void scheduleInboxRetry();
+  // channel_presence.cpp: the live subscribers of presence channels, reported to their hubs at
+  // the end of each loop iteration (ChannelPresenceReporter), all again after a hub restarted.
+  void subscriberLeft(Channel& channel, Connection& subscriber) override;
+  void flushPresenceChanges();
   // drain.cpp: SIGTERM/SIGINT. The listen queue is accepted and the listener closed, then the
   // connections are sent away over drain_window_ms; a second signal sends the rest away at once.
   void startDrain();
@@ -236,6 +243,7 @@ class Frontend final : private ChannelStreamPort {
   PendingOp* fills_ = nullptr;  // frontend-level hub requests: gap fills, inbox attaches
   uint64_t bootId_ = 0;  // random per process: tells the hubs a restart from a second process with our id
   InboxAttacher inboxes_;
+  ChannelPresenceReporter presence_;
   struct InboxRetry : TimerNode {
     Frontend* frontend = nullptr;
   } inboxRetry_;

@@ -77,6 +77,8 @@ constexpr S kSettings[] = {
     {"allowed_origins", &FrontendConfig::allowedOrigins, "extra allowed Origins (scheme://host[:port])"},
     {"allow_missing_origin", &FrontendConfig::allowMissingOrigin, "accept handshakes without Origin"},
     {"allow_any_origin", &FrontendConfig::allowAnyOrigin, "accept every Origin"},
+    {"presence_namespaces", &FrontendConfig::presenceNamespaces,
+     "namespace with channel presence, e.g. room (repeat the flag; default: none); as on the hubs"},
 };
 
 std::vector<std::string> readSecrets(const std::string& path, size_t minBytes) {
@@ -201,6 +203,9 @@ void validate(FrontendConfig& config) {
   }
   if (!parseLogFormat(config.logFormat)) throw std::runtime_error("--log-format must be logfmt or json");
   validateLimits(config);
+  if (std::string error = config.presence.parse(config.presenceNamespaces); !error.empty()) {
+    throw std::runtime_error("--presence-namespaces: " + error);
+  }
   config.trustedProxyRanges = TrustedProxies();
   for (const std::string& cidr : config.trustedProxies) {
     std::string error;

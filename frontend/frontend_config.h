@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/presence_namespaces.h"
 #include "common/slot_map.h"
 #include "frontend/connection_limits.h"
 
@@ -85,8 +86,12 @@ struct FrontendConfig {
   std::vector<std::string> allowedOrigins;
   bool allowMissingOrigin = true;
   bool allowAnyOrigin = false;
+  // Channel presence: the namespaces whose subscribers this frontend reports to the hubs, and
+  // where presence/presence_stats are taken (the hubs' presence_namespaces must match).
+  std::vector<std::string> presenceNamespaces;
 
   // Derived by validation.
+  PresenceNamespaces presence;  // from presenceNamespaces
   std::vector<std::string> secrets;
   std::vector<std::string> apiKeys;
   std::string curveSecretKey;  // from curveSecretKeyFile (Z85)

@@ -52,6 +52,14 @@ export interface WatchEvent {
   last_seen?: number | null;
 }
 
+/** Who joined and left a subscribed presence channel since its previous event (coalesced, best effort). */
+export interface PresenceEvent {
+  ch: string;
+  join: string[];
+  leave: string[];
+  ts: number;
+}
+
 export type State = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 /** 'custom' when options.transport replaces the built-in ones. */
@@ -176,6 +184,8 @@ export interface EventMap {
   cursors: { ch: string; read: number; peerRead?: number };
   /** A watched user's status after auth, then every change (WebSocket only). */
   watch: WatchEvent;
+  /** Channel presence: joins and leaves of a subscribed channel in a presence namespace. */
+  presence: PresenceEvent;
   error: Error;
 }
 
@@ -212,6 +222,9 @@ export class WebimClient {
   unread(chs: string[]): Promise<{ unread: Record<string, number>; read: Record<string, number>; peerRead: Record<string, number> }>;
   /** Presence of up to 500 user ids the token's `presence` claim allows. */
   online(users: string[]): Promise<OnlineStatus[]>;
+  /** Who is in `ch` (byte order, after `after`); rejects 'forbidden' without a subscribe grant. */
+  presence(ch: string, page?: { after?: string; limit?: number }): Promise<{ users: string[]; more: boolean }>;
+  presenceStats(ch: string): Promise<{ connections: number; users: number }>;
   history<T = unknown>(
     ch: string,
     range?: { before?: number; after?: number; limit?: number },

@@ -358,6 +358,7 @@ class HttpSession {
       return this.reply({ op: 'ok', id, ch: obj.ch, epoch: obj.epoch, seq: obj.seq }); // where the new subscription starts
     }
     if (obj.op === 'signal') return this.reply(obj); // no seq: moves no position
+    if (obj.op === 'presence' && obj.id === undefined) return this.reply(obj); // a join/leave event: no position
     if (obj.op !== 'msg' || position === null) return;
     if (obj.epoch !== position.epoch || obj.seq > position.seq) this.channels.set(obj.ch, { epoch: obj.epoch, seq: obj.seq });
     this.reply(obj);
@@ -807,6 +808,7 @@ export class WebimClient {
     if (obj.op === 'signal') return this.onSignal(obj);
     if (obj.op === 'read' && obj.id === undefined) return this.emit('read', obj); // a read receipt
     if (obj.op === 'watch') return this.emit('watch', obj); // the token's watchlist (WebSocket)
+    if (obj.op === 'presence' && obj.id === undefined) return this.onPresence(obj);
     if (obj.op === 'resync') return this.onResync(obj);
     if (obj.op === 'revoked') return this.onRevoked(obj);
     const r = this.inflight.get(obj.id);
@@ -893,6 +895,28 @@ export class WebimClient {
   async online(users) {
     const reply = await this.request('online', { users });
     return reply.users;
+  }
+
+  /**
+   * Who is in `ch` (a namespace with channel presence, docs/protocol.md "Channel presence"): one
+   * page of user ids in byte order after `after`; page on with the last id while `more`.
+   * @param {string} ch @param {{after?: string, limit?: number}} [page]
+   * @returns {Promise<{users: string[], more: boolean}>}
+   */
+  async presence(ch, { after, limit = 100 } = {}) {
+    const fields = { ch, limit };
+    if (after !== undefined && after !== '') fields.after = after;
+    const reply = await this.request('presence', fields);
+    return { users: reply.users ?? [], more: !!reply.more };
+  }
+
+  /**
+   * The live connections and unique users of `ch` (O(1) at the hub).
+   * @param {string} ch @returns {Promise<{connections: number, users: number}>}
+   */
+  async presenceStats(ch) {
+    const reply = await this.request('presence_stats', { ch });
+    return { connections: reply.connections, users: reply.users };
   }
 
   /**
@@ -1150,6 +1174,12 @@ export class WebimClient {
   onSignal(signal) {
     if (!this.channels.has(signal.ch)) return;
     this.emit('signal', signal);
+  }
+
+  // A join/leave event of a channel subscribed here: a 'presence' event {ch, join, leave, ts}.
+  onPresence(event) {
+    if (!this.channels.has(event.ch)) return;
+    this.emit('presence', { ch: event.ch, join: event.join ?? [], leave: event.leave ?? [], ts: event.ts });
   }
 
   drainHeld(channel, skipGaps = false) {

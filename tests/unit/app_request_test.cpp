@@ -258,3 +258,18 @@ TEST_CASE("a reply is a refusal unless its top-level ok is true", "[app_request]
   CHECK(isAppRefusal(R"({"data":{"ok":true}})"));           // nested ok does not count
   CHECK(isAppRefusal("not json"));
 }
+
+TEST_CASE("presence and presence_stats", "[app_request][channel_presence]") {
+  AppRequest req;
+  REQUIRE(decode(R"({"op":"presence","ch":"room:1","after":"u7","limit":5})", req).ok());
+  REQUIRE(std::holds_alternative<AppPresence>(req));
+  CHECK(std::get<AppPresence>(req).channel == "room:1");
+  CHECK(std::get<AppPresence>(req).after == "u7");
+  CHECK(std::get<AppPresence>(req).limit == 5);
+  CHECK_FALSE(std::get<AppPresence>(req).statsOnly);
+  REQUIRE(decode(R"({"op":"presence_stats","ch":"dm:a:b"})", req).ok());
+  CHECK(std::get<AppPresence>(req).statsOnly);
+  CHECK(errorCode(R"({"op":"presence"})") == "bad_request");
+  CHECK(errorCode(R"({"op":"presence","ch":"room:1","limit":1001})") == "bad_request");
+  CHECK(errorCode(R"({"op":"presence","ch":"room:1","after":3})") == "bad_request");
+}

@@ -82,9 +82,9 @@ TEST_CASE("decode: every op with its fields", "[client_request]") {
   CHECK(r.data == R"({"typing":true})");
   CHECK(r.cid.empty());
 
-  r = decodeOk(d, R"({"op":"presence","id":9,"whatever":[1,2]})");
+  r = decodeOk(d, R"({"op":"nosuchop","id":9,"whatever":[1,2]})");
   CHECK(r.op == ClientOp::Unknown);
-  CHECK(r.opName == "presence");
+  CHECK(r.opName == "nosuchop");
   CHECK(r.id == 9);
 }
 
@@ -343,4 +343,26 @@ TEST_CASE("decode: mutated frames never crash, and data always comes from the fr
     }
   }
   CHECK(decoded > 0);
+}
+
+TEST_CASE("decode: presence and presence_stats", "[client_request][channel_presence]") {
+  RequestDecoder d;
+  ClientRequest r = decodeOk(d, R"({"op":"presence","id":1,"ch":"room:1"})");
+  CHECK(r.op == ClientOp::Presence);
+  CHECK(r.ch == "room:1");
+  CHECK(r.afterUser.empty());
+  CHECK(r.limit == webim::kDefaultPresenceLimit);
+  r = decodeOk(d, R"({"op":"presence","id":2,"ch":"room:1","after":"u7","limit":1000})");
+  CHECK(r.afterUser == "u7");
+  CHECK(r.limit == 1000);
+  r = decodeOk(d, R"({"op":"presence_stats","id":3,"ch":"dm:a:b"})");
+  CHECK(r.op == ClientOp::PresenceStats);
+  CHECK(r.ch == "dm:a:b");
+  for (const char* bad : {R"({"op":"presence","id":4})", R"({"op":"presence","id":4,"ch":"room:1","after":7})",
+                          R"({"op":"presence","id":4,"ch":"room:1","limit":0})",
+                          R"({"op":"presence","id":4,"ch":"room:1","limit":1001})", R"({"op":"presence_stats","id":4})"}) {
+    ClientRequest out;
+    CHECK_FALSE(d.decode(bad, out).ok());
+    CHECK(out.id == 4);
+  }
 }

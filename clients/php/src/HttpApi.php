@@ -97,6 +97,18 @@ final class HttpApi
         return $this->call('/api/online', Request::online($users))['users'];
     }
 
+    /** @see Hub::presence() */
+    public function presence(string $channel, string $after = '', int $limit = 100): array
+    {
+        return $this->call('/api/presence', Request::presence($channel, $after, $limit));
+    }
+
+    /** @see Hub::presenceStats() */
+    public function presenceStats(string $channel): array
+    {
+        return $this->call('/api/presence_stats', Request::presenceStats($channel));
+    }
+
     /** POSTs one JSON body to $path (e.g. "/api/publish") and returns the decoded reply. */
     public function request(string $path, string $json): array
     {

@@ -171,6 +171,23 @@ final class Hub
         return array_values($out);
     }
 
+    /**
+     * Who is in a presence channel (presence_namespaces): ['ch' => ..., 'users' => [...], 'more' => bool],
+     * user ids in byte order after $after; page on with the last id while 'more' is true.
+     *
+     * @return array<string, mixed>
+     */
+    public function presence(string $channel, string $after = '', int $limit = 100): array
+    {
+        return $this->call($this->table->shardFor($channel), Request::presence($channel, $after, $limit));
+    }
+
+    /** @return array<string, mixed> ['ch' => ..., 'connections' => int, 'users' => int] */
+    public function presenceStats(string $channel): array
+    {
+        return $this->call($this->table->shardFor($channel), Request::presenceStats($channel));
+    }
+
     /** @return array<string, array<string, mixed>> counters per hub, keyed by shard name */
     public function stats(): array
     {

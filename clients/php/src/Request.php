@@ -67,6 +67,23 @@ final class Request
         return json_encode(['op' => 'online', 'users' => array_values($users)], self::JSON_FLAGS);
     }
 
+    /** Who is in a presence channel: one page of user ids after $after (empty: from the first). */
+    public static function presence(string $channel, string $after = '', int $limit = 100): string
+    {
+        $request = ['op' => 'presence', 'ch' => $channel];
+        if ($after !== '') {
+            $request['after'] = $after;
+        }
+        $request['limit'] = $limit;
+        return json_encode($request, self::JSON_FLAGS);
+    }
+
+    /** A presence channel's live connections and unique users. */
+    public static function presenceStats(string $channel): string
+    {
+        return json_encode(['op' => 'presence_stats', 'ch' => $channel], self::JSON_FLAGS);
+    }
+
     public static function stats(): string
     {
         return '{"op":"stats"}';
