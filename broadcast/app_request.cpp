@@ -19,7 +19,7 @@ AppDecodeError badRequest(std::string message) { return {"bad_request", std::mov
 struct Fields {
   const JsonValue *op = nullptr, *ch = nullptr, *data = nullptr, *from = nullptr, *cid = nullptr,
                   *before = nullptr, *after = nullptr, *limit = nullptr, *user = nullptr, *code = nullptr,
-                  *reason = nullptr;
+                  *reason = nullptr, *seq = nullptr;
 };
 
 const JsonValue** fieldSlot(Fields& f, std::string_view key) {
@@ -34,6 +34,7 @@ const JsonValue** fieldSlot(Fields& f, std::string_view key) {
   if (key == "user") return &f.user;
   if (key == "code") return &f.code;
   if (key == "reason") return &f.reason;
+  if (key == "seq") return &f.seq;
   return nullptr;
 }
 
@@ -71,6 +72,34 @@ bool validChannel(const std::string& ch, AppDecodeError& error) {
   return true;
 }
 
+// pub, and edit and delete (a publish naming a seq: docs/protocol.md "Edit and delete").
+AppDecodeError decodePublish(const Fields& f, std::string_view op, size_t maxDataBytes, AppPublish& pub) {
+  AppDecodeError error;
+  if (op != "pub") {
+    uint64_t seq = 0;
+    if (!present(f.seq)) return badRequest("seq is required");
+    if (!readUnsigned(f.seq, "seq", seq, error)) return error;
+    if (seq == 0) return badRequest("seq must be >= 1");
+    (op == "edit" ? pub.editOf : pub.deleteOf) = seq;
+  }
+  if (!readString(f.ch, "ch", pub.channel, error) || !validChannel(pub.channel, error)) return error;
+  if (!readString(f.from, "from", pub.from, error)) return error;
+  if (!present(f.from)) pub.from = kDefaultAppSender;
+  if (pub.from.empty() || pub.from.size() > kMaxSenderBytes || pub.from.find('\0') != std::string::npos)
+    return badRequest("from must be 1.." + std::to_string(kMaxSenderBytes) + " bytes without NUL");
+  if (!readString(f.cid, "cid", pub.cid, error)) return error;
+  if (present(f.cid) && (pub.cid.empty() || pub.cid.size() > kMaxCidBytes))
+    return badRequest("cid must be 1.." + std::to_string(kMaxCidBytes) + " bytes");
+  if (pub.deleteOf != 0) {
+    if (present(f.data)) return badRequest("a delete carries no data");
+    return {};
+  }
+  if (!f.data) return badRequest("data is required");
+  pub.data.assign(f.data->raw);  // byte for byte: big integers, key order, inner whitespace
+  if (pub.data.size() > maxDataBytes) return {"too_large", "data exceeds " + std::to_string(maxDataBytes) + " bytes"};
+  return {};
+}
+
 }  // namespace
 
 struct AppRequestDecoder::Impl {
@@ -104,22 +133,9 @@ AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out
     op = impliedOp;
   }
 
-  if (op == "pub") {
+  if (op == "pub" || op == "edit" || op == "delete") {
     AppPublish pub;
-    if (!readString(f.ch, "ch", pub.channel, error) || !validChannel(pub.channel, error)) return error;
-    if (!readString(f.from, "from", pub.from, error)) return error;
-    if (!present(f.from)) pub.from = kDefaultAppSender;
-    if (pub.from.empty() || pub.from.size() > kMaxSenderBytes ||
-        pub.from.find('\0') != std::string::npos)
-      return badRequest("from must be 1.." + std::to_string(kMaxSenderBytes) +
-                        " bytes without NUL");
-    if (!readString(f.cid, "cid", pub.cid, error)) return error;
-    if (present(f.cid) && (pub.cid.empty() || pub.cid.size() > kMaxCidBytes))
-      return badRequest("cid must be 1.." + std::to_string(kMaxCidBytes) + " bytes");
-    if (!f.data) return badRequest("data is required");
-    pub.data.assign(f.data->raw);  // byte for byte: big integers, key order, inner whitespace
-    if (pub.data.size() > maxDataBytes_)
-      return {"too_large", "data exceeds " + std::to_string(maxDataBytes_) + " bytes"};
+    if (AppDecodeError e = decodePublish(f, op, maxDataBytes_, pub); !e.ok()) return e;
     out = std::move(pub);
     return {};
   }
@@ -194,7 +210,11 @@ void appendDeliveryJson(std::string& out, const StoredMessage& msg) {
   w.beginObject().key("op").string("msg").key("ch").string(msg.channel);
   w.key("epoch").string(formatEpoch(msg.epoch)).key("seq").uinteger(msg.seq);
   w.key("from").string(msg.from).key("ts").integer(msg.tsMs);
-  w.key("data").raw(msg.data).endObject();
+  if (msg.editOf != 0) w.key("edit").uinteger(msg.editOf);
+  if (msg.deleteOf != 0) w.key("delete").uinteger(msg.deleteOf);
+  if (msg.deleted) w.key("deleted").boolean(true);
+  if (!msg.data.empty()) w.key("data").raw(msg.data);
+  w.endObject();
 }
 
 std::string encodeHistoryOk(const HistoryPage& page) {

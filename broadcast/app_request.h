@@ -4,6 +4,8 @@
 //   {"op":"pub","ch":C,"data":<any JSON>,"from":"system","cid":"..."}  from, cid optional
 //   {"op":"hist","ch":C,"before"|"after":S,"limit":L}                  limit 1..200, default 50
 //   {"op":"kick","user":U,"code":4003,"reason":"..."}                  code 4000..4999, reason <= 123 bytes
+//   {"op":"edit","ch":C,"seq":S,"data":<any JSON>,"from":..,"cid":..}  edit message S (any author)
+//   {"op":"delete","ch":C,"seq":S,"from":..,"cid":..}                  delete message S (any author)
 //   {"op":"stats"}
 // Anything else is bad_request. `data` is kept byte for byte.
 #pragma once
@@ -26,7 +28,9 @@ struct AppPublish {
   std::string channel;
   std::string from;
   std::string cid;   // empty when the app sent none (the publish is then not idempotent)
-  std::string data;  // raw JSON bytes exactly as sent (surrounding whitespace trimmed)
+  std::string data;  // raw JSON bytes exactly as sent (surrounding whitespace trimmed); empty for a delete
+  uint64_t editOf = 0;    // op edit: the seq edited
+  uint64_t deleteOf = 0;  // op delete: the seq deleted
 };
 
 struct AppHistory {

@@ -70,7 +70,20 @@ struct StoredMessage {
   std::string from;
   int64_t tsMs = 0;
   std::string data;
+  // Edit and delete (docs/protocol.md "Edit and delete"): an entry of the log that edits or deletes
+  // message `editOf`/`deleteOf` of the same channel (at most one is set; a delete has no data), and
+  // a message a delete removed (`deleted`: its data is gone from the store).
+  uint64_t editOf = 0;
+  uint64_t deleteOf = 0;
+  bool deleted = false;
   bool operator==(const StoredMessage&) const = default;
+};
+
+// A stored message rewritten without its data, marked deleted (a delete entry's effect).
+struct Redaction {
+  std::string channel;
+  uint64_t seq = 0;
+  bool operator==(const Redaction&) const = default;
 };
 
 // What a message counts against HistoryQuery::maxBytes, the same on every store: about the size of
@@ -103,7 +116,12 @@ struct WriteSet {
   std::vector<MetaEntry> metas;
   std::vector<DedupEntry> dedups;
   std::vector<Revocation> revocations;
-  bool empty() const { return messages.empty() && metas.empty() && dedups.empty() && revocations.empty(); }
+  // Applied after `messages` (a message of the same batch may be redacted). Only in batches
+  // committed whole (commit(batch, true)): abandon() never has to restore a redacted message.
+  std::vector<Redaction> redactions;
+  bool empty() const {
+    return messages.empty() && metas.empty() && dedups.empty() && revocations.empty() && redactions.empty();
+  }
 };
 
 // A page request: before/after are exclusive seq bounds; before == 0 means "no upper bound".
@@ -175,6 +193,13 @@ class HistoryStore {
   virtual void sync() {}
   virtual void abandon(const WriteSet& /*batch*/) {}
   virtual HistoryPage readPage(std::string_view channel, const HistoryQuery& query) = 0;
+  // One message by seq (nullopt: never written, or trimmed): a one-message page read.
+  std::optional<StoredMessage> loadMessage(std::string_view channel, uint64_t seq) {
+    if (seq == 0) return std::nullopt;
+    HistoryPage page = readPage(channel, HistoryQuery{0, seq - 1, 1, SIZE_MAX});
+    if (page.msgs.empty() || page.msgs.front().seq != seq) return std::nullopt;
+    return std::move(page.msgs.front());
+  }
   // Number of channels with a meta record (may scan; call at start, not per request).
   virtual uint64_t countChannels() = 0;
 

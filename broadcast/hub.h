@@ -101,6 +101,8 @@ class Hub {
   // Step (b), sequencing and commit (hub.cpp, hub_staging.cpp).
   void stage(Request& r);
   void stagePublish(Request& r, PublishRequest& publish);
+  void stageEdit(Request& r, PublishRequest& publish);  // hub_edits.cpp
+  std::optional<StoredMessage> editTarget(const std::string& channel, uint64_t seq, bool& deletedInBatch);
   void stageAttach(Request& r, const AttachRequest& attach);
   void stageDetach(const DetachRequest& detach);
   bool admitFrontend(Request& r, const std::string& id, uint64_t boot);

@@ -83,6 +83,9 @@ struct SignalRequest {
 using HubRequest = std::variant<RequestError, PublishRequest, HistoryRequest, StatsRequest, KickRequest,
                                 HelloRequest, AttachRequest, DetachRequest, RevocationsRequest, SignalRequest>;
 
+// An edit or delete entry (a PublishRequest naming a seq; message_edits.h). hub_edits.cpp.
+bool isEditOrDelete(const HubRequest& request);
+
 // How a request is answered: a HubReply to a frontend, app JSON on the app ingress, or app JSON
 // inside a HubReply (an app call a frontend relayed).
 enum class ReplyForm { Frontend, App, AppViaFrontend };

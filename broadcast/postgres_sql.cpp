@@ -42,9 +42,19 @@ CREATE TABLE IF NOT EXISTS webim_revocation (
   not_before_ms bigint NOT NULL);
 )sql";
 
+// Step 2, edit and delete (docs/protocol.md "Edit and delete"): constant defaults, so adding the
+// columns rewrites no row (PostgreSQL >= 11).
+constexpr const char* kEditsSql = R"sql(
+ALTER TABLE webim_message
+  ADD COLUMN IF NOT EXISTS edit_of   bigint  NOT NULL DEFAULT 0,
+  ADD COLUMN IF NOT EXISTS delete_of bigint  NOT NULL DEFAULT 0,
+  ADD COLUMN IF NOT EXISTS deleted   boolean NOT NULL DEFAULT false;
+)sql";
+
 const std::vector<SchemaStep>& schemaSteps() {
   static const std::vector<SchemaStep> list = {
       {1, "baseline: channels, messages, dedup records, revocations, store values", kBaselineSql},
+      {2, "edit and delete: webim_message.edit_of, delete_of, deleted", kEditsSql},
   };
   return list;
 }
@@ -58,7 +68,7 @@ std::vector<Statement> writeStatements() {
        "INSERT INTO webim_message (channel, seq, epoch, sender, ts_ms, data) "
        "SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::bytea[], $5::int8[], $6::bytea[]) "
        "ON CONFLICT (channel, seq) DO UPDATE SET epoch = excluded.epoch, sender = excluded.sender, "
-       "ts_ms = excluded.ts_ms, data = excluded.data",
+       "ts_ms = excluded.ts_ms, data = excluded.data, edit_of = 0, delete_of = 0, deleted = false",
        {kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid, kByteaArrayOid, kInt8ArrayOid, kByteaArrayOid}},
       // The fast path of a commit: plain inserts (no ON CONFLICT: no speculative insertion). A
       // batch that rewrites a key fails with unique_violation and is sent again with the upserts.
@@ -81,6 +91,17 @@ std::vector<Statement> writeStatements() {
        "ON CONFLICT (sender, cid) DO UPDATE SET channel = excluded.channel, epoch = excluded.epoch, "
        "seq = excluded.seq, ts_ms = excluded.ts_ms",
        {kByteaArrayOid, kByteaArrayOid, kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid, kInt8ArrayOid}},
+      // Edit and delete: a batch's entries get their reference (after their insert), and a delete
+      // removes its message's data (docs/protocol.md "Edit and delete").
+      {"mark_entries",
+       "UPDATE webim_message m SET edit_of = u.edit_of, delete_of = u.delete_of "
+       "FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[]) AS u(channel, seq, edit_of, delete_of) "
+       "WHERE m.channel = u.channel AND m.seq = u.seq",
+       {kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid, kInt8ArrayOid}},
+      {"redact_messages",
+       "UPDATE webim_message m SET data = ''::bytea, deleted = true "
+       "FROM unnest($1::text[], $2::int8[]) AS u(channel, seq) WHERE m.channel = u.channel AND m.seq = u.seq",
+       {kTextArrayOid, kInt8ArrayOid}},
       // Undo of a batch whose commit outcome is unknown (see the header).
       {"undo_messages",
        "DELETE FROM webim_message m USING unnest($1::text[], $2::int8[]) AS u(channel, seq) "
@@ -123,13 +144,15 @@ const std::vector<Statement>& statements() {
       {"channel_count", "SELECT count(*) FROM webim_channel", {}},
       // One statement (one snapshot) for the meta and the page; limit is the page size + 1.
       {"page_after",
-       "SELECT c.epoch, c.last_seq, m.seq, m.epoch, m.sender, m.ts_ms, m.data FROM webim_channel c "
-       "LEFT JOIN LATERAL (SELECT seq, epoch, sender, ts_ms, data FROM webim_message "
+       "SELECT c.epoch, c.last_seq, m.seq, m.epoch, m.sender, m.ts_ms, m.data, m.edit_of, m.delete_of, m.deleted "
+       "FROM webim_channel c LEFT JOIN LATERAL (SELECT seq, epoch, sender, ts_ms, data, edit_of, delete_of, "
+       "deleted::int4::int8 AS deleted FROM webim_message "
        "WHERE channel = c.channel AND seq > $2 ORDER BY seq LIMIT $3) m ON true WHERE c.channel = $1",
        {kTextOid, kInt8Oid, kInt8Oid}},
       {"page_before",
-       "SELECT c.epoch, c.last_seq, m.seq, m.epoch, m.sender, m.ts_ms, m.data FROM webim_channel c "
-       "LEFT JOIN LATERAL (SELECT seq, epoch, sender, ts_ms, data FROM webim_message "
+       "SELECT c.epoch, c.last_seq, m.seq, m.epoch, m.sender, m.ts_ms, m.data, m.edit_of, m.delete_of, m.deleted "
+       "FROM webim_channel c LEFT JOIN LATERAL (SELECT seq, epoch, sender, ts_ms, data, edit_of, delete_of, "
+       "deleted::int4::int8 AS deleted FROM webim_message "
        "WHERE channel = c.channel AND seq < $2 ORDER BY seq DESC LIMIT $3) m ON true "
        "WHERE c.channel = $1",
        {kTextOid, kInt8Oid, kInt8Oid}},

@@ -53,6 +53,9 @@ void rewriteLegacyMessages(rocksdb::DB& db) {
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> list = {
       {1, "messages in the store's own record layout", rewriteLegacyMessages},
+      // Nothing to rewrite: v1 records stay readable. The version only keeps older binaries (which
+      // know format 1 and not the v2 message records) from opening the store.
+      {2, "edit and delete entries (v2 message records)", [](rocksdb::DB&) {}},
   };
   return list;
 }

@@ -5,6 +5,10 @@
 // '\0', so '\0' ends a name in a key. Big-endian seq makes byte order = seq order (a history page
 // is one iterator range).
 //   'm' channel '\0' seq(8)  message     v1: 0x01 epoch(8) seq(8) ts_ms(8) from_len(4) from data
+//                                        v2: 0x02 epoch(8) seq(8) ts_ms(8) from_len(4) flags(1) ref(8)
+//                                            from data; flags 1 edit entry, 2 delete entry, 4 deleted
+//                                            (data removed); ref: the seq edited or deleted. Written
+//                                            only for those (format 2); plain messages stay v1.
 //   'c' channel              meta        v1: 0x01 epoch(8) last_seq(8)
 //   'd' from '\0' cid        dedup       v1: 0x01 epoch(8) seq(8) ts_ms(8) channel
 //   'r' user                 revocation  v1: 0x01 not_before_ms(8)
@@ -36,6 +40,7 @@ constexpr std::string_view kEpochSeedKey = "s:epoch-seed";
 constexpr std::string_view kFormatVersionKey = "s:format-version";
 constexpr std::string_view kValuePrefix = "s:value/";
 constexpr char kRecordVersion = 1;
+constexpr char kMessageRecordV2 = 2;  // message records with edit/delete flags (format 2)
 
 // Keys.
 std::string channelPrefix(std::string_view channel);  // every message key of `channel` starts so
@@ -59,7 +64,7 @@ int64_t decodeRevocation(std::string_view record);
 std::string encodeFormatVersion(uint32_t version);
 uint32_t decodeFormatVersion(std::string_view record);
 
-// Format 0 message records: true when `record` is not a v1 message (a serialized Delivery).
+// Format 0 message records: true when `record` is not a v1 or v2 message (a serialized Delivery).
 bool isLegacyMessage(std::string_view record);
 // Delivery fields as the releases of format 0 wrote them: channel=1 (bytes), epoch=2 (fixed64),
 // seq=3 (varint), from=4 (bytes), ts_ms=5 (varint, int64), data=6 (bytes); other fields skipped.

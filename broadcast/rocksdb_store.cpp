@@ -168,6 +168,9 @@ void RocksDbHistoryStore::writeBatch(const WriteSet& batch, bool sync) {
   for (const MetaEntry& e : batch.metas) wb.Put(metaKey(e.channel), encodeMeta(e.meta));
   for (const DedupEntry& e : batch.dedups) wb.Put(dedupKey(e.from, e.cid), encodeDedup(e.record));
   for (const Revocation& r : batch.revocations) wb.Put(revocationKey(r.user), encodeRevocation(r.notBeforeMs));
+  for (const Redaction& r : batch.redactions) {
+    if (std::optional<std::string> record = redactedRecord(batch, r)) wb.Put(messageKey(r.channel, r.seq), *record);
+  }
   rocksdb::WriteOptions options;
   options.sync = sync;
   rocksdb::Status s = d.Write(options, &wb);
@@ -175,6 +178,23 @@ void RocksDbHistoryStore::writeBatch(const WriteSet& batch, bool sync) {
   rememberUndo(batch);
   markFailed(s.ToString());
   throw HistoryStoreError(lastError_);
+}
+
+// A message rewritten without its data, marked deleted: from the batch itself when it wrote the
+// message, else from the store (nullopt: gone, e.g. trimmed meanwhile; nothing to redact).
+std::optional<std::string> RocksDbHistoryStore::redactedRecord(const WriteSet& batch, const Redaction& r) {
+  std::optional<StoredMessage> m;
+  for (auto it = batch.messages.rbegin(); it != batch.messages.rend() && !m; ++it) {
+    if (it->seq == r.seq && it->channel == r.channel) m = *it;
+  }
+  if (!m) {
+    std::optional<std::string> stored = getValue(*db_, messageKey(r.channel, r.seq));
+    if (!stored) return std::nullopt;
+    m = decodeMessage(r.channel, *stored);
+  }
+  m->data.clear();
+  m->deleted = true;
+  return encodeMessage(*m);
 }
 
 // On the hub's sync thread: touches nothing but the open DB (never reopened meanwhile).

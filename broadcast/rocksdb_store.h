@@ -60,6 +60,7 @@ class RocksDbHistoryStore final : public HistoryStore {
   void rememberUndo(const WriteSet& batch);
   void markFailed(std::string error);
   void writeBatch(const WriteSet& batch, bool sync);
+  std::optional<std::string> redactedRecord(const WriteSet& batch, const Redaction& r);
   rocksdb::DB& db();  // the open DB for reads (recovered first when it must be); throws HistoryStoreError
 
   std::string path_;

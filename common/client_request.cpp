@@ -16,9 +16,9 @@ struct RequestDecoder::Impl {
 namespace {
 
 // The request fields the decoder knows; each may appear at most once.
-enum Field { kOp, kId, kToken, kCh, kCid, kData, kSince, kBefore, kAfter, kLimit, kSubs, kFieldCount };
+enum Field { kOp, kId, kToken, kCh, kCid, kData, kSince, kBefore, kAfter, kLimit, kSubs, kSeq, kFieldCount };
 constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
-    "op", "id", "token", "ch", "cid", "data", "since", "before", "after", "limit", "subs"};
+    "op", "id", "token", "ch", "cid", "data", "since", "before", "after", "limit", "subs", "seq"};
 constexpr std::array<std::string_view, 2> kExpanded = {"since", "subs"};
 
 int fieldIndex(std::string_view key) {
@@ -187,7 +187,25 @@ ClientOp opFromName(std::string_view name) {
   if (name == "pub") return ClientOp::Pub;
   if (name == "hist") return ClientOp::Hist;
   if (name == "signal") return ClientOp::Signal;
+  if (name == "edit") return ClientOp::Edit;
+  if (name == "delete") return ClientOp::Delete;
   return ClientOp::Unknown;
+}
+
+// edit and delete: ch, seq, cid; data for an edit, none for a delete.
+DecodeError decodeEdit(const Fields& f, ClientRequest& out) {
+  if (DecodeError e = needString(f, kCh, out.ch); !e.ok()) return e;
+  if (f[kSeq] == nullptr) return {"missing \"seq\""};
+  if (!f[kSeq]->getUnsigned(out.seq) || out.seq == 0) return {"\"seq\" must be an unsigned integer >= 1"};
+  if (out.op == ClientOp::Edit) {
+    if (f[kData] == nullptr) return {"missing \"data\""};
+    out.data = f[kData]->raw;
+  } else if (f.present(kData)) {
+    return {"a delete carries no \"data\""};
+  }
+  if (DecodeError e = needString(f, kCid, out.cid); !e.ok()) return e;
+  if (out.cid.empty() || out.cid.size() > kMaxCidBytes) return {"\"cid\" must be 1 to 64 bytes"};
+  return {};
 }
 
 }  // namespace
@@ -246,6 +264,9 @@ DecodeError RequestDecoder::decode(std::string_view frame, ClientRequest& out) {
       if (f[kData] == nullptr) return {"missing \"data\""};
       out.data = f[kData]->raw;
       return {};
+    case ClientOp::Edit:
+    case ClientOp::Delete:
+      return decodeEdit(f, out);
     case ClientOp::Unknown:
       return {};
   }

@@ -13,7 +13,7 @@
 
 namespace webim {
 
-enum class ClientOp { Auth, Sub, Unsub, Pub, Hist, Signal, Unknown };
+enum class ClientOp { Auth, Sub, Unsub, Pub, Hist, Signal, Edit, Delete, Unknown };
 
 inline constexpr size_t kMaxCidBytes = 64;
 inline constexpr uint32_t kDefaultHistLimit = 50;
@@ -45,6 +45,7 @@ struct ClientRequest {
   uint32_t limit = kDefaultHistLimit;
   // A batched sub (`subs`, 1..kMaxSubBatch entries); empty for a sub of one channel (ch, since).
   std::vector<SubEntry> subs;
+  uint64_t seq = 0;  // edit, delete: the message's seq (>= 1)
 };
 
 struct DecodeError {
@@ -71,6 +72,8 @@ class RequestDecoder {
   //   pub: ch (string), data (any JSON value), cid (string, 1..64 bytes)
   //   hist: ch (string); optional before or after (unsigned integer; not both); optional limit 1..200
   //   signal: ch (string), data (any JSON value)
+  //   edit: ch (string), seq (unsigned integer >= 1), data (any JSON value), cid (string, 1..64 bytes)
+  //   delete: ch (string), seq (unsigned integer >= 1), cid (string, 1..64 bytes); no data
   // Optional fields given as null count as absent. A known field appearing twice is an error (so no
   // reader can disagree about which copy counts); unknown fields are ignored. Channel names are not
   // checked here (see channel_rules.h). Unknown ops decode with op == Unknown and only op/id read

@@ -20,6 +20,8 @@ std::optional<std::string_view> apiOpForPath(std::string_view path) {
   if (path == "/api/publish") return "pub";
   if (path == "/api/hist") return "hist";
   if (path == "/api/kick") return "kick";
+  if (path == "/api/edit") return "edit";
+  if (path == "/api/delete") return "delete";
   if (path == "/api/stats") return "stats";
   return std::nullopt;
 }
