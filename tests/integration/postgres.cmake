@@ -47,3 +47,9 @@ if(TARGET webim-broadcast)
            COMMAND timeout 100 bash ${CMAKE_CURRENT_LIST_DIR}/hub_postgres_e2e.sh $<TARGET_FILE:webim-broadcast>)
   webim_pg_test(hub/postgres-e2e)
 endif()
+
+# Edit and delete: the stored entries and a delete's redaction, on PostgreSQL.
+if(TARGET unit_message_edits_test)
+  add_test(NAME "unit/message_edits_test: postgres" COMMAND unit_message_edits_test "[postgres]")
+  webim_pg_test("unit/message_edits_test: postgres")
+endif()
