@@ -5,7 +5,21 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { Client, Cluster, apiPost, openEventStream, until } from './harness.mjs';
+import { spawnSync } from 'node:child_process';
+
+import { Client, Cluster, WebSocket, apiPost, openEventStream, privatePort, until } from './harness.mjs';
+import { WebimClient } from '../../clients/js/webim.js';
+
+const PHP = process.env.WEBIM_PHP || 'php';
+const PHP_DRIVER = new URL('./php/driver.php', import.meta.url).pathname;
+const phpProbe = spawnSync(PHP, ['-r', 'echo extension_loaded("zmq") && extension_loaded("curl") ? "ok" : "no";'], { encoding: 'utf8' });
+const PHP_SKIP = phpProbe.stdout === 'ok' ? false : 'php-cli with php-zmq and php-curl not found';
+
+// Runs tests/integration/php/driver.php over `commands` (one object each) and returns its replies.
+function php(commands) {
+  const out = spawnSync(PHP, [PHP_DRIVER], { input: commands.map((c) => JSON.stringify(c)).join('\n') + '\n', encoding: 'utf8' });
+  return out.stdout.trim().split('\n').map((line) => JSON.parse(line));
+}
 
 async function connect(fe, cluster, user, grants = []) {
   const c = await Client.connect(fe.url);
@@ -80,6 +94,52 @@ describe('edit and delete', () => {
     assert.equal(await code(alice, 'delete', { seq: pub.seq }), 'forbidden');
   });
 
+  test('the JS client: edit() and delete(), applied as edit/delete events in order with the messages', async () => {
+    const opts = { WebSocket, requestTimeoutMs: 3000, backoff: { baseMs: 50, maxMs: 400 } };
+    const author = new WebimClient({ ...opts, url: fe.url, token: cluster.token('dora', ['room:js']) });
+    const reader = new WebimClient({ ...opts, url: fe.url, token: cluster.token('erin', ['room:js']) });
+    const view = new Map();  // seq -> text: what a chat view shows
+    const events = [];
+    reader.on('edit', (e) => { events.push(['edit', e.seq, e.by]); view.set(e.seq, e.data); });
+    reader.on('delete', (e) => { events.push(['delete', e.seq, e.by]); view.delete(e.seq); });
+    author.connect();
+    reader.connect();
+    try {
+      await reader.subscribe('room:js', (m) => { if (m.edit === undefined && m.delete === undefined) view.set(m.seq, m.data); });
+      const a = await author.publish('room:js', 'one');
+      const b = await author.publish('room:js', 'two');
+      const e = await author.edit('room:js', a.seq, 'one, edited');
+      const d = await author.delete('room:js', b.seq);
+      await until(() => events.length >= 2, `both events (${JSON.stringify(events)})`);
+      assert.deepEqual(events, [['edit', a.seq, e.seq], ['delete', b.seq, d.seq]]);
+      assert.deepEqual([...view.entries()], [[a.seq, 'one, edited']]);
+      await assert.rejects(reader.edit('room:js', a.seq, 'not mine'), { code: 'forbidden' });
+      await assert.rejects(author.edit('room:js', b.seq, 'deleted'), { code: 'forbidden' });
+    } finally {
+      author.close();
+      reader.close();
+    }
+  });
+
+  test('the PHP library: Hub and HttpApi edit and delete', { skip: PHP_SKIP }, async () => {
+    const pub = await cluster.appRequest({ op: 'pub', ch: 'room:php', data: 'from php', from: 'frank' });
+    const api = [`http://127.0.0.1:${privatePort(fe.port)}`];
+    const r = php([
+      { do: 'hub', name: 'h', config: cluster.endpoints.app },
+      { do: 'call', name: 'h', method: 'edit', args: ['room:php', pub.seq, 'edited by php', null, 'frank'] },
+      { do: 'http', name: 'x', urls: api, key: cluster.apiKey },
+      { do: 'call', name: 'x', method: 'delete', args: ['room:php', pub.seq] },
+      { do: 'call', name: 'h', method: 'edit', args: ['room:php', pub.seq, 'too late'] },
+    ]);
+    assert.equal(r[1].ok, true, JSON.stringify(r[1]));
+    assert.equal(r[1].result.seq, pub.seq + 1);
+    assert.equal(r[3].ok, true, JSON.stringify(r[3]));
+    assert.equal(r[3].result.seq, pub.seq + 2);
+    assert.equal(r[4].code, 'forbidden');
+    const page = await cluster.appRequest({ op: 'hist', ch: 'room:php', after: 0 });
+    assert.equal(page.msgs[0].deleted, true);
+    assert.equal(page.msgs[0].data, undefined);
+  });
   test('POST /cmd, the app ingress and the HTTP API take edit and delete; a delete survives a hub restart', async () => {
     const stream = await openEventStream(fe.port, fe.port, cluster.token('carol', ['room:g']), 'room:g');
     const cmd = async (body) => (await fetch(`http://127.0.0.1:${fe.port}/cmd?sid=${stream.sid}`, {
@@ -117,4 +177,5 @@ describe('edit and delete', () => {
     assert.equal(bySeq.get(pub.seq + 2).from, 'mod');
     assert.equal(bySeq.get(pub.seq + 2).edit, pub.seq);
   });
+
 });

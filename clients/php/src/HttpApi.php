@@ -63,6 +63,22 @@ final class HttpApi
         return ['epoch' => $reply['epoch'], 'seq' => $reply['seq']];
     }
 
+    /** @see Hub::edit() */
+    public function edit(string $channel, int $seq, mixed $data, ?string $cid = null, string $from = 'system'): array
+    {
+        $cid ??= Request::newCid();
+        $reply = $this->call('/api/edit', Request::edit($channel, $seq, $data, $cid, $from), $cid);
+        return ['epoch' => $reply['epoch'], 'seq' => $reply['seq']];
+    }
+
+    /** @see Hub::delete() */
+    public function delete(string $channel, int $seq, ?string $cid = null, string $from = 'system'): array
+    {
+        $cid ??= Request::newCid();
+        $reply = $this->call('/api/delete', Request::delete($channel, $seq, $cid, $from), $cid);
+        return ['epoch' => $reply['epoch'], 'seq' => $reply['seq']];
+    }
+
     /** @see Hub::history() */
     public function history(string $channel, ?int $before = null, ?int $after = null, int $limit = 50): array
     {

@@ -87,6 +87,32 @@ final class Hub
     }
 
     /**
+     * Edits message $seq of $channel (docs/protocol.md "Edit and delete"): a new entry of the channel,
+     * retried with the same cid like a publish. HubException: not_found, bad_request (an edit or
+     * delete entry), forbidden (the message is deleted).
+     *
+     * @return array{epoch: string, seq: int} the entry's position
+     */
+    public function edit(string $channel, int $seq, mixed $data, ?string $cid = null, string $from = 'system'): array
+    {
+        $cid ??= Request::newCid();
+        $reply = $this->call($this->table->shardFor($channel), Request::edit($channel, $seq, $data, $cid, $from), $cid);
+        return ['epoch' => $reply['epoch'], 'seq' => $reply['seq']];
+    }
+
+    /**
+     * Deletes message $seq of $channel: a new entry, and the message's data is removed from the store.
+     *
+     * @return array{epoch: string, seq: int} the entry's position
+     */
+    public function delete(string $channel, int $seq, ?string $cid = null, string $from = 'system'): array
+    {
+        $cid ??= Request::newCid();
+        $reply = $this->call($this->table->shardFor($channel), Request::delete($channel, $seq, $cid, $from), $cid);
+        return ['epoch' => $reply['epoch'], 'seq' => $reply['seq']];
+    }
+
+    /**
      * A page of a channel's history, ascending by seq: `before` or `after` (exclusive), limit 1..200.
      *
      * @return array{epoch: string, msgs: list<array<string, mixed>>, more: bool}
