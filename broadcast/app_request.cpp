@@ -1,5 +1,7 @@
 #include "broadcast/app_request.h"
 
+#include "broadcast/erase_job.h"
+
 #include <optional>
 
 #include "common/channel_rules.h"
@@ -100,6 +102,20 @@ AppDecodeError decodePublish(const Fields& f, std::string_view op, size_t maxDat
   return {};
 }
 
+AppDecodeError decodeErase(const Fields& f, std::string_view op, AppRequest& out) {
+  AppDecodeError error;
+  std::string user;
+  if (!present(f.user)) return badRequest("user is required");
+  if (!readString(f.user, "user", user, error)) return error;
+  if (!EraseJobs::validUser(user)) return badRequest("user must be 1..128 bytes without NUL, tab or line break");
+  if (op == "erase_user") {
+    out = AppEraseUser{std::move(user)};
+  } else {
+    out = AppEraseStatus{std::move(user)};
+  }
+  return {};
+}
+
 }  // namespace
 
 struct AppRequestDecoder::Impl {
@@ -175,6 +191,7 @@ AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out
     out = std::move(kick);
     return {};
   }
+  if (op == "erase_user" || op == "erase_status") return decodeErase(f, op, out);
   return badRequest("unknown op");
 }
 

@@ -6,6 +6,7 @@
 //   {"op":"kick","user":U,"code":4003,"reason":"..."}                  code 4000..4999, reason <= 123 bytes
 //   {"op":"edit","ch":C,"seq":S,"data":<any JSON>,"from":..,"cid":..}  edit message S (any author)
 //   {"op":"delete","ch":C,"seq":S,"from":..,"cid":..}                  delete message S (any author)
+//   {"op":"erase_user","user":U}, {"op":"erase_status","user":U}       erase_job.h
 //   {"op":"stats"}
 // Anything else is bad_request. `data` is kept byte for byte.
 #pragma once
@@ -50,7 +51,15 @@ struct AppKick {
 
 inline constexpr size_t kMaxKickReasonBytes = 123;  // what fits a close frame
 
-using AppRequest = std::variant<AppPublish, AppHistory, AppStats, AppKick>;
+// Erasing a user (erase_job.h): start the job / report its progress.
+struct AppEraseUser {
+  std::string user;
+};
+struct AppEraseStatus {
+  std::string user;
+};
+
+using AppRequest = std::variant<AppPublish, AppHistory, AppStats, AppKick, AppEraseUser, AppEraseStatus>;
 
 struct AppDecodeError {
   std::string code;  // "" on success, else a docs/protocol.md error code (bad_request, too_large)

@@ -216,6 +216,18 @@ class HistoryStore {
   virtual std::vector<Revocation> loadRevocations(int64_t /*sinceMs*/) { return {}; }
   virtual void trimRevocations(int64_t /*beforeMs*/) {}
 
+  // Erasing a user (erase_job.h): the per-sender index (every message a sender wrote: written with
+  // the message in the same commit). eraseSender removes the data of up to `limit` of `sender`'s
+  // messages not yet deleted (as a delete does: flagged deleted, data gone), not synced (a crash may
+  // undo a slice; the job redoes it). countSender: how many are left, counting up to `cap`. Throw
+  // HistoryStoreError. The defaults erase nothing (test doubles).
+  struct EraseSlice {
+    uint64_t erased = 0;  // messages whose data was removed
+    bool more = false;    // the limit was hit: call again
+  };
+  virtual EraseSlice eraseSender(std::string_view /*sender*/, size_t /*limit*/) { return {}; }
+  virtual uint64_t countSender(std::string_view /*sender*/, uint64_t /*cap*/) { return 0; }
+
   // For the hub's metrics: commits sent again with upserts (PostgreSQL; 0 elsewhere).
   virtual uint64_t upsertRetries() const { return 0; }
 };

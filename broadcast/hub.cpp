@@ -87,7 +87,7 @@ void Hub::run(const volatile std::sig_atomic_t* stop) {
     try {
       // While a retention pass runs or forgotten frontends' users are walked, an idle hub does not
       // wait: it works through the slices (not during the sweeper's pause after a store error).
-      const bool sliced = retention_.due(std::chrono::steady_clock::now()) || inboxes_.forgetting();
+      const bool sliced = retention_.due(std::chrono::steady_clock::now()) || inboxes_.forgetting() || !eraseJobs_.empty();
       zmq::poll(items.data(), items.size(), sliced ? std::chrono::milliseconds(0) : kPollTimeout);
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
@@ -133,6 +133,7 @@ void Hub::housekeeping() {
   if (retention_.due(std::chrono::steady_clock::now())) retentionStep();
   // A restarted or silent frontend's users, a slice at a time (~2 ms; a million users in ~25).
   if (inboxes_.forgetting()) inboxes_.forgetStep(kForgetSlots);
+  if (!eraseJobs_.empty()) eraseStep();  // erase_user jobs: one slice
 }
 
 // One retention slice between batches (a few channels, bounded deletions each): never a stall.

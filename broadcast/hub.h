@@ -30,6 +30,7 @@
 #include <zmq.hpp>
 
 #include "broadcast/app_request.h"
+#include "broadcast/erase_job.h"
 #include "broadcast/delivery_mode.h"
 #include "broadcast/frontend_registry.h"
 #include "broadcast/history_store.h"
@@ -146,6 +147,13 @@ class Hub {
   void answer(Request& r, const DetachRequest& detach);
   void answer(Request& r, const RevocationsRequest& revocations);
   void answer(Request& /*r*/, const SignalRequest& /*signal*/) {}  // published in receive(), never batched
+  // Erasing a user (hub_erase.cpp, erase_job.h).
+  void answer(Request& r, const EraseUserRequest& erase);
+  void answer(Request& r, const EraseStatusRequest& status);
+  void stageErase(Request& r, const EraseUserRequest& erase);
+  void loadEraseJobs();
+  void saveEraseJobs();
+  void eraseStep();
   HistoryPage readHistory(const HistoryRequest& h, size_t maxBytes);
   void publishBatch(const std::vector<Request>& batch, const std::vector<StoredMessage>& messages, bool fastPublished);
   HubStats snapshotStats();
@@ -209,6 +217,8 @@ class Hub {
   std::unique_ptr<MetricsServer> metricsServer_;
   RetentionPolicy retentionPolicy_;  // parsed from config_.retention (validated at start)
   RetentionSweeper retention_;
+  EraseJobs eraseJobs_;         // erase_user jobs (hub_erase.cpp)
+  uint32_t eraseSlicesUnsaved_ = 0;
   uint64_t failedCommitsInRow_ = 0;  // store errors: log rate limit, recovery notice
   std::chrono::steady_clock::time_point nextCommitErrorLog_{};
   std::unique_ptr<ZapServer> zap_;  // with CURVE: which client keys each socket admits

@@ -69,6 +69,7 @@ void Hub::beginRun() {
       spdlog::info("namespace {} is delivered fast from now on: its channels start new epochs (once)", ns);
     }
   }
+  loadEraseJobs();  // erase_user jobs a previous run left unfinished (hub_erase.cpp)
 }
 
 // Everything is durable (the loop drained): the next start keeps the generation, unless fast

@@ -129,6 +129,8 @@ HubRequest HubRequestDecoder::decodeApp(std::string_view body, std::string_view 
   if (auto* kick = std::get_if<AppKick>(&request)) {
     return KickRequest{std::move(kick->user), kick->code, std::move(kick->reason)};
   }
+  if (auto* erase = std::get_if<AppEraseUser>(&request)) return EraseUserRequest{std::move(erase->user)};
+  if (auto* status = std::get_if<AppEraseStatus>(&request)) return EraseStatusRequest{std::move(status->user)};
   return StatsRequest{};
 }
 

@@ -80,8 +80,17 @@ struct SignalRequest {
   std::string data;
 };
 
+// Erasing a user (erase_job.h), from the app only.
+struct EraseUserRequest {
+  std::string user;
+};
+struct EraseStatusRequest {
+  std::string user;
+};
+
 using HubRequest = std::variant<RequestError, PublishRequest, HistoryRequest, StatsRequest, KickRequest,
-                                HelloRequest, AttachRequest, DetachRequest, RevocationsRequest, SignalRequest>;
+                                HelloRequest, AttachRequest, DetachRequest, RevocationsRequest, SignalRequest,
+                                EraseUserRequest, EraseStatusRequest>;
 
 // An edit or delete entry (a PublishRequest naming a seq; message_edits.h). hub_edits.cpp.
 bool isEditOrDelete(const HubRequest& request);

@@ -31,6 +31,8 @@ void Hub::stage(Request& r) {
     stageAttach(r, *attach);
   } else if (const auto* detach = std::get_if<DetachRequest>(&r.request)) {
     stageDetach(*detach);
+  } else if (const auto* erase = std::get_if<EraseUserRequest>(&r.request)) {
+    stageErase(r, *erase);
   }
 }
 

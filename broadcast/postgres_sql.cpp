@@ -43,18 +43,20 @@ CREATE TABLE IF NOT EXISTS webim_revocation (
 )sql";
 
 // Step 2, edit and delete (docs/protocol.md "Edit and delete"): constant defaults, so adding the
-// columns rewrites no row (PostgreSQL >= 11).
+// columns rewrites no row (PostgreSQL >= 11); and the per-sender index erase_user walks (the
+// messages not deleted: a deleted one leaves it).
 constexpr const char* kEditsSql = R"sql(
 ALTER TABLE webim_message
   ADD COLUMN IF NOT EXISTS edit_of   bigint  NOT NULL DEFAULT 0,
   ADD COLUMN IF NOT EXISTS delete_of bigint  NOT NULL DEFAULT 0,
   ADD COLUMN IF NOT EXISTS deleted   boolean NOT NULL DEFAULT false;
+CREATE INDEX IF NOT EXISTS webim_message_sender ON webim_message (sender) WHERE NOT deleted;
 )sql";
 
 const std::vector<SchemaStep>& schemaSteps() {
   static const std::vector<SchemaStep> list = {
       {1, "baseline: channels, messages, dedup records, revocations, store values", kBaselineSql},
-      {2, "edit and delete: webim_message.edit_of, delete_of, deleted", kEditsSql},
+      {2, "edit and delete: webim_message.edit_of, delete_of, deleted; the per-sender index", kEditsSql},
   };
   return list;
 }
@@ -156,6 +158,13 @@ const std::vector<Statement>& statements() {
        "WHERE channel = c.channel AND seq < $2 ORDER BY seq DESC LIMIT $3) m ON true "
        "WHERE c.channel = $1",
        {kTextOid, kInt8Oid, kInt8Oid}},
+      // Erasing a user (HistoryStore::eraseSender): a slice of the sender's messages not deleted.
+      {"erase_sender",
+       "UPDATE webim_message m SET data = ''::bytea, deleted = true FROM (SELECT channel, seq FROM webim_message "
+       "WHERE sender = $1 AND NOT deleted LIMIT $2) s WHERE m.channel = s.channel AND m.seq = s.seq",
+       {kByteaOid, kInt8Oid}},
+      {"count_sender", "SELECT count(*) FROM (SELECT 1 FROM webim_message WHERE sender = $1 AND NOT deleted LIMIT $2) s",
+       {kByteaOid, kInt8Oid}},
       {"dedup_keys_since", "SELECT sender, cid FROM webim_dedup WHERE ts_ms >= $1", {kInt8Oid}},
       // Kick revocations: the latest per user wins.
       {"put_revocations",

@@ -98,6 +98,29 @@ std::string dedupKey(std::string_view from, std::string_view cid) {
   return key;
 }
 
+std::string senderPrefix(std::string_view from) {
+  std::string key(1, kSenderPrefix);
+  key.append(from);
+  key.push_back('\0');
+  return key;
+}
+
+std::string senderKey(std::string_view from, std::string_view channel, uint64_t seq) {
+  std::string key = senderPrefix(from);
+  key.append(channel);
+  key.push_back('\0');
+  appendBigEndian<uint64_t>(key, seq);
+  return key;
+}
+
+bool parseSenderKey(std::string_view key, size_t fromSize, std::string& channel, uint64_t& seq) {
+  const size_t head = 1 + fromSize + 1;
+  if (key.size() < head + 1 + 8 || key[key.size() - 9] != '\0') return false;
+  channel.assign(key.substr(head, key.size() - 9 - head));
+  seq = loadBigEndian<uint64_t>(key.data() + key.size() - 8);
+  return true;
+}
+
 std::string revocationKey(std::string_view user) {
   std::string key(1, kRevocationPrefix);
   key.append(user);

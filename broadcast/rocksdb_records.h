@@ -12,6 +12,8 @@
 //   'c' channel              meta        v1: 0x01 epoch(8) last_seq(8)
 //   'd' from '\0' cid        dedup       v1: 0x01 epoch(8) seq(8) ts_ms(8) channel
 //   'r' user                 revocation  v1: 0x01 not_before_ms(8)
+//   'u' from '\0' channel '\0' seq(8)      the per-sender index (format 2): empty value, one per
+//                                        message not deleted; erase_user walks it (erase_job.h)
 //   "s:epoch-seed"           the epoch seed (32 random bytes, HistoryStore::epochSeed)
 //   "s:format-version"       the store format version, 4 bytes big-endian (rocksdb_migrations.h)
 //   "s:value/<name>"         the hub's named values (HistoryStore::storeValue: the run marker)
@@ -36,6 +38,7 @@ constexpr char kMessagePrefix = 'm';
 constexpr char kMetaPrefix = 'c';
 constexpr char kDedupPrefix = 'd';
 constexpr char kRevocationPrefix = 'r';
+constexpr char kSenderPrefix = 'u';
 constexpr std::string_view kEpochSeedKey = "s:epoch-seed";
 constexpr std::string_view kFormatVersionKey = "s:format-version";
 constexpr std::string_view kValuePrefix = "s:value/";
@@ -50,6 +53,10 @@ uint64_t messageKeySeq(std::string_view key);  // the seq of a message key
 std::string metaKey(std::string_view channel);
 std::string dedupKey(std::string_view from, std::string_view cid);
 std::string revocationKey(std::string_view user);
+std::string senderPrefix(std::string_view from);  // every index key of `from` starts so
+std::string senderKey(std::string_view from, std::string_view channel, uint64_t seq);
+// The channel and seq of an index key (false: malformed).
+bool parseSenderKey(std::string_view key, size_t fromSize, std::string& channel, uint64_t& seq);
 
 // Records. decode* throw HistoryStoreError("corrupt ... record") on a malformed or unknown layout.
 std::string encodeMessage(const StoredMessage& m);  // m.channel is in the key, not the record

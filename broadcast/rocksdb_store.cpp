@@ -164,12 +164,19 @@ void RocksDbHistoryStore::writeBatch(const WriteSet& batch, bool sync) {
   if (failed_) recoverNow();  // or throws
   rocksdb::DB& d = *db_;
   rocksdb::WriteBatch wb;
-  for (const StoredMessage& m : batch.messages) wb.Put(messageKey(m.channel, m.seq), encodeMessage(m));
+  for (const StoredMessage& m : batch.messages) {
+    wb.Put(messageKey(m.channel, m.seq), encodeMessage(m));
+    wb.Put(senderKey(m.from, m.channel, m.seq), rocksdb::Slice());  // the per-sender index (erase_user)
+  }
   for (const MetaEntry& e : batch.metas) wb.Put(metaKey(e.channel), encodeMeta(e.meta));
   for (const DedupEntry& e : batch.dedups) wb.Put(dedupKey(e.from, e.cid), encodeDedup(e.record));
   for (const Revocation& r : batch.revocations) wb.Put(revocationKey(r.user), encodeRevocation(r.notBeforeMs));
   for (const Redaction& r : batch.redactions) {
-    if (std::optional<std::string> record = redactedRecord(batch, r)) wb.Put(messageKey(r.channel, r.seq), *record);
+    std::string from;
+    if (std::optional<std::string> record = redactedRecord(batch, r, from)) {
+      wb.Put(messageKey(r.channel, r.seq), *record);
+      wb.Delete(senderKey(from, r.channel, r.seq));  // a deleted message leaves the index
+    }
   }
   rocksdb::WriteOptions options;
   options.sync = sync;
@@ -182,7 +189,8 @@ void RocksDbHistoryStore::writeBatch(const WriteSet& batch, bool sync) {
 
 // A message rewritten without its data, marked deleted: from the batch itself when it wrote the
 // message, else from the store (nullopt: gone, e.g. trimmed meanwhile; nothing to redact).
-std::optional<std::string> RocksDbHistoryStore::redactedRecord(const WriteSet& batch, const Redaction& r) {
+std::optional<std::string> RocksDbHistoryStore::redactedRecord(const WriteSet& batch, const Redaction& r,
+                                                               std::string& from) {
   std::optional<StoredMessage> m;
   for (auto it = batch.messages.rbegin(); it != batch.messages.rend() && !m; ++it) {
     if (it->seq == r.seq && it->channel == r.channel) m = *it;
@@ -194,6 +202,7 @@ std::optional<std::string> RocksDbHistoryStore::redactedRecord(const WriteSet& b
   }
   m->data.clear();
   m->deleted = true;
+  from = m->from;
   return encodeMessage(*m);
 }
 
@@ -216,6 +225,7 @@ void RocksDbHistoryStore::rememberUndo(const WriteSet& batch) {
   std::map<std::string, std::pair<uint64_t, uint64_t>> first;  // channel -> (epoch, first seq)
   for (const StoredMessage& m : batch.messages) {
     undo_->deletes.push_back(messageKey(m.channel, m.seq));
+    undo_->deletes.push_back(senderKey(m.from, m.channel, m.seq));
     auto [it, added] = first.emplace(m.channel, std::make_pair(m.epoch, m.seq));
     if (!added) it->second.second = std::min(it->second.second, m.seq);
   }

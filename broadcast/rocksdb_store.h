@@ -41,6 +41,8 @@ class RocksDbHistoryStore final : public HistoryStore {
   uint64_t countChannels() override;
   std::vector<std::string> listChannels(std::string_view after, size_t limit) override;
   TrimResult trimHistory(std::string_view channel, const TrimRequest& request) override;
+  EraseSlice eraseSender(std::string_view sender, size_t limit) override;  // rocksdb_erase.cpp
+  uint64_t countSender(std::string_view sender, uint64_t cap) override;
   std::vector<Revocation> loadRevocations(int64_t sinceMs) override;
   void trimRevocations(int64_t beforeMs) override;
 
@@ -60,7 +62,7 @@ class RocksDbHistoryStore final : public HistoryStore {
   void rememberUndo(const WriteSet& batch);
   void markFailed(std::string error);
   void writeBatch(const WriteSet& batch, bool sync);
-  std::optional<std::string> redactedRecord(const WriteSet& batch, const Redaction& r);
+  std::optional<std::string> redactedRecord(const WriteSet& batch, const Redaction& r, std::string& from);
   rocksdb::DB& db();  // the open DB for reads (recovered first when it must be); throws HistoryStoreError
 
   std::string path_;
@@ -75,7 +77,7 @@ class RocksDbHistoryStore final : public HistoryStore {
   uint64_t recoveries_ = 0;
   uint64_t failedResumes_ = 0;
   struct Undo {
-    std::vector<std::string> deletes;                           // message and dedup keys
+    std::vector<std::string> deletes;                           // message, sender index and dedup keys
     std::map<std::string, std::pair<uint64_t, uint64_t>> metas;  // channel -> (epoch, restore seq)
   };
   std::unique_ptr<Undo> undo_;

@@ -22,6 +22,8 @@ std::optional<std::string_view> apiOpForPath(std::string_view path) {
   if (path == "/api/kick") return "kick";
   if (path == "/api/edit") return "edit";
   if (path == "/api/delete") return "delete";
+  if (path == "/api/erase_user") return "erase_user";
+  if (path == "/api/erase_status") return "erase_status";
   if (path == "/api/stats") return "stats";
   return std::nullopt;
 }

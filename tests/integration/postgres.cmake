@@ -53,3 +53,9 @@ if(TARGET unit_message_edits_test)
   add_test(NAME "unit/message_edits_test: postgres" COMMAND unit_message_edits_test "[postgres]")
   webim_pg_test("unit/message_edits_test: postgres")
 endif()
+
+# Erasing a user: the per-sender index and erase slices, on PostgreSQL.
+if(TARGET unit_erase_job_test)
+  add_test(NAME "unit/erase_job_test: postgres" COMMAND unit_erase_job_test "[postgres]")
+  webim_pg_test("unit/erase_job_test: postgres")
+endif()

@@ -1,0 +1,75 @@
+// Erasing a user on RocksDB (HistoryStore::eraseSender, erase_job.h): walks the per-sender index
+// ('u' from '\0' channel '\0' seq, rocksdb_records.h), rewrites each message without its data
+// (flagged deleted, as a delete does) and drops its index key, in one unsynced batch per slice.
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <memory>
+
+#include "broadcast/rocksdb_open.h"
+#include "broadcast/rocksdb_records.h"
+#include "broadcast/rocksdb_store.h"
+
+namespace webim::hub {
+
+using namespace rocks;
+
+namespace {
+
+// Calls fn(key) for the index keys of `sender`, in key order, until it returns false.
+template <class Fn>
+void forEachSenderKey(rocksdb::DB& db, std::string_view sender, Fn fn) {
+  const std::string lower = senderPrefix(sender);
+  std::string upper = lower;
+  upper.back() = '\1';
+  rocksdb::Slice lowerSlice(lower), upperSlice(upper);
+  rocksdb::ReadOptions options;
+  options.iterate_lower_bound = &lowerSlice;
+  options.iterate_upper_bound = &upperSlice;
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(options));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (!fn(std::string_view(it->key().data(), it->key().size()))) break;
+  }
+  if (!it->status().ok()) throw HistoryStoreError(it->status().ToString());
+}
+
+}  // namespace
+
+HistoryStore::EraseSlice RocksDbHistoryStore::eraseSender(std::string_view sender, size_t limit) {
+  EraseSlice out;
+  rocksdb::DB& d = db();
+  rocksdb::WriteBatch wb;
+  size_t seen = 0;
+  forEachSenderKey(d, sender, [&](std::string_view key) {
+    if (seen++ == limit) {
+      out.more = true;
+      return false;
+    }
+    wb.Delete(rocksdb::Slice(key.data(), key.size()));
+    std::string channel;
+    uint64_t seq = 0;
+    if (!parseSenderKey(key, sender.size(), channel, seq)) return true;  // malformed: dropped
+    std::optional<std::string> record = getValue(d, messageKey(channel, seq));
+    if (!record) return true;  // trimmed by retention meanwhile
+    StoredMessage m = decodeMessage(channel, *record);
+    if (m.deleted) return true;
+    m.data.clear();
+    m.deleted = true;
+    wb.Put(messageKey(channel, seq), encodeMessage(m));
+    ++out.erased;
+    return true;
+  });
+  if (wb.Count() == 0) return out;
+  rocksdb::WriteOptions options;  // not synced: a crash may undo a slice, the job redoes it
+  rocksdb::Status s = d.Write(options, &wb);
+  if (!s.ok()) throw HistoryStoreError("erase: " + s.ToString());
+  return out;
+}
+
+uint64_t RocksDbHistoryStore::countSender(std::string_view sender, uint64_t cap) {
+  uint64_t n = 0;
+  forEachSenderKey(db(), sender, [&](std::string_view) { return ++n < cap; });
+  return n;
+}
+
+}  // namespace webim::hub
