@@ -79,6 +79,21 @@ final class HttpApi
         return ['epoch' => $reply['epoch'], 'seq' => $reply['seq']];
     }
 
+    /**
+     * POST /api/erase_user: starts the erase job on the one hub the frontend asks (without shards,
+     * the only one; with shards use Hub::eraseUser(), which asks every hub).
+     */
+    public function eraseUser(string $userId): array
+    {
+        return $this->call('/api/erase_user', Request::eraseUser($userId));
+    }
+
+    /** POST /api/erase_status: ['user', 'state', 'erased', 'remaining'] of that hub. */
+    public function eraseStatus(string $userId): array
+    {
+        return $this->call('/api/erase_status', Request::eraseStatus($userId));
+    }
+
     /** @see Hub::history() */
     public function history(string $channel, ?int $before = null, ?int $after = null, int $limit = 50): array
     {

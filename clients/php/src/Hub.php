@@ -132,6 +132,44 @@ final class Hub
         return $this->call($this->table->shardFor('user:' . $userId), Request::kick($userId, $code, $reason));
     }
 
+    /**
+     * Erases every message $userId wrote (account deletion; docs/protocol.md "Erasing a user"): starts
+     * the background job on every hub (each erases its own channels) and returns at once.
+     *
+     * @return array<string, array<string, mixed>> per hub (shard name): ['user', 'state', 'erased']
+     */
+    public function eraseUser(string $userId): array
+    {
+        $out = [];
+        foreach ($this->table->shards() as $shard) {
+            $out[$shard['name']] = $this->call($shard, Request::eraseUser($userId));
+        }
+        return $out;
+    }
+
+    /**
+     * The erase job's progress on every hub: 'done' once every hub is done.
+     *
+     * @return array{state: string, erased: int, remaining: int, hubs: array<string, array<string, mixed>>}
+     *   state: 'running' while any hub runs it, 'done' when all finished, 'none' when no hub knows it
+     */
+    public function eraseStatus(string $userId): array
+    {
+        $hubs = [];
+        $erased = 0;
+        $remaining = 0;
+        $states = [];
+        foreach ($this->table->shards() as $shard) {
+            $r = $this->call($shard, Request::eraseStatus($userId));
+            $hubs[$shard['name']] = $r;
+            $erased += (int) $r['erased'];
+            $remaining += (int) ($r['remaining'] ?? 0);
+            $states[$r['state']] = true;
+        }
+        $state = isset($states['running']) ? 'running' : (isset($states['done']) ? 'done' : 'none');
+        return ['state' => $state, 'erased' => $erased, 'remaining' => $remaining, 'hubs' => $hubs];
+    }
+
     /** @return array<string, array<string, mixed>> counters per hub, keyed by shard name */
     public function stats(): array
     {

@@ -74,6 +74,17 @@ final class Request
         return json_encode(['op' => 'kick', 'user' => $userId, 'code' => $code, 'reason' => $reason], self::JSON_FLAGS);
     }
 
+    /** Starts (or reports) the job erasing every message of $userId on one hub. */
+    public static function eraseUser(string $userId): string
+    {
+        return json_encode(['op' => 'erase_user', 'user' => $userId], self::JSON_FLAGS);
+    }
+
+    public static function eraseStatus(string $userId): string
+    {
+        return json_encode(['op' => 'erase_status', 'user' => $userId], self::JSON_FLAGS);
+    }
+
     public static function stats(): string
     {
         return '{"op":"stats"}';
