@@ -16,11 +16,13 @@ using namespace rocks;
 
 namespace {
 
-// Calls fn(key) for the index keys of `sender`, in key order, until it returns false.
+// Calls fn(key) for the index keys of `sender` from `from` on ("" = the first), in key order, until
+// it returns false.
 template <class Fn>
-void forEachSenderKey(rocksdb::DB& db, std::string_view sender, Fn fn) {
-  const std::string lower = senderPrefix(sender);
-  std::string upper = lower;
+void forEachSenderKey(rocksdb::DB& db, std::string_view sender, Fn fn, const std::string& from = {}) {
+  const std::string prefix = senderPrefix(sender);
+  const std::string lower = std::max(prefix, from);
+  std::string upper = prefix;
   upper.back() = '\1';
   rocksdb::Slice lowerSlice(lower), upperSlice(upper);
   rocksdb::ReadOptions options;
@@ -40,9 +42,14 @@ HistoryStore::EraseSlice RocksDbHistoryStore::eraseSender(std::string_view sende
   rocksdb::DB& d = db();
   rocksdb::WriteBatch wb;
   size_t seen = 0;
+  // Where the previous slice of this sender stopped: its keys are deleted, and an iterator started
+  // at the prefix would step over all their tombstones again (each slice slower than the last).
+  std::string& cursor = eraseCursors_[std::string(sender)];
+  const std::string start = cursor;
   forEachSenderKey(d, sender, [&](std::string_view key) {
     if (seen++ == limit) {
       out.more = true;
+      cursor.assign(key);
       return false;
     }
     wb.Delete(rocksdb::Slice(key.data(), key.size()));
@@ -58,7 +65,9 @@ HistoryStore::EraseSlice RocksDbHistoryStore::eraseSender(std::string_view sende
     wb.Put(messageKey(channel, seq), encodeMessage(m));
     ++out.erased;
     return true;
-  });
+  }, start);
+  // Done: the next job for this sender starts from the first key (its new messages may sort anywhere).
+  if (!out.more) eraseCursors_.erase(std::string(sender));
   if (wb.Count() == 0) return out;
   rocksdb::WriteOptions options;  // not synced: a crash may undo a slice, the job redoes it
   rocksdb::Status s = d.Write(options, &wb);

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "broadcast/history_store.h"
@@ -81,6 +82,9 @@ class RocksDbHistoryStore final : public HistoryStore {
     std::map<std::string, std::pair<uint64_t, uint64_t>> metas;  // channel -> (epoch, restore seq)
   };
   std::unique_ptr<Undo> undo_;
+  // eraseSender: per sender, the index key the next slice starts at (rocksdb_erase.cpp). In memory
+  // only: after a restart a job starts over at the first key left (bounded: one per running job).
+  std::unordered_map<std::string, std::string> eraseCursors_;
 };
 
 }  // namespace webim::hub
