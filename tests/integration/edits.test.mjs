@@ -105,7 +105,7 @@ describe('edit and delete', () => {
     author.connect();
     reader.connect();
     try {
-      await reader.subscribe('room:js', (m) => { if (m.edit === undefined && m.delete === undefined) view.set(m.seq, m.data); });
+      await reader.subscribe('room:js', (m) => { if (m.edit === undefined && m.delete === undefined) view.set(m.seq, m.data); }).ready;
       const a = await author.publish('room:js', 'one');
       const b = await author.publish('room:js', 'two');
       const e = await author.edit('room:js', a.seq, 'one, edited');
