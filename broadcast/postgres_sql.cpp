@@ -44,13 +44,14 @@ CREATE TABLE IF NOT EXISTS webim_revocation (
 
 // Step 2, edit and delete (docs/protocol.md "Edit and delete"): constant defaults, so adding the
 // columns rewrites no row (PostgreSQL >= 11); and the per-sender index erase_user walks (the
-// messages not deleted: a deleted one leaves it).
+// messages not deleted: a deleted one leaves it), and the edits of each message (a delete redacts them).
 constexpr const char* kEditsSql = R"sql(
 ALTER TABLE webim_message
   ADD COLUMN IF NOT EXISTS edit_of   bigint  NOT NULL DEFAULT 0,
   ADD COLUMN IF NOT EXISTS delete_of bigint  NOT NULL DEFAULT 0,
   ADD COLUMN IF NOT EXISTS deleted   boolean NOT NULL DEFAULT false;
 CREATE INDEX IF NOT EXISTS webim_message_sender ON webim_message (sender) WHERE NOT deleted;
+CREATE INDEX IF NOT EXISTS webim_message_edits ON webim_message (channel, edit_of) WHERE edit_of <> 0;
 )sql";
 
 const std::vector<SchemaStep>& schemaSteps() {
@@ -100,9 +101,11 @@ std::vector<Statement> writeStatements() {
        "FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[]) AS u(channel, seq, edit_of, delete_of) "
        "WHERE m.channel = u.channel AND m.seq = u.seq",
        {kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid, kInt8ArrayOid}},
+      // A delete's message and its edits (found through webim_message_edits).
       {"redact_messages",
        "UPDATE webim_message m SET data = ''::bytea, deleted = true "
-       "FROM unnest($1::text[], $2::int8[]) AS u(channel, seq) WHERE m.channel = u.channel AND m.seq = u.seq",
+       "FROM unnest($1::text[], $2::int8[]) AS u(channel, seq) "
+       "WHERE m.channel = u.channel AND (m.seq = u.seq OR (m.edit_of = u.seq AND m.edit_of <> 0))",
        {kTextArrayOid, kInt8ArrayOid}},
       // Undo of a batch whose commit outcome is unknown (see the header).
       {"undo_messages",

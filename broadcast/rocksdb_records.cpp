@@ -113,6 +113,20 @@ std::string senderKey(std::string_view from, std::string_view channel, uint64_t 
   return key;
 }
 
+std::string editPrefix(std::string_view channel, uint64_t seq) {
+  std::string key(1, kEditPrefix);
+  key.append(channel);
+  key.push_back('\0');
+  appendBigEndian<uint64_t>(key, seq);
+  return key;
+}
+
+std::string editKey(std::string_view channel, uint64_t seq, uint64_t edit) {
+  std::string key = editPrefix(channel, seq);
+  appendBigEndian<uint64_t>(key, edit);
+  return key;
+}
+
 bool parseSenderKey(std::string_view key, size_t fromSize, std::string& channel, uint64_t& seq) {
   const size_t head = 1 + fromSize + 1;
   if (key.size() < head + 1 + 8 || key[key.size() - 9] != '\0') return false;

@@ -14,6 +14,8 @@
 //   'r' user                 revocation  v1: 0x01 not_before_ms(8)
 //   'u' from '\0' channel '\0' seq(8)      the per-sender index (format 2): empty value, one per
 //                                        message not deleted; erase_user walks it (erase_job.h)
+//   'e' channel '\0' seq(8) edit(8)    the edits of a message (format 2): empty value, one per edit
+//                                        entry; a delete of `seq` redacts them too
 //   "s:epoch-seed"           the epoch seed (32 random bytes, HistoryStore::epochSeed)
 //   "s:format-version"       the store format version, 4 bytes big-endian (rocksdb_migrations.h)
 //   "s:value/<name>"         the hub's named values (HistoryStore::storeValue: the run marker)
@@ -39,6 +41,7 @@ constexpr char kMetaPrefix = 'c';
 constexpr char kDedupPrefix = 'd';
 constexpr char kRevocationPrefix = 'r';
 constexpr char kSenderPrefix = 'u';
+constexpr char kEditPrefix = 'e';
 constexpr std::string_view kEpochSeedKey = "s:epoch-seed";
 constexpr std::string_view kFormatVersionKey = "s:format-version";
 constexpr std::string_view kValuePrefix = "s:value/";
@@ -55,6 +58,8 @@ std::string dedupKey(std::string_view from, std::string_view cid);
 std::string revocationKey(std::string_view user);
 std::string senderPrefix(std::string_view from);  // every index key of `from` starts so
 std::string senderKey(std::string_view from, std::string_view channel, uint64_t seq);
+std::string editPrefix(std::string_view channel, uint64_t seq);  // the edit keys of message `seq`
+std::string editKey(std::string_view channel, uint64_t seq, uint64_t edit);
 // The channel and seq of an index key (false: malformed).
 bool parseSenderKey(std::string_view key, size_t fromSize, std::string& channel, uint64_t& seq);
 

@@ -167,17 +167,12 @@ void RocksDbHistoryStore::writeBatch(const WriteSet& batch, bool sync) {
   for (const StoredMessage& m : batch.messages) {
     wb.Put(messageKey(m.channel, m.seq), encodeMessage(m));
     wb.Put(senderKey(m.from, m.channel, m.seq), rocksdb::Slice());  // the per-sender index (erase_user)
+    if (m.editOf != 0) wb.Put(editKey(m.channel, m.editOf, m.seq), rocksdb::Slice());  // a delete finds its edits
   }
   for (const MetaEntry& e : batch.metas) wb.Put(metaKey(e.channel), encodeMeta(e.meta));
   for (const DedupEntry& e : batch.dedups) wb.Put(dedupKey(e.from, e.cid), encodeDedup(e.record));
   for (const Revocation& r : batch.revocations) wb.Put(revocationKey(r.user), encodeRevocation(r.notBeforeMs));
-  for (const Redaction& r : batch.redactions) {
-    std::string from;
-    if (std::optional<std::string> record = redactedRecord(batch, r, from)) {
-      wb.Put(messageKey(r.channel, r.seq), *record);
-      wb.Delete(senderKey(from, r.channel, r.seq));  // a deleted message leaves the index
-    }
-  }
+  if (!batch.redactions.empty()) addRedactions(wb, batch);  // rocksdb_erase.cpp
   rocksdb::WriteOptions options;
   options.sync = sync;
   rocksdb::Status s = d.Write(options, &wb);
@@ -185,25 +180,6 @@ void RocksDbHistoryStore::writeBatch(const WriteSet& batch, bool sync) {
   rememberUndo(batch);
   markFailed(s.ToString());
   throw HistoryStoreError(lastError_);
-}
-
-// A message rewritten without its data, marked deleted: from the batch itself when it wrote the
-// message, else from the store (nullopt: gone, e.g. trimmed meanwhile; nothing to redact).
-std::optional<std::string> RocksDbHistoryStore::redactedRecord(const WriteSet& batch, const Redaction& r,
-                                                               std::string& from) {
-  std::optional<StoredMessage> m;
-  for (auto it = batch.messages.rbegin(); it != batch.messages.rend() && !m; ++it) {
-    if (it->seq == r.seq && it->channel == r.channel) m = *it;
-  }
-  if (!m) {
-    std::optional<std::string> stored = getValue(*db_, messageKey(r.channel, r.seq));
-    if (!stored) return std::nullopt;
-    m = decodeMessage(r.channel, *stored);
-  }
-  m->data.clear();
-  m->deleted = true;
-  from = m->from;
-  return encodeMessage(*m);
 }
 
 // On the hub's sync thread: touches nothing but the open DB (never reopened meanwhile).
@@ -226,6 +202,7 @@ void RocksDbHistoryStore::rememberUndo(const WriteSet& batch) {
   for (const StoredMessage& m : batch.messages) {
     undo_->deletes.push_back(messageKey(m.channel, m.seq));
     undo_->deletes.push_back(senderKey(m.from, m.channel, m.seq));
+    if (m.editOf != 0) undo_->deletes.push_back(editKey(m.channel, m.editOf, m.seq));
     auto [it, added] = first.emplace(m.channel, std::make_pair(m.epoch, m.seq));
     if (!added) it->second.second = std::min(it->second.second, m.seq);
   }

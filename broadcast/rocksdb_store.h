@@ -15,6 +15,7 @@
 
 namespace rocksdb {
 class DB;
+class WriteBatch;
 }
 
 namespace webim::hub {
@@ -63,7 +64,10 @@ class RocksDbHistoryStore final : public HistoryStore {
   void rememberUndo(const WriteSet& batch);
   void markFailed(std::string error);
   void writeBatch(const WriteSet& batch, bool sync);
+  // A delete's redactions (rocksdb_erase.cpp).
   std::optional<std::string> redactedRecord(const WriteSet& batch, const Redaction& r, std::string& from);
+  void redactOne(rocksdb::WriteBatch& wb, const WriteSet& batch, const std::string& channel, uint64_t seq);
+  void addRedactions(rocksdb::WriteBatch& wb, const WriteSet& batch);
   rocksdb::DB& db();  // the open DB for reads (recovered first when it must be); throws HistoryStoreError
 
   std::string path_;

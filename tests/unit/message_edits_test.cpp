@@ -97,7 +97,8 @@ STORE_TEST("edit and delete entries are stored, a delete's redaction removes the
   CHECK_FALSE(page.msgs[1].deleted);
   CHECK(page.msgs[1].data == "\"keep\"");
   CHECK(page.msgs[2].editOf == 1);
-  CHECK(page.msgs[2].data == "\"edited secret\"");
+  CHECK(page.msgs[2].deleted);  // an edit of a deleted message loses its data too
+  CHECK(page.msgs[2].data.empty());
   CHECK(page.msgs[3].deleteOf == 1);
   CHECK(page.msgs[3].data.empty());
   CHECK(page.msgs[4].deleted);
@@ -107,4 +108,33 @@ STORE_TEST("edit and delete entries are stored, a delete's redaction removes the
   CHECK(one->deleted);
   CHECK_FALSE(store.loadMessage("room:e", 6));
   CHECK_FALSE(store.loadMessage("room:none", 1));
+}
+
+STORE_TEST("a delete redacts the message's edits stored earlier and those of its own batch, not others") {
+  auto opened = backend.open();
+  HistoryStore& store = *opened;
+  auto entry = [](uint64_t seq, uint64_t editOf, uint64_t deleteOf, std::string data) {
+    StoredMessage m = message(seq, "alice", std::move(data));
+    m.editOf = editOf;
+    m.deleteOf = deleteOf;
+    return m;
+  };
+  WriteSet first;
+  first.messages = {message(1, "alice", "\"a\""), message(2, "alice", "\"b\""), entry(3, 1, 0, "\"a2\""),
+                    entry(4, 2, 0, "\"b2\"")};
+  first.metas = {{"room:e", {kEpoch, 4}}};
+  store.commit(first, true);
+  WriteSet second;
+  second.messages = {entry(5, 1, 0, "\"a3\""), entry(6, 0, 1, "")};
+  second.metas = {{"room:e", {kEpoch, 6}}};
+  second.redactions = {{"room:e", 1}};
+  store.commit(second, true);
+  HistoryPage page = store.readPage("room:e", {0, 0, 10, 1 << 20});
+  REQUIRE(page.msgs.size() == 6);
+  for (uint64_t seq : {1, 3, 5}) CHECK(page.msgs[seq - 1].data.empty());
+  for (uint64_t seq : {1, 3, 5}) CHECK(page.msgs[seq - 1].deleted);
+  CHECK(page.msgs[1].data == "\"b\"");
+  CHECK(page.msgs[3].data == "\"b2\"");
+  CHECK_FALSE(page.msgs[3].deleted);
+  CHECK(store.countSender("alice", 10) == 3);  // 2, 4 and the delete entry 6 are left in the index
 }
