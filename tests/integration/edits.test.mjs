@@ -94,6 +94,21 @@ describe('edit and delete', () => {
     assert.equal(await code(alice, 'delete', { seq: pub.seq }), 'forbidden');
   });
 
+  test('a resume (sub with since) replays the entries like any message', async () => {
+    const alice = await connect(fe, cluster, 'alice', ['room:r']);
+    const pub = await alice.request('pub', { ch: 'room:r', data: 'x', cid: 'r1' });
+    await alice.request('edit', { ch: 'room:r', seq: pub.seq, data: 'y', cid: 'r2' });
+    await alice.request('delete', { ch: 'room:r', seq: pub.seq, cid: 'r3' });
+    const late = await connect(fe, cluster, 'bob', ['room:r']);
+    const sub = await late.request('sub', { ch: 'room:r', since: { epoch: pub.epoch, seq: pub.seq } });
+    assert.equal(sub.op, 'ok');
+    await late.waitForMsgs(2, (m) => m.ch === 'room:r');
+    const replayed = late.msgs.filter((m) => m.ch === 'room:r');
+    assert.deepEqual(replayed.map((m) => [m.seq, m.edit, m.delete, m.deleted]),
+      [[pub.seq + 1, pub.seq, undefined, true], [pub.seq + 2, undefined, pub.seq, undefined]]);
+    assert.equal(replayed[0].data, undefined, 'the edit of a deleted message has lost its data');
+  });
+
   test('the JS client: edit() and delete(), applied as edit/delete events in order with the messages', async () => {
     const opts = { WebSocket, requestTimeoutMs: 3000, backoff: { baseMs: 50, maxMs: 400 } };
     const author = new WebimClient({ ...opts, url: fe.url, token: cluster.token('dora', ['room:js']) });
