@@ -1,6 +1,8 @@
 #include "broadcast/app_request.h"
 
 #include <array>
+#include "broadcast/erase_job.h"
+
 #include <optional>
 #include <span>
 
@@ -163,6 +165,48 @@ AppDecodeError decodePresence(const Fields& f, bool statsOnly, AppRequest& out) 
   return {};
 }
 
+// pub, and edit and delete (a publish naming a seq: docs/protocol.md "Edit and delete").
+AppDecodeError decodePublish(const Fields& f, std::string_view op, size_t maxDataBytes, AppPublish& pub) {
+  AppDecodeError error;
+  if (op != "pub") {
+    uint64_t seq = 0;
+    if (!present(f.seq)) return badRequest("seq is required");
+    if (!readUnsigned(f.seq, "seq", seq, error)) return error;
+    if (seq == 0) return badRequest("seq must be >= 1");
+    (op == "edit" ? pub.editOf : pub.deleteOf) = seq;
+  }
+  if (!readString(f.ch, "ch", pub.channel, error) || !validChannel(pub.channel, error)) return error;
+  if (!readString(f.from, "from", pub.from, error)) return error;
+  if (!present(f.from)) pub.from = kDefaultAppSender;
+  if (pub.from.empty() || pub.from.size() > kMaxSenderBytes || pub.from.find('\0') != std::string::npos)
+    return badRequest("from must be 1.." + std::to_string(kMaxSenderBytes) + " bytes without NUL");
+  if (!readString(f.cid, "cid", pub.cid, error)) return error;
+  if (present(f.cid) && (pub.cid.empty() || pub.cid.size() > kMaxCidBytes))
+    return badRequest("cid must be 1.." + std::to_string(kMaxCidBytes) + " bytes");
+  if (pub.deleteOf != 0) {
+    if (present(f.data)) return badRequest("a delete carries no data");
+    return {};
+  }
+  if (!f.data) return badRequest("data is required");
+  pub.data.assign(f.data->raw);  // byte for byte: big integers, key order, inner whitespace
+  if (pub.data.size() > maxDataBytes) return {"too_large", "data exceeds " + std::to_string(maxDataBytes) + " bytes"};
+  return {};
+}
+
+AppDecodeError decodeErase(const Fields& f, std::string_view op, AppRequest& out) {
+  AppDecodeError error;
+  std::string user;
+  if (!present(f.user)) return badRequest("user is required");
+  if (!readString(f.user, "user", user, error)) return error;
+  if (!EraseJobs::validUser(user)) return badRequest("user must be 1..128 bytes without NUL, tab or line break");
+  if (op == "erase_user") {
+    out = AppEraseUser{std::move(user)};
+  } else {
+    out = AppEraseStatus{std::move(user)};
+  }
+  return {};
+}
+
 }  // namespace
 
 struct AppRequestDecoder::Impl {
@@ -193,22 +237,9 @@ AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out
     op = impliedOp;
   }
 
-  if (op == "pub") {
+  if (op == "pub" || op == "edit" || op == "delete") {
     AppPublish pub;
-    if (!readString(f.ch, "ch", pub.channel, error) || !validChannel(pub.channel, error)) return error;
-    if (!readString(f.from, "from", pub.from, error)) return error;
-    if (!present(f.from)) pub.from = kDefaultAppSender;
-    if (pub.from.empty() || pub.from.size() > kMaxSenderBytes ||
-        pub.from.find('\0') != std::string::npos)
-      return badRequest("from must be 1.." + std::to_string(kMaxSenderBytes) +
-                        " bytes without NUL");
-    if (!readString(f.cid, "cid", pub.cid, error)) return error;
-    if (present(f.cid) && (pub.cid.empty() || pub.cid.size() > kMaxCidBytes))
-      return badRequest("cid must be 1.." + std::to_string(kMaxCidBytes) + " bytes");
-    if (!f.data) return badRequest("data is required");
-    pub.data.assign(f.data->raw);  // byte for byte: big integers, key order, inner whitespace
-    if (pub.data.size() > maxDataBytes_)
-      return {"too_large", "data exceeds " + std::to_string(maxDataBytes_) + " bytes"};
+    if (AppDecodeError e = decodePublish(f, op, maxDataBytes_, pub); !e.ok()) return e;
     out = std::move(pub);
     return {};
   }
@@ -251,6 +282,7 @@ AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out
   }
   if (op == "read" || op == "unread") return decodeAppReads(op, f, members, out);
   if (op == "online") return decodeOnline(members, f, out);
+  if (op == "erase_user" || op == "erase_status") return decodeErase(f, op, out);
   return badRequest("unknown op");
 }
 
@@ -286,7 +318,11 @@ void appendDeliveryJson(std::string& out, const StoredMessage& msg) {
   w.beginObject().key("op").string("msg").key("ch").string(msg.channel);
   w.key("epoch").string(formatEpoch(msg.epoch)).key("seq").uinteger(msg.seq);
   w.key("from").string(msg.from).key("ts").integer(msg.tsMs);
-  w.key("data").raw(msg.data).endObject();
+  if (msg.editOf != 0) w.key("edit").uinteger(msg.editOf);
+  if (msg.deleteOf != 0) w.key("delete").uinteger(msg.deleteOf);
+  if (msg.deleted) w.key("deleted").boolean(true);
+  if (!msg.data.empty()) w.key("data").raw(msg.data);
+  w.endObject();
 }
 
 std::string encodeHistoryOk(const HistoryPage& page) {

@@ -4,6 +4,9 @@
 //   {"op":"pub","ch":C,"data":<any JSON>,"from":"system","cid":"..."}  from, cid optional
 //   {"op":"hist","ch":C,"before"|"after":S,"limit":L}                  limit 1..200, default 50
 //   {"op":"kick","user":U,"code":4003,"reason":"..."}                  code 4000..4999, reason <= 123 bytes
+//   {"op":"edit","ch":C,"seq":S,"data":<any JSON>,"from":..,"cid":..}  edit message S (any author)
+//   {"op":"delete","ch":C,"seq":S,"from":..,"cid":..}                  delete message S (any author)
+//   {"op":"erase_user","user":U}, {"op":"erase_status","user":U}       erase_job.h
 //   {"op":"stats"}
 //   {"op":"read","user":U,"ch":C,"seq":S}                             read cursors (read_cursors.h)
 //   {"op":"unread","user":U,"chs":[C,...]}                             1..500 channels of this shard
@@ -31,7 +34,9 @@ struct AppPublish {
   std::string channel;
   std::string from;
   std::string cid;   // empty when the app sent none (the publish is then not idempotent)
-  std::string data;  // raw JSON bytes exactly as sent (surrounding whitespace trimmed)
+  std::string data;  // raw JSON bytes exactly as sent (surrounding whitespace trimmed); empty for a delete
+  uint64_t editOf = 0;    // op edit: the seq edited
+  uint64_t deleteOf = 0;  // op delete: the seq deleted
 };
 
 struct AppHistory {
@@ -77,8 +82,16 @@ struct AppPresence {
   uint32_t limit = 0;
 };
 
+// Erasing a user (erase_job.h): start the job / report its progress.
+struct AppEraseUser {
+  std::string user;
+};
+struct AppEraseStatus {
+  std::string user;
+};
+
 using AppRequest = std::variant<AppPublish, AppHistory, AppStats, AppKick, AppRead, AppUnread, AppOnline,
-                                AppPresence>;
+                                AppPresence, AppEraseUser, AppEraseStatus>;
 
 struct AppDecodeError {
   std::string code;  // "" on success, else a docs/protocol.md error code (bad_request, too_large)

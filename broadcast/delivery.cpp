@@ -13,6 +13,10 @@ constexpr uint8_t kSeqKey = 3 << 3 | 0;      // uint64 seq = 3 (varint)
 constexpr uint8_t kFromKey = 4 << 3 | 2;     // string from = 4
 constexpr uint8_t kTsKey = 5 << 3 | 0;       // int64 ts_ms = 5 (varint; a negative one takes 10 bytes)
 constexpr uint8_t kDataKey = 6 << 3 | 2;     // bytes data = 6
+// Edit and delete: field 15's key is one byte, 16's and 17's are two-byte varints.
+constexpr uint8_t kEditOfKey = 15 << 3 | 0;        // uint64 edit_of = 15
+constexpr uint16_t kDeleteOfKey = 16 << 3 | 0;     // uint64 delete_of = 16
+constexpr uint16_t kDeletedKey = 17 << 3 | 0;      // bool deleted = 17
 
 size_t varintSize(uint64_t v) {
   size_t n = 1;
@@ -47,7 +51,9 @@ char* putVarintField(char* out, uint8_t key, uint64_t v) {
 size_t encodedDeliverySize(const StoredMessage& m) {
   const auto ts = static_cast<uint64_t>(m.tsMs);
   return bytesFieldSize(m.channel) + (m.epoch != 0 ? 9 : 0) + (m.seq != 0 ? 1 + varintSize(m.seq) : 0) +
-         bytesFieldSize(m.from) + (ts != 0 ? 1 + varintSize(ts) : 0) + bytesFieldSize(m.data);
+         bytesFieldSize(m.from) + (ts != 0 ? 1 + varintSize(ts) : 0) + bytesFieldSize(m.data) +
+         (m.editOf != 0 ? 1 + varintSize(m.editOf) : 0) + (m.deleteOf != 0 ? 2 + varintSize(m.deleteOf) : 0) +
+         (m.deleted ? 3 : 0);
 }
 
 char* encodeDelivery(const StoredMessage& m, char* out) {
@@ -59,7 +65,11 @@ char* encodeDelivery(const StoredMessage& m, char* out) {
   out = putVarintField(out, kSeqKey, m.seq);
   out = putBytesField(out, kFromKey, m.from);
   out = putVarintField(out, kTsKey, static_cast<uint64_t>(m.tsMs));
-  return putBytesField(out, kDataKey, m.data);
+  out = putBytesField(out, kDataKey, m.data);
+  out = putVarintField(out, kEditOfKey, m.editOf);
+  if (m.deleteOf != 0) out = putVarint(putVarint(out, kDeleteOfKey), m.deleteOf);
+  if (m.deleted) out = putVarint(putVarint(out, kDeletedKey), 1);
+  return out;
 }
 
 std::string syncMarker(const std::string& channel, const ChannelMeta& meta) {

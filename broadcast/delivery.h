@@ -21,6 +21,9 @@ void toDelivery(Message&& m, wire::Delivery& out) {
   out.set_from(std::forward<Message>(m).from);
   out.set_ts_ms(m.tsMs);
   out.set_data(std::forward<Message>(m).data);
+  out.set_edit_of(m.editOf);
+  out.set_delete_of(m.deleteOf);
+  out.set_deleted(m.deleted);
 }
 
 // The encoded wire::Delivery of a stored message, written straight from its fields: byte for byte

@@ -70,7 +70,20 @@ struct StoredMessage {
   std::string from;
   int64_t tsMs = 0;
   std::string data;
+  // Edit and delete (docs/protocol.md "Edit and delete"): an entry of the log that edits or deletes
+  // message `editOf`/`deleteOf` of the same channel (at most one is set; a delete has no data), and
+  // a message a delete removed (`deleted`: its data is gone from the store).
+  uint64_t editOf = 0;
+  uint64_t deleteOf = 0;
+  bool deleted = false;
   bool operator==(const StoredMessage&) const = default;
+};
+
+// A stored message rewritten without its data, marked deleted (a delete entry's effect).
+struct Redaction {
+  std::string channel;
+  uint64_t seq = 0;
+  bool operator==(const Redaction&) const = default;
 };
 
 // What a message counts against HistoryQuery::maxBytes, the same on every store: about the size of
@@ -121,9 +134,12 @@ struct WriteSet {
   std::vector<Revocation> revocations;
   std::vector<ReadCursor> cursors;  // one per (channel, user), the new value (never lower)
   std::vector<PresenceLastSeen> lastSeen;
+  // Applied after `messages` (a message of the same batch may be redacted). Only in batches
+  // committed whole (commit(batch, true)): abandon() never has to restore a redacted message.
+  std::vector<Redaction> redactions;
   bool empty() const {
     return messages.empty() && metas.empty() && dedups.empty() && revocations.empty() && cursors.empty() &&
-           lastSeen.empty();
+           lastSeen.empty() && redactions.empty();
   }
 };
 
@@ -196,6 +212,13 @@ class HistoryStore {
   virtual void sync() {}
   virtual void abandon(const WriteSet& /*batch*/) {}
   virtual HistoryPage readPage(std::string_view channel, const HistoryQuery& query) = 0;
+  // One message by seq (nullopt: never written, or trimmed): a one-message page read.
+  std::optional<StoredMessage> loadMessage(std::string_view channel, uint64_t seq) {
+    if (seq == 0) return std::nullopt;
+    HistoryPage page = readPage(channel, HistoryQuery{0, seq - 1, 1, SIZE_MAX});
+    if (page.msgs.empty() || page.msgs.front().seq != seq) return std::nullopt;
+    return std::move(page.msgs.front());
+  }
   // Number of channels with a meta record (may scan; call at start, not per request).
   virtual uint64_t countChannels() = 0;
 
@@ -223,6 +246,18 @@ class HistoryStore {
   virtual std::vector<uint64_t> loadCursors(const std::vector<ReadCursor>& keys) {
     return std::vector<uint64_t>(keys.size(), 0);
   }
+
+  // Erasing a user (erase_job.h): the per-sender index (every message a sender wrote: written with
+  // the message in the same commit). eraseSender removes the data of up to `limit` of `sender`'s
+  // messages not yet deleted (as a delete does: flagged deleted, data gone), not synced (a crash may
+  // undo a slice; the job redoes it). countSender: how many are left, counting up to `cap`. Throw
+  // HistoryStoreError. The defaults erase nothing (test doubles).
+  struct EraseSlice {
+    uint64_t erased = 0;  // messages whose data was removed
+    bool more = false;    // the limit was hit: call again
+  };
+  virtual EraseSlice eraseSender(std::string_view /*sender*/, size_t /*limit*/) { return {}; }
+  virtual uint64_t countSender(std::string_view /*sender*/, uint64_t /*cap*/) { return 0; }
 
   // For the hub's metrics: commits sent again with upserts (PostgreSQL; 0 elsewhere).
   virtual uint64_t upsertRetries() const { return 0; }

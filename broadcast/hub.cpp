@@ -90,7 +90,7 @@ void Hub::run(const volatile std::sig_atomic_t* stop) {
     try {
       // While a retention pass runs or forgotten frontends' users are walked, an idle hub does not
       // wait: it works through the slices (not during the sweeper's pause after a store error).
-      const bool sliced = retention_.due(std::chrono::steady_clock::now()) || inboxes_.forgetting();
+      const bool sliced = retention_.due(std::chrono::steady_clock::now()) || inboxes_.forgetting() || !eraseJobs_.empty();
       // A presence event or grace due sooner than the poll's timeout ends the wait then.
       const uint64_t presenceDue = presence_.nextDeadlineMs();
       const auto untilPresence = std::chrono::milliseconds(presenceDue > steadyMs() ? presenceDue - steadyMs() : 0);
@@ -144,6 +144,7 @@ void Hub::housekeeping() {
     stageLastSeen();  // written with the next batch (a hello comes every heartbeat_ms)
   }
   watchHousekeeping();
+  if (!eraseJobs_.empty()) eraseStep();  // erase_user jobs: one slice
 }
 
 // One retention slice between batches (a few channels, bounded deletions each): never a stall.

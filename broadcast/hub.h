@@ -31,6 +31,7 @@
 
 #include "broadcast/app_request.h"
 #include "broadcast/channel_presence_table.h"
+#include "broadcast/erase_job.h"
 #include "broadcast/delivery_mode.h"
 #include "broadcast/frontend_registry.h"
 #include "broadcast/history_store.h"
@@ -105,6 +106,8 @@ class Hub {
   // Step (b), sequencing and commit (hub.cpp, hub_staging.cpp).
   void stage(Request& r);
   void stagePublish(Request& r, PublishRequest& publish);
+  void stageEdit(Request& r, PublishRequest& publish);  // hub_edits.cpp
+  std::optional<StoredMessage> editTarget(const std::string& channel, uint64_t seq, bool& deletedInBatch);
   void stageAttach(Request& r, const AttachRequest& attach);
   void stageDetach(const DetachRequest& detach);
   bool admitFrontend(Request& r, const std::string& id, uint64_t boot);
@@ -169,6 +172,13 @@ class Hub {
   void stageLastSeen();  // the users who went offline, into the pending batch (hub_presence.cpp)
   void answer(Request& /*r*/, const PresenceUpdateRequest& /*update*/) {}  // taken in receive() (takePresence)
   void answer(Request& /*r*/, const PresenceQueryRequest& /*query*/) {}    // answered in receive() (takePresence)
+  // Erasing a user (hub_erase.cpp, erase_job.h).
+  void answer(Request& r, const EraseUserRequest& erase);
+  void answer(Request& r, const EraseStatusRequest& status);
+  void stageErase(Request& r, const EraseUserRequest& erase);
+  void loadEraseJobs();
+  void saveEraseJobs();
+  void eraseStep();
   HistoryPage readHistory(const HistoryRequest& h, size_t maxBytes);
   void publishBatch(const std::vector<Request>& batch, const std::vector<StoredMessage>& messages, bool fastPublished);
   HubStats snapshotStats();
@@ -249,6 +259,8 @@ class Hub {
   std::unique_ptr<MetricsServer> metricsServer_;
   RetentionPolicy retentionPolicy_;  // parsed from config_.retention (validated at start)
   RetentionSweeper retention_;
+  EraseJobs eraseJobs_;         // erase_user jobs (hub_erase.cpp)
+  uint32_t eraseSlicesUnsaved_ = 0;
   uint64_t failedCommitsInRow_ = 0;  // store errors: log rate limit, recovery notice
   std::chrono::steady_clock::time_point nextCommitErrorLog_{};
   std::unique_ptr<ZapServer> zap_;  // with CURVE: which client keys each socket admits

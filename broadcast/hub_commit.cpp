@@ -69,6 +69,7 @@ void Hub::beginRun() {
       spdlog::info("namespace {} is delivered fast from now on: its channels start new epochs (once)", ns);
     }
   }
+  loadEraseJobs();  // erase_user jobs a previous run left unfinished (hub_erase.cpp)
 }
 
 // Everything is durable (the loop drained): the next start keeps the generation, unless fast
@@ -128,8 +129,10 @@ void Hub::processBatch(std::vector<Request>& batch) {
   // A kick's revocation takes effect wherever it is readable (a frontend's Revocations request), so
   // its batch is never left written but unsynced: it is committed whole (write and sync in one
   // call, which leaves nothing readable when the sync fails) with nothing in flight. Kicks are rare.
+  // So is a batch with an edit or delete (hub_edits.cpp): its targets are read with nothing in
+  // flight, and its redactions never need undoing.
   const bool whole = !syncer_ || std::any_of(batch.begin(), batch.end(), [](const Request& r) {
-    return std::holds_alternative<KickRequest>(r.request);
+    return std::holds_alternative<KickRequest>(r.request) || isEditOrDelete(r.request);
   });
   if (whole) drainInFlight();
   ++metrics_.batches;

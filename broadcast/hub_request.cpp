@@ -28,10 +28,15 @@ HubRequest decodePublish(wire::Publish& pub, const ShardScope& scope, size_t max
   if (auto error = checkChannel(scope, pub.channel())) return std::move(*error);
   if (!validSender(pub.from())) return badRequest("invalid from");
   if (pub.cid().size() > kMaxCidBytes) return badRequest("cid too long");
-  if (pub.data().empty()) return badRequest("data is required");
+  if (pub.edit_of() != 0 && pub.delete_of() != 0) return badRequest("edit_of and delete_of both set");
+  if (pub.delete_of() != 0) {
+    if (!pub.data().empty()) return badRequest("a delete carries no data");
+  } else if (pub.data().empty()) {
+    return badRequest("data is required");
+  }
   if (pub.data().size() > maxDataBytes) return RequestError{"too_large", "data too large"};
   return PublishRequest{{std::move(*pub.mutable_channel()), std::move(*pub.mutable_from()),
-                         std::move(*pub.mutable_cid()), std::move(*pub.mutable_data())}};
+                         std::move(*pub.mutable_cid()), std::move(*pub.mutable_data()), pub.edit_of(), pub.delete_of()}};
 }
 
 HubRequest decodeHistory(const wire::History& h, const ShardScope& scope) {
@@ -144,7 +149,8 @@ HubRequest HubRequestDecoder::decodeApp(std::string_view body, std::string_view 
   }
   if (auto* pub = std::get_if<AppPublish>(&request)) {
     if (!scope_.owns(pub->channel)) return RequestError{"wrong_shard", scope_.wrongShardMessage(pub->channel)};
-    return PublishRequest{{std::move(pub->channel), std::move(pub->from), std::move(pub->cid), std::move(pub->data)}};
+    return PublishRequest{{std::move(pub->channel), std::move(pub->from), std::move(pub->cid), std::move(pub->data),
+                           pub->editOf, pub->deleteOf}};
   }
   if (auto* hist = std::get_if<AppHistory>(&request)) {
     if (!scope_.owns(hist->channel)) return RequestError{"wrong_shard", scope_.wrongShardMessage(hist->channel)};
@@ -172,6 +178,8 @@ HubRequest HubRequestDecoder::decodeApp(std::string_view body, std::string_view 
     out.channels = std::move(unread->channels);
     return out;
   }
+  if (auto* erase = std::get_if<AppEraseUser>(&request)) return EraseUserRequest{std::move(erase->user)};
+  if (auto* status = std::get_if<AppEraseStatus>(&request)) return EraseStatusRequest{std::move(status->user)};
   return StatsRequest{};
 }
 

@@ -96,11 +96,23 @@ struct WatchRequest {
   bool unwatch = false;
 };
 
+// Erasing a user (erase_job.h), from the app only.
+struct EraseUserRequest {
+  std::string user;
+};
+struct EraseStatusRequest {
+  std::string user;
+};
+
 using HubRequest = std::variant<RequestError, PublishRequest, HistoryRequest, StatsRequest, KickRequest,
                                 HelloRequest, AttachRequest, DetachRequest, RevocationsRequest, SignalRequest,
                                 ReadCursorRequest, UnreadRequest, ReadNoticeRequest,
                                 OnlineRequest, WatchRequest,
-                                PresenceUpdateRequest, PresenceQueryRequest>;
+                                PresenceUpdateRequest, PresenceQueryRequest,
+                                EraseUserRequest, EraseStatusRequest>;
+
+// An edit or delete entry (a PublishRequest naming a seq; message_edits.h). hub_edits.cpp.
+bool isEditOrDelete(const HubRequest& request);
 
 // How a request is answered: a HubReply to a frontend, app JSON on the app ingress, or app JSON
 // inside a HubReply (an app call a frontend relayed).

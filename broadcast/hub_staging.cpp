@@ -18,6 +18,7 @@ constexpr auto kConflictLogInterval = std::chrono::seconds(10);
 // A refusal replaces r.request with a RequestError, after which the alternative it held is gone.
 void Hub::stage(Request& r) {
   if (auto* publish = std::get_if<PublishRequest>(&r.request)) {
+    if (isEditOrDelete(r.request)) return stageEdit(r, *publish);
     stagePublish(r, *publish);
   } else if (const auto* kick = std::get_if<KickRequest>(&r.request)) {
     // Stored (a revocation in this batch's commit) before it is answered and published: the
@@ -32,6 +33,8 @@ void Hub::stage(Request& r) {
     stageDetach(*detach);
   } else if (const auto* watch = std::get_if<WatchRequest>(&r.request)) {
     stageWatch(r, *watch);
+  } else if (const auto* erase = std::get_if<EraseUserRequest>(&r.request)) {
+    stageErase(r, *erase);
   }
 }
 

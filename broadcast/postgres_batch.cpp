@@ -42,6 +42,13 @@ void addMessages(CommitArrays& a, const std::vector<StoredMessage>& messages) {
     a.mTs.addInt8(static_cast<uint64_t>(m->tsMs));
     a.mData.addBytes(m->data);
     ++a.messageRows;
+    if (m->editOf != 0 || m->deleteOf != 0) {
+      a.eChannel.addBytes(m->channel);
+      a.eSeq.addInt8(m->seq);
+      a.eEditOf.addInt8(m->editOf);
+      a.eDeleteOf.addInt8(m->deleteOf);
+      ++a.entryRows;
+    }
   }
 }
 
@@ -90,6 +97,11 @@ CommitArrays commitArrays(const WriteSet& batch) {
     a.lUser.addBytes(s->user);
     a.lSeen.addInt8(static_cast<uint64_t>(s->seenMs));
     ++a.lastSeenRows;
+  }
+  for (const Redaction& r : batch.redactions) {
+    a.xChannel.addBytes(r.channel);
+    a.xSeq.addInt8(r.seq);
+    ++a.redactionRows;
   }
   return a;
 }

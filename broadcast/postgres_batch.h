@@ -30,6 +30,11 @@ struct CommitArrays {
   ArrayParam uChannel{kTextOid}, uUser{kByteaOid}, uSeq{kInt8Oid};
   // webim_last_seen: user_id, seen_ms (presence)
   ArrayParam lUser{kByteaOid}, lSeen{kInt8Oid};
+  // Edit and delete: the batch's entries (channel, seq, edit_of, delete_of) and redactions
+  // (channel, seq), applied after the inserts.
+  uint32_t entryRows = 0, redactionRows = 0;
+  ArrayParam eChannel{kTextOid}, eSeq{kInt8Oid}, eEditOf{kInt8Oid}, eDeleteOf{kInt8Oid};
+  ArrayParam xChannel{kTextOid}, xSeq{kInt8Oid};
   std::vector<uint64_t> dedupHashes;  // dedupKeyHash of every dedup row (fed to the filter)
 };
 

@@ -59,11 +59,24 @@ CREATE TABLE IF NOT EXISTS webim_last_seen (
   seen_ms bigint NOT NULL);
 )sql";
 
+// Step 4, edit and delete (docs/protocol.md "Edit and delete"): constant defaults, so adding the
+// columns rewrites no row (PostgreSQL >= 11); and the per-sender index erase_user walks (the
+// messages not deleted: a deleted one leaves it), and the edits of each message (a delete redacts them).
+constexpr const char* kEditsSql = R"sql(
+ALTER TABLE webim_message
+  ADD COLUMN IF NOT EXISTS edit_of   bigint  NOT NULL DEFAULT 0,
+  ADD COLUMN IF NOT EXISTS delete_of bigint  NOT NULL DEFAULT 0,
+  ADD COLUMN IF NOT EXISTS deleted   boolean NOT NULL DEFAULT false;
+CREATE INDEX IF NOT EXISTS webim_message_sender ON webim_message (sender) WHERE NOT deleted;
+CREATE INDEX IF NOT EXISTS webim_message_edits ON webim_message (channel, edit_of) WHERE edit_of <> 0;
+)sql";
+
 const std::vector<SchemaStep>& schemaSteps() {
   static const std::vector<SchemaStep> list = {
       {1, "baseline: channels, messages, dedup records, revocations, store values", kBaselineSql},
       {2, "read cursors", kReadCursorsSql},
       {3, "presence: last seen per user", kLastSeenSql},
+      {4, "edit and delete: webim_message.edit_of, delete_of, deleted; the per-sender index", kEditsSql},
   };
   return list;
 }
@@ -77,7 +90,7 @@ std::vector<Statement> writeStatements() {
        "INSERT INTO webim_message (channel, seq, epoch, sender, ts_ms, data) "
        "SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::bytea[], $5::int8[], $6::bytea[]) "
        "ON CONFLICT (channel, seq) DO UPDATE SET epoch = excluded.epoch, sender = excluded.sender, "
-       "ts_ms = excluded.ts_ms, data = excluded.data",
+       "ts_ms = excluded.ts_ms, data = excluded.data, edit_of = 0, delete_of = 0, deleted = false",
        {kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid, kByteaArrayOid, kInt8ArrayOid, kByteaArrayOid}},
       // The fast path of a commit: plain inserts (no ON CONFLICT: no speculative insertion). A
       // batch that rewrites a key fails with unique_violation and is sent again with the upserts.
@@ -100,6 +113,19 @@ std::vector<Statement> writeStatements() {
        "ON CONFLICT (sender, cid) DO UPDATE SET channel = excluded.channel, epoch = excluded.epoch, "
        "seq = excluded.seq, ts_ms = excluded.ts_ms",
        {kByteaArrayOid, kByteaArrayOid, kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid, kInt8ArrayOid}},
+      // Edit and delete: a batch's entries get their reference (after their insert), and a delete
+      // removes its message's data (docs/protocol.md "Edit and delete").
+      {"mark_entries",
+       "UPDATE webim_message m SET edit_of = u.edit_of, delete_of = u.delete_of "
+       "FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[]) AS u(channel, seq, edit_of, delete_of) "
+       "WHERE m.channel = u.channel AND m.seq = u.seq",
+       {kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid, kInt8ArrayOid}},
+      // A delete's message and its edits (found through webim_message_edits).
+      {"redact_messages",
+       "UPDATE webim_message m SET data = ''::bytea, deleted = true "
+       "FROM unnest($1::text[], $2::int8[]) AS u(channel, seq) "
+       "WHERE m.channel = u.channel AND (m.seq = u.seq OR (m.edit_of = u.seq AND m.edit_of <> 0))",
+       {kTextArrayOid, kInt8ArrayOid}},
       // Undo of a batch whose commit outcome is unknown (see the header).
       {"undo_messages",
        "DELETE FROM webim_message m USING unnest($1::text[], $2::int8[]) AS u(channel, seq) "
@@ -142,16 +168,25 @@ const std::vector<Statement>& statements() {
       {"channel_count", "SELECT count(*) FROM webim_channel", {}},
       // One statement (one snapshot) for the meta and the page; limit is the page size + 1.
       {"page_after",
-       "SELECT c.epoch, c.last_seq, m.seq, m.epoch, m.sender, m.ts_ms, m.data FROM webim_channel c "
-       "LEFT JOIN LATERAL (SELECT seq, epoch, sender, ts_ms, data FROM webim_message "
+       "SELECT c.epoch, c.last_seq, m.seq, m.epoch, m.sender, m.ts_ms, m.data, m.edit_of, m.delete_of, m.deleted "
+       "FROM webim_channel c LEFT JOIN LATERAL (SELECT seq, epoch, sender, ts_ms, data, edit_of, delete_of, "
+       "deleted::int4::int8 AS deleted FROM webim_message "
        "WHERE channel = c.channel AND seq > $2 ORDER BY seq LIMIT $3) m ON true WHERE c.channel = $1",
        {kTextOid, kInt8Oid, kInt8Oid}},
       {"page_before",
-       "SELECT c.epoch, c.last_seq, m.seq, m.epoch, m.sender, m.ts_ms, m.data FROM webim_channel c "
-       "LEFT JOIN LATERAL (SELECT seq, epoch, sender, ts_ms, data FROM webim_message "
+       "SELECT c.epoch, c.last_seq, m.seq, m.epoch, m.sender, m.ts_ms, m.data, m.edit_of, m.delete_of, m.deleted "
+       "FROM webim_channel c LEFT JOIN LATERAL (SELECT seq, epoch, sender, ts_ms, data, edit_of, delete_of, "
+       "deleted::int4::int8 AS deleted FROM webim_message "
        "WHERE channel = c.channel AND seq < $2 ORDER BY seq DESC LIMIT $3) m ON true "
        "WHERE c.channel = $1",
        {kTextOid, kInt8Oid, kInt8Oid}},
+      // Erasing a user (HistoryStore::eraseSender): a slice of the sender's messages not deleted.
+      {"erase_sender",
+       "UPDATE webim_message m SET data = ''::bytea, deleted = true FROM (SELECT channel, seq FROM webim_message "
+       "WHERE sender = $1 AND NOT deleted LIMIT $2) s WHERE m.channel = s.channel AND m.seq = s.seq",
+       {kByteaOid, kInt8Oid}},
+      {"count_sender", "SELECT count(*) FROM (SELECT 1 FROM webim_message WHERE sender = $1 AND NOT deleted LIMIT $2) s",
+       {kByteaOid, kInt8Oid}},
       {"dedup_keys_since", "SELECT sender, cid FROM webim_dedup WHERE ts_ms >= $1", {kInt8Oid}},
       // Kick revocations: the latest per user wins.
       {"put_revocations",

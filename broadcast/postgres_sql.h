@@ -1,7 +1,10 @@
 // The PostgreSQL store's SQL text: the schema, as numbered migration steps, and the prepared
 // statements. Tables (in the first schema of the connection's search_path):
 //   webim_channel    (channel text PK, epoch int8, last_seq int8)                      -- meta
-//   webim_message    (channel text, seq int8, epoch int8, sender bytea, ts_ms int8, data bytea),
+//   webim_message    (channel text, seq int8, epoch int8, sender bytea, ts_ms int8, data bytea,
+//                    edit_of int8, delete_of int8, deleted bool: edit and delete, schema step 4),
+//                    index on sender WHERE NOT deleted (erase_user), on (channel, edit_of) WHERE
+//                    edit_of <> 0 (a delete's edits; both step 4)
 //                    PRIMARY KEY (channel, seq): a history page is one index range scan
 //   webim_dedup      (sender bytea, cid bytea, channel text, epoch int8, seq int8, ts_ms int8),
 //                    PRIMARY KEY (sender, cid), index on ts_ms (for retention)

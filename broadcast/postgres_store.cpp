@@ -58,6 +58,15 @@ int sendCommit(pg::Session& s, pg::CommitArrays& a, bool sync, bool upsert) {
     if (!s.sendPrepared("put_last_seen", {&a.lUser.finish(), &a.lSeen.finish()})) return -1;
     ++n;
   }
+  if (a.entryRows > 0) {
+    if (!s.sendPrepared("mark_entries", {&a.eChannel.finish(), &a.eSeq.finish(), &a.eEditOf.finish(), &a.eDeleteOf.finish()}))
+      return -1;
+    ++n;
+  }
+  if (a.redactionRows > 0) {
+    if (!s.sendPrepared("redact_messages", {&a.xChannel.finish(), &a.xSeq.finish()})) return -1;
+    ++n;
+  }
   return n;
 }
 
@@ -232,7 +241,8 @@ HistoryPage PostgresHistoryStore::readPage(std::string_view channel, const Histo
     if (PQgetisnull(r.get(), i, 2)) break;  // the channel has no message in range
     StoredMessage m{std::string(channel), int8Field(r.get(), i, 3), int8Field(r.get(), i, 2),
                     std::string(field(r.get(), i, 4)), static_cast<int64_t>(int8Field(r.get(), i, 5)),
-                    std::string(field(r.get(), i, 6))};
+                    std::string(field(r.get(), i, 6)), int8Field(r.get(), i, 7), int8Field(r.get(), i, 8),
+                    int8Field(r.get(), i, 9) != 0};
     const size_t size = pageBytes(m);
     if (page.msgs.size() >= query.limit || (!page.msgs.empty() && bytes + size > query.maxBytes)) {
       page.more = true;

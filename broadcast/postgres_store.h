@@ -74,6 +74,8 @@ class PostgresHistoryStore final : public HistoryStore {
   uint64_t countChannels() override;
   std::vector<std::string> listChannels(std::string_view after, size_t limit) override;
   TrimResult trimHistory(std::string_view channel, const TrimRequest& request) override;
+  EraseSlice eraseSender(std::string_view sender, size_t limit) override;  // postgres_erase.cpp
+  uint64_t countSender(std::string_view sender, uint64_t cap) override;
   std::vector<Revocation> loadRevocations(int64_t sinceMs) override;
   void trimRevocations(int64_t beforeMs) override;
   std::vector<uint64_t> loadCursors(const std::vector<ReadCursor>& keys) override;  // postgres_cursors.cpp

@@ -48,11 +48,40 @@ void rewriteLegacyMessages(rocksdb::DB& db) {
   if (rewritten > 0) spdlog::info("store migration: {} message records rewritten", rewritten);
 }
 
+// Step 2: the per-sender index (erase_user) for the messages already stored; v2 message records
+// (edit and delete) may occur from now on. Puts only: a rerun after a crash writes the same keys.
+void buildSenderIndex(rocksdb::DB& db) {
+  const std::string lower(1, kMessagePrefix), upper(1, kMessagePrefix + 1);
+  rocksdb::Slice lowerSlice(lower), upperSlice(upper);
+  rocksdb::ReadOptions options;
+  options.iterate_lower_bound = &lowerSlice;
+  options.iterate_upper_bound = &upperSlice;
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(options));
+  rocksdb::WriteBatch wb;
+  uint64_t indexed = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key(it->key().data(), it->key().size());
+    const size_t nul = key.find('\0');
+    if (nul == std::string_view::npos) throw HistoryStoreError("store migration: corrupt message key");
+    const std::string_view channel = key.substr(1, nul - 1);
+    const StoredMessage m = decodeMessage(channel, std::string_view(it->value().data(), it->value().size()));
+    if (m.deleted) continue;
+    wb.Put(senderKey(m.from, channel, m.seq), rocksdb::Slice());
+    if (++indexed % kRewriteBatch == 0) write(db, wb, false);
+  }
+  if (!it->status().ok()) throw HistoryStoreError("store migration: " + it->status().ToString());
+  if (wb.Count() > 0) write(db, wb, false);
+  if (indexed > 0) spdlog::info("store migration: {} messages in the per-sender index", indexed);
+}
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> list = {
       {1, "messages in the store's own record layout", rewriteLegacyMessages},
+      // v1 records stay readable as they are; older binaries (which know format 1, not the v2
+      // message records) no longer open the store.
+      {2, "edit and delete entries (v2 message records), the per-sender index", buildSenderIndex},
   };
   return list;
 }

@@ -7,6 +7,8 @@
 // a synced write after the step's last batch.
 //
 //   1  messages in the store's own record layout (rocksdb_records.h) instead of the wire Delivery
+//   2  edit and delete: v2 message records may occur (rocksdb_records.h), and the per-sender index
+//      ('u' keys) is built for the stored messages
 #pragma once
 
 #include <cstdint>

@@ -7,6 +7,14 @@ namespace webim::hub::rocks {
 namespace {
 
 constexpr size_t kMessageFixedSize = 1 + 8 + 8 + 8 + 4;
+// v2 (edit and delete entries, deleted messages): v1's fixed part, then flags(1) ref(8).
+constexpr size_t kMessageV2FixedSize = kMessageFixedSize + 1 + 8;
+constexpr uint8_t kFlagEdit = 1, kFlagDelete = 2, kFlagDeleted = 4;
+
+bool isMessageRecord(std::string_view record) {
+  return (record.size() >= kMessageFixedSize && record[0] == kRecordVersion) ||
+         (record.size() >= kMessageV2FixedSize && record[0] == kMessageRecordV2);
+}
 constexpr size_t kMetaSize = 1 + 8 + 8;
 constexpr size_t kDedupFixedSize = 1 + 8 + 8 + 8;
 constexpr size_t kRevocationSize = 1 + 8;
@@ -90,6 +98,43 @@ std::string dedupKey(std::string_view from, std::string_view cid) {
   return key;
 }
 
+std::string senderPrefix(std::string_view from) {
+  std::string key(1, kSenderPrefix);
+  key.append(from);
+  key.push_back('\0');
+  return key;
+}
+
+std::string senderKey(std::string_view from, std::string_view channel, uint64_t seq) {
+  std::string key = senderPrefix(from);
+  key.append(channel);
+  key.push_back('\0');
+  appendBigEndian<uint64_t>(key, seq);
+  return key;
+}
+
+std::string editPrefix(std::string_view channel, uint64_t seq) {
+  std::string key(1, kEditPrefix);
+  key.append(channel);
+  key.push_back('\0');
+  appendBigEndian<uint64_t>(key, seq);
+  return key;
+}
+
+std::string editKey(std::string_view channel, uint64_t seq, uint64_t edit) {
+  std::string key = editPrefix(channel, seq);
+  appendBigEndian<uint64_t>(key, edit);
+  return key;
+}
+
+bool parseSenderKey(std::string_view key, size_t fromSize, std::string& channel, uint64_t& seq) {
+  const size_t head = 1 + fromSize + 1;
+  if (key.size() < head + 1 + 8 || key[key.size() - 9] != '\0') return false;
+  channel.assign(key.substr(head, key.size() - 9 - head));
+  seq = loadBigEndian<uint64_t>(key.data() + key.size() - 8);
+  return true;
+}
+
 std::string revocationKey(std::string_view user) {
   std::string key(1, kRevocationPrefix);
   key.append(user);
@@ -104,34 +149,51 @@ std::string cursorKey(std::string_view channel, std::string_view user) {
   return key;
 }
 
+// Plain messages keep the v1 layout (byte for byte what earlier releases wrote); v2 only for the
+// records that need its flags.
 std::string encodeMessage(const StoredMessage& m) {
+  const bool v2 = m.editOf != 0 || m.deleteOf != 0 || m.deleted;
   std::string v;
-  v.reserve(kMessageFixedSize + m.from.size() + m.data.size());
-  v.push_back(kRecordVersion);
+  v.reserve(kMessageV2FixedSize + m.from.size() + m.data.size());
+  v.push_back(v2 ? kMessageRecordV2 : kRecordVersion);
   appendBigEndian<uint64_t>(v, m.epoch);
   appendBigEndian<uint64_t>(v, m.seq);
   appendBigEndian<uint64_t>(v, static_cast<uint64_t>(m.tsMs));
   appendBigEndian<uint32_t>(v, static_cast<uint32_t>(m.from.size()));
+  if (v2) {
+    v.push_back(static_cast<char>((m.editOf != 0 ? kFlagEdit : 0) | (m.deleteOf != 0 ? kFlagDelete : 0) |
+                                  (m.deleted ? kFlagDeleted : 0)));
+    appendBigEndian<uint64_t>(v, m.editOf != 0 ? m.editOf : m.deleteOf);
+  }
   v.append(m.from);
   v.append(m.data);
   return v;
 }
 
 StoredMessage decodeMessage(std::string_view channel, std::string_view record) {
-  if (record.size() < kMessageFixedSize || record[0] != kRecordVersion) corrupt("message");
+  if (!isMessageRecord(record)) corrupt("message");
   const char* p = record.data();
+  const size_t fixed = record[0] == kRecordVersion ? kMessageFixedSize : kMessageV2FixedSize;
   const uint32_t fromSize = loadBigEndian<uint32_t>(p + 25);
-  if (record.size() - kMessageFixedSize < fromSize) corrupt("message");
-  return StoredMessage{std::string(channel),
-                       loadBigEndian<uint64_t>(p + 1),
-                       loadBigEndian<uint64_t>(p + 9),
-                       std::string(record.substr(kMessageFixedSize, fromSize)),
-                       static_cast<int64_t>(loadBigEndian<uint64_t>(p + 17)),
-                       std::string(record.substr(kMessageFixedSize + fromSize))};
+  if (record.size() - fixed < fromSize) corrupt("message");
+  StoredMessage m{std::string(channel),
+                  loadBigEndian<uint64_t>(p + 1),
+                  loadBigEndian<uint64_t>(p + 9),
+                  std::string(record.substr(fixed, fromSize)),
+                  static_cast<int64_t>(loadBigEndian<uint64_t>(p + 17)),
+                  std::string(record.substr(fixed + fromSize))};
+  if (fixed == kMessageV2FixedSize) {
+    const auto flags = static_cast<uint8_t>(p[29]);
+    const uint64_t ref = loadBigEndian<uint64_t>(p + 30);
+    if ((flags & kFlagEdit) != 0) m.editOf = ref;
+    if ((flags & kFlagDelete) != 0) m.deleteOf = ref;
+    m.deleted = (flags & kFlagDeleted) != 0;
+  }
+  return m;
 }
 
 int64_t decodeMessageTs(std::string_view record) {
-  if (record.size() < kMessageFixedSize || record[0] != kRecordVersion) corrupt("message");
+  if (!isMessageRecord(record)) corrupt("message");
   return static_cast<int64_t>(loadBigEndian<uint64_t>(record.data() + 17));
 }
 
@@ -196,7 +258,9 @@ uint32_t decodeFormatVersion(std::string_view record) {
   return loadBigEndian<uint32_t>(record.data());
 }
 
-bool isLegacyMessage(std::string_view record) { return record.empty() || record[0] != kRecordVersion; }
+bool isLegacyMessage(std::string_view record) {
+  return record.empty() || (record[0] != kRecordVersion && record[0] != kMessageRecordV2);
+}
 
 std::optional<StoredMessage> decodeLegacyDelivery(std::string_view record) {
   StoredMessage m;

@@ -165,12 +165,17 @@ void RocksDbHistoryStore::writeBatch(const WriteSet& batch, bool sync) {
   if (failed_) recoverNow();  // or throws
   rocksdb::DB& d = *db_;
   rocksdb::WriteBatch wb;
-  for (const StoredMessage& m : batch.messages) wb.Put(messageKey(m.channel, m.seq), encodeMessage(m));
+  for (const StoredMessage& m : batch.messages) {
+    wb.Put(messageKey(m.channel, m.seq), encodeMessage(m));
+    wb.Put(senderKey(m.from, m.channel, m.seq), rocksdb::Slice());  // the per-sender index (erase_user)
+    if (m.editOf != 0) wb.Put(editKey(m.channel, m.editOf, m.seq), rocksdb::Slice());  // a delete finds its edits
+  }
   for (const MetaEntry& e : batch.metas) wb.Put(metaKey(e.channel), encodeMeta(e.meta));
   for (const DedupEntry& e : batch.dedups) wb.Put(dedupKey(e.from, e.cid), encodeDedup(e.record));
   for (const Revocation& r : batch.revocations) wb.Put(revocationKey(r.user), encodeRevocation(r.notBeforeMs));
   for (const ReadCursor& c : batch.cursors) wb.Put(cursorKey(c.channel, c.user), encodeCursor(c.seq));
   putLastSeen(wb, batch.lastSeen);
+  if (!batch.redactions.empty()) addRedactions(wb, batch);  // rocksdb_erase.cpp
   rocksdb::WriteOptions options;
   options.sync = sync;
   rocksdb::Status s = d.Write(options, &wb);
@@ -199,6 +204,8 @@ void RocksDbHistoryStore::rememberUndo(const WriteSet& batch) {
   std::map<std::string, std::pair<uint64_t, uint64_t>> first;  // channel -> (epoch, first seq)
   for (const StoredMessage& m : batch.messages) {
     undo_->deletes.push_back(messageKey(m.channel, m.seq));
+    undo_->deletes.push_back(senderKey(m.from, m.channel, m.seq));
+    if (m.editOf != 0) undo_->deletes.push_back(editKey(m.channel, m.editOf, m.seq));
     auto [it, added] = first.emplace(m.channel, std::make_pair(m.epoch, m.seq));
     if (!added) it->second.second = std::min(it->second.second, m.seq);
   }

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "broadcast/history_store.h"
@@ -14,6 +15,7 @@
 
 namespace rocksdb {
 class DB;
+class WriteBatch;
 }
 
 namespace webim::hub {
@@ -41,6 +43,8 @@ class RocksDbHistoryStore final : public HistoryStore {
   uint64_t countChannels() override;
   std::vector<std::string> listChannels(std::string_view after, size_t limit) override;
   TrimResult trimHistory(std::string_view channel, const TrimRequest& request) override;
+  EraseSlice eraseSender(std::string_view sender, size_t limit) override;  // rocksdb_erase.cpp
+  uint64_t countSender(std::string_view sender, uint64_t cap) override;
   std::vector<Revocation> loadRevocations(int64_t sinceMs) override;
   void trimRevocations(int64_t beforeMs) override;
   std::vector<uint64_t> loadCursors(const std::vector<ReadCursor>& keys) override;  // rocksdb_cursors.cpp
@@ -62,6 +66,10 @@ class RocksDbHistoryStore final : public HistoryStore {
   void rememberUndo(const WriteSet& batch);
   void markFailed(std::string error);
   void writeBatch(const WriteSet& batch, bool sync);
+  // A delete's redactions (rocksdb_erase.cpp).
+  std::optional<std::string> redactedRecord(const WriteSet& batch, const Redaction& r, std::string& from);
+  void redactOne(rocksdb::WriteBatch& wb, const WriteSet& batch, const std::string& channel, uint64_t seq);
+  void addRedactions(rocksdb::WriteBatch& wb, const WriteSet& batch);
   rocksdb::DB& db();  // the open DB for reads (recovered first when it must be); throws HistoryStoreError
 
   std::string path_;
@@ -76,10 +84,13 @@ class RocksDbHistoryStore final : public HistoryStore {
   uint64_t recoveries_ = 0;
   uint64_t failedResumes_ = 0;
   struct Undo {
-    std::vector<std::string> deletes;                           // message and dedup keys
+    std::vector<std::string> deletes;                           // message, sender index and dedup keys
     std::map<std::string, std::pair<uint64_t, uint64_t>> metas;  // channel -> (epoch, restore seq)
   };
   std::unique_ptr<Undo> undo_;
+  // eraseSender: per sender, the index key the next slice starts at (rocksdb_erase.cpp). In memory
+  // only: after a restart a job starts over at the first key left (bounded: one per running job).
+  std::unordered_map<std::string, std::string> eraseCursors_;
 };
 
 }  // namespace webim::hub

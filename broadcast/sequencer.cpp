@@ -63,40 +63,42 @@ Sequencer::ChannelState* Sequencer::loadChannel(const std::string& channel, std:
   return &channels_.emplace(channel, state).first->second;
 }
 
-PublishOutcome Sequencer::sequence(PublishInput input, int64_t nowMs) {
+std::optional<PublishOutcome> Sequencer::seenBefore(const PublishInput& input, int64_t nowMs) {
+  if (input.cid.empty()) return std::nullopt;
   PublishOutcome out;
-  std::string key;
-  if (!input.cid.empty()) {
-    key = dedupKey(input.from, input.cid);
-    const DedupRecord* seen = nullptr;
-    std::optional<DedupRecord> stored;
-    if (auto it = pendingDedup_.find(key); it != pendingDedup_.end()) {
-      seen = &it->second;
-      out.pending = true;
-    } else {
-      try {
-        stored = store_.loadDedup(input.from, input.cid);
-      } catch (const HistoryStoreError& e) {
-        out.status = PublishStatus::Unavailable;
-        out.message = e.what();
-        return out;
-      }
-      if (stored && nowMs - stored->tsMs <= dedupTtlMs_) seen = &*stored;
-    }
-    if (seen) {
-      if (seen->channel != input.channel) {
-        out.status = PublishStatus::BadRequest;
-        out.message = "cid already used for another channel";
-        out.pending = false;
-        return out;
-      }
-      out.status = PublishStatus::Duplicate;
-      out.epoch = seen->epoch;
-      out.seq = seen->seq;
+  const std::string key = dedupKey(input.from, input.cid);
+  const DedupRecord* seen = nullptr;
+  std::optional<DedupRecord> stored;
+  if (auto it = pendingDedup_.find(key); it != pendingDedup_.end()) {
+    seen = &it->second;
+    out.pending = true;
+  } else {
+    try {
+      stored = store_.loadDedup(input.from, input.cid);
+    } catch (const HistoryStoreError& e) {
+      out.status = PublishStatus::Unavailable;
+      out.message = e.what();
       return out;
     }
+    if (stored && nowMs - stored->tsMs <= dedupTtlMs_) seen = &*stored;
   }
+  if (!seen) return std::nullopt;
+  if (seen->channel != input.channel) {
+    out.status = PublishStatus::BadRequest;
+    out.message = "cid already used for another channel";
+    out.pending = false;
+    return out;
+  }
+  out.status = PublishStatus::Duplicate;
+  out.epoch = seen->epoch;
+  out.seq = seen->seq;
+  return out;
+}
 
+PublishOutcome Sequencer::sequence(PublishInput input, int64_t nowMs) {
+  if (std::optional<PublishOutcome> seen = seenBefore(input, nowMs)) return std::move(*seen);
+  PublishOutcome out;
+  std::string key = input.cid.empty() ? std::string() : dedupKey(input.from, input.cid);
   std::string error;
   ChannelState* state = loadChannel(input.channel, error);
   if (!state) {
@@ -122,8 +124,8 @@ PublishOutcome Sequencer::sequence(PublishInput input, int64_t nowMs) {
   out.epoch = state->epoch;
   out.seq = seq;
   out.pending = true;
-  batch_.messages.push_back(StoredMessage{std::move(input.channel), state->epoch, seq,
-                                          std::move(input.from), nowMs, std::move(input.data)});
+  batch_.messages.push_back(StoredMessage{std::move(input.channel), state->epoch, seq, std::move(input.from), nowMs,
+                                          std::move(input.data), input.editOf, input.deleteOf, false});
   return out;
 }
 

@@ -47,7 +47,9 @@ struct PublishInput {
   std::string channel;
   std::string from;
   std::string cid;   // empty: no idempotency
-  std::string data;  // JSON value, verbatim
+  std::string data;  // JSON value, verbatim (empty for a delete)
+  uint64_t editOf = 0;    // an edit of this seq of the channel (message_edits.h)
+  uint64_t deleteOf = 0;  // a delete of this seq
 };
 
 enum class PublishStatus {
@@ -83,6 +85,10 @@ class Sequencer {
   }
 
   PublishOutcome sequence(PublishInput input, int64_t nowMs);
+  // The outcome when (from, cid) was seen before (Duplicate, BadRequest) or cannot be looked up
+  // (Unavailable); nullopt when sequence() would sequence it. What an edit checks first, so that a
+  // retry is answered with its first result even though its target is deleted by now.
+  std::optional<PublishOutcome> seenBefore(const PublishInput& input, int64_t nowMs);
 
   // Records to commit for the current batch (messages in sequencing order, one meta per channel).
   const WriteSet& pending() const { return batch_; }
@@ -121,6 +127,7 @@ class Sequencer {
   void stage(Revocation revocation) { batch_.revocations.push_back(std::move(revocation)); }
   void stage(ReadCursor cursor) { batch_.cursors.push_back(std::move(cursor)); }
   void stage(PresenceLastSeen seen) { batch_.lastSeen.push_back(std::move(seen)); }
+  void stage(Redaction redaction) { batch_.redactions.push_back(std::move(redaction)); }
   // The durable position of a channel held in memory: (epoch, durable seq), (epoch, 0) while only
   // a batch in flight wrote it; nullopt when not in memory (then the store holds only durable
   // records of it: nothing in flight is ever evicted).

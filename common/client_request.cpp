@@ -247,7 +247,25 @@ ClientOp opFromName(std::string_view name) {
   if (name == "online") return ClientOp::Online;
   if (name == "presence") return ClientOp::Presence;
   if (name == "presence_stats") return ClientOp::PresenceStats;
+  if (name == "edit") return ClientOp::Edit;
+  if (name == "delete") return ClientOp::Delete;
   return ClientOp::Unknown;
+}
+
+// edit and delete: ch, seq, cid; data for an edit, none for a delete.
+DecodeError decodeEdit(const Fields& f, ClientRequest& out) {
+  if (DecodeError e = needString(f, kCh, out.ch); !e.ok()) return e;
+  if (f[kSeq] == nullptr) return {"missing \"seq\""};
+  if (!f[kSeq]->getUnsigned(out.seq) || out.seq == 0) return {"\"seq\" must be an unsigned integer >= 1"};
+  if (out.op == ClientOp::Edit) {
+    if (f[kData] == nullptr) return {"missing \"data\""};
+    out.data = f[kData]->raw;
+  } else if (f.present(kData)) {
+    return {"a delete carries no \"data\""};
+  }
+  if (DecodeError e = needString(f, kCid, out.cid); !e.ok()) return e;
+  if (out.cid.empty() || out.cid.size() > kMaxCidBytes) return {"\"cid\" must be 1 to 64 bytes"};
+  return {};
 }
 
 }  // namespace
@@ -319,6 +337,9 @@ DecodeError RequestDecoder::decode(std::string_view frame, ClientRequest& out) {
       return decodePresence(f, out);
     case ClientOp::PresenceStats:
       return needString(f, kCh, out.ch);
+    case ClientOp::Edit:
+    case ClientOp::Delete:
+      return decodeEdit(f, out);
     case ClientOp::Unknown:
       return {};
   }

@@ -13,7 +13,9 @@
 
 namespace webim {
 
-enum class ClientOp { Auth, Sub, Unsub, Pub, Hist, Signal, Read, Unread, Online, Presence, PresenceStats, Unknown };
+enum class ClientOp {
+  Auth, Sub, Unsub, Pub, Hist, Signal, Edit, Delete, Read, Unread, Online, Presence, PresenceStats, Unknown
+};
 
 inline constexpr size_t kMaxCidBytes = 64;
 inline constexpr uint32_t kDefaultHistLimit = 50;
@@ -49,7 +51,7 @@ struct ClientRequest {
   uint32_t limit = kDefaultHistLimit;
   // A batched sub (`subs`, 1..kMaxSubBatch entries); empty for a sub of one channel (ch, since).
   std::vector<SubEntry> subs;
-  uint64_t seq = 0;                   // read: the seq to mark read up to
+  uint64_t seq = 0;                   // read: the seq to mark read up to; edit, delete: the message's seq (>= 1)
   std::vector<std::string_view> chs;  // unread: 1..kMaxUnreadChannels channel names
   std::vector<std::string_view> users;  // `online`: 1..kMaxOnlineUsers user ids (unescaped)
   // presence: the page starts after this user id (empty: from the first); `limit` its size.
@@ -85,6 +87,8 @@ class RequestDecoder {
   //   online: users (an array of 1..500 strings; more: DecodeError::tooLarge)
   //   presence: ch (string); optional after (string: a user id), limit 1..1000 (default 100)
   //   presence_stats: ch (string)
+  //   edit: ch (string), seq (unsigned integer >= 1), data (any JSON value), cid (string, 1..64 bytes)
+  //   delete: ch (string), seq (unsigned integer >= 1), cid (string, 1..64 bytes); no data
   // Optional fields given as null count as absent. A known field appearing twice is an error (so no
   // reader can disagree about which copy counts); unknown fields are ignored. Channel names are not
   // checked here (see channel_rules.h). Unknown ops decode with op == Unknown and only op/id read

@@ -276,7 +276,9 @@ class Connection final : private TimerNode {
   Task recover(int64_t id, bool batched, std::optional<Since> since, ChannelPin pin);
   void goLive(int64_t id, bool batched, ChannelPin pin, std::optional<bool> recovered,
               std::vector<wire::Delivery> missed);
-  Task publish(int64_t id, std::string channel, std::string cid, std::string data);
+  // editOf/deleteOf: an edit or delete of that seq (docs/protocol.md "Edit and delete").
+  Task publish(int64_t id, std::string channel, std::string cid, std::string data, uint64_t editOf = 0,
+               uint64_t deleteOf = 0);
   Task history(int64_t id, std::string channel, uint64_t before, uint64_t after, uint32_t limit);
 
   Frontend& frontend_;

@@ -14,6 +14,23 @@
 
 namespace webim {
 
+namespace {
+
+// The requests POST /cmd takes (the HTTP fallback: auth is its sid, sub/unsub its event stream).
+bool takenByCommand(ClientOp op) {
+  switch (op) {
+    case ClientOp::Auth:
+    case ClientOp::Sub:
+    case ClientOp::Unsub:
+    case ClientOp::Unknown:
+      return false;
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
 void Connection::handleRequest(std::string_view payload) {
   ClientRequest request;
   DecodeError error = frontend().decoder().decode(payload, request);
@@ -25,11 +42,9 @@ void Connection::handleRequest(std::string_view payload) {
     replyError(request, error.tooLarge ? "too_large" : "bad_request", error.message);
     return;
   }
-  if (isCommand() && request.op != ClientOp::Pub && request.op != ClientOp::Hist && request.op != ClientOp::Signal &&
-      request.op != ClientOp::Read && request.op != ClientOp::Unread &&
-      request.op != ClientOp::Online &&
-      request.op != ClientOp::Presence && request.op != ClientOp::PresenceStats) {
-    replyError(request, "bad_request", "POST /cmd takes one pub, hist, signal, read, unread, online, presence or presence_stats request");
+  if (isCommand() && !takenByCommand(request.op)) {
+    replyError(request, "bad_request",
+               "POST /cmd takes one pub, hist, signal, edit, delete, read, unread, online, presence or presence_stats request");
     return;
   }
   if (isCommand()) {
@@ -52,11 +67,14 @@ void Connection::handleRequest(std::string_view payload) {
       handleUnsub(request);
       break;
     case ClientOp::Pub:
+    case ClientOp::Edit:    // an edit or delete is a publish naming a seq (docs/protocol.md "Edit and delete"):
+    case ClientOp::Delete:  // the same grant, limits and ack; the hub checks the rest
       if (refusedPublish(request)) break;
       if (uint64_t limit = overHubDataLimit(request); limit != 0) {
         replyError(request, "too_large", "data is larger than the hub takes (" + std::to_string(limit) + " bytes)");
       } else {
-        publish(request.id, std::string(request.ch), std::string(request.cid), std::string(request.data));
+        publish(request.id, std::string(request.ch), std::string(request.cid), std::string(request.data),
+                request.op == ClientOp::Edit ? request.seq : 0, request.op == ClientOp::Delete ? request.seq : 0);
       }
       break;
     case ClientOp::Hist:
@@ -277,13 +295,16 @@ void Connection::replyError(int64_t id, bool hasId, std::string_view code, std::
   sendReply(out);
 }
 
-Task Connection::publish(int64_t id, std::string channel, std::string cid, std::string data) {
+Task Connection::publish(int64_t id, std::string channel, std::string cid, std::string data, uint64_t editOf,
+                         uint64_t deleteOf) {
   wire::FrontendRequest request;
   wire::Publish* body = request.mutable_publish();
   body->set_channel(std::move(channel));
   body->set_from(session_.user);
   body->set_cid(std::move(cid));
   body->set_data(std::move(data));
+  body->set_edit_of(editOf);
+  body->set_delete_of(deleteOf);
   const uint64_t sentNs = uv_hrtime();  // the call sends at once
   HubCall call(frontend().hubFor(request.publish().channel()), pending_, request,
                frontend().nowMs() + frontend().config().hubTimeoutMs);

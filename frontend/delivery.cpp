@@ -14,9 +14,13 @@ void writeMessage(JsonWriter& writer, const wire::Delivery& m) {
       .key("epoch").string(formatEpoch(m.epoch()))
       .key("seq").uinteger(m.seq())
       .key("from").string(m.from())
-      .key("ts").integer(m.ts_ms())
-      .key("data").raw(m.data())
-      .endObject();
+      .key("ts").integer(m.ts_ms());
+  // Edit and delete (docs/protocol.md "Edit and delete"): a delete entry and a deleted message have no data.
+  if (m.edit_of() != 0) writer.key("edit").uinteger(m.edit_of());
+  if (m.delete_of() != 0) writer.key("delete").uinteger(m.delete_of());
+  if (m.deleted()) writer.key("deleted").boolean(true);
+  if (!m.data().empty()) writer.key("data").raw(m.data());
+  writer.endObject();
 }
 
 void writeSignal(JsonWriter& writer, const wire::Delivery& s) {

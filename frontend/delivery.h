@@ -28,7 +28,8 @@ struct PendingFrame {
   uint32_t next = UINT32_MAX;
 };
 
-// {"op":"msg","ch":..,"epoch":..,"seq":..,"from":..,"ts":..,"data":<verbatim>}
+// {"op":"msg","ch":..,"epoch":..,"seq":..,"from":..,"ts":..,"data":<verbatim>}, with "edit":S or
+// "delete":S (no data) for edit and delete entries and "deleted":true (no data) for a deleted message
 void writeMessage(JsonWriter& writer, const wire::Delivery& delivery);
 std::string encodeMessage(const wire::Delivery& delivery);
 // {"op":"signal","ch":..,"from":..,"ts":..,"data":<verbatim>} (a Delivery with `signal` set)

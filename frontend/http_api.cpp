@@ -20,6 +20,10 @@ std::optional<std::string_view> apiOpForPath(std::string_view path) {
   if (path == "/api/publish") return "pub";
   if (path == "/api/hist") return "hist";
   if (path == "/api/kick") return "kick";
+  if (path == "/api/edit") return "edit";
+  if (path == "/api/delete") return "delete";
+  if (path == "/api/erase_user") return "erase_user";
+  if (path == "/api/erase_status") return "erase_status";
   if (path == "/api/stats") return "stats";
   if (path == "/api/read") return "read";
   if (path == "/api/unread") return "unread";

@@ -13,7 +13,24 @@ export interface Message<T = unknown> {
   seq: number;
   from: string;
   ts: number;
+  /** Absent on a delete entry and on a deleted message. */
   data: T;
+  /** An edit entry: the seq of the message it edits (`data` is the new value). */
+  edit?: number;
+  /** A delete entry: the seq of the message it deletes (no `data`). */
+  delete?: number;
+  /** A message deleted since (history only): its data is gone. */
+  deleted?: boolean;
+}
+
+/** An edit or delete of message `seq` of `ch`, by the entry at seq `by` (in order with the messages). */
+export interface EditEvent<T = unknown> {
+  ch: string;
+  seq: number;
+  by: number;
+  from: string;
+  ts: number;
+  data?: T;
 }
 
 export type MessageHandler<T = unknown> = (msg: Message<T>) => void;
@@ -186,6 +203,10 @@ export interface EventMap {
   watch: WatchEvent;
   /** Channel presence: joins and leaves of a subscribed channel in a presence namespace. */
   presence: PresenceEvent;
+  /** An edit entry of a subscribed channel (docs/protocol.md "Edit and delete"). */
+  edit: EditEvent;
+  /** A delete entry of a subscribed channel: drop message `seq`. */
+  delete: EditEvent;
   error: Error;
 }
 
@@ -214,6 +235,10 @@ export class WebimClient {
   on<K extends keyof EventMap>(event: K, fn: (payload: EventMap[K]) => void): () => void;
   subscribe<T = unknown>(ch: string, handler: MessageHandler<T>, options?: { since?: Position }): Unsubscribe;
   publish(ch: string, data: unknown, options?: { cid?: string }): Promise<Position & { cid: string }>;
+  /** Edits one's own message `seq` of `ch` (a new entry; retried with the same cid like a publish). */
+  edit(ch: string, seq: number, data: unknown, options?: { cid?: string }): Promise<Position & { cid: string }>;
+  /** Deletes one's own message `seq` of `ch`: a new entry; the server removes the message's data. */
+  delete(ch: string, seq: number, options?: { cid?: string }): Promise<Position & { cid: string }>;
   /** Ephemeral: to the current subscribers only; rejects with 'unavailable' while not connected. */
   signal(ch: string, data: unknown): Promise<void>;
   /** Marks `ch` read up to `seq`; resolves with the cursor now (monotonic, clamped to the last seq). */

@@ -14,7 +14,9 @@
 // the first one with backoff and switches back when it works.
 /**
  * @typedef {{epoch: string, seq: number}} Position
- * @typedef {{op: 'msg', ch: string, epoch: string, seq: number, from: string, ts: number, data: any}} Message
+ * @typedef {{op: 'msg', ch: string, epoch: string, seq: number, from: string, ts: number, data?: any,
+ *   edit?: number, delete?: number, deleted?: boolean}} Message  `edit`/`delete`: an entry editing or
+ *   deleting message `seq` (a delete has no data); `deleted`: a message deleted since (history; no data)
  * @typedef {(msg: Message) => void} MessageHandler
  * @typedef {'idle'|'connecting'|'open'|'reconnecting'|'closed'} State
  * @typedef {'websocket'|'sse'|'longpoll'|'custom'} TransportName
@@ -402,6 +404,8 @@ const RETRYABLE_READ = new Set(['unavailable', 'timeout', 'rate_limited']);
 
 // Errors after which a request is not retried.
 const FINAL_ERRORS = new Set(['forbidden', 'bad_request', 'too_large', 'not_found', 'wrong_shard']);
+// Requests stored once by cid: re-sent with the same cid until answered (publish, edit, delete).
+const IDEMPOTENT = new Set(['pub', 'edit', 'delete']);
 
 /** Per-channel state: what was delivered, and messages held back until the ones before them are. */
 class Channel {
@@ -790,7 +794,7 @@ export class WebimClient {
     if (!r) return;
     this.inflight.delete(id);
     // A publish is re-sent with the same cid (a retry of one in flight waits for it on the server).
-    if (r.op === 'pub') this.sendRequest(r);
+    if (IDEMPOTENT.has(r.op)) this.sendRequest(r);
     else r.reject(new WebimError('timeout', `no reply to ${r.op} in ${this.options.requestTimeoutMs} ms`));
   }
 
@@ -830,7 +834,7 @@ export class WebimClient {
     clearTimeout(r.timer);
     if (obj.op === 'ok') return r.resolve(obj);
     const code = obj.code ?? 'error';
-    if (r.op === 'pub' && !FINAL_ERRORS.has(code)) {
+    if (IDEMPOTENT.has(r.op) && !FINAL_ERRORS.has(code)) {
       // unavailable (outcome unknown) or rate_limited: retry later with the same cid.
       const timer = setTimeout(() => {
         this.retrying.delete(r);
@@ -851,6 +855,30 @@ export class WebimClient {
    */
   async publish(ch, data, { cid = randomId() } = {}) {
     const reply = await this.request('pub', { ch, data, cid });
+    return { epoch: reply.epoch, seq: reply.seq, cid };
+  }
+
+  /**
+   * Edits message `seq` of `ch` (one's own; docs/protocol.md "Edit and delete"): a new entry of the
+   * channel, delivered to subscribers as a message with `edit: seq` and as an 'edit' event. Retried
+   * with the same cid like a publish. Rejects with 'forbidden' (not the author, or deleted),
+   * 'not_found', 'bad_request' (seq is an edit or delete itself).
+   * @param {string} ch @param {number} seq @param {any} data @param {{cid?: string}} [options]
+   * @returns {Promise<Position & {cid: string}>}  the entry's position
+   */
+  async edit(ch, seq, data, { cid = randomId() } = {}) {
+    const reply = await this.request('edit', { ch, seq, data, cid });
+    return { epoch: reply.epoch, seq: reply.seq, cid };
+  }
+
+  /**
+   * Deletes message `seq` of `ch` (one's own): a new entry with `delete: seq` (a 'delete' event);
+   * the server removes the message's data, history returns it as `{deleted: true}` without data.
+   * @param {string} ch @param {number} seq @param {{cid?: string}} [options]
+   * @returns {Promise<Position & {cid: string}>}
+   */
+  async delete(ch, seq, { cid = randomId() } = {}) {
+    const reply = await this.request('delete', { ch, seq, cid });
     return { epoch: reply.epoch, seq: reply.seq, cid };
   }
 
@@ -1203,6 +1231,13 @@ export class WebimClient {
     channel.lastSeq = msg.seq;
     for (const handler of [...channel.handlers]) {
       try { handler(msg); } catch (e) { this.emit('error', e); }
+    }
+    // Edit and delete entries, in order with the messages (live, gap-filled or resumed alike): what
+    // an app applies to the message it names. `seq` is the message's, `by` the entry's.
+    if (msg.edit !== undefined) {
+      this.emit('edit', { ch: channel.name, seq: msg.edit, by: msg.seq, from: msg.from, ts: msg.ts, data: msg.data });
+    } else if (msg.delete !== undefined) {
+      this.emit('delete', { ch: channel.name, seq: msg.delete, by: msg.seq, from: msg.from, ts: msg.ts });
     }
   }
 

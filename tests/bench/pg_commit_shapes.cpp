@@ -111,7 +111,7 @@ class RawShape : public CommitShape {
   void copyCommit(const WriteSet& batch) {
     const bool stage = name_ == "copy-stage";
     const std::string copy = copyMessages(batch);
-    pg::CommitArrays a = pg::commitArrays(WriteSet{{}, batch.metas, batch.dedups, {}, {}, {}});
+    pg::CommitArrays a = pg::commitArrays(WriteSet{{}, batch.metas, batch.dedups, {}, {}, {}, {}});
     if (PQsendQuery(conn_, stage ? "BEGIN; COPY webim_stage_message FROM STDIN (FORMAT binary)"
                                  : "BEGIN; COPY webim_message FROM STDIN (FORMAT binary)") != 1)
       fail("send copy");

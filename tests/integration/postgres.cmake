@@ -67,3 +67,15 @@ if(TARGET webim-broadcast AND NODE_EXECUTABLE)
   set_property(TEST "integration/read_cursors: postgres" APPEND PROPERTY ENVIRONMENT ${WEBIM_TEST_ENV})
   set_property(TEST "integration/read_cursors: postgres" PROPERTY SKIP_RETURN_CODE 77)
 endif()
+
+# Edit and delete: the stored entries and a delete's redaction, on PostgreSQL.
+if(TARGET unit_message_edits_test)
+  add_test(NAME "unit/message_edits_test: postgres" COMMAND unit_message_edits_test "[postgres]")
+  webim_pg_test("unit/message_edits_test: postgres")
+endif()
+
+# Erasing a user: the per-sender index and erase slices, on PostgreSQL.
+if(TARGET unit_erase_job_test)
+  add_test(NAME "unit/erase_job_test: postgres" COMMAND unit_erase_job_test "[postgres]")
+  webim_pg_test("unit/erase_job_test: postgres")
+endif()

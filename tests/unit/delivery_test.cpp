@@ -77,6 +77,11 @@ TEST_CASE("the encoded Delivery is byte for byte protobuf's encoding of the same
       StoredMessage{"room:neg", 5, 1, "alice", -1, "d"},  // a negative int64 is a 10-byte varint
       StoredMessage{"", 0, 0, "", 0, ""},                // every field at its default: nothing
       StoredMessage{"room:1", 0, 0, "", 0, "only data"},
+      // Edit and delete entries, and a deleted message (fields 15..17).
+      StoredMessage{"room:e", 9, 3, "alice", 5, "\"new\"", 1, 0, false},
+      StoredMessage{"room:e", 9, 4, "alice", 5, "", 0, 300, false},
+      StoredMessage{"room:e", 9, 1, "alice", 5, "", 0, 0, true},
+      StoredMessage{"room:e", 9, 5, "alice", 5, "", ~uint64_t{0}, ~uint64_t{0}, true},
   };
   for (const StoredMessage& m : cases) {
     CHECK(encoded(m) == viaProtobuf(m));

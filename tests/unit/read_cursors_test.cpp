@@ -114,7 +114,7 @@ TEST_CASE("app read and unread requests decode, and refuse bad input", "[read_cu
 }
 
 TEST_CASE("a cursor's RocksDB key and record, and its PostgreSQL rows", "[read_cursors]") {
-  CHECK(rocks::cursorKey("room:1", "alice") == std::string("uroom:1\0alice", 13));
+  CHECK(rocks::cursorKey("room:1", "alice") == std::string("kroom:1\0alice", 13));
   CHECK(rocks::decodeCursor(rocks::encodeCursor(0x0102030405060708ull)) == 0x0102030405060708ull);
   CHECK_THROWS_AS(rocks::decodeCursor("x"), HistoryStoreError);
   WriteSet ws;

@@ -94,6 +94,10 @@ void checkWritten(HistoryStore& store, const Written& w) {
   CHECK(kicks[0].user == "42");
   CHECK(kicks[0].notBeforeMs >= a.msgs[2].tsMs);
   CHECK(hex(store.epochSeed()) == w.seedHex);
+  // Migration step 2 indexed the stored messages by sender (erase_user).
+  CHECK(store.countSender("php", 10) == 2);
+  CHECK(store.countSender("alice", 10) == 1);
+  CHECK(store.countSender("bob", 10) == 2);
 }
 
 // The hub's path on top of the migrated store: a retried cid is a duplicate with its first seq,

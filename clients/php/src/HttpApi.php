@@ -63,6 +63,37 @@ final class HttpApi
         return ['epoch' => $reply['epoch'], 'seq' => $reply['seq']];
     }
 
+    /** @see Hub::edit() */
+    public function edit(string $channel, int $seq, mixed $data, ?string $cid = null, string $from = 'system'): array
+    {
+        $cid ??= Request::newCid();
+        $reply = $this->call('/api/edit', Request::edit($channel, $seq, $data, $cid, $from), $cid);
+        return ['epoch' => $reply['epoch'], 'seq' => $reply['seq']];
+    }
+
+    /** @see Hub::delete() */
+    public function delete(string $channel, int $seq, ?string $cid = null, string $from = 'system'): array
+    {
+        $cid ??= Request::newCid();
+        $reply = $this->call('/api/delete', Request::delete($channel, $seq, $cid, $from), $cid);
+        return ['epoch' => $reply['epoch'], 'seq' => $reply['seq']];
+    }
+
+    /**
+     * POST /api/erase_user: starts the erase job on the one hub the frontend asks (without shards,
+     * the only one; with shards use Hub::eraseUser(), which asks every hub).
+     */
+    public function eraseUser(string $userId): array
+    {
+        return $this->call('/api/erase_user', Request::eraseUser($userId));
+    }
+
+    /** POST /api/erase_status: ['user', 'state', 'erased', 'remaining'] of that hub. */
+    public function eraseStatus(string $userId): array
+    {
+        return $this->call('/api/erase_status', Request::eraseStatus($userId));
+    }
+
     /** @see Hub::history() */
     public function history(string $channel, ?int $before = null, ?int $after = null, int $limit = 50): array
     {

@@ -87,6 +87,32 @@ final class Hub
     }
 
     /**
+     * Edits message $seq of $channel (docs/protocol.md "Edit and delete"): a new entry of the channel,
+     * retried with the same cid like a publish. HubException: not_found, bad_request (an edit or
+     * delete entry), forbidden (the message is deleted).
+     *
+     * @return array{epoch: string, seq: int} the entry's position
+     */
+    public function edit(string $channel, int $seq, mixed $data, ?string $cid = null, string $from = 'system'): array
+    {
+        $cid ??= Request::newCid();
+        $reply = $this->call($this->table->shardFor($channel), Request::edit($channel, $seq, $data, $cid, $from), $cid);
+        return ['epoch' => $reply['epoch'], 'seq' => $reply['seq']];
+    }
+
+    /**
+     * Deletes message $seq of $channel: a new entry, and the message's data is removed from the store.
+     *
+     * @return array{epoch: string, seq: int} the entry's position
+     */
+    public function delete(string $channel, int $seq, ?string $cid = null, string $from = 'system'): array
+    {
+        $cid ??= Request::newCid();
+        $reply = $this->call($this->table->shardFor($channel), Request::delete($channel, $seq, $cid, $from), $cid);
+        return ['epoch' => $reply['epoch'], 'seq' => $reply['seq']];
+    }
+
+    /**
      * A page of a channel's history, ascending by seq: `before` or `after` (exclusive), limit 1..200.
      *
      * @return array{epoch: string, msgs: list<array<string, mixed>>, more: bool}
@@ -143,6 +169,21 @@ final class Hub
     }
 
     /**
+     * Erases every message $userId wrote (account deletion; docs/protocol.md "Erasing a user"): starts
+     * the background job on every hub (each erases its own channels) and returns at once.
+     *
+     * @return array<string, array<string, mixed>> per hub (shard name): ['user', 'state', 'erased']
+     */
+    public function eraseUser(string $userId): array
+    {
+        $out = [];
+        foreach ($this->table->shards() as $shard) {
+            $out[$shard['name']] = $this->call($shard, Request::eraseUser($userId));
+        }
+        return $out;
+    }
+
+    /**
      * User presence for up to 500 user ids: each asked of the hub owning "user:<id>" (one request
      * per shard), merged in the order given.
      *
@@ -186,6 +227,29 @@ final class Hub
     public function presenceStats(string $channel): array
     {
         return $this->call($this->table->shardFor($channel), Request::presenceStats($channel));
+    }
+
+    /**
+     * The erase job's progress on every hub: 'done' once every hub is done.
+     *
+     * @return array{state: string, erased: int, remaining: int, hubs: array<string, array<string, mixed>>}
+     *   state: 'running' while any hub runs it, 'done' when all finished, 'none' when no hub knows it
+     */
+    public function eraseStatus(string $userId): array
+    {
+        $hubs = [];
+        $erased = 0;
+        $remaining = 0;
+        $states = [];
+        foreach ($this->table->shards() as $shard) {
+            $r = $this->call($shard, Request::eraseStatus($userId));
+            $hubs[$shard['name']] = $r;
+            $erased += (int) $r['erased'];
+            $remaining += (int) ($r['remaining'] ?? 0);
+            $states[$r['state']] = true;
+        }
+        $state = isset($states['running']) ? 'running' : (isset($states['done']) ? 'done' : 'none');
+        return ['state' => $state, 'erased' => $erased, 'remaining' => $remaining, 'hubs' => $hubs];
     }
 
     /** @return array<string, array<string, mixed>> counters per hub, keyed by shard name */

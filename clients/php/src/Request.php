@@ -43,6 +43,19 @@ final class Request
         return substr($head, 0, -1) . ',"data":' . self::encodeData($data) . '}';
     }
 
+    /** An edit of message $seq of $channel (the app may edit any author's message). */
+    public static function edit(string $channel, int $seq, mixed $data, string $cid, string $from = 'system'): string
+    {
+        $head = json_encode(['op' => 'edit', 'ch' => $channel, 'seq' => $seq, 'from' => $from, 'cid' => $cid], self::JSON_FLAGS);
+        return substr($head, 0, -1) . ',"data":' . self::encodeData($data) . '}';
+    }
+
+    /** A delete of message $seq of $channel: the hub removes its data from the store. */
+    public static function delete(string $channel, int $seq, string $cid, string $from = 'system'): string
+    {
+        return json_encode(['op' => 'delete', 'ch' => $channel, 'seq' => $seq, 'from' => $from, 'cid' => $cid], self::JSON_FLAGS);
+    }
+
     public static function history(string $channel, ?int $before = null, ?int $after = null, int $limit = 50): string
     {
         $request = ['op' => 'hist', 'ch' => $channel];
@@ -82,6 +95,17 @@ final class Request
     public static function presenceStats(string $channel): string
     {
         return json_encode(['op' => 'presence_stats', 'ch' => $channel], self::JSON_FLAGS);
+    }
+
+    /** Starts (or reports) the job erasing every message of $userId on one hub. */
+    public static function eraseUser(string $userId): string
+    {
+        return json_encode(['op' => 'erase_user', 'user' => $userId], self::JSON_FLAGS);
+    }
+
+    public static function eraseStatus(string $userId): string
+    {
+        return json_encode(['op' => 'erase_status', 'user' => $userId], self::JSON_FLAGS);
     }
 
     public static function stats(): string
