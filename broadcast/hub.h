@@ -214,8 +214,10 @@ class Hub {
   }
   // User-table slots walked per loop iteration while forgetting frontends (InboxRouter::forgetStep).
   static constexpr size_t kForgetSlots = 65536;
-  // Inbox attaches taken into one batch, in users (receive()).
-  static constexpr size_t kMaxAttachUsersPerBatch = 8192;
+  // Inbox attaches taken into one batch, in users (receive()): a publish waits behind at most one
+  // such batch (8,192 gave a publish p99 of 75-108 ms during a 100,000-user re-attach storm, 2,048
+  // 50 ms, 1,024 no better; the storm took as long: docs/testing.md).
+  static constexpr size_t kMaxAttachUsersPerBatch = 2048;
   // The largest request (one ZeroMQ message) answered; larger ones get too_large.
   size_t maxRequestBytes() const { return static_cast<size_t>(config_.maxDataBytes) + kEnvelopeSlackBytes; }
   static constexpr size_t kEnvelopeSlackBytes = 65536;  // request bytes beyond `data` (fields, JSON, envelope)
