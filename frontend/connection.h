@@ -36,6 +36,7 @@ namespace webim {
 class Frontend;
 struct Channel;
 struct SubCursors;
+struct HubResult;
 
 
 // Idle, a connection is this object and nothing else on the heap (its inbox and rooms are shared
@@ -244,6 +245,10 @@ class Connection final : private TimerNode {
   void replyOk(int64_t id);
   void replyError(const ClientRequest& request, std::string_view code, std::string_view message);
   void replyError(int64_t id, bool hasId, std::string_view code, std::string_view message);
+  // After a hub call that was not cancelled: true when the hub answered; else request `id` has been
+  // answered with the error: `unavailable` with `noAnswer` (no answer: a timeout is counted), or
+  // the hub's own error code and message.
+  bool hubAnswered(int64_t id, const HubResult& result, std::string_view noAnswer);
   Channel* findSubscription(std::string_view name) const;
   // Leaves every channel and cancels every wait (closing, or an HTTP exchange answered).
   void stopAll();

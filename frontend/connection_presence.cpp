@@ -32,15 +32,7 @@ Task Connection::presenceQuery(int64_t id, std::string channel, bool statsOnly, 
                frontend().nowMs() + frontend().config().hubTimeoutMs);
   HubResult result = co_await call;
   if (result.status == WaitStatus::Cancelled) co_return;
-  if (result.status != WaitStatus::Done) {
-    if (result.status == WaitStatus::TimedOut) frontend().metrics().hubTimeouts++;
-    replyError(id, true, "unavailable", "the hub did not answer in time");
-    co_return;
-  }
-  if (result.reply.has_error()) {
-    replyError(id, true, result.reply.error().code(), result.reply.error().message());
-    co_return;
-  }
+  if (!hubAnswered(id, result, "the hub did not answer in time")) co_return;
   const wire::ChannelPresenceInfo& info = result.reply.channel_presence();
   std::string out;
   JsonWriter writer(out);

@@ -31,6 +31,19 @@ bool takenByCommand(ClientOp op) {
 
 }  // namespace
 
+bool Connection::hubAnswered(int64_t id, const HubResult& result, std::string_view noAnswer) {
+  if (result.status != WaitStatus::Done) {
+    if (result.status == WaitStatus::TimedOut) frontend().metrics().hubTimeouts++;
+    replyError(id, true, "unavailable", noAnswer);
+    return false;
+  }
+  if (result.reply.has_error()) {
+    replyError(id, true, result.reply.error().code(), result.reply.error().message());
+    return false;
+  }
+  return true;
+}
+
 void Connection::handleRequest(std::string_view payload) {
   ClientRequest request;
   DecodeError error = frontend().decoder().decode(payload, request);
@@ -311,16 +324,9 @@ Task Connection::publish(int64_t id, std::string channel, std::string cid, std::
   HubResult result = co_await call;
   if (result.status == WaitStatus::Cancelled) co_return;
   Metrics& metrics = frontend().metrics();
-  if (result.status != WaitStatus::Done) {
-    if (result.status == WaitStatus::TimedOut) metrics.hubTimeouts++;
+  // No answer: the outcome is unknown, the client retries with the same cid (docs/protocol.md).
+  if (!hubAnswered(id, result, "the hub did not acknowledge in time; retry with the same cid")) {
     metrics.publishErrors++;
-    // Outcome unknown: the client retries with the same cid (docs/protocol.md).
-    replyError(id, true, "unavailable", "the hub did not acknowledge in time; retry with the same cid");
-    co_return;
-  }
-  if (result.reply.has_error()) {
-    metrics.publishErrors++;
-    replyError(id, true, result.reply.error().code(), result.reply.error().message());
     co_return;
   }
   metrics.publishes++;
@@ -347,15 +353,7 @@ Task Connection::history(int64_t id, std::string channel, uint64_t before, uint6
                frontend().nowMs() + frontend().config().hubTimeoutMs);
   HubResult result = co_await call;
   if (result.status == WaitStatus::Cancelled) co_return;
-  if (result.status != WaitStatus::Done) {
-    if (result.status == WaitStatus::TimedOut) frontend().metrics().hubTimeouts++;
-    replyError(id, true, "unavailable", "the hub did not answer in time");
-    co_return;
-  }
-  if (result.reply.has_error()) {
-    replyError(id, true, result.reply.error().code(), result.reply.error().message());
-    co_return;
-  }
+  if (!hubAnswered(id, result, "the hub did not answer in time")) co_return;
   const wire::HistoryPage& page = result.reply.history();
   std::string out;
   JsonWriter writer(out);

@@ -65,15 +65,7 @@ Task Connection::queryOnline(int64_t id, std::vector<std::string> users) {
     HubCall call(frontend().hubOfShard(shard), pending_, request, deadlineMs);
     HubResult result = co_await call;
     if (result.status == WaitStatus::Cancelled) co_return;
-    if (result.status != WaitStatus::Done) {
-      if (result.status == WaitStatus::TimedOut) frontend().metrics().hubTimeouts++;
-      replyError(id, true, "unavailable", "the hub did not answer in time");
-      co_return;
-    }
-    if (result.reply.has_error()) {
-      replyError(id, true, result.reply.error().code(), result.reply.error().message());
-      co_return;
-    }
+    if (!hubAnswered(id, result, "the hub did not answer in time")) co_return;
     replies.push_back(std::move(result.reply));
     const wire::OnlineReply& online = replies.back().online();
     if (static_cast<size_t>(online.users_size()) != positions.size()) {

@@ -93,15 +93,7 @@ Task Connection::markRead(int64_t id, std::string channel, uint64_t seq) {
   HubCall call(frontend().hubFor(channel), pending_, request, frontend().nowMs() + frontend().config().hubTimeoutMs);
   HubResult result = co_await call;
   if (result.status == WaitStatus::Cancelled) co_return;
-  if (result.status != WaitStatus::Done) {
-    if (result.status == WaitStatus::TimedOut) frontend().metrics().hubTimeouts++;
-    replyError(id, true, "unavailable", "the hub did not answer in time; send the read again");
-    co_return;
-  }
-  if (result.reply.has_error()) {
-    replyError(id, true, result.reply.error().code(), result.reply.error().message());
-    co_return;
-  }
+  if (!hubAnswered(id, result, "the hub did not answer in time; send the read again")) co_return;
   const wire::ReadAck& ack = result.reply.read_ack();
   std::string out;
   JsonWriter(out).beginObject().key("op").string("ok").key("id").integer(id).key("seq").uinteger(ack.seq()).endObject();
