@@ -4,6 +4,7 @@
 // the same batch count); right after a start, a user nobody holds is "settling" (presence_settling.h).
 #include "broadcast/hub.h"
 #include "common/json_writer.h"
+#include "common/presence_status.h"
 
 namespace webim::hub {
 
@@ -53,17 +54,8 @@ void Hub::answer(Request& r, const OnlineRequest& online) {
   JsonWriter writer(json);
   writer.beginObject().key("ok").boolean(true).key("users").beginArray();
   for (const wire::OnlineState& state : reply.online().users()) {
-    writer.beginObject().key("user").string(state.user()).key("online").boolean(state.online());
-    if (state.settling()) {
-      writer.key("settling").boolean(true);
-    } else if (!state.online()) {
-      writer.key("last_seen");
-      if (state.last_seen_ms() > 0) {
-        writer.integer(state.last_seen_ms());
-      } else {
-        writer.null();
-      }
-    }
+    writer.beginObject().key("user").string(state.user());
+    writePresenceStatus(writer, state.online(), state.settling(), state.last_seen_ms());
     writer.endObject();
   }
   writer.endArray().endObject();

@@ -24,15 +24,21 @@ void write(rocksdb::DB& db, rocksdb::WriteBatch& wb, bool sync) {
   wb.Clear();
 }
 
-// Step 1: format-0 message records (serialized wire Deliveries) become v1 records. Records already
-// in v1 are left, so a rerun after a crash only finishes the rest.
-void rewriteLegacyMessages(rocksdb::DB& db) {
-  const std::string lower(1, kMessagePrefix), upper(1, kMessagePrefix + 1);
-  rocksdb::Slice lowerSlice(lower), upperSlice(upper);
+// An iterator over the message records ('m' keys) only. The bounds are static: RocksDB keeps
+// pointers to them for the iterator's life.
+std::unique_ptr<rocksdb::Iterator> messageIterator(rocksdb::DB& db) {
+  static const std::string lower(1, kMessagePrefix), upper(1, kMessagePrefix + 1);
+  static const rocksdb::Slice lowerSlice(lower), upperSlice(upper);
   rocksdb::ReadOptions options;
   options.iterate_lower_bound = &lowerSlice;
   options.iterate_upper_bound = &upperSlice;
-  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(options));
+  return std::unique_ptr<rocksdb::Iterator>(db.NewIterator(options));
+}
+
+// Step 1: format-0 message records (serialized wire Deliveries) become v1 records. Records already
+// in v1 are left, so a rerun after a crash only finishes the rest.
+void rewriteLegacyMessages(rocksdb::DB& db) {
+  std::unique_ptr<rocksdb::Iterator> it = messageIterator(db);
   rocksdb::WriteBatch wb;
   uint64_t rewritten = 0;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -51,12 +57,7 @@ void rewriteLegacyMessages(rocksdb::DB& db) {
 // Step 2: the per-sender index (erase_user) for the messages already stored; v2 message records
 // (edit and delete) may occur from now on. Puts only: a rerun after a crash writes the same keys.
 void buildSenderIndex(rocksdb::DB& db) {
-  const std::string lower(1, kMessagePrefix), upper(1, kMessagePrefix + 1);
-  rocksdb::Slice lowerSlice(lower), upperSlice(upper);
-  rocksdb::ReadOptions options;
-  options.iterate_lower_bound = &lowerSlice;
-  options.iterate_upper_bound = &upperSlice;
-  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(options));
+  std::unique_ptr<rocksdb::Iterator> it = messageIterator(db);
   rocksdb::WriteBatch wb;
   uint64_t indexed = 0;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {

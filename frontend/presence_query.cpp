@@ -8,6 +8,7 @@
 
 #include "common/channel_rules.h"
 #include "common/json_writer.h"
+#include "common/presence_status.h"
 #include "common/token.h"
 #include "common/topics.h"
 #include "frontend/connection.h"
@@ -79,19 +80,8 @@ Task Connection::queryOnline(int64_t id, std::vector<std::string> users) {
   writer.beginObject().key("op").string("ok").key("id").integer(id).key("users").beginArray();
   for (size_t i = 0; i < users.size(); ++i) {
     const wire::OnlineState& state = *states[i];
-    writer.beginObject().key("user").string(users[i]).key("online").boolean(state.online());
-    if (!state.online()) {
-      if (state.settling()) {
-        writer.key("settling").boolean(true);
-      } else {
-        writer.key("last_seen");
-        if (state.last_seen_ms() > 0) {
-          writer.integer(state.last_seen_ms());
-        } else {
-          writer.null();
-        }
-      }
-    }
+    writer.beginObject().key("user").string(users[i]);
+    writePresenceStatus(writer, state.online(), state.settling(), state.last_seen_ms());
     writer.endObject();
   }
   writer.endArray().endObject();

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/json_writer.h"
+#include "common/presence_status.h"
 #include "frontend/connection.h"
 #include "frontend/frontend.h"
 
@@ -117,15 +118,7 @@ void Frontend::tellWatchers(const std::string& user, const WatchTable::Status& s
   std::string out;
   JsonWriter writer(out);
   writer.beginObject().key("op").string("watch").key("user").string(user);
-  writer.key("online").boolean(status.state == WatchTable::State::Online);
-  if (status.state != WatchTable::State::Online) {
-    writer.key("last_seen");
-    if (status.lastSeenMs > 0) {
-      writer.integer(status.lastSeenMs);
-    } else {
-      writer.null();
-    }
-  }
+  writePresenceStatus(writer, status.state == WatchTable::State::Online, false, status.lastSeenMs);
   writer.endObject();
   for (int32_t fd : fds) {
     if (Connection* connection = sockets_.find(fd)) connection->sendText(out);
