@@ -90,11 +90,16 @@ void Hub::run(const volatile std::sig_atomic_t* stop) {
     try {
       // While a retention pass runs or forgotten frontends' users are walked, an idle hub does not
       // wait: it works through the slices (not during the sweeper's pause after a store error).
-      const bool sliced = retention_.due(std::chrono::steady_clock::now()) || inboxes_.forgetting() || !eraseJobs_.empty();
-      // A presence event or grace due sooner than the poll's timeout ends the wait then.
+      const bool sliced = retention_.due(std::chrono::steady_clock::now()) || inboxes_.forgetting() || eraseDue();
+      // A presence event or grace due sooner than the poll's timeout ends the wait then. (No
+      // deadline is UINT64_MAX: the difference must not become a negative, i.e. endless, timeout.)
       const uint64_t presenceDue = presence_.nextDeadlineMs();
-      const auto untilPresence = std::chrono::milliseconds(presenceDue > steadyMs() ? presenceDue - steadyMs() : 0);
-      zmq::poll(items.data(), items.size(), sliced ? std::chrono::milliseconds(0) : std::min(kPollTimeout, untilPresence));
+      const uint64_t now = steadyMs();
+      const auto wait = presenceDue <= now ? std::chrono::milliseconds(0)
+                        : presenceDue - now < static_cast<uint64_t>(kPollTimeout.count())
+                            ? std::chrono::milliseconds(presenceDue - now)
+                            : kPollTimeout;
+      zmq::poll(items.data(), items.size(), sliced ? std::chrono::milliseconds(0) : wait);
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       throw;
@@ -144,7 +149,7 @@ void Hub::housekeeping() {
     stageLastSeen();  // written with the next batch (a hello comes every heartbeat_ms)
   }
   watchHousekeeping();
-  if (!eraseJobs_.empty()) eraseStep();  // erase_user jobs: one slice
+  if (eraseDue()) eraseStep();  // erase_user jobs: one slice
 }
 
 // One retention slice between batches (a few channels, bounded deletions each): never a stall.

@@ -263,6 +263,10 @@ class Hub {
   RetentionSweeper retention_;
   EraseJobs eraseJobs_;         // erase_user jobs (hub_erase.cpp)
   uint32_t eraseSlicesUnsaved_ = 0;
+  // After a slice failed (a store error), the jobs wait until then: no busy retry loop.
+  std::chrono::steady_clock::time_point eraseRetryAt_{};
+  static constexpr auto kEraseRetryDelay = std::chrono::seconds(1);
+  bool eraseDue() const { return !eraseJobs_.empty() && std::chrono::steady_clock::now() >= eraseRetryAt_; }
   uint64_t failedCommitsInRow_ = 0;  // store errors: log rate limit, recovery notice
   std::chrono::steady_clock::time_point nextCommitErrorLog_{};
   std::unique_ptr<ZapServer> zap_;  // with CURVE: which client keys each socket admits

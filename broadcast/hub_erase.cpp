@@ -65,17 +65,19 @@ void Hub::answer(Request& r, const EraseStatusRequest& status) {
   replyApp(r, encodeEraseStatus(status.user, eraseJobs_.status(status.user), remaining));
 }
 
-// One slice of the job next in turn. A store error leaves the job where it is (the next loop
-// iteration tries again).
+// One slice of the job next in turn. A store error leaves the job where it is; the jobs go on
+// kEraseRetryDelay later (a full disk or an absent database must not spin the loop).
 void Hub::eraseStep() {
   const std::string user = *eraseJobs_.next();
   // Tests: a slow erase (each slice takes 50 ms more), to stop the hub in the middle of a job.
   if (failpoint("hub.slow_erase")) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   HistoryStore::EraseSlice slice;
   try {
+    if (failpoint("hub.erase_store_error")) throw HistoryStoreError("failpoint hub.erase_store_error");
     slice = store_.eraseSender(user, kEraseSlice);
   } catch (const HistoryStoreError& e) {
-    spdlog::warn("erase_user {}: {} (resumes with the next slice)", user, e.what());
+    spdlog::warn("erase_user {}: {} (tried again in {} s)", user, e.what(), kEraseRetryDelay.count());
+    eraseRetryAt_ = std::chrono::steady_clock::now() + kEraseRetryDelay;
     return;
   }
   eraseJobs_.progress(slice.erased, slice.more);
