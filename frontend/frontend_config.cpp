@@ -279,12 +279,14 @@ bool reloadFrontendConfig(int argc, char** argv, FrontendConfig& config, std::st
 int runTokenCommand(int argc, char** argv) {
   CLI::App app{"webim-frontend token: prints an HS256 token for testing (the PHP app issues real ones)"};
   std::string secretFile, user;
-  std::vector<std::string> subscribe, publish;
+  std::vector<std::string> subscribe, publish, presence, watch;
   int64_t ttl = 3600;
   app.add_option("--secret-file", secretFile, "token secrets file (the first secret signs)")->required();
   app.add_option("--user", user, "user id (sub)")->required();
   app.add_option("--ch", subscribe, "channel pattern the user may subscribe to (repeatable)");
   app.add_option("--pub", publish, "channel pattern the user may publish to (default: --ch)");
+  app.add_option("--presence", presence, "user id pattern whose presence `online` may ask (repeatable)");
+  app.add_option("--watch", watch, "user id to watch: online/offline events (repeatable)");
   app.add_option("--ttl", ttl, "seconds until expiry")->default_str("3600");
   try {
     app.parse(argc - 1, argv + 1);
@@ -297,7 +299,11 @@ int runTokenCommand(int argc, char** argv) {
       throw std::runtime_error("--user must be 1.." + std::to_string(kMaxSubjectBytes) +
                                " bytes without control characters");
     }
-    for (const auto* patterns : {&subscribe, &publish}) {
+    for (const std::string& w : watch) {
+      if (!isValidUserId(w)) throw std::runtime_error("invalid --watch user id '" + w + "'");
+    }
+    if (watch.size() > kMaxWatchedUsers) throw std::runtime_error("more than 1000 --watch ids");
+    for (const auto* patterns : {&subscribe, &publish, &presence}) {
       for (const std::string& p : *patterns) {
         if (!isValidGrantPattern(p)) {
           throw std::runtime_error("invalid pattern '" + p + "': a channel name, or a prefix of one followed by '*'");
@@ -314,6 +320,8 @@ int runTokenCommand(int argc, char** argv) {
     claims.exp = now + ttl;
     claims.subscribe = subscribe;
     claims.publish = publish.empty() ? subscribe : publish;
+    claims.presence = presence;
+    claims.watch = watch;
     std::cout << issueToken(claims, secrets.front()) << "\n";
   } catch (const std::exception& e) {
     std::cerr << "webim-frontend token: " << e.what() << "\n";

@@ -17,7 +17,9 @@
 // - "typing…": while you type, a signal {typing: true} goes to the conversation at most every 2 s
 //   (signals are not stored: docs/protocol.md "Signals"); others' show for 4 s after their last one,
 //   or until their message arrives.
+// - Unread badges, last message, presence dots, read ticks, edit and delete: im.js.
 import { WebimClient } from '/js/webim.js';
+import * as im from './im.js';
 
 const $ = (sel) => document.querySelector(sel);
 const CHANNEL = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -85,7 +87,7 @@ function formatTime(ts) {
     : d.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 }
 
-const textOf = (data) => (typeof data === 'string' ? data : typeof data?.text === 'string' ? data.text : JSON.stringify(data));
+const { textOf } = im;
 
 // One message element; everything user-provided goes in as textContent.
 function messageElement({ from, ts, data, seq }) {
@@ -131,6 +133,7 @@ function setSendState(li, state, label) {
 }
 
 function onMessage(conv, msg) {
+  if (msg.edit !== undefined || msg.delete !== undefined) return; // im.js applies them ('edit'/'delete' events)
   if (typing.get(conv.ch)?.delete(msg.from)) renderTyping(); // their message is here: no longer typing
   const existing = conv.bySeq.get(msg.seq);
   if (existing) return; // our own message, already placed by its ack
@@ -138,11 +141,9 @@ function onMessage(conv, msg) {
   const li = messageElement(msg);
   conv.bySeq.set(msg.seq, li);
   insertOrdered(conv, li, msg.seq);
-  if (msg.from === me) setSendState(li, 'stored', '✓ stored');
-  if (conv !== active || document.hidden) {
-    conv.unread++;
-    conv.item.querySelector('.unread').textContent = String(conv.unread);
-  }
+  if (msg.from === me) im.stored(conv, li);
+  im.applyKnown(conv, msg);
+  im.placed(conv, msg, true);
   if (stick) scrollToBottom();
 }
 
@@ -201,22 +202,18 @@ async function openConversation(ch, { show = true } = {}) {
   let conv = convs.get(ch);
   if (!conv) {
     conv = {
-      ch, title: titleOf(ch), list: document.createElement('ol'), item: document.createElement('li'),
+      ch, title: titleOf(ch), list: document.createElement('ol'),
       bySeq: new Map(), oldest: Infinity, more: false, unread: 0, loading: false,
     };
     conv.list.className = 'list';
     conv.list.dataset.ch = ch;
     conv.list.hidden = true;
     $('#lists').append(conv.list);
-    conv.item.dataset.ch = ch;
-    conv.item.innerHTML = '<span class="name"></span><span class="unread"></span>';
-    conv.item.querySelector('.name').textContent = conv.title;
-    conv.item.onclick = () => show_(conv);
-    $('#convs').append(conv.item);
+    $('#convs').append(im.buildItem(conv, () => show_(conv)));
     convs.set(ch, conv);
     saveConversations();
     const unsubscribe = client.subscribe(ch, (msg) => onMessage(conv, msg));
-    unsubscribe.ready.then(({ seq }) => loadOlder(conv, seq + 1)).catch((e) => {
+    unsubscribe.ready.then(({ seq }) => { loadOlder(conv, seq + 1).then(() => im.refresh([ch])); }).catch((e) => {
       note(conv, `Cannot join ${ch}: ${e.code ?? e.message}`);
       convs.delete(ch);
       saveConversations();
@@ -232,10 +229,10 @@ function show_(conv) {
     active.item.classList.remove('active');
   }
   active = conv;
+  sessionStorage.setItem(`webim-active:${me}`, conv.ch);
   conv.list.hidden = false;
   conv.item.classList.add('active');
-  conv.unread = 0;
-  conv.item.querySelector('.unread').textContent = '';
+  im.markRead(conv);
   $('#chat-title').textContent = conv.title;
   $('#older').hidden = !conv.more;
   renderTyping();
@@ -262,11 +259,15 @@ async function loadOlder(conv, before = conv.oldest) {
   const first = conv.list.firstChild;
   for (const msg of page.msgs) {
     conv.oldest = Math.min(conv.oldest, msg.seq);
-    if (conv.bySeq.has(msg.seq)) continue;
+    if (msg.edit !== undefined) im.applyEdit(conv, msg.edit, msg.data, msg.seq);
+    if (msg.delete !== undefined) im.applyDelete(conv, msg.delete);
+    if (msg.edit !== undefined || msg.delete !== undefined || conv.bySeq.has(msg.seq)) continue;
     const li = messageElement(msg);
-    if (msg.from === me) setSendState(li, 'stored', '✓ stored');
     conv.bySeq.set(msg.seq, li);
     conv.list.insertBefore(li, first);
+    if (msg.from === me) im.stored(conv, li);
+    im.applyKnown(conv, msg);
+    im.placed(conv, msg, false);
   }
   if (!page.msgs.length) conv.oldest = Math.min(conv.oldest, before);
   conv.more = page.more;
@@ -286,12 +287,13 @@ async function send(conv, text) {
     const live = conv.bySeq.get(seq);
     if (live) {
       li.remove(); // the delivery came first and is already in place
-      setSendState(live, 'stored', '✓ stored');
+      im.stored(conv, live);
     } else {
       li.dataset.seq = String(seq);
       conv.bySeq.set(seq, li);
       insertOrdered(conv, li, seq); // moves it among messages that arrived meanwhile
-      setSendState(li, 'stored', '✓ stored');
+      im.stored(conv, li);
+      im.placed(conv, { seq, from: me }, true);
     }
   } catch (e) {
     setSendState(li, 'failed', `failed: ${e.code ?? e.message}`);
@@ -372,12 +374,14 @@ function start(token) {
     note(conv, 'Some messages could not be recovered; showing the latest history.');
   });
   client.on('signal', onSignal);
+  im.initIm({ client, me, convs, active: () => active });
   client.connect().catch(() => {});
 
   client.subscribe(`user:${me}`, onInbox);
   const saved = JSON.parse(localStorage.getItem(`webim-convs:${me}`) || '[]');
   for (const ch of saved) if (CHANNEL.test(ch)) openConversation(ch, { show: false });
-  if (convs.size) show_(convs.values().next().value);
+  const last = convs.get(sessionStorage.getItem(`webim-active:${me}`)); // on screen before a reload
+  if (convs.size) show_(last ?? convs.values().next().value);
 }
 
 // ---- wiring ------------------------------------------------------------------------------------
@@ -419,12 +423,6 @@ $('#composer input').addEventListener('input', sayTyping);
 $('#older').onclick = () => active && loadOlder(active);
 $('#scroller').addEventListener('scroll', () => {
   if (active?.more && $('#scroller').scrollTop === 0) loadOlder(active);
-});
-document.addEventListener('visibilitychange', () => {
-  if (!document.hidden && active) {
-    active.unread = 0;
-    active.item.querySelector('.unread').textContent = '';
-  }
 });
 
 const saved = sessionStorage.getItem('webim-token');
