@@ -37,7 +37,10 @@ void Hub::answer(Request& r, const WatchRequest& watch) {
 }
 
 void Hub::userCameOnline(const std::string& user) {
-  if (watchers_.users() == 0 || !grace_.cameOnline(user)) return;
+  // The grace period ends whether or not anybody watches the user now: one begun while they were
+  // watched must not report them offline later, to a watcher who came meanwhile.
+  const bool news = grace_.pending() == 0 || grace_.cameOnline(user);
+  if (watchers_.users() == 0 || !news) return;
   watchers_.forEachHolder(user, [&](std::string_view frontend) { publisher_.publishWatch(frontend, user, true, 0); });
 }
 
