@@ -27,12 +27,6 @@ namespace webim {
 namespace {
 constexpr const char* kJson = "application/json";
 
-std::string apiError(std::string_view code, std::string_view message) {
-  std::string out;
-  JsonWriter(out).beginObject().key("ok").boolean(false).key("code").string(code).key("msg").string(message).endObject();
-  return out;
-}
-
 // The value of `name` in a query string ("a=1&b=2"); no percent-decoding: every value we read
 // (sid: base64url and '.', channel names, epochs, seqs, ',' and ':') is plain.
 std::string_view queryParam(std::string_view target, std::string_view name) {

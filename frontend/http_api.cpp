@@ -5,6 +5,7 @@
 
 #include "common/http_request_parser.h"
 #include "common/json_reader.h"
+#include "common/json_writer.h"
 
 namespace webim {
 
@@ -15,6 +16,12 @@ std::array<uint8_t, 32> digest(std::string_view bytes) {
   return out;
 }
 }  // namespace
+
+std::string apiError(std::string_view code, std::string_view message) {
+  std::string out;
+  JsonWriter(out).beginObject().key("ok").boolean(false).key("code").string(code).key("msg").string(message).endObject();
+  return out;
+}
 
 std::optional<std::string_view> apiOpForPath(std::string_view path) {
   if (path == "/api/publish") return "pub";

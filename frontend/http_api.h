@@ -18,6 +18,9 @@ class JsonObjectReader;
 // "/api/publish" -> "pub", ...; nullopt for an unknown path.
 std::optional<std::string_view> apiOpForPath(std::string_view path);
 
+// An app error reply: {"ok":false,"code":...,"msg":...} (the hub's app ingress shape).
+std::string apiError(std::string_view code, std::string_view message);
+
 // HTTP status for an app reply: 200 for {"ok":true,...}, else by its "code".
 // `reader` is reused (its members() are replaced).
 int apiStatusForReply(JsonObjectReader& reader, std::string_view replyJson);

@@ -15,12 +15,6 @@ namespace {
 
 constexpr const char* kJsonType = "application/json";
 
-std::string errorJson(std::string_view code, std::string_view message) {
-  std::string out;
-  JsonWriter(out).beginObject().key("ok").boolean(false).key("code").string(code).key("msg").string(message).endObject();
-  return out;
-}
-
 // The "users" strings of a JSON object (nullopt: not an object with such an array of strings).
 std::optional<std::vector<std::string>> usersOf(JsonObjectReader& reader, std::string_view json) {
   static constexpr std::array<std::string_view, 1> kExpand = {"users"};
@@ -46,7 +40,7 @@ Task Connection::apiOnline(std::string body) {
   std::optional<std::vector<std::string>> users = usersOf(frontend().jsonReader(), body);
   if (!users || users->empty() || users->size() > kMaxOnlineUsers) {
     const bool tooMany = users && users->size() > kMaxOnlineUsers;
-    std::string json = errorJson(tooMany ? "too_large" : "bad_request", "users must name 1..500 user ids");
+    std::string json = apiError(tooMany ? "too_large" : "bad_request", "users must name 1..500 user ids");
     finishHttp(httpResponse(tooMany ? 413 : 400, kJsonType, json));
     co_return;
   }
@@ -71,10 +65,10 @@ Task Connection::apiOnline(std::string body) {
     HubResult result = co_await call;
     if (result.status == WaitStatus::Cancelled) co_return;
     if (result.status != WaitStatus::Done) {
-      finishHttp(httpResponse(503, kJsonType, errorJson("unavailable", "a hub did not answer in time")));
+      finishHttp(httpResponse(503, kJsonType, apiError("unavailable", "a hub did not answer in time")));
       co_return;
     }
-    const std::string reply = result.reply.has_error() ? errorJson(result.reply.error().code(), result.reply.error().message())
+    const std::string reply = result.reply.has_error() ? apiError(result.reply.error().code(), result.reply.error().message())
                                                         : result.reply.app_json();
     const int status = apiStatusForReply(frontend().jsonReader(), reply);
     if (status != 200) {
@@ -94,7 +88,7 @@ Task Connection::apiOnline(std::string body) {
   std::string out = "{\"ok\":true,\"users\":[";
   for (size_t i = 0; i < answers.size(); ++i) {
     if (i != 0) out += ',';
-    out += answers[i].empty() ? errorJson("unavailable", "no answer") : answers[i];
+    out += answers[i].empty() ? apiError("unavailable", "no answer") : answers[i];
   }
   out += "]}";
   finishHttp(httpResponse(200, kJsonType, out));

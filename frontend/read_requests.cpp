@@ -56,9 +56,7 @@ void Connection::handleUnread(const ClientRequest& request) {
 void Connection::apiUnread(std::string_view body) {
   static constexpr std::array<std::string_view, 1> kExpanded = {"chs"};
   auto refuse = [this](std::string_view code, std::string_view message) {
-    std::string json;
-    JsonWriter(json).beginObject().key("ok").boolean(false).key("code").string(code).key("msg").string(message).endObject();
-    finishHttp(httpResponse(code == "too_large" ? 413 : 400, "application/json", json));
+    finishHttp(httpResponse(code == "too_large" ? 413 : 400, "application/json", apiError(code, message)));
   };
   JsonObjectReader& reader = frontend().jsonReader();
   if (!reader.read(body, kExpanded).ok()) return refuse("bad_request", "the body must be a JSON object");
@@ -113,8 +111,7 @@ Task Connection::markRead(int64_t id, std::string channel, uint64_t seq) {
 Task Connection::unreadCounts(int64_t id, std::string user, std::vector<std::string> channels, bool api) {
   auto fail = [this, id, api](std::string_view code, std::string_view message) {
     if (!api) return replyError(id, true, code, message);
-    std::string json;
-    JsonWriter(json).beginObject().key("ok").boolean(false).key("code").string(code).key("msg").string(message).endObject();
+    const std::string json = apiError(code, message);
     finishHttp(httpResponse(apiStatusForReply(frontend().jsonReader(), json), "application/json", json));
   };
   std::unordered_map<HubLink*, size_t> requestOf;
@@ -174,7 +171,7 @@ Task Connection::unreadCounts(int64_t id, std::string user, std::vector<std::str
   for (size_t i = 0; i < channels.size(); ++i) writer.key(channels[i]).uinteger(reads[i]);
   writer.endObject().key("peer_read").beginObject();  // dm: channels only
   for (size_t i = 0; i < channels.size(); ++i) {
-    if (channels[i].rfind("dm:", 0) == 0) writer.key(channels[i]).uinteger(peerReads[i]);
+    if (channelKind(channels[i]) == ChannelKind::Dm) writer.key(channels[i]).uinteger(peerReads[i]);
   }
   writer.endObject().endObject();
   if (api) {

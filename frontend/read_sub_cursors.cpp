@@ -107,7 +107,7 @@ void Connection::writeSubCursors(JsonWriter& writer, int64_t id, const std::stri
   auto it = cursors->values.find(channel);
   if (it == cursors->values.end()) return;
   writer.key("read").uinteger(it->second.first);
-  if (channel.rfind("dm:", 0) == 0) writer.key("peer_read").uinteger(it->second.second);
+  if (channelKind(channel) == ChannelKind::Dm) writer.key("peer_read").uinteger(it->second.second);
 }
 
 void Connection::subAnswered(int64_t id) { frontend().subCursors().answered(session_.serial, id); }
