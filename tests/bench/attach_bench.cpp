@@ -66,16 +66,30 @@ class Driver {
   }
 
   // Sends every remaining chunk of `which` frontends (window in flight each) until all are answered.
-  void attachAll(const std::vector<size_t>& which) {
+  // With `spreadSeconds` > 0 the chunks go out evenly over that long (as users reconnecting over a
+  // while reach a restarted frontend), still at most `window` in flight per frontend.
+  void attachAll(const std::vector<size_t>& which, double spreadSeconds = 0) {
+    size_t total = 0;
+    for (size_t f : which) total += fronts_[f].chunks.size() - fronts_[f].nextChunk;
+    const auto t0 = Clock::now();
+    size_t sent = 0;
+    auto due = [&] {
+      if (spreadSeconds <= 0 || total == 0) return true;
+      const double at = spreadSeconds * static_cast<double>(sent) / static_cast<double>(total);
+      return std::chrono::duration<double>(Clock::now() - t0).count() >= at;
+    };
     for (;;) {
       bool busy = false;
       for (size_t f : which) {
         FakeFrontend& fe = fronts_[f];
-        while (fe.inFlight.size() < a_.window && fe.nextChunk < fe.chunks.size()) sendAttach(fe);
-        busy = busy || !fe.inFlight.empty();
+        while (fe.inFlight.size() < a_.window && fe.nextChunk < fe.chunks.size() && due()) {
+          sendAttach(fe);
+          ++sent;
+        }
+        busy = busy || !fe.inFlight.empty() || fe.nextChunk < fe.chunks.size();
       }
       if (!busy) return;
-      pollReplies(std::chrono::milliseconds(100));
+      pollReplies(std::chrono::milliseconds(spreadSeconds > 0 ? 5 : 100));
       heartbeats();
     }
   }
@@ -255,7 +269,7 @@ HubRun runHub(const Args& a, zmq::context_t& ctx, const std::string& hubBinary, 
   for (size_t f : storm) {
     if (!driver.restart(f)) run.failure = "a restarted frontend was not admitted";
   }
-  driver.attachAll(storm);
+  driver.attachAll(storm, a.stormSeconds);
   run.stormSeconds = std::chrono::duration<double>(Clock::now() - t0).count();
   run.stormWorstChunkUs = run.attach.worstChunkUs;
   publisher.setPhase(Phase::After);

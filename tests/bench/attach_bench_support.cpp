@@ -18,7 +18,7 @@ namespace {
 [[noreturn]] void usage(const std::string& error) {
   if (!error.empty()) std::cerr << "attach_bench: " << error << "\n";
   std::cerr << "usage: attach_bench --hub PATH [--hub PATH ...] [--users 1000000] [--frontends 10]\n"
-               "  [--storm-users 100000] [--rate 300] [--chunk-bytes 32768] [--window 4] [--written 0] [--check]\n"
+               "  [--storm-users 100000] [--rate 300] [--chunk-bytes 32768] [--window 4] [--storm-seconds 0] [--written 0] [--check]\n"
                "  [--keep]\n"
                "  [-- extra hub flags]\n";
   std::exit(2);
@@ -59,6 +59,7 @@ Args parseArgs(int argc, char** argv) {
       else if (k == "--rate") a.rate = std::stod(v);
       else if (k == "--chunk-bytes") a.chunkBytes = std::stoul(v);
       else if (k == "--window") a.window = std::stoul(v);
+      else if (k == "--storm-seconds") a.stormSeconds = std::stod(v);
       else if (k == "--written") a.written = std::stoul(v);
       else usage("unknown option " + k);
     } catch (const std::logic_error&) {
@@ -69,6 +70,7 @@ Args parseArgs(int argc, char** argv) {
   if (a.users < 1 || a.users > 8000000) usage("--users must be 1..8000000 (7-digit ids)");
   if (a.frontends < 1 || a.frontends > 1000) usage("--frontends must be 1..1000");
   if (a.written > a.users) usage("--written must be at most --users");
+  if (a.stormSeconds < 0 || a.stormSeconds > 60) usage("--storm-seconds must lie in 0..60");
   if (a.rate <= 0 || a.window < 1 || a.chunkBytes < 16) usage("--rate, --window and --chunk-bytes must be positive");
   return a;
 }

@@ -28,6 +28,7 @@ struct Args {
   double rate = 300;  // app publishes per second
   size_t chunkBytes = 32 * 1024;
   size_t window = 4;  // attach chunks in flight per frontend
+  double stormSeconds = 0;  // spread the storm's chunks evenly over this long (0: as fast as answered)
   size_t written = 0;  // inboxes given a message (then the hub restarts) before the attach
   bool check = false;
   bool keep = false;  // keep the temp dir (hub logs)
