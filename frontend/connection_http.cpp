@@ -2,7 +2,7 @@
 // metrics and which listener serves /api, are connection_admin.cpp), static files, the HTTP API for
 // apps (docs/protocol.md section 4) and the HTTP fallback for browsers whose network blocks
 // WebSocket (docs/protocol.md section 2):
-//   POST /session {"token"}          -> {"sid","user"}   (sid verifiable by every frontend)
+//   POST /session {"token"}          -> {"sid","user","v"}   (sid verifiable by every frontend)
 //   GET  /events?sid=&ch=&since=     -> SSE (Accept: text/event-stream) or one long-poll answer
 //   POST /cmd?sid=  {pub|hist}       -> the request's reply
 // Each exchange answers once and closes (no keep-alive), except the SSE stream.
@@ -15,6 +15,7 @@
 #include <charconv>
 
 #include "common/channel_rules.h"
+#include "common/protocol_version.h"
 #include "common/websocket_handshake.h"
 #include "frontend/channel_index.h"
 #include "frontend/connection.h"
@@ -382,7 +383,12 @@ void Connection::createSession(std::string_view body) {
   std::string sid = frontend().sessionIds().issue(result.claims,
                                                  std::string_view(reinterpret_cast<char*>(nonce), sizeof(nonce)));
   std::string out;
-  JsonWriter(out).beginObject().key("sid").string(sid).key("user").string(result.claims.sub).endObject();
+  JsonWriter(out)
+      .beginObject()
+      .key("sid").string(sid)
+      .key("user").string(result.claims.sub)
+      .key("v").string(kProtocolVersion)
+      .endObject();
   finishHttp(withHeaders(httpResponse(200, kJson, out), std::string(corsReply())));
 }
 

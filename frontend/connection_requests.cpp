@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "common/channel_rules.h"
+#include "common/protocol_version.h"
 #include "common/topics.h"
 #include "frontend/channel_index.h"
 #include "frontend/connection.h"
@@ -209,6 +210,7 @@ void Connection::handleAuth(const ClientRequest& request) {
       .key("id").integer(request.id)
       .key("user").string(session_.user)
       .key("conn").string(frontend().config().id + "-" + std::to_string(session_.serial))
+      .key("v").string(kProtocolVersion)
       .endObject();
   sendReply(out);
   // After the ok: the watched users' current statuses follow it (a refresh replaces the list).

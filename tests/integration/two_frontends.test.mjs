@@ -30,6 +30,11 @@ describe('two frontends through the hub', () => {
     const authA = await a.auth(cluster.token('alice', ['room:*']));
     assert.equal(authA.user, 'alice');
     assert.equal(typeof authA.conn, 'string');
+    assert.equal(authA.v, '1.1', 'the auth reply names the protocol version the frontend speaks');
+    const session = await fetch(`http://127.0.0.1:${fe2.port}/session`, {
+      method: 'POST', body: JSON.stringify({ token: cluster.token('alice', ['room:*']) }),
+    }).then((r) => r.json());
+    assert.equal(session.v, '1.1', `the /session reply names it too: ${JSON.stringify(session)}`);
     await b.auth(cluster.token('bob', ['room:t']));
 
     const subA = await a.request('sub', { ch: 'room:t' });
