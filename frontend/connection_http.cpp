@@ -306,6 +306,10 @@ Task Connection::apiCall(std::string op, std::string body) {
     apiOnline(std::move(body));
     co_return;
   }
+  if ((op == "erase_user" || op == "erase_status") && frontend().shardCount() > 1) {  // every hub erases its own
+    apiEraseEveryHub(std::move(op), std::move(body));
+    co_return;
+  }
   wire::FrontendRequest request;
   request.mutable_app()->set_op(std::move(op));
   request.mutable_app()->set_json(std::move(body));

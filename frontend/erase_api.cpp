@@ -1,0 +1,83 @@
+// POST /api/erase_user and /api/erase_status (docs/protocol.md "Erasing a user") with several
+// shards: each hub erases the channels it owns, so the frontend relays the request to every hub (one
+// after the other, under one hub_timeout_ms deadline) and merges the answers as the PHP library's
+// Hub::eraseStatus() does: `state` "running" while any hub runs, else "done" if any is done, else
+// "none"; `erased` and `remaining` summed. The first hub to refuse (bad_request, ...) answers for all.
+#include "common/json_reader.h"
+#include "common/json_writer.h"
+#include "common/websocket_handshake.h"
+#include "frontend/connection.h"
+#include "frontend/frontend.h"
+#include "frontend/http_api.h"
+
+namespace webim {
+
+namespace {
+
+constexpr const char* kJsonType = "application/json";
+
+struct EraseSum {
+  std::string user;
+  bool running = false, done = false, hasRemaining = false;
+  uint64_t erased = 0, remaining = 0;
+
+  // Adds one hub's {"ok":true,"user","state","erased","remaining"?}.
+  void add(JsonObjectReader& reader, std::string_view reply) {
+    if (!reader.read(reply).ok()) return;
+    for (const JsonMember& m : reader.members()) {
+      if (m.parent != kJsonTopLevel) continue;
+      if (m.key == "user" && m.value.type == JsonType::String) user = std::string(m.value.str);
+      if (m.key == "state" && m.value.type == JsonType::String) {
+        running = running || m.value.str == "running";
+        done = done || m.value.str == "done";
+      }
+      uint64_t n = 0;
+      if (m.key == "erased" && m.value.getUnsigned(n)) erased += n;
+      if (m.key == "remaining" && m.value.getUnsigned(n)) {
+        remaining += n;
+        hasRemaining = true;
+      }
+    }
+  }
+
+  std::string json() const {
+    std::string out;
+    JsonWriter w(out);
+    w.beginObject().key("ok").boolean(true).key("user").string(user);
+    w.key("state").string(running ? "running" : done ? "done" : "none");
+    w.key("erased").uinteger(erased);
+    if (hasRemaining) w.key("remaining").uinteger(remaining);
+    w.endObject();
+    return out;
+  }
+};
+
+}  // namespace
+
+Task Connection::apiEraseEveryHub(std::string op, std::string body) {
+  const uint64_t deadlineMs = frontend().nowMs() + frontend().config().hubTimeoutMs;
+  EraseSum sum;
+  for (size_t shard = 0; shard < frontend().shardCount(); ++shard) {
+    wire::FrontendRequest request;
+    request.mutable_app()->set_op(op);
+    request.mutable_app()->set_json(body);
+    HubCall call(frontend().hubOfShard(shard), pending_, request, deadlineMs);
+    HubResult result = co_await call;
+    if (result.status == WaitStatus::Cancelled) co_return;
+    if (result.status != WaitStatus::Done) {
+      finishHttp(httpResponse(503, kJsonType, apiError("unavailable", "a hub did not answer in time; ask again")));
+      co_return;
+    }
+    const std::string reply = result.reply.has_error() ? apiError(result.reply.error().code(), result.reply.error().message())
+                                                        : result.reply.app_json();
+    const int status = apiStatusForReply(frontend().jsonReader(), reply);
+    if (status != 200) {
+      finishHttp(httpResponse(status, kJsonType, reply));
+      co_return;
+    }
+    sum.add(frontend().jsonReader(), reply);
+  }
+  finishHttp(httpResponse(200, kJsonType, sum.json()));
+}
+
+}  // namespace webim
