@@ -45,4 +45,32 @@ describe('unread counts with edit and delete entries', () => {
     await alice.close();
     await bob.close();
   });
+
+  // Decided with the fix: a deleted message the reader never read is gone, not unread; an edit of
+  // an unread message leaves it one unread message. The count is of messages in (cursor, last].
+  test('a deleted message never read is not unread; an edited one counts once', async () => {
+    const ch = 'dm:carol:dave';
+    const carol = await connect(fe, cluster, 'carol', []);
+    const dave = await connect(fe, cluster, 'dave', []);
+    const seqs = [];
+    for (const cid of ['a', 'b', 'c']) {
+      const pub = await carol.request('pub', { ch, data: { text: cid }, cid });
+      assert.equal(pub.op, 'ok', JSON.stringify(pub));
+      seqs.push(pub.seq);
+    }
+    const unread = async () => (await dave.request('unread', { chs: [ch] })).unread[ch];
+    assert.equal(await unread(), 3);
+    assert.equal((await carol.request('edit', { ch, seq: seqs[1], data: { text: 'B' }, cid: 'e' })).op, 'ok');
+    assert.equal(await unread(), 3, 'an edited unread message is one unread message');
+    assert.equal((await carol.request('delete', { ch, seq: seqs[1], cid: 'd' })).op, 'ok');
+    assert.equal(await unread(), 2, 'the deleted message and its edit count for nothing');
+    assert.equal((await dave.request('read', { ch, seq: seqs[0] })).seq, seqs[0]);
+    assert.equal(await unread(), 1);
+    const late = await carol.request('pub', { ch, data: { text: 'd' }, cid: 'd2' });
+    assert.equal(await unread(), 2);
+    assert.equal((await dave.request('read', { ch, seq: late.seq })).seq, late.seq);
+    assert.equal(await unread(), 0);
+    await carol.close();
+    await dave.close();
+  });
 });
