@@ -108,7 +108,7 @@ void Hub::stageReads(std::vector<Request>& batch) {
       for (const std::string& channel : unread->channels) {
         const uint64_t read = cursors.current(BatchCursors::key(channel, unread->user));
         const std::string peer = dmPeer(channel, unread->user);
-        unread->counts.push_back(unreadCount(read, lastOf(channel)));
+        unread->counts.push_back(unread->countsWanted ? unreadCount(read, lastOf(channel)) : 0);
         unread->reads.push_back(read);
         unread->peerReads.push_back(peer.empty() ? 0 : cursors.current(BatchCursors::key(channel, peer)));
       }

@@ -33,6 +33,7 @@ struct UnreadRequest {
   std::vector<uint64_t> counts;      // filled by staging
   std::vector<uint64_t> reads;       // the user's cursor per channel
   std::vector<uint64_t> peerReads;   // on a dm: channel the other participant's, else 0
+  bool countsWanted = true;          // false: the cursors of a sub reply (counts all 0, not counted)
 };
 
 // The other participant of dm:<a>:<b> for `user` (a or b), or "" when `channel` is no dm: of theirs

@@ -78,7 +78,7 @@ void Connection::startSubCursors(const ClientRequest& request) {
 Task Connection::fetchSubCursors(std::shared_ptr<SubCursors> cursors, std::vector<std::string> channels) {
   ShardAsks asks(channels.size(), [&](size_t i) -> HubLink& { return frontend().hubFor(channels[i]); });
   for (size_t k = 0; k < asks.size(); ++k) {
-    wire::UnreadRequest* body = asks.request(k).mutable_unread();
+    wire::UnreadRequest* body = asks.request(k).mutable_cursors();  // no counts: the hub skips them
     body->set_user(session_.user);
     for (size_t i : asks.items(k)) body->add_channels(channels[i]);
   }
