@@ -68,6 +68,27 @@ STORE_TEST("unread index: edit and delete entries and deleted messages are count
   CHECK(store.countUncounted({{"room:u", 0, 7}, {"room:u", 5, 7}}) == Counts{5, 1});
 }
 
+// Many channels, ranges asked out of order and overlapping (two users' cursors of one channel),
+// entries below the cursors (more than the iterator steps over before it seeks), channels with none.
+STORE_TEST("unread index: many channels, overlapping ranges, entries below the cursor") {
+  auto opened = backend.open();
+  HistoryStore& store = *opened;
+  WriteSet ws;
+  auto add = [&](const std::string& ch, uint64_t seq, uint64_t editOf) {
+    StoredMessage m = message(seq, "alice", editOf);
+    m.channel = ch;
+    ws.messages.push_back(m);
+  };
+  for (uint64_t s = 1; s <= 30; ++s) add("room:a", s, s > 1 && s <= 21 ? 1 : 0);  // 20 edits: seqs 2..21
+  for (uint64_t s = 1; s <= 5; ++s) add("room:b", s, 0);                          // none
+  for (uint64_t s = 1; s <= 6; ++s) add("room:c", s, s % 2 == 0 ? s - 1 : 0);     // edits: 2, 4, 6
+  ws.metas = {{"room:a", {kEpoch, 30}}, {"room:b", {kEpoch, 5}}, {"room:c", {kEpoch, 6}}};
+  store.commit(ws, true);
+  const Ranges ranges = {{"room:c", 3, 6}, {"room:a", 0, 30}, {"room:b", 0, 5}, {"room:a", 15, 30}, {"room:a", 25, 30},
+                         {"room:c", 0, 6},  {"room:a", 10, 12}, {"room:zz", 0, 9}, {"room:c", 5, 6}};
+  CHECK(store.countUncounted(ranges) == Counts{2, 20, 0, 6, 0, 3, 2, 0, 1});
+}
+
 TEST_CASE("rocksdb: a format-2 store gets the unread index at open (migration step 3)", "[history_store][rocksdb]") {
   TempDir dir;
   {
