@@ -7,9 +7,11 @@
 // and unread requests/s per build, medians over the rounds, and the ratio after/before.
 //   node tests/load/unread_bench.mjs [shards (1)] [requests (200)] [rounds (5)] [clients (8)]
 // Env: WEBIM_FRONTEND, WEBIM_BROADCAST (after), WEBIM_FRONTEND_BEFORE, WEBIM_BROADCAST_BEFORE
-// (scripts/bench-unread sets them). Each build runs in a child process of its own (the harness
+// (scripts/bench-unread sets them); WEBIM_BENCH_PG_DSN: the hubs on PostgreSQL (a schema per build,
+// dropped at the end) instead of RocksDB; with WEBIM_BENCH_PG_VACUUM=1 too, VACUUM (ANALYZE) of the
+// messages after the writes. Each build runs in a child process of its own (the harness
 // reads its binaries from the environment at import).
-import { fork } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { crc32 } from 'node:zlib';
 
 const SHARDS = Number(process.argv[2] ?? 1);
@@ -25,7 +27,12 @@ async function child() {
   const { Client, Cluster } = await import('../integration/harness.mjs');
   const cluster = new Cluster();
   const ranges = SHARDS === 1 ? null : ['0-511', '512-1023'];
-  const shards = ranges ? await cluster.startShards(ranges) : [await cluster.startHub()];
+  const dsn = process.env.WEBIM_BENCH_PG_DSN;
+  const schema = `unread_bench_${process.pid}`;
+  const psql = (sql) => execFileSync('psql', ['-q', dsn, '-c', `SET client_min_messages TO warning; ${sql}`]);
+  if (dsn) psql(`CREATE SCHEMA ${schema}`);
+  const hubArgs = dsn ? ['--store', 'postgres', '--pg-dsn', `${dsn} options='-c search_path=${schema}'`] : [];
+  const shards = ranges ? await cluster.startShards(ranges, hubArgs) : [await cluster.startHub(hubArgs)];
   const fe = await cluster.startFrontend(['--rate-burst', '1000000', '--rate-limit', '1000000']);
   const shardOf = (ch) => (ranges ? (crc32(ch) % 1024 < 512 ? 0 : 1) : 0);
   const send = async (reqs) => {
@@ -45,6 +52,9 @@ async function child() {
   }
   await send(entries);
   await send(chs.map((ch) => ({ op: 'read', user: 'r', ch, seq: 5 })));
+  // As autovacuum leaves the table some time after the writes (the visibility map lets the count
+  // use index-only scans without visiting the heap).
+  if (dsn && process.env.WEBIM_BENCH_PG_VACUUM) execFileSync('psql', ['-q', dsn, '-c', `VACUUM (ANALYZE) ${schema}.webim_message`]);
   const connect = async () => {
     const c = await Client.connect(fe.url);
     await c.auth(cluster.token('r', ['room:*']));
@@ -58,6 +68,7 @@ async function child() {
     if (m.stop) {
       await check.close();
       await cluster.stop();
+      if (dsn) psql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       process.exit(0);
     }
     const lat = [];
