@@ -266,10 +266,7 @@ AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out
   if (op == "presence" || op == "presence_stats") return decodePresence(f, op == "presence_stats", out);
   if (op == "kick") {
     AppKick kick;
-    if (!present(f.user)) return badRequest("user is required");
-    if (!readString(f.user, "user", kick.user, error)) return error;
-    if (kick.user.empty() || kick.user.size() > kMaxSenderBytes || kick.user.find('\0') != std::string::npos)
-      return badRequest("user must be 1.." + std::to_string(kMaxSenderBytes) + " bytes without NUL");
+    if (!validUser(f.user, kick.user, error)) return error;
     uint64_t code = kick.code;
     if (!readUnsigned(f.code, "code", code, error)) return error;
     if (code < 4000 || code > 4999) return badRequest("code must be 4000..4999");

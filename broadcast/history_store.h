@@ -247,6 +247,20 @@ class HistoryStore {
     return std::vector<uint64_t>(keys.size(), 0);
   }
 
+  // Unread counts (docs/architecture.md "Read cursors"): for each range (channel, after, upTo], how
+  // many of its seqs are no message a reader counts: edit and delete entries, and deleted (or
+  // erased) messages. Read with the cursors, before the batch's writes; cost grows with the number
+  // of such seqs in the ranges (an index, never a scan of the messages). Throws HistoryStoreError.
+  // The default counts none (test doubles).
+  struct SeqRange {
+    std::string channel;
+    uint64_t after = 0;
+    uint64_t upTo = 0;
+  };
+  virtual std::vector<uint64_t> countUncounted(const std::vector<SeqRange>& ranges) {
+    return std::vector<uint64_t>(ranges.size(), 0);
+  }
+
   // Erasing a user (erase_job.h): the per-sender index (every message a sender wrote: written with
   // the message in the same commit). eraseSender removes the data of up to `limit` of `sender`'s
   // messages not yet deleted (as a delete does: flagged deleted, data gone), not synced (a crash may

@@ -28,6 +28,41 @@ struct ReadKeys {
   }
 };
 
+// Unread counts: last - cursor counts log entries; the seqs in (cursor, last] that are no unread
+// message (edit and delete entries, deleted messages) are read from the store's index in one call
+// for the whole batch and taken off. Only ranges with something unread are asked. A failed read
+// fails the batch's unread queries (its reads go on). Batch: std::vector<Hub::Request>.
+template <class Batch>
+void subtractUncounted(Batch& batch, HistoryStore& store) {
+  std::vector<HistoryStore::SeqRange> ranges;
+  std::vector<std::pair<UnreadRequest*, size_t>> at;
+  for (auto& r : batch) {
+    auto* unread = std::get_if<UnreadRequest>(&r.request);
+    if (unread == nullptr) continue;
+    for (size_t i = 0; i < unread->counts.size(); ++i) {
+      if (unread->counts[i] == 0) continue;
+      ranges.push_back({unread->channels[i], unread->reads[i], unread->reads[i] + unread->counts[i]});
+      at.emplace_back(unread, i);
+    }
+  }
+  if (ranges.empty()) return;
+  std::vector<uint64_t> uncounted;
+  try {
+    uncounted = store.countUncounted(ranges);
+  } catch (const HistoryStoreError& e) {
+    for (auto& r : batch) {
+      if (std::holds_alternative<UnreadRequest>(r.request)) {
+        r.request = RequestError{"unavailable", std::string("counting unread messages failed: ") + e.what()};
+      }
+    }
+    return;
+  }
+  for (size_t k = 0; k < at.size(); ++k) {
+    uint64_t& count = at[k].first->counts[at[k].second];
+    count = withoutUncounted(count, uncounted[k]);
+  }
+}
+
 }  // namespace
 
 void Hub::stageReads(std::vector<Request>& batch) {
@@ -73,12 +108,13 @@ void Hub::stageReads(std::vector<Request>& batch) {
       for (const std::string& channel : unread->channels) {
         const uint64_t read = cursors.current(BatchCursors::key(channel, unread->user));
         const std::string peer = dmPeer(channel, unread->user);
-        unread->counts.push_back(unreadCount(read, lastOf(channel)));
+        unread->counts.push_back(unread->countsWanted ? unreadCount(read, lastOf(channel)) : 0);
         unread->reads.push_back(read);
         unread->peerReads.push_back(peer.empty() ? 0 : cursors.current(BatchCursors::key(channel, peer)));
       }
     }
   }
+  subtractUncounted(batch, store_);
   // One receipt per key that moved: on the last read that moved it (it carries the final value).
   std::unordered_set<std::string> receipted;
   for (auto it = batch.rbegin(); it != batch.rend(); ++it) {

@@ -67,11 +67,12 @@ HubRequest decodeReadNotice(wire::ReadReceipt& r, const ShardScope& scope) {
   return ReadNoticeRequest{std::move(*r.mutable_channel()), std::move(*r.mutable_user()), r.seq()};
 }
 
-HubRequest decodeUnread(wire::UnreadRequest& r, const ShardScope& scope) {
+HubRequest decodeUnread(wire::UnreadRequest& r, const ShardScope& scope, bool counts) {
   if (!validSender(r.user())) return badRequest("invalid user");
   if (r.channels().empty()) return badRequest("no channels");
   if (static_cast<size_t>(r.channels().size()) > kMaxUnreadChannels) return RequestError{"too_large", "over 500 channels"};
   UnreadRequest out;
+  out.countsWanted = counts;
   out.user = std::move(*r.mutable_user());
   out.channels.reserve(static_cast<size_t>(r.channels().size()));
   for (std::string& channel : *r.mutable_channels()) {
@@ -230,7 +231,10 @@ DecodedRequest HubRequestDecoder::decodeFrontend(std::string_view body) {
       out.request = decodeReadNotice(*request.mutable_read_notice(), scope_);
       break;
     case wire::FrontendRequest::kUnread:
-      out.request = decodeUnread(*request.mutable_unread(), scope_);
+      out.request = decodeUnread(*request.mutable_unread(), scope_, true);
+      break;
+    case wire::FrontendRequest::kCursors:
+      out.request = decodeUnread(*request.mutable_cursors(), scope_, false);
       break;
     case wire::FrontendRequest::kOnline:
       out.request = decodeOnlineQuery(*request.mutable_online(), scope_);

@@ -35,4 +35,26 @@ std::vector<uint64_t> PostgresHistoryStore::loadCursors(const std::vector<ReadCu
   return out;
 }
 
+std::vector<uint64_t> PostgresHistoryStore::countUncounted(const std::vector<SeqRange>& ranges) {
+  std::vector<uint64_t> out(ranges.size(), 0);
+  if (ranges.empty()) return out;
+  pg::ArrayParam channels(pg::kTextOid);
+  pg::ArrayParam after(pg::kInt8Oid);
+  pg::ArrayParam upTo(pg::kInt8Oid);
+  for (const SeqRange& r : ranges) {
+    channels.addBytes(r.channel);
+    after.addInt8(r.after);
+    upTo.addInt8(r.upTo);
+  }
+  pg::Params p;
+  p.add(std::string(channels.finish()));
+  p.add(std::string(after.finish()));
+  p.add(std::string(upTo.finish()));
+  pg::Result r = session_->query("uncounted_get", p);
+  for (int row = 0; row < PQntuples(r.get()) && row < static_cast<int>(out.size()); ++row) {
+    out[static_cast<size_t>(row)] = pg::int8Field(r.get(), row, 0);
+  }
+  return out;
+}
+
 }  // namespace webim::hub

@@ -79,6 +79,7 @@ class PostgresHistoryStore final : public HistoryStore {
   std::vector<Revocation> loadRevocations(int64_t sinceMs) override;
   void trimRevocations(int64_t beforeMs) override;
   std::vector<uint64_t> loadCursors(const std::vector<ReadCursor>& keys) override;  // postgres_cursors.cpp
+  std::vector<uint64_t> countUncounted(const std::vector<SeqRange>& ranges) override;  // postgres_cursors.cpp
   std::vector<int64_t> loadLastSeen(const std::vector<std::string>& users) override;  // postgres_last_seen.cpp
 
   // For tests and stats: dedup lookups answered by the filter without a query / sent to the server.

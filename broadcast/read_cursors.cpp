@@ -1,5 +1,6 @@
 #include "broadcast/read_cursors.h"
 
+#include "common/channel_rules.h"
 #include "common/json_writer.h"
 
 namespace webim::hub {
@@ -24,17 +25,7 @@ void writeCounts(JsonWriter& w, std::string_view name, const UnreadRequest& u, c
 
 }  // namespace
 
-std::string dmPeer(const std::string& channel, const std::string& user) {
-  constexpr std::string_view kDm = "dm:";
-  if (channel.compare(0, kDm.size(), kDm) != 0) return {};
-  const size_t colon = channel.find(':', kDm.size());
-  if (colon == std::string::npos) return {};
-  const std::string_view a = std::string_view(channel).substr(kDm.size(), colon - kDm.size());
-  const std::string_view b = std::string_view(channel).substr(colon + 1);
-  if (a == user) return std::string(b);
-  if (b == user) return std::string(a);
-  return {};
-}
+std::string dmPeer(const std::string& channel, const std::string& user) { return std::string(dmPeerOf(channel, user)); }
 
 // {"ok":true,"unread":{C:N,...},"read":{C:S,...},"peer_read":{dm channels only}}
 std::string encodeUnreadOk(const UnreadRequest& unread) {

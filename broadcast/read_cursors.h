@@ -33,9 +33,11 @@ struct UnreadRequest {
   std::vector<uint64_t> counts;      // filled by staging
   std::vector<uint64_t> reads;       // the user's cursor per channel
   std::vector<uint64_t> peerReads;   // on a dm: channel the other participant's, else 0
+  bool countsWanted = true;          // false: the cursors of a sub reply (counts all 0, not counted)
 };
 
-// The other participant of dm:<a>:<b> for `user` (a or b), or "" when `channel` is no dm: of theirs.
+// The other participant of dm:<a>:<b> for `user` (a or b), or "" when `channel` is no dm: of theirs
+// or a malformed one (common/channel_rules.h dmPeerOf: the rule that says who may subscribe).
 std::string dmPeer(const std::string& channel, const std::string& user);
 
 // A receipt a frontend posts to the reader's inbox hub (wire::ReadReceipt as read_notice): published
@@ -56,7 +58,13 @@ inline uint64_t advanceCursor(uint64_t cursor, uint64_t requested, uint64_t last
   return clamped > cursor ? clamped : cursor;
 }
 
+// The log entries after the cursor: seqs, before the ones that are no message are taken off.
 inline uint64_t unreadCount(uint64_t cursor, uint64_t last) { return cursor < last ? last - cursor : 0; }
+// The unread messages of `entries` log entries after the cursor, `uncounted` of which are edit or
+// delete entries or deleted messages (HistoryStore::countUncounted): never below 0.
+inline uint64_t withoutUncounted(uint64_t entries, uint64_t uncounted) {
+  return uncounted < entries ? entries - uncounted : 0;
+}
 
 // The cursors of one batch: what each key was before it (from the store) and is now.
 class BatchCursors {

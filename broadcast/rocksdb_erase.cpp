@@ -71,6 +71,7 @@ void RocksDbHistoryStore::redactOne(rocksdb::WriteBatch& wb, const WriteSet& bat
   if (std::optional<std::string> record = redactedRecord(batch, Redaction{channel, seq}, from)) {
     wb.Put(messageKey(channel, seq), *record);
     wb.Delete(senderKey(from, channel, seq));  // a deleted message leaves the index
+    wb.Put(uncountedKey(channel, seq), rocksdb::Slice());  // and unread counts
   }
 }
 
@@ -121,6 +122,7 @@ HistoryStore::EraseSlice RocksDbHistoryStore::eraseSender(std::string_view sende
     m.data.clear();
     m.deleted = true;
     wb.Put(messageKey(channel, seq), encodeMessage(m));
+    wb.Put(uncountedKey(channel, seq), rocksdb::Slice());  // no longer counted as unread
     ++out.erased;
     return true;
   }, start);

@@ -75,6 +75,29 @@ void buildSenderIndex(rocksdb::DB& db) {
   if (indexed > 0) spdlog::info("store migration: {} messages in the per-sender index", indexed);
 }
 
+// Step 3: the unread index ('x' keys) for the edit and delete entries and deleted messages already
+// stored (written with them from now on). Puts only: a rerun after a crash writes the same keys.
+void buildUncountedIndex(rocksdb::DB& db) {
+  std::unique_ptr<rocksdb::Iterator> it = messageIterator(db);
+  rocksdb::WriteBatch wb;
+  uint64_t indexed = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view value(it->value().data(), it->value().size());
+    if (value.empty() || value[0] != kMessageRecordV2) continue;  // v1: a plain message
+    const std::string_view key(it->key().data(), it->key().size());
+    const size_t nul = key.find('\0');
+    if (nul == std::string_view::npos) throw HistoryStoreError("store migration: corrupt message key");
+    const std::string_view channel = key.substr(1, nul - 1);
+    const StoredMessage m = decodeMessage(channel, value);
+    if (m.editOf == 0 && m.deleteOf == 0 && !m.deleted) continue;
+    wb.Put(uncountedKey(channel, m.seq), rocksdb::Slice());
+    if (++indexed % kRewriteBatch == 0) write(db, wb, false);
+  }
+  if (!it->status().ok()) throw HistoryStoreError("store migration: " + it->status().ToString());
+  if (wb.Count() > 0) write(db, wb, false);
+  if (indexed > 0) spdlog::info("store migration: {} entries and deleted messages in the unread index", indexed);
+}
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
@@ -83,6 +106,7 @@ const std::vector<Migration>& migrations() {
       // v1 records stay readable as they are; older binaries (which know format 1, not the v2
       // message records) no longer open the store.
       {2, "edit and delete entries (v2 message records), the per-sender index", buildSenderIndex},
+      {3, "the unread index: edit and delete entries and deleted messages", buildUncountedIndex},
   };
   return list;
 }

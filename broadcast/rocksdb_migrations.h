@@ -9,6 +9,7 @@
 //   1  messages in the store's own record layout (rocksdb_records.h) instead of the wire Delivery
 //   2  edit and delete: v2 message records may occur (rocksdb_records.h), and the per-sender index
 //      ('u' keys) is built for the stored messages
+//   3  the unread index ('x' keys: edit and delete entries, deleted messages) for the stored ones
 #pragma once
 
 #include <cstdint>

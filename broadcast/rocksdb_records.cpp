@@ -127,6 +127,14 @@ std::string editKey(std::string_view channel, uint64_t seq, uint64_t edit) {
   return key;
 }
 
+std::string uncountedKey(std::string_view channel, uint64_t seq) {
+  std::string key(1, kUncountedPrefix);
+  key.append(channel);
+  key.push_back('\0');
+  appendBigEndian<uint64_t>(key, seq);
+  return key;
+}
+
 bool parseSenderKey(std::string_view key, size_t fromSize, std::string& channel, uint64_t& seq) {
   const size_t head = 1 + fromSize + 1;
   if (key.size() < head + 1 + 8 || key[key.size() - 9] != '\0') return false;

@@ -17,6 +17,8 @@
 //                                        message not deleted; erase_user walks it (erase_job.h)
 //   'e' channel '\0' seq(8) edit(8)    the edits of a message (format 2): empty value, one per edit
 //                                        entry; a delete of `seq` redacts them too
+//   'x' channel '\0' seq(8)          a seq unread does not count (format 3): empty value, one per
+//                                        edit or delete entry and per deleted (or erased) message
 //   "s:epoch-seed"           the epoch seed (32 random bytes, HistoryStore::epochSeed)
 //   "s:format-version"       the store format version, 4 bytes big-endian (rocksdb_migrations.h)
 //   "s:value/<name>"         the hub's named values (HistoryStore::storeValue: the run marker)
@@ -44,6 +46,7 @@ constexpr char kRevocationPrefix = 'r';
 constexpr char kCursorPrefix = 'k';
 constexpr char kSenderPrefix = 'u';
 constexpr char kEditPrefix = 'e';
+constexpr char kUncountedPrefix = 'x';
 constexpr std::string_view kEpochSeedKey = "s:epoch-seed";
 constexpr std::string_view kFormatVersionKey = "s:format-version";
 constexpr std::string_view kValuePrefix = "s:value/";
@@ -63,6 +66,7 @@ std::string senderPrefix(std::string_view from);  // every index key of `from` s
 std::string senderKey(std::string_view from, std::string_view channel, uint64_t seq);
 std::string editPrefix(std::string_view channel, uint64_t seq);  // the edit keys of message `seq`
 std::string editKey(std::string_view channel, uint64_t seq, uint64_t edit);
+std::string uncountedKey(std::string_view channel, uint64_t seq);  // 'x': not counted as unread
 // The channel and seq of an index key (false: malformed).
 bool parseSenderKey(std::string_view key, size_t fromSize, std::string& channel, uint64_t& seq);
 

@@ -169,6 +169,7 @@ void RocksDbHistoryStore::writeBatch(const WriteSet& batch, bool sync) {
     wb.Put(messageKey(m.channel, m.seq), encodeMessage(m));
     wb.Put(senderKey(m.from, m.channel, m.seq), rocksdb::Slice());  // the per-sender index (erase_user)
     if (m.editOf != 0) wb.Put(editKey(m.channel, m.editOf, m.seq), rocksdb::Slice());  // a delete finds its edits
+    if (m.editOf != 0 || m.deleteOf != 0) wb.Put(uncountedKey(m.channel, m.seq), rocksdb::Slice());  // not unread
   }
   for (const MetaEntry& e : batch.metas) wb.Put(metaKey(e.channel), encodeMeta(e.meta));
   for (const DedupEntry& e : batch.dedups) wb.Put(dedupKey(e.from, e.cid), encodeDedup(e.record));
@@ -206,6 +207,7 @@ void RocksDbHistoryStore::rememberUndo(const WriteSet& batch) {
     undo_->deletes.push_back(messageKey(m.channel, m.seq));
     undo_->deletes.push_back(senderKey(m.from, m.channel, m.seq));
     if (m.editOf != 0) undo_->deletes.push_back(editKey(m.channel, m.editOf, m.seq));
+    if (m.editOf != 0 || m.deleteOf != 0) undo_->deletes.push_back(uncountedKey(m.channel, m.seq));
     auto [it, added] = first.emplace(m.channel, std::make_pair(m.epoch, m.seq));
     if (!added) it->second.second = std::min(it->second.second, m.seq);
   }
@@ -387,6 +389,7 @@ TrimResult RocksDbHistoryStore::trimHistory(std::string_view channel, const Trim
   if (cut < oldest) return result;
   rocksdb::WriteBatch wb;
   wb.DeleteRange(channelPrefix(channel), messageKey(channel, cut + 1));
+  wb.DeleteRange(uncountedKey(channel, 0), uncountedKey(channel, cut + 1));  // their unread index keys
   rocksdb::WriteOptions wo;  // not synced: a crash may undo a trim, the next pass redoes it
   rocksdb::Status s = db().Write(wo, &wb);
   if (!s.ok()) throw HistoryStoreError(s.ToString());

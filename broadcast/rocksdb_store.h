@@ -48,6 +48,7 @@ class RocksDbHistoryStore final : public HistoryStore {
   std::vector<Revocation> loadRevocations(int64_t sinceMs) override;
   void trimRevocations(int64_t beforeMs) override;
   std::vector<uint64_t> loadCursors(const std::vector<ReadCursor>& keys) override;  // rocksdb_cursors.cpp
+  std::vector<uint64_t> countUncounted(const std::vector<SeqRange>& ranges) override;  // rocksdb_uncounted.cpp
   std::vector<int64_t> loadLastSeen(const std::vector<std::string>& users) override;  // rocksdb_last_seen.cpp
 
   // For tests: recovery attempts made / succeeded since open.

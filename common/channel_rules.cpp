@@ -21,18 +21,20 @@ bool anyMatch(std::span<const std::string> patterns, std::string_view ch) noexce
   return false;
 }
 
-// Is `sub` one of the two members of a well-formed dm channel?
-bool isDmMember(std::string_view sub, std::string_view ch) noexcept {
+}  // namespace
+
+std::string_view dmPeerOf(std::string_view ch, std::string_view user) noexcept {
+  if (!ch.starts_with(kDmPrefix)) return {};
   const std::string_view rest = ch.substr(kDmPrefix.size());
   const size_t colon = rest.find(':');
-  if (colon == std::string_view::npos) return false;
+  if (colon == std::string_view::npos) return {};
   const std::string_view a = rest.substr(0, colon);
   const std::string_view b = rest.substr(colon + 1);
-  if (a.empty() || b.empty() || b.find(':') != std::string_view::npos || !(a < b)) return false;
-  return sub == a || sub == b;
+  if (a.empty() || b.empty() || b.find(':') != std::string_view::npos || !(a < b)) return {};
+  if (user == a) return b;
+  if (user == b) return a;
+  return {};
 }
-
-}  // namespace
 
 bool isValidChannelName(std::string_view ch) noexcept {
   if (ch.empty() || ch.size() > kMaxChannelBytes) return false;
@@ -54,7 +56,7 @@ bool canSubscribe(std::string_view user, std::span<const std::string> subscribe,
   if (user.empty() || !isValidChannelName(ch)) return false;
   switch (channelKind(ch)) {
     case ChannelKind::User: return ch.substr(kUserPrefix.size()) == user;
-    case ChannelKind::Dm: return isDmMember(user, ch);
+    case ChannelKind::Dm: return !dmPeerOf(ch, user).empty();
     case ChannelKind::Room:
     case ChannelKind::Pub:
     case ChannelKind::Other: return anyMatch(subscribe, ch);
@@ -79,7 +81,7 @@ bool canPublish(std::string_view user, std::span<const std::string> publish, std
   if (user.empty() || !isValidChannelName(ch)) return false;
   switch (channelKind(ch)) {
     case ChannelKind::User: return anyMatch(publish, ch);
-    case ChannelKind::Dm: return isDmMember(user, ch);
+    case ChannelKind::Dm: return !dmPeerOf(ch, user).empty();
     case ChannelKind::Pub: return false;
     case ChannelKind::Room:
     case ChannelKind::Other: return anyMatch(publish, ch);

@@ -28,6 +28,10 @@ ChannelKind channelKind(std::string_view ch) noexcept;
 // pub:<id>: subscribe needs a match in claims.subscribe; clients never publish.
 bool canSubscribe(const TokenClaims& claims, std::string_view ch) noexcept;
 bool canPublish(const TokenClaims& claims, std::string_view ch) noexcept;
+// The other participant of a well-formed dm:<a>:<b> (the rule above) when `user` is a or b; else
+// "" (not a dm:, malformed, or not theirs). The one parser of dm names: subscribe and publish
+// rights, and the hub's peer cursors (peer_read).
+std::string_view dmPeerOf(std::string_view ch, std::string_view user) noexcept;
 // The same rules for a user and its grant patterns (a connection keeps only these, shared).
 bool canSubscribe(std::string_view user, std::span<const std::string> subscribe, std::string_view ch) noexcept;
 // False for a grant pattern the rules above never consult (a subscribe pattern that can only match

@@ -34,6 +34,12 @@ HubCall::HubCall(HubLink& hub, PendingOp*& ownerList, wire::FrontendRequest& req
 
 void HubCall::detach() noexcept { hub_.pending_.erase(reqId_); }
 
+HubCall::~HubCall() {
+  if (sendFailed_ || completed()) return;
+  detach();  // a late reply is then unclaimed, like one that timed out
+  abandon();
+}
+
 HubLink::HubLink(uv_loop_t* loop, zmq::context_t& context, size_t shard, TimerWheel& wheel,
                  const FrontendConfig& config, uint64_t bootId, std::string ingress, std::string pub,
                  std::string serverKey, DeliveryHandler onDelivery, KickHandler onKick, BootHandler onHubBoot)

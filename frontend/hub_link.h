@@ -28,11 +28,14 @@ struct HubResult {
 
 // One request to the hub, awaited by a coroutine: `HubResult r = co_await call;`.
 // Completes with Done (reply arrived), TimedOut (no reply by the deadline), Failed (could not be
-// sent) or Cancelled (the owner closed). The request is sent in the constructor.
+// sent) or Cancelled (the owner closed). The request is sent in the constructor. Several calls may
+// be made before the first is awaited (shard_asks.h): one that completes meanwhile keeps its result,
+// and one destroyed unawaited (its coroutine returned early) forgets its request.
 class HubCall final : public PendingOp {
  public:
   HubCall(HubLink& hub, PendingOp*& ownerList, wire::FrontendRequest& request, uint64_t deadlineMs);
-  bool await_ready() const noexcept { return sendFailed_; }
+  ~HubCall() override;
+  bool await_ready() const noexcept { return sendFailed_ || completed(); }
   HubResult await_resume() { return {sendFailed_ ? WaitStatus::Failed : status_, std::move(reply_)}; }
 
  private:

@@ -1,6 +1,6 @@
 // POST /api/online (docs/protocol.md section 5) with several shards: the app asks about users of
 // every shard in one call, so the frontend splits the ids by the shard of their inbox, relays one
-// {"op":"online"} to each of those hubs (one after the other, under one hub_timeout_ms deadline)
+// {"op":"online"} to each of those hubs (all at once, shard_asks.h, under one hub_timeout_ms deadline)
 // and merges the answers in the order asked. With one shard apiCall relays the body as it is.
 #include "common/json_reader.h"
 #include "common/json_writer.h"
@@ -8,6 +8,7 @@
 #include "frontend/connection.h"
 #include "frontend/frontend.h"
 #include "frontend/http_api.h"
+#include "frontend/shard_asks.h"
 
 namespace webim {
 
@@ -44,24 +45,22 @@ Task Connection::apiOnline(std::string body) {
     finishHttp(httpResponse(tooMany ? 413 : 400, kJsonType, json));
     co_return;
   }
-  const uint64_t deadlineMs = frontend().nowMs() + frontend().config().hubTimeoutMs;
-  std::vector<std::string> answers(users->size());  // each user's JSON object, raw
-  for (size_t shard = 0; shard < frontend().shardCount(); ++shard) {
-    std::vector<size_t> positions;
+  const std::vector<std::string>& ids = *users;
+  ShardAsks asks(ids.size(), [&](size_t i) -> HubLink& { return frontend().hubOfShard(frontend().shardOfUser(ids[i])); });
+  for (size_t k = 0; k < asks.size(); ++k) {
     std::string json;
     JsonWriter writer(json);
     writer.beginObject().key("users").beginArray();
-    for (size_t i = 0; i < users->size(); ++i) {
-      if (frontend().shardOfUser((*users)[i]) != shard) continue;
-      writer.string((*users)[i]);
-      positions.push_back(i);
-    }
+    for (size_t i : asks.items(k)) writer.string(ids[i]);
     writer.endArray().endObject();
-    if (positions.empty()) continue;
-    wire::FrontendRequest request;
-    request.mutable_app()->set_op("online");
-    request.mutable_app()->set_json(json);
-    HubCall call(frontend().hubOfShard(shard), pending_, request, deadlineMs);
+    asks.request(k).mutable_app()->set_op("online");
+    asks.request(k).mutable_app()->set_json(json);
+  }
+  asks.send(pending_, frontend().nowMs() + frontend().config().hubTimeoutMs);
+  std::vector<std::string> answers(ids.size());  // each user's JSON object, raw
+  for (size_t at = 0; at < asks.size(); ++at) {
+    const std::vector<size_t>& positions = asks.items(at);
+    HubCall& call = asks.call(at);  // named: g++ 12 copies an unnamed awaitable
     HubResult result = co_await call;
     if (result.status == WaitStatus::Cancelled) co_return;
     if (result.status != WaitStatus::Done) {

@@ -2,7 +2,7 @@
 // ids is online. Allowed only for ids matching the token's "presence" patterns (one that does not:
 // forbidden for the whole request, revealing nothing). The ids are grouped by the shard of their
 // inbox `user:<id>` (whose hub holds their presence: the inbox router), one OnlineQuery per shard,
-// asked one after the other under one deadline (hub_timeout_ms for the whole query: a hub that does
+// all asked at once (shard_asks.h) under one deadline (hub_timeout_ms for the whole query: a hub that does
 // not answer in time makes it `unavailable`), and the answers merged in the request's order.
 #include <algorithm>
 
@@ -13,6 +13,7 @@
 #include "common/topics.h"
 #include "frontend/connection.h"
 #include "frontend/frontend.h"
+#include "frontend/shard_asks.h"
 
 namespace webim {
 
@@ -46,24 +47,17 @@ void Connection::handleOnline(const ClientRequest& request) {
 }
 
 Task Connection::queryOnline(int64_t id, std::vector<std::string> users) {
-  const uint64_t deadlineMs = frontend().nowMs() + frontend().config().hubTimeoutMs;
-  std::vector<size_t> shardOf(users.size());
-  for (size_t i = 0; i < users.size(); ++i) shardOf[i] = frontend().shardOfUser(users[i]);
-  std::vector<size_t> shards(shardOf);
-  std::sort(shards.begin(), shards.end());
-  shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
+  ShardAsks asks(users.size(), [&](size_t i) -> HubLink& { return frontend().hubOfShard(frontend().shardOfUser(users[i])); });
+  for (size_t k = 0; k < asks.size(); ++k) {
+    for (size_t i : asks.items(k)) asks.request(k).mutable_online()->add_users(users[i]);
+  }
+  asks.send(pending_, frontend().nowMs() + frontend().config().hubTimeoutMs);
   std::vector<const wire::OnlineState*> states(users.size(), nullptr);
   std::vector<wire::HubReply> replies;
-  replies.reserve(shards.size());  // `states` points into them
-  for (size_t shard : shards) {
-    wire::FrontendRequest request;
-    std::vector<size_t> positions;
-    for (size_t i = 0; i < users.size(); ++i) {
-      if (shardOf[i] != shard) continue;
-      request.mutable_online()->add_users(users[i]);
-      positions.push_back(i);
-    }
-    HubCall call(frontend().hubOfShard(shard), pending_, request, deadlineMs);
+  replies.reserve(asks.size());  // `states` points into them
+  for (size_t k = 0; k < asks.size(); ++k) {
+    const std::vector<size_t>& positions = asks.items(k);
+    HubCall& call = asks.call(k);  // named: g++ 12 copies an unnamed awaitable
     HubResult result = co_await call;
     if (result.status == WaitStatus::Cancelled) co_return;
     if (!hubAnswered(id, result, "the hub did not answer in time")) co_return;

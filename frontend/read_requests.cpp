@@ -1,9 +1,8 @@
 // Read cursors (docs/protocol.md "Read cursors and receipts", docs/architecture.md "Read cursors"):
 // `read` marks a channel read up to a seq for the token's user, stored by the channel's hub;
-// `unread` asks each shard once for the unread counts of its channels and merges the answers.
+// `unread` asks each shard once (all at once) for the unread counts of its channels and merges the answers.
 #include <algorithm>
 #include <array>
-#include <unordered_map>
 #include <unordered_set>
 
 #include "common/channel_rules.h"
@@ -13,6 +12,7 @@
 #include "frontend/http_api.h"
 #include "frontend/connection.h"
 #include "frontend/frontend.h"
+#include "frontend/shard_asks.h"
 
 namespace webim {
 
@@ -114,25 +114,17 @@ Task Connection::unreadCounts(int64_t id, std::string user, std::vector<std::str
     const std::string json = apiError(code, message);
     finishHttp(httpResponse(apiStatusForReply(frontend().jsonReader(), json), "application/json", json));
   };
-  std::unordered_map<HubLink*, size_t> requestOf;
-  std::vector<wire::FrontendRequest> requests;
-  std::vector<std::vector<size_t>> positions;  // per request: the index in `channels` of each channel
-  for (size_t i = 0; i < channels.size(); ++i) {
-    HubLink* hub = &frontend().hubFor(channels[i]);
-    auto [it, added] = requestOf.emplace(hub, requests.size());
-    if (added) {
-      requests.emplace_back().mutable_unread()->set_user(user);
-      positions.emplace_back();
-    }
-    requests[it->second].mutable_unread()->add_channels(channels[i]);
-    positions[it->second].push_back(i);
+  // Every shard asked at once, within one deadline (shard_asks.h).
+  ShardAsks asks(channels.size(), [&](size_t i) -> HubLink& { return frontend().hubFor(channels[i]); });
+  for (size_t k = 0; k < asks.size(); ++k) {
+    wire::UnreadRequest* body = asks.request(k).mutable_unread();
+    body->set_user(user);
+    for (size_t i : asks.items(k)) body->add_channels(channels[i]);
   }
-  // One call at a time (a HubCall must be awaited before the next is made: see frontend/task.h),
-  // all within one deadline; shards are few.
-  const uint64_t deadline = frontend().nowMs() + frontend().config().hubTimeoutMs;
+  asks.send(pending_, frontend().nowMs() + frontend().config().hubTimeoutMs);
   std::vector<uint64_t> counts(channels.size(), 0), reads(channels.size(), 0), peerReads(channels.size(), 0);
-  for (auto& [hub, at] : requestOf) {
-    HubCall call(*hub, pending_, requests[at], deadline);
+  for (size_t at = 0; at < asks.size(); ++at) {
+    HubCall& call = asks.call(at);  // named: g++ 12 copies an unnamed awaitable
     HubResult result = co_await call;
     if (result.status == WaitStatus::Cancelled) co_return;
     if (result.status != WaitStatus::Done) {
@@ -145,13 +137,14 @@ Task Connection::unreadCounts(int64_t id, std::string user, std::vector<std::str
       co_return;
     }
     const wire::UnreadCounts& got = result.reply.unread();
-    const auto n = static_cast<int>(positions[at].size());
+    const std::vector<size_t>& positions = asks.items(at);
+    const auto n = static_cast<int>(positions.size());
     if (got.counts_size() != n || got.reads_size() != n || got.peer_reads_size() != n) {
       fail("unavailable", "a hub answered a malformed unread reply");
       co_return;
     }
     for (int k = 0; k < n; ++k) {
-      const size_t i = positions[at][static_cast<size_t>(k)];
+      const size_t i = positions[static_cast<size_t>(k)];
       counts[i] = got.counts(k);
       reads[i] = got.reads(k);
       peerReads[i] = got.peer_reads(k);
@@ -169,9 +162,9 @@ Task Connection::unreadCounts(int64_t id, std::string user, std::vector<std::str
   for (size_t i = 0; i < channels.size(); ++i) writer.key(channels[i]).uinteger(counts[i]);
   writer.endObject().key("read").beginObject();
   for (size_t i = 0; i < channels.size(); ++i) writer.key(channels[i]).uinteger(reads[i]);
-  writer.endObject().key("peer_read").beginObject();  // dm: channels only
+  writer.endObject().key("peer_read").beginObject();  // well-formed dm: channels of the user only, like the hub's
   for (size_t i = 0; i < channels.size(); ++i) {
-    if (channelKind(channels[i]) == ChannelKind::Dm) writer.key(channels[i]).uinteger(peerReads[i]);
+    if (!dmPeerOf(channels[i], user).empty()) writer.key(channels[i]).uinteger(peerReads[i]);
   }
   writer.endObject().endObject();
   if (api) {

@@ -6,6 +6,7 @@
 #include "common/channel_rules.h"
 #include "frontend/connection.h"
 #include "frontend/frontend.h"
+#include "frontend/shard_asks.h"
 
 namespace webim {
 
@@ -72,25 +73,26 @@ void Connection::startSubCursors(const ClientRequest& request) {
   if (cursors) fetchSubCursors(std::move(cursors), std::move(channels));
 }
 
-// One UnreadRequest per shard, one after another, within one hub_timeout_ms. What did not come is
-// left out of the replies.
+// One UnreadRequest per shard, all at once (shard_asks.h), within one hub_timeout_ms. What did not
+// come is left out of the replies.
 Task Connection::fetchSubCursors(std::shared_ptr<SubCursors> cursors, std::vector<std::string> channels) {
-  std::unordered_map<HubLink*, std::vector<std::string>> byHub;
-  for (std::string& ch : channels) byHub[&frontend().hubFor(ch)].push_back(std::move(ch));
-  const uint64_t deadline = frontend().nowMs() + frontend().config().hubTimeoutMs;
-  for (auto& [hub, names] : byHub) {
-    wire::FrontendRequest request;
-    wire::UnreadRequest* body = request.mutable_unread();
+  ShardAsks asks(channels.size(), [&](size_t i) -> HubLink& { return frontend().hubFor(channels[i]); });
+  for (size_t k = 0; k < asks.size(); ++k) {
+    wire::UnreadRequest* body = asks.request(k).mutable_cursors();  // no counts: the hub skips them
     body->set_user(session_.user);
-    for (const std::string& ch : names) body->add_channels(ch);
-    HubCall call(*hub, pending_, request, deadline);
+    for (size_t i : asks.items(k)) body->add_channels(channels[i]);
+  }
+  asks.send(pending_, frontend().nowMs() + frontend().config().hubTimeoutMs);
+  for (size_t k = 0; k < asks.size(); ++k) {
+    HubCall& call = asks.call(k);  // named: g++ 12 copies an unnamed awaitable
     HubResult result = co_await call;
     if (result.status == WaitStatus::Cancelled) break;
     if (result.status != WaitStatus::Done || result.reply.has_error()) continue;
+    const std::vector<size_t>& names = asks.items(k);
     const wire::UnreadCounts& got = result.reply.unread();
     if (got.reads_size() != static_cast<int>(names.size()) || got.peer_reads_size() != got.reads_size()) continue;
     for (int i = 0; i < got.reads_size(); ++i) {
-      cursors->values[names[static_cast<size_t>(i)]] = {got.reads(i), got.peer_reads(i)};
+      cursors->values[channels[names[static_cast<size_t>(i)]]] = {got.reads(i), got.peer_reads(i)};
     }
   }
   finishSubCursors(*cursors);

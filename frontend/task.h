@@ -44,11 +44,14 @@ class PendingOp {
   PendingOp& operator=(const PendingOp&) = delete;
   virtual ~PendingOp() = default;
 
-  // Finishes the wait with `status` and resumes the coroutine. Must be called at most once.
+  // Finishes the wait with `status` and resumes the coroutine. Must be called at most once. A wait
+  // that completes before it is awaited (one of several calls made at once: shard_asks.h) keeps its
+  // status; its co_await then does not suspend (the subclass's await_ready says completed()).
   void complete(WaitStatus status) {
     detach();
     unlinkFromOwner();
     if (wheel_ != nullptr) wheel_->cancel(deadline_);
+    completed_ = true;
     status_ = status;
     std::coroutine_handle<> handle = handle_;
     handle_ = nullptr;
@@ -80,7 +83,16 @@ class PendingOp {
 
  protected:
   virtual void detach() noexcept = 0;
+  bool completed() const noexcept { return completed_; }
+  // For a subclass's destructor: a wait destroyed before it completed (its coroutine finished while
+  // it was never awaited) leaves its owner's list and the timer wheel without resuming anything.
+  void abandon() noexcept {
+    unlinkFromOwner();
+    if (wheel_ != nullptr) wheel_->cancel(deadline_);
+    wheel_ = nullptr;
+  }
   WaitStatus status_ = WaitStatus::Failed;
+  bool completed_ = false;
 
  private:
   void unlinkFromOwner() noexcept {

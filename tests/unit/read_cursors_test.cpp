@@ -50,6 +50,11 @@ TEST_CASE("the peer of a dm: channel", "[read_cursors]") {
   CHECK(dmPeer("dm:alice:bob", "carol").empty());
   CHECK(dmPeer("room:alice:bob", "alice").empty());
   CHECK(dmPeer("dm:alice", "alice").empty());
+  // Malformed dm names (no browser may subscribe to them: common/channel_rules.h) have no peer.
+  CHECK(dmPeer("dm:bob:alice", "bob").empty());
+  CHECK(dmPeer("dm:alice:bob:carol", "alice").empty());
+  CHECK(dmPeer("dm::bob", "bob").empty());
+  CHECK(dmPeer("dm:alice:", "alice").empty());
 }
 
 TEST_CASE("the app's read and unread replies", "[read_cursors]") {
