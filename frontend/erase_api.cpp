@@ -1,6 +1,6 @@
 // POST /api/erase_user and /api/erase_status (docs/protocol.md "Erasing a user") with several
-// shards: each hub erases the channels it owns, so the frontend relays the request to every hub (one
-// after the other, under one hub_timeout_ms deadline) and merges the answers as the PHP library's
+// shards: each hub erases the channels it owns, so the frontend relays the request to every hub (all at
+// once through ShardAsks, under one hub_timeout_ms deadline) and merges the answers as the PHP library's
 // Hub::eraseStatus() does: `state` "running" while any hub runs, else "done" if any is done, else
 // "none"; `erased` and `remaining` summed. The first hub to refuse (bad_request, ...) answers for all.
 #include "common/json_reader.h"
@@ -9,6 +9,7 @@
 #include "frontend/connection.h"
 #include "frontend/frontend.h"
 #include "frontend/http_api.h"
+#include "frontend/shard_asks.h"
 
 namespace webim {
 
@@ -55,13 +56,15 @@ struct EraseSum {
 }  // namespace
 
 Task Connection::apiEraseEveryHub(std::string op, std::string body) {
-  const uint64_t deadlineMs = frontend().nowMs() + frontend().config().hubTimeoutMs;
+  ShardAsks asks(frontend().shardCount(), [&](size_t shard) -> HubLink& { return frontend().hubOfShard(shard); });
+  for (size_t k = 0; k < asks.size(); ++k) {
+    asks.request(k).mutable_app()->set_op(op);
+    asks.request(k).mutable_app()->set_json(body);
+  }
+  asks.send(pending_, frontend().nowMs() + frontend().config().hubTimeoutMs);
   EraseSum sum;
-  for (size_t shard = 0; shard < frontend().shardCount(); ++shard) {
-    wire::FrontendRequest request;
-    request.mutable_app()->set_op(op);
-    request.mutable_app()->set_json(body);
-    HubCall call(frontend().hubOfShard(shard), pending_, request, deadlineMs);
+  for (size_t k = 0; k < asks.size(); ++k) {
+    HubCall& call = asks.call(k);
     HubResult result = co_await call;
     if (result.status == WaitStatus::Cancelled) co_return;
     if (result.status != WaitStatus::Done) {
