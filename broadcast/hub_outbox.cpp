@@ -83,6 +83,7 @@ void Hub::reloadOutbox() {
   }
   outboxReloadDue_ = false;
   for (const OutboxEntry& e : entries) {
+    if (!decoder_.scope().owns(e.dm)) continue;  // another hub's (a PostgreSQL schema shared by hubs)
     const size_t peer = config_.slotMap->shardOf(std::string(kInboxPrefix) + e.user);
     if (peer == config_.shardIndex) {  // the shard table moved the inbox here: not sent
       spdlog::warn("dm notice of {} seq {} for {}: the inbox is on this shard now; dropped", e.dm, e.seq, e.user);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { Client, Cluster, until } from './harness.mjs';
+import { storeArgs, dropSchemas } from './conversations_store.mjs';
 
 // Every {"op":"msg"} frame on `client`'s inbox carrying a notice, as received.
 function noticesOf(client) {
@@ -31,19 +32,22 @@ async function inbox(fe, cluster, user, grants = [], since = undefined) {
   return { c, notices, sub };
 }
 
-describe('conversations (one shard, two frontends)', () => {
+describe(`conversations (one shard, two frontends, ${process.env.WEBIM_TEST_STORE || 'rocksdb'})`, () => {
   let cluster;
   let fe1;
   let fe2;
 
   before(async () => {
     cluster = new Cluster();
-    await cluster.startHub();
+    await cluster.startHub(storeArgs('conv'));
     fe1 = await cluster.startFrontend();
     fe2 = await cluster.startFrontend();
   });
 
-  after(() => cluster.stop());
+  after(async () => {
+    await cluster.stop();
+    dropSchemas();
+  });
 
   test('a dm message notifies both inboxes once on every device, without a user:* grant', async () => {
     const bobPhone = await inbox(fe1, cluster, 'bob');

@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { crc32 } from 'node:zlib';
 
 import { BROADCAST, Client, Cluster, Process, sleep, until } from './harness.mjs';
+import { dropSchemas, storeArgs, usePostgres } from './conversations_store.mjs';
 
 const shardOf = (name) => (crc32(name) % 1024 < 512 ? 0 : 1);
 
@@ -50,7 +51,7 @@ async function startShardHub(cluster, shards, i, failpoints = '') {
   try {
     hub = new Process(s.name, BROADCAST, [
       '--app-ingress', s.app_ingress, '--hub-ingress', s.hub_ingress, '--hub-pub', s.hub_pub,
-      '--data', join(cluster.dir, s.name), '--shards', cluster.shardFile, '--shard', s.name]);
+      '--data', join(cluster.dir, s.name), '--shards', cluster.shardFile, '--shard', s.name, ...storeArgs(`sh${i}`)]);
   } finally {
     if (failpoints) process.env.WEBIM_FAILPOINTS = env.WEBIM_FAILPOINTS ?? '';
     if (env.WEBIM_FAILPOINTS === undefined) delete process.env.WEBIM_FAILPOINTS;
@@ -62,7 +63,7 @@ async function startShardHub(cluster, shards, i, failpoints = '') {
 
 const noticeSeqs = (d) => d.notices.map((n) => n.notice.seq);
 
-describe('conversations across shards (two hubs, two frontends)', () => {
+describe(`conversations across shards (two hubs, two frontends, ${process.env.WEBIM_TEST_STORE || 'rocksdb'})`, () => {
   let cluster;
   let shards;
   let fe1;
@@ -71,11 +72,20 @@ describe('conversations across shards (two hubs, two frontends)', () => {
   before(async () => {
     cluster = new Cluster();
     shards = await cluster.startShards(['0-511', '512-1023']);
+    if (usePostgres()) {  // each hub its own schema: the hubs again on PostgreSQL
+      for (const i of [0, 1]) {
+        await cluster.shardHubs[i].stop();
+        await startShardHub(cluster, shards, i);
+      }
+    }
     fe1 = await cluster.startFrontend(['--heartbeat-ms', '300']);
     fe2 = await cluster.startFrontend(['--heartbeat-ms', '300']);
   });
 
-  after(() => cluster.stop());
+  after(async () => {
+    await cluster.stop();
+    dropSchemas();
+  });
 
   test('the inbox on the other shard gets exactly one notice per dm message on every device', async () => {
     const [x, y] = pickUsers('s');
