@@ -220,7 +220,8 @@ AppRequestDecoder::~AppRequestDecoder() = default;
 
 AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out, std::string_view impliedOp) {
   JsonObjectReader& reader = impl_->reader;
-  static constexpr std::array<std::string_view, 2> kExpanded = {"chs", "users"};  // unread's channels, online's users
+  // unread's channels, online's users, conversations' before {ts, ch}
+  static constexpr std::array<std::string_view, 3> kExpanded = {"chs", "users", "before"};
   const JsonReadStatus status = reader.read(frame, kExpanded);
   if (status.code == JsonReadStatus::NotAnObject) return badRequest("request must be a JSON object");
   if (!status.ok()) return badRequest("invalid JSON: " + std::string(status.detail));
@@ -281,6 +282,7 @@ AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out
     return {};
   }
   if (op == "read" || op == "unread") return decodeAppReads(op, f, members, out);
+  if (op == "conversations") return decodeAppConversations(members, out);  // app_conversations.cpp
   if (op == "online") return decodeOnline(members, f, out);
   if (op == "erase_user" || op == "erase_status") return decodeErase(f, op, out);
   return badRequest("unknown op");

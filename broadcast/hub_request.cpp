@@ -178,6 +178,12 @@ HubRequest HubRequestDecoder::decodeApp(std::string_view body, std::string_view 
     out.channels = std::move(unread->channels);
     return out;
   }
+  if (auto* conversations = std::get_if<AppConversations>(&request)) {
+    const std::string inbox = std::string(kInboxPrefix) + conversations->query.user;
+    if (!isValidChannelName(inbox)) return badRequest("invalid user");
+    if (!scope_.owns(inbox)) return RequestError{"wrong_shard", scope_.wrongShardMessage(inbox)};
+    return ConversationsRequest{std::move(conversations->query)};
+  }
   if (auto* erase = std::get_if<AppEraseUser>(&request)) return EraseUserRequest{std::move(erase->user)};
   if (auto* status = std::get_if<AppEraseStatus>(&request)) return EraseStatusRequest{std::move(status->user)};
   return StatsRequest{};

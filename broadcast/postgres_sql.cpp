@@ -166,10 +166,54 @@ std::vector<Statement> writeStatements() {
   };
 }
 
+std::vector<Statement> conversationStatements();
+
 std::vector<Statement> withWrites(std::vector<Statement> reads) {
   std::vector<Statement> writes = writeStatements();
   reads.insert(reads.end(), writes.begin(), writes.end());
+  std::vector<Statement> conversations = conversationStatements();
+  reads.insert(reads.end(), conversations.begin(), conversations.end());
   return reads;
+}
+
+// Conversations (postgres_conversations.cpp): dm notices, the conversation index, the outbox.
+std::vector<Statement> conversationStatements() {
+  return {
+      {"mark_notices",
+       "UPDATE webim_message m SET notice_of = u.notice_of "
+       "FROM unnest($1::text[], $2::int8[], $3::int8[]) AS u(channel, seq, notice_of) "
+       "WHERE m.channel = u.channel AND m.seq = u.seq",
+       {kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid}},
+      {"put_conversations",
+       "INSERT INTO webim_conversation (user_id, channel, ts_ms, seq) "
+       "SELECT * FROM unnest($1::bytea[], $2::text[], $3::int8[], $4::int8[]) "
+       "ON CONFLICT (user_id, channel) DO UPDATE SET ts_ms = excluded.ts_ms, seq = excluded.seq "
+       "WHERE excluded.ts_ms > webim_conversation.ts_ms OR "
+       "(excluded.ts_ms = webim_conversation.ts_ms AND excluded.seq > webim_conversation.seq)",
+       {kByteaArrayOid, kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid}},
+      {"conversations_first",
+       "SELECT channel, ts_ms, seq FROM webim_conversation WHERE user_id = $1 ORDER BY ts_ms DESC, channel LIMIT $2",
+       {kByteaOid, kInt8Oid}},
+      {"conversations_before",
+       "SELECT channel, ts_ms, seq FROM webim_conversation WHERE user_id = $1 AND "
+       "(ts_ms < $2 OR (ts_ms = $2 AND channel > $3)) ORDER BY ts_ms DESC, channel LIMIT $4",
+       {kByteaOid, kInt8Oid, kTextOid, kInt8Oid}},
+      {"put_outbox",
+       "INSERT INTO webim_outbox (user_id, channel, seq, sender, ts_ms) "
+       "SELECT * FROM unnest($1::bytea[], $2::text[], $3::int8[], $4::bytea[], $5::int8[]) ON CONFLICT DO NOTHING",
+       {kByteaArrayOid, kTextArrayOid, kInt8ArrayOid, kByteaArrayOid, kInt8ArrayOid}},
+      {"delete_outbox",
+       "DELETE FROM webim_outbox o USING unnest($1::bytea[], $2::text[], $3::int8[]) AS u(user_id, channel, seq) "
+       "WHERE o.user_id = u.user_id AND o.channel = u.channel AND o.seq = u.seq",
+       {kByteaArrayOid, kTextArrayOid, kInt8ArrayOid}},
+      {"outbox_first",
+       "SELECT user_id, channel, seq, sender, ts_ms FROM webim_outbox ORDER BY user_id, channel, seq LIMIT $1",
+       {kInt8Oid}},
+      {"outbox_after",
+       "SELECT user_id, channel, seq, sender, ts_ms FROM webim_outbox WHERE (user_id, channel, seq) > ($1, $2, $3) "
+       "ORDER BY user_id, channel, seq LIMIT $4",
+       {kByteaOid, kTextOid, kInt8Oid, kInt8Oid}},
+  };
 }
 
 }  // namespace
@@ -237,41 +281,6 @@ const std::vector<Statement>& statements() {
        {kByteaArrayOid}},
       // Retention (trimHistory): list channels in index order, scan the oldest messages' times,
       // delete a bounded prefix of a channel's messages.
-      // Conversations (postgres_conversations.cpp).
-      {"mark_notices",
-       "UPDATE webim_message m SET notice_of = u.notice_of "
-       "FROM unnest($1::text[], $2::int8[], $3::int8[]) AS u(channel, seq, notice_of) "
-       "WHERE m.channel = u.channel AND m.seq = u.seq",
-       {kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid}},
-      {"put_conversations",
-       "INSERT INTO webim_conversation (user_id, channel, ts_ms, seq) "
-       "SELECT * FROM unnest($1::bytea[], $2::text[], $3::int8[], $4::int8[]) "
-       "ON CONFLICT (user_id, channel) DO UPDATE SET ts_ms = excluded.ts_ms, seq = excluded.seq "
-       "WHERE excluded.ts_ms > webim_conversation.ts_ms OR "
-       "(excluded.ts_ms = webim_conversation.ts_ms AND excluded.seq > webim_conversation.seq)",
-       {kByteaArrayOid, kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid}},
-      {"conversations_first",
-       "SELECT channel, ts_ms, seq FROM webim_conversation WHERE user_id = $1 ORDER BY ts_ms DESC, channel LIMIT $2",
-       {kByteaOid, kInt8Oid}},
-      {"conversations_before",
-       "SELECT channel, ts_ms, seq FROM webim_conversation WHERE user_id = $1 AND "
-       "(ts_ms < $2 OR (ts_ms = $2 AND channel > $3)) ORDER BY ts_ms DESC, channel LIMIT $4",
-       {kByteaOid, kInt8Oid, kTextOid, kInt8Oid}},
-      {"put_outbox",
-       "INSERT INTO webim_outbox (user_id, channel, seq, sender, ts_ms) "
-       "SELECT * FROM unnest($1::bytea[], $2::text[], $3::int8[], $4::bytea[], $5::int8[]) ON CONFLICT DO NOTHING",
-       {kByteaArrayOid, kTextArrayOid, kInt8ArrayOid, kByteaArrayOid, kInt8ArrayOid}},
-      {"delete_outbox",
-       "DELETE FROM webim_outbox o USING unnest($1::bytea[], $2::text[], $3::int8[]) AS u(user_id, channel, seq) "
-       "WHERE o.user_id = u.user_id AND o.channel = u.channel AND o.seq = u.seq",
-       {kByteaArrayOid, kTextArrayOid, kInt8ArrayOid}},
-      {"outbox_first",
-       "SELECT user_id, channel, seq, sender, ts_ms FROM webim_outbox ORDER BY user_id, channel, seq LIMIT $1",
-       {kInt8Oid}},
-      {"outbox_after",
-       "SELECT user_id, channel, seq, sender, ts_ms FROM webim_outbox WHERE (user_id, channel, seq) > ($1, $2, $3) "
-       "ORDER BY user_id, channel, seq LIMIT $4",
-       {kByteaOid, kTextOid, kInt8Oid, kInt8Oid}},
       {"channels_after", "SELECT channel FROM webim_channel WHERE channel > $1 ORDER BY channel LIMIT $2",
        {kTextOid, kInt8Oid}},
       {"oldest_times", "SELECT seq, ts_ms FROM webim_message WHERE channel = $1 AND seq > $2 ORDER BY seq LIMIT $3",

@@ -234,7 +234,8 @@ class Connection final : private TimerNode {
                     std::optional<ConversationRows> rows = std::nullopt);
   // Conversations (frontend/conversations.cpp).
   void handleConversations(const ClientRequest& request);
-  Task conversations(int64_t id, wire::FrontendRequest query);
+  Task conversations(int64_t id, wire::FrontendRequest query, std::string apiUser = {});
+  void apiConversations(std::string_view body);
   void touchConversation(const std::string& channel, uint64_t seq);
   void answerConversations(int64_t id, bool api, const std::vector<std::string>& channels, const ConversationRows& rows,
                            const std::vector<uint64_t>& counts, const std::vector<uint64_t>& reads,

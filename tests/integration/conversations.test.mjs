@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { Client, Cluster, until } from './harness.mjs';
+import { Client, Cluster, apiPost, until } from './harness.mjs';
 import { storeArgs, dropSchemas } from './conversations_store.mjs';
 
 // Every {"op":"msg"} frame on `client`'s inbox carrying a notice, as received.
@@ -158,6 +158,29 @@ describe(`conversations (one shard, two frontends, ${process.env.WEBIM_TEST_STOR
     assert.deepEqual(page.items.map((i) => [i.ch, i.seq, i.unread, i.read, i.peer_read]), [['dm:frank:gina', 1, 1, 0, 0]]);
     assert.equal((await post({ op: 'conversations', id: 2, limit: 101 })).code, 'bad_request');
     await gina.close();
+  });
+
+  test('the app: app ingress (its shard\'s page) and POST /api/conversations (with unread counts)', async () => {
+    const hank = await connect(fe1, cluster, 'hank', ['room:h1']);
+    assert.equal((await hank.request('pub', { ch: 'dm:hank:ivy', data: 1, cid: 'h1' })).op, 'ok');
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal((await hank.request('pub', { ch: 'room:h1', data: 1, cid: 'h2' })).op, 'ok');
+    await until(async () => (await cluster.appRequest({ op: 'conversations', user: 'hank' })).items?.length === 2, 'two');
+    const app = await cluster.appRequest({ op: 'conversations', user: 'hank', limit: 1 });
+    assert.equal(app.ok, true);
+    assert.deepEqual(app.items.map((i) => [i.ch, i.seq]), [['room:h1', 1]]);
+    assert.equal(app.more, true);
+    const next = await cluster.appRequest({ op: 'conversations', user: 'hank', before: { ts: app.items[0].ts, ch: 'room:h1' } });
+    assert.deepEqual([next.items.map((i) => i.ch), next.more], [['dm:hank:ivy'], false]);
+    assert.equal((await cluster.appRequest({ op: 'conversations', user: 'hank', limit: 0 })).code, 'bad_request');
+    assert.equal((await cluster.appRequest({ op: 'conversations' })).code, 'bad_request');
+    const api = await apiPost(fe2.port, 'conversations', { user: 'hank' }, cluster.apiKey);
+    assert.equal(api.status, 200, JSON.stringify(api.body));
+    assert.deepEqual(api.body.items.map((i) => [i.ch, i.seq, i.unread, i.read]), [['room:h1', 1, 1, 0], ['dm:hank:ivy', 1, 1, 0]]);
+    assert.equal(api.body.items[1].peer_read, 0);
+    const bad = await apiPost(fe2.port, 'conversations', { user: 'hank', limit: 101 }, cluster.apiKey);
+    assert.equal(bad.status, 400);
+    await hank.close();
   });
 
   test('bad input: bad_request', async () => {
