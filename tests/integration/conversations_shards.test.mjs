@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { crc32 } from 'node:zlib';
 
-import { BROADCAST, Client, Cluster, Process, sleep, until } from './harness.mjs';
+import { writeFileSync, readFileSync } from 'node:fs';
+
+import { BROADCAST, Client, Cluster, Process, runProgram, sleep, until } from './harness.mjs';
 import { dropSchemas, storeArgs, usePostgres } from './conversations_store.mjs';
 
 const shardOf = (name) => (crc32(name) % 1024 < 512 ? 0 : 1);
@@ -147,5 +149,37 @@ describe(`conversations across shards (two hubs, two frontends, ${process.env.WE
     assert.equal(inboxHub.dm_notices, 3, 'stored once (since its restart)');
     assert.equal((await yPhone.c.request('hist', { ch: `user:${y}` })).msgs.length, 3);
     for (const c of [sender, yPhone.c, yLaptop.c]) await c.close();
+  });
+});
+
+// With CURVE and an allow-list naming only the frontend, each hub admits the other on hub_ingress
+// through the shard table's curve_server_key (docs/architecture.md "Conversations").
+describe('conversations across shards with CURVE', { skip: usePostgres() ? 'RocksDB only' : false }, () => {
+  let cluster;
+
+  after(() => cluster.stop());
+
+  test('the outbox reaches the peer hub through its allow-list', async () => {
+    cluster = new Cluster();
+    const key = async (name) => {
+      const prefix = join(cluster.dir, name);
+      const made = await runProgram(BROADCAST, ['keygen', '--out', prefix]);
+      assert.equal(made.code, 0, made.stderr);
+      return { pub: `${prefix}.pub`, key: `${prefix}.key` };
+    };
+    const hubKeys = [await key('shard0'), await key('shard1')];
+    const feKey = await key('fe');
+    const allow = join(cluster.dir, 'frontends.allow');
+    writeFileSync(allow, readFileSync(feKey.pub, 'utf8'));
+    await cluster.startShards(['0-511', '512-1023'], ['--curve-frontend-clients', allow], hubKeys);
+    const fe = await cluster.startFrontend(['--curve-secret-key-file', feKey.key]);
+    const [x, y] = pickUsers('c');
+    const yDev = await device(fe, cluster, y);
+    const xDev = await device(fe, cluster, x);
+    assert.equal((await xDev.c.request('pub', { ch: `dm:${x}:${y}`, data: 1, cid: 'c1' })).op, 'ok');
+    await until(() => yDev.notices.length >= 1, 'the notice through the outbox', 10000);
+    assert.deepEqual(noticeSeqs(yDev), [1]);  // (the app ingress wants an app key: no stats here)
+    await xDev.c.close();
+    await yDev.c.close();
   });
 });
