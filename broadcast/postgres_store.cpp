@@ -244,7 +244,8 @@ HistoryPage PostgresHistoryStore::readPage(std::string_view channel, const Histo
                     std::string(field(r.get(), i, 4)), static_cast<int64_t>(int8Field(r.get(), i, 5)),
                     std::string(field(r.get(), i, 6)), int8Field(r.get(), i, 7), int8Field(r.get(), i, 8),
                     int8Field(r.get(), i, 9) != 0};
-    if (const uint64_t noticeOf = int8Field(r.get(), i, 10); noticeOf != 0) {  // a dm notice: data is its dm
+    // A dm notice: data is its dm (erase_user redacts a sender's notices too here: then a deleted message).
+    if (const uint64_t noticeOf = int8Field(r.get(), i, 10); noticeOf != 0 && !m.deleted) {
       m.noticeSeq = noticeOf;
       m.noticeChannel = std::move(m.data);
       m.data.clear();

@@ -154,7 +154,8 @@ describe(`conversations across shards (two hubs, two frontends, ${process.env.WE
 
 // With CURVE and an allow-list naming only the frontend, each hub admits the other on hub_ingress
 // through the shard table's curve_server_key (docs/architecture.md "Conversations").
-describe('conversations across shards with CURVE', { skip: usePostgres() ? 'RocksDB only' : false }, () => {
+// (RocksDB only: not defined on PostgreSQL, where a skip would report the whole file skipped.)
+if (!usePostgres()) describe('conversations across shards with CURVE', () => {
   let cluster;
 
   after(() => cluster.stop());
