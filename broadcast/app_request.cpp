@@ -220,7 +220,8 @@ AppRequestDecoder::~AppRequestDecoder() = default;
 
 AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out, std::string_view impliedOp) {
   JsonObjectReader& reader = impl_->reader;
-  static constexpr std::array<std::string_view, 2> kExpanded = {"chs", "users"};  // unread's channels, online's users
+  // unread's channels, online's users, conversations' before {ts, ch}
+  static constexpr std::array<std::string_view, 3> kExpanded = {"chs", "users", "before"};
   const JsonReadStatus status = reader.read(frame, kExpanded);
   if (status.code == JsonReadStatus::NotAnObject) return badRequest("request must be a JSON object");
   if (!status.ok()) return badRequest("invalid JSON: " + std::string(status.detail));
@@ -278,6 +279,7 @@ AppDecodeError AppRequestDecoder::decode(std::string_view frame, AppRequest& out
     return {};
   }
   if (op == "read" || op == "unread") return decodeAppReads(op, f, members, out);
+  if (op == "conversations") return decodeAppConversations(members, out);  // app_conversations.cpp
   if (op == "online") return decodeOnline(members, f, out);
   if (op == "erase_user" || op == "erase_status") return decodeErase(f, op, out);
   return badRequest("unknown op");
@@ -318,6 +320,9 @@ void appendDeliveryJson(std::string& out, const StoredMessage& msg) {
   if (msg.editOf != 0) w.key("edit").uinteger(msg.editOf);
   if (msg.deleteOf != 0) w.key("delete").uinteger(msg.deleteOf);
   if (msg.deleted) w.key("deleted").boolean(true);
+  if (msg.noticeSeq != 0) {
+    w.key("notice").beginObject().key("ch").string(msg.noticeChannel).key("seq").uinteger(msg.noticeSeq).endObject();
+  }
   if (!msg.data.empty()) w.key("data").raw(msg.data);
   w.endObject();
 }
@@ -357,6 +362,8 @@ std::string encodeStatsOk(const HubStats& s) {
   w.key("auth_admitted").uinteger(s.authAdmitted).key("auth_refused").uinteger(s.authRefused);
   w.key("signals").uinteger(s.signals);
   w.key("reads").uinteger(s.reads).key("unreads").uinteger(s.unreads).key("cursors_written").uinteger(s.cursorsWritten).key("receipts").uinteger(s.receipts);
+  w.key("dm_notices").uinteger(s.dmNotices).key("outbox_written").uinteger(s.outboxWritten);
+  w.key("outbox_delivered").uinteger(s.outboxDelivered);
   w.endObject();
   return out;
 }

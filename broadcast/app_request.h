@@ -13,17 +13,20 @@
 //   {"op":"online","users":["7","9"]}                                   1..500 user ids
 //   {"op":"presence","ch":C,"after":U,"limit":L}                      after optional, limit 1..1000, default 100
 //   {"op":"presence_stats","ch":C}
+//   {"op":"conversations","user":U,"limit":L,"before":{"ts":T,"ch":C}}  a page of U's (app_conversations.cpp)
 // Anything else is bad_request. `data` is kept byte for byte.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
 #include "broadcast/history_store.h"
+#include "common/json_reader.h"
 
 namespace webim::hub {
 
@@ -90,14 +93,22 @@ struct AppEraseStatus {
   std::string user;
 };
 
+struct AppConversations {
+  ConversationQuery query;
+};
+
 using AppRequest = std::variant<AppPublish, AppHistory, AppStats, AppKick, AppRead, AppUnread, AppOnline,
-                                AppPresence, AppEraseUser, AppEraseStatus>;
+                                AppPresence, AppEraseUser, AppEraseStatus, AppConversations>;
 
 struct AppDecodeError {
   std::string code;  // "" on success, else a docs/protocol.md error code (bad_request, too_large)
   std::string message;
   bool ok() const { return code.empty(); }
 };
+
+// Conversations (app_conversations.cpp).
+AppDecodeError decodeAppConversations(std::span<const JsonMember> members, AppRequest& out);
+std::string encodeConversationsOk(const ConversationPage& page);
 
 class AppRequestDecoder {
  public:
@@ -144,6 +155,9 @@ struct HubStats {
   uint64_t unreads = 0;         // unread requests answered (also the cursors of sub replies)
   uint64_t cursorsWritten = 0;  // read cursor records committed (many reads of a key in a batch: one)
   uint64_t receipts = 0;        // read receipts published
+  uint64_t dmNotices = 0;       // dm notices stored in this hub's inboxes
+  uint64_t outboxWritten = 0;   // dm notices for other shards put into the outbox
+  uint64_t outboxDelivered = 0; // ... acknowledged by their hub
 };
 
 std::string encodeAppError(std::string_view code, std::string_view message);

@@ -179,10 +179,23 @@ HubRequest HubRequestDecoder::decodeApp(std::string_view body, std::string_view 
     out.channels = std::move(unread->channels);
     return out;
   }
+  if (auto* conversations = std::get_if<AppConversations>(&request)) {
+    const std::string inbox = std::string(kInboxPrefix) + conversations->query.user;
+    if (!isValidChannelName(inbox)) return badRequest("invalid user");
+    if (!scope_.owns(inbox)) return RequestError{"wrong_shard", scope_.wrongShardMessage(inbox)};
+    return ConversationsRequest{std::move(conversations->query)};
+  }
   if (auto* erase = std::get_if<AppEraseUser>(&request)) return EraseUserRequest{std::move(erase->user)};
   if (auto* status = std::get_if<AppEraseStatus>(&request)) return EraseStatusRequest{std::move(status->user)};
   return StatsRequest{};
 }
+
+namespace {
+HubRequest decodeHello(wire::Hello& hello) {
+  if (hello.frontend_id().empty()) return badRequest("frontend_id is required");
+  return HelloRequest{std::move(*hello.mutable_frontend_id()), hello.boot_id()};
+}
+}  // namespace
 
 DecodedRequest HubRequestDecoder::decodeFrontend(std::string_view body) {
   arena_->Reset();  // the previous request's objects: everything decoded from them was moved out
@@ -203,11 +216,7 @@ DecodedRequest HubRequestDecoder::decodeFrontend(std::string_view body) {
       out.request = decodeHistory(request.history(), scope_);
       break;
     case wire::FrontendRequest::kHello:
-      if (request.hello().frontend_id().empty()) {
-        out.request = badRequest("frontend_id is required");
-      } else {
-        out.request = HelloRequest{std::move(*request.mutable_hello()->mutable_frontend_id()), request.hello().boot_id()};
-      }
+      out.request = decodeHello(*request.mutable_hello());
       break;
     case wire::FrontendRequest::kKick:
       out.request = decodeKick(*request.mutable_kick());
@@ -247,6 +256,15 @@ DecodedRequest HubRequestDecoder::decodeFrontend(std::string_view body) {
       break;
     case wire::FrontendRequest::kChannelPresenceQuery:
       out.request = decodePresenceQuery(*request.mutable_channel_presence_query(), scope_);
+      break;
+    case wire::FrontendRequest::kConversationTouch:
+      out.request = decodeConversationTouch(*request.mutable_conversation_touch(), scope_);
+      break;
+    case wire::FrontendRequest::kConversations:
+      out.request = decodeConversations(*request.mutable_conversations(), scope_);
+      break;
+    case wire::FrontendRequest::kDmNotice:
+      out.request = decodeDmNotice(*request.mutable_dm_notice(), scope_);
       break;
     case wire::FrontendRequest::kApp:
       out.form = ReplyForm::AppViaFrontend;

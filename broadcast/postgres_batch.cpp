@@ -40,8 +40,14 @@ void addMessages(CommitArrays& a, const std::vector<StoredMessage>& messages) {
     a.mEpoch.addInt8(m->epoch);
     a.mFrom.addBytes(m->from);
     a.mTs.addInt8(static_cast<uint64_t>(m->tsMs));
-    a.mData.addBytes(m->data);
+    a.mData.addBytes(m->noticeSeq != 0 ? m->noticeChannel : m->data);  // a dm notice: its dm's name
     ++a.messageRows;
+    if (m->noticeSeq != 0) {
+      a.nChannel.addBytes(m->channel);
+      a.nSeq.addInt8(m->seq);
+      a.nOf.addInt8(m->noticeSeq);
+      ++a.noticeRows;
+    }
     if (m->editOf != 0 || m->deleteOf != 0) {
       a.eChannel.addBytes(m->channel);
       a.eSeq.addInt8(m->seq);
@@ -103,6 +109,7 @@ CommitArrays commitArrays(const WriteSet& batch) {
     a.xSeq.addInt8(r.seq);
     ++a.redactionRows;
   }
+  addConversations(a, batch);
   return a;
 }
 
@@ -128,6 +135,11 @@ UndoArrays undoArrays(const WriteSet& batch) {
     u.metaEpochs.addInt8(m.meta.epoch);
     u.metaLast.addInt8(m.meta.lastSeq);
     u.metaRestore.addInt8(it->second - 1);
+  }
+  for (const OutboxEntry& e : batch.outbox) {
+    u.outboxUsers.addBytes(e.user);
+    u.outboxChannels.addBytes(e.dm);
+    u.outboxSeqs.addInt8(e.seq);
   }
   return u;
 }

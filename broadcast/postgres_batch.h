@@ -35,10 +35,22 @@ struct CommitArrays {
   uint32_t entryRows = 0, redactionRows = 0;
   ArrayParam eChannel{kTextOid}, eSeq{kInt8Oid}, eEditOf{kInt8Oid}, eDeleteOf{kInt8Oid};
   ArrayParam xChannel{kTextOid}, xSeq{kInt8Oid};
+  // Conversations (postgres_conversations.cpp): dm notices (channel, seq, notice_of), the index's
+  // touches (merged per key), the outbox's new and delivered entries.
+  uint32_t noticeRows = 0, touchRows = 0, outboxRows = 0, outboxDoneRows = 0;
+  ArrayParam nChannel{kTextOid}, nSeq{kInt8Oid}, nOf{kInt8Oid};
+  ArrayParam tUser{kByteaOid}, tChannel{kTextOid}, tTs{kInt8Oid}, tSeq{kInt8Oid};
+  ArrayParam oUser{kByteaOid}, oChannel{kTextOid}, oSeq{kInt8Oid}, oFrom{kByteaOid}, oTs{kInt8Oid};
+  ArrayParam odUser{kByteaOid}, odChannel{kTextOid}, odSeq{kInt8Oid};
   std::vector<uint64_t> dedupHashes;  // dedupKeyHash of every dedup row (fed to the filter)
 };
 
 CommitArrays commitArrays(const WriteSet& batch);
+void addConversations(CommitArrays& a, const WriteSet& batch);  // postgres_conversations.cpp
+// Sends the conversation statements of a commit (inside Session::transaction); how many, -1 on a
+// send failure.
+class Session;
+int sendConversations(Session& s, CommitArrays& a);
 
 // Undoes a batch: deletes its messages and its dedup records (those still naming its channel and
 // seq), and puts each of its channels' meta back to the seq before the batch's first message, if
@@ -48,6 +60,7 @@ struct UndoArrays {
   ArrayParam msgChannels{kTextOid}, msgSeqs{kInt8Oid};
   ArrayParam dedupFroms{kByteaOid}, dedupCids{kByteaOid}, dedupChannels{kTextOid}, dedupSeqs{kInt8Oid};
   ArrayParam metaChannels{kTextOid}, metaEpochs{kInt8Oid}, metaLast{kInt8Oid}, metaRestore{kInt8Oid};
+  ArrayParam outboxUsers{kByteaOid}, outboxChannels{kTextOid}, outboxSeqs{kInt8Oid};  // its dm messages are gone
 };
 
 UndoArrays undoArrays(const WriteSet& batch);

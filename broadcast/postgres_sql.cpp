@@ -73,11 +73,31 @@ CREATE INDEX IF NOT EXISTS webim_message_edits ON webim_message (channel, edit_o
 
 // The unread index (docs/architecture.md "Read cursors"): the seqs unread does not count (edit and
 // delete entries, deleted or erased messages), counted by range per channel without touching the
-// channel's other messages. Numbered 6 in the brief; 5 here until the step 5 of the other branch
-// lands (steps must have no gap).
+// channel's other messages.
 constexpr const char* kUncountedSql = R"sql(
 CREATE INDEX IF NOT EXISTS webim_message_uncounted ON webim_message (channel, seq)
   WHERE edit_of <> 0 OR delete_of <> 0 OR deleted;
+)sql";
+
+// Step 6, conversations (docs/architecture.md "Conversations"): dm notices (notice_of: the dm seq;
+// data holds the dm channel's name, as in RocksDB), the conversation index (most recent first per
+// user: the index is a page's range) and the outbox of notices for other shards.
+constexpr const char* kConversationsSql = R"sql(
+ALTER TABLE webim_message ADD COLUMN IF NOT EXISTS notice_of bigint NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS webim_conversation (
+  user_id bytea  NOT NULL,
+  channel text   NOT NULL,
+  ts_ms   bigint NOT NULL,
+  seq     bigint NOT NULL,
+  PRIMARY KEY (user_id, channel));
+CREATE INDEX IF NOT EXISTS webim_conversation_recent ON webim_conversation (user_id, ts_ms DESC, channel);
+CREATE TABLE IF NOT EXISTS webim_outbox (
+  user_id bytea  NOT NULL,
+  channel text   NOT NULL,
+  seq     bigint NOT NULL,
+  sender  bytea  NOT NULL,
+  ts_ms   bigint NOT NULL,
+  PRIMARY KEY (user_id, channel, seq));
 )sql";
 
 const std::vector<SchemaStep>& schemaSteps() {
@@ -87,6 +107,7 @@ const std::vector<SchemaStep>& schemaSteps() {
       {3, "presence: last seen per user", kLastSeenSql},
       {4, "edit and delete: webim_message.edit_of, delete_of, deleted; the per-sender index", kEditsSql},
       {5, "the unread index: edit and delete entries, deleted messages", kUncountedSql},
+      {6, "conversations: webim_message.notice_of, webim_conversation, webim_outbox", kConversationsSql},
   };
   return list;
 }
@@ -100,7 +121,7 @@ std::vector<Statement> writeStatements() {
        "INSERT INTO webim_message (channel, seq, epoch, sender, ts_ms, data) "
        "SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::bytea[], $5::int8[], $6::bytea[]) "
        "ON CONFLICT (channel, seq) DO UPDATE SET epoch = excluded.epoch, sender = excluded.sender, "
-       "ts_ms = excluded.ts_ms, data = excluded.data, edit_of = 0, delete_of = 0, deleted = false",
+       "ts_ms = excluded.ts_ms, data = excluded.data, edit_of = 0, delete_of = 0, deleted = false, notice_of = 0",
        {kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid, kByteaArrayOid, kInt8ArrayOid, kByteaArrayOid}},
       // The fast path of a commit: plain inserts (no ON CONFLICT: no speculative insertion). A
       // batch that rewrites a key fails with unique_violation and is sent again with the upserts.
@@ -154,10 +175,54 @@ std::vector<Statement> writeStatements() {
   };
 }
 
+std::vector<Statement> conversationStatements();
+
 std::vector<Statement> withWrites(std::vector<Statement> reads) {
   std::vector<Statement> writes = writeStatements();
   reads.insert(reads.end(), writes.begin(), writes.end());
+  std::vector<Statement> conversations = conversationStatements();
+  reads.insert(reads.end(), conversations.begin(), conversations.end());
   return reads;
+}
+
+// Conversations (postgres_conversations.cpp): dm notices, the conversation index, the outbox.
+std::vector<Statement> conversationStatements() {
+  return {
+      {"mark_notices",
+       "UPDATE webim_message m SET notice_of = u.notice_of "
+       "FROM unnest($1::text[], $2::int8[], $3::int8[]) AS u(channel, seq, notice_of) "
+       "WHERE m.channel = u.channel AND m.seq = u.seq",
+       {kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid}},
+      {"put_conversations",
+       "INSERT INTO webim_conversation (user_id, channel, ts_ms, seq) "
+       "SELECT * FROM unnest($1::bytea[], $2::text[], $3::int8[], $4::int8[]) "
+       "ON CONFLICT (user_id, channel) DO UPDATE SET ts_ms = excluded.ts_ms, seq = excluded.seq "
+       "WHERE excluded.ts_ms > webim_conversation.ts_ms OR "
+       "(excluded.ts_ms = webim_conversation.ts_ms AND excluded.seq > webim_conversation.seq)",
+       {kByteaArrayOid, kTextArrayOid, kInt8ArrayOid, kInt8ArrayOid}},
+      {"conversations_first",
+       "SELECT channel, ts_ms, seq FROM webim_conversation WHERE user_id = $1 ORDER BY ts_ms DESC, channel LIMIT $2",
+       {kByteaOid, kInt8Oid}},
+      {"conversations_before",
+       "SELECT channel, ts_ms, seq FROM webim_conversation WHERE user_id = $1 AND "
+       "(ts_ms < $2 OR (ts_ms = $2 AND channel > $3)) ORDER BY ts_ms DESC, channel LIMIT $4",
+       {kByteaOid, kInt8Oid, kTextOid, kInt8Oid}},
+      {"put_outbox",
+       "INSERT INTO webim_outbox (user_id, channel, seq, sender, ts_ms) "
+       "SELECT * FROM unnest($1::bytea[], $2::text[], $3::int8[], $4::bytea[], $5::int8[]) ON CONFLICT DO NOTHING",
+       {kByteaArrayOid, kTextArrayOid, kInt8ArrayOid, kByteaArrayOid, kInt8ArrayOid}},
+      {"delete_outbox",
+       "DELETE FROM webim_outbox o USING unnest($1::bytea[], $2::text[], $3::int8[]) AS u(user_id, channel, seq) "
+       "WHERE o.user_id = u.user_id AND o.channel = u.channel AND o.seq = u.seq",
+       {kByteaArrayOid, kTextArrayOid, kInt8ArrayOid}},
+      {"outbox_first",
+       "SELECT user_id, channel, seq, sender, ts_ms FROM webim_outbox ORDER BY user_id, channel, seq LIMIT $1",
+       {kInt8Oid}},
+      {"outbox_after",
+       "SELECT user_id, channel, seq, sender, ts_ms FROM webim_outbox WHERE (user_id, channel, seq) > ($1, $2, $3) "
+       "ORDER BY user_id, channel, seq LIMIT $4",
+       {kByteaOid, kTextOid, kInt8Oid, kInt8Oid}},
+  };
 }
 
 }  // namespace
@@ -178,15 +243,15 @@ const std::vector<Statement>& statements() {
       {"channel_count", "SELECT count(*) FROM webim_channel", {}},
       // One statement (one snapshot) for the meta and the page; limit is the page size + 1.
       {"page_after",
-       "SELECT c.epoch, c.last_seq, m.seq, m.epoch, m.sender, m.ts_ms, m.data, m.edit_of, m.delete_of, m.deleted "
-       "FROM webim_channel c LEFT JOIN LATERAL (SELECT seq, epoch, sender, ts_ms, data, edit_of, delete_of, "
-       "deleted::int4::int8 AS deleted FROM webim_message "
+       "SELECT c.epoch, c.last_seq, m.seq, m.epoch, m.sender, m.ts_ms, m.data, m.edit_of, m.delete_of, m.deleted, "
+       "m.notice_of FROM webim_channel c LEFT JOIN LATERAL (SELECT seq, epoch, sender, ts_ms, data, edit_of, delete_of, "
+       "deleted::int4::int8 AS deleted, notice_of FROM webim_message "
        "WHERE channel = c.channel AND seq > $2 ORDER BY seq LIMIT $3) m ON true WHERE c.channel = $1",
        {kTextOid, kInt8Oid, kInt8Oid}},
       {"page_before",
-       "SELECT c.epoch, c.last_seq, m.seq, m.epoch, m.sender, m.ts_ms, m.data, m.edit_of, m.delete_of, m.deleted "
-       "FROM webim_channel c LEFT JOIN LATERAL (SELECT seq, epoch, sender, ts_ms, data, edit_of, delete_of, "
-       "deleted::int4::int8 AS deleted FROM webim_message "
+       "SELECT c.epoch, c.last_seq, m.seq, m.epoch, m.sender, m.ts_ms, m.data, m.edit_of, m.delete_of, m.deleted, "
+       "m.notice_of FROM webim_channel c LEFT JOIN LATERAL (SELECT seq, epoch, sender, ts_ms, data, edit_of, delete_of, "
+       "deleted::int4::int8 AS deleted, notice_of FROM webim_message "
        "WHERE channel = c.channel AND seq < $2 ORDER BY seq DESC LIMIT $3) m ON true "
        "WHERE c.channel = $1",
        {kTextOid, kInt8Oid, kInt8Oid}},

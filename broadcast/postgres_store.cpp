@@ -67,7 +67,8 @@ int sendCommit(pg::Session& s, pg::CommitArrays& a, bool sync, bool upsert) {
     if (!s.sendPrepared("redact_messages", {&a.xChannel.finish(), &a.xSeq.finish()})) return -1;
     ++n;
   }
-  return n;
+  const int conversations = pg::sendConversations(s, a);  // postgres_conversations.cpp
+  return conversations < 0 ? -1 : n + conversations;
 }
 
 }  // namespace
@@ -243,6 +244,12 @@ HistoryPage PostgresHistoryStore::readPage(std::string_view channel, const Histo
                     std::string(field(r.get(), i, 4)), static_cast<int64_t>(int8Field(r.get(), i, 5)),
                     std::string(field(r.get(), i, 6)), int8Field(r.get(), i, 7), int8Field(r.get(), i, 8),
                     int8Field(r.get(), i, 9) != 0};
+    // A dm notice: data is its dm (erase_user redacts a sender's notices too here: then a deleted message).
+    if (const uint64_t noticeOf = int8Field(r.get(), i, 10); noticeOf != 0 && !m.deleted) {
+      m.noticeSeq = noticeOf;
+      m.noticeChannel = std::move(m.data);
+      m.data.clear();
+    }
     const size_t size = pageBytes(m);
     if (page.msgs.size() >= query.limit || (!page.msgs.empty() && bytes + size > query.maxBytes)) {
       page.more = true;

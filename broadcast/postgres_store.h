@@ -81,6 +81,8 @@ class PostgresHistoryStore final : public HistoryStore {
   std::vector<uint64_t> loadCursors(const std::vector<ReadCursor>& keys) override;  // postgres_cursors.cpp
   std::vector<uint64_t> countUncounted(const std::vector<SeqRange>& ranges) override;  // postgres_cursors.cpp
   std::vector<int64_t> loadLastSeen(const std::vector<std::string>& users) override;  // postgres_last_seen.cpp
+  ConversationPage loadConversations(const ConversationQuery& query) override;  // postgres_conversations.cpp
+  std::vector<OutboxEntry> loadOutbox(const std::optional<OutboxEntry>& after, size_t limit) override;
 
   // For tests and stats: dedup lookups answered by the filter without a query / sent to the server.
   uint64_t dedupFilterSkips() const;

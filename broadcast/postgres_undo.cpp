@@ -17,7 +17,9 @@ void Session::runUndo() {
     if (!sendPrepared("undo_metas", {&u.metaChannels.finish(), &u.metaEpochs.finish(), &u.metaLast.finish(),
                                      &u.metaRestore.finish()}))
       return -1;
-    return 3;
+    if (!sendPrepared("delete_outbox", {&u.outboxUsers.finish(), &u.outboxChannels.finish(), &u.outboxSeqs.finish()}))
+      return -1;
+    return 4;
   });
   if (!error.empty()) {
     if (connectionBroken()) disconnect();

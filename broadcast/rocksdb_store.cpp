@@ -12,6 +12,7 @@
 #include "broadcast/rocksdb_last_seen.h"
 #include "broadcast/rocksdb_migrations.h"
 #include "broadcast/rocksdb_open.h"
+#include "broadcast/conversation_records.h"
 #include "broadcast/rocksdb_records.h"
 
 namespace webim::hub {
@@ -167,6 +168,7 @@ void RocksDbHistoryStore::writeBatch(const WriteSet& batch, bool sync) {
   rocksdb::WriteBatch wb;
   for (const StoredMessage& m : batch.messages) {
     wb.Put(messageKey(m.channel, m.seq), encodeMessage(m));
+    if (m.noticeSeq != 0) continue;  // a dm notice: no user content, no index (the dm message has them)
     wb.Put(senderKey(m.from, m.channel, m.seq), rocksdb::Slice());  // the per-sender index (erase_user)
     if (m.editOf != 0) wb.Put(editKey(m.channel, m.editOf, m.seq), rocksdb::Slice());  // a delete finds its edits
     if (m.editOf != 0 || m.deleteOf != 0) wb.Put(uncountedKey(m.channel, m.seq), rocksdb::Slice());  // not unread
@@ -176,6 +178,7 @@ void RocksDbHistoryStore::writeBatch(const WriteSet& batch, bool sync) {
   for (const Revocation& r : batch.revocations) wb.Put(revocationKey(r.user), encodeRevocation(r.notBeforeMs));
   for (const ReadCursor& c : batch.cursors) wb.Put(cursorKey(c.channel, c.user), encodeCursor(c.seq));
   putLastSeen(wb, batch.lastSeen);
+  putConversations(wb, batch);  // the conversation index and the outbox: rocksdb_conversations.cpp
   if (!batch.redactions.empty()) addRedactions(wb, batch);  // rocksdb_erase.cpp
   rocksdb::WriteOptions options;
   options.sync = sync;
@@ -212,6 +215,7 @@ void RocksDbHistoryStore::rememberUndo(const WriteSet& batch) {
     if (!added) it->second.second = std::min(it->second.second, m.seq);
   }
   for (const DedupEntry& d : batch.dedups) undo_->deletes.push_back(dedupKey(d.from, d.cid));
+  for (const OutboxEntry& e : batch.outbox) undo_->deletes.push_back(conv::outboxKey(e));  // its dm message is gone
   // The sequencer rolled these channels back to first seq - 1 (their last durable seq). A meta
   // written without messages (a channel created for a subscriber) is left: the sequencer forgot
   // that channel and reads it from the store again.

@@ -302,6 +302,7 @@ Task Connection::apiCall(std::string op, std::string body) {
     apiUnread(body);
     co_return;
   }
+  if (op == "conversations") co_return apiConversations(body);  // conversations.cpp
   if (op == "online" && frontend().shardCount() > 1) {  // users of every shard: split and merged
     apiOnline(std::move(body));
     co_return;

@@ -34,6 +34,7 @@ std::optional<std::string_view> apiOpForPath(std::string_view path) {
   if (path == "/api/stats") return "stats";
   if (path == "/api/read") return "read";
   if (path == "/api/unread") return "unread";
+  if (path == "/api/conversations") return "conversations";
   if (path == "/api/online") return "online";
   if (path == "/api/presence") return "presence";
   if (path == "/api/presence_stats") return "presence_stats";

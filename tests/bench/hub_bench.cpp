@@ -49,6 +49,7 @@ struct Args {
   double warmup = 1;
   int payload = 100;
   int channels = 64;
+  std::string prefix = "bench:";  // --dm: dm:a<i>:b<i> (each message leaves two inbox notices)
   std::string out = "var/bench";
   std::vector<std::string> hubArgs;  // extra flags for the hub (e.g. --max-batch 4096)
 };
@@ -65,7 +66,7 @@ std::vector<std::string> split(const std::string& s, char sep) {
   if (!error.empty()) std::cerr << "hub_bench: " << error << "\n";
   std::cerr << "usage: hub_bench --hub PATH [--old-hub PATH] [--work-dir DIR] [--pg-script PATH]\n"
                "  [--stores rocksdb,postgres] [--publishers 1,16,256] [--seconds 5] [--warmup 1] [--window S]\n"
-               "  [--rounds N] [--payload 100] [--channels 64] [--fsync-probes 2000] [--out DIR] [-- extra hub flags]\n";
+               "  [--rounds N] [--payload 100] [--channels 64] [--channel-prefix bench: | dm] [--fsync-probes 2000] [--out DIR] [-- extra hub flags]\n";
   std::exit(2);
 }
 
@@ -94,6 +95,7 @@ Args parse(int argc, char** argv) {
     else if (k == "--warmup") a.warmup = std::stod(v);
     else if (k == "--payload") a.payload = std::stoi(v);
     else if (k == "--channels") a.channels = std::stoi(v);
+    else if (k == "--channel-prefix") a.prefix = v;
     else if (k == "--out") a.out = v;
     else usage("unknown option " + k);
   }
@@ -242,7 +244,8 @@ Result drive(zmq::context_t& ctx, const Args& a, const fs::path& dir, const std:
     req.Clear();
     req.set_req_id(++counter[i]);
     auto* pub = req.mutable_publish();
-    pub->set_channel("bench:" + std::to_string(i % a.channels));
+    const std::string n = std::to_string(i % a.channels);
+    pub->set_channel(a.prefix == "dm" ? "dm:a" + n + ":b" + n : a.prefix + n);
     pub->set_from("bench-" + std::to_string(i));
     pub->set_cid("r" + std::to_string(round) + "-" + std::to_string(i) + "-" + std::to_string(counter[i]));
     pub->set_data(data);

@@ -83,3 +83,15 @@ if(TARGET unit_erase_job_test)
   add_test(NAME "unit/erase_job_test: postgres" COMMAND unit_erase_job_test "[postgres]")
   webim_pg_test("unit/erase_job_test: postgres")
 endif()
+
+# Conversations (dm notices, the outbox, the conversation index) on PostgreSQL: the same tests as
+# integration/conversations and integration/conversations_shards, each hub in a schema of its own.
+if(TARGET webim-broadcast AND NODE_EXECUTABLE)
+  foreach(name conversations conversations_shards)
+    add_test(NAME "integration/${name}: postgres"
+             COMMAND ${NODE_EXECUTABLE} ${WEBIM_NODE_TEST} ${CMAKE_CURRENT_LIST_DIR}/${name}.test.mjs)
+    webim_pg_test("integration/${name}: postgres")
+    set_property(TEST "integration/${name}: postgres" APPEND PROPERTY ENVIRONMENT ${WEBIM_TEST_ENV} WEBIM_TEST_STORE=postgres)
+    set_property(TEST "integration/${name}: postgres" PROPERTY SKIP_RETURN_CODE 77)
+  endforeach()
+endif()
