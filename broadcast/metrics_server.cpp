@@ -38,17 +38,20 @@ void MetricsServer::serve(const std::function<std::string()>& render) {
     if (!id.more() || !socket_.recv(data, zmq::recv_flags::dontwait)) continue;
     std::string key = id.to_string();
     auto it = heads_.find(key);
-    // A connection opened or closed (closes we make are not notified; a close crossing ours makes
-    // an entry for a gone id, closed in its turn as the oldest).
+    // A connection opened or closed (closes we make are not notified, but a close crossing ours
+    // is: it must not count as an opening, or gone ids would evict live scrapes as the oldest).
     if (data.size() == 0) {
-      if (it == heads_.end()) {
-        opened(key);
-      } else {
+      if (it != heads_.end()) {
         heads_.erase(it);
+      } else if (finished_.erase(key) == 0) {  // a notice follows its opening in the same pipe
+        opened(key);
       }
       continue;
     }
-    if (it == heads_.end()) continue;  // closed by us, its bytes were on the way
+    if (it == heads_.end()) {  // closed by us (its bytes were on the way) or answered: close it
+      closeClient(key);        // (again): a live connection never waits for nothing
+      continue;
+    }
     it->second.append(static_cast<const char*>(data.data()), data.size());
     if (it->second.find("\r\n\r\n") != std::string::npos) {
       std::string head = std::move(it->second);
@@ -58,6 +61,15 @@ void MetricsServer::serve(const std::function<std::string()>& render) {
       heads_.erase(it);
       closeClient(key);
     }
+  }
+}
+
+void MetricsServer::finished(const std::string& id) {
+  if (!finished_.insert(id).second) return;
+  finishedOrder_.push_back(id);
+  while (finishedOrder_.size() > kMaxFinished) {
+    finished_.erase(finishedOrder_.front());
+    finishedOrder_.pop_front();
   }
 }
 
@@ -85,20 +97,43 @@ void MetricsServer::answer(const std::string& id, const std::string& head,
   } else {
     reply = httpResponse(404, "text/plain", "not found: GET /metrics or /healthz\n");
   }
-  try {
-    socket_.send(zmq::buffer(id), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-    socket_.send(zmq::buffer(reply), zmq::send_flags::dontwait);  // one message: [id][bytes]
-    closeClient(id);  // [id][empty]: close the connection once the bytes are out
-  } catch (const zmq::error_t& e) {
-    spdlog::debug("metrics: cannot answer a scrape: {}", e.what());
-  }
+  // The reply, then [id][empty]: close the connection once the bytes are out. A peer already gone
+  // (EHOSTUNREACH) or going (EAGAIN: its pipe is terminating) gets neither.
+  finished(id);
+  if (sendTo(id, zmq::buffer(reply))) sendTo(id, zmq::const_buffer());
 }
 
 void MetricsServer::closeClient(const std::string& id) {
+  finished(id);
+  sendTo(id, zmq::const_buffer());
+}
+
+// ZMQ_STREAM takes [id][data] as two frames with no transaction: an id frame that fails (EAGAIN
+// from cppzmq as an empty result, EHOSTUNREACH as a throw) leaves the socket expecting an id, so
+// a data frame sent after it would be taken as the next id (ignored, as it has no SNDMORE) and
+// every later frame would be shifted by one: every later reply would go nowhere and the endpoint
+// would wedge. So the data frame goes only after its id frame went, and then always (the socket is
+// never left mid-message: stream_t accepts a data frame whatever the pipe's state).
+bool MetricsServer::sendTo(const std::string& id, zmq::const_buffer data) {
   try {
-    socket_.send(zmq::buffer(id), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-    socket_.send(zmq::message_t(), zmq::send_flags::dontwait);
-  } catch (const zmq::error_t&) {
+    if (!socket_.send(zmq::buffer(id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      spdlog::debug("metrics: a scrape's connection is closing (EAGAIN), not answered");
+      return false;
+    }
+  } catch (const zmq::error_t& e) {
+    spdlog::debug("metrics: a scrape's connection is gone: {}", e.what());
+    return false;
+  }
+  for (int attempt = 0;; ++attempt) {  // EINTR leaves the socket as it was: send the frame again
+    try {
+      socket_.send(data, zmq::send_flags::dontwait);
+      return true;
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR || attempt >= 100) {
+        spdlog::warn("metrics: cannot finish a reply: {}", e.what());
+        return false;
+      }
+    }
   }
 }
 

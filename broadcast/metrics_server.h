@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <zmq.hpp>
 
 namespace webim::hub {
@@ -27,15 +28,24 @@ class MetricsServer {
   static constexpr size_t kMaxReads = 64;
   static constexpr size_t kMaxClients = 16;
   static constexpr size_t kMaxHeadBytes = 8192;
+  static constexpr size_t kMaxFinished = 1024;
 
  private:
   void answer(const std::string& id, const std::string& head, const std::function<std::string()>& render);
   void closeClient(const std::string& id);
+  // Sends [id][data] whole, or nothing (false) when the peer is gone or going.
+  bool sendTo(const std::string& id, zmq::const_buffer data);
   void opened(const std::string& id);
+  // Remembers an id answered or closed by us: a notice (empty message) for it is then its close
+  // crossing ours, not an opening (which would make an entry for a gone id, evicting live scrapes
+  // as the oldest). The last kMaxFinished ids are remembered.
+  void finished(const std::string& id);
 
   zmq::socket_t socket_;
   std::unordered_map<std::string, std::string> heads_;  // routing id -> request bytes so far
   std::deque<std::string> order_;                       // the ids of heads_, oldest first
+  std::unordered_set<std::string> finished_;            // ids answered or closed by us, recent
+  std::deque<std::string> finishedOrder_;               // the same (and some notified), oldest first
 };
 
 }  // namespace webim::hub

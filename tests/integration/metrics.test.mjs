@@ -13,9 +13,14 @@ import { Client, Cluster, FRONTEND, Process, apiPost, until } from './harness.mj
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+// Every request fails within 5 s with a message rather than hanging until the CTest timeout.
 async function get(port, path, headers = {}) {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers });
-  return { status: res.status, body: await res.text() };
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers, signal: AbortSignal.timeout(5000) });
+    return { status: res.status, body: await res.text() };
+  } catch (e) {
+    throw new Error(`GET ${path} on port ${port}: no answer (${e.message}${e.cause ? `: ${e.cause.message}` : ''})`);
+  }
 }
 
 async function scrape(port) {

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "broadcast/metrics_server.h"
@@ -105,5 +106,36 @@ TEST_CASE("metrics server: a large page arrives whole before the connection clos
     size_t head = response.find("\r\n\r\n") + 4;
     CHECK(contentLength(response) == body.size());
     CHECK(response.size() - head == body.size());
+  }
+}
+
+// The wedge of 2026-12-05: a client that sent its request and went before the answer made the
+// reply's id frame fail (EAGAIN: its pipe terminating); the reply then went out as an id frame and
+// left the socket shifted by one frame, so no scrape was ever answered again.
+TEST_CASE("metrics server: clients that send a request and go do not wedge the endpoint", "[metrics_server]") {
+  zmq::context_t context;
+  MetricsServer server(context, "127.0.0.1:0");
+  auto render = [] { return std::string("webim_x 1\n"); };
+  auto serveFor = [&](int ms) {
+    for (int i = 0; i < ms / 10; ++i) {
+      zmq::pollitem_t item{server.socket().handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, std::chrono::milliseconds(10));
+      server.serve(render);
+    }
+  };
+  for (int round = 0; round < 3; ++round) {
+    {
+      Client gone(portOf(server));
+      serveFor(50);  // its connection is open
+      linger reset{1, 0};
+      ::setsockopt(gone.fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+      gone.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    }  // closed with a reset before the server read the request
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    serveFor(50);
+    Client scraper(portOf(server));
+    scraper.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::string response = scrape(server, scraper, render);
+    REQUIRE(response.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
   }
 }
