@@ -227,6 +227,7 @@ class Connection final : private TimerNode {
   void handleRead(const ClientRequest& request);
   void handleUnread(const ClientRequest& request);
   Task markRead(int64_t id, std::string channel, uint64_t seq);
+  void noticeOwnRead(const std::string& channel, uint64_t seq);  // read_requests.cpp
   // `api`: for POST /api/unread (the app, on behalf of `user`), answered as its HTTP response.
   Task unreadCounts(int64_t id, std::string user, std::vector<std::string> channels, bool api);
   void apiUnread(std::string_view body);

@@ -342,6 +342,7 @@ Task Connection::publish(int64_t id, std::string channel, std::string cid, std::
       .key("seq").uinteger(result.reply.publish_ack().seq())
       .endObject();
   sendReply(out);
+  if (result.reply.publish_ack().read()) noticeOwnRead(request.publish().channel(), result.reply.publish_ack().seq());
 }
 
 Task Connection::history(int64_t id, std::string channel, uint64_t before, uint64_t after, uint32_t limit) {
