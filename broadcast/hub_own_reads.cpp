@@ -30,12 +30,12 @@ void Hub::stageOwnReads(std::vector<Request>& batch) {
   stats_.cursorsWritten += merged.added;
   for (size_t i : merged.receipts) from[i]->ownRead = std::move(reads[i]);
   // A read of the batch on one of these keys: the publish's receipt carries the final value.
-  const std::unordered_set<std::string> keys(merged.keys.begin(), merged.keys.end());
+  std::unordered_set<std::string> keys;
   for (Request& r : batch) {
     auto* read = std::get_if<ReadCursorRequest>(&r.request);
-    if (read != nullptr && read->receipt && keys.count(BatchCursors::key(read->channel, read->user)) != 0) {
-      read->receipt = false;
-    }
+    if (read == nullptr || !read->receipt) continue;
+    if (keys.empty()) keys.insert(merged.keys.begin(), merged.keys.end());
+    if (keys.count(BatchCursors::key(read->channel, read->user)) != 0) read->receipt = false;
   }
 }
 
@@ -46,7 +46,8 @@ void Hub::publishOwnReceipt(const OwnRead& read) {
     ++stats_.receipts;
   }
   const std::string inbox = std::string(kInboxPrefix) + read.user;
-  if (decoder_.scope().owns(inbox)) publisher_.publishReceipt(inbox, read.channel, read.user, read.seq);
+  // No frontend holds the inbox: no device to tell (nothing encoded).
+  if (holds(read.user) && decoder_.scope().owns(inbox)) publisher_.publishReceipt(inbox, read.channel, read.user, read.seq);
 }
 
 }  // namespace webim::hub

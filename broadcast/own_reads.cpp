@@ -19,11 +19,13 @@ OwnReadsMerge mergeOwnReads(const std::vector<OwnRead>& reads, std::vector<ReadC
     auto [it, added] = last.try_emplace(k, i);
     if (!added && reads[i].seq >= reads[it->second].seq) it->second = i;
   }
-  std::unordered_map<std::string, size_t> stagedAt;
+  std::unordered_map<std::string, size_t> stagedAt;  // the records the batch's reads staged (often none)
   for (size_t i = 0; i < staged.size(); ++i) stagedAt.emplace(BatchCursors::key(staged[i].channel, staged[i].user), i);
+  staged.reserve(staged.size() + last.size());
+  out.keys.reserve(last.size());
   for (const auto& [k, i] : last) {
     const OwnRead& r = reads[i];
-    if (auto at = stagedAt.find(k); at != stagedAt.end()) {
+    if (auto at = stagedAt.find(k); !stagedAt.empty() && at != stagedAt.end()) {
       staged[at->second].seq = std::max(staged[at->second].seq, r.seq);
     } else {
       staged.push_back(ReadCursor{r.channel, r.user, r.seq});
