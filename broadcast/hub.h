@@ -40,6 +40,7 @@
 #include "broadcast/hub_request.h"
 #include "broadcast/inbox_router.h"
 #include "broadcast/notice_outbox.h"
+#include "broadcast/own_reads.h"
 #include "broadcast/metrics_server.h"
 #include "broadcast/presence_grace.h"
 #include "broadcast/presence_settling.h"
@@ -84,6 +85,7 @@ class Hub {
     PublishOutcome outcome;                // PublishRequest, once sequenced
     std::vector<ChannelMeta> positions;    // AttachRequest: each inbox's position when it was read
     int64_t kickNotBeforeMs = 0;           // KickRequest, once staged
+    std::optional<OwnRead> ownRead;        // PublishRequest: carries its sender's receipt (hub_own_reads.cpp)
   };
   // A batch written and waiting for its sync (or behind one that is).
   struct InFlight {
@@ -154,6 +156,8 @@ class Hub {
   void answer(Request& /*r*/, const SignalRequest& /*signal*/) {}  // published in receive(), never batched
   // Read cursors (hub_reads.cpp): a batch's reads and unread queries, staged before its requests.
   void stageReads(std::vector<Request>& batch);
+  void stageOwnReads(std::vector<Request>& batch);  // after stage(): own publishes mark read (hub_own_reads.cpp)
+  void publishOwnReceipt(const OwnRead& read);
   void answer(Request& r, const ReadCursorRequest& read);
   void answer(Request& r, const UnreadRequest& unread);
   void answer(Request& /*r*/, const ReadNoticeRequest& /*notice*/) {}  // published in receive(), never batched

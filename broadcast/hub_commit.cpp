@@ -138,6 +138,7 @@ void Hub::processBatch(std::vector<Request>& batch) {
   ++metrics_.batches;
   stageReads(batch);  // one positions read and one cursor MultiGet for the batch's reads
   for (Request& r : batch) stage(r);
+  stageOwnReads(batch);  // a client's publish marks the channel read up to it, in this commit
   const auto writeStart = std::chrono::steady_clock::now();
   const bool wrote = sequencer_.hasPending();
   if (!writeBatch(whole)) {

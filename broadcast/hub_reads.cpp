@@ -167,6 +167,7 @@ bool Hub::receiptsFor(std::string_view channel) const {
 // After the batch's replies: the receipts of the cursors it moved, to the channel's subscribers.
 void Hub::publishReceipts(const std::vector<Request>& batch) {
   for (const Request& r : batch) {
+    if (r.ownRead) publishOwnReceipt(*r.ownRead);
     const auto* read = std::get_if<ReadCursorRequest>(&r.request);
     if (read == nullptr || !read->receipt) continue;
     if (receiptsFor(read->channel)) {

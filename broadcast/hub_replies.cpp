@@ -58,6 +58,7 @@ void Hub::answer(Request& r, const PublishRequest& /*publish*/) {
   wire::HubReply reply;
   reply.mutable_publish_ack()->set_epoch(r.outcome.epoch);
   reply.mutable_publish_ack()->set_seq(r.outcome.seq);
+  if (r.ownRead) reply.mutable_publish_ack()->set_read(true);
   replyFrontend(r, reply);
 }
 

@@ -132,6 +132,7 @@ class Sequencer {
   // with it when the commit fails.
   void stage(Revocation revocation) { batch_.revocations.push_back(std::move(revocation)); }
   void stage(ReadCursor cursor) { batch_.cursors.push_back(std::move(cursor)); }
+  std::vector<ReadCursor>& stagedCursors() { return batch_.cursors; }  // own publishes join them (own_reads.h)
   void stage(PresenceLastSeen seen) { batch_.lastSeen.push_back(std::move(seen)); }
   void stage(Redaction redaction) { batch_.redactions.push_back(std::move(redaction)); }
   void stage(ConversationTouch touch) { batch_.conversations.push_back(std::move(touch)); }

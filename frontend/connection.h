@@ -229,6 +229,7 @@ class Connection final : private TimerNode {
   void handleRead(const ClientRequest& request);
   void handleUnread(const ClientRequest& request);
   Task markRead(int64_t id, std::string channel, uint64_t seq);
+  void noticeOwnRead(const std::string& channel, uint64_t seq);  // read_requests.cpp
   // `api`: for POST /api/unread (the app, on behalf of `user`), answered as its HTTP response.
   // With `rows`: the answer is a `conversations` page of these channels (conversations.cpp).
   Task unreadCounts(int64_t id, std::string user, std::vector<std::string> channels, bool api,

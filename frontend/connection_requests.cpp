@@ -344,6 +344,7 @@ Task Connection::publish(int64_t id, std::string channel, std::string cid, std::
       .endObject();
   sendReply(out);
   if (editOf == 0 && deleteOf == 0) touchConversation(request.publish().channel(), result.reply.publish_ack().seq());
+  if (result.reply.publish_ack().read()) noticeOwnRead(request.publish().channel(), result.reply.publish_ack().seq());
 }
 
 Task Connection::history(int64_t id, std::string channel, uint64_t before, uint64_t after, uint32_t limit) {

@@ -107,6 +107,20 @@ Task Connection::markRead(int64_t id, std::string channel, uint64_t seq) {
   (void)frontend().hubFor(inbox).post(notice);  // best effort, like a signal
 }
 
+// The client's publish moved its cursor (PublishAck.read): the channel's hub told the inbox when it
+// owns it too; else the receipt is posted to the inbox's hub, as after a read.
+void Connection::noticeOwnRead(const std::string& channel, uint64_t seq) {
+  std::string inbox = std::string(kInboxPrefix) + session_.user;
+  HubLink& inboxHub = frontend().hubFor(inbox);
+  if (&inboxHub == &frontend().hubFor(channel)) return;
+  wire::FrontendRequest notice;
+  wire::ReadReceipt* receipt = notice.mutable_read_notice();
+  receipt->set_channel(channel);
+  receipt->set_user(session_.user);
+  receipt->set_seq(seq);
+  (void)inboxHub.post(notice);  // best effort, like a signal
+}
+
 // One request per shard, then merged:
 //   {"op":"ok","id":N,"unread":{"room:1":3,...},"read":{"room:1":7,...},"peer_read":{"dm:a:b":5}}
 Task Connection::unreadCounts(int64_t id, std::string user, std::vector<std::string> channels, bool api,

@@ -118,7 +118,7 @@ describe(`conversations (one shard, two frontends, ${process.env.WEBIM_TEST_STOR
     assert.equal(all.more, false);
     const dm = all.items[3];
     assert.deepEqual({ seq: dm.seq, unread: dm.unread, read: dm.read, peer_read: dm.peer_read },
-      { seq: 2, unread: 2, read: 0, peer_read: 0 });
+      { seq: 2, unread: 2, read: 0, peer_read: 2 });  // dave's own publishes marked the dm read for him
     assert.equal(all.items[1].seq, 1);
     assert.equal(all.items[1].peer_read, undefined);
     for (let i = 1; i < all.items.length; i++) assert.ok(all.items[i - 1].ts >= all.items[i].ts);
@@ -126,7 +126,7 @@ describe(`conversations (one shard, two frontends, ${process.env.WEBIM_TEST_STOR
     assert.equal((await carol.request('read', { ch: 'dm:carol:dave', seq: 1 })).seq, 1);
     const afterRead = await list(carol);
     assert.deepEqual(afterRead.items.find((i) => i.ch === 'dm:carol:dave'),
-      { ch: 'dm:carol:dave', ts: dm.ts, seq: 2, unread: 1, read: 1, peer_read: 0 });
+      { ch: 'dm:carol:dave', ts: dm.ts, seq: 2, unread: 1, read: 1, peer_read: 2 });
     // Paging: limit 1, then before the last item.
     const seen = [];
     let page = await list(carol, { limit: 1 });
@@ -141,8 +141,8 @@ describe(`conversations (one shard, two frontends, ${process.env.WEBIM_TEST_STOR
     // A token without the grant: the room is left out.
     const carol2 = await connect(fe2, cluster, 'carol', ['room:c1', 'room:c2']);
     assert.deepEqual((await list(carol2)).items.map((i) => i.ch), ['room:c2', 'room:c1', 'dm:carol:dave']);
-    // dave: the dm only (his own messages count as unread: unread is last seq - his cursor).
-    assert.deepEqual((await list(dave)).items.map((i) => [i.ch, i.unread, i.peer_read]), [['dm:carol:dave', 2, 1]]);
+    // dave: the dm only; his own messages are not unread for him (a publish marks it read up to it).
+    assert.deepEqual((await list(dave)).items.map((i) => [i.ch, i.unread, i.peer_read]), [['dm:carol:dave', 0, 1]]);
     for (const c of [carol, carol2, dave]) await c.close();
   });
 
@@ -155,7 +155,7 @@ describe(`conversations (one shard, two frontends, ${process.env.WEBIM_TEST_STOR
     const post = async (body) => (await fetch(`http://127.0.0.1:${fe2.port}/cmd?sid=${sid}`, { method: 'POST', body: JSON.stringify(body) })).json();
     const page = await post({ op: 'conversations', id: 1 });
     assert.equal(page.op, 'ok');
-    assert.deepEqual(page.items.map((i) => [i.ch, i.seq, i.unread, i.read, i.peer_read]), [['dm:frank:gina', 1, 1, 0, 0]]);
+    assert.deepEqual(page.items.map((i) => [i.ch, i.seq, i.unread, i.read, i.peer_read]), [['dm:frank:gina', 1, 1, 0, 1]]);
     assert.equal((await post({ op: 'conversations', id: 2, limit: 101 })).code, 'bad_request');
     await gina.close();
   });
@@ -176,7 +176,8 @@ describe(`conversations (one shard, two frontends, ${process.env.WEBIM_TEST_STOR
     assert.equal((await cluster.appRequest({ op: 'conversations' })).code, 'bad_request');
     const api = await apiPost(fe2.port, 'conversations', { user: 'hank' }, cluster.apiKey);
     assert.equal(api.status, 200, JSON.stringify(api.body));
-    assert.deepEqual(api.body.items.map((i) => [i.ch, i.seq, i.unread, i.read]), [['room:h1', 1, 1, 0], ['dm:hank:ivy', 1, 1, 0]]);
+    // hank's own publishes marked both read for him.
+    assert.deepEqual(api.body.items.map((i) => [i.ch, i.seq, i.unread, i.read]), [['room:h1', 1, 0, 1], ['dm:hank:ivy', 1, 0, 1]]);
     assert.equal(api.body.items[1].peer_read, 0);
     const bad = await apiPost(fe2.port, 'conversations', { user: 'hank', limit: 101 }, cluster.apiKey);
     assert.equal(bad.status, 400);

@@ -70,6 +70,12 @@ if(TARGET webim-broadcast AND NODE_EXECUTABLE)
   webim_pg_test("integration/read_cursors: postgres")
   set_property(TEST "integration/read_cursors: postgres" APPEND PROPERTY ENVIRONMENT ${WEBIM_TEST_ENV})
   set_property(TEST "integration/read_cursors: postgres" PROPERTY SKIP_RETURN_CODE 77)
+  # A user's own publish marks the channel read (the same check as integration/own_reads).
+  add_test(NAME "integration/own_reads: postgres"
+           COMMAND ${NODE_EXECUTABLE} ${WEBIM_NODE_TEST} ${CMAKE_CURRENT_LIST_DIR}/own_reads_pg.test.mjs)
+  webim_pg_test("integration/own_reads: postgres")
+  set_property(TEST "integration/own_reads: postgres" APPEND PROPERTY ENVIRONMENT ${WEBIM_TEST_ENV})
+  set_property(TEST "integration/own_reads: postgres" PROPERTY SKIP_RETURN_CODE 77)
 endif()
 
 # Edit and delete: the stored entries and a delete's redaction, on PostgreSQL.

@@ -249,7 +249,7 @@ describe('read cursors (two shards, two frontends)', () => {
       const peerSeen = [];
       mine.on('read', (e) => mineSeen.push(e));
       other.on('read', (e) => otherSeen.push(e));
-      peer.on('read', (e) => peerSeen.push(e));
+      peer.on('read', (e) => { if (e.user === me) peerSeen.push(e); });  // (its own publishes' receipts too)
       const subs = [mine.subscribe(ch, () => {}), peer.subscribe(ch, () => {}), other.subscribe(`user:${me}`, () => {})];
       await Promise.all([mine.connect(), other.connect(), peer.connect()]);
       const ready = await Promise.all(subs.map((s) => s.ready));
@@ -260,9 +260,10 @@ describe('read cursors (two shards, two frontends)', () => {
       await until(() => peerSeen.length === 1 && otherSeen.length === 1, `receipts: ${JSON.stringify({ peerSeen, otherSeen })}`, 5000);
       assert.deepEqual(peerSeen[0], { op: 'read', ch, user: me, seq: 2 });
       assert.deepEqual(otherSeen[0], { op: 'read', ch, user: me, seq: 2 });
+      // The peer's own publishes marked the dm read up to them (docs/protocol.md "Read cursors").
       const counts = await peer.unread([ch]);
-      assert.deepEqual(counts, { unread: { [ch]: 2 }, read: { [ch]: 0 }, peerRead: { [ch]: 2 } });
-      assert.equal(await peer.read(ch, 1), 1);
+      assert.deepEqual(counts, { unread: { [ch]: 0 }, read: { [ch]: 2 }, peerRead: { [ch]: 2 } });
+      assert.equal(await peer.read(ch, 1), 2);
       // A long-poll client misses what comes between two of its polls (receipts are best effort).
       if (transport !== 'longpoll') await until(() => mineSeen.some((e) => e.user === 'zpeer'), `the peer's receipt: ${JSON.stringify(mineSeen)}`, 5000);
       await assert.rejects(mine.read('room:nope', 1), { code: 'forbidden' });
@@ -273,8 +274,8 @@ describe('read cursors (two shards, two frontends)', () => {
       const lateSub = late.subscribe(ch, () => {});
       await late.connect();
       const pos = await lateSub.ready;
-      assert.deepEqual([pos.read, pos.peerRead], [1, 2]);
-      assert.deepEqual(cursors, [{ ch, read: 1, peerRead: 2 }]);
+      assert.deepEqual([pos.read, pos.peerRead], [2, 2]);
+      assert.deepEqual(cursors, [{ ch, read: 2, peerRead: 2 }]);
       late.close();
       for (const c of [mine, other, peer]) c.close();
     });
