@@ -96,4 +96,11 @@ std::vector<int32_t> WatchTable::update(const std::string& user, Status status) 
   return entry.watchers;
 }
 
+size_t WatchTable::pairBytes() const noexcept {
+  size_t bytes = 0;
+  for (const Entry& e : entries_) bytes += e.watchers.capacity() * sizeof(int32_t);
+  for (const auto& [fd, list] : byConn_) bytes += list.capacity() * sizeof(uint32_t);
+  return bytes;
+}
+
 }  // namespace webim

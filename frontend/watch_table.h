@@ -46,6 +46,8 @@ class WatchTable {
   size_t users() const noexcept { return index_.size(); }
   size_t watches() const noexcept { return watches_; }
   bool watching(int32_t conn) const { return byConn_.count(conn) != 0; }
+  // Bytes held for the (connection, user) pairs: the watcher lists and the connections' lists.
+  size_t pairBytes() const noexcept;
 
  private:
   struct Entry {
