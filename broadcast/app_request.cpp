@@ -321,6 +321,9 @@ void appendDeliveryJson(std::string& out, const StoredMessage& msg) {
   if (msg.editOf != 0) w.key("edit").uinteger(msg.editOf);
   if (msg.deleteOf != 0) w.key("delete").uinteger(msg.deleteOf);
   if (msg.deleted) w.key("deleted").boolean(true);
+  if (msg.noticeSeq != 0) {
+    w.key("notice").beginObject().key("ch").string(msg.noticeChannel).key("seq").uinteger(msg.noticeSeq).endObject();
+  }
   if (!msg.data.empty()) w.key("data").raw(msg.data);
   w.endObject();
 }
@@ -361,6 +364,7 @@ std::string encodeStatsOk(const HubStats& s) {
   w.key("auth_admitted").uinteger(s.authAdmitted).key("auth_refused").uinteger(s.authRefused);
   w.key("signals").uinteger(s.signals);
   w.key("reads").uinteger(s.reads).key("unreads").uinteger(s.unreads).key("cursors_written").uinteger(s.cursorsWritten).key("receipts").uinteger(s.receipts);
+  w.key("dm_notices").uinteger(s.dmNotices);
   w.endObject();
   return out;
 }

@@ -145,6 +145,7 @@ struct HubStats {
   uint64_t unreads = 0;         // unread requests answered (also the cursors of sub replies)
   uint64_t cursorsWritten = 0;  // read cursor records committed (many reads of a key in a batch: one)
   uint64_t receipts = 0;        // read receipts published
+  uint64_t dmNotices = 0;       // dm notices stored in this hub's inboxes
 };
 
 std::string encodeAppError(std::string_view code, std::string_view message);

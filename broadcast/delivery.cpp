@@ -17,6 +17,8 @@ constexpr uint8_t kDataKey = 6 << 3 | 2;     // bytes data = 6
 constexpr uint8_t kEditOfKey = 15 << 3 | 0;        // uint64 edit_of = 15
 constexpr uint16_t kDeleteOfKey = 16 << 3 | 0;     // uint64 delete_of = 16
 constexpr uint16_t kDeletedKey = 17 << 3 | 0;      // bool deleted = 17
+constexpr uint16_t kNoticeChannelKey = 18 << 3 | 2;  // string notice_channel = 18 (two-byte key)
+constexpr uint16_t kNoticeSeqKey = 19 << 3 | 0;      // uint64 notice_seq = 19
 
 size_t varintSize(uint64_t v) {
   size_t n = 1;
@@ -53,7 +55,9 @@ size_t encodedDeliverySize(const StoredMessage& m) {
   return bytesFieldSize(m.channel) + (m.epoch != 0 ? 9 : 0) + (m.seq != 0 ? 1 + varintSize(m.seq) : 0) +
          bytesFieldSize(m.from) + (ts != 0 ? 1 + varintSize(ts) : 0) + bytesFieldSize(m.data) +
          (m.editOf != 0 ? 1 + varintSize(m.editOf) : 0) + (m.deleteOf != 0 ? 2 + varintSize(m.deleteOf) : 0) +
-         (m.deleted ? 3 : 0);
+         (m.deleted ? 3 : 0) +
+         (m.noticeChannel.empty() ? 0 : 2 + varintSize(m.noticeChannel.size()) + m.noticeChannel.size()) +
+         (m.noticeSeq != 0 ? 2 + varintSize(m.noticeSeq) : 0);
 }
 
 char* encodeDelivery(const StoredMessage& m, char* out) {
@@ -69,6 +73,12 @@ char* encodeDelivery(const StoredMessage& m, char* out) {
   out = putVarintField(out, kEditOfKey, m.editOf);
   if (m.deleteOf != 0) out = putVarint(putVarint(out, kDeleteOfKey), m.deleteOf);
   if (m.deleted) out = putVarint(putVarint(out, kDeletedKey), 1);
+  if (!m.noticeChannel.empty()) {
+    out = putVarint(putVarint(out, kNoticeChannelKey), m.noticeChannel.size());
+    std::memcpy(out, m.noticeChannel.data(), m.noticeChannel.size());
+    out += m.noticeChannel.size();
+  }
+  if (m.noticeSeq != 0) out = putVarint(putVarint(out, kNoticeSeqKey), m.noticeSeq);
   return out;
 }
 

@@ -24,6 +24,8 @@ void toDelivery(Message&& m, wire::Delivery& out) {
   out.set_edit_of(m.editOf);
   out.set_delete_of(m.deleteOf);
   out.set_deleted(m.deleted);
+  out.set_notice_channel(std::forward<Message>(m).noticeChannel);
+  out.set_notice_seq(m.noticeSeq);
 }
 
 // The encoded wire::Delivery of a stored message, written straight from its fields: byte for byte

@@ -76,6 +76,10 @@ struct StoredMessage {
   uint64_t editOf = 0;
   uint64_t deleteOf = 0;
   bool deleted = false;
+  // A DM notice in an inbox (docs/protocol.md "Conversations"): message `noticeSeq` of channel
+  // `noticeChannel` (a dm:) was stored; no data. Stored like an entry (conversation_records.h).
+  std::string noticeChannel{};
+  uint64_t noticeSeq = 0;
   bool operator==(const StoredMessage&) const = default;
 };
 
@@ -126,6 +130,35 @@ struct PresenceLastSeen {
   bool operator==(const PresenceLastSeen&) const = default;
 };
 
+// The conversation index (docs/architecture.md "Conversations"): the last activity of `user` in
+// `channel`, kept by the user's inbox hub. A touch never moves an entry back (older ts: ignored).
+struct ConversationTouch {
+  std::string user;
+  std::string channel;
+  int64_t tsMs = 0;
+  uint64_t seq = 0;
+  bool operator==(const ConversationTouch&) const = default;
+};
+
+// One page of a user's conversations, most recent first (HistoryStore::loadConversations).
+struct ConversationItem {
+  std::string channel;
+  int64_t tsMs = 0;
+  uint64_t seq = 0;
+  bool operator==(const ConversationItem&) const = default;
+};
+struct ConversationQuery {
+  std::string user;
+  uint32_t limit = 50;
+  bool hasBefore = false;  // start below (beforeTs, beforeChannel), exclusive
+  int64_t beforeTs = 0;
+  std::string beforeChannel;
+};
+struct ConversationPage {
+  std::vector<ConversationItem> items;
+  bool more = false;
+};
+
 // Everything one group commit writes.
 struct WriteSet {
   std::vector<StoredMessage> messages;
@@ -137,9 +170,10 @@ struct WriteSet {
   // Applied after `messages` (a message of the same batch may be redacted). Only in batches
   // committed whole (commit(batch, true)): abandon() never has to restore a redacted message.
   std::vector<Redaction> redactions;
+  std::vector<ConversationTouch> conversations{};  // the conversation index; not undone by abandon()
   bool empty() const {
     return messages.empty() && metas.empty() && dedups.empty() && revocations.empty() && cursors.empty() &&
-           lastSeen.empty() && redactions.empty();
+           lastSeen.empty() && redactions.empty() && conversations.empty();
   }
 };
 
@@ -258,6 +292,10 @@ class HistoryStore {
   };
   virtual EraseSlice eraseSender(std::string_view /*sender*/, size_t /*limit*/) { return {}; }
   virtual uint64_t countSender(std::string_view /*sender*/, uint64_t /*cap*/) { return 0; }
+
+  // The conversation index (WriteSet::conversations): one page of `query.user`'s conversations,
+  // most recent first, a range read. Throws HistoryStoreError. The default keeps none.
+  virtual ConversationPage loadConversations(const ConversationQuery& /*query*/) { return {}; }
 
   // For the hub's metrics: commits sent again with upserts (PostgreSQL; 0 elsewhere).
   virtual uint64_t upsertRetries() const { return 0; }

@@ -172,6 +172,12 @@ class Hub {
   void stageLastSeen();  // the users who went offline, into the pending batch (hub_presence.cpp)
   void answer(Request& /*r*/, const PresenceUpdateRequest& /*update*/) {}  // taken in receive() (takePresence)
   void answer(Request& /*r*/, const PresenceQueryRequest& /*query*/) {}    // answered in receive() (takePresence)
+  // Conversations (hub_conversations.cpp): dm notices, the conversation index, its pages.
+  void stageDmNotices(const std::string& dm, uint64_t seq, const std::string& from, int64_t tsMs);
+  void stageRemoteNotice(const std::string& user, const std::string& dm, uint64_t seq, const std::string& from,
+                         int64_t tsMs);
+  void answer(Request& /*r*/, const ConversationTouchRequest& /*touch*/) {}  // staged, never answered
+  void answer(Request& r, const ConversationsRequest& request);
   // Erasing a user (hub_erase.cpp, erase_job.h).
   void answer(Request& r, const EraseUserRequest& erase);
   void answer(Request& r, const EraseStatusRequest& status);

@@ -244,6 +244,12 @@ DecodedRequest HubRequestDecoder::decodeFrontend(std::string_view body) {
     case wire::FrontendRequest::kChannelPresenceQuery:
       out.request = decodePresenceQuery(*request.mutable_channel_presence_query(), scope_);
       break;
+    case wire::FrontendRequest::kConversationTouch:
+      out.request = decodeConversationTouch(*request.mutable_conversation_touch(), scope_);
+      break;
+    case wire::FrontendRequest::kConversations:
+      out.request = decodeConversations(*request.mutable_conversations(), scope_);
+      break;
     case wire::FrontendRequest::kApp:
       out.form = ReplyForm::AppViaFrontend;
       out.request = decodeApp(request.app().json(), request.app().op());

@@ -20,6 +20,7 @@
 #include <google/protobuf/arena.h>
 
 #include "broadcast/app_request.h"
+#include "broadcast/conversation_request.h"
 #include "broadcast/read_cursors.h"
 #include "broadcast/presence_request.h"
 #include "broadcast/sequencer.h"
@@ -109,7 +110,8 @@ using HubRequest = std::variant<RequestError, PublishRequest, HistoryRequest, St
                                 ReadCursorRequest, UnreadRequest, ReadNoticeRequest,
                                 OnlineRequest, WatchRequest,
                                 PresenceUpdateRequest, PresenceQueryRequest,
-                                EraseUserRequest, EraseStatusRequest>;
+                                EraseUserRequest, EraseStatusRequest,
+                                ConversationTouchRequest, ConversationsRequest>;
 
 // An edit or delete entry (a PublishRequest naming a seq; message_edits.h). hub_edits.cpp.
 bool isEditOrDelete(const HubRequest& request);
@@ -138,6 +140,9 @@ struct ShardScope {
 // proto -> request, checking the channels (hub_request_presence.cpp); strings are moved out.
 HubRequest decodePresenceUpdate(wire::ChannelPresenceUpdate& update, const ShardScope& scope);
 HubRequest decodePresenceQuery(wire::ChannelPresenceQuery& query, const ShardScope& scope);
+// Conversations (conversation_request.cpp): the user's inbox must be this shard's.
+HubRequest decodeConversationTouch(wire::ConversationTouch& touch, const ShardScope& scope);
+HubRequest decodeConversations(wire::ConversationsQuery& query, const ShardScope& scope);
 
 class HubRequestDecoder {
  public:

@@ -35,11 +35,19 @@ void Hub::stage(Request& r) {
     stageWatch(r, *watch);
   } else if (const auto* erase = std::get_if<EraseUserRequest>(&r.request)) {
     stageErase(r, *erase);
+  } else if (auto* touch = std::get_if<ConversationTouchRequest>(&r.request)) {
+    sequencer_.stage(std::move(touch->touch));  // the conversation index (hub_conversations.cpp)
   }
 }
 
 void Hub::stagePublish(Request& r, PublishRequest& publish) {
-  r.outcome = sequencer_.sequence(std::move(publish.input), nowMs());
+  const bool dm = publish.input.channel.starts_with("dm:") && publish.input.editOf == 0 && publish.input.deleteOf == 0;
+  std::string channel = dm ? publish.input.channel : std::string();
+  std::string from = dm ? publish.input.from : std::string();
+  const int64_t now = nowMs();
+  r.outcome = sequencer_.sequence(std::move(publish.input), now);
+  // A new dm message notifies both participants' inboxes (not a retry: Duplicate).
+  if (dm && r.outcome.status == PublishStatus::Sequenced) stageDmNotices(channel, r.outcome.seq, from, now);
   if (r.outcome.status == PublishStatus::BadRequest) {
     r.request = RequestError{"bad_request", std::move(r.outcome.message)};
   } else if (r.outcome.status == PublishStatus::Unavailable) {

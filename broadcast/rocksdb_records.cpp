@@ -9,7 +9,7 @@ namespace {
 constexpr size_t kMessageFixedSize = 1 + 8 + 8 + 8 + 4;
 // v2 (edit and delete entries, deleted messages): v1's fixed part, then flags(1) ref(8).
 constexpr size_t kMessageV2FixedSize = kMessageFixedSize + 1 + 8;
-constexpr uint8_t kFlagEdit = 1, kFlagDelete = 2, kFlagDeleted = 4;
+constexpr uint8_t kFlagEdit = 1, kFlagDelete = 2, kFlagDeleted = 4, kFlagNotice = 8;
 
 bool isMessageRecord(std::string_view record) {
   return (record.size() >= kMessageFixedSize && record[0] == kRecordVersion) ||
@@ -152,7 +152,7 @@ std::string cursorKey(std::string_view channel, std::string_view user) {
 // Plain messages keep the v1 layout (byte for byte what earlier releases wrote); v2 only for the
 // records that need its flags.
 std::string encodeMessage(const StoredMessage& m) {
-  const bool v2 = m.editOf != 0 || m.deleteOf != 0 || m.deleted;
+  const bool v2 = m.editOf != 0 || m.deleteOf != 0 || m.deleted || m.noticeSeq != 0;
   std::string v;
   v.reserve(kMessageV2FixedSize + m.from.size() + m.data.size());
   v.push_back(v2 ? kMessageRecordV2 : kRecordVersion);
@@ -162,11 +162,11 @@ std::string encodeMessage(const StoredMessage& m) {
   appendBigEndian<uint32_t>(v, static_cast<uint32_t>(m.from.size()));
   if (v2) {
     v.push_back(static_cast<char>((m.editOf != 0 ? kFlagEdit : 0) | (m.deleteOf != 0 ? kFlagDelete : 0) |
-                                  (m.deleted ? kFlagDeleted : 0)));
-    appendBigEndian<uint64_t>(v, m.editOf != 0 ? m.editOf : m.deleteOf);
+                                  (m.deleted ? kFlagDeleted : 0) | (m.noticeSeq != 0 ? kFlagNotice : 0)));
+    appendBigEndian<uint64_t>(v, m.editOf != 0 ? m.editOf : m.deleteOf != 0 ? m.deleteOf : m.noticeSeq);
   }
   v.append(m.from);
-  v.append(m.data);
+  v.append(m.noticeSeq != 0 ? m.noticeChannel : m.data);  // a notice has no data: its dm channel instead
   return v;
 }
 
@@ -188,6 +188,11 @@ StoredMessage decodeMessage(std::string_view channel, std::string_view record) {
     if ((flags & kFlagEdit) != 0) m.editOf = ref;
     if ((flags & kFlagDelete) != 0) m.deleteOf = ref;
     m.deleted = (flags & kFlagDeleted) != 0;
+    if ((flags & kFlagNotice) != 0) {
+      m.noticeSeq = ref;
+      m.noticeChannel = std::move(m.data);
+      m.data.clear();
+    }
   }
   return m;
 }

@@ -7,8 +7,9 @@
 //   'm' channel '\0' seq(8)  message     v1: 0x01 epoch(8) seq(8) ts_ms(8) from_len(4) from data
 //                                        v2: 0x02 epoch(8) seq(8) ts_ms(8) from_len(4) flags(1) ref(8)
 //                                            from data; flags 1 edit entry, 2 delete entry, 4 deleted
-//                                            (data removed); ref: the seq edited or deleted. Written
-//                                            only for those (format 2); plain messages stay v1.
+//                                            (data removed), 8 dm notice (in place of data: the dm
+//                                            channel); ref: the seq edited, deleted or announced.
+//                                            Written only for those (format 2); plain messages stay v1.
 //   'c' channel              meta        v1: 0x01 epoch(8) last_seq(8)
 //   'd' from '\0' cid        dedup       v1: 0x01 epoch(8) seq(8) ts_ms(8) channel
 //   'r' user                 revocation  v1: 0x01 not_before_ms(8)
@@ -17,6 +18,8 @@
 //                                        message not deleted; erase_user walks it (erase_job.h)
 //   'e' channel '\0' seq(8) edit(8)    the edits of a message (format 2): empty value, one per edit
 //                                        entry; a delete of `seq` redacts them too
+//   'v' user '\0' channel         conversation  v1: 0x01 ts_ms(8) seq(8) (conversation_records.h)
+//   'V' user '\0' ~ts_ms(8) channel  its order  v1: 0x01 seq(8): a user's conversations, most recent first
 //   "s:epoch-seed"           the epoch seed (32 random bytes, HistoryStore::epochSeed)
 //   "s:format-version"       the store format version, 4 bytes big-endian (rocksdb_migrations.h)
 //   "s:value/<name>"         the hub's named values (HistoryStore::storeValue: the run marker)

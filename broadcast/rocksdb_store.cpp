@@ -167,6 +167,7 @@ void RocksDbHistoryStore::writeBatch(const WriteSet& batch, bool sync) {
   rocksdb::WriteBatch wb;
   for (const StoredMessage& m : batch.messages) {
     wb.Put(messageKey(m.channel, m.seq), encodeMessage(m));
+    if (m.noticeSeq != 0) continue;  // a dm notice: no user content, no index (the dm message has them)
     wb.Put(senderKey(m.from, m.channel, m.seq), rocksdb::Slice());  // the per-sender index (erase_user)
     if (m.editOf != 0) wb.Put(editKey(m.channel, m.editOf, m.seq), rocksdb::Slice());  // a delete finds its edits
   }
@@ -175,6 +176,7 @@ void RocksDbHistoryStore::writeBatch(const WriteSet& batch, bool sync) {
   for (const Revocation& r : batch.revocations) wb.Put(revocationKey(r.user), encodeRevocation(r.notBeforeMs));
   for (const ReadCursor& c : batch.cursors) wb.Put(cursorKey(c.channel, c.user), encodeCursor(c.seq));
   putLastSeen(wb, batch.lastSeen);
+  if (!batch.conversations.empty()) putConversations(wb, batch.conversations);  // rocksdb_conversations.cpp
   if (!batch.redactions.empty()) addRedactions(wb, batch);  // rocksdb_erase.cpp
   rocksdb::WriteOptions options;
   options.sync = sync;

@@ -66,7 +66,8 @@ Sequencer::ChannelState* Sequencer::loadChannel(const std::string& channel, std:
 std::optional<PublishOutcome> Sequencer::seenBefore(const PublishInput& input, int64_t nowMs) {
   if (input.cid.empty()) return std::nullopt;
   PublishOutcome out;
-  const std::string key = dedupKey(input.from, input.cid);
+  const std::string& from = input.dedupFrom.empty() ? input.from : input.dedupFrom;
+  const std::string key = dedupKey(from, input.cid);
   const DedupRecord* seen = nullptr;
   std::optional<DedupRecord> stored;
   if (auto it = pendingDedup_.find(key); it != pendingDedup_.end()) {
@@ -74,7 +75,7 @@ std::optional<PublishOutcome> Sequencer::seenBefore(const PublishInput& input, i
     out.pending = true;
   } else {
     try {
-      stored = store_.loadDedup(input.from, input.cid);
+      stored = store_.loadDedup(from, input.cid);
     } catch (const HistoryStoreError& e) {
       out.status = PublishStatus::Unavailable;
       out.message = e.what();
@@ -98,7 +99,8 @@ std::optional<PublishOutcome> Sequencer::seenBefore(const PublishInput& input, i
 PublishOutcome Sequencer::sequence(PublishInput input, int64_t nowMs) {
   if (std::optional<PublishOutcome> seen = seenBefore(input, nowMs)) return std::move(*seen);
   PublishOutcome out;
-  std::string key = input.cid.empty() ? std::string() : dedupKey(input.from, input.cid);
+  std::string& dedupFrom = input.dedupFrom.empty() ? input.from : input.dedupFrom;
+  std::string key = input.cid.empty() ? std::string() : dedupKey(dedupFrom, input.cid);
   std::string error;
   ChannelState* state = loadChannel(input.channel, error);
   if (!state) {
@@ -117,7 +119,7 @@ PublishOutcome Sequencer::sequence(PublishInput input, int64_t nowMs) {
 
   if (!key.empty()) {
     DedupRecord record{input.channel, state->epoch, seq, nowMs};
-    batch_.dedups.push_back({input.from, input.cid, record});
+    batch_.dedups.push_back({dedupFrom, input.cid, record});
     pendingDedup_.emplace(std::move(key), std::move(record));
   }
   out.status = PublishStatus::Sequenced;
@@ -125,7 +127,8 @@ PublishOutcome Sequencer::sequence(PublishInput input, int64_t nowMs) {
   out.seq = seq;
   out.pending = true;
   batch_.messages.push_back(StoredMessage{std::move(input.channel), state->epoch, seq, std::move(input.from), nowMs,
-                                          std::move(input.data), input.editOf, input.deleteOf, false});
+                                          std::move(input.data), input.editOf, input.deleteOf, false,
+                                          std::move(input.noticeChannel), input.noticeSeq});
   return out;
 }
 

@@ -50,6 +50,12 @@ struct PublishInput {
   std::string data;  // JSON value, verbatim (empty for a delete)
   uint64_t editOf = 0;    // an edit of this seq of the channel (message_edits.h)
   uint64_t deleteOf = 0;  // a delete of this seq
+  // A DM notice (conversation_notices.h): the dm message it announces; no data.
+  std::string noticeChannel{};
+  uint64_t noticeSeq = 0;
+  // The dedup key's sender when it is not `from` (a notice sent by a peer hub: no token subject can
+  // be it, conversation_notices.h). Empty: `from`.
+  std::string dedupFrom{};
 };
 
 enum class PublishStatus {
@@ -128,6 +134,7 @@ class Sequencer {
   void stage(ReadCursor cursor) { batch_.cursors.push_back(std::move(cursor)); }
   void stage(PresenceLastSeen seen) { batch_.lastSeen.push_back(std::move(seen)); }
   void stage(Redaction redaction) { batch_.redactions.push_back(std::move(redaction)); }
+  void stage(ConversationTouch touch) { batch_.conversations.push_back(std::move(touch)); }
   // The durable position of a channel held in memory: (epoch, durable seq), (epoch, 0) while only
   // a batch in flight wrote it; nullopt when not in memory (then the store holds only durable
   // records of it: nothing in flight is ever evicted).

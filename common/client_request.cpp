@@ -3,6 +3,7 @@
 #include <array>
 #include <span>
 
+#include "common/conversations_request.h"
 #include "common/epoch.h"
 #include "common/json_reader.h"
 
@@ -19,7 +20,7 @@ namespace {
 enum Field { kOp, kId, kToken, kCh, kCid, kData, kSince, kBefore, kAfter, kLimit, kSubs, kSeq, kChs, kUsers, kFieldCount };
 constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
     "op", "id", "token", "ch", "cid", "data", "since", "before", "after", "limit", "subs", "seq", "chs", "users"};
-constexpr std::array<std::string_view, 4> kExpanded = {"since", "subs", "chs", "users"};
+constexpr std::array<std::string_view, 5> kExpanded = {"since", "subs", "chs", "users", "before"};
 
 int fieldIndex(std::string_view key) {
   for (size_t i = 0; i < kFieldCount; ++i) {
@@ -37,6 +38,7 @@ struct Fields {
   size_t subsIndex = kJsonTopLevel;  // index of "subs" in the reader's members()
   size_t chsIndex = kJsonTopLevel;   // index of "chs"
   size_t usersIndex = kJsonTopLevel;  // index of "users"
+  size_t beforeIndex = kJsonTopLevel;  // index of "before" (an object in `conversations`)
 
   const JsonValue* operator[](Field f) const { return value[f]; }
   // Optional fields given as null are treated as absent.
@@ -70,6 +72,7 @@ void collectFields(std::span<const JsonMember> members, Fields& f) {
     if (idx == kSubs) f.subsIndex = i;
     if (idx == kChs) f.chsIndex = i;
     if (idx == kUsers) f.usersIndex = i;
+    if (idx == kBefore) f.beforeIndex = i;
   }
 }
 
@@ -249,6 +252,7 @@ ClientOp opFromName(std::string_view name) {
   if (name == "presence_stats") return ClientOp::PresenceStats;
   if (name == "edit") return ClientOp::Edit;
   if (name == "delete") return ClientOp::Delete;
+  if (name == "conversations") return ClientOp::Conversations;
   return ClientOp::Unknown;
 }
 
@@ -340,6 +344,8 @@ DecodeError RequestDecoder::decode(std::string_view frame, ClientRequest& out) {
     case ClientOp::Edit:
     case ClientOp::Delete:
       return decodeEdit(f, out);
+    case ClientOp::Conversations:
+      return decodeConversations(reader.members(), f.beforeIndex, f[kLimit], out);
     case ClientOp::Unknown:
       return {};
   }

@@ -14,7 +14,7 @@
 namespace webim {
 
 enum class ClientOp {
-  Auth, Sub, Unsub, Pub, Hist, Signal, Edit, Delete, Read, Unread, Online, Presence, PresenceStats, Unknown
+  Auth, Sub, Unsub, Pub, Hist, Signal, Edit, Delete, Read, Unread, Online, Presence, PresenceStats, Conversations, Unknown
 };
 
 inline constexpr size_t kMaxCidBytes = 64;
@@ -56,6 +56,10 @@ struct ClientRequest {
   std::vector<std::string_view> users;  // `online`: 1..kMaxOnlineUsers user ids (unescaped)
   // presence: the page starts after this user id (empty: from the first); `limit` its size.
   std::string_view afterUser;
+  // conversations (conversations_request.h): the page starts below (beforeTs, beforeCh).
+  bool hasBeforeItem = false;
+  int64_t beforeTs = 0;
+  std::string_view beforeCh;
 };
 
 struct DecodeError {
@@ -89,6 +93,7 @@ class RequestDecoder {
   //   presence_stats: ch (string)
   //   edit: ch (string), seq (unsigned integer >= 1), data (any JSON value), cid (string, 1..64 bytes)
   //   delete: ch (string), seq (unsigned integer >= 1), cid (string, 1..64 bytes); no data
+  //   conversations: optional limit 1..100 (default 50), before {"ts": integer, "ch": string}
   // Optional fields given as null count as absent. A known field appearing twice is an error (so no
   // reader can disagree about which copy counts); unknown fields are ignored. Channel names are not
   // checked here (see channel_rules.h). Unknown ops decode with op == Unknown and only op/id read

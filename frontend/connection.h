@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,7 @@
 #include "frontend/grants.h"
 #include "frontend/inline_ptr_vec.h"
 #include "frontend/liveness.h"
+#include "frontend/conversation_list.h"
 #include "frontend/task.h"
 
 namespace webim {
@@ -227,7 +229,16 @@ class Connection final : private TimerNode {
   void handleUnread(const ClientRequest& request);
   Task markRead(int64_t id, std::string channel, uint64_t seq);
   // `api`: for POST /api/unread (the app, on behalf of `user`), answered as its HTTP response.
-  Task unreadCounts(int64_t id, std::string user, std::vector<std::string> channels, bool api);
+  // With `rows`: the answer is a `conversations` page of these channels (conversations.cpp).
+  Task unreadCounts(int64_t id, std::string user, std::vector<std::string> channels, bool api,
+                    std::optional<ConversationRows> rows = std::nullopt);
+  // Conversations (frontend/conversations.cpp).
+  void handleConversations(const ClientRequest& request);
+  Task conversations(int64_t id, wire::FrontendRequest query);
+  void touchConversation(const std::string& channel, uint64_t seq);
+  void answerConversations(int64_t id, bool api, const std::vector<std::string>& channels, const ConversationRows& rows,
+                           const std::vector<uint64_t>& counts, const std::vector<uint64_t>& reads,
+                           const std::vector<uint64_t>& peerReads);
   void apiUnread(std::string_view body);
   // The cursors of a sub's replies (frontend/read_sub_cursors.cpp).
   void startSubCursors(const ClientRequest& request);

@@ -57,7 +57,7 @@ void Connection::handleRequest(std::string_view payload) {
   }
   if (isCommand() && !takenByCommand(request.op)) {
     replyError(request, "bad_request",
-               "POST /cmd takes one pub, hist, signal, edit, delete, read, unread, online, presence or presence_stats request");
+               "POST /cmd takes one pub, hist, signal, edit, delete, read, unread, online, presence, presence_stats or conversations request");
     return;
   }
   if (isCommand()) {
@@ -119,6 +119,7 @@ void Connection::handleRequest(std::string_view payload) {
     case ClientOp::PresenceStats:
       handlePresence(request);  // connection_presence.cpp
       break;
+    case ClientOp::Conversations: return handleConversations(request);  // conversations.cpp
     case ClientOp::Unknown:
       replyError(request, "bad_request", "unknown op");
       break;
@@ -340,6 +341,7 @@ Task Connection::publish(int64_t id, std::string channel, std::string cid, std::
       .key("seq").uinteger(result.reply.publish_ack().seq())
       .endObject();
   sendReply(out);
+  if (editOf == 0 && deleteOf == 0) touchConversation(request.publish().channel(), result.reply.publish_ack().seq());
 }
 
 Task Connection::history(int64_t id, std::string channel, uint64_t before, uint64_t after, uint32_t limit) {

@@ -19,6 +19,10 @@ void writeMessage(JsonWriter& writer, const wire::Delivery& m) {
   if (m.edit_of() != 0) writer.key("edit").uinteger(m.edit_of());
   if (m.delete_of() != 0) writer.key("delete").uinteger(m.delete_of());
   if (m.deleted()) writer.key("deleted").boolean(true);
+  if (m.notice_seq() != 0) {  // a DM notice (docs/protocol.md "Conversations"): no data
+    writer.key("notice").beginObject().key("ch").string(m.notice_channel()).key("seq").uinteger(m.notice_seq());
+    writer.endObject();
+  }
   if (!m.data().empty()) writer.key("data").raw(m.data());
   writer.endObject();
 }

@@ -96,6 +96,7 @@ Task Connection::markRead(int64_t id, std::string channel, uint64_t seq) {
   std::string out;
   JsonWriter(out).beginObject().key("op").string("ok").key("id").integer(id).key("seq").uinteger(ack.seq()).endObject();
   sendReply(out);
+  touchConversation(channel, ack.seq());  // conversations.cpp
   if (!ack.advanced()) co_return;
   std::string inbox = std::string(kInboxPrefix) + session_.user;
   wire::FrontendRequest notice;
@@ -108,7 +109,8 @@ Task Connection::markRead(int64_t id, std::string channel, uint64_t seq) {
 
 // One request per shard, then merged:
 //   {"op":"ok","id":N,"unread":{"room:1":3,...},"read":{"room:1":7,...},"peer_read":{"dm:a:b":5}}
-Task Connection::unreadCounts(int64_t id, std::string user, std::vector<std::string> channels, bool api) {
+Task Connection::unreadCounts(int64_t id, std::string user, std::vector<std::string> channels, bool api,
+                              std::optional<ConversationRows> rows) {
   auto fail = [this, id, api](std::string_view code, std::string_view message) {
     if (!api) return replyError(id, true, code, message);
     const std::string json = apiError(code, message);
@@ -157,6 +159,7 @@ Task Connection::unreadCounts(int64_t id, std::string user, std::vector<std::str
       peerReads[i] = got.peer_reads(k);
     }
   }
+  if (rows) co_return answerConversations(id, api, channels, *rows, counts, reads, peerReads);  // conversations.cpp
   std::string out;
   JsonWriter writer(out);
   writer.beginObject();

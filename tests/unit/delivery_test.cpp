@@ -82,6 +82,9 @@ TEST_CASE("the encoded Delivery is byte for byte protobuf's encoding of the same
       StoredMessage{"room:e", 9, 4, "alice", 5, "", 0, 300, false},
       StoredMessage{"room:e", 9, 1, "alice", 5, "", 0, 0, true},
       StoredMessage{"room:e", 9, 5, "alice", 5, "", ~uint64_t{0}, ~uint64_t{0}, true},
+      // DM notices (fields 18, 19: two-byte keys).
+      StoredMessage{"user:bob", 9, 6, "alice", 5, "", 0, 0, false, "dm:alice:bob", 5},
+      StoredMessage{"user:bob", 9, 7, "alice", 5, "", 0, 0, false, std::string(200, 'd'), ~uint64_t{0}},
   };
   for (const StoredMessage& m : cases) {
     CHECK(encoded(m) == viaProtobuf(m));

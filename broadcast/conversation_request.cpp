@@ -1,0 +1,67 @@
+#include "broadcast/conversation_request.h"
+
+#include "broadcast/hub_request.h"
+#include "common/channel_rules.h"
+#include "common/token.h"
+#include "common/topics.h"
+#include "proto/webim.pb.h"
+
+namespace webim::hub {
+
+std::optional<std::pair<std::string, std::string>> dmParticipants(std::string_view channel) {
+  constexpr std::string_view kDm = "dm:";
+  if (channel.substr(0, kDm.size()) != kDm) return std::nullopt;
+  const size_t colon = channel.find(':', kDm.size());
+  if (colon == std::string_view::npos) return std::nullopt;
+  std::string a(channel.substr(kDm.size(), colon - kDm.size()));
+  std::string b(channel.substr(colon + 1));
+  if (a.empty() || b.empty()) return std::nullopt;
+  return std::make_pair(std::move(a), std::move(b));
+}
+
+PublishInput noticeInput(const std::string& user, const std::string& dm, uint64_t seq, const std::string& from,
+                         bool dedup) {
+  PublishInput in;
+  in.channel = std::string(kInboxPrefix) + user;
+  in.from = from;
+  in.noticeChannel = dm;
+  in.noticeSeq = seq;
+  if (dedup) {
+    in.dedupFrom = std::string(kNoticeSender);
+    in.cid = dm + "#" + std::to_string(seq);
+  }
+  return in;
+}
+
+namespace {
+
+std::optional<RequestError> checkInbox(const ShardScope& scope, const std::string& user) {
+  if (!isValidUserId(user)) return RequestError{"bad_request", "invalid user"};
+  const std::string inbox = std::string(kInboxPrefix) + user;
+  if (!isValidChannelName(inbox)) return RequestError{"bad_request", "invalid user"};
+  if (!scope.owns(inbox)) return RequestError{"wrong_shard", scope.wrongShardMessage(inbox)};
+  return std::nullopt;
+}
+
+}  // namespace
+
+HubRequest decodeConversationTouch(wire::ConversationTouch& t, const ShardScope& scope) {
+  if (auto error = checkInbox(scope, t.user())) return std::move(*error);
+  if (!isValidChannelName(t.channel())) return RequestError{"bad_request", "invalid channel name"};
+  return ConversationTouchRequest{
+      ConversationTouch{std::move(*t.mutable_user()), std::move(*t.mutable_channel()), t.ts_ms(), t.seq()}};
+}
+
+HubRequest decodeConversations(wire::ConversationsQuery& q, const ShardScope& scope) {
+  if (auto error = checkInbox(scope, q.user())) return std::move(*error);
+  const uint32_t limit = q.limit() == 0 ? kDefaultConversationsLimit : q.limit();
+  if (limit > kMaxConversationsLimit) return RequestError{"bad_request", "limit must be 1..100"};
+  if (q.has_before() && !isValidChannelName(q.before_channel())) {
+    return RequestError{"bad_request", "invalid before.ch"};
+  }
+  return ConversationsRequest{
+      ConversationQuery{std::move(*q.mutable_user()), limit, q.has_before(), q.before_ts(),
+                        std::move(*q.mutable_before_channel())}};
+}
+
+}  // namespace webim::hub
