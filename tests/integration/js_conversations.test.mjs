@@ -2,11 +2,13 @@
 // `conversations({limit, before})` sends the request as the protocol spells it and maps the page
 // (peer_read -> peerRead), refusals reject with their code; inbox DM notices fire 'notice' events,
 // live and gap-filled alike, in order with the inbox's messages. Through the client's transport seam
-// (a scripted server), so it runs without the hub's side.
+// (a scripted server), then against a real hub and frontend on WebSocket and long-poll: a dm from a
+// user with no grant at all reaches the peer's 'notice' listener, and conversations() lists it with
+// its unread count.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 
-import { until } from './harness.mjs';
+import { Cluster, WebSocket, until } from './harness.mjs';
 import { WebimClient } from '../../clients/js/webim.js';
 
 const FAST = { baseMs: 50, maxMs: 400, stableMs: 2000, restartMs: 100 };
@@ -87,4 +89,46 @@ describe('conversations and DM notices (JS client, scripted server)', () => {
     ]);
     c.close();
   });
+});
+
+describe('conversations and DM notices (JS client, real hub and frontend)', () => {
+  let cluster;
+  let fe;
+
+  before(async () => {
+    cluster = new Cluster();
+    await cluster.startHub();
+    fe = await cluster.startFrontend();
+  });
+
+  after(() => cluster.stopCleanly());
+
+  for (const transport of ['websocket', 'longpoll']) {
+    test(`${transport}: a dm without any grant fires 'notice' on both sides; conversations() lists it, unread counted`, async () => {
+      const [a, b] = [`a-${transport}`, `b-${transport}`];
+      const dm = `dm:${a}:${b}`;
+      const opts = { url: fe.url, WebSocket, transports: [transport], requestTimeoutMs: 3000, backoff: FAST };
+      const sender = new WebimClient({ ...opts, token: cluster.token(a, [`user:${a}`]) });
+      const peer = new WebimClient({ ...opts, token: cluster.token(b, [`user:${b}`]) });
+      const notices = { [a]: [], [b]: [] };
+      sender.on('notice', (n) => notices[a].push(n));
+      peer.on('notice', (n) => notices[b].push(n));
+      sender.connect().catch(() => {});
+      peer.connect().catch(() => {});
+      await peer.subscribe(`user:${b}`, () => {}).ready;
+      await sender.subscribe(`user:${a}`, () => {}).ready;
+      const first = await sender.publish(dm, { text: 'one' });
+      const second = await sender.publish(dm, { text: 'two' });
+      await until(() => notices[b].length === 2 && notices[a].length === 2, 'two notices each side', 8000);
+      assert.deepEqual(notices[b].map(({ ch, seq, from }) => ({ ch, seq, from })),
+        [{ ch: dm, seq: first.seq, from: a }, { ch: dm, seq: second.seq, from: a }]);
+      const page = await peer.conversations({ limit: 10 });
+      assert.equal(page.more, false);
+      assert.deepEqual(page.items.map(({ ch, seq, unread }) => ({ ch, seq, unread })), [{ ch: dm, seq: second.seq, unread: 2 }]);
+      assert.equal(typeof page.items[0].ts, 'number');
+      await assert.rejects(peer.conversations({ limit: 0 }), { code: 'bad_request' });
+      sender.close();
+      peer.close();
+    });
+  }
 });
