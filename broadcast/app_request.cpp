@@ -364,7 +364,8 @@ std::string encodeStatsOk(const HubStats& s) {
   w.key("auth_admitted").uinteger(s.authAdmitted).key("auth_refused").uinteger(s.authRefused);
   w.key("signals").uinteger(s.signals);
   w.key("reads").uinteger(s.reads).key("unreads").uinteger(s.unreads).key("cursors_written").uinteger(s.cursorsWritten).key("receipts").uinteger(s.receipts);
-  w.key("dm_notices").uinteger(s.dmNotices);
+  w.key("dm_notices").uinteger(s.dmNotices).key("outbox_written").uinteger(s.outboxWritten);
+  w.key("outbox_delivered").uinteger(s.outboxDelivered);
   w.endObject();
   return out;
 }

@@ -146,6 +146,8 @@ struct HubStats {
   uint64_t cursorsWritten = 0;  // read cursor records committed (many reads of a key in a batch: one)
   uint64_t receipts = 0;        // read receipts published
   uint64_t dmNotices = 0;       // dm notices stored in this hub's inboxes
+  uint64_t outboxWritten = 0;   // dm notices for other shards put into the outbox
+  uint64_t outboxDelivered = 0; // ... acknowledged by their hub
 };
 
 std::string encodeAppError(std::string_view code, std::string_view message);

@@ -71,6 +71,35 @@ ConversationItem decodeOrder(std::string_view key, size_t userSize, std::string_
                           loadBigEndian<uint64_t>(record.data() + 1)};
 }
 
+std::string outboxKey(const OutboxEntry& e) {
+  std::string key = userKey(kOutboxPrefix, e.user);
+  key.append(e.dm);
+  key.push_back('\0');
+  appendBigEndian<uint64_t>(key, e.seq);
+  return key;
+}
+
+std::string encodeOutbox(const OutboxEntry& e) {
+  std::string v(1, kVersion);
+  appendBigEndian<uint64_t>(v, static_cast<uint64_t>(e.tsMs));
+  v.append(e.from);
+  return v;
+}
+
+OutboxEntry decodeOutbox(std::string_view key, std::string_view record) {
+  if (key.size() < 1 + 1 + 1 + 8 || key[0] != kOutboxPrefix || record.size() < 9 || record[0] != kVersion) corrupt();
+  const size_t userEnd = key.find('\0', 1);
+  const size_t dmEnd = key.size() - 9;
+  if (userEnd == std::string_view::npos || userEnd >= dmEnd || key[dmEnd] != '\0') corrupt();
+  OutboxEntry e;
+  e.user = std::string(key.substr(1, userEnd - 1));
+  e.dm = std::string(key.substr(userEnd + 1, dmEnd - userEnd - 1));
+  e.seq = loadBigEndian<uint64_t>(key.data() + dmEnd + 1);
+  e.tsMs = static_cast<int64_t>(loadBigEndian<uint64_t>(record.data() + 1));
+  e.from = std::string(record.substr(9));
+  return e;
+}
+
 bool newer(const ConversationItem& next, const std::optional<ConversationItem>& stored) {
   if (!stored) return true;
   if (next.tsMs != stored->tsMs) return next.tsMs > stored->tsMs;

@@ -20,6 +20,8 @@ namespace webim::hub::conv {
 
 constexpr char kEntryPrefix = 'v';
 constexpr char kOrderPrefix = 'V';
+// The outbox (notice_outbox.h): 'o' user '\0' dm '\0' seq(8) -> v1: 0x01 ts_ms(8) from
+constexpr char kOutboxPrefix = 'o';
 
 std::string entryKey(std::string_view user, std::string_view channel);
 std::string orderPrefix(std::string_view user);  // every order key of `user` starts so
@@ -31,6 +33,10 @@ std::string encodeOrder(uint64_t seq);
 ConversationItem decodeEntry(std::string_view channel, std::string_view record);
 // The item of an order key and record of `user`'s prefix.
 ConversationItem decodeOrder(std::string_view key, size_t userSize, std::string_view record);
+
+std::string outboxKey(const OutboxEntry& e);
+std::string encodeOutbox(const OutboxEntry& e);
+OutboxEntry decodeOutbox(std::string_view key, std::string_view record);  // throws on a malformed one
 
 // Whether `next` replaces `stored`: a later activity (ts, then seq) moves the entry; an older one
 // (a touch that arrived late) does not.

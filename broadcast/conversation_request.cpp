@@ -33,6 +33,11 @@ PublishInput noticeInput(const std::string& user, const std::string& dm, uint64_
   return in;
 }
 
+std::optional<ConversationTouch> noticeTouch(const PublishInput& input, int64_t nowMs) {
+  if (input.noticeSeq == 0 || !input.channel.starts_with(kInboxPrefix)) return std::nullopt;
+  return ConversationTouch{input.channel.substr(kInboxPrefix.size()), input.noticeChannel, nowMs, input.noticeSeq};
+}
+
 namespace {
 
 std::optional<RequestError> checkInbox(const ShardScope& scope, const std::string& user) {
@@ -62,6 +67,19 @@ HubRequest decodeConversations(wire::ConversationsQuery& q, const ShardScope& sc
   return ConversationsRequest{
       ConversationQuery{std::move(*q.mutable_user()), limit, q.has_before(), q.before_ts(),
                         std::move(*q.mutable_before_channel())}};
+}
+
+HubRequest decodeDmNotice(wire::DmNotice& n, const ShardScope& scope) {
+  if (auto error = checkInbox(scope, n.user())) return std::move(*error);
+  const auto participants = dmParticipants(n.channel());
+  if (!isValidChannelName(n.channel()) || !participants ||
+      (participants->first != n.user() && participants->second != n.user())) {
+    return RequestError{"bad_request", "not a dm of this user"};
+  }
+  if (n.seq() == 0 || n.from().empty() || n.from().find('\0') != std::string::npos) {
+    return RequestError{"bad_request", "seq and from are required"};
+  }
+  return PublishRequest{noticeInput(n.user(), n.channel(), n.seq(), n.from(), true)};
 }
 
 }  // namespace webim::hub

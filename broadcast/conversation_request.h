@@ -14,6 +14,7 @@
 namespace webim::wire {
 class ConversationTouch;
 class ConversationsQuery;
+class DmNotice;
 }  // namespace webim::wire
 
 namespace webim::hub {
@@ -40,5 +41,9 @@ inline constexpr std::string_view kNoticeSender = "\x01notice";
 // the dedup key (kNoticeSender, "<dm>#<seq>"): a peer hub sending it again stores it once.
 PublishInput noticeInput(const std::string& user, const std::string& dm, uint64_t seq, const std::string& from,
                          bool dedup);
+
+// The conversation touch of a peer hub's dm notice (input.noticeSeq set: its user's inbox is
+// `input.channel`), nullopt for any other publish.
+std::optional<ConversationTouch> noticeTouch(const PublishInput& input, int64_t nowMs);
 
 }  // namespace webim::hub

@@ -159,6 +159,17 @@ struct ConversationPage {
   bool more = false;
 };
 
+// A dm notice for an inbox on another shard, kept by the dm's hub until that shard's hub stored it
+// (the outbox, notice_outbox.h): written with the dm message, deleted once acknowledged.
+struct OutboxEntry {
+  std::string user;  // the inbox's user
+  std::string dm;    // the dm channel
+  uint64_t seq = 0;  // the dm message's seq
+  std::string from;  // its sender
+  int64_t tsMs = 0;  // its ts
+  bool operator==(const OutboxEntry&) const = default;
+};
+
 // Everything one group commit writes.
 struct WriteSet {
   std::vector<StoredMessage> messages;
@@ -171,9 +182,11 @@ struct WriteSet {
   // committed whole (commit(batch, true)): abandon() never has to restore a redacted message.
   std::vector<Redaction> redactions;
   std::vector<ConversationTouch> conversations{};  // the conversation index; not undone by abandon()
+  std::vector<OutboxEntry> outbox{};      // dm notices for other shards (undone with their batch)
+  std::vector<OutboxEntry> outboxDone{};  // ... delivered: deleted
   bool empty() const {
     return messages.empty() && metas.empty() && dedups.empty() && revocations.empty() && cursors.empty() &&
-           lastSeen.empty() && redactions.empty() && conversations.empty();
+           lastSeen.empty() && redactions.empty() && conversations.empty() && outbox.empty() && outboxDone.empty();
   }
 };
 
@@ -296,6 +309,11 @@ class HistoryStore {
   // The conversation index (WriteSet::conversations): one page of `query.user`'s conversations,
   // most recent first, a range read. Throws HistoryStoreError. The default keeps none.
   virtual ConversationPage loadConversations(const ConversationQuery& /*query*/) { return {}; }
+  // The outbox (WriteSet::outbox): up to `limit` entries not yet delivered, in key order strictly
+  // after `after` (nullopt: from the first). Throws HistoryStoreError. The default keeps none.
+  virtual std::vector<OutboxEntry> loadOutbox(const std::optional<OutboxEntry>& /*after*/, size_t /*limit*/) {
+    return {};
+  }
 
   // For the hub's metrics: commits sent again with upserts (PostgreSQL; 0 elsewhere).
   virtual uint64_t upsertRetries() const { return 0; }

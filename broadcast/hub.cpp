@@ -65,6 +65,7 @@ Hub::Hub(const HubConfig& config, HistoryStore& store, zmq::context_t& context)
   // Trims never count from (or cut into) a batch whose sync is pending.
   retention_.setDurablePositions([this](const std::string& channel) { return sequencer_.durableState(channel); });
   startSyncWorker();
+  startOutbox();
   std::random_device random;
   while (bootId_ == 0) bootId_ = (uint64_t{random()} << 32) | random();
 }
@@ -82,6 +83,7 @@ void Hub::run(const volatile std::sig_atomic_t* stop) {
   if (zap_) items.push_back({zap_->socket().handle(), 0, ZMQ_POLLIN, 0});
   if (syncer_) items.push_back({nullptr, syncer_->fd(), ZMQ_POLLIN, 0});
   if (metricsServer_) items.push_back({metricsServer_->socket().handle(), 0, ZMQ_POLLIN, 0});
+  addPeerPollItems(items);  // the outbox's answers (hub_outbox.cpp)
   const size_t maxBatch = static_cast<size_t>(config_.maxBatch);
   std::vector<Request> batch;
   batch.reserve(maxBatch);
@@ -99,7 +101,7 @@ void Hub::run(const volatile std::sig_atomic_t* stop) {
                         : presenceDue - now < static_cast<uint64_t>(kPollTimeout.count())
                             ? std::chrono::milliseconds(presenceDue - now)
                             : kPollTimeout;
-      zmq::poll(items.data(), items.size(), sliced ? std::chrono::milliseconds(0) : wait);
+      zmq::poll(items.data(), items.size(), sliced ? std::chrono::milliseconds(0) : outboxWait(wait));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       throw;
@@ -132,6 +134,7 @@ void Hub::run(const volatile std::sig_atomic_t* stop) {
 // Between batches (batches may be in flight: what is told to others is durable positions only).
 void Hub::housekeeping() {
   servePeers();
+  outboxStep();
   serveMetrics();
   drainSubscriptions();
   if (std::chrono::steady_clock::now() >= nextSync_) syncWritten();

@@ -39,6 +39,7 @@
 #include "broadcast/hub_metrics.h"
 #include "broadcast/hub_request.h"
 #include "broadcast/inbox_router.h"
+#include "broadcast/notice_outbox.h"
 #include "broadcast/metrics_server.h"
 #include "broadcast/presence_grace.h"
 #include "broadcast/presence_settling.h"
@@ -177,6 +178,20 @@ class Hub {
   void stageRemoteNotice(const std::string& user, const std::string& dm, uint64_t seq, const std::string& from,
                          int64_t tsMs);
   void answer(Request& /*r*/, const ConversationTouchRequest& /*touch*/) {}  // staged, never answered
+  void stageNotice(ConversationTouch touch);
+  // The outbox of dm notices for other shards (hub_outbox.cpp, notice_outbox.h).
+  void startOutbox();
+  void addPeerPollItems(std::vector<zmq::pollitem_t>& items);
+  std::chrono::milliseconds outboxWait(std::chrono::milliseconds wait) const;
+  void outboxCommitted(const std::vector<OutboxEntry>& entries);
+  void reloadOutbox();
+  void outboxStep();
+  void sendNotice(const NoticeOutbox::Send& send, uint64_t nowMs);
+  void logUnreachablePeers();
+  std::vector<std::unique_ptr<zmq::socket_t>> peers_;  // by shard index: a DEALER to each other hub
+  std::unique_ptr<NoticeOutbox> outbox_;               // null without peers
+  bool outboxReloadDue_ = false;
+  std::chrono::steady_clock::time_point nextOutboxLog_{};
   void answer(Request& r, const ConversationsRequest& request);
   // Erasing a user (hub_erase.cpp, erase_job.h).
   void answer(Request& r, const EraseUserRequest& erase);

@@ -239,6 +239,7 @@ void Hub::completeOldest() {
     failedCommitsInRow_ = 0;
   }
   const WriteSet done = sequencer_.commitSucceeded();
+  outboxCommitted(done.outbox);  // durable: their notices may go (hub_outbox.cpp)
   for (Request& r : flight.requests) reply(r, true);
   publishBatch(flight.requests, done.messages, flight.fastPublished);
 }

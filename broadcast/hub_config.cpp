@@ -181,6 +181,11 @@ std::string loadPeerLists(const HubConfig& c, PeerLists& lists) {
     if (!in) return std::string(name) + ": cannot read '" + *path + "'";
     std::stringstream text;
     text << in.rdbuf();
+    if (out == &loaded.frontends && c.slotMap) {  // peer hubs send dm notices on hub_ingress (hub_outbox.cpp)
+      for (const Shard& shard : c.slotMap->shards()) {
+        if (!shard.curveServerKey.empty()) text << '\n' << shard.curveServerKey << " # hub " << shard.name << '\n';
+      }
+    }
     std::string error;
     std::optional<AllowList> list = AllowList::parse(text.str(), error);
     if (!list) return std::string(name) + ": " + *path + ": " + error;

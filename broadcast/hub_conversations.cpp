@@ -48,10 +48,4 @@ void Hub::answer(Request& r, const ConversationsRequest& request) {
   replyFrontend(r, reply);
 }
 
-// Inboxes of other shards: not yet (the outbox).
-void Hub::stageRemoteNotice(const std::string& user, const std::string& dm, uint64_t seq, const std::string& /*from*/,
-                            int64_t /*tsMs*/) {
-  spdlog::debug("dm notice of {} seq {} for {}: inbox on another shard", dm, seq, user);
-}
-
 }  // namespace webim::hub

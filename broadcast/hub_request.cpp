@@ -250,6 +250,9 @@ DecodedRequest HubRequestDecoder::decodeFrontend(std::string_view body) {
     case wire::FrontendRequest::kConversations:
       out.request = decodeConversations(*request.mutable_conversations(), scope_);
       break;
+    case wire::FrontendRequest::kDmNotice:
+      out.request = decodeDmNotice(*request.mutable_dm_notice(), scope_);
+      break;
     case wire::FrontendRequest::kApp:
       out.form = ReplyForm::AppViaFrontend;
       out.request = decodeApp(request.app().json(), request.app().op());

@@ -143,6 +143,7 @@ HubRequest decodePresenceQuery(wire::ChannelPresenceQuery& query, const ShardSco
 // Conversations (conversation_request.cpp): the user's inbox must be this shard's.
 HubRequest decodeConversationTouch(wire::ConversationTouch& touch, const ShardScope& scope);
 HubRequest decodeConversations(wire::ConversationsQuery& query, const ShardScope& scope);
+HubRequest decodeDmNotice(wire::DmNotice& notice, const ShardScope& scope);  // a peer hub's outbox
 
 class HubRequestDecoder {
  public:

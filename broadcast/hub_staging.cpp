@@ -45,9 +45,11 @@ void Hub::stagePublish(Request& r, PublishRequest& publish) {
   std::string channel = dm ? publish.input.channel : std::string();
   std::string from = dm ? publish.input.from : std::string();
   const int64_t now = nowMs();
+  std::optional<ConversationTouch> notice = noticeTouch(publish.input, now);  // a peer hub's dm notice
   r.outcome = sequencer_.sequence(std::move(publish.input), now);
   // A new dm message notifies both participants' inboxes (not a retry: Duplicate).
   if (dm && r.outcome.status == PublishStatus::Sequenced) stageDmNotices(channel, r.outcome.seq, from, now);
+  if (notice && r.outcome.status == PublishStatus::Sequenced) stageNotice(std::move(*notice));
   if (r.outcome.status == PublishStatus::BadRequest) {
     r.request = RequestError{"bad_request", std::move(r.outcome.message)};
   } else if (r.outcome.status == PublishStatus::Unavailable) {

@@ -11,8 +11,11 @@
 
 namespace webim::hub {
 
-void RocksDbHistoryStore::putConversations(rocksdb::WriteBatch& wb, const std::vector<ConversationTouch>& touches) {
-  const std::vector<ConversationTouch> merged = conv::mergeTouches(touches);
+void RocksDbHistoryStore::putConversations(rocksdb::WriteBatch& wb, const WriteSet& batch) {
+  for (const OutboxEntry& e : batch.outbox) wb.Put(conv::outboxKey(e), conv::encodeOutbox(e));
+  for (const OutboxEntry& e : batch.outboxDone) wb.Delete(conv::outboxKey(e));
+  if (batch.conversations.empty()) return;
+  const std::vector<ConversationTouch> merged = conv::mergeTouches(batch.conversations);
   std::vector<std::string> keys;
   keys.reserve(merged.size());
   for (const ConversationTouch& t : merged) keys.push_back(conv::entryKey(t.user, t.channel));
@@ -54,6 +57,23 @@ ConversationPage RocksDbHistoryStore::loadConversations(const ConversationQuery&
   }
   if (!it->status().ok()) throw HistoryStoreError("reading conversations: " + it->status().ToString());
   return page;
+}
+
+std::vector<OutboxEntry> RocksDbHistoryStore::loadOutbox(const std::optional<OutboxEntry>& after, size_t limit) {
+  const std::string lower = after ? conv::outboxKey(*after) : std::string(1, conv::kOutboxPrefix);
+  const std::string upper(1, static_cast<char>(conv::kOutboxPrefix + 1));
+  rocksdb::Slice lowerSlice(lower), upperSlice(upper);
+  rocksdb::ReadOptions options;
+  options.iterate_lower_bound = &lowerSlice;
+  options.iterate_upper_bound = &upperSlice;
+  std::unique_ptr<rocksdb::Iterator> it(db().NewIterator(options));
+  std::vector<OutboxEntry> out;
+  for (it->SeekToFirst(); it->Valid() && out.size() < limit; it->Next()) {
+    if (after && it->key() == rocksdb::Slice(lower)) continue;
+    out.push_back(conv::decodeOutbox(it->key().ToStringView(), it->value().ToStringView()));
+  }
+  if (!it->status().ok()) throw HistoryStoreError("reading the outbox: " + it->status().ToString());
+  return out;
 }
 
 }  // namespace webim::hub

@@ -12,6 +12,7 @@
 #include "broadcast/rocksdb_last_seen.h"
 #include "broadcast/rocksdb_migrations.h"
 #include "broadcast/rocksdb_open.h"
+#include "broadcast/conversation_records.h"
 #include "broadcast/rocksdb_records.h"
 
 namespace webim::hub {
@@ -176,7 +177,7 @@ void RocksDbHistoryStore::writeBatch(const WriteSet& batch, bool sync) {
   for (const Revocation& r : batch.revocations) wb.Put(revocationKey(r.user), encodeRevocation(r.notBeforeMs));
   for (const ReadCursor& c : batch.cursors) wb.Put(cursorKey(c.channel, c.user), encodeCursor(c.seq));
   putLastSeen(wb, batch.lastSeen);
-  if (!batch.conversations.empty()) putConversations(wb, batch.conversations);  // rocksdb_conversations.cpp
+  putConversations(wb, batch);  // the conversation index and the outbox: rocksdb_conversations.cpp
   if (!batch.redactions.empty()) addRedactions(wb, batch);  // rocksdb_erase.cpp
   rocksdb::WriteOptions options;
   options.sync = sync;
@@ -212,6 +213,7 @@ void RocksDbHistoryStore::rememberUndo(const WriteSet& batch) {
     if (!added) it->second.second = std::min(it->second.second, m.seq);
   }
   for (const DedupEntry& d : batch.dedups) undo_->deletes.push_back(dedupKey(d.from, d.cid));
+  for (const OutboxEntry& e : batch.outbox) undo_->deletes.push_back(conv::outboxKey(e));  // its dm message is gone
   // The sequencer rolled these channels back to first seq - 1 (their last durable seq). A meta
   // written without messages (a channel created for a subscriber) is left: the sequencer forgot
   // that channel and reads it from the store again.

@@ -50,6 +50,7 @@ class RocksDbHistoryStore final : public HistoryStore {
   std::vector<uint64_t> loadCursors(const std::vector<ReadCursor>& keys) override;  // rocksdb_cursors.cpp
   std::vector<int64_t> loadLastSeen(const std::vector<std::string>& users) override;  // rocksdb_last_seen.cpp
   ConversationPage loadConversations(const ConversationQuery& query) override;  // rocksdb_conversations.cpp
+  std::vector<OutboxEntry> loadOutbox(const std::optional<OutboxEntry>& after, size_t limit) override;
 
   // For tests: recovery attempts made / succeeded since open.
   uint64_t recoveryAttempts() const { return recoveryAttempts_; }
@@ -67,7 +68,7 @@ class RocksDbHistoryStore final : public HistoryStore {
   void rememberUndo(const WriteSet& batch);
   void markFailed(std::string error);
   void writeBatch(const WriteSet& batch, bool sync);
-  void putConversations(rocksdb::WriteBatch& wb, const std::vector<ConversationTouch>& touches);
+  void putConversations(rocksdb::WriteBatch& wb, const WriteSet& batch);
   // A delete's redactions (rocksdb_erase.cpp).
   std::optional<std::string> redactedRecord(const WriteSet& batch, const Redaction& r, std::string& from);
   void redactOne(rocksdb::WriteBatch& wb, const WriteSet& batch, const std::string& channel, uint64_t seq);

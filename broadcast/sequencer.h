@@ -135,6 +135,8 @@ class Sequencer {
   void stage(PresenceLastSeen seen) { batch_.lastSeen.push_back(std::move(seen)); }
   void stage(Redaction redaction) { batch_.redactions.push_back(std::move(redaction)); }
   void stage(ConversationTouch touch) { batch_.conversations.push_back(std::move(touch)); }
+  void stage(OutboxEntry entry) { batch_.outbox.push_back(std::move(entry)); }
+  void stageDelivered(OutboxEntry entry) { batch_.outboxDone.push_back(std::move(entry)); }
   // The durable position of a channel held in memory: (epoch, durable seq), (epoch, 0) while only
   // a batch in flight wrote it; nullopt when not in memory (then the store holds only durable
   // records of it: nothing in flight is ever evicted).
