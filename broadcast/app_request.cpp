@@ -358,6 +358,7 @@ std::string encodeStatsOk(const HubStats& s) {
   w.key("kicks").uinteger(s.kicks);
   w.key("syncs_deferred").uinteger(s.syncsDeferred);
   w.key("inbox_users").uinteger(s.inboxUsers);
+  w.key("watched_users").uinteger(s.watchedUsers);
   w.key("channels_in_memory").uinteger(s.channelsInMemory);
   w.key("auth_admitted").uinteger(s.authAdmitted).key("auth_refused").uinteger(s.authRefused);
   w.key("signals").uinteger(s.signals);

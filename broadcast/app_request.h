@@ -147,6 +147,7 @@ struct HubStats {
   uint64_t kicks = 0;
   uint64_t syncsDeferred = 0;   // periodic syncs retried later because a frontend's pipe was full
   uint64_t inboxUsers = 0;      // users whose inbox is routed to at least one frontend
+  uint64_t watchedUsers = 0;    // users of this shard some frontend watches (the watchlist)
   uint64_t channelsInMemory = 0;  // channels the hub holds in memory (the idle ones leave)
   uint64_t authAdmitted = 0;    // CURVE handshakes admitted by the ZAP handler
   uint64_t authRefused = 0;     // ... and refused (key not in the socket's allow-list)

@@ -80,6 +80,7 @@ std::string renderHubMetrics(const HubMetrics& m, const HubStats& s, const HubGa
            m.presenceEvents);
   w.series("webim_hub_attached_users_total", "inboxes named by attach requests", "counter", m.attachedUsers);
   w.series("webim_hub_inbox_users", "users whose inbox is routed to a frontend", "gauge", s.inboxUsers);
+  w.series("webim_hub_watched_users", "users some frontend watches (the watchlist)", "gauge", s.watchedUsers);
   w.series("webim_hub_subscribed_topics", "topics with a subscriber on the publish socket", "gauge",
            s.subscribedTopics);
   w.series("webim_hub_subscribes_total", "subscribe messages on the publish socket", "counter", s.subscribes);

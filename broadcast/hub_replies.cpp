@@ -168,6 +168,7 @@ HubStats Hub::snapshotStats() {
   s.channels = storedChannelsAtStart_ + sequencer_.createdChannels();
   s.frontends = frontends_.size();
   s.inboxUsers = inboxes_.users();
+  s.watchedUsers = watchers_.users();
   s.channelsInMemory = sequencer_.channelsInMemory();
   s.uptimeS = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(now - started_).count());
   s.subscribedTopics = subscribers_.size();

@@ -75,7 +75,12 @@ void Frontend::watchUsers(const std::vector<std::string>& users, bool unwatch) {
 }
 
 Task Frontend::watchShard(size_t shard, std::vector<std::string> users) {
-  for (int attempt = 0; attempt < kWatchAttempts && !users.empty(); ++attempt) {
+  for (int attempt = 0; attempt < kWatchAttempts; ++attempt) {
+    // A retry sends only the users still watched here: one unwatched meanwhile was unwatched at the
+    // hub after the first attempt (same socket, in order), and watching it again would leave the
+    // hub routing it here until this frontend is forgotten.
+    if (attempt > 0) users = watches_.stillWatched(std::move(users));
+    if (users.empty()) co_return;
     wire::FrontendRequest request;
     wire::WatchUsers* body = request.mutable_watch();
     body->set_frontend_id(config_.id);

@@ -7,12 +7,11 @@
 //   it to give two frontends); by default the URL is ws(s)://<this host>/ws. Where WebSocket is
 //   blocked, the library falls back to HTTP (SSE, then long-poll) on the same hosts by itself.
 // - Every conversation in the sidebar stays subscribed while the page is open (unread counts on the
-//   others), and the list is remembered per user in localStorage. So a DM arrives whenever the page
-//   has that conversation, whether or not it is the one on screen.
-// - Starting a DM: the first message you send in a DM in this page session also publishes a small
-//   notice {type:'dm', ch, text} to the peer's inbox `user:<peer>`, which makes the peer's page add
-//   and subscribe the conversation. That needs a `pub` grant for user:* in your token; without one
-//   the notice is refused, and the page says the peer will see the message when they open the DM.
+//   others). The list and its order come from the server (`conversations`, conversations.js); rooms
+//   joined here that it does not list yet are remembered per user in localStorage.
+// - A DM from anyone reaches you without any grant on your inbox: the server puts a notice into
+//   both participants' inboxes for every dm message ('notice' events), which adds a conversation
+//   not in the list yet and subscribes it. Other inbox messages (the app's) are shown as toasts.
 // - Messages are {text} objects; anything else the app pushes is shown as JSON.
 // - "typing…": while you type, a signal {typing: true} goes to the conversation at most every 2 s
 //   (signals are not stored: docs/protocol.md "Signals"); others' show for 4 s after their last one,
@@ -20,6 +19,7 @@
 // - Unread badges, last message, presence dots, read ticks, edit and delete: im.js.
 import { WebimClient } from '/js/webim.js';
 import * as im from './im.js';
+import { initConversations } from './conversations.js';
 
 const $ = (sel) => document.querySelector(sel);
 const CHANNEL = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -50,7 +50,6 @@ let me = null;
 let active = null; // the conversation on screen
 /** @type {Map<string, Conversation>} */
 const convs = new Map();
-const noticed = new Set(); // DMs whose peer got an inbox notice in this page session
 
 /**
  * @typedef {object} Conversation
@@ -72,8 +71,9 @@ function titleOf(ch) {
 
 const dmChannel = (a, b) => (a < b ? `dm:${a}:${b}` : `dm:${b}:${a}`); // docs/protocol.md: dm:<a>:<b>, a < b
 
+// Rooms only: DMs come from the server's list (conversations.js).
 function saveConversations() {
-  const list = [...convs.keys()].filter((ch) => !ch.startsWith('user:'));
+  const list = [...convs.keys()].filter((ch) => !ch.startsWith('user:') && !ch.startsWith('dm:'));
   localStorage.setItem(`webim-convs:${me}`, JSON.stringify(list));
 }
 
@@ -293,31 +293,24 @@ async function send(conv, text) {
       conv.bySeq.set(seq, li);
       insertOrdered(conv, li, seq); // moves it among messages that arrived meanwhile
       im.stored(conv, li);
-      im.placed(conv, { seq, from: me }, true);
+      im.placed(conv, { seq, from: me, ts: Date.now() }, true);
     }
   } catch (e) {
     setSendState(li, 'failed', `failed: ${e.code ?? e.message}`);
-    return;
-  }
-  if (conv.ch.startsWith('dm:') && !noticed.has(conv.ch)) {
-    noticed.add(conv.ch);
-    const peer = conv.ch.split(':').slice(1).find((u) => u !== me) ?? me;
-    client.publish(`user:${peer}`, { type: 'dm', ch: conv.ch, text: text.slice(0, 140) }).catch((e) => {
-      note(conv, `${peer} was not notified (${e.code ?? e.message}); they will see this when they open the conversation.`);
-    });
   }
 }
 
-// The own inbox: DM notices open the conversation; anything else is shown as a toast.
+// The own inbox: DM notices are the conversation list's ('notice' events, conversations.js);
+// anything else (the app's messages) is shown as a toast.
 function onInbox(msg) {
-  const d = msg.data;
-  if (d && d.type === 'dm' && typeof d.ch === 'string' && CHANNEL.test(d.ch) && d.ch.split(':').includes(me)) {
-    const isNew = !convs.has(d.ch);
-    openConversation(d.ch, { show: false });
-    if (isNew) toast(`New conversation from ${msg.from}: ${d.text ?? ''}`, () => show_(convs.get(d.ch)));
-    return;
-  }
-  toast(`${msg.from}: ${textOf(d)}`);
+  if (msg.notice !== undefined) return;
+  toast(`${msg.from}: ${textOf(msg.data)}`);
+}
+
+// The conversation of `ch`, subscribed if new, not put on screen (conversations.js).
+function ensureConversation(ch) {
+  openConversation(ch, { show: false });
+  return convs.get(ch) ?? null;
 }
 
 // ---- connection --------------------------------------------------------------------------------
@@ -375,13 +368,18 @@ function start(token) {
   });
   client.on('signal', onSignal);
   im.initIm({ client, me, convs, active: () => active });
+  initConversations({
+    client, me, convs, ensure: ensureConversation, setUnread: im.setUnread,
+    onNew: (conv, from) => toast(`New conversation from ${from}`, () => show_(conv)),
+  });
   client.connect().catch(() => {});
 
   client.subscribe(`user:${me}`, onInbox);
   const saved = JSON.parse(localStorage.getItem(`webim-convs:${me}`) || '[]');
-  for (const ch of saved) if (CHANNEL.test(ch)) openConversation(ch, { show: false });
-  const last = convs.get(sessionStorage.getItem(`webim-active:${me}`)); // on screen before a reload
-  if (convs.size) show_(last ?? convs.values().next().value);
+  for (const ch of saved) if (CHANNEL.test(ch) && !ch.startsWith('dm:')) openConversation(ch, { show: false });
+  const last = sessionStorage.getItem(`webim-active:${me}`); // on screen before a reload
+  if (last && CHANNEL.test(last) && !last.startsWith('user:')) openConversation(last);
+  else if (convs.size) show_(convs.values().next().value);
 }
 
 // ---- wiring ------------------------------------------------------------------------------------

@@ -12,6 +12,8 @@
 // - Edit and Delete buttons on one's own messages; edits show "(edited)", deletes "message
 //   deleted", live (`'edit'`/`'delete'` events) and from history (entries, `deleted: true`).
 
+import { touch } from './conversations.js';
+
 let client = null;
 let me = null;
 let convs = null; // Map ch -> Conversation (app.js)
@@ -97,6 +99,7 @@ export function updateLast(conv) {
 // A message (not an edit/delete entry) was placed: counts, last text, read.
 export function placed(conv, msg, live) {
   conv.top = Math.max(conv.top, msg.seq);
+  if (msg.ts) touch(conv, msg.ts); // the list's order: last activity first
   updateLast(conv);
   if (onScreen(conv)) markRead(conv);
   else if (live && msg.from !== me) setUnread(conv, conv.unread + 1);

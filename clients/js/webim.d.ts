@@ -21,6 +21,28 @@ export interface Message<T = unknown> {
   delete?: number;
   /** A message deleted since (history only): its data is gone. */
   deleted?: boolean;
+  /** An inbox DM notice (docs/protocol.md "Conversations"): message `seq` of dm `ch` exists. No `data`. */
+  notice?: { ch: string; seq: number };
+}
+
+/** A DM notice in the user's inbox `inbox` (entry seq `by`): message `seq` of dm `ch` from `from`. */
+export interface NoticeEvent {
+  ch: string;
+  seq: number;
+  from: string;
+  ts: number;
+  inbox: string;
+  by: number;
+}
+
+/** One conversation: last activity (`ts` ms, `seq`), unread counts; `peerRead` on dm: channels. */
+export interface Conversation {
+  ch: string;
+  ts: number;
+  seq: number;
+  unread: number;
+  read: number;
+  peerRead?: number;
 }
 
 /** An edit or delete of message `seq` of `ch`, by the entry at seq `by` (in order with the messages). */
@@ -207,6 +229,8 @@ export interface EventMap {
   edit: EditEvent;
   /** A delete entry of a subscribed channel: drop message `seq`. */
   delete: EditEvent;
+  /** A DM notice in the subscribed inbox: a message in one of the user's dm: channels (either side). */
+  notice: NoticeEvent;
   error: Error;
 }
 
@@ -245,6 +269,8 @@ export class WebimClient {
   read(ch: string, seq: number): Promise<number>;
   /** Up to 500 channels: unread counts, the user's cursors, the dm peers' cursors. */
   unread(chs: string[]): Promise<{ unread: Record<string, number>; read: Record<string, number>; peerRead: Record<string, number> }>;
+  /** One page of the user's conversations, most recent first; page on with `before` = the last item's {ts, ch}. */
+  conversations(page?: { limit?: number; before?: { ts: number; ch: string } }): Promise<{ items: Conversation[]; more: boolean }>;
   /** Presence of up to 500 user ids the token's `presence` claim allows. */
   online(users: string[]): Promise<OnlineStatus[]>;
   /** Who is in `ch` (byte order, after `after`); rejects 'forbidden' without a subscribe grant. */

@@ -15,8 +15,11 @@
 /**
  * @typedef {{epoch: string, seq: number}} Position
  * @typedef {{op: 'msg', ch: string, epoch: string, seq: number, from: string, ts: number, data?: any,
- *   edit?: number, delete?: number, deleted?: boolean}} Message  `edit`/`delete`: an entry editing or
- *   deleting message `seq` (a delete has no data); `deleted`: a message deleted since (history; no data)
+ *   edit?: number, delete?: number, deleted?: boolean, notice?: {ch: string, seq: number}}} Message
+ *   `edit`/`delete`: an entry editing or deleting message `seq` (a delete has no data); `deleted`: a
+ *   message deleted since (history; no data); `notice`: an inbox entry telling of message `seq` of the
+ *   dm channel `ch` (no data; also a 'notice' event)
+ * @typedef {{ch: string, ts: number, seq: number, unread: number, read: number, peerRead?: number}} Conversation
  * @typedef {(msg: Message) => void} MessageHandler
  * @typedef {'idle'|'connecting'|'open'|'reconnecting'|'closed'} State
  * @typedef {'websocket'|'sse'|'longpoll'|'custom'} TransportName
@@ -915,6 +918,24 @@ export class WebimClient {
   }
 
   /**
+   * One page of this user's conversations, most recent activity first (docs/protocol.md
+   * "Conversations"): their dm: channels and the rooms they published to or read, each with its
+   * last activity (`ts`, `seq`) and unread counts. Page on with `before: {ts, ch}` of the last item
+   * while `more`. Rejects 'bad_request' (limit outside 1..100, a bad `before`).
+   * @param {{limit?: number, before?: {ts: number, ch: string}}} [page]
+   * @returns {Promise<{items: Conversation[], more: boolean}>}
+   */
+  async conversations({ limit, before } = {}) {
+    const fields = {};
+    if (limit !== undefined) fields.limit = limit;
+    if (before !== undefined) fields.before = { ts: before.ts, ch: before.ch };
+    const reply = await this.request('conversations', fields);
+    const items = (reply.items ?? []).map(({ ch, ts, seq, unread, read, peer_read: peerRead }) =>
+      (peerRead === undefined ? { ch, ts, seq, unread, read } : { ch, ts, seq, unread, read, peerRead }));
+    return { items, more: !!reply.more };
+  }
+
+  /**
    * User presence of up to 500 user ids the token's `presence` claim allows: resolves with
    * [{user, online: true} | {user, online: false, last_seen: ms|null} | {user, online: false,
    * settling: true}], in the order asked; rejects 'forbidden', 'too_large', 'unavailable', ...
@@ -1238,6 +1259,9 @@ export class WebimClient {
       this.emit('edit', { ch: channel.name, seq: msg.edit, by: msg.seq, from: msg.from, ts: msg.ts, data: msg.data });
     } else if (msg.delete !== undefined) {
       this.emit('delete', { ch: channel.name, seq: msg.delete, by: msg.seq, from: msg.from, ts: msg.ts });
+    } else if (msg.notice !== undefined) {
+      // A DM notice in the inbox (live, gap-filled or resumed alike): message `seq` of dm `ch` exists.
+      this.emit('notice', { ch: msg.notice.ch, seq: msg.notice.seq, from: msg.from, ts: msg.ts, inbox: channel.name, by: msg.seq });
     }
   }
 

@@ -4,7 +4,10 @@
 // and its last messages after a reload; the DM peer's presence dot goes online, then offline once
 // the peer's page is closed and the hub's presence_grace_ms (short here) has passed; read ticks go
 // from one to two when the peer reads; edit and delete are seen by the other user live and after a
-// reload (history).
+// reload (history). The conversation list (docs/protocol.md "Conversations"): a DM from a user with
+// no grant on your inbox arrives (its inbox notice) and raises the unread badge, one from someone
+// not in the list yet adds them, the list is ordered by last activity, and after a reload (with
+// localStorage cleared) it comes from the server, in that order, with the server's unread counts.
 //
 // Skips (prints "skipped: chromium not installed") when /usr/bin/chromium is absent.
 import assert from 'node:assert/strict';
@@ -14,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
-import { Cluster, FRONTEND } from './harness.mjs';
+import { Client, Cluster, FRONTEND } from './harness.mjs';
 import { execFileSync } from 'node:child_process';
 
 const CHROMIUM = process.env.WEBIM_CHROMIUM || '/usr/bin/chromium';
@@ -50,14 +53,15 @@ describe('demo chat page: unread, presence, read ticks, edit, delete', { skip: !
   });
 
   // A page signed in as `user`, who may see the presence of and watch `peer`: a token from
-  // `webim-frontend token` as scripts/run issues the demo's (--presence and --watch).
+  // `webim-frontend token` as scripts/run issues the demo's (--presence and --watch; no grant on
+  // anyone's inbox: DMs arrive through the server's notices).
   async function openPage(user, peer, viewport = { width: 1000, height: 700 }) {
     const context = await browser.newContext({ viewport });
     const page = await context.newPage();
     page.errors = [];
     page.on('pageerror', (e) => page.errors.push(e.message));
     const token = execFileSync(FRONTEND, ['token', '--secret-file', cluster.secretFile, '--user', user, '--ch', 'room:*',
-      '--pub', 'room:*', '--pub', `user:${peer}`, '--presence', peer, '--watch', peer], { encoding: 'utf8' }).trim();
+      '--pub', 'room:*', '--presence', peer, '--watch', peer], { encoding: 'utf8' }).trim();
     await page.goto(`http://127.0.0.1:${fe.port}/#token=${token}&ws=${fe.url}`);
     await page.waitForSelector('#state[data-state="open"]', { timeout: 10000 });
     return page;
@@ -162,5 +166,51 @@ describe('demo chat page: unread, presence, read ticks, edit, delete', { skip: !
     const shot = join(SHOT_DIR, 'browser_im_alice.png');
     await alice.screenshot({ path: shot, fullPage: true });
     console.log(`screenshot: ${shot}`);
+  });
+
+  test('the conversation list: DMs from anyone without an inbox grant, by last activity, from the server after a reload', async () => {
+    const erin = await openPage('erin', 'carol');
+    const order = () => erin.$$eval('#convs li', (lis) => lis.map((li) => li.dataset.ch));
+    const dmWith = async (user) => {
+      const c = await Client.connect(fe.url);
+      await c.auth(cluster.token(user, [])); // no grant at all: a dm needs none
+      return c;
+    };
+    const carol = await dmWith('carol');
+    const frank = await dmWith('frank');
+    const CAROL = 'dm:carol:erin';
+    const FRANK = 'dm:erin:frank';
+
+    // carol, not in erin's list, writes: the conversation appears with the server's unread count.
+    assert.equal((await carol.request('pub', { ch: CAROL, data: { text: 'hello erin' }, cid: 'c1' })).op, 'ok');
+    await waitText(erin, `${item(CAROL)} .unread`, '1');
+    await waitText(erin, `${item(CAROL)} .last`, 'carol: hello erin');
+    // frank too, later: on top; a second message from carol raises her badge and moves her up.
+    assert.equal((await frank.request('pub', { ch: FRANK, data: { text: 'from frank' }, cid: 'f1' })).op, 'ok');
+    await waitText(erin, `${item(FRANK)} .unread`, '1');
+    await erin.waitForFunction((want) => [...document.querySelectorAll('#convs li')].map((li) => li.dataset.ch).join() === want, [FRANK, CAROL].join());
+    assert.equal((await carol.request('pub', { ch: CAROL, data: { text: 'still there?' }, cid: 'c2' })).op, 'ok');
+    await waitText(erin, `${item(CAROL)} .unread`, '2');
+    await erin.waitForFunction((want) => [...document.querySelectorAll('#convs li')].map((li) => li.dataset.ch).join() === want, [CAROL, FRANK].join());
+
+    // erin answers frank: his conversation is the latest now; carol's stays unread.
+    await erin.click(item(FRANK));
+    await say(erin, 'hi frank');
+    await erin.waitForFunction((want) => [...document.querySelectorAll('#convs li')].map((li) => li.dataset.ch).join() === want, [FRANK, CAROL].join());
+
+    // A reload with nothing remembered on the page: the list is the server's, in its order.
+    await erin.evaluate(() => localStorage.clear());
+    await erin.reload();
+    await erin.waitForSelector('#state[data-state="open"]');
+    await erin.waitForFunction((want) => [...document.querySelectorAll('#convs li')].map((li) => li.dataset.ch).join() === want, [FRANK, CAROL].join());
+    await waitText(erin, `${item(CAROL)} .unread`, '2');
+    await waitText(erin, `${item(CAROL)} .last`, 'carol: still there?');
+    assert.equal(await badge(erin, FRANK), '');
+    assert.equal(await erin.textContent('#chat-title'), '@ frank', 'the conversation on screen before the reload');
+    assert.deepEqual(await order(), [FRANK, CAROL]);
+    assert.deepEqual(erin.errors, [], 'no page errors');
+    await carol.close();
+    await frank.close();
+    await erin.context().close();
   });
 });

@@ -120,6 +120,17 @@ final class HttpApi
     }
 
     /**
+     * @see Hub::conversations() (the frontend asks the inbox's hub and the unread counts itself)
+     * @param array{ts: int, ch: string}|null $before
+     * @return array{items: list<array<string, mixed>>, more: bool}
+     */
+    public function conversations(string $userId, int $limit = 50, ?array $before = null): array
+    {
+        $reply = $this->call('/api/conversations', Request::conversations($userId, $limit, $before));
+        return ['items' => $reply['items'] ?? [], 'more' => (bool) ($reply['more'] ?? false)];
+    }
+
+    /**
      * @param string[] $users
      * @return list<array<string, mixed>> @see Hub::online()
      */

@@ -169,6 +169,38 @@ final class Hub
     }
 
     /**
+     * One page of $userId's conversations (docs/protocol.md "Conversations"), most recent activity
+     * first: the page from the hub owning "user:<id>" (the conversation index is kept beside the
+     * inbox), then the unread counts of its channels from their own hubs (as unread() asks them),
+     * merged into each item. Page on with $before = ['ts' => ..., 'ch' => ...] of the last item
+     * while `more`.
+     *
+     * @param array{ts: int, ch: string}|null $before
+     * @return array{items: list<array{ch: string, ts: int, seq: int, unread: int, read: int, peer_read?: int}>, more: bool}
+     * @throws HubException|TimeoutException
+     */
+    public function conversations(string $userId, int $limit = 50, ?array $before = null): array
+    {
+        $page = $this->call($this->table->shardFor("user:{$userId}"), Request::conversations($userId, $limit, $before));
+        $items = [];
+        foreach ($page['items'] ?? [] as $item) {
+            $items[] = ['ch' => (string) $item['ch'], 'ts' => (int) $item['ts'], 'seq' => (int) $item['seq']];
+        }
+        $counts = $items === [] ? ['unread' => [], 'read' => [], 'peer_read' => []]
+            : $this->unread($userId, array_column($items, 'ch'));
+        foreach ($items as &$item) {
+            $ch = $item['ch'];
+            $item['unread'] = (int) ($counts['unread'][$ch] ?? 0);
+            $item['read'] = (int) ($counts['read'][$ch] ?? 0);
+            if (str_starts_with($ch, 'dm:')) {
+                $item['peer_read'] = (int) ($counts['peer_read'][$ch] ?? 0);
+            }
+        }
+        unset($item);
+        return ['items' => $items, 'more' => (bool) ($page['more'] ?? false)];
+    }
+
+    /**
      * Erases every message $userId wrote (account deletion; docs/protocol.md "Erasing a user"): starts
      * the background job on every hub (each erases its own channels) and returns at once.
      *

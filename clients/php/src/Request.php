@@ -126,6 +126,21 @@ final class Request
     }
 
     /**
+     * One page of $userId's conversations (docs/protocol.md "Conversations"), most recent first:
+     * $limit (1..100) items below $before (['ts' => int, 'ch' => string]: the previous page's last).
+     *
+     * @param array{ts: int, ch: string}|null $before
+     */
+    public static function conversations(string $userId, int $limit = 50, ?array $before = null): string
+    {
+        $request = ['op' => 'conversations', 'user' => $userId, 'limit' => $limit];
+        if ($before !== null) {
+            $request['before'] = ['ts' => (int) ($before['ts'] ?? 0), 'ch' => (string) ($before['ch'] ?? '')];
+        }
+        return json_encode($request, self::JSON_FLAGS);
+    }
+
+    /**
      * Decodes a reply `{"ok":true,...}` into an array without `ok`; throws HubException for
      * `{"ok":false,"code":...,"msg":...}` and for anything that is not a reply object. Integers
      * that do not fit PHP's int (e.g. in history `data`) come back as strings, never as floats.

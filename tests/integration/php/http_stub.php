@@ -44,6 +44,7 @@ if (str_starts_with($ch, 'bad:')) {
         ['/api/publish', 'pub'] => '{"ok":true,"epoch":"00000000000000ab","seq":' . (strlen($body) % 100 + 1) . '}',
         ['/api/hist', 'hist'] => '{"ok":true,"epoch":"00000000000000ab","msgs":[{"op":"msg","ch":"' . $ch . '","epoch":"00000000000000ab","seq":1,"from":"system","ts":1,"data":{"n":1234567890123456789012345}}],"more":false}',
         ['/api/kick', 'kick'] => '{"ok":true}',
+        ['/api/conversations', 'conversations'] => '{"ok":true,"items":[{"ch":"dm:a:b","ts":20,"seq":5,"unread":2,"read":3,"peer_read":5}],"more":true}',
         default => (function () { http_response_code(404); return '{"ok":false,"code":"not_found","msg":"stub: no such path"}'; })(),
     };
 }
