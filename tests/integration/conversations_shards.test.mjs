@@ -115,6 +115,27 @@ describe(`conversations across shards (two hubs, two frontends, ${process.env.WE
     for (const d of [yPhone, yLaptop, xDev]) await d.c.close();
   });
 
+  test('both inboxes on the other shard: each participant gets its own notice (one dedup key per inbox)', async () => {
+    let x;
+    let y;
+    for (let i = 0; !x; i++) {
+      for (let j = 0; j < 200 && !x; j++) {
+        const [a, b] = [`ba${i}`, `bb${j}`];
+        if (shardOf(`dm:${a}:${b}`) === 0 && shardOf(`user:${a}`) === 1 && shardOf(`user:${b}`) === 1) [x, y] = [a, b];
+      }
+    }
+    const xDev = await device(fe1, cluster, x);
+    const yDev = await device(fe2, cluster, y);
+    for (let i = 1; i <= 2; i++) {
+      const r = await xDev.c.request('pub', { ch: `dm:${x}:${y}`, data: i, cid: `b${i}` });
+      assert.equal(r.op, 'ok', JSON.stringify(r));
+    }
+    for (const d of [xDev, yDev]) await until(() => d.notices.length >= 2, `two notices each (${x}, ${y})`);
+    await sleep(300);
+    for (const d of [xDev, yDev]) assert.deepEqual(noticeSeqs(d), [1, 2]);
+    for (const d of [xDev, yDev]) await d.c.close();
+  });
+
   test('kill -9 of the dm hub before its outbox is delivered and of the inbox hub meanwhile: no notice lost, none twice', async () => {
     const [x, y] = pickUsers('k');
     // The dm's hub again, holding its outbox (acked dm messages whose notices are not sent).
