@@ -26,8 +26,8 @@ PublishInput noticeInput(const std::string& user, const std::string& dm, uint64_
   in.from = from;
   in.noticeChannel = dm;
   in.noticeSeq = seq;
-  if (dedup) {
-    in.dedupFrom = std::string(kNoticeSender);
+  if (dedup) {  // one key per inbox: both participants' notices of a message may come to one hub
+    in.dedupFrom = std::string(kNoticeSender) + user;
     in.cid = dm + "#" + std::to_string(seq);
   }
   return in;
@@ -35,7 +35,8 @@ PublishInput noticeInput(const std::string& user, const std::string& dm, uint64_
 
 std::optional<ConversationTouch> noticeTouch(const PublishInput& input, int64_t nowMs) {
   if (input.noticeSeq == 0 || !input.channel.starts_with(kInboxPrefix)) return std::nullopt;
-  return ConversationTouch{input.channel.substr(kInboxPrefix.size()), input.noticeChannel, nowMs, input.noticeSeq};
+  const int64_t ts = input.noticeTsMs > 0 ? input.noticeTsMs : nowMs;  // the message's time, not the arrival's
+  return ConversationTouch{input.channel.substr(kInboxPrefix.size()), input.noticeChannel, ts, input.noticeSeq};
 }
 
 namespace {
@@ -79,7 +80,9 @@ HubRequest decodeDmNotice(wire::DmNotice& n, const ShardScope& scope) {
   if (n.seq() == 0 || n.from().empty() || n.from().find('\0') != std::string::npos) {
     return RequestError{"bad_request", "seq and from are required"};
   }
-  return PublishRequest{noticeInput(n.user(), n.channel(), n.seq(), n.from(), true)};
+  PublishInput input = noticeInput(n.user(), n.channel(), n.seq(), n.from(), true);
+  input.noticeTsMs = n.ts_ms();
+  return PublishRequest{std::move(input)};
 }
 
 }  // namespace webim::hub

@@ -38,7 +38,8 @@ std::optional<std::pair<std::string, std::string>> dmParticipants(std::string_vi
 inline constexpr std::string_view kNoticeSender = "\x01notice";
 
 // The notice of dm message (`dm`, `seq`) by `from` for `user`'s inbox. With `dedup`, it carries
-// the dedup key (kNoticeSender, "<dm>#<seq>"): a peer hub sending it again stores it once.
+// the dedup key (kNoticeSender + user, "<dm>#<seq>"): a peer hub sending it again stores it once
+// (one key per inbox: both participants' notices of one message may come to the same hub).
 PublishInput noticeInput(const std::string& user, const std::string& dm, uint64_t seq, const std::string& from,
                          bool dedup);
 

@@ -132,6 +132,7 @@ void Hub::sendNotice(const NoticeOutbox::Send& send, uint64_t nowMs) {
   notice->set_channel(send.entry->dm);
   notice->set_seq(send.entry->seq);
   notice->set_from(send.entry->from);
+  notice->set_ts_ms(send.entry->tsMs);
   const std::string body = request.SerializeAsString();
   bool sent = false;
   try {

@@ -53,6 +53,7 @@ struct PublishInput {
   // A DM notice (conversation_notices.h): the dm message it announces; no data.
   std::string noticeChannel{};
   uint64_t noticeSeq = 0;
+  int64_t noticeTsMs = 0;  // the dm message's ts (a peer hub's notice): the conversation's activity
   // The dedup key's sender when it is not `from` (a notice sent by a peer hub: no token subject can
   // be it, conversation_notices.h). Empty: `from`.
   std::string dedupFrom{};

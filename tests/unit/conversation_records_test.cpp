@@ -70,9 +70,20 @@ TEST_CASE("dm participants and notice inputs", "[conversations]") {
   CHECK(local.noticeChannel == "dm:alice:bob");
   CHECK(local.noticeSeq == 5);
   const PublishInput remote = noticeInput("bob", "dm:alice:bob", 5, "alice", true);
-  CHECK(remote.dedupFrom == kNoticeSender);
+  CHECK(remote.dedupFrom == std::string(kNoticeSender) + "bob");  // one dedup key per inbox
   CHECK(remote.cid == "dm:alice:bob#5");
   CHECK_FALSE(webim::isValidUserId(kNoticeSender));  // no token subject takes a notice's dedup key
+  // The conversation's activity is the dm message's time when the notice carries it (a peer hub's),
+  // else the time it is stored (a notice of the same shard is stored with its message).
+  PublishInput carried = remote;
+  carried.noticeTsMs = 1000;
+  REQUIRE(noticeTouch(carried, 5000));
+  CHECK(noticeTouch(carried, 5000)->tsMs == 1000);
+  CHECK(noticeTouch(local, 5000)->tsMs == 5000);
+  CHECK(noticeTouch(local, 5000)->user == "bob");
+  PublishInput plain;
+  plain.channel = "room:1";
+  CHECK_FALSE(noticeTouch(plain, 5000));
 }
 
 TEST_CASE("the client's conversations request", "[conversations]") {
