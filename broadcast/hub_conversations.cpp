@@ -14,6 +14,7 @@ void Hub::stageDmNotices(const std::string& dm, uint64_t seq, const std::string&
   const auto participants = dmParticipants(dm);
   if (!participants) return;
   for (const std::string* user : {&participants->first, &participants->second}) {
+    if (user == &participants->second && participants->second == participants->first) break;  // dm:a:a: one inbox
     const std::string inbox = std::string(kInboxPrefix) + *user;
     if (!decoder_.scope().owns(inbox)) {
       stageRemoteNotice(*user, dm, seq, from, tsMs);

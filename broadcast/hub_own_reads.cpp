@@ -12,7 +12,9 @@
 
 namespace webim::hub {
 
-// The batch's messages are its Sequenced publishes' (edits' too), in request order (Sequencer::sequence).
+// The batch's messages are its Sequenced publishes' (edits' too), in request order (Sequencer::sequence),
+// each dm message followed by the notices it staged for inboxes of this hub (stageDmNotices): those
+// belong to no request and are passed over.
 void Hub::stageOwnReads(std::vector<Request>& batch) {
   const std::vector<StoredMessage>& messages = sequencer_.pending().messages;
   std::vector<OwnRead> reads;
@@ -21,6 +23,7 @@ void Hub::stageOwnReads(std::vector<Request>& batch) {
   for (Request& r : batch) {
     if (r.outcome.status != PublishStatus::Sequenced || k >= messages.size()) continue;
     const StoredMessage& m = messages[k++];
+    while (k < messages.size() && messages[k].noticeSeq == m.seq && messages[k].noticeChannel == m.channel) ++k;
     if (r.form != ReplyForm::Frontend || m.editOf != 0 || m.deleteOf != 0 || !ownReadApplies(m.channel)) continue;
     reads.push_back(OwnRead{m.channel, m.from, m.seq});
     from.push_back(&r);
