@@ -26,6 +26,7 @@ void NoticeOutbox::retryLater(uint64_t id, Item& item, uint64_t nowMs) {
   byReq_.erase(item.reqId);
   item.reqId = 0;
   item.state = State::Backoff;
+  p.backoff.insert(id);
   const uint32_t shift = std::min<uint32_t>(item.attempts, 20);
   item.timerDue = nowMs + std::min(limits_.backoffMaxMs, limits_.backoffMinMs << shift);
   ++item.attempts;
@@ -43,6 +44,7 @@ void NoticeOutbox::fireTimers(uint64_t nowMs) {
       retryLater(id, item, nowMs);  // timed out
     } else if (item.state == State::Backoff) {
       item.state = State::Ready;
+      peers_[item.peer].backoff.erase(id);
       peers_[item.peer].ready.insert(id);  // in add order with the rest: the oldest goes first
     }
   }
@@ -53,7 +55,8 @@ std::vector<NoticeOutbox::Send> NoticeOutbox::take(uint64_t nowMs) {
   std::vector<Send> out;
   for (size_t index = 0; index < peers_.size(); ++index) {
     Peer& p = peers_[index];
-    while (!p.ready.empty() && p.state.inFlight < limits_.maxInFlightPerPeer) {
+    while (!p.ready.empty() && p.state.inFlight < limits_.maxInFlightPerPeer &&
+           (p.backoff.empty() || *p.ready.begin() < *p.backoff.begin())) {
       const uint64_t id = *p.ready.begin();
       p.ready.erase(p.ready.begin());
       Item& item = items_.at(id);
@@ -92,7 +95,10 @@ void NoticeOutbox::refused(uint64_t reqId, uint64_t nowMs) {
 
 uint64_t NoticeOutbox::nextDueMs() const {
   for (const Peer& p : peers_) {
-    if (!p.ready.empty() && p.state.inFlight < limits_.maxInFlightPerPeer) return 0;
+    if (!p.ready.empty() && p.state.inFlight < limits_.maxInFlightPerPeer &&
+        (p.backoff.empty() || *p.ready.begin() < *p.backoff.begin())) {
+      return 0;
+    }
   }
   return timers_.empty() ? UINT64_MAX : timers_.begin()->first;
 }

@@ -5,6 +5,9 @@
 // deletes its record (WriteSet::outboxDone).
 //
 //  - At most `maxInFlightPerPeer` sends per peer wait for an answer; the rest wait in order.
+//  - An entry waiting out a backoff holds back the later entries of its peer (sent in add order, a
+//    peer stores them in order: a hub just started, whose first sends fail, does not put notice 3
+//    before 1 and 2).
 //  - A send not answered within `timeoutMs`, or refused, is sent again after a backoff
 //    (backoffMinMs doubling up to backoffMaxMs per attempt): at least once, never given up.
 //  - At most `maxInMemory` entries are held; more stay in the store only (overflowed()), and the
@@ -72,6 +75,7 @@ class NoticeOutbox {
   };
   struct Peer {
     std::set<uint64_t> ready;  // item ids: oldest first, retries included (ids follow add order)
+    std::set<uint64_t> backoff;  // item ids waiting out a backoff: none newer is sent before them
     PeerState state;
   };
   void retryLater(uint64_t id, Item& item, uint64_t nowMs);

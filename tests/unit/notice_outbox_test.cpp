@@ -81,12 +81,25 @@ TEST_CASE("outbox: a send not answered in time is sent again, and retries keep t
   CHECK(seqs(box.take(0)) == std::vector<uint64_t>{1, 2});
   CHECK(box.nextDueMs() == 1000);
   CHECK(box.take(999).empty());
-  CHECK(seqs(box.take(1000)) == std::vector<uint64_t>{3});  // 1 and 2 timed out: again at 1100
+  CHECK(box.take(1000).empty());  // 1 and 2 timed out: again at 1100, and 3 waits behind them
   CHECK(box.peer(0).failures == 2);
+  CHECK(box.nextDueMs() == 1100);
   auto again = box.take(1100);
-  CHECK(seqs(again) == std::vector<uint64_t>{1});  // one slot: the oldest first
+  CHECK(seqs(again) == std::vector<uint64_t>{1, 2});  // the oldest first
   REQUIRE(box.delivered(again[0].reqId));
-  CHECK(seqs(box.take(1100)) == std::vector<uint64_t>{2});
+  CHECK(seqs(box.take(1100)) == std::vector<uint64_t>{3});
+}
+
+TEST_CASE("outbox: an entry in backoff holds back the later ones of its peer, not other peers", "[outbox]") {
+  NoticeOutbox box(2, limits());
+  box.add(0, entry(1));
+  auto first = box.take(0);
+  box.refused(first[0].reqId, 0);  // e.g. no connection yet: again at 100
+  box.add(0, entry(2));
+  box.add(1, entry(7));
+  CHECK(seqs(box.take(10)) == std::vector<uint64_t>{7});  // peer 1 is not held back
+  CHECK(box.nextDueMs() == 100);
+  CHECK(seqs(box.take(100)) == std::vector<uint64_t>{1, 2});  // in add order: 1 is stored before 2
 }
 
 TEST_CASE("outbox: bounded in memory, the rest stays in the store", "[outbox]") {
