@@ -288,8 +288,9 @@ class HistoryStore {
 
   // Read cursors (WriteSet::cursors): the seq of each (channel, user) asked, in order, 0 for none
   // (`seq` of the keys is ignored). One MultiGet / one round trip. Throws HistoryStoreError. The
-  // default keeps none (test doubles). A cursor of a batch whose sync failed may stay (it is what
-  // its reader asked for, and never past a durable seq): abandon() does not undo cursors.
+  // default keeps none (test doubles). A cursor of a batch whose sync failed stays when a read
+  // set it (what its reader asked for, never past a durable seq); one a publish moved onto the
+  // batch's own messages (own reads) goes back to the last durable seq (RocksDB: abandon()).
   virtual std::vector<uint64_t> loadCursors(const std::vector<ReadCursor>& keys) {
     return std::vector<uint64_t>(keys.size(), 0);
   }

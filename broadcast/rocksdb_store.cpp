@@ -223,6 +223,16 @@ void RocksDbHistoryStore::rememberUndo(const WriteSet& batch) {
     auto [it, added] = undo_->metas.emplace(channel, std::make_pair(v.first, v.second - 1));
     if (!added) it->second.second = std::min(it->second.second, v.second - 1);
   }
+  // A cursor the batch moved onto its own messages (a publish marks its sender's channel read) would
+  // point past the restored seq, at whatever message takes that seq next: it goes back to the last
+  // durable seq (never lower than it was: before the batch it was at most that). Reads are clamped
+  // to durable seqs and stay.
+  for (const ReadCursor& c : batch.cursors) {
+    auto it = first.find(c.channel);
+    if (it == first.end() || c.seq < it->second.second) continue;
+    auto [at, added] = undo_->cursors.emplace(cursorKey(c.channel, c.user), it->second.second - 1);
+    if (!added) at->second = std::min(at->second, it->second.second - 1);
+  }
 }
 
 std::string RocksDbHistoryStore::recover() {
@@ -253,6 +263,7 @@ std::string RocksDbHistoryStore::recover() {
     for (const std::string& key : undo_->deletes) wb.Delete(key);
     for (const auto& [channel, meta] : undo_->metas)
       wb.Put(metaKey(channel), encodeMeta(ChannelMeta{meta.first, meta.second}));
+    for (const auto& [key, seq] : undo_->cursors) wb.Put(key, encodeCursor(seq));
     rocksdb::WriteOptions options;
     options.sync = true;
     if (rocksdb::Status u = db_->Write(options, &wb); !u.ok()) {

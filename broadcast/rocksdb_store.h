@@ -90,6 +90,7 @@ class RocksDbHistoryStore final : public HistoryStore {
   struct Undo {
     std::vector<std::string> deletes;                           // message, sender index and dedup keys
     std::map<std::string, std::pair<uint64_t, uint64_t>> metas;  // channel -> (epoch, restore seq)
+    std::map<std::string, uint64_t> cursors;  // cursor key -> at most this (a cursor past the restore seq)
   };
   std::unique_ptr<Undo> undo_;
   // eraseSender: per sender, the index key the next slice starts at (rocksdb_erase.cpp). In memory
