@@ -12,6 +12,10 @@
 //   webim_read_cursor (channel text, user_id bytea, seq int8), PRIMARY KEY (channel, user_id),
 //                    index on user_id                                        -- read cursors (step 2)
 //   webim_last_seen  (user_id bytea PK, seen_ms int8)                     -- presence (schema step 3)
+//   index webim_message_uncounted (channel, seq) WHERE edit_of <> 0 OR delete_of <> 0 OR deleted
+//                    -- the seqs unread does not count (schema step 5)
+//   webim_message.notice_of int8 (a dm notice), webim_conversation (user_id, channel, ts_ms, seq),
+//                    webim_outbox (user_id, channel, seq, sender, ts_ms) -- conversations (step 6)
 //   webim_store      (name text PK, value bytea): 'epoch_seed' (32 random bytes) and
 //                    'schema_version' (4 bytes big-endian; postgres_schema.h)
 // 64-bit epochs are stored bit for bit in int8 (they may read as negative in psql).
