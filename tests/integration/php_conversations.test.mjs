@@ -4,7 +4,6 @@
 // /api/conversations. Real php-cli with php-zmq against two stand-in hubs (php/fake_hub.php,
 // scripted answers) and a php -S stub of the HTTP API: the hub side is tested with the hub.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,53 +12,14 @@ import { after, before, describe, test } from 'node:test';
 import { crc32 } from 'node:zlib';
 
 import { Process, freePort, sleep } from './harness.mjs';
+import { PHP, PHP_DIR, PhpDriver, phpSkipReason } from './php_driver.mjs';
 
-const PHP = process.env.WEBIM_PHP || 'php';
-const PHP_DIR = new URL('./php/', import.meta.url).pathname;
 const shardOf = (name) => (crc32(name) % 1024 < 512 ? 0 : 1);
 const nameOn = (want, prefix) => { for (let i = 0; ; i++) if (shardOf(`${prefix}${i}`) === want) return `${prefix}${i}`; };
 
-function phpSkipReason() {
-  const probe = spawnSync(PHP, ['-r', 'echo extension_loaded("zmq") && extension_loaded("curl") ? "ok" : "no";'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) return `php-cli not found (${PHP})`;
-  return probe.stdout === 'ok' ? false : 'php-zmq or php-curl is not loaded';
-}
 const SKIP = phpSkipReason();
 
 // tests/integration/php/driver.php: one JSON command per line, one JSON answer per line.
-class PhpDriver {
-  constructor() {
-    this.child = spawn(PHP, [join(PHP_DIR, 'driver.php')], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.stderr = '';
-    this.child.stderr.on('data', (d) => { this.stderr += d; });
-    this.buffer = '';
-    this.waiters = [];
-    this.child.stdout.on('data', (d) => {
-      this.buffer += d;
-      for (let nl; (nl = this.buffer.indexOf('\n')) >= 0;) {
-        const line = this.buffer.slice(0, nl);
-        this.buffer = this.buffer.slice(nl + 1);
-        this.waiters.shift()(JSON.parse(line));
-      }
-    });
-  }
-  send(command) {
-    return new Promise((resolve) => {
-      this.waiters.push(resolve);
-      this.child.stdin.write(JSON.stringify(command) + '\n');
-    });
-  }
-  async ok(name, method, ...args) {
-    const r = await this.send({ do: 'call', name, method, args });
-    assert.equal(r.ok, true, `${name}.${method}(${JSON.stringify(args)}): ${JSON.stringify(r)}\n${this.stderr}`);
-    return r.result;
-  }
-  close() {
-    this.child.stdin.end();
-    return new Promise((resolve) => this.child.once('exit', resolve));
-  }
-}
-
 async function waitFor(what, check, timeoutMs = 5000) {
   const until = Date.now() + timeoutMs;
   while (!(await check())) {

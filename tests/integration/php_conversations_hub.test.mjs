@@ -3,22 +3,14 @@
 // Webim\Hub::conversations (the inbox hub's page, then each shard's unread counts, merged) and
 // Webim\HttpApi::conversations (POST /api/conversations) must give the frontend's own answer.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { crc32 } from 'node:zlib';
 
 import { Client, Cluster, until } from './harness.mjs';
+import { PhpDriver, phpSkipReason } from './php_driver.mjs';
 
-const PHP = process.env.WEBIM_PHP || 'php';
-const PHP_DRIVER = new URL('./php/driver.php', import.meta.url).pathname;
-const probe = spawnSync(PHP, ['-r', 'echo extension_loaded("zmq") && extension_loaded("curl") ? "ok" : "no";'], { encoding: 'utf8' });
-const SKIP = probe.stdout === 'ok' ? false : 'php-cli with php-zmq and php-curl not found';
+const SKIP = phpSkipReason();
 const shardOf = (name) => (crc32(name) % 1024 < 512 ? 0 : 1);
-
-function php(commands) {
-  const run = spawnSync(PHP, [PHP_DRIVER], { input: commands.map((c) => JSON.stringify(c)).join('\n') + '\n', encoding: 'utf8' });
-  return run.stdout.trim().split('\n').map((line) => JSON.parse(line));
-}
 
 describe('PHP conversations against two real hubs', { skip: SKIP }, () => {
   let cluster;
@@ -54,19 +46,17 @@ describe('PHP conversations against two real hubs', { skip: SKIP }, () => {
     const shape = (items) => items.map((i) => [i.ch, i.seq, i.unread, i.read, i.peer_read ?? null]);
     assert.deepEqual(shape(mine.items), [[room, 1, 0, 1, null], [dm, 3, 2, 1, 3]]);
 
-    const r = php([
-      { do: 'hub', name: 'h', config: cluster.shardFile },
-      { do: 'call', name: 'h', method: 'conversations', args: ['pcx'] },
-      { do: 'call', name: 'h', method: 'conversations', args: ['pcx', 1] },
-      { do: 'http', name: 'a', urls: [`http://127.0.0.1:${fe.adminPort}`], key: cluster.apiKey },
-      { do: 'call', name: 'a', method: 'conversations', args: ['pcx'] },
-    ]);
-    assert.equal(r[1].ok, true, JSON.stringify(r[1]));
-    assert.deepEqual(shape(r[1].result.items), shape(mine.items), 'Hub::conversations');
-    assert.equal(r[1].result.more, false);
-    assert.deepEqual([shape(r[2].result.items), r[2].result.more], [[shape(mine.items)[0]], true], 'a page of one');
-    assert.equal(r[4].ok, true, JSON.stringify(r[4]));
-    assert.deepEqual(shape(r[4].result.items), shape(mine.items), 'HttpApi::conversations');
+    const php = new PhpDriver();
+    assert.equal((await php.hub('h', cluster.shardFile, 3000)).ok, true);
+    const all = await php.ok('h', 'conversations', 'pcx');  // ok(): asserts the call succeeded
+    assert.deepEqual(shape(all.items), shape(mine.items), 'Hub::conversations');
+    assert.equal(all.more, false);
+    const one = await php.ok('h', 'conversations', 'pcx', 1);
+    assert.deepEqual([shape(one.items), one.more], [[shape(mine.items)[0]], true], 'a page of one');
+    assert.equal((await php.http('a', [`http://127.0.0.1:${fe.adminPort}`], cluster.apiKey, 3000)).ok, true);
+    const api = await php.ok('a', 'conversations', 'pcx');
+    assert.deepEqual(shape(api.items), shape(mine.items), 'HttpApi::conversations');
+    assert.equal(await php.close(), 0, `php driver did not exit cleanly:\n${php.stderr}`);
     await me.close();
     await other.close();
   });
