@@ -193,6 +193,7 @@ class Connection final : private TimerNode {
   Task apiCall(std::string op, std::string body);
   Task apiOnline(std::string body);  // presence_api.cpp: /api/online over several shards
   Task apiEraseEveryHub(std::string op, std::string body);  // erase_api.cpp: erase_user/erase_status, every hub
+  std::optional<std::string> appReplyOrFinish(const HubResult& result, std::string_view noAnswer);
   std::string corsHeaders(const HttpRequest& request) const;
   // Starts the session of an HTTP fallback request from its sid; else returns why it is refused.
   std::string adoptSession(std::string_view sid);

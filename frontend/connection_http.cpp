@@ -297,51 +297,6 @@ void Connection::serveApi(const HttpRequest& request, std::string_view rest) {
   startBody(request, rest, BodyUse::Api, std::string(*op));
 }
 
-Task Connection::apiCall(std::string op, std::string body) {
-  if (op == "unread") {  // channels of every shard: one request per shard, merged (read_requests.cpp)
-    apiUnread(body);
-    co_return;
-  }
-  if (op == "conversations") co_return apiConversations(body);  // conversations.cpp
-  if (op == "online" && frontend().shardCount() > 1) {  // users of every shard: split and merged
-    apiOnline(std::move(body));
-    co_return;
-  }
-  if ((op == "erase_user" || op == "erase_status") && frontend().shardCount() > 1) {  // every hub erases its own
-    apiEraseEveryHub(std::move(op), std::move(body));
-    co_return;
-  }
-  wire::FrontendRequest request;
-  request.mutable_app()->set_op(std::move(op));
-  request.mutable_app()->set_json(std::move(body));
-  // pub, hist and read go to the hub owning their channel; kick and stats to any hub (a kick is
-  // published to every frontend by whichever hub takes it).
-  HubLink* hub = &frontend().anyHub();
-  JsonObjectReader& reader = frontend().jsonReader();
-  if (reader.read(request.app().json()).ok()) {
-    for (const JsonMember& m : reader.members()) {
-      if (m.parent == kJsonTopLevel && m.key == "ch" && m.value.type == JsonType::String) {
-        hub = &frontend().hubFor(m.value.str);
-      }
-    }
-  }
-  HubCall call(*hub, pending_, request, frontend().nowMs() + frontend().config().hubTimeoutMs);
-  HubResult result = co_await call;
-  if (result.status == WaitStatus::Cancelled) co_return;
-  if (result.status != WaitStatus::Done) {
-    finishHttp(httpResponse(503, kJson, apiError("unavailable", "the hub did not answer in time; retry with the same cid")));
-    co_return;
-  }
-  if (result.reply.has_error()) {
-    const wire::Error& e = result.reply.error();
-    std::string json = apiError(e.code(), e.message());
-    finishHttp(httpResponse(apiStatusForReply(frontend().jsonReader(), json), kJson, json));
-    co_return;
-  }
-  const std::string& json = result.reply.app_json();
-  finishHttp(httpResponse(apiStatusForReply(frontend().jsonReader(), json), kJson, json));
-}
-
 // ---- HTTP fallback (for browsers) -------------------------------------------------------------
 
 std::string Connection::adoptSession(std::string_view sid) {

@@ -67,18 +67,9 @@ Task Connection::apiEraseEveryHub(std::string op, std::string body) {
     HubCall& call = asks.call(k);
     HubResult result = co_await call;
     if (result.status == WaitStatus::Cancelled) co_return;
-    if (result.status != WaitStatus::Done) {
-      finishHttp(httpResponse(503, kJsonType, apiError("unavailable", "a hub did not answer in time; ask again")));
-      co_return;
-    }
-    const std::string reply = result.reply.has_error() ? apiError(result.reply.error().code(), result.reply.error().message())
-                                                        : result.reply.app_json();
-    const int status = apiStatusForReply(frontend().jsonReader(), reply);
-    if (status != 200) {
-      finishHttp(httpResponse(status, kJsonType, reply));
-      co_return;
-    }
-    sum.add(frontend().jsonReader(), reply);
+    std::optional<std::string> reply = appReplyOrFinish(result, "a hub did not answer in time; ask again");
+    if (!reply) co_return;
+    sum.add(frontend().jsonReader(), *reply);
   }
   finishHttp(httpResponse(200, kJsonType, sum.json()));
 }

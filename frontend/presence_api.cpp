@@ -63,17 +63,9 @@ Task Connection::apiOnline(std::string body) {
     HubCall& call = asks.call(at);  // named: g++ 12 copies an unnamed awaitable
     HubResult result = co_await call;
     if (result.status == WaitStatus::Cancelled) co_return;
-    if (result.status != WaitStatus::Done) {
-      finishHttp(httpResponse(503, kJsonType, apiError("unavailable", "a hub did not answer in time")));
-      co_return;
-    }
-    const std::string reply = result.reply.has_error() ? apiError(result.reply.error().code(), result.reply.error().message())
-                                                        : result.reply.app_json();
-    const int status = apiStatusForReply(frontend().jsonReader(), reply);
-    if (status != 200) {
-      finishHttp(httpResponse(status, kJsonType, reply));
-      co_return;
-    }
+    std::optional<std::string> answered = appReplyOrFinish(result, "a hub did not answer in time");
+    if (!answered) co_return;
+    const std::string& reply = *answered;
     static constexpr std::array<std::string_view, 1> kExpand = {"users"};
     JsonObjectReader& reader = frontend().jsonReader();
     if (!reader.read(reply, kExpand).ok()) break;
