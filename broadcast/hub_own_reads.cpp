@@ -12,18 +12,15 @@
 
 namespace webim::hub {
 
-// The batch's messages are its Sequenced publishes' (edits' too), in request order (Sequencer::sequence),
-// each dm message followed by the notices it staged for inboxes of this hub (stageDmNotices): those
-// belong to no request and are passed over.
+// Each Sequenced request names its message in the batch (PublishOutcome::messageIndex): the batch also
+// holds messages of no request (the dm notices staged with a dm message, stageDmNotices).
 void Hub::stageOwnReads(std::vector<Request>& batch) {
   const std::vector<StoredMessage>& messages = sequencer_.pending().messages;
   std::vector<OwnRead> reads;
   std::vector<Request*> from;
-  size_t k = 0;
   for (Request& r : batch) {
-    if (r.outcome.status != PublishStatus::Sequenced || k >= messages.size()) continue;
-    const StoredMessage& m = messages[k++];
-    while (k < messages.size() && messages[k].noticeSeq == m.seq && messages[k].noticeChannel == m.channel) ++k;
+    if (r.outcome.status != PublishStatus::Sequenced || r.outcome.messageIndex >= messages.size()) continue;
+    const StoredMessage& m = messages[r.outcome.messageIndex];
     if (r.form != ReplyForm::Frontend || m.editOf != 0 || m.deleteOf != 0 || !ownReadApplies(m.channel)) continue;
     reads.push_back(OwnRead{m.channel, m.from, m.seq});
     from.push_back(&r);

@@ -126,6 +126,7 @@ PublishOutcome Sequencer::sequence(PublishInput input, int64_t nowMs) {
   out.epoch = state->epoch;
   out.seq = seq;
   out.pending = true;
+  out.messageIndex = batch_.messages.size();
   batch_.messages.push_back(StoredMessage{std::move(input.channel), state->epoch, seq, std::move(input.from), nowMs,
                                           std::move(input.data), input.editOf, input.deleteOf, false,
                                           std::move(input.noticeChannel), input.noticeSeq});

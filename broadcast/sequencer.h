@@ -31,6 +31,7 @@
 //    flight wrote; they are read from the store again when used.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -71,6 +72,7 @@ struct PublishOutcome {
   uint64_t epoch = 0;
   uint64_t seq = 0;
   bool pending = false;  // depends on the current batch being committed
+  size_t messageIndex = SIZE_MAX;  // Sequenced: its index in pending().messages (others are staged between)
   std::string message;   // for BadRequest / Unavailable
 };
 
